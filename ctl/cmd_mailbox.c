@@ -1,0 +1,89 @@
+/*
+ * NAME
+ *	cmd_mailbox 3
+ * SUMMARY
+ *	crmsyncctl mailbox and stats
+ * DESCRIPTION
+ *	mailbox lists the acting user's own threads (SPEC V2: there is no
+ *	way to name another user's mailbox). stats prints the store's health
+ *	figures as the store reports them.
+ */
+#include <config.h>
+
+/* System library. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Application-specific. */
+#include "ctl.h"
+
+/* parse_limit - 1..500 */
+static int parse_limit(const char *s, int *out)
+{
+    char   *end;
+    long    v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < 1 || v > 500)
+	return -1;
+    *out = (int) v;
+    return 0;
+}
+
+/* cmd_mailbox - crmsyncctl mailbox --as U [--label L] [--limit N] [--cursor C] */
+int     cmd_mailbox(ctl_ctx *ctx, int argc, char **argv)
+{
+    const char *as = NULL, *label = NULL, *cursor = NULL;
+    int     limit = 50, rc;
+    cs_store *store;
+    json_t *out = NULL;
+
+    for (int i = 0; i < argc; i++) {
+	if (i + 1 >= argc)
+	    return ctl_fail(CTL_USAGE, "%s needs a value", argv[i]);
+	if (strcmp(argv[i], "--as") == 0)
+	    as = argv[++i];
+	else if (strcmp(argv[i], "--label") == 0)
+	    label = argv[++i];
+	else if (strcmp(argv[i], "--cursor") == 0)
+	    cursor = argv[++i];
+	else if (strcmp(argv[i], "--limit") == 0) {
+	    if (parse_limit(argv[++i], &limit) < 0)
+		return ctl_fail(CTL_USAGE, "--limit must be 1 to 500");
+	} else
+	    return ctl_fail(CTL_USAGE, "unknown argument: %s", argv[i]);
+    }
+    if (as == NULL)
+	return ctl_fail(CTL_USAGE, "mailbox needs --as USER");
+    if ((store = ctl_open_store(ctx, CS_STORE_READONLY)) == NULL)
+	return CTL_INTERNAL;
+    rc = cs_store_mailbox(store, as, label, limit, cursor, &out);
+    cs_store_close(store);
+    if (rc == CS_EINVAL)
+	return ctl_fail(CTL_BADINPUT, "bad cursor");
+    if (rc != CS_OK)
+	return ctl_fail(ctl_store_rc(rc), "cannot list the mailbox");
+    return ctl_print(out);
+}
+
+/* cmd_stats - crmsyncctl stats */
+int     cmd_stats(ctl_ctx *ctx, int argc, char **argv)
+{
+    cs_store *store;
+    json_t *out = NULL;
+    int     rc;
+
+    (void) argv;
+    if (argc != 0)
+	return ctl_fail(CTL_USAGE, "stats takes no arguments");
+    if ((store = ctl_open_store(ctx, CS_STORE_READONLY)) == NULL)
+	return CTL_INTERNAL;
+    rc = cs_store_stats(store, &out);
+    cs_store_close(store);
+    if (rc != CS_OK)
+	return ctl_fail(ctl_store_rc(rc), "cannot read statistics");
+    return ctl_print(out);
+}

@@ -1,0 +1,149 @@
+/*
+ * NAME
+ *	crmsyncctl 1
+ * SUMMARY
+ *	CRM-facing and admin command line for the crmsync store
+ * SYNOPSIS
+ *	crmsyncctl [-c config] command [arguments]
+ * DESCRIPTION
+ *	Prints JSON on stdout; errors as a JSON object on stderr; exit codes
+ *	as SPEC X1 says. CRM-facing commands act --as a user and the store's
+ *	queries enforce SPEC V1-V6. crmsyncctl believes its --as: it is the
+ *	CRM backend's tool, run by a system account in the crmsync group.
+ */
+#include <config.h>
+
+/* System library. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Application-specific. */
+#include "ctl.h"
+#include "cs_log.h"
+#include "cs_message.h"
+
+static const struct command {
+    const char *name;
+    int     (*fn) (ctl_ctx *, int, char **);
+    const char *usage;
+} commands[] = {
+    {"mailbox", cmd_mailbox, "mailbox --as USER [--label L] [--limit N] [--cursor C]"},
+    {"stats", cmd_stats, "stats"},
+    {"policy", cmd_policy, "policy check | policy explain FILE.eml --from A --to B [--to C ...] [--auth LOGIN] [--client ADDR]"},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* ctl_fail - JSON error on stderr, return the exit code */
+int     ctl_fail(int code, const char *fmt, ...)
+{
+    static const char *const names[] = {
+	"ok", "usage", "not_found", "forbidden", "bad_input", "internal",
+    };
+    char    msg[2048];
+    va_list ap;
+    json_t *err;
+    char   *text;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    err = json_pack("{s:s, s:s}", "error", names[code >= 0 && code <= 5 ? code : 5],
+		    "message", msg);
+    if (err && (text = json_dumps(err, JSON_COMPACT)) != NULL) {
+	fprintf(stderr, "%s\n", text);
+	free(text);
+    } else
+	fprintf(stderr, "{\"error\": \"internal\", \"message\": \"out of memory\"}\n");
+    json_decref(err);
+    return code;
+}
+
+/* ctl_print - JSON on stdout; consumes the reference */
+int     ctl_print(json_t *j)
+{
+    int     rc;
+
+    if (j == NULL)
+	return ctl_fail(CTL_INTERNAL, "out of memory");
+    rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+    json_decref(j);
+    if (rc < 0 || fputc('\n', stdout) == EOF || fflush(stdout) == EOF)
+	return ctl_fail(CTL_INTERNAL, "cannot write output");
+    return CTL_OK;
+}
+
+/* ctl_store_rc - store error to exit code */
+int     ctl_store_rc(int rc)
+{
+    switch (rc) {
+    case CS_OK:
+	return CTL_OK;
+    case CS_ENOTFOUND:
+	return CTL_NOTFOUND;
+    case CS_EFORBIDDEN:
+	return CTL_FORBIDDEN;
+    case CS_EINVAL:
+	return CTL_BADINPUT;
+    default:
+	return CTL_INTERNAL;
+    }
+}
+
+/* ctl_open_store - the store the config names */
+cs_store *ctl_open_store(ctl_ctx *ctx, unsigned flags)
+{
+    char    err[1024];
+    cs_store *s;
+
+    s = cs_store_open(ctx->cfg->database, flags, ctx->cfg->store_timeout_ms, err, sizeof(err));
+    if (s == NULL)
+	ctl_fail(CTL_INTERNAL, "store %s: %s", ctx->cfg->database, err);
+    return s;
+}
+
+/* usage - list commands */
+static int usage(FILE *fp, int code)
+{
+    fprintf(fp, "usage: crmsyncctl [-c config] command [arguments]\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+	fprintf(fp, "  %s\n", commands[i].usage);
+    return code;
+}
+
+int     main(int argc, char **argv)
+{
+    ctl_ctx ctx = {CS_DEFAULT_CONFIG, NULL};
+    char    err[1024];
+    int     i = 1, rc;
+
+    if (i + 1 < argc && strcmp(argv[i], "-c") == 0) {
+	ctx.config_path = argv[i + 1];
+	i += 2;
+    }
+    if (i >= argc)
+	return usage(stderr, CTL_USAGE);
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+	return usage(stdout, CTL_OK);
+    for (size_t c = 0; c < NCOMMANDS; c++) {
+	if (strcmp(argv[i], commands[c].name) != 0)
+	    continue;
+	for (int a = i + 1; a < argc; a++) {
+	    if (strcmp(argv[a], "--help") == 0) {
+		printf("usage: crmsyncctl [-c config] %s\n", commands[c].usage);
+		return CTL_OK;
+	    }
+	}
+	cs_log_init("crmsyncctl", 0, 0, CS_LOG_ERROR);
+	cs_message_init();
+	if ((ctx.cfg = cs_config_load(ctx.config_path, err, sizeof(err))) == NULL)
+	    return ctl_fail(CTL_BADINPUT, "%s", err);
+	rc = commands[c].fn(&ctx, argc - i - 1, argv + i + 1);
+	cs_config_unref(ctx.cfg);
+	return rc;
+    }
+    ctl_fail(CTL_USAGE, "unknown command: %s", argv[i]);
+    return usage(stderr, CTL_USAGE);
+}

@@ -1,0 +1,83 @@
+/*
+ * NAME
+ *	cs_config 3h
+ * SUMMARY
+ *	crmsync.conf: one table of keys drives parsing, defaults and docs
+ * DESCRIPTION
+ *	cs_config_load() reads a "Key value" file (# comments, CamelCase keys)
+ *	into a new configuration with reference count 1, or returns NULL and
+ *	writes "file:line: what is wrong" into err. Unknown keys, duplicate
+ *	keys and bad values are refused. A missing file is an error.
+ *
+ *	A configuration is immutable once loaded. Threads that use it hold a
+ *	reference (cs_config_ref/cs_config_unref), so a reload can swap in a
+ *	new one while messages in flight finish under the old one.
+ */
+#ifndef CS_CONFIG_H
+#define CS_CONFIG_H
+
+#include <stdint.h>
+#include "cs_util.h"
+#include "cs_value.h"
+
+#define CS_DEFAULT_CONFIG	"/etc/crmsync/crmsync.conf"
+
+enum cs_on_error { CS_ON_ERROR_ACCEPT = 0, CS_ON_ERROR_TEMPFAIL };
+enum cs_sync_mode { CS_SYNC_ALL = 0, CS_SYNC_LABELS, CS_SYNC_OFF };
+
+typedef struct cs_config {
+    _Atomic int refcount;		/* see cs_config_ref() */
+    char   *path;			/* the file it came from */
+
+    /* Daemon (restart needed to change) */
+    char   *socket;			/* Socket: unix:/path | local: | inet:port@host | inet6: */
+    char   *user_id;			/* UserID: user[:group], NULL = stay */
+    char   *pid_file;			/* PidFile */
+    long    umask;			/* UMask (octal), default 007 */
+    char   *database;			/* Database: path or postgresql:// URI */
+    char   *spool_dir;			/* SpoolDir: large bodies spill here */
+
+    /* Policy (reloadable) */
+    char   *policy_dir;			/* PolicyDir */
+    cs_strlist internal_domains;	/* InternalDomains */
+    char   *subaddress_delimiter;	/* SubaddressDelimiter, default "+" */
+    uint64_t max_message_size;		/* MaxMessageSize, default 25M */
+    uint64_t spool_threshold;		/* SpoolThreshold, default 256K */
+    int     on_error;			/* On-Error */
+    int     default_sync;		/* DefaultSync: enum cs_sync_mode */
+    long    default_window;		/* DefaultWindow seconds, default 30d */
+    int     sync_internal;		/* SyncInternal */
+    cs_strlist block;			/* Block (global) */
+    cs_strlist dropbox;			/* Dropbox (normalized) */
+    int     dropbox_remove;		/* DropboxRemove, default yes */
+    cs_cidrlist trusted_networks;	/* TrustedNetworks, default empty */
+    long    store_timeout_ms;		/* StoreTimeout, default 10s */
+
+    /* Events */
+    char   *webhook_url;		/* WebhookURL */
+    char   *webhook_secret;		/* WebhookSecret: path of the secret file */
+    char   *webhook_ca_file;		/* WebhookCAFile */
+    long    event_retention;		/* EventRetention seconds, default 7d */
+
+    /* Logging */
+    int     use_syslog;			/* Syslog, default yes */
+    int     syslog_facility;		/* SyslogFacility, default mail */
+    int     log_level;			/* LogLevel: error|warn|info|debug */
+} cs_config;
+
+cs_config *cs_config_load(const char *path, char *err, size_t errlen);
+cs_config *cs_config_default(void);	/* every key at its default */
+cs_config *cs_config_ref(cs_config *);
+void    cs_config_unref(cs_config *);
+
+/* For man pages and -n: iterate over the key table. */
+typedef struct cs_config_keyinfo {
+    const char *name;
+    const char *type;			/* "string", "list", "duration", ... */
+    const char *dflt;			/* default as written in the file, or NULL */
+    int     reload;			/* 1 if SIGUSR1 applies a change */
+} cs_config_keyinfo;
+
+const cs_config_keyinfo *cs_config_keys(size_t *n);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * NAME
+ *	cs_digest 3h
+ * SUMMARY
+ *	body digest for T2: SHA-256 over the body with line endings normalized
+ * DESCRIPTION
+ *	CRLF and lone CR become LF and trailing empty lines are ignored, so the
+ *	same message from SMTP, Maildir or mbox digests the same. Streaming:
+ *	feed the body in any chunking.
+ */
+#ifndef CS_DIGEST_H
+#define CS_DIGEST_H
+
+#include <stddef.h>
+
+typedef struct cs_bodyhash cs_bodyhash;
+
+#define CS_DIGEST_HEX	65
+
+cs_bodyhash *cs_bodyhash_new(void);
+int     cs_bodyhash_update(cs_bodyhash *, const void *, size_t);
+void    cs_bodyhash_final(cs_bodyhash *, char hex[CS_DIGEST_HEX]);	/* frees */
+void    cs_bodyhash_free(cs_bodyhash *);
+/* Normalized body digest of a whole string (importer, tests). */
+void    cs_body_digest_hex(const void *, size_t, char hex[CS_DIGEST_HEX]);
+/* Plain SHA-256 of bytes, nothing normalized (content addressing). */
+void    cs_sha256_hex(const void *, size_t, char hex[CS_DIGEST_HEX]);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * NAME
+ *	cs_log 3h
+ * SUMMARY
+ *	levelled logging to syslog or stderr
+ * DESCRIPTION
+ *	cs_log_init() picks the sink once at start; the functions are then safe
+ *	from any thread. Callers pass the queue id (or NULL) so that every line
+ *	about a message can be found with grep. Never log header values without
+ *	cs_sanitize() first.
+ */
+#ifndef CS_LOG_H
+#define CS_LOG_H
+
+enum cs_loglevel { CS_LOG_ERROR = 0, CS_LOG_WARN, CS_LOG_INFO, CS_LOG_DEBUG };
+
+void    cs_log_init(const char *ident, int use_syslog, int facility, int level);
+void    cs_log_setlevel(int level);
+int     cs_log_level_parse(const char *);	/* -1 if unknown */
+int     cs_log_facility_parse(const char *);	/* -1 if unknown */
+void    cs_log(int level, const char *qid, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+#define cs_error(qid, ...) cs_log(CS_LOG_ERROR, (qid), __VA_ARGS__)
+#define cs_warn(qid, ...)  cs_log(CS_LOG_WARN, (qid), __VA_ARGS__)
+#define cs_info(qid, ...)  cs_log(CS_LOG_INFO, (qid), __VA_ARGS__)
+#define cs_debug(qid, ...) cs_log(CS_LOG_DEBUG, (qid), __VA_ARGS__)
+
+#endif

@@ -1,0 +1,190 @@
+/*
+ * NAME
+ *	cs_spool 3
+ * SUMMARY
+ *	message bytes in memory up to a threshold, then in an unlinked file
+ * DESCRIPTION
+ *	See cs_spool.h. The file is created with O_TMPFILE where the file
+ *	system has it, else mkstemp+unlink, so nothing is left behind by a
+ *	crash and no other process can open it by name.
+ */
+#include <config.h>
+
+/* System library. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Application-specific. */
+#include "cs_spool.h"
+
+struct cs_spool {
+    atomic_int refs;
+    char   *dir;
+    size_t  threshold;
+    uint64_t limit;
+    char   *mem;			/* first threshold bytes */
+    size_t  memlen;
+    int     fd;				/* the rest, -1 until needed */
+    uint64_t kept;
+    uint64_t total;
+};
+
+/* cs_spool_new - empty spool */
+cs_spool *cs_spool_new(const char *dir, size_t threshold, uint64_t limit)
+{
+    cs_spool *s;
+
+    if ((s = calloc(1, sizeof(*s))) == NULL)
+	return NULL;
+    atomic_init(&s->refs, 1);
+    s->fd = -1;
+    s->threshold = threshold;
+    s->limit = limit;
+    if (dir && (s->dir = strdup(dir)) == NULL) {
+	free(s);
+	return NULL;
+    }
+    return s;
+}
+
+/* open_file - anonymous file in the spool directory */
+static int open_file(cs_spool *s)
+{
+    const char *dir = s->dir ? s->dir : "/tmp";
+    char    path[4096];
+    int     fd;
+
+#ifdef O_TMPFILE
+    if ((fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) >= 0)
+	return fd;
+#endif
+    if (snprintf(path, sizeof(path), "%s/crmsync.XXXXXX", dir) >= (int) sizeof(path))
+	return -1;
+    if ((fd = mkstemp(path)) < 0)
+	return -1;
+    unlink(path);
+    return fd;
+}
+
+/* write_all - write, retrying short writes */
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+	ssize_t n = write(fd, p, len);
+
+	if (n < 0) {
+	    if (errno == EINTR)
+		continue;
+	    return -1;
+	}
+	p += n;
+	len -= (size_t) n;
+    }
+    return 0;
+}
+
+/* cs_spool_write - append, keeping at most limit bytes */
+int     cs_spool_write(cs_spool *s, const void *data, size_t len)
+{
+    const char *p = data;
+    size_t  keep;
+
+    s->total += len;
+    if (s->kept >= s->limit)
+	return 0;
+    keep = (uint64_t) len > s->limit - s->kept ? (size_t) (s->limit - s->kept) : len;
+    if (s->memlen < s->threshold) {
+	size_t  n = keep < s->threshold - s->memlen ? keep : s->threshold - s->memlen;
+
+	if (s->mem == NULL && (s->mem = malloc(s->threshold)) == NULL)
+	    return -1;
+	memcpy(s->mem + s->memlen, p, n);
+	s->memlen += n;
+	s->kept += n;
+	p += n;
+	keep -= n;
+    }
+    if (keep > 0) {
+	if (s->fd < 0 && (s->fd = open_file(s)) < 0)
+	    return -1;
+	if (write_all(s->fd, p, keep) < 0)
+	    return -1;
+	s->kept += keep;
+    }
+    return 0;
+}
+
+/* cs_spool_kept - bytes kept */
+uint64_t cs_spool_kept(const cs_spool *s)
+{
+    return s->kept;
+}
+
+/* cs_spool_total - bytes offered */
+uint64_t cs_spool_total(const cs_spool *s)
+{
+    return s->total;
+}
+
+/* cs_spool_truncated - were bytes dropped? */
+int     cs_spool_truncated(const cs_spool *s)
+{
+    return s->total > s->kept;
+}
+
+/* cs_spool_pread - read kept bytes at an offset */
+ssize_t cs_spool_pread(const cs_spool *s, void *buf, size_t len, uint64_t off)
+{
+    char   *out = buf;
+    size_t  done = 0;
+
+    if (off >= s->kept || len == 0)
+	return 0;
+    if (len > s->kept - off)
+	len = (size_t) (s->kept - off);
+    if (off < s->memlen) {
+	size_t  n = len < s->memlen - off ? len : (size_t) (s->memlen - off);
+
+	memcpy(out, s->mem + off, n);
+	done = n;
+	off += n;
+    }
+    while (done < len) {
+	ssize_t n = pread(s->fd, out + done, len - done, (off_t) (off - s->memlen));
+
+	if (n < 0) {
+	    if (errno == EINTR)
+		continue;
+	    return -1;
+	}
+	if (n == 0)
+	    break;
+	done += (size_t) n;
+	off += (uint64_t) n;
+    }
+    return (ssize_t) done;
+}
+
+/* cs_spool_ref - another owner */
+cs_spool *cs_spool_ref(cs_spool *s)
+{
+    atomic_fetch_add(&s->refs, 1);
+    return s;
+}
+
+/* cs_spool_unref - release; the last one closes the file */
+void    cs_spool_unref(cs_spool *s)
+{
+    if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
+	return;
+    if (s->fd >= 0)
+	close(s->fd);
+    free(s->mem);
+    free(s->dir);
+    free(s);
+}

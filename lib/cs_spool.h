@@ -1,0 +1,32 @@
+/*
+ * NAME
+ *	cs_spool 3h
+ * SUMMARY
+ *	message bytes in memory up to a threshold, then in an unlinked file
+ * DESCRIPTION
+ *	The milter may hold a hundred large messages at once; each keeps at most
+ *	threshold bytes in memory and spills the rest to an anonymous file in
+ *	dir. Writes past limit are counted in total but not kept (truncated).
+ *	A spool is reference-counted so that the store's writer thread can
+ *	finish with it after the milter callback has moved on.
+ */
+#ifndef CS_SPOOL_H
+#define CS_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct cs_spool cs_spool;
+
+cs_spool *cs_spool_new(const char *dir, size_t threshold, uint64_t limit);
+int     cs_spool_write(cs_spool *, const void *, size_t);	/* -1 on I/O error */
+uint64_t cs_spool_kept(const cs_spool *);		/* bytes kept */
+uint64_t cs_spool_total(const cs_spool *);		/* bytes offered */
+int     cs_spool_truncated(const cs_spool *);
+/* Read kept bytes at off; returns bytes read, 0 at end, -1 on error. */
+ssize_t cs_spool_pread(const cs_spool *, void *, size_t, uint64_t off);
+cs_spool *cs_spool_ref(cs_spool *);
+void    cs_spool_unref(cs_spool *);
+
+#endif

@@ -1,0 +1,312 @@
+/*
+ * NAME
+ *	crmsync-milter 8
+ * SUMMARY
+ *	CRM email sync milter
+ * SYNOPSIS
+ *	crmsync-milter [-c config] [-f] [-n]
+ * DESCRIPTION
+ *	Start-up order: parse the config and the policy (refuse to start on
+ *	an error), open the log, write the pid file, drop privileges to
+ *	UserID, set UMask, open the milter socket, open the store, then hand
+ *	over to libmilter. The socket is made after the privilege drop so it
+ *	belongs to UserID (give its directory the MTA's group, setgid); the
+ *	store is opened after it so its files belong to UserID too.
+ *
+ *	SIGUSR1 reloads the config and policy: both are parsed completely and
+ *	swapped in only when valid; messages in flight finish under the ones
+ *	they started with. libmilter's own signal thread ends the process on
+ *	SIGHUP, SIGINT and SIGTERM.
+ */
+#include <config.h>
+
+/* System library. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Utility library. */
+#include <libmilter/mfapi.h>
+
+/* Application-specific. */
+#include "cs_config.h"
+#include "cs_log.h"
+#include "cs_message.h"
+#include "cs_policy.h"
+#include "cs_store.h"
+#include "mlfi.h"
+
+static const char *config_path = CS_DEFAULT_CONFIG;
+
+/* usage - say how to call us */
+static void usage(void)
+{
+    fprintf(stderr, "usage: crmsync-milter [-c config] [-f] [-n]\n");
+    exit(1);
+}
+
+/* load - config and policy, or NULL with the reason printed/logged */
+static int load(cs_config **cfgp, cs_policy **polp, int to_stderr)
+{
+    char    err[1024];
+    cs_config *cfg;
+    cs_policy *pol;
+
+    if ((cfg = cs_config_load(config_path, err, sizeof(err))) == NULL) {
+	if (to_stderr)
+	    fprintf(stderr, "crmsync-milter: %s\n", err);
+	else
+	    cs_error(NULL, "%s", err);
+	return -1;
+    }
+    if ((pol = cs_policy_load(cfg, err, sizeof(err))) == NULL) {
+	if (to_stderr)
+	    fprintf(stderr, "crmsync-milter: %s\n", err);
+	else
+	    cs_error(NULL, "%s", err);
+	cs_config_unref(cfg);
+	return -1;
+    }
+    *cfgp = cfg;
+    *polp = pol;
+    return 0;
+}
+
+/* restart_keys_changed - warn about keys a reload cannot apply */
+static void restart_keys_changed(const cs_config *old, const cs_config *new)
+{
+    struct {
+	const char *name, *a, *b;
+    } keys[] = {
+	{"Socket", old->socket, new->socket},
+	{"UserID", old->user_id, new->user_id},
+	{"Database", old->database, new->database},
+	{"PidFile", old->pid_file, new->pid_file},
+	{"SpoolDir", old->spool_dir, new->spool_dir},
+	{"WebhookURL", old->webhook_url, new->webhook_url},
+	{"WebhookSecret", old->webhook_secret, new->webhook_secret},
+	{"WebhookCAFile", old->webhook_ca_file, new->webhook_ca_file},
+    };
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+	const char *a = keys[i].a ? keys[i].a : "", *b = keys[i].b ? keys[i].b : "";
+
+	if (strcmp(a, b) != 0)
+	    cs_warn(NULL, "reload: %s changed; it takes effect at the next restart",
+		    keys[i].name);
+    }
+}
+
+/* reload_thread - SIGUSR1: parse everything, swap in only if valid */
+static void *reload_thread(void *arg)
+{
+    sigset_t *set = arg;
+    int     sig;
+
+    for (;;) {
+	cs_config *cfg, *old;
+	cs_policy *pol;
+
+	if (sigwait(set, &sig) != 0 || sig != SIGUSR1)
+	    continue;
+	cs_info(NULL, "reload requested");
+	if (load(&cfg, &pol, 0) < 0) {
+	    cs_error(NULL, "reload failed; keeping the running config and policy");
+	    continue;
+	}
+	if ((old = mlfi_config()) != NULL) {
+	    restart_keys_changed(old, cfg);
+	    cs_config_unref(old);
+	}
+	for (size_t i = 0; i < cs_policy_problems(pol)->n; i++)
+	    cs_warn(NULL, "%s", cs_policy_problems(pol)->v[i]);
+	cs_log_setlevel(cfg->log_level);
+	mlfi_install(cfg, pol);
+	cs_info(NULL, "reloaded: %zu users", cs_policy_nusers(pol));
+    }
+    return NULL;
+}
+
+/* drop_privileges - become UserID (user[:group]) */
+static int drop_privileges(const char *spec)
+{
+    char    user[256], *colon;
+    struct passwd *pw;
+    gid_t   gid;
+
+    if (spec == NULL || *spec == 0)
+	return 0;
+    if (strlen(spec) >= sizeof(user)) {
+	cs_error(NULL, "UserID too long");
+	return -1;
+    }
+    strcpy(user, spec);
+    if ((colon = strchr(user, ':')) != NULL)
+	*colon++ = 0;
+    if ((pw = getpwnam(user)) == NULL) {
+	cs_error(NULL, "UserID: no such user: %s", user);
+	return -1;
+    }
+    gid = pw->pw_gid;
+    if (colon) {
+	struct group *gr = getgrnam(colon);
+
+	if (gr == NULL) {
+	    cs_error(NULL, "UserID: no such group: %s", colon);
+	    return -1;
+	}
+	gid = gr->gr_gid;
+    }
+    if (getuid() == pw->pw_uid && getgid() == gid)
+	return 0;
+    if (initgroups(pw->pw_name, gid) < 0 || setgid(gid) < 0 || setuid(pw->pw_uid) < 0) {
+	cs_error(NULL, "cannot become %s: %m", spec);
+	return -1;
+    }
+    /* Make sure there is no way back. */
+    if (pw->pw_uid != 0 && setuid(0) == 0) {
+	cs_error(NULL, "privilege drop did not stick");
+	return -1;
+    }
+    return 0;
+}
+
+/* write_pidfile - best effort, before the privilege drop */
+static void write_pidfile(const char *path)
+{
+    FILE   *fp;
+
+    if (path == NULL || *path == 0)
+	return;
+    if ((fp = fopen(path, "w")) == NULL) {
+	cs_warn(NULL, "cannot write pid file %s: %m", path);
+	return;
+    }
+    fprintf(fp, "%ld\n", (long) getpid());
+    fclose(fp);
+}
+
+/* daemonize - classic double detach, unless -f */
+static void daemonize(void)
+{
+    pid_t   pid;
+    int     fd;
+
+    if ((pid = fork()) < 0) {
+	fprintf(stderr, "crmsync-milter: fork: %s\n", strerror(errno));
+	exit(1);
+    }
+    if (pid > 0)
+	_exit(0);
+    setsid();
+    if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+	dup2(fd, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	if (fd > 2)
+	    close(fd);
+    }
+}
+
+int     main(int argc, char **argv)
+{
+    int     ch, foreground = 0, check_only = 0;
+    cs_config *cfg;
+    cs_policy *pol;
+    cs_store *store;
+    char    err[1024];
+    static sigset_t usr1;
+    pthread_t tid;
+    char   *pid_file;
+    int     rc;
+
+    while ((ch = getopt(argc, argv, "c:fn")) != -1) {
+	switch (ch) {
+	case 'c':
+	    config_path = optarg;
+	    break;
+	case 'f':
+	    foreground = 1;
+	    break;
+	case 'n':
+	    check_only = 1;
+	    break;
+	default:
+	    usage();
+	}
+    }
+    if (optind != argc)
+	usage();
+
+    cs_message_init();
+    cs_log_init("crmsync-milter", 0, 0, CS_LOG_WARN);
+    if (load(&cfg, &pol, 1) < 0)
+	return 1;
+    if (check_only) {
+	const cs_strlist *problems = cs_policy_problems(pol);
+
+	for (size_t i = 0; i < problems->n; i++)
+	    fprintf(stderr, "crmsync-milter: %s\n", problems->v[i]);
+	printf("%s: config ok, %zu users%s\n", config_path, cs_policy_nusers(pol),
+	       problems->n ? ", with problems" : "");
+	rc = problems->n ? 1 : 0;
+	cs_policy_unref(pol);
+	cs_config_unref(cfg);
+	return rc;
+    }
+
+    if (!foreground)
+	daemonize();
+    cs_log_init("crmsync-milter", cfg->use_syslog, cfg->syslog_facility, cfg->log_level);
+    for (size_t i = 0; i < cs_policy_problems(pol)->n; i++)
+	cs_warn(NULL, "%s", cs_policy_problems(pol)->v[i]);
+    write_pidfile(cfg->pid_file);
+    if (drop_privileges(cfg->user_id) < 0)
+	return 1;
+    umask((mode_t) cfg->umask);
+
+    if (smfi_setconn(cfg->socket) != MI_SUCCESS || smfi_register(mlfi_desc) != MI_SUCCESS) {
+	cs_error(NULL, "cannot set up milter socket %s", cfg->socket);
+	return 1;
+    }
+    if (smfi_opensocket(1) != MI_SUCCESS) {
+	cs_error(NULL, "cannot open milter socket %s: %m", cfg->socket);
+	return 1;
+    }
+    store = cs_store_open(cfg->database, CS_STORE_WRITER | CS_STORE_CREATE,
+			  cfg->store_timeout_ms, err, sizeof(err));
+    if (store == NULL)
+	/* C1: a broken store does not stop mail; we log and run on. */
+	cs_error(NULL, "store %s: %s; mail will pass unrecorded", cfg->database, err);
+    mlfi_set_store(store);
+    mlfi_install(cfg, pol);
+
+    /* SIGUSR1 goes to the reload thread only; libmilter's threads inherit the mask. */
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+    if (pthread_create(&tid, NULL, reload_thread, &usr1) != 0)
+	cs_warn(NULL, "no reload thread: SIGUSR1 will be ignored");
+    else
+	pthread_detach(tid);
+
+    pid_file = cs_strdup(cfg->pid_file);
+    cs_info(NULL, "starting: socket %s, %zu users", cfg->socket, cs_policy_nusers(pol));
+    rc = smfi_main();
+    cs_info(NULL, "stopping");
+    if (store)
+	cs_store_close(store);
+    mlfi_install(NULL, NULL);
+    if (pid_file)
+	unlink(pid_file);
+    free(pid_file);
+    return rc == MI_SUCCESS ? 0 : 1;
+}

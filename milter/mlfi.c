@@ -1,0 +1,385 @@
+/*
+ * NAME
+ *	mlfi 3
+ * SUMMARY
+ *	libmilter callbacks
+ * DESCRIPTION
+ *	Each mlfi_* callback is a thin wrapper: it finds its context, tolerates
+ *	NULL (libmilter calls close without connect on probes and aborts),
+ *	copies what it needs and returns. All work happens in capture.c at
+ *	end of message. Nothing here ever rejects (SPEC C1).
+ *
+ *	Negotiation asks only for what crmsync uses: the delete-recipient
+ *	action (C5), no HELO, DATA or unknown-command events, and no replies
+ *	to connect, MAIL, RCPT, header and body events, which saves Postfix a
+ *	round trip per event.
+ */
+#include <config.h>
+
+/* System library. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+/* Application-specific. */
+#include "capture.h"
+#include "cs_log.h"
+#include "mlfi.h"
+
+/* The config and policy in force; replaced whole on reload. */
+static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+static cs_config *state_cfg;
+static cs_policy *state_pol;
+static cs_store *state_store;
+
+/* mlfi_config - new reference to the config in force */
+cs_config *mlfi_config(void)
+{
+    cs_config *c;
+
+    pthread_mutex_lock(&state_lock);
+    c = state_cfg ? cs_config_ref(state_cfg) : NULL;
+    pthread_mutex_unlock(&state_lock);
+    return c;
+}
+
+/* mlfi_policy - new reference to the policy in force */
+cs_policy *mlfi_policy(void)
+{
+    cs_policy *p;
+
+    pthread_mutex_lock(&state_lock);
+    p = state_pol ? cs_policy_ref(state_pol) : NULL;
+    pthread_mutex_unlock(&state_lock);
+    return p;
+}
+
+/* mlfi_install - swap in a new config and policy (start, reload) */
+void    mlfi_install(cs_config *cfg, cs_policy *pol)
+{
+    cs_config *old_cfg;
+    cs_policy *old_pol;
+
+    pthread_mutex_lock(&state_lock);
+    old_cfg = state_cfg;
+    old_pol = state_pol;
+    state_cfg = cfg;
+    state_pol = pol;
+    pthread_mutex_unlock(&state_lock);
+    cs_config_unref(old_cfg);
+    if (old_pol)
+	cs_policy_unref(old_pol);
+}
+
+/* mlfi_store - the store (opened once at start) */
+cs_store *mlfi_store(void)
+{
+    return state_store;
+}
+
+/* mlfi_set_store - set before smfi_main starts threads */
+void    mlfi_set_store(cs_store *s)
+{
+    state_store = s;
+}
+
+/* msg_free - release a message context */
+static void msg_free(cs_msg *m)
+{
+    if (m == NULL)
+	return;
+    free(m->env_from);
+    free(m->auth_authen);
+    cs_strlist_free(&m->rcpts);
+    cs_buf_free(&m->hdr);
+    if (m->raw)
+	cs_spool_unref(m->raw);
+    cs_bodyhash_free(m->bh);
+    if (m->have_owners)
+	cs_owners_free(&m->owners);
+    if (m->pol)
+	cs_policy_unref(m->pol);
+    cs_config_unref(m->cfg);
+    free(m);
+}
+
+/* conn_msg_reset - forget the message in progress */
+static void conn_msg_reset(cs_conn *c)
+{
+    if (c) {
+	msg_free(c->msg);
+	c->msg = NULL;
+    }
+}
+
+/* reply - SMFIS_NOREPLY where the MTA granted it for this step */
+static sfsistat reply(const cs_conn *c, unsigned long nr_flag)
+{
+    return (c != NULL && (c->pflags & nr_flag)) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/* conn_get - the connection context, made on first use */
+static cs_conn *conn_get(SMFICTX *ctx)
+{
+    cs_conn *c = smfi_getpriv(ctx);
+
+    if (c == NULL && (c = calloc(1, sizeof(*c))) != NULL)
+	smfi_setpriv(ctx, c);
+    return c;
+}
+
+/* copy_qid - the queue id macro, when set */
+static void copy_qid(SMFICTX *ctx, cs_msg *m)
+{
+    const char *qid;
+
+    if (m->qid[0] == 0 && (qid = smfi_getsymval(ctx, "i")) != NULL && *qid) {
+	strncpy(m->qid, qid, sizeof(m->qid) - 1);
+	m->qid[sizeof(m->qid) - 1] = 0;
+    }
+}
+
+/* mlfi_negotiate - ask only for what crmsync needs */
+static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+			               unsigned long f2, unsigned long f3,
+			               unsigned long *pf0, unsigned long *pf1,
+			               unsigned long *pf2, unsigned long *pf3)
+{
+    unsigned long want_skip = SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+    unsigned long want_nr = SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_RCPT
+	| SMFIP_NR_HDR | SMFIP_NR_BODY;
+
+    cs_conn *c;
+
+    (void) f2;
+    (void) f3;
+    if ((c = conn_get(ctx)) == NULL)
+	return SMFIS_ALL_OPTS;			/* no memory: take the defaults */
+    *pf0 = f0 & SMFIF_DELRCPT;
+    /* Headers with their leading space, so the raw message is as sent. */
+    *pf1 = f1 & (want_skip | want_nr | SMFIP_HDR_LEADSPC | SMFIP_SKIP);
+    *pf2 = 0;
+    *pf3 = 0;
+    /* What the MTA granted applies to this connection only. */
+    c->pflags = *pf1;
+    return SMFIS_CONTINUE;
+}
+
+/* mlfi_connect - make the connection context, note the client address */
+static sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+{
+    cs_conn *c;
+
+    (void) hostname;
+    if ((c = conn_get(ctx)) == NULL) {
+	cs_error(NULL, "connect: out of memory; not recording this connection");
+	return SMFIS_ACCEPT;
+    }
+    if (sa && sa->sa_family == AF_INET) {
+	const struct sockaddr_in *in = (const struct sockaddr_in *) (const void *) sa;
+
+	inet_ntop(AF_INET, &in->sin_addr, c->client_addr, sizeof(c->client_addr));
+	c->client_port = ntohs(in->sin_port);
+    } else if (sa && sa->sa_family == AF_INET6) {
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) (const void *) sa;
+
+	inet_ntop(AF_INET6, &in6->sin6_addr, c->client_addr, sizeof(c->client_addr));
+	c->client_port = ntohs(in6->sin6_port);
+    }
+
+    /*
+     * XXX Postfix shows mail submitted with sendmail(1) to non_smtpd_milters
+     * as a connection from "localhost" [127.0.0.1] with client port 0 and
+     * no {daemon_addr}; a real SMTP client always has a port.
+     */
+    if (c->client_port == 0 && smfi_getsymval(ctx, "{daemon_addr}") == NULL)
+	c->local_submission = 1;
+    return reply(c, SMFIP_NR_CONN);
+}
+
+/* mlfi_envfrom - a new message: fresh context, config and policy refs */
+static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
+{
+    cs_conn *c = smfi_getpriv(ctx);
+    cs_msg *m;
+    const char *auth, *from;
+    size_t  len;
+
+    if (c == NULL)
+	return reply(c, SMFIP_NR_MAIL);
+    conn_msg_reset(c);
+    if ((m = calloc(1, sizeof(*m))) == NULL)
+	goto fail;
+    c->msg = m;
+    m->cfg = mlfi_config();
+    m->pol = mlfi_policy();
+    if (m->cfg == NULL || m->pol == NULL)
+	goto fail;
+    m->arrival = time(NULL);
+    from = argv && argv[0] ? argv[0] : "";
+    len = strlen(from);
+    if (len >= 2 && from[0] == '<' && from[len - 1] == '>')
+	m->env_from = cs_strndup(from + 1, len - 2);
+    else
+	m->env_from = strdup(from);
+    if (m->env_from == NULL)
+	goto fail;
+    if ((auth = smfi_getsymval(ctx, "{auth_authen}")) != NULL && *auth
+	&& (m->auth_authen = strdup(auth)) == NULL)
+	goto fail;
+    m->hdr.limit = (size_t) (m->cfg->max_message_size > SIZE_MAX / 2 ?
+			     SIZE_MAX / 2 : m->cfg->max_message_size);
+    copy_qid(ctx, m);
+    return reply(c, SMFIP_NR_MAIL);
+
+fail:
+    /* With no message context the later callbacks pass the mail through;
+     * answering ACCEPT here would break a no-reply step. */
+    cs_error(NULL, "envfrom: out of memory or no policy; not recording this message");
+    conn_msg_reset(c);
+    return reply(c, SMFIP_NR_MAIL);
+}
+
+/* mlfi_envrcpt - collect recipients exactly as given (C5 needs them so) */
+static sfsistat mlfi_envrcpt(SMFICTX *ctx, char **argv)
+{
+    cs_conn *c = smfi_getpriv(ctx);
+
+    if (c == NULL || c->msg == NULL)
+	return reply(c, SMFIP_NR_RCPT);
+    if (argv && argv[0] && cs_strlist_add(&c->msg->rcpts, argv[0]) < 0) {
+	cs_error(c->msg->qid, "envrcpt: out of memory; not recording this message");
+	conn_msg_reset(c);
+    }
+    return reply(c, SMFIP_NR_RCPT);
+}
+
+/* mlfi_header - append one header to the raw header block */
+static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
+{
+    cs_conn *c = smfi_getpriv(ctx);
+    cs_msg *m;
+    int     rc;
+
+    if (c == NULL || (m = c->msg) == NULL)
+	return reply(c, SMFIP_NR_HDR);
+    copy_qid(ctx, m);
+    if (m->hdr_truncated)
+	return reply(c, SMFIP_NR_HDR);
+    /* With SMFIP_HDR_LEADSPC the value keeps its leading space. */
+    rc = cs_buf_append(&m->hdr, name, strlen(name));
+    if (rc == 0)
+	rc = cs_buf_append(&m->hdr, ":", 1);
+    if (rc == 0 && !(c->pflags & SMFIP_HDR_LEADSPC))
+	rc = cs_buf_append(&m->hdr, " ", 1);
+    if (rc == 0)
+	rc = cs_buf_append(&m->hdr, value, strlen(value));
+    if (rc == 0)
+	rc = cs_buf_append(&m->hdr, "\r\n", 2);
+    if (rc < 0)
+	m->hdr_truncated = 1;			/* over MaxMessageSize */
+    return reply(c, SMFIP_NR_HDR);
+}
+
+/* mlfi_eoh - headers done: skip the body if nothing is to be recorded */
+static sfsistat mlfi_eoh(SMFICTX *ctx)
+{
+    cs_conn *c = smfi_getpriv(ctx);
+    cs_msg *m;
+
+    if (c == NULL || (m = c->msg) == NULL)
+	return SMFIS_ACCEPT;
+    copy_qid(ctx, m);
+    if (!capture_wanted(c, m)) {
+	cs_debug(m->qid, "no owner, no dropbox: accepted without body");
+	conn_msg_reset(c);
+	return SMFIS_ACCEPT;
+    }
+    m->raw = cs_spool_new(m->cfg->spool_dir, (size_t) m->cfg->spool_threshold,
+			  m->cfg->max_message_size);
+    m->bh = cs_bodyhash_new();
+    if (m->raw == NULL || m->bh == NULL
+	|| cs_spool_write(m->raw, m->hdr.data ? m->hdr.data : "", m->hdr.len) < 0
+	|| cs_spool_write(m->raw, "\r\n", 2) < 0) {
+	cs_error(m->qid, "eoh: cannot spool message: %m; not recording it");
+	conn_msg_reset(c);
+	return SMFIS_ACCEPT;
+    }
+    return SMFIS_CONTINUE;
+}
+
+/* mlfi_body - spool a body chunk and digest it */
+static sfsistat mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+    cs_conn *c = smfi_getpriv(ctx);
+    cs_msg *m;
+
+    if (c == NULL || (m = c->msg) == NULL || m->raw == NULL)
+	return reply(c, SMFIP_NR_BODY);
+    if (cs_spool_write(m->raw, chunk, len) < 0) {
+	cs_error(m->qid, "body: cannot spool message: %m; not recording it");
+	conn_msg_reset(c);
+	return reply(c, SMFIP_NR_BODY);
+    }
+    cs_bodyhash_update(m->bh, chunk, len);
+    return reply(c, SMFIP_NR_BODY);
+}
+
+/* mlfi_eom - record the message; always a reset afterwards */
+static sfsistat mlfi_eom(SMFICTX *ctx)
+{
+    cs_conn *c = smfi_getpriv(ctx);
+    sfsistat rc;
+
+    if (c == NULL || c->msg == NULL || c->msg->raw == NULL) {
+	conn_msg_reset(c);
+	return SMFIS_ACCEPT;
+    }
+    copy_qid(ctx, c->msg);
+    rc = capture_eom(ctx, c, c->msg);
+    conn_msg_reset(c);
+    return rc;
+}
+
+/* mlfi_abort - the message is gone; the connection may go on */
+static sfsistat mlfi_abort(SMFICTX *ctx)
+{
+    conn_msg_reset(smfi_getpriv(ctx));
+    return SMFIS_CONTINUE;
+}
+
+/* mlfi_close - free the connection; private data may be NULL */
+static sfsistat mlfi_close(SMFICTX *ctx)
+{
+    cs_conn *c = smfi_getpriv(ctx);
+
+    if (c != NULL) {
+	conn_msg_reset(c);
+	free(c);
+	smfi_setpriv(ctx, NULL);
+    }
+    return SMFIS_CONTINUE;
+}
+
+struct smfiDesc mlfi_desc = {
+    .xxfi_name = "crmsync",
+    .xxfi_version = SMFI_VERSION,
+    .xxfi_flags = SMFIF_DELRCPT,
+    .xxfi_connect = mlfi_connect,
+    .xxfi_helo = NULL,
+    .xxfi_envfrom = mlfi_envfrom,
+    .xxfi_envrcpt = mlfi_envrcpt,
+    .xxfi_header = mlfi_header,
+    .xxfi_eoh = mlfi_eoh,
+    .xxfi_body = mlfi_body,
+    .xxfi_eom = mlfi_eom,
+    .xxfi_abort = mlfi_abort,
+    .xxfi_close = mlfi_close,
+    .xxfi_unknown = NULL,
+    .xxfi_data = NULL,
+    .xxfi_negotiate = mlfi_negotiate,
+};

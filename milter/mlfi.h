@@ -1,0 +1,60 @@
+/*
+ * NAME
+ *	mlfi 3h
+ * SUMMARY
+ *	libmilter callbacks and the per-connection and per-message contexts
+ * DESCRIPTION
+ *	libmilter runs one thread per SMTP connection. A connection context
+ *	(cs_conn) is made at connect and freed at close; a message context
+ *	(cs_msg) is reset at envfrom, eom and abort. Everything in them is
+ *	copied from libmilter's arguments: macro values are not kept as
+ *	pointers. The config and policy in force are held by reference from
+ *	envfrom to the end of the message, so a reload never changes the
+ *	rules under a message in flight.
+ */
+#ifndef MLFI_H
+#define MLFI_H
+
+#include <libmilter/mfapi.h>
+#include <stdint.h>
+#include "cs_config.h"
+#include "cs_digest.h"
+#include "cs_owners.h"
+#include "cs_policy.h"
+#include "cs_spool.h"
+#include "cs_store.h"
+
+typedef struct cs_msg {
+    cs_config *cfg;			/* reference for this message */
+    cs_policy *pol;			/* reference for this message */
+    char   *env_from;			/* MAIL FROM argument, <> stripped */
+    cs_strlist rcpts;			/* RCPT TO arguments as given */
+    char   *auth_authen;		/* {auth_authen} at MAIL */
+    char    qid[64];			/* queue id, "" until DATA */
+    cs_buf  hdr;			/* raw header block as received */
+    int     hdr_truncated;		/* header block over MaxMessageSize */
+    cs_spool *raw;			/* header block + body */
+    cs_bodyhash *bh;			/* T2 body digest */
+    time_t  arrival;
+    cs_owners owners;			/* computed at end of headers */
+    int     have_owners;
+} cs_msg;
+
+typedef struct cs_conn {
+    unsigned long pflags;		/* protocol flags granted at negotiate */
+    char    client_addr[64];		/* from the connect socket address */
+    int     client_port;
+    int     local_submission;		/* Postfix non_smtpd_milters */
+    cs_msg *msg;			/* NULL between messages */
+} cs_conn;
+
+/* Process-wide state shared by the callbacks (guarded inside mlfi.c). */
+cs_config *mlfi_config(void);		/* new reference to the config in force */
+cs_policy *mlfi_policy(void);		/* new reference to the policy in force */
+void    mlfi_install(cs_config *, cs_policy *);	/* takes both references */
+cs_store *mlfi_store(void);
+void    mlfi_set_store(cs_store *);
+
+extern struct smfiDesc mlfi_desc;
+
+#endif

@@ -1,0 +1,6 @@
+# tests/unit/core.mk - lib/ core and policy/cs_owners (lead)
+check_PROGRAMS += unit/t_config unit/t_addr unit/t_owners
+unit_t_config_SOURCES = unit/t_config.c
+unit_t_addr_SOURCES = unit/t_addr.c
+unit_t_owners_SOURCES = unit/t_owners.c
+TESTS += unit/t_config unit/t_addr unit/t_owners
