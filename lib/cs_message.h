@@ -113,7 +113,11 @@ int     cs_msgid_list_parse(const char *value, cs_strlist *, size_t max);
 char   *cs_subject_normalize(const char *decoded);
 
 /* Text body and attachments of a whole raw message (crmsyncctl thread).
- * text is UTF-8: text/plain, else text/html converted to text. */
+ * text is UTF-8 (never NULL after success; LF line ends): the first
+ * text/plain body part, else the first text/html one converted to text.
+ * Attachments, in document order: leaves with disposition attachment, a
+ * file name, or a non-text type, and message/rfc822 parts (one each).
+ * At most 1000 parts and 32 levels are walked. */
 typedef struct cs_attachment {
     char   *name;			/* decoded file name or NULL */
     char   *type;			/* "type/subtype" */
