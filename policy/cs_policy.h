@@ -46,7 +46,9 @@ typedef struct cs_user {
     cs_strlist labels;			/* selected labels (labels mode) */
     long    window;			/* seconds (S3, importer only) */
     char   *rules_path;			/* Rules, NULL if none */
-    cs_sieve *rules;			/* compiled, NULL if none or error */
+    cs_sieve *rules;			/* compiled, NULL if none or error;
+					 * owned by the policy, shared by the
+					 * users naming the same script */
     char   *rules_error;		/* "path:line:col: what", NULL if fine */
     cs_strlist block;			/* user's own Block entries */
     int     exclude_automated;		/* Exclude automated */
@@ -64,11 +66,11 @@ void    cs_policy_unref(cs_policy *);
 size_t  cs_policy_nusers(const cs_policy *);
 const cs_user *cs_policy_user_at(const cs_policy *, size_t);
 const cs_user *cs_policy_user(const cs_policy *, const char *id);
-/* By normalized address; NULL if no user has it. */
+/* By address (normalized here, so "<Alice+x@Dom>" works); NULL if none. */
 const cs_user *cs_policy_user_by_address(const cs_policy *, const char *addr);
 /* By SMTP AUTH login (compared case-insensitively). */
 const cs_user *cs_policy_user_by_login(const cs_policy *, const char *login);
-/* Members of a Group address (normalized); 0 if it is not a group. */
+/* Members of a Group address (normalized here); 0 if it is not a group. */
 size_t  cs_policy_group(const cs_policy *, const char *addr, const cs_user *const **members);
 /* Group addresses, in order of first mention. */
 size_t  cs_policy_ngroups(const cs_policy *);
@@ -98,7 +100,10 @@ typedef struct cs_decision {
 } cs_decision;
 
 /* direction: CS_DIR_IN (user is a recipient) or CS_DIR_OUT (authenticated
- * sender). env_to: the user's own envelope address for an incoming copy. */
+ * sender). env_to: the user's own envelope address for an incoming copy;
+ * NULL (an outgoing copy) makes the Sieve script see the user's first
+ * address as envelope "to". Returns 0, or -1 on bad arguments. Free the
+ * decision with cs_decision_free() either way. */
 enum cs_direction { CS_DIR_IN = 0, CS_DIR_OUT = 1 };
 
 int     cs_policy_decide(const cs_policy *, const cs_config *, const cs_user *,
