@@ -1,0 +1,125 @@
+/*
+ * NAME
+ *	cs_store_impl 3h
+ * SUMMARY
+ *	what a store backend implements, and the queued record it receives
+ * DESCRIPTION
+ *	cs_store.c owns everything backends share: the handle, the writer
+ *	thread and its queue, and the deep copy of a cs_record (a job).
+ *	A backend (cs_store_sqlite.c now, a libpq one later) fills in a
+ *	struct cs_store_ops and keeps its own state behind cs_store.be.
+ *
+ *	write_group() runs a group of jobs in one transaction (one fsync):
+ *	each job in its own savepoint, so one bad job fails alone and the
+ *	others commit; it sets job->rc and job->results. It returns CS_OK,
+ *	or CS_EINTERNAL when the whole group failed (busy, disk full, I/O,
+ *	read-only): every job's rc is then CS_EINTERNAL and nothing of the
+ *	group is kept. The caller never retries a failed group (C1: the
+ *	milter accepts the mail and logs).
+ *
+ *	Jobs carry everything the backend needs already derived (dedup key,
+ *	JSON forms, normalized addresses), computed in the caller's thread
+ *	so that the single writer does only database work.
+ */
+#ifndef CS_STORE_IMPL_H
+#define CS_STORE_IMPL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+#include "cs_store.h"
+
+#define CS_STORE_GROUP_MAX	256	/* jobs per transaction */
+#define CS_STORE_QUEUE_MAX	4096	/* queued jobs before refusing */
+#define CS_STORE_CHUNK		65536	/* raw bytes per blob write */
+#define CS_STORE_JOIN_WINDOW	(7 * 86400)	/* T1 subject rule */
+
+/* One owner's copy, deep-copied. */
+typedef struct cs_store_jcopy {
+    char   *user;
+    int     direction;
+    int     conditional;
+    cs_strlist labels;
+    cs_strlist env_rcpts;		/* as given */
+    char   *envelope_json;		/* {"from": ..., "rcpts": [...]} (C4) */
+} cs_store_jcopy;
+
+typedef struct cs_store_jcontact {
+    char   *owner;
+    char   *address;
+    char   *name;
+} cs_store_jcontact;
+
+/* A queued record: owned by the queue and the waiting caller (refs). */
+typedef struct cs_store_job {
+    struct cs_store_job *next;
+    int     refs;			/* under cs_store.qlock */
+    int     done;
+    int     rc;
+    pthread_cond_t cond;
+    int    *results;			/* ncopies cs_copy_result */
+
+    char   *queue_id;
+    char   *source;
+    char   *env_from;
+    time_t  arrival;
+    time_t  date;			/* Date:, valid if has_date */
+    int     has_date;
+    time_t  sort_date;			/* T1 window, thread dates */
+    char   *message_id;
+    char   *in_reply_to;
+    char   *subject;
+    char   *subject_norm;		/* "" when empty: no subject join */
+    char   *thread_index_root;
+    cs_strlist msgids;			/* own id, In-Reply-To, References */
+    char   *refs_json;
+    char   *from_json, *to_json, *cc_json, *reply_to_json;
+    cs_strlist participants;		/* normalized From/To/Cc, unique */
+    char    dedup_key[65];		/* T2 */
+    char    raw_sha256[65];
+    cs_spool *raw;
+    uint64_t raw_size;
+    int     truncated;
+    cs_store_jcopy *copies;
+    size_t  ncopies;
+    cs_store_jcontact *contacts;
+    size_t  ncontacts;
+} cs_store_job;
+
+struct cs_store_ops {
+    const char *name;
+    int     (*open) (cs_store *, const char *database, unsigned flags,
+		             long timeout_ms, char *err, size_t errlen);
+    void    (*close) (cs_store *);
+    int     (*write_group) (cs_store *, cs_store_job **, size_t);
+    int     (*joins_thread) (cs_store *, const char *user, const cs_store_job *);
+    int     (*sync_users) (cs_store *, const char *const *ids, const int *roles,
+			           const cs_strlist *const *addresses, size_t n);
+    int     (*mailbox) (cs_store *, const char *as, const char *label, int limit,
+			        const char *cursor, json_t **);
+    int     (*stats) (cs_store *, json_t **);
+};
+
+struct cs_store {
+    const struct cs_store_ops *ops;
+    void   *be;				/* backend state */
+    unsigned flags;
+    long    timeout_ms;
+    char    delims[16];			/* subaddress delimiters (C2) */
+
+    pthread_mutex_t wlock;		/* the write connection */
+    pthread_mutex_t qlock;		/* queue, job refs and done flags */
+    pthread_cond_t qcond;		/* writer: work or stop */
+    cs_store_job *qhead, *qtail;
+    size_t  qlen;
+    int     stopping;
+    int     writer_started;
+    pthread_t writer;
+};
+
+extern const struct cs_store_ops cs_store_sqlite_ops;
+
+/* Participant addresses of a job normalized with the store's delimiters. */
+int     cs_store_normalize(const cs_store *, const char *in, char *out, size_t outlen);
+
+#endif

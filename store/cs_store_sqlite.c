@@ -1,0 +1,952 @@
+/*
+ * NAME
+ *	cs_store_sqlite 3
+ * SUMMARY
+ *	SQLite store backend: files, schema and migrations, reads
+ * DESCRIPTION
+ *	The database is one file in WAL mode with synchronous=FULL, so a
+ *	commit is durable against a machine crash and costs one fsync per
+ *	group; foreign keys are on, and every lock wait is bounded by the
+ *	open's timeout_ms (busy timeout).
+ *
+ *	Files: the directory must exist (the package makes it mode 2770,
+ *	group crmsync, so files made in it get group crmsync). The database
+ *	file is created mode 0660 (fchmod: the umask does not apply) and, if
+ *	the directory is not set-group-id, chown'ed to the directory's group
+ *	(best effort). SQLite gives the -wal and -shm files the database
+ *	file's mode.
+ *
+ *	Schema: PRAGMA user_version is the schema version; sq_migrations[]
+ *	holds the steps, each applied in its own transaction, so opening an
+ *	old database migrates it and opening a current one changes nothing.
+ *	A database newer than this program is refused.
+ *
+ *	Mailbox tables lead with owner (they are partitioned by owner on
+ *	PostgreSQL); ids of threads, messages and Smart BCC persons come from
+ *	the counters table so they are global, not per owner. Text forms:
+ *	thread "t<id>", person/deal the CRM's id, Smart BCC person "bcc-<n>".
+ */
+#include <config.h>
+
+/* System library. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <sqlite3.h>
+
+/* Utility library. */
+#include "cs_util.h"
+#include "cs_addr.h"
+#include "cs_log.h"
+#include "cs_policy.h"
+
+/* Application-specific. */
+#include "cs_store.h"
+#include "cs_store_impl.h"
+#include "cs_store_sqlite.h"
+
+/*
+ * Migration 1: the whole first schema. Dates are Unix seconds (UTC).
+ * Addresses in user_addresses and person_emails are normalized
+ * (lower-case, no subaddress detail).
+ */
+static const char sq_schema_1[] =
+"CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+"INSERT INTO counters VALUES('thread',0),('message',0),('person',0),"
+"  ('commit_groups',0),('records',0);"
+"CREATE TABLE users("
+"  id TEXT PRIMARY KEY,"
+"  role TEXT NOT NULL DEFAULT 'user' CHECK(role IN ('user','admin')),"
+"  active INTEGER NOT NULL DEFAULT 1"
+") WITHOUT ROWID;"
+"CREATE TABLE user_addresses("
+"  user TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+"  address TEXT NOT NULL,"
+"  PRIMARY KEY(user, address)"
+") WITHOUT ROWID;"
+"CREATE INDEX user_addresses_address ON user_addresses(address);"
+/* Raw messages, shared by every copy of one message (same SHA-256). */
+"CREATE TABLE raw("
+"  id INTEGER PRIMARY KEY,"
+"  sha256 TEXT NOT NULL UNIQUE,"
+"  size INTEGER NOT NULL,"
+"  data BLOB NOT NULL"
+");"
+"CREATE TABLE threads("
+"  owner TEXT NOT NULL REFERENCES users(id),"
+"  id INTEGER NOT NULL,"
+"  subject TEXT,"
+"  subject_norm TEXT NOT NULL DEFAULT '',"
+"  visibility TEXT NOT NULL DEFAULT 'private' CHECK(visibility IN ('private','shared')),"
+"  first_date INTEGER NOT NULL,"
+"  last_date INTEGER NOT NULL,"
+"  message_count INTEGER NOT NULL DEFAULT 0,"
+"  thread_index_root TEXT,"
+"  created INTEGER NOT NULL,"
+"  PRIMARY KEY(owner, id)"
+") WITHOUT ROWID;"
+"CREATE INDEX threads_mailbox ON threads(owner, last_date, id);"
+"CREATE UNIQUE INDEX threads_id ON threads(id);"
+/* One row per owner's copy (C3). */
+"CREATE TABLE messages("
+"  owner TEXT NOT NULL REFERENCES users(id),"
+"  id INTEGER NOT NULL,"
+"  thread INTEGER NOT NULL,"
+"  message_id TEXT,"
+"  dedup_key TEXT NOT NULL,"
+"  queue_id TEXT,"
+"  source TEXT NOT NULL,"
+"  arrival INTEGER NOT NULL,"
+"  date INTEGER,"
+"  sort_date INTEGER NOT NULL,"
+"  subject TEXT,"
+"  subject_norm TEXT NOT NULL,"
+"  outside_key TEXT NOT NULL,"
+"  from_json TEXT NOT NULL,"
+"  to_json TEXT NOT NULL,"
+"  cc_json TEXT NOT NULL,"
+"  reply_to_json TEXT NOT NULL,"
+"  in_reply_to TEXT,"
+"  refs_json TEXT NOT NULL,"
+"  thread_index_root TEXT,"
+"  envelope TEXT NOT NULL,"
+"  direction TEXT NOT NULL CHECK(direction IN ('in','out')),"
+"  truncated INTEGER NOT NULL DEFAULT 0,"
+"  raw INTEGER NOT NULL REFERENCES raw(id),"
+"  PRIMARY KEY(owner, id),"
+"  UNIQUE(owner, dedup_key),"
+"  FOREIGN KEY(owner, thread) REFERENCES threads(owner, id)"
+") WITHOUT ROWID;"
+"CREATE INDEX messages_thread ON messages(owner, thread, sort_date);"
+"CREATE INDEX messages_subject ON messages(owner, subject_norm, outside_key, sort_date);"
+"CREATE INDEX messages_tindex ON messages(owner, thread_index_root)"
+"  WHERE thread_index_root IS NOT NULL;"
+"CREATE INDEX messages_raw ON messages(raw);"
+"CREATE TABLE message_labels("
+"  owner TEXT NOT NULL,"
+"  message INTEGER NOT NULL,"
+"  label TEXT NOT NULL,"
+"  PRIMARY KEY(owner, message, label),"
+"  FOREIGN KEY(owner, message) REFERENCES messages(owner, id) ON DELETE CASCADE"
+") WITHOUT ROWID;"
+"CREATE INDEX message_labels_label ON message_labels(owner, label);"
+/* Every Message-ID a thread holds or references (T1), one thread each. */
+"CREATE TABLE thread_msgids("
+"  owner TEXT NOT NULL,"
+"  msgid TEXT NOT NULL,"
+"  thread INTEGER NOT NULL,"
+"  PRIMARY KEY(owner, msgid),"
+"  FOREIGN KEY(owner, thread) REFERENCES threads(owner, id) ON DELETE CASCADE"
+") WITHOUT ROWID;"
+"CREATE INDEX thread_msgids_thread ON thread_msgids(owner, thread);"
+/* CRM directory (X2) and local persons (K2, K3). */
+"CREATE TABLE persons("
+"  id TEXT PRIMARY KEY,"
+"  name TEXT,"
+"  origin TEXT NOT NULL CHECK(origin IN ('crm','bcc','hand')),"
+"  owner TEXT REFERENCES users(id),"
+"  created INTEGER NOT NULL"
+") WITHOUT ROWID;"
+"CREATE TABLE person_emails("
+"  email TEXT PRIMARY KEY,"
+"  person TEXT NOT NULL REFERENCES persons(id) ON DELETE CASCADE"
+") WITHOUT ROWID;"
+"CREATE INDEX person_emails_person ON person_emails(person);"
+"CREATE TABLE deals("
+"  id TEXT PRIMARY KEY,"
+"  title TEXT,"
+"  status TEXT NOT NULL CHECK(status IN ('open','won','lost'))"
+") WITHOUT ROWID;"
+"CREATE TABLE deal_persons("
+"  deal TEXT NOT NULL REFERENCES deals(id) ON DELETE CASCADE,"
+"  person TEXT NOT NULL REFERENCES persons(id) ON DELETE CASCADE,"
+"  PRIMARY KEY(deal, person)"
+") WITHOUT ROWID;"
+"CREATE INDEX deal_persons_person ON deal_persons(person, deal);"
+"CREATE TABLE access("
+"  user TEXT NOT NULL,"
+"  kind TEXT NOT NULL CHECK(kind IN ('person','deal')),"
+"  id TEXT NOT NULL,"
+"  PRIMARY KEY(user, kind, id)"
+") WITHOUT ROWID;"
+"CREATE INDEX access_record ON access(kind, id, user);"
+"CREATE TABLE thread_links("
+"  owner TEXT NOT NULL,"
+"  thread INTEGER NOT NULL,"
+"  kind TEXT NOT NULL CHECK(kind IN ('person','deal')),"
+"  id TEXT NOT NULL,"
+"  origin TEXT NOT NULL DEFAULT 'auto' CHECK(origin IN ('auto','hand')),"
+"  PRIMARY KEY(owner, thread, kind, id),"
+"  FOREIGN KEY(owner, thread) REFERENCES threads(owner, id) ON DELETE CASCADE"
+") WITHOUT ROWID;"
+"CREATE INDEX thread_links_record ON thread_links(kind, id, owner, thread);"
+/* Merges not yet announced as thread.merged events (X3). */
+"CREATE TABLE merges("
+"  id INTEGER PRIMARY KEY,"
+"  owner TEXT NOT NULL,"
+"  old_thread INTEGER NOT NULL,"
+"  new_thread INTEGER NOT NULL,"
+"  at INTEGER NOT NULL,"
+"  announced INTEGER NOT NULL DEFAULT 0"
+");"
+"CREATE TABLE audit("
+"  id INTEGER PRIMARY KEY,"
+"  who TEXT NOT NULL,"
+"  at INTEGER NOT NULL,"
+"  what TEXT NOT NULL,"
+"  threads TEXT NOT NULL DEFAULT '[]'"
+");"
+/* Event outbox (X3): filled by a later migration's writers. */
+"CREATE TABLE events("
+"  id INTEGER PRIMARY KEY,"
+"  uuid TEXT NOT NULL UNIQUE,"
+"  type TEXT NOT NULL,"
+"  owner TEXT,"
+"  thread INTEGER,"
+"  at INTEGER NOT NULL,"
+"  payload TEXT NOT NULL,"
+"  state TEXT NOT NULL DEFAULT 'pending' CHECK(state IN ('pending','failed','sent')),"
+"  attempts INTEGER NOT NULL DEFAULT 0,"
+"  next_try INTEGER NOT NULL DEFAULT 0,"
+"  last_error TEXT"
+");"
+"CREATE INDEX events_pending ON events(state, next_try, id);";
+
+/* Ordered migration steps: step i brings user_version from i to i+1. */
+static const char *const sq_migrations[] = {
+    sq_schema_1,
+};
+
+#define SQ_SCHEMA_VERSION ((int) (sizeof(sq_migrations) / sizeof(sq_migrations[0])))
+
+/* sq_stmt - cached prepared statement, reset and unbound */
+sqlite3_stmt *sq_stmt(sq_conn *c, const char *sql)
+{
+    sqlite3_stmt *st;
+    size_t  i;
+
+    for (i = 0; i < c->ncache; i++)
+	if (c->cache[i].sql == sql) {
+	    sqlite3_reset(c->cache[i].stmt);
+	    sqlite3_clear_bindings(c->cache[i].stmt);
+	    return c->cache[i].stmt;
+	}
+    if (c->ncache >= SQ_CACHE_MAX) {
+	cs_error(NULL, "store: statement cache full");
+	return NULL;
+    }
+    if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+	cs_error(NULL, "store: prepare: %s", sqlite3_errmsg(c->db));
+	return NULL;
+    }
+    c->cache[c->ncache].sql = sql;
+    c->cache[c->ncache].stmt = st;
+    c->ncache++;
+    return st;
+}
+
+/* sq_reset_all - let go of every statement's read position */
+void    sq_reset_all(sq_conn *c)
+{
+    for (size_t i = 0; i < c->ncache; i++)
+	sqlite3_reset(c->cache[i].stmt);
+}
+
+/* sq_fatal - errors that fail a whole group rather than one record */
+int     sq_fatal(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_IOERR:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_NOMEM:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+    case SQLITE_INTERRUPT:
+	return 1;
+    default:
+	return 0;
+    }
+}
+
+/* conn_close - finalize cached statements and close */
+static void conn_close(sq_conn *c)
+{
+    for (size_t i = 0; i < c->ncache; i++)
+	sqlite3_finalize(c->cache[i].stmt);
+    c->ncache = 0;
+    if (c->db)
+	sqlite3_close(c->db);
+    c->db = NULL;
+}
+
+/* conn_open - open one connection with crmsync's settings */
+static int conn_open(sq_conn *c, const char *path, int readonly, long timeout_ms,
+		             char *err, size_t errlen)
+{
+    int     oflags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE)
+    | SQLITE_OPEN_NOMUTEX;
+    char   *msg = NULL;
+
+    /* The file exists by now: never let SQLite create one with its modes. */
+    if (sqlite3_open_v2(path, &c->db, oflags, NULL) != SQLITE_OK) {
+	snprintf(err, errlen, "%s: %s", path, c->db ? sqlite3_errmsg(c->db) : "cannot open");
+	conn_close(c);
+	return -1;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, timeout_ms > 0x7fffffffL ? 0x7fffffff : (int) timeout_ms);
+    if (sqlite3_exec(c->db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;",
+		     NULL, NULL, &msg) != SQLITE_OK
+	|| (!readonly && sqlite3_exec(c->db, "PRAGMA journal_mode=WAL;",
+				      NULL, NULL, &msg) != SQLITE_OK)) {
+	snprintf(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(c->db));
+	sqlite3_free(msg);
+	conn_close(c);
+	return -1;
+    }
+    return 0;
+}
+
+/* user_version - the schema version, -1 on error */
+static int user_version(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int     v = -1;
+
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+	return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+	v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* migrate - apply the missing migration steps, one transaction each */
+static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+    char    sql[64];
+    char   *msg = NULL;
+    int     v, i;
+
+    if ((v = user_version(db)) < 0) {
+	snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+	return -1;
+    }
+    if (v > SQ_SCHEMA_VERSION) {
+	snprintf(err, errlen, "%s: schema version %d is newer than this crmsync (%d)",
+		 path, v, SQ_SCHEMA_VERSION);
+	return -1;
+    }
+    for (i = v; i < SQ_SCHEMA_VERSION; i++) {
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
+	    goto fail;
+	/* Another process may have migrated while we waited for the lock. */
+	if (user_version(db) > i) {
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	    continue;
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", i + 1);
+	if (sqlite3_exec(db, sq_migrations[i], NULL, NULL, &msg) != SQLITE_OK
+	    || sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK
+	    || sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+	    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	    goto fail;
+	}
+	cs_info(NULL, "store: %s: schema migrated to version %d", path, i + 1);
+    }
+    return 0;
+fail:
+    snprintf(err, errlen, "%s: migration %d: %s", path, i + 1,
+	     msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    return -1;
+}
+
+/* fix_file - mode 0660 and the directory's group, best effort */
+static void fix_file(const char *path, const struct stat *dir)
+{
+    int     fd;
+
+    if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0)
+	return;
+    (void) fchmod(fd, 0660);
+    if (!(dir->st_mode & S_ISGID))
+	(void) !fchown(fd, (uid_t) -1, dir->st_gid);
+    close(fd);
+}
+
+/* make_file - check or create the database file with its mode and group */
+static int make_file(const char *path, unsigned flags, int *created, char *err, size_t errlen)
+{
+    struct stat sb, db;
+    char   *copy, *dir;
+    int     fd, rc;
+
+    *created = 0;
+    if (stat(path, &sb) == 0) {
+	if (!S_ISREG(sb.st_mode)) {
+	    snprintf(err, errlen, "%s: not a regular file", path);
+	    return -1;
+	}
+	return 0;
+    }
+    if (errno != ENOENT || !(flags & CS_STORE_CREATE) || (flags & CS_STORE_READONLY)) {
+	snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	return -1;
+    }
+    if ((copy = strdup(path)) == NULL) {
+	snprintf(err, errlen, "out of memory");
+	return -1;
+    }
+    dir = dirname(copy);
+    rc = stat(dir, &db);
+    if (rc < 0 || !S_ISDIR(db.st_mode)) {
+	snprintf(err, errlen, "%s: the database directory must exist (mode 2770, group crmsync)",
+		 dir);
+	free(copy);
+	return -1;
+    }
+    if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0660)) < 0
+	&& errno != EEXIST) {
+	snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	free(copy);
+	return -1;
+    }
+    if (fd >= 0) {
+	close(fd);
+	fix_file(path, &db);
+	*created = 1;
+    }
+    free(copy);
+    return 0;
+}
+
+/* sq_open - open (and create, migrate) a SQLite store */
+static int sq_open(cs_store *st, const char *path, unsigned flags, long timeout_ms,
+		           char *err, size_t errlen)
+{
+    sq_store *s;
+    int     created, readonly = (flags & CS_STORE_READONLY) != 0;
+
+    if (make_file(path, flags, &created, err, errlen) < 0)
+	return CS_EINTERNAL;
+    if ((s = calloc(1, sizeof(*s))) == NULL) {
+	snprintf(err, errlen, "out of memory");
+	return CS_EINTERNAL;
+    }
+    pthread_mutex_init(&s->rlock, NULL);
+    if (!readonly) {
+	if (conn_open(&s->w, path, 0, timeout_ms, err, errlen) < 0
+	    || migrate(s->w.db, path, err, errlen) < 0)
+	    goto fail;
+	if (created) {
+	    struct stat db;
+	    char   *copy = strdup(path);
+	    char    side[4096];
+
+	    /* SQLite copies the mode; the group we set ourselves. */
+	    if (copy && stat(dirname(copy), &db) == 0) {
+		snprintf(side, sizeof(side), "%s-wal", path);
+		fix_file(side, &db);
+		snprintf(side, sizeof(side), "%s-shm", path);
+		fix_file(side, &db);
+	    }
+	    free(copy);
+	}
+    }
+    if (conn_open(&s->r, path, readonly, timeout_ms, err, errlen) < 0)
+	goto fail;
+    if (readonly && user_version(s->r.db) != SQ_SCHEMA_VERSION) {
+	snprintf(err, errlen, "%s: schema version %d, this crmsync needs %d",
+		 path, user_version(s->r.db), SQ_SCHEMA_VERSION);
+	goto fail;
+    }
+    st->be = s;
+    return CS_OK;
+fail:
+    conn_close(&s->w);
+    conn_close(&s->r);
+    pthread_mutex_destroy(&s->rlock);
+    free(s);
+    return CS_EINTERNAL;
+}
+
+/* sq_close - close both connections */
+static void sq_close(cs_store *st)
+{
+    sq_store *s = st->be;
+
+    if (s == NULL)
+	return;
+    conn_close(&s->w);
+    conn_close(&s->r);
+    pthread_mutex_destroy(&s->rlock);
+    free(s);
+    st->be = NULL;
+}
+
+static const char SQL_USERS_OFF[] = "UPDATE users SET active=0";
+static const char SQL_USER_UPSERT[] =
+"INSERT INTO users(id, role, active) VALUES(?1, ?2, 1)"
+" ON CONFLICT(id) DO UPDATE SET role=excluded.role, active=1";
+static const char SQL_ADDR_CLEAR[] = "DELETE FROM user_addresses";
+static const char SQL_ADDR_ADD[] =
+"INSERT OR IGNORE INTO user_addresses(user, address) VALUES(?1, ?2)";
+
+/* step_done - run a statement that returns no rows */
+static int step_done(sqlite3_stmt *st)
+{
+    int     rc;
+
+    if (st == NULL)
+	return SQLITE_ERROR;
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+/* sq_sync_users - replace the set of active users (and addresses) */
+static int sq_sync_users(cs_store *st, const char *const *ids, const int *roles,
+			         const cs_strlist *const *addrs, size_t n)
+{
+    sq_store *s = st->be;
+    sq_conn *c = &s->w;
+    sqlite3_stmt *q;
+    size_t  i, j;
+    int     rc;
+
+    if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+	cs_error(NULL, "store: sync users: %s", sqlite3_errmsg(c->db));
+	return CS_EINTERNAL;
+    }
+    rc = step_done(sq_stmt(c, SQL_USERS_OFF));
+    if (rc == SQLITE_OK && addrs)
+	rc = step_done(sq_stmt(c, SQL_ADDR_CLEAR));
+    for (i = 0; rc == SQLITE_OK && i < n; i++) {
+	if (ids[i] == NULL || (q = sq_stmt(c, SQL_USER_UPSERT)) == NULL) {
+	    rc = SQLITE_ERROR;
+	    break;
+	}
+	sqlite3_bind_text(q, 1, ids[i], -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, roles[i] == CS_ROLE_ADMIN ? "admin" : "user", -1, SQLITE_STATIC);
+	rc = step_done(q);
+	for (j = 0; rc == SQLITE_OK && addrs && addrs[i] && j < addrs[i]->n; j++) {
+	    if ((q = sq_stmt(c, SQL_ADDR_ADD)) == NULL) {
+		rc = SQLITE_ERROR;
+		break;
+	    }
+	    sqlite3_bind_text(q, 1, ids[i], -1, SQLITE_STATIC);
+	    sqlite3_bind_text(q, 2, addrs[i]->v[j], -1, SQLITE_STATIC);
+	    rc = step_done(q);
+	}
+    }
+    sq_reset_all(c);
+    if (rc != SQLITE_OK || sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+	cs_error(NULL, "store: sync users: %s", sqlite3_errmsg(c->db));
+	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	return CS_EINTERNAL;
+    }
+    return CS_OK;
+}
+
+/* iso_date - ISO 8601 UTC text of a Unix time */
+static void iso_date(sqlite3_int64 t, char *out, size_t outlen)
+{
+    time_t  tt = (time_t) t;
+    struct tm tm;
+
+    if (gmtime_r(&tt, &tm) == NULL || strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	snprintf(out, outlen, "1970-01-01T00:00:00Z");
+}
+
+/* col_text - a text column as a C string, "" for NULL */
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    return t ? (const char *) t : "";
+}
+
+/* cursor_encode - opaque keyset cursor: hex of "last_date:id" */
+static void cursor_encode(sqlite3_int64 last, sqlite3_int64 id, char *out, size_t outlen)
+{
+    char    plain[48];
+    size_t  i, n;
+
+    n = (size_t) snprintf(plain, sizeof(plain), "%lld:%lld", (long long) last, (long long) id);
+    for (i = 0; i < n && 2 * i + 2 < outlen; i++)
+	snprintf(out + 2 * i, 3, "%02x", (unsigned char) plain[i]);
+}
+
+/* cursor_decode - parse a cursor strictly; -1 if it is not one of ours */
+static int cursor_decode(const char *c, sqlite3_int64 *last, sqlite3_int64 *id)
+{
+    char    plain[48], *end;
+    size_t  i, n = strlen(c);
+    long long a, b;
+
+    if (n == 0 || n % 2 || n / 2 >= sizeof(plain))
+	return -1;
+    for (i = 0; i < n / 2; i++) {
+	unsigned v;
+
+	if (sscanf(c + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdef", c[2 * i])
+	    || !strchr("0123456789abcdef", c[2 * i + 1]))
+	    return -1;
+	plain[i] = (char) v;
+    }
+    plain[n / 2] = 0;
+    errno = 0;
+    a = strtoll(plain, &end, 10);
+    if (end == plain || *end != ':' || errno)
+	return -1;
+    b = strtoll(end + 1, &end, 10);
+    if (*end != 0 || errno || b <= 0)
+	return -1;
+    *last = a;
+    *id = b;
+    return 0;
+}
+
+static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=?1";
+static const char SQL_MB_FIRST[] =
+"SELECT id, subject, visibility, message_count, first_date, last_date FROM threads"
+" WHERE owner=?1 ORDER BY last_date DESC, id DESC LIMIT ?2";
+static const char SQL_MB_NEXT[] =
+"SELECT id, subject, visibility, message_count, first_date, last_date FROM threads"
+" WHERE owner=?1 AND (last_date, id) < (?3, ?4) ORDER BY last_date DESC, id DESC LIMIT ?2";
+#define SQL_HAS_LABEL \
+" AND EXISTS (SELECT 1 FROM messages m JOIN message_labels l" \
+" ON l.owner=m.owner AND l.message=m.id WHERE m.owner=threads.owner" \
+" AND m.thread=threads.id AND l.label=?5)"
+static const char SQL_MBL_FIRST[] =
+"SELECT id, subject, visibility, message_count, first_date, last_date FROM threads"
+" WHERE owner=?1" SQL_HAS_LABEL " ORDER BY last_date DESC, id DESC LIMIT ?2";
+static const char SQL_MBL_NEXT[] =
+"SELECT id, subject, visibility, message_count, first_date, last_date FROM threads"
+" WHERE owner=?1 AND (last_date, id) < (?3, ?4)" SQL_HAS_LABEL
+" ORDER BY last_date DESC, id DESC LIMIT ?2";
+static const char SQL_T_ADDRS[] =
+"SELECT from_json, to_json, cc_json FROM messages WHERE owner=?1 AND thread=?2"
+" ORDER BY sort_date, id";
+static const char SQL_T_LABELS[] =
+"SELECT DISTINCT l.label FROM messages m JOIN message_labels l"
+" ON l.owner=m.owner AND l.message=m.id WHERE m.owner=?1 AND m.thread=?2 ORDER BY l.label";
+static const char SQL_T_LINKS[] =
+"SELECT tl.kind, tl.id FROM thread_links tl JOIN access a"
+" ON a.user=tl.owner AND a.kind=tl.kind AND a.id=tl.id"
+" WHERE tl.owner=?1 AND tl.thread=?2 ORDER BY tl.kind, tl.id";
+static const char SQL_PERSON_OF[] =
+"SELECT pe.person FROM person_emails pe JOIN access a"
+" ON a.user=?1 AND a.kind='person' AND a.id=pe.person WHERE pe.email=?2";
+
+#define SQ_MAX_PARTICIPANTS 100		/* per thread in a list */
+
+/* add_participant_list - append a JSON address list's new addresses */
+static int add_participant_list(cs_store *st, sq_conn *c, const char *as, const char *text,
+				        json_t *out, cs_strlist *seen)
+{
+    json_t *arr, *v;
+    size_t  i;
+    char    norm[CS_ADDR_MAX + 1];
+    int     rc = 0;
+
+    if ((arr = json_loads(text, 0, NULL)) == NULL || !json_is_array(arr)) {
+	json_decref(arr);
+	return 0;				/* not ours: show nothing */
+    }
+    json_array_foreach(arr, i, v) {
+	const char *addr = json_string_value(json_object_get(v, "address"));
+	const char *name = json_string_value(json_object_get(v, "name"));
+	const char *key;
+	json_t *person = json_null(), *o;
+	sqlite3_stmt *q;
+
+	if (json_array_size(out) >= SQ_MAX_PARTICIPANTS)
+	    break;
+	if (addr == NULL)
+	    continue;
+	key = cs_store_normalize(st, addr, norm, sizeof(norm)) == 0 ? norm : addr;
+	if (cs_strlist_contains_ci(seen, key))
+	    continue;
+	if (cs_strlist_add(seen, key) < 0) {
+	    rc = -1;
+	    break;
+	}
+	/* V6: a person id only when the reader may see that person. */
+	if ((q = sq_stmt(c, SQL_PERSON_OF)) == NULL) {
+	    rc = -1;
+	    break;
+	}
+	sqlite3_bind_text(q, 1, as, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW)
+	    person = json_string(col_text(q, 0));
+	sqlite3_reset(q);
+	o = json_pack("{s:s?,s:s,s:o}", "name", name, "address", addr, "person",
+		      person ? person : json_null());
+	if (o == NULL || json_array_append_new(out, o) < 0) {
+	    rc = -1;
+	    break;
+	}
+    }
+    json_decref(arr);
+    return rc;
+}
+
+/* thread_json - one thread object in SPEC X1's shape */
+static json_t *thread_json(cs_store *st, sq_conn *c, const char *as, sqlite3_stmt *row)
+{
+    sqlite3_int64 id = sqlite3_column_int64(row, 0);
+    char    tid[32], first[32], last[32];
+    json_t *o, *parts, *labels, *deals, *persons;
+    cs_strlist seen = {0};
+    sqlite3_stmt *q;
+    int     rc = 0;
+
+    snprintf(tid, sizeof(tid), "t%lld", (long long) id);
+    iso_date(sqlite3_column_int64(row, 4), first, sizeof(first));
+    iso_date(sqlite3_column_int64(row, 5), last, sizeof(last));
+    parts = json_array();
+    labels = json_array();
+    deals = json_array();
+    persons = json_array();
+    o = json_pack("{s:s,s:s,s:s?,s:o,s:o,s:s,s:{s:o,s:o},s:I,s:s,s:s}",
+		  "id", tid, "owner", as,
+		  "subject", sqlite3_column_type(row, 1) == SQLITE_NULL ? NULL : col_text(row, 1),
+		  "participants", parts, "labels", labels,
+		  "visibility", col_text(row, 2),
+		  "links", "deals", deals, "persons", persons,
+		  "message_count", (json_int_t) sqlite3_column_int64(row, 3),
+		  "first_date", first, "last_date", last);
+    if (o == NULL)
+	return NULL;
+
+    if ((q = sq_stmt(c, SQL_T_ADDRS)) == NULL)
+	goto fail;
+    sqlite3_bind_text(q, 1, as, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, id);
+    while (rc == 0 && sqlite3_step(q) == SQLITE_ROW) {
+	char   *f = strdup(col_text(q, 0)), *t = strdup(col_text(q, 1)), *cc = strdup(col_text(q, 2));
+
+	/* The lookups below reuse other statements; copy the row first. */
+	if (f == NULL || t == NULL || cc == NULL)
+	    rc = -1;
+	else
+	    rc = add_participant_list(st, c, as, f, parts, &seen) < 0
+		|| add_participant_list(st, c, as, t, parts, &seen) < 0
+		|| add_participant_list(st, c, as, cc, parts, &seen) < 0 ? -1 : 0;
+	free(f);
+	free(t);
+	free(cc);
+    }
+    sqlite3_reset(q);
+    cs_strlist_free(&seen);
+    if (rc < 0 || (q = sq_stmt(c, SQL_T_LABELS)) == NULL)
+	goto fail;
+    sqlite3_bind_text(q, 1, as, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, id);
+    while (sqlite3_step(q) == SQLITE_ROW)
+	if (json_array_append_new(labels, json_string(col_text(q, 0))) < 0)
+	    rc = -1;
+    sqlite3_reset(q);
+    if (rc < 0 || (q = sq_stmt(c, SQL_T_LINKS)) == NULL)
+	goto fail;
+    sqlite3_bind_text(q, 1, as, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, id);
+    while (sqlite3_step(q) == SQLITE_ROW)
+	if (json_array_append_new(strcmp(col_text(q, 0), "deal") == 0 ? deals : persons,
+				  json_string(col_text(q, 1))) < 0)
+	    rc = -1;
+    sqlite3_reset(q);
+    if (rc < 0)
+	goto fail;
+    return o;
+fail:
+    json_decref(o);
+    return NULL;
+}
+
+/* sq_mailbox - V2: the acting user's own threads, keyset-paginated */
+static int sq_mailbox(cs_store *st, const char *as, const char *label, int limit,
+		              const char *cursor, json_t **out)
+{
+    sq_store *s = st->be;
+    sq_conn *c = &s->r;
+    sqlite3_int64 clast = 0, cid = 0, last = 0, id = 0;
+    sqlite3_stmt *q;
+    json_t *res = NULL, *threads, *t;
+    int     n = 0, more = 0, rc = CS_EINTERNAL, step;
+    char    next[128] = "";
+
+    if (cursor && *cursor && cursor_decode(cursor, &clast, &cid) < 0)
+	return CS_EINVAL;
+    if (cursor && *cursor == 0)
+	cursor = NULL;
+    pthread_mutex_lock(&s->rlock);
+    /* One snapshot for the page and its threads' details. */
+    if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+	goto out;
+    if ((q = sq_stmt(c, SQL_USER_EXISTS)) == NULL)
+	goto out;
+    sqlite3_bind_text(q, 1, as, -1, SQLITE_STATIC);
+    step = sqlite3_step(q);
+    sqlite3_reset(q);
+    if (step != SQLITE_ROW) {
+	rc = step == SQLITE_DONE ? CS_ENOTFOUND : CS_EINTERNAL;
+	goto out;
+    }
+    if ((res = json_object()) == NULL || (threads = json_array()) == NULL
+	|| json_object_set_new(res, "threads", threads) < 0)
+	goto out;
+    q = sq_stmt(c, label ? (cursor ? SQL_MBL_NEXT : SQL_MBL_FIRST)
+		: (cursor ? SQL_MB_NEXT : SQL_MB_FIRST));
+    if (q == NULL)
+	goto out;
+    sqlite3_bind_text(q, 1, as, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 2, limit + 1);
+    if (cursor) {
+	sqlite3_bind_int64(q, 3, clast);
+	sqlite3_bind_int64(q, 4, cid);
+    }
+    if (label)
+	sqlite3_bind_text(q, 5, label, -1, SQLITE_STATIC);
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+	if (n == limit) {
+	    more = 1;
+	    break;
+	}
+	if ((t = thread_json(st, c, as, q)) == NULL || json_array_append_new(threads, t) < 0)
+	    goto out;
+	id = sqlite3_column_int64(q, 0);
+	last = sqlite3_column_int64(q, 5);
+	n++;
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+	goto out;
+    if (more)
+	cursor_encode(last, id, next, sizeof(next));
+    if (json_object_set_new(res, "cursor", more ? json_string(next) : json_null()) < 0)
+	goto out;
+    *out = res;
+    res = NULL;
+    rc = CS_OK;
+out:
+    if (rc == CS_EINTERNAL)
+	cs_error(NULL, "store: mailbox: %s", sqlite3_errmsg(c->db));
+    sq_reset_all(c);
+    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    pthread_mutex_unlock(&s->rlock);
+    json_decref(res);
+    return rc;
+}
+
+/* int_query - a single integer from a query with no parameters */
+static int int_query(sqlite3 *db, const char *sql, sqlite3_int64 *v)
+{
+    sqlite3_stmt *st;
+    int     rc;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	return -1;
+    rc = sqlite3_step(st);
+    *v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * sq_stats - counts for crmsyncctl stats. Fields: schema_version; users
+ * (known to the store, active or not); messages (owner copies); threads;
+ * persons; deals; raw_blobs and raw_bytes (distinct raw messages and
+ * their size: copies share one); db_bytes (database file pages, without
+ * the WAL); merges (T1 merges so far); commit_groups and records (group
+ * commits and records committed, lifetime: records/commit_groups is the
+ * mean group size); events_pending and events_failed (X3 outbox);
+ * mailboxes {user: messages}.
+ */
+static int sq_stats(cs_store *st, json_t **out)
+{
+    static const struct {
+	const char *key;
+	const char *sql;
+    }       q[] = {
+	{"users", "SELECT count(*) FROM users"},
+	{"messages", "SELECT count(*) FROM messages"},
+	{"threads", "SELECT count(*) FROM threads"},
+	{"persons", "SELECT count(*) FROM persons"},
+	{"deals", "SELECT count(*) FROM deals"},
+	{"raw_blobs", "SELECT count(*) FROM raw"},
+	{"raw_bytes", "SELECT coalesce(sum(size),0) FROM raw"},
+	{"db_bytes", "SELECT page_count*page_size FROM pragma_page_count, pragma_page_size"},
+	{"merges", "SELECT count(*) FROM merges"},
+	{"commit_groups", "SELECT value FROM counters WHERE name='commit_groups'"},
+	{"records", "SELECT value FROM counters WHERE name='records'"},
+	{"events_pending", "SELECT count(*) FROM events WHERE state='pending'"},
+	{"events_failed", "SELECT count(*) FROM events WHERE state='failed'"},
+    };
+    sq_store *s = st->be;
+    sqlite3 *db = s->r.db;
+    sqlite3_stmt *ps = NULL;
+    json_t *res, *mb;
+    sqlite3_int64 v;
+    size_t  i;
+    int     rc = CS_EINTERNAL;
+
+    if ((res = json_object()) == NULL || (mb = json_object()) == NULL
+	|| json_object_set_new(res, "mailboxes", mb) < 0) {
+	json_decref(res);
+	return CS_EINTERNAL;
+    }
+    pthread_mutex_lock(&s->rlock);
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+	goto out;
+    v = user_version(db);
+    if (json_object_set_new(res, "schema_version", json_integer((json_int_t) v)) < 0)
+	goto out;
+    for (i = 0; i < sizeof(q) / sizeof(q[0]); i++)
+	if (int_query(db, q[i].sql, &v) < 0
+	    || json_object_set_new(res, q[i].key, json_integer((json_int_t) v)) < 0)
+	    goto out;
+    if (sqlite3_prepare_v2(db, "SELECT u.id, (SELECT count(*) FROM messages m"
+			   " WHERE m.owner=u.id) FROM users u ORDER BY u.id",
+			   -1, &ps, NULL) != SQLITE_OK)
+	goto out;
+    while (sqlite3_step(ps) == SQLITE_ROW)
+	if (json_object_set_new(mb, col_text(ps, 0),
+			 json_integer((json_int_t) sqlite3_column_int64(ps, 1))) < 0)
+	    goto out;
+    *out = res;
+    res = NULL;
+    rc = CS_OK;
+out:
+    if (rc != CS_OK)
+	cs_error(NULL, "store: stats: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(ps);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    pthread_mutex_unlock(&s->rlock);
+    json_decref(res);
+    return rc;
+}
+
+const struct cs_store_ops cs_store_sqlite_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .write_group = sq_write_group,
+    .joins_thread = sq_joins_thread,
+    .sync_users = sq_sync_users,
+    .mailbox = sq_mailbox,
+    .stats = sq_stats,
+};

@@ -1,0 +1,828 @@
+/*
+ * NAME
+ *	cs_store_sqlite_write 3
+ * SUMMARY
+ *	SQLite store backend: group commit, dedup (T2), threads (T1), links (T3)
+ * DESCRIPTION
+ *	sq_write_group() runs a group of jobs in one BEGIN IMMEDIATE ...
+ *	COMMIT (one fsync). Each job has a SAVEPOINT: a job that fails on its
+ *	own (a constraint, junk input) is rolled back alone and reported
+ *	CS_EINTERNAL while the others commit. A failure of the database
+ *	itself (busy past the timeout, disk full, read-only, I/O, corrupt)
+ *	rolls the whole group back; it is reported, never retried, so a
+ *	broken store cannot hold mail (C1).
+ *
+ *	Per copy: T2 duplicate check on (owner, dedup_key); T1 thread
+ *	choice (references, both ways, merging every thread found into the
+ *	oldest; else a private thread with the same Thread-Index root; else
+ *	a private thread with the same normalized non-empty subject and the
+ *	same outside participants within 7 days; else a new private thread
+ *	unless the copy is conditional); then the message row, its labels,
+ *	its thread_msgids rows, the thread's counters and T3 links.
+ *
+ *	"Outside participants" are the normalized From/To/Cc addresses
+ *	minus the owner's own (users' addresses come from
+ *	cs_store_sync_users2), compared as a SHA-256 of the sorted set.
+ */
+#include <config.h>
+
+/* System library. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sqlite3.h>
+
+/* Utility library. */
+#include "cs_util.h"
+#include "cs_addr.h"
+#include "cs_log.h"
+#include "cs_digest.h"
+
+/* Application-specific. */
+#include "cs_store.h"
+#include "cs_store_impl.h"
+#include "cs_store_sqlite.h"
+
+/* A small set of thread ids (T1 lookups). */
+typedef struct sq_ids {
+    sqlite3_int64 *v;
+    size_t  n, cap;
+} sq_ids;
+
+/* ids_add - add a thread id once */
+static int ids_add(sq_ids *s, sqlite3_int64 id)
+{
+    for (size_t i = 0; i < s->n; i++)
+	if (s->v[i] == id)
+	    return 0;
+    if (s->n == s->cap) {
+	size_t  ncap = s->cap ? 2 * s->cap : 8;
+	sqlite3_int64 *nv = realloc(s->v, ncap * sizeof(*nv));
+
+	if (nv == NULL)
+	    return -1;
+	s->v = nv;
+	s->cap = ncap;
+    }
+    s->v[s->n++] = id;
+    return 0;
+}
+
+static const char SQL_COUNTER_INC[] = "UPDATE counters SET value=value+?2 WHERE name=?1";
+static const char SQL_COUNTER_GET[] = "SELECT value FROM counters WHERE name=?1";
+static const char SQL_USER_ENSURE[] = "INSERT OR IGNORE INTO users(id) VALUES(?1)";
+static const char SQL_DUP[] = "SELECT 1 FROM messages WHERE owner=?1 AND dedup_key=?2";
+static const char SQL_OWN_ADDRS[] = "SELECT address FROM user_addresses WHERE user=?1";
+static const char SQL_MSGID_THREAD[] =
+"SELECT thread FROM thread_msgids WHERE owner=?1 AND msgid=?2";
+static const char SQL_TINDEX[] =
+"SELECT m.thread FROM messages m JOIN threads t ON t.owner=m.owner AND t.id=m.thread"
+" WHERE m.owner=?1 AND m.thread_index_root=?2 AND t.visibility='private'"
+" ORDER BY m.sort_date DESC, m.id DESC LIMIT 1";
+static const char SQL_SUBJECT[] =
+"SELECT m.thread FROM messages m JOIN threads t ON t.owner=m.owner AND t.id=m.thread"
+" WHERE m.owner=?1 AND m.subject_norm=?2 AND m.outside_key=?3"
+" AND m.sort_date BETWEEN ?4 AND ?5 AND t.visibility='private'"
+" ORDER BY m.sort_date DESC, m.id DESC LIMIT 1";
+static const char SQL_THREAD_VIS[] = "SELECT visibility FROM threads WHERE owner=?1 AND id=?2";
+static const char SQL_THREAD_LINKSET[] =
+"SELECT coalesce(group_concat(k, ','), '') FROM (SELECT kind||':'||id AS k"
+" FROM thread_links WHERE owner=?1 AND thread=?2 ORDER BY kind, id)";
+static const char SQL_MERGE_LINKS[] =
+"INSERT OR IGNORE INTO thread_links(owner, thread, kind, id, origin)"
+" SELECT owner, ?3, kind, id, origin FROM thread_links WHERE owner=?1 AND thread=?2";
+static const char SQL_MERGE_MSGS[] = "UPDATE messages SET thread=?3 WHERE owner=?1 AND thread=?2";
+static const char SQL_MERGE_IDS[] =
+"UPDATE thread_msgids SET thread=?3 WHERE owner=?1 AND thread=?2";
+static const char SQL_MERGE_COUNTS[] =
+"UPDATE threads SET"
+" first_date=min(first_date, (SELECT first_date FROM threads WHERE owner=?1 AND id=?2)),"
+" last_date=max(last_date, (SELECT last_date FROM threads WHERE owner=?1 AND id=?2)),"
+" message_count=message_count+(SELECT message_count FROM threads WHERE owner=?1 AND id=?2)"
+" WHERE owner=?1 AND id=?3";
+static const char SQL_MERGE_DROP[] = "DELETE FROM threads WHERE owner=?1 AND id=?2";
+static const char SQL_MERGE_NOTE[] =
+"INSERT INTO merges(owner, old_thread, new_thread, at) VALUES(?1, ?2, ?3, ?4)";
+static const char SQL_SET_VIS[] = "UPDATE threads SET visibility=?3 WHERE owner=?1 AND id=?2";
+static const char SQL_THREAD_NEW[] =
+"INSERT INTO threads(owner, id, subject, subject_norm, visibility, first_date, last_date,"
+" message_count, thread_index_root, created) VALUES(?1, ?2, ?3, ?4, 'private', ?5, ?5, 0, ?6, ?7)";
+static const char SQL_THREAD_ADD[] =
+"UPDATE threads SET message_count=message_count+1, first_date=min(first_date, ?3),"
+" last_date=max(last_date, ?3) WHERE owner=?1 AND id=?2";
+static const char SQL_RAW_FIND[] = "SELECT id FROM raw WHERE sha256=?1";
+static const char SQL_RAW_NEW[] = "INSERT INTO raw(sha256, size, data) VALUES(?1, ?2, zeroblob(?2))";
+static const char SQL_MSG_NEW[] =
+"INSERT INTO messages(owner, id, thread, message_id, dedup_key, queue_id, source, arrival,"
+" date, sort_date, subject, subject_norm, outside_key, from_json, to_json, cc_json,"
+" reply_to_json, in_reply_to, refs_json, thread_index_root, envelope, direction, truncated, raw)"
+" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
+" ?19, ?20, ?21, ?22, ?23, ?24)";
+static const char SQL_LABEL_ADD[] =
+"INSERT OR IGNORE INTO message_labels(owner, message, label) VALUES(?1, ?2, ?3)";
+static const char SQL_MSGID_ADD[] =
+"INSERT OR IGNORE INTO thread_msgids(owner, msgid, thread) VALUES(?1, ?2, ?3)";
+static const char SQL_LINK_PERSON[] =
+"SELECT pe.person FROM person_emails pe JOIN access a"
+" ON a.user=?1 AND a.kind='person' AND a.id=pe.person"
+" WHERE pe.email=?2 AND NOT EXISTS (SELECT 1 FROM user_addresses ua WHERE ua.address=?2)";
+static const char SQL_LINK_DEALS[] =
+"SELECT d.id FROM deal_persons dp JOIN deals d ON d.id=dp.deal AND d.status='open'"
+" JOIN access a ON a.user=?1 AND a.kind='deal' AND a.id=d.id WHERE dp.person=?2 LIMIT 2";
+static const char SQL_LINK_ADD[] =
+"INSERT OR IGNORE INTO thread_links(owner, thread, kind, id) VALUES(?1, ?2, ?3, ?4)";
+static const char SQL_PERSON_BY_EMAIL[] = "SELECT person FROM person_emails WHERE email=?1";
+static const char SQL_PERSON_NEW[] =
+"INSERT INTO persons(id, name, origin, owner, created) VALUES(?1, ?2, 'bcc', ?3, ?4)";
+static const char SQL_PERSON_EMAIL[] = "INSERT INTO person_emails(email, person) VALUES(?1, ?2)";
+static const char SQL_ACCESS_ADD[] =
+"INSERT OR IGNORE INTO access(user, kind, id) VALUES(?1, ?2, ?3)";
+
+/* run - step a statement to its end; SQLITE_OK or the error */
+static int run(sqlite3_stmt *st)
+{
+    int     rc;
+
+    if (st == NULL)
+	return SQLITE_ERROR;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	 /* void */ ;
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* one_int - first column of the first row; SQLITE_OK, SQLITE_DONE (none) or error */
+static int one_int(sqlite3_stmt *st, sqlite3_int64 *v)
+{
+    int     rc;
+
+    if (st == NULL)
+	return SQLITE_ERROR;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+	*v = sqlite3_column_int64(st, 0);
+	rc = SQLITE_OK;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* one_text - first column of the first row, copied into out */
+static int one_text(sqlite3_stmt *st, char *out, size_t outlen)
+{
+    int     rc;
+
+    if (st == NULL)
+	return SQLITE_ERROR;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+	const unsigned char *t = sqlite3_column_text(st, 0);
+
+	snprintf(out, outlen, "%s", t ? (const char *) t : "");
+	rc = SQLITE_OK;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* bind_str - bind text that lives until the statement is reset */
+static void bind_str(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+	sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+	sqlite3_bind_null(st, i);
+}
+
+/* counter_next - the next value of a global id sequence */
+static int counter_next(sq_conn *c, const char *name, sqlite3_int64 *v)
+{
+    sqlite3_stmt *st;
+    int     rc;
+
+    if ((st = sq_stmt(c, SQL_COUNTER_INC)) == NULL)
+	return SQLITE_ERROR;
+    bind_str(st, 1, name);
+    sqlite3_bind_int64(st, 2, 1);
+    if ((rc = run(st)) != SQLITE_OK)
+	return rc;
+    if ((st = sq_stmt(c, SQL_COUNTER_GET)) == NULL)
+	return SQLITE_ERROR;
+    bind_str(st, 1, name);
+    rc = one_int(st, v);
+    return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+}
+
+/* owner_pair - bind owner and one integer, the shape of most statements */
+static sqlite3_stmt *owner_pair(sq_conn *c, const char *sql, const char *owner,
+				        sqlite3_int64 a, sqlite3_int64 b)
+{
+    sqlite3_stmt *st = sq_stmt(c, sql);
+
+    if (st) {
+	bind_str(st, 1, owner);
+	sqlite3_bind_int64(st, 2, a);
+	if (sqlite3_bind_parameter_count(st) >= 3)
+	    sqlite3_bind_int64(st, 3, b);
+    }
+    return st;
+}
+
+/* strcmp_p - qsort comparator for strings */
+static int strcmp_p(const void *a, const void *b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* outside_key - digest of the participants that are not the owner's */
+static int outside_key(sq_conn *c, const char *owner, const cs_store_job *job, char hex[65])
+{
+    cs_strlist own = {0};
+    char  **v = NULL;
+    size_t  i, n = 0;
+    cs_buf  b = {0};
+    sqlite3_stmt *st;
+    int     rc = SQLITE_OK, step;
+
+    if ((st = sq_stmt(c, SQL_OWN_ADDRS)) == NULL)
+	return SQLITE_ERROR;
+    bind_str(st, 1, owner);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+	if (cs_strlist_add(&own, (const char *) sqlite3_column_text(st, 0)) < 0) {
+	    step = SQLITE_NOMEM;
+	    break;
+	}
+    sqlite3_reset(st);
+    if (step != SQLITE_DONE) {
+	cs_strlist_free(&own);
+	return step;
+    }
+    if (job->participants.n && (v = calloc(job->participants.n, sizeof(*v))) == NULL)
+	rc = SQLITE_NOMEM;
+    for (i = 0; rc == SQLITE_OK && i < job->participants.n; i++)
+	if (!cs_strlist_contains(&own, job->participants.v[i]))
+	    v[n++] = job->participants.v[i];
+    if (rc == SQLITE_OK) {
+	if (n)
+	    qsort(v, n, sizeof(*v), strcmp_p);
+	cs_buf_append(&b, "", 0);
+	for (i = 0; i < n; i++)
+	    if (cs_buf_appendf(&b, "%s\n", v[i]) < 0)
+		rc = SQLITE_NOMEM;
+	if (rc == SQLITE_OK)
+	    cs_sha256_hex(b.data ? b.data : "", b.len, hex);
+    }
+    cs_buf_free(&b);
+    free(v);
+    cs_strlist_free(&own);
+    return rc;
+}
+
+/* ref_threads - T1: threads holding or naming any of the message's ids */
+static int ref_threads(sq_conn *c, const char *owner, const cs_store_job *job, sq_ids *found)
+{
+    sqlite3_stmt *st;
+    sqlite3_int64 t = 0;
+    int     rc;
+
+    for (size_t i = 0; i < job->msgids.n; i++) {
+	if ((st = sq_stmt(c, SQL_MSGID_THREAD)) == NULL)
+	    return SQLITE_ERROR;
+	bind_str(st, 1, owner);
+	bind_str(st, 2, job->msgids.v[i]);
+	rc = one_int(st, &t);
+	if (rc == SQLITE_OK) {
+	    if (ids_add(found, t) < 0)
+		return SQLITE_NOMEM;
+	} else if (rc != SQLITE_DONE)
+	    return rc;
+    }
+    return SQLITE_OK;
+}
+
+/* heuristic_thread - T1 fallbacks: Thread-Index root, then subject+participants */
+static int heuristic_thread(sq_conn *c, const char *owner, const cs_store_job *job,
+			            const char *okey, sqlite3_int64 *thread)
+{
+    sqlite3_stmt *st;
+    int     rc;
+
+    *thread = 0;
+    if (job->thread_index_root && *job->thread_index_root) {
+	if ((st = sq_stmt(c, SQL_TINDEX)) == NULL)
+	    return SQLITE_ERROR;
+	bind_str(st, 1, owner);
+	bind_str(st, 2, job->thread_index_root);
+	if ((rc = one_int(st, thread)) != SQLITE_DONE)
+	    return rc;
+    }
+    if (job->subject_norm == NULL || *job->subject_norm == 0)
+	return SQLITE_OK;			/* never on an empty subject */
+    if ((st = sq_stmt(c, SQL_SUBJECT)) == NULL)
+	return SQLITE_ERROR;
+    bind_str(st, 1, owner);
+    bind_str(st, 2, job->subject_norm);
+    bind_str(st, 3, okey);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64) job->sort_date - CS_STORE_JOIN_WINDOW);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64) job->sort_date + CS_STORE_JOIN_WINDOW);
+    rc = one_int(st, thread);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* find_thread - the T1 decision; *how: 0 none, 1 references, 2 heuristic */
+static int find_thread(sq_conn *c, const char *owner, const cs_store_job *job,
+		               const char *okey, sq_ids *found, sqlite3_int64 *thread, int *how)
+{
+    int     rc;
+
+    *how = 0;
+    *thread = 0;
+    if ((rc = ref_threads(c, owner, job, found)) != SQLITE_OK)
+	return rc;
+    if (found->n) {
+	/* The oldest thread (lowest id) survives a merge. */
+	*thread = found->v[0];
+	for (size_t i = 1; i < found->n; i++)
+	    if (found->v[i] < *thread)
+		*thread = found->v[i];
+	*how = 1;
+	return SQLITE_OK;
+    }
+    if ((rc = heuristic_thread(c, owner, job, okey, thread)) != SQLITE_OK)
+	return rc;
+    if (*thread)
+	*how = 2;
+    return SQLITE_OK;
+}
+
+/* merge_threads - fold every found thread into target (T1, V3) */
+static int merge_threads(sq_conn *c, const char *owner, const sq_ids *found,
+			         sqlite3_int64 target, time_t now)
+{
+    char    vis[16], set0[4096], set[4096];
+    int     shared = 1, rc;
+    sqlite3_int64 old;
+    size_t  i;
+
+    /*
+     * V3: shared only if every merged thread was shared with the same
+     * links. Link sets too long to compare here count as different:
+     * privacy is the safe side.
+     */
+    for (i = 0; i < found->n && shared; i++) {
+	rc = one_text(owner_pair(c, SQL_THREAD_VIS, owner, found->v[i], 0), vis, sizeof(vis));
+	if (rc != SQLITE_OK)
+	    return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+	if (strcmp(vis, "shared") != 0)
+	    shared = 0;
+	rc = one_text(owner_pair(c, SQL_THREAD_LINKSET, owner, found->v[i], 0),
+		      i ? set : set0, sizeof(set));
+	if (rc != SQLITE_OK)
+	    return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+	if (strlen(i ? set : set0) >= sizeof(set) - 1 || (i && strcmp(set, set0) != 0))
+	    shared = 0;
+    }
+    for (i = 0; i < found->n; i++) {
+	if ((old = found->v[i]) == target)
+	    continue;
+	if ((rc = run(owner_pair(c, SQL_MERGE_LINKS, owner, old, target))) != SQLITE_OK
+	    || (rc = run(owner_pair(c, SQL_MERGE_MSGS, owner, old, target))) != SQLITE_OK
+	    || (rc = run(owner_pair(c, SQL_MERGE_IDS, owner, old, target))) != SQLITE_OK
+	    || (rc = run(owner_pair(c, SQL_MERGE_COUNTS, owner, old, target))) != SQLITE_OK
+	    || (rc = run(owner_pair(c, SQL_MERGE_DROP, owner, old, 0))) != SQLITE_OK)
+	    return rc;
+	{
+	    sqlite3_stmt *st = owner_pair(c, SQL_MERGE_NOTE, owner, old, target);
+
+	    if (st == NULL)
+		return SQLITE_ERROR;
+	    sqlite3_bind_int64(st, 4, (sqlite3_int64) now);
+	    if ((rc = run(st)) != SQLITE_OK)
+		return rc;
+	}
+    }
+    {
+	sqlite3_stmt *st = owner_pair(c, SQL_SET_VIS, owner, target, 0);
+
+	if (st == NULL)
+	    return SQLITE_ERROR;
+	bind_str(st, 3, shared ? "shared" : "private");
+	return run(st);
+    }
+}
+
+/* raw_store - the raw message once per SHA-256, streamed in 64 KB chunks */
+static int raw_store(sq_conn *c, cs_store_job *job, sqlite3_int64 *raw_id)
+{
+    sqlite3_stmt *st;
+    sqlite3_blob *blob = NULL;
+    char   *buf;
+    uint64_t off = 0;
+    ssize_t got;
+    int     rc;
+
+    if ((st = sq_stmt(c, SQL_RAW_FIND)) == NULL)
+	return SQLITE_ERROR;
+    bind_str(st, 1, job->raw_sha256);
+    if ((rc = one_int(st, raw_id)) != SQLITE_DONE)
+	return rc;
+    if (job->raw_size > 0x7fffffffULL)
+	return SQLITE_TOOBIG;
+    if ((st = sq_stmt(c, SQL_RAW_NEW)) == NULL)
+	return SQLITE_ERROR;
+    bind_str(st, 1, job->raw_sha256);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) job->raw_size);
+    if ((rc = run(st)) != SQLITE_OK)
+	return rc;
+    *raw_id = sqlite3_last_insert_rowid(c->db);
+    if (job->raw_size == 0)
+	return SQLITE_OK;
+    if ((rc = sqlite3_blob_open(c->db, "main", "raw", "data", *raw_id, 1, &blob)) != SQLITE_OK)
+	return rc;
+    if ((buf = malloc(CS_STORE_CHUNK)) == NULL) {
+	sqlite3_blob_close(blob);
+	return SQLITE_NOMEM;
+    }
+    /* The size was fixed when the job was made; never write past it. */
+    while (off < job->raw_size) {
+	size_t  want = job->raw_size - off < CS_STORE_CHUNK ? (size_t) (job->raw_size - off)
+	: CS_STORE_CHUNK;
+
+	if ((got = cs_spool_pread(job->raw, buf, want, off)) <= 0) {
+	    rc = SQLITE_MISMATCH;		/* spool shrank or failed: this job only */
+	    break;
+	}
+	if ((rc = sqlite3_blob_write(blob, buf, (int) got, (int) off)) != SQLITE_OK)
+	    break;
+	off += (uint64_t) got;
+    }
+    free(buf);
+    if (sqlite3_blob_close(blob) != SQLITE_OK && rc == SQLITE_OK)
+	rc = sqlite3_errcode(c->db);
+    return rc;
+}
+
+/* link_address - T3 for one address: its accessible person and one open deal */
+static int link_address(sq_conn *c, const char *owner, sqlite3_int64 thread, const char *addr)
+{
+    sqlite3_stmt *st;
+    char    person[512], deal[512];
+    int     rc, ndeals = 0, step;
+
+    if ((st = sq_stmt(c, SQL_LINK_PERSON)) == NULL)
+	return SQLITE_ERROR;
+    bind_str(st, 1, owner);
+    bind_str(st, 2, addr);
+    if ((rc = one_text(st, person, sizeof(person))) != SQLITE_OK)
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    if ((st = sq_stmt(c, SQL_LINK_ADD)) == NULL)
+	return SQLITE_ERROR;
+    bind_str(st, 1, owner);
+    sqlite3_bind_int64(st, 2, thread);
+    bind_str(st, 3, "person");
+    bind_str(st, 4, person);
+    if ((rc = run(st)) != SQLITE_OK)
+	return rc;
+    if ((st = sq_stmt(c, SQL_LINK_DEALS)) == NULL)
+	return SQLITE_ERROR;
+    bind_str(st, 1, owner);
+    bind_str(st, 2, person);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+	if (ndeals++ == 0)
+	    snprintf(deal, sizeof(deal), "%s", (const char *) sqlite3_column_text(st, 0));
+    }
+    sqlite3_reset(st);
+    if (step != SQLITE_DONE)
+	return step;
+    if (ndeals != 1)
+	return SQLITE_OK;			/* none, or ambiguous: no deal */
+    if ((st = sq_stmt(c, SQL_LINK_ADD)) == NULL)
+	return SQLITE_ERROR;
+    bind_str(st, 1, owner);
+    sqlite3_bind_int64(st, 2, thread);
+    bind_str(st, 3, "deal");
+    bind_str(st, 4, deal);
+    return run(st);
+}
+
+/* link_thread - T3 for every participant of the copy */
+static int link_thread(cs_store *cst, sq_conn *c, const cs_store_job *job,
+		               const cs_store_jcopy *cp, sqlite3_int64 thread)
+{
+    char    norm[CS_ADDR_MAX + 1];
+    size_t  i;
+    int     rc;
+
+    for (i = 0; i < job->participants.n; i++)
+	if ((rc = link_address(c, cp->user, thread, job->participants.v[i])) != SQLITE_OK)
+	    return rc;
+    /* Envelope-only recipients this copy keeps are participants too. */
+    for (i = 0; i < cp->env_rcpts.n; i++)
+	if (cs_store_normalize(cst, cp->env_rcpts.v[i], norm, sizeof(norm)) == 0
+	    && !cs_strlist_contains(&job->participants, norm)
+	    && (rc = link_address(c, cp->user, thread, norm)) != SQLITE_OK)
+	    return rc;
+    return SQLITE_OK;
+}
+
+/* store_copy - T2, T1, the message row and T3 for one owner's copy */
+static int store_copy(cs_store *cst, sq_conn *c, cs_store_job *job, size_t ci,
+		              sqlite3_int64 *raw_id, time_t now, int *result)
+{
+    cs_store_jcopy *cp = &job->copies[ci];
+    const char *owner = cp->user;
+    sqlite3_stmt *st;
+    sqlite3_int64 thread, msg, one;
+    sq_ids  found = {0};
+    char    okey[65];
+    int     rc, how;
+    size_t  i;
+
+    *result = 0;
+    if ((st = sq_stmt(c, SQL_USER_ENSURE)) == NULL)
+	return SQLITE_ERROR;
+    bind_str(st, 1, owner);
+    if ((rc = run(st)) != SQLITE_OK)
+	return rc;
+
+    /* T2: stored once per mailbox. */
+    if ((st = sq_stmt(c, SQL_DUP)) == NULL)
+	return SQLITE_ERROR;
+    bind_str(st, 1, owner);
+    bind_str(st, 2, job->dedup_key);
+    if ((rc = one_int(st, &one)) == SQLITE_OK) {
+	*result = CS_COPY_DUPLICATE;
+	return SQLITE_OK;
+    } else if (rc != SQLITE_DONE)
+	return rc;
+
+    if ((rc = outside_key(c, owner, job, okey)) != SQLITE_OK
+	|| (rc = find_thread(c, owner, job, okey, &found, &thread, &how)) != SQLITE_OK)
+	goto out;
+    if (how == 0 && cp->conditional) {
+	*result = CS_COPY_SKIPPED;
+	goto out;
+    }
+    if (found.n > 1 && (rc = merge_threads(c, owner, &found, thread, now)) != SQLITE_OK)
+	goto out;
+    if (how == 0) {
+	/* V1: a new thread is private. */
+	if ((rc = counter_next(c, "thread", &thread)) != SQLITE_OK
+	    || (st = sq_stmt(c, SQL_THREAD_NEW)) == NULL) {
+	    rc = rc ? rc : SQLITE_ERROR;
+	    goto out;
+	}
+	bind_str(st, 1, owner);
+	sqlite3_bind_int64(st, 2, thread);
+	bind_str(st, 3, job->subject);
+	bind_str(st, 4, job->subject_norm);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64) job->sort_date);
+	bind_str(st, 6, job->thread_index_root);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64) now);
+	if ((rc = run(st)) != SQLITE_OK)
+	    goto out;
+    }
+    if (*raw_id == 0 && (rc = raw_store(c, job, raw_id)) != SQLITE_OK)
+	goto out;
+    if ((rc = counter_next(c, "message", &msg)) != SQLITE_OK
+	|| (st = sq_stmt(c, SQL_MSG_NEW)) == NULL) {
+	rc = rc ? rc : SQLITE_ERROR;
+	goto out;
+    }
+    bind_str(st, 1, owner);
+    sqlite3_bind_int64(st, 2, msg);
+    sqlite3_bind_int64(st, 3, thread);
+    bind_str(st, 4, job->message_id);
+    bind_str(st, 5, job->dedup_key);
+    bind_str(st, 6, job->queue_id);
+    bind_str(st, 7, job->source);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64) job->arrival);
+    if (job->has_date)
+	sqlite3_bind_int64(st, 9, (sqlite3_int64) job->date);
+    sqlite3_bind_int64(st, 10, (sqlite3_int64) job->sort_date);
+    bind_str(st, 11, job->subject);
+    bind_str(st, 12, job->subject_norm);
+    bind_str(st, 13, okey);
+    bind_str(st, 14, job->from_json);
+    bind_str(st, 15, job->to_json);
+    bind_str(st, 16, job->cc_json);
+    bind_str(st, 17, job->reply_to_json);
+    bind_str(st, 18, job->in_reply_to);
+    bind_str(st, 19, job->refs_json);
+    bind_str(st, 20, job->thread_index_root);
+    bind_str(st, 21, cp->envelope_json);
+    bind_str(st, 22, cp->direction == 1 ? "out" : "in");
+    sqlite3_bind_int(st, 23, job->truncated);
+    sqlite3_bind_int64(st, 24, *raw_id);
+    if ((rc = run(st)) != SQLITE_OK)
+	goto out;
+    for (i = 0; i < cp->labels.n; i++) {
+	if ((st = sq_stmt(c, SQL_LABEL_ADD)) == NULL) {
+	    rc = SQLITE_ERROR;
+	    goto out;
+	}
+	bind_str(st, 1, owner);
+	sqlite3_bind_int64(st, 2, msg);
+	bind_str(st, 3, cp->labels.v[i]);
+	if ((rc = run(st)) != SQLITE_OK)
+	    goto out;
+    }
+    for (i = 0; i < job->msgids.n; i++) {
+	if ((st = sq_stmt(c, SQL_MSGID_ADD)) == NULL) {
+	    rc = SQLITE_ERROR;
+	    goto out;
+	}
+	bind_str(st, 1, owner);
+	bind_str(st, 2, job->msgids.v[i]);
+	sqlite3_bind_int64(st, 3, thread);
+	if ((rc = run(st)) != SQLITE_OK)
+	    goto out;
+    }
+    if ((st = owner_pair(c, SQL_THREAD_ADD, owner, thread, (sqlite3_int64) job->sort_date)) == NULL
+	|| (rc = run(st)) != SQLITE_OK
+	|| (rc = link_thread(cst, c, job, cp, thread)) != SQLITE_OK) {
+	rc = rc ? rc : SQLITE_ERROR;
+	goto out;
+    }
+    *result = CS_COPY_STORED;
+out:
+    free(found.v);
+    return rc;
+}
+
+/* store_contact - K2: one person per address, owned by and visible to owner */
+static int store_contact(sq_conn *c, const cs_store_jcontact *k, time_t now)
+{
+    sqlite3_stmt *st;
+    char    email[CS_ADDR_MAX + 1], id[32], *at;
+    const char *name;
+    sqlite3_int64 n;
+    int     rc;
+
+    if (strlen(k->address) >= sizeof(email) || strchr(k->address, '@') == NULL)
+	return SQLITE_OK;			/* not an address: no contact */
+    snprintf(email, sizeof(email), "%s", k->address);
+    cs_lowercase(email);
+    if ((st = sq_stmt(c, SQL_USER_ENSURE)) == NULL)
+	return SQLITE_ERROR;
+    bind_str(st, 1, k->owner);
+    if ((rc = run(st)) != SQLITE_OK)
+	return rc;
+    if ((st = sq_stmt(c, SQL_PERSON_BY_EMAIL)) == NULL)
+	return SQLITE_ERROR;
+    bind_str(st, 1, email);
+    if ((rc = one_text(st, id, sizeof(id))) != SQLITE_DONE)
+	return rc;				/* exists (K2: not already a person) */
+    if ((rc = counter_next(c, "person", &n)) != SQLITE_OK)
+	return rc;
+    snprintf(id, sizeof(id), "bcc-%lld", (long long) n);
+    if ((st = sq_stmt(c, SQL_PERSON_NEW)) == NULL)
+	return SQLITE_ERROR;
+    bind_str(st, 1, id);
+    /* K2: the display name, else the local part. */
+    at = strrchr(email, '@');
+    if (k->name && *k->name)
+	name = k->name;
+    else {
+	*at = 0;
+	name = email;
+    }
+    bind_str(st, 2, name);
+    bind_str(st, 3, k->owner);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64) now);
+    rc = run(st);
+    *at = '@';
+    if (rc != SQLITE_OK)
+	return rc;
+    if ((st = sq_stmt(c, SQL_PERSON_EMAIL)) == NULL)
+	return SQLITE_ERROR;
+    bind_str(st, 1, email);
+    bind_str(st, 2, id);
+    if ((rc = run(st)) != SQLITE_OK)
+	return rc;
+    if ((st = sq_stmt(c, SQL_ACCESS_ADD)) == NULL)
+	return SQLITE_ERROR;
+    bind_str(st, 1, k->owner);
+    bind_str(st, 2, "person");
+    bind_str(st, 3, id);
+    return run(st);
+}
+
+/* store_job - contacts first (so the sender's copy links them), then copies */
+static int store_job(cs_store *cst, sq_conn *c, cs_store_job *job, time_t now)
+{
+    sqlite3_int64 raw_id = 0;
+    size_t  i;
+    int     rc;
+
+    for (i = 0; i < job->ncontacts; i++)
+	if ((rc = store_contact(c, &job->contacts[i], now)) != SQLITE_OK)
+	    return rc;
+    for (i = 0; i < job->ncopies; i++)
+	if ((rc = store_copy(cst, c, job, i, &raw_id, now, &job->results[i])) != SQLITE_OK)
+	    return rc;
+    return SQLITE_OK;
+}
+
+/* fail_all - the whole group is lost: every waiter hears so */
+static void fail_all(cs_store_job **jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+	jobs[i]->rc = CS_EINTERNAL;
+	memset(jobs[i]->results, 0, jobs[i]->ncopies * sizeof(int));
+    }
+}
+
+/* sq_write_group - one transaction, a savepoint per job */
+int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
+{
+    sq_store *s = cst->be;
+    sq_conn *c = &s->w;
+    sqlite3_stmt *st;
+    time_t  now = time(NULL);
+    size_t  i, ok = 0;
+    int     rc;
+
+    if (c->db == NULL) {
+	fail_all(jobs, n);
+	return CS_EINTERNAL;
+    }
+    if ((rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {
+	cs_error(jobs[0]->queue_id, "store: begin: %s", sqlite3_errmsg(c->db));
+	fail_all(jobs, n);
+	return CS_EINTERNAL;
+    }
+    for (i = 0; i < n; i++) {
+	if ((rc = sqlite3_exec(c->db, "SAVEPOINT job", NULL, NULL, NULL)) != SQLITE_OK)
+	    goto group_fail;
+	rc = store_job(cst, c, jobs[i], now);
+	sq_reset_all(c);
+	if (rc == SQLITE_OK) {
+	    if ((rc = sqlite3_exec(c->db, "RELEASE job", NULL, NULL, NULL)) != SQLITE_OK)
+		goto group_fail;
+	    jobs[i]->rc = CS_OK;
+	    ok++;
+	    continue;
+	}
+	if (sq_fatal(rc))
+	    goto group_fail;
+	/* This record alone is bad: drop it, keep the others. */
+	cs_error(jobs[i]->queue_id, "store: record not stored: %s (%d)",
+		 sqlite3_errstr(rc), rc);
+	jobs[i]->rc = CS_EINTERNAL;
+	memset(jobs[i]->results, 0, jobs[i]->ncopies * sizeof(int));
+	if (sqlite3_exec(c->db, "ROLLBACK TO job; RELEASE job", NULL, NULL, NULL) != SQLITE_OK) {
+	    rc = sqlite3_errcode(c->db);
+	    goto group_fail;
+	}
+    }
+    if ((st = sq_stmt(c, SQL_COUNTER_INC)) == NULL)
+	goto group_fail;
+    bind_str(st, 1, "commit_groups");
+    sqlite3_bind_int64(st, 2, 1);
+    if ((rc = run(st)) != SQLITE_OK || (st = sq_stmt(c, SQL_COUNTER_INC)) == NULL)
+	goto group_fail;
+    bind_str(st, 1, "records");
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) ok);
+    if ((rc = run(st)) != SQLITE_OK)
+	goto group_fail;
+    sq_reset_all(c);
+    if ((rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+	goto group_fail;
+    return CS_OK;
+
+group_fail:
+    cs_error(jobs[0]->queue_id, "store: group of %zu record(s) rolled back: %s", n,
+	     sqlite3_errmsg(c->db));
+    sq_reset_all(c);
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    fail_all(jobs, n);
+    return CS_EINTERNAL;
+}
+
+/* sq_joins_thread - would this message join a thread of user's? (read side) */
+int     sq_joins_thread(cs_store *cst, const char *user, const cs_store_job *job)
+{
+    sq_store *s = cst->be;
+    sq_conn *c = &s->r;
+    sq_ids  found = {0};
+    sqlite3_int64 thread;
+    char    okey[65];
+    int     rc, how = 0;
+
+    pthread_mutex_lock(&s->rlock);
+    if ((rc = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL)) == SQLITE_OK) {
+	if ((rc = outside_key(c, user, job, okey)) == SQLITE_OK)
+	    rc = find_thread(c, user, job, okey, &found, &thread, &how);
+	sq_reset_all(c);
+	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    }
+    pthread_mutex_unlock(&s->rlock);
+    free(found.v);
+    if (rc != SQLITE_OK) {
+	cs_error(NULL, "store: thread lookup: %s", sqlite3_errstr(rc));
+	return CS_EINTERNAL;
+    }
+    return how != 0;
+}

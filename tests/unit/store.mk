@@ -1,0 +1,4 @@
+# tests/unit/store.mk - the SQLite store (SPEC C3, C4, T1-T3, K2, V1-V3)
+check_PROGRAMS += unit/t_store
+unit_t_store_SOURCES = unit/t_store.c
+TESTS += unit/t_store

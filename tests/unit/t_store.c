@@ -1,0 +1,992 @@
+/*
+ * NAME
+ *	t_store 1
+ * SUMMARY
+ *	unit tests of the SQLite store (SPEC C3, C4, T1, T2, T3, K2, V1, V2)
+ * DESCRIPTION
+ *	Every test works on a fresh database in a temporary directory and
+ *	checks exact rows with a second, plain SQLite connection.
+ */
+#include <config.h>
+
+/* System library. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <sqlite3.h>
+#include <jansson.h>
+
+/* Application-specific. */
+#include "cs_util.h"
+#include "cs_message.h"
+#include "cs_spool.h"
+#include "cs_digest.h"
+#include "cs_policy.h"
+#include "cs_store.h"
+#include "tap.h"
+
+#define BASE	1704103200		/* Mon, 01 Jan 2024 10:00:00 +0000 */
+#define DAY	86400
+
+static char tmpdir[256];
+static char dbpath[300];
+
+/* A parsed message ready to record. */
+typedef struct tmsg {
+    cs_msginfo mi;
+    cs_spool *sp;
+    char    digest[CS_DIGEST_HEX];
+} tmsg;
+
+/* rfcdate - an RFC 5322 date for t */
+static const char *rfcdate(time_t t, char *buf, size_t len)
+{
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    return buf;
+}
+
+/* tmsg_init - parse raw and spool it */
+static void tmsg_init(tmsg *m, const char *raw)
+{
+    const char *body = strstr(raw, "\r\n\r\n");
+    cs_bodyhash *h = cs_bodyhash_new();
+
+    cs_msginfo_parse(raw, strlen(raw), &m->mi);
+    m->sp = cs_spool_new(tmpdir, 4096, 1 << 26);
+    cs_spool_write(m->sp, raw, strlen(raw));
+    body = body ? body + 4 : raw + strlen(raw);
+    cs_bodyhash_update(h, body, strlen(body));
+    cs_bodyhash_final(h, m->digest);
+}
+
+/* tmsg_free - release a test message */
+static void tmsg_free(tmsg *m)
+{
+    cs_msginfo_free(&m->mi);
+    cs_spool_unref(m->sp);
+}
+
+/* mk - build a raw message: headers (CRLF-separated by the caller) and body */
+static char *mk(const char *from, const char *to, const char *subject, time_t date,
+		        const char *msgid, const char *extra, const char *body)
+{
+    char    d[64], *out = NULL;
+
+    if (asprintf(&out, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\n"
+		 "Message-ID: <%s>\r\n%s\r\n%s\r\n",
+		 from, to, subject, rfcdate(date, d, sizeof(d)), msgid,
+		 extra ? extra : "", body ? body : "Hello.") < 0)
+	abort();
+    return out;
+}
+
+/* store1 - record raw as one copy for user; returns the cs_store_record rc */
+static int store1(cs_store *st, const char *raw, const char *user, int dir,
+		          int conditional, const char *label, int *result)
+{
+    tmsg    m;
+    cs_strlist labels = {0}, rcpts = {0};
+    cs_copy cp = {0};
+    cs_record rec = {0};
+    int     rc;
+
+    tmsg_init(&m, raw);
+    if (label)
+	cs_strlist_add(&labels, label);
+    cs_strlist_add(&rcpts, "someone@example.com");
+    cp.user = user;
+    cp.direction = dir;
+    cp.labels = &labels;
+    cp.conditional = conditional;
+    cp.env_rcpts = &rcpts;
+    rec.queue_id = "QID1";
+    rec.arrival = m.mi.has_date ? m.mi.date + 60 : BASE;
+    rec.source = "smtp";
+    rec.env_from = "sender@example.net";
+    rec.info = &m.mi;
+    rec.raw = m.sp;
+    rec.body_digest = m.digest;
+    rec.copies = &cp;
+    rec.ncopies = 1;
+    *result = 0;
+    rc = cs_store_record(st, &rec, 5000, result);
+    cs_strlist_free(&labels);
+    cs_strlist_free(&rcpts);
+    tmsg_free(&m);
+    return rc;
+}
+
+/* put - store1 for a fresh message, freeing raw; returns the copy result */
+static int put(cs_store *st, char *raw, const char *user)
+{
+    int     res = -1, rc = store1(st, raw, user, CS_DIR_IN, 0, NULL, &res);
+
+    free(raw);
+    return rc == CS_OK ? res : rc;
+}
+
+/* q_int - one integer from a query on a separate connection */
+static long long q_int(const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long long v = -999;
+
+    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+	return -998;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+	if (sqlite3_step(st) == SQLITE_ROW)
+	    v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+    } else
+	diag("q_int: %s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return v;
+}
+
+/* q_col - one text column of the first row, copied */
+static char *q_col(const char *sql, int col, char *buf, size_t len)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+
+    snprintf(buf, len, "(none)");
+    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+	return buf;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, col))
+	    snprintf(buf, len, "%s", (const char *) sqlite3_column_text(st, col));
+	sqlite3_finalize(st);
+    } else
+	diag("q_text: %s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return buf;
+}
+
+/* q_text - one text value from a query, copied */
+static char *q_text(const char *sql, char *buf, size_t len)
+{
+    return q_col(sql, 0, buf, len);
+}
+
+/* q_plan - EXPLAIN QUERY PLAN details, each followed by ';' */
+static char *q_plan(const char *sql, char *buf, size_t len)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    char    q[1024];
+    size_t  n = 0;
+
+    *buf = 0;
+    snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
+    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+	return buf;
+    if (sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK) {
+	while (sqlite3_step(st) == SQLITE_ROW && n < len)
+	    n += (size_t) snprintf(buf + n, len - n, "%s;", sqlite3_column_text(st, 3));
+	sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return buf;
+}
+
+/* q_exec - run SQL on a separate connection (test setup) */
+static int q_exec(const char *sql)
+{
+    sqlite3 *db;
+    char   *msg = NULL;
+    int     rc;
+
+    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+	return -1;
+    sqlite3_busy_timeout(db, 5000);
+    rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+	diag("q_exec: %s", msg);
+    sqlite3_free(msg);
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* thread_of - thread id of user's copy of a Message-ID, -1 if none */
+static long long thread_of(const char *user, const char *msgid)
+{
+    char    sql[512];
+
+    snprintf(sql, sizeof(sql), "SELECT thread FROM messages WHERE owner='%s'"
+	     " AND message_id='%s' ORDER BY id LIMIT 1", user, msgid);
+    return q_int(sql);
+}
+
+/* fresh - a new empty database, opened */
+static cs_store *fresh(const char *name, unsigned flags, long timeout_ms)
+{
+    char    err[256];
+    cs_store *st;
+    cs_user alice = {0}, bob = {0};
+    const cs_user *users[2] = {&alice, &bob};
+
+    snprintf(dbpath, sizeof(dbpath), "%s/%s.db", tmpdir, name);
+    st = cs_store_open(dbpath, flags | CS_STORE_CREATE, timeout_ms, err, sizeof(err));
+    if (st == NULL) {
+	diag("open %s: %s", dbpath, err);
+	return NULL;
+    }
+    alice.id = "alice";
+    cs_strlist_add(&alice.addresses, "alice@example.com");
+    bob.id = "bob";
+    bob.role = CS_ROLE_ADMIN;
+    cs_strlist_add(&bob.addresses, "bob@example.com");
+    if (cs_store_sync_users2(st, users, 2) != CS_OK)
+	diag("sync users failed");
+    cs_strlist_free(&alice.addresses);
+    cs_strlist_free(&bob.addresses);
+    return st;
+}
+
+/* test_open - create, modes, migrate twice, refusals */
+static void test_open(void)
+{
+    char    err[256], buf[64], path[400];
+    struct stat sb;
+    cs_store *st;
+    json_t *stats = NULL;
+
+    st = fresh("open", 0, 2000);
+    ok(st != NULL, "open: create");
+    ok(stat(dbpath, &sb) == 0 && (sb.st_mode & 0777) == 0660, "open: database file mode 0660");
+    snprintf(path, sizeof(path), "%s-wal", dbpath);
+    ok(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0660, "open: -wal mode 0660");
+    snprintf(path, sizeof(path), "%s-shm", dbpath);
+    ok(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0660, "open: -shm mode 0660");
+    cs_store_close(st);
+    is_int(q_int("PRAGMA user_version"), 1, "open: schema version 1");
+    is_str(q_text("PRAGMA journal_mode", buf, sizeof(buf)), "wal", "open: WAL mode");
+    st = cs_store_open(dbpath, CS_STORE_CREATE, 2000, err, sizeof(err));
+    ok(st != NULL, "open: second open (migrate again) works");
+    ok(st && cs_store_stats(st, &stats) == CS_OK, "open: stats");
+    is_int(json_integer_value(json_object_get(stats, "schema_version")), 1,
+	   "open: stats schema_version");
+    is_int(json_integer_value(json_object_get(stats, "users")), 2, "open: users kept");
+    json_decref(stats);
+    cs_store_close(st);
+    is_int(q_int("SELECT count(*) FROM sqlite_master WHERE name='threads'"), 1,
+	   "open: one threads table after two opens");
+    st = cs_store_open(dbpath, CS_STORE_READONLY, 2000, err, sizeof(err));
+    ok(st != NULL, "open: read-only open");
+    cs_store_close(st);
+
+    snprintf(path, sizeof(path), "%s/missing.db", tmpdir);
+    ok(cs_store_open(path, 0, 2000, err, sizeof(err)) == NULL, "open: no CREATE, no file: refused");
+    snprintf(path, sizeof(path), "%s/nodir/x.db", tmpdir);
+    ok(cs_store_open(path, CS_STORE_CREATE, 2000, err, sizeof(err)) == NULL
+       && strstr(err, "must exist") != NULL, "open: missing directory refused");
+    ok(cs_store_open("postgresql://db/crm", 0, 2000, err, sizeof(err)) == NULL
+       && strstr(err, "not built") != NULL, "open: postgresql not built");
+    q_exec("PRAGMA user_version=7");
+    ok(cs_store_open(dbpath, 0, 2000, err, sizeof(err)) == NULL
+       && strstr(err, "newer") != NULL, "open: newer schema refused");
+}
+
+/* test_copies - C3 two copies, C4 envelopes, raw shared */
+static void test_copies(void)
+{
+    cs_store *st = fresh("copies", 0, 2000);
+    char   *raw = mk("Alice <alice@example.com>", "Bob <bob@example.com>, carol@ext.com",
+		     "Offer", BASE, "offer1@example.com", NULL, "The offer.");
+    tmsg    m;
+    cs_strlist all = {0}, own = {0}, l1 = {0};
+    cs_copy cp[2] = {{0}};
+    cs_record rec = {0};
+    int     res[2] = {0, 0}, rc;
+    char    buf[512];
+
+    tmsg_init(&m, raw);
+    cs_strlist_add(&all, "bob@example.com");
+    cs_strlist_add(&all, "carol@ext.com");
+    cs_strlist_add(&all, "dave@ext.com");		/* Bcc */
+    cs_strlist_add(&own, "bob@example.com");
+    cs_strlist_add(&l1, "Sent");
+    cp[0].user = "alice";
+    cp[0].direction = CS_DIR_OUT;
+    cp[0].env_rcpts = &all;
+    cp[0].labels = &l1;
+    cp[1].user = "bob";
+    cp[1].direction = CS_DIR_IN;
+    cp[1].env_rcpts = &own;
+    rec.queue_id = "Q2";
+    rec.arrival = BASE + 5;
+    rec.env_from = "alice@example.com";
+    rec.info = &m.mi;
+    rec.raw = m.sp;
+    rec.body_digest = m.digest;
+    rec.copies = cp;
+    rec.ncopies = 2;
+    rc = cs_store_record(st, &rec, 5000, res);
+    is_int(rc, CS_OK, "C3: record ok");
+    is_int(res[0], CS_COPY_STORED, "C3: sender copy stored");
+    is_int(res[1], CS_COPY_STORED, "C3: recipient copy stored");
+    is_int(q_int("SELECT count(*) FROM messages"), 2, "C3: two copies");
+    is_int(q_int("SELECT count(DISTINCT thread) FROM messages"), 2, "C3: separate threads");
+    is_int(q_int("SELECT count(*) FROM threads WHERE visibility='private'"), 2,
+	   "V1: both threads private");
+    is_int(q_int("SELECT count(*) FROM raw"), 1, "C4: one raw blob for two copies");
+    is_int(q_int("SELECT size FROM raw"), (long long) strlen(raw), "C4: raw size");
+    is_int(q_int("SELECT data = CAST(x'' AS BLOB) FROM raw"), 0, "C4: raw not empty");
+    is_str(q_text("SELECT envelope FROM messages WHERE owner='alice'", buf, sizeof(buf)),
+	   "{\"from\":\"alice@example.com\",\"rcpts\":[\"bob@example.com\",\"carol@ext.com\","
+	   "\"dave@ext.com\"]}", "C4: sender copy keeps the whole envelope");
+    is_str(q_text("SELECT envelope FROM messages WHERE owner='bob'", buf, sizeof(buf)),
+	   "{\"from\":\"alice@example.com\",\"rcpts\":[\"bob@example.com\"]}",
+	   "C4: recipient copy keeps only its own address");
+    is_str(q_text("SELECT direction||' '||queue_id||' '||arrival FROM messages WHERE owner='alice'",
+		  buf, sizeof(buf)), "out Q2 1704103205", "C4: direction, queue id, arrival");
+    is_str(q_text("SELECT to_json FROM messages WHERE owner='bob'", buf, sizeof(buf)),
+	   "[{\"name\":\"Bob\",\"address\":\"bob@example.com\"},"
+	   "{\"name\":null,\"address\":\"carol@ext.com\"}]", "C4: To with names");
+    is_str(q_text("SELECT group_concat(label) FROM message_labels WHERE owner='alice'",
+		  buf, sizeof(buf)), "Sent", "C3: labels per copy");
+    is_int(q_int("SELECT count(*) FROM message_labels WHERE owner='bob'"), 0,
+	   "C3: bob's copy has no label");
+
+    /* T2: the same message again is a duplicate in each mailbox. */
+    rc = cs_store_record(st, &rec, 5000, res);
+    ok(rc == CS_OK && res[0] == CS_COPY_DUPLICATE && res[1] == CS_COPY_DUPLICATE,
+       "T2: same message twice -> duplicate for both owners");
+    is_int(q_int("SELECT count(*) FROM messages"), 2, "T2: still two copies");
+    tmsg_free(&m);
+    free(raw);
+
+    /* T2: CRLF vs LF body is the same message (body digest normalized). */
+    raw = mk("Alice <alice@example.com>", "Bob <bob@example.com>, carol@ext.com",
+	     "Offer", BASE, "offer1@example.com", NULL, "The offer.");
+    {
+	char   *p, *lf = strdup(raw);
+
+	/* Same headers, body with LF only: the digest must not change. */
+	p = strstr(lf, "\r\n\r\n");
+	memcpy(p + 4, "The offer.\n", 12);
+	tmsg_init(&m, lf);
+	rec.info = &m.mi;
+	rec.raw = m.sp;
+	rec.body_digest = m.digest;
+	rc = cs_store_record(st, &rec, 5000, res);
+	ok(rc == CS_OK && res[1] == CS_COPY_DUPLICATE, "T2: line endings do not matter");
+	tmsg_free(&m);
+	free(lf);
+    }
+    free(raw);
+
+    /* T2: a forgery reusing the Message-ID with another body is stored. */
+    raw = mk("Alice <alice@example.com>", "Bob <bob@example.com>, carol@ext.com",
+	     "Offer", BASE, "offer1@example.com", NULL, "Pay me instead.");
+    tmsg_init(&m, raw);
+    rec.info = &m.mi;
+    rec.raw = m.sp;
+    rec.body_digest = m.digest;
+    rc = cs_store_record(st, &rec, 5000, res);
+    ok(rc == CS_OK && res[0] == CS_COPY_STORED && res[1] == CS_COPY_STORED,
+       "T2: forged Message-ID with another body is stored");
+    is_int(q_int("SELECT count(*) FROM messages"), 4, "T2: four copies now");
+    is_int(q_int("SELECT count(*) FROM raw"), 2, "T2: two raw blobs");
+    tmsg_free(&m);
+    free(raw);
+    cs_strlist_free(&all);
+    cs_strlist_free(&own);
+    cs_strlist_free(&l1);
+    cs_store_close(st);
+}
+
+/* test_threads - T1 rules */
+static void test_threads(void)
+{
+    cs_store *st = fresh("threads", 0, 2000);
+    const char *X = "Xavier <x@ext.com>", *A = "Alice <alice@example.com>";
+    long long t1, t2, t3;
+    int     res;
+    char    buf[256], out[128];
+    tmsg    m;
+
+    /* Reply joins its parent. */
+    is_int(put(st, mk(X, A, "Project", BASE, "p1@ext", NULL, NULL), "alice"), CS_COPY_STORED,
+	   "T1: parent stored");
+    is_int(put(st, mk(A, X, "Re: Project", BASE + 3600, "r1@ex",
+		      "In-Reply-To: <p1@ext>\r\nReferences: <p1@ext>", NULL), "alice"),
+	   CS_COPY_STORED, "T1: reply stored");
+    t1 = thread_of("alice", "p1@ext");
+    is_int(thread_of("alice", "r1@ex"), t1, "T1: reply joins its parent's thread");
+    is_int(q_int("SELECT message_count FROM threads WHERE id=(SELECT thread FROM messages"
+		 " WHERE message_id='p1@ext')"), 2, "T1: thread counts two messages");
+    ok(thread_of("bob", "p1@ext") == -999, "T1: threads are per mailbox");
+
+    /* Joins through a deeper reference too (any of References). */
+    is_int(put(st, mk(X, A, "Whatever", BASE + 7200, "r2@ext",
+		      "References: <unknown@x> <p1@ext> <zz@x>", NULL), "alice"),
+	   CS_COPY_STORED, "T1: reply by deep reference");
+    is_int(thread_of("alice", "r2@ext"), t1, "T1: deep reference joins");
+
+    /* Reply before parent, then parent linking two threads: merge. */
+    put(st, mk(X, A, "Root topic", BASE, "root@ext", NULL, NULL), "alice");
+    t2 = thread_of("alice", "root@ext");
+    put(st, mk(A, X, "Re: child", BASE + 100, "late@ex", "In-Reply-To: <mid@ext>", NULL), "alice");
+    t3 = thread_of("alice", "late@ex");
+    ok(t2 != t3 && t2 > 0 && t3 > 0, "T1: reply before its parent starts a thread");
+    put(st, mk(X, A, "Re: Root topic", BASE + 50, "mid@ext",
+	       "In-Reply-To: <root@ext>\r\nReferences: <root@ext>", NULL), "alice");
+    is_int(thread_of("alice", "mid@ext"), t2, "T1: parent merges into the oldest thread");
+    is_int(thread_of("alice", "late@ex"), t2, "T1: the early reply moved too");
+    is_int(q_int("SELECT count(*) FROM threads WHERE owner='alice' AND id IN "
+		 "(SELECT thread FROM messages WHERE message_id IN ('root@ext','mid@ext','late@ex'))"),
+	   1, "T1: one thread after the merge");
+    snprintf(buf, sizeof(buf), "SELECT count(*) FROM threads WHERE id=%lld", t3);
+    is_int(q_int(buf), 0, "T1: the merged-away thread is gone");
+    snprintf(buf, sizeof(buf), "SELECT new_thread FROM merges WHERE old_thread=%lld", t3);
+    is_int(q_int(buf), t2, "T1: merge recorded old -> new");
+    snprintf(buf, sizeof(buf), "SELECT message_count FROM threads WHERE id=%lld", t2);
+    is_int(q_int(buf), 3, "T1: merged thread counts three messages");
+    snprintf(buf, sizeof(buf), "SELECT first_date||' '||last_date FROM threads WHERE id=%lld", t2);
+    is_str(q_text(buf, out, sizeof(out)), "1704103200 1704103300", "T1: merged dates");
+
+    /* Loop references and self references. */
+    put(st, mk(X, A, "Loop", BASE, "la@ext", "References: <lb@ext> <la@ext>", NULL), "alice");
+    put(st, mk(X, A, "Pool", BASE, "lb@ext", "References: <la@ext>\r\nIn-Reply-To: <lb@ext>",
+	       NULL), "alice");
+    ok(thread_of("alice", "la@ext") > 0 && thread_of("alice", "la@ext")
+       == thread_of("alice", "lb@ext"), "T1: loop references make one thread");
+
+    /* Junk and truncated References are tolerated. */
+    is_int(put(st, mk(X, A, "Junk refs", BASE, "junk@ext",
+		      "References: <<<>>> garbage <a@b <c@d> \"<e@f>\" <", NULL), "alice"),
+	   CS_COPY_STORED, "T1: junk References stored");
+    is_int(put(st, mk(X, A, "No id", BASE, "", "References:", NULL), "alice"),
+	   CS_COPY_STORED, "T1: empty Message-ID and References stored");
+
+    /* Thread-Index root. */
+    put(st, mk(X, A, "Outlook one", BASE, "ti1@ext",
+	       "Thread-Index: AQIDBAUGBwgJCgsMDQ4PEBESExQVFg==", NULL), "alice");
+    put(st, mk(X, A, "Different subject", BASE + 20 * DAY, "ti2@ext",
+	       "Thread-Index: AQIDBAUGBwgJCgsMDQ4PEBESExQVFgkIBwYF", NULL), "alice");
+    ok(thread_of("alice", "ti1@ext") > 0
+       && thread_of("alice", "ti1@ext") == thread_of("alice", "ti2@ext"),
+       "T1: same Thread-Index root joins");
+
+    /* Subject and outside participants within 7 days. */
+    put(st, mk(X, A, "Quote 42", BASE, "q1@ext", NULL, NULL), "alice");
+    put(st, mk(A, X, "RE: [ext] Quote 42", BASE + 6 * DAY, "q2@ex", NULL, NULL), "alice");
+    t1 = thread_of("alice", "q1@ext");
+    is_int(thread_of("alice", "q2@ex"), t1, "T1: same subject and participants within 7 days");
+    put(st, mk(X, A, "Quote 42", BASE + 15 * DAY, "q3@ext", NULL, NULL), "alice");
+    ok(thread_of("alice", "q3@ext") != t1, "T1: not after more than 7 days (9 days later)");
+    put(st, mk(X, A, "Quote 43", BASE + 16 * DAY, "q4@ext", NULL, NULL), "alice");
+    put(st, mk(X, A, "Quote 43", BASE + 24 * DAY, "q5@ext", NULL, NULL), "alice");
+    ok(thread_of("alice", "q4@ext") != thread_of("alice", "q5@ext"),
+       "T1: not after 8 days");
+    put(st, mk("Yvonne <y@ext.com>", A, "Quote 42", BASE + DAY, "q6@ext", NULL, NULL), "alice");
+    ok(thread_of("alice", "q6@ext") != t1, "T1: other outside participants: new thread");
+    put(st, mk(X, "Alice <ALICE@example.com>, Bob <bob@example.com>", "Quote 42",
+	       BASE + DAY, "q7@ext", NULL, NULL), "alice");
+    ok(thread_of("alice", "q7@ext") != t1, "T1: an added participant (bob) is outside");
+    put(st, mk(X, A, "", BASE, "e1@ext", NULL, NULL), "alice");
+    put(st, mk(X, A, "Re:", BASE + 10, "e2@ext", NULL, NULL), "alice");
+    ok(thread_of("alice", "e1@ext") != thread_of("alice", "e2@ext"),
+       "T1: never on an empty subject");
+
+    /* Shared threads: no heuristic join; references keep them shared. */
+    put(st, mk(X, A, "Shared deal", BASE, "s1@ext", NULL, NULL), "alice");
+    t1 = thread_of("alice", "s1@ext");
+    snprintf(buf, sizeof(buf), "UPDATE threads SET visibility='shared' WHERE id=%lld", t1);
+    q_exec(buf);
+    put(st, mk(X, A, "Re: Shared deal", BASE + 60, "s2@ext", NULL, NULL), "alice");
+    ok(thread_of("alice", "s2@ext") != t1, "T1: subject never joins a shared thread");
+    snprintf(buf, sizeof(buf), "SELECT visibility FROM threads WHERE id=%lld",
+	     thread_of("alice", "s2@ext"));
+    is_str(q_text(buf, out, sizeof(out)), "private", "V1: the new thread is private");
+    put(st, mk(X, A, "Re: Shared deal", BASE + 120, "s3@ext", "In-Reply-To: <s1@ext>", NULL),
+	"alice");
+    is_int(thread_of("alice", "s3@ext"), t1, "T1: references join a shared thread");
+    snprintf(buf, sizeof(buf), "SELECT visibility FROM threads WHERE id=%lld", t1);
+    is_str(q_text(buf, out, sizeof(out)), "shared", "V3: joining by references stays shared");
+    put(st, mk(X, A, "Outlook shared", BASE, "ts1@ext",
+	       "Thread-Index: AQIDBAUGBwgJCgsMDQ4PEBESExQVFw==", NULL), "alice");
+    snprintf(buf, sizeof(buf), "UPDATE threads SET visibility='shared' WHERE id=%lld",
+	     thread_of("alice", "ts1@ext"));
+    q_exec(buf);
+    put(st, mk(X, A, "Outlook shared 2", BASE, "ts2@ext",
+	       "Thread-Index: AQIDBAUGBwgJCgsMDQ4PEBESExQVFwkIBwYF", NULL), "alice");
+    ok(thread_of("alice", "ts2@ext") != thread_of("alice", "ts1@ext"),
+       "T1: Thread-Index never joins a shared thread");
+
+    /* V3: merging a shared thread with a private one yields private. */
+    put(st, mk(X, A, "Re: Shared deal", BASE + 200, "s4@ext",
+	       "References: <s1@ext> <q1@ext>", NULL), "alice");
+    snprintf(buf, sizeof(buf), "SELECT visibility FROM threads WHERE id=%lld",
+	     thread_of("alice", "s4@ext"));
+    is_str(q_text(buf, out, sizeof(out)), "private", "V3: shared + private merge is private");
+    is_int(thread_of("alice", "s4@ext"), thread_of("alice", "q1@ext"), "T1: merged");
+
+    /* Conditional copies. */
+    is_int(store1(st, "x", "alice", CS_DIR_IN, 1, NULL, &res), CS_OK,
+	   "conditional: junk message recorded without error");
+    is_int(res, CS_COPY_SKIPPED, "conditional: unrelated junk skipped");
+    {
+	char   *r = mk(X, A, "Brand new", BASE, "c1@ext", NULL, NULL);
+
+	is_int(store1(st, r, "alice", CS_DIR_IN, 1, NULL, &res), CS_OK, "conditional: rc");
+	is_int(res, CS_COPY_SKIPPED, "conditional: a new thread is not started");
+	free(r);
+	is_int(thread_of("alice", "c1@ext"), -999, "conditional: nothing stored");
+	r = mk(X, A, "Re: Project", BASE + 9000, "c2@ext", "In-Reply-To: <p1@ext>", NULL);
+	store1(st, r, "alice", CS_DIR_IN, 1, "Inbox", &res);
+	is_int(res, CS_COPY_STORED, "conditional: a reply to a mailbox thread is stored");
+	free(r);
+	r = mk(X, A, "Quote 42", BASE + 2 * DAY, "c3@ext", NULL, NULL);
+	store1(st, r, "alice", CS_DIR_IN, 1, NULL, &res);
+	is_int(res, CS_COPY_STORED, "conditional: a subject join is stored");
+	free(r);
+    }
+
+    /* cs_store_joins_thread agrees with the writer. */
+    tmsg_init(&m, "From: x@ext.com\r\nSubject: hi\r\nIn-Reply-To: <p1@ext>\r\n\r\nx\r\n");
+    is_int(cs_store_joins_thread(st, "alice", &m.mi), 1, "joins_thread: reply -> 1");
+    is_int(cs_store_joins_thread(st, "bob", &m.mi), 0, "joins_thread: other mailbox -> 0");
+    tmsg_free(&m);
+    tmsg_init(&m, "From: x@ext.com\r\nSubject: unrelated\r\nMessage-ID: <zz@q>\r\n\r\nx\r\n");
+    is_int(cs_store_joins_thread(st, "alice", &m.mi), 0, "joins_thread: unrelated -> 0");
+    tmsg_free(&m);
+    cs_store_close(st);
+}
+
+/* test_contacts - K2 persons, T3 links */
+static void test_contacts(void)
+{
+    cs_store *st = fresh("contacts", 0, 2000);
+    char   *raw = mk("Alice <alice@example.com>", "Carol <carol@ext.com>", "Intro",
+		     BASE, "k1@example.com", "Cc: Dave <dave@ext.com>", NULL);
+    tmsg    m;
+    cs_strlist rc1 = {0};
+    cs_copy cp = {0};
+    cs_contact ct[3] = {{"alice", "carol@ext.com", "Carol C."},
+			{"alice", "dave@ext.com", NULL},
+			{"alice", "CAROL@ext.com", "Other"}};
+    cs_record rec = {0};
+    int     res = 0;
+    char    buf[256];
+    json_t *mb = NULL, *t;
+
+    tmsg_init(&m, raw);
+    cs_strlist_add(&rc1, "carol@ext.com");
+    cs_strlist_add(&rc1, "dave@ext.com");
+    cs_strlist_add(&rc1, "bcc@crm.example.com");
+    cp.user = "alice";
+    cp.direction = CS_DIR_OUT;
+    cp.env_rcpts = &rc1;
+    rec.arrival = BASE;
+    rec.env_from = "alice@example.com";
+    rec.info = &m.mi;
+    rec.raw = m.sp;
+    rec.body_digest = m.digest;
+    rec.copies = &cp;
+    rec.ncopies = 1;
+    rec.contacts = ct;
+    rec.ncontacts = 3;
+    is_int(cs_store_record(st, &rec, 5000, &res), CS_OK, "K2: record with contacts");
+    is_int(q_int("SELECT count(*) FROM persons WHERE origin='bcc' AND owner='alice'"), 2,
+	   "K2: one person per address (case-insensitive)");
+    is_str(q_text("SELECT p.name FROM persons p JOIN person_emails e ON e.person=p.id"
+		  " WHERE e.email='carol@ext.com'", buf, sizeof(buf)), "Carol C.", "K2: name");
+    is_str(q_text("SELECT p.name FROM persons p JOIN person_emails e ON e.person=p.id"
+		  " WHERE e.email='dave@ext.com'", buf, sizeof(buf)), "dave",
+	   "K2: local part when no name");
+    is_int(q_int("SELECT count(*) FROM access WHERE user='alice' AND kind='person'"), 2,
+	   "K2: first access is the sender's");
+    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='alice' AND kind='person'"), 2,
+	   "T3: the sender's thread links both new persons");
+    tmsg_free(&m);
+    free(raw);
+
+    /* Again: no new persons. */
+    raw = mk("Alice <alice@example.com>", "Carol <carol@ext.com>", "Intro 2",
+	     BASE + 10, "k2@example.com", NULL, NULL);
+    tmsg_init(&m, raw);
+    rec.info = &m.mi;
+    rec.raw = m.sp;
+    rec.body_digest = m.digest;
+    is_int(cs_store_record(st, &rec, 5000, &res), CS_OK, "K2: second record");
+    is_int(q_int("SELECT count(*) FROM persons"), 2, "K2: existing persons are not duplicated");
+    tmsg_free(&m);
+    free(raw);
+
+    /* T3: a CRM person with exactly one open deal the owner may access. */
+    q_exec("INSERT INTO persons VALUES('p9','Xavier','crm',NULL,0);"
+	   "INSERT INTO person_emails VALUES('x@ext.com','p9');"
+	   "INSERT INTO deals VALUES('d1','Big','open'),('d2','Old','won'),('d3','Other','open');"
+	   "INSERT INTO deal_persons VALUES('d1','p9'),('d2','p9'),('d3','p9');"
+	   "INSERT INTO access VALUES('alice','person','p9'),('alice','deal','d1'),"
+	   "('alice','deal','d2'),('bob','deal','d1'),('bob','deal','d3'),('bob','person','p9');");
+    is_int(put(st, mk("Xavier <X+tag@EXT.com>", "Alice <alice@example.com>, bob@example.com",
+		      "Deal", BASE + 100, "d@ext", NULL, NULL), "alice"), CS_COPY_STORED,
+	   "T3: stored");
+    is_str(q_text("SELECT group_concat(kind||':'||id, ' ') FROM (SELECT kind, id FROM"
+		  " thread_links WHERE thread=(SELECT thread FROM messages WHERE owner='alice'"
+		  " AND message_id='d@ext') ORDER BY kind, id)", buf, sizeof(buf)),
+	   "deal:d1 person:p9", "T3: person and its one open accessible deal");
+    is_int(put(st, mk("Xavier <x@ext.com>", "bob@example.com", "Deal", BASE, "d@ext", NULL,
+		      NULL), "bob"), CS_COPY_STORED, "T3: bob's copy");
+    is_str(q_text("SELECT group_concat(kind||':'||id, ' ') FROM (SELECT kind, id FROM"
+		  " thread_links WHERE owner='bob' ORDER BY kind, id)", buf, sizeof(buf)),
+	   "person:p9", "T3: two open deals: no deal link");
+
+    /* The mailbox shows person ids the reader may see. */
+    ok(cs_store_mailbox(st, "alice", NULL, 0, NULL, &mb) == CS_OK, "mailbox: alice");
+    t = json_array_get(json_object_get(mb, "threads"), 0);
+    is_str(json_string_value(json_object_get(t, "subject")), "Deal", "mailbox: newest first");
+    is_str(json_string_value(json_object_get(json_array_get(json_object_get(t, "participants"),
+							     0), "person")), "p9",
+	   "mailbox: participant person id");
+    is_str(json_string_value(json_array_get(json_object_get(json_object_get(t, "links"),
+							    "deals"), 0)), "d1",
+	   "mailbox: links.deals");
+    json_decref(mb);
+    cs_strlist_free(&rc1);
+    cs_store_close(st);
+}
+
+/* test_mailbox - V2, X1 shape, keyset pagination */
+static void test_mailbox(void)
+{
+    cs_store *st = fresh("mailbox", 0, 2000);
+    json_t *mb = NULL, *t, *p;
+    char    cursor[128] = "", id[32], subj[32], msgid[32], seen[7][32];
+    int     i, page, total = 0, res;
+    char   *dump;
+
+    for (i = 0; i < 7; i++) {
+	char   *r;
+
+	snprintf(subj, sizeof(subj), "Topic %d", i);
+	snprintf(msgid, sizeof(msgid), "mb%d@ext", i);
+	r = mk("Xavier <x@ext.com>", "Alice <alice@example.com>", subj, BASE + i * 100, msgid,
+	       NULL, NULL);
+	store1(st, r, "alice", CS_DIR_IN, 0, i % 2 ? "Odd" : NULL, &res);
+	free(r);
+    }
+    put(st, mk("x@ext.com", "bob@example.com", "Bob's", BASE + 5000, "bobs@ext", NULL, NULL),
+	"bob");
+    ok(cs_store_mailbox(st, "alice", NULL, 3, NULL, &mb) == CS_OK, "mailbox: first page");
+    t = json_array_get(json_object_get(mb, "threads"), 0);
+    dump = json_dumps(t, JSON_COMPACT | JSON_SORT_KEYS);
+    snprintf(id, sizeof(id), "t%lld", thread_of("alice", "mb6@ext"));
+    {
+	char    want[1024];
+
+	snprintf(want, sizeof(want),
+		 "{\"first_date\":\"2024-01-01T10:10:00Z\",\"id\":\"%s\",\"labels\":[],"
+		 "\"last_date\":\"2024-01-01T10:10:00Z\",\"links\":{\"deals\":[],\"persons\":[]},"
+		 "\"message_count\":1,\"owner\":\"alice\",\"participants\":["
+		 "{\"address\":\"x@ext.com\",\"name\":\"Xavier\",\"person\":null},"
+		 "{\"address\":\"alice@example.com\",\"name\":\"Alice\",\"person\":null}],"
+		 "\"subject\":\"Topic 6\",\"visibility\":\"private\"}", id);
+	is_str(dump, want, "X1: thread object");
+    }
+    free(dump);
+    json_decref(mb);
+    mb = NULL;
+    for (page = 0; page < 5; page++) {
+	size_t  n;
+
+	if (cs_store_mailbox(st, "alice", NULL, 3, *cursor ? cursor : NULL, &mb) != CS_OK)
+	    break;
+	n = json_array_size(json_object_get(mb, "threads"));
+	for (size_t k = 0; k < n && total < 7; k++) {
+	    t = json_array_get(json_object_get(mb, "threads"), k);
+	    snprintf(seen[total++], 32, "%s", json_string_value(json_object_get(t, "subject")));
+	    if (strcmp(json_string_value(json_object_get(t, "owner")), "alice") != 0)
+		total = 100;
+	}
+	p = json_object_get(mb, "cursor");
+	if (json_is_null(p)) {
+	    json_decref(mb);
+	    break;
+	}
+	snprintf(cursor, sizeof(cursor), "%s", json_string_value(p));
+	json_decref(mb);
+    }
+    is_int(page, 2, "pagination: 3 pages (3+3+1), the last with a null cursor");
+    is_int(total, 7, "pagination: 7 threads, all alice's (V2)");
+    is_str(seen[0], "Topic 6", "pagination: newest first");
+    is_str(seen[3], "Topic 3", "pagination: second page continues");
+    is_str(seen[6], "Topic 0", "pagination: oldest last");
+
+    ok(cs_store_mailbox(st, "alice", "Odd", 0, NULL, &mb) == CS_OK, "label: ok");
+    is_int(json_array_size(json_object_get(mb, "threads")), 3, "label: three Odd threads");
+    is_str(json_string_value(json_array_get(json_object_get(json_array_get(
+	json_object_get(mb, "threads"), 0), "labels"), 0)), "Odd", "label: labels union");
+    json_decref(mb);
+    ok(cs_store_mailbox(st, "bob", NULL, 0, NULL, &mb) == CS_OK
+       && json_array_size(json_object_get(mb, "threads")) == 1, "V2: bob sees only his own");
+    json_decref(mb);
+    is_int(cs_store_mailbox(st, "alice", NULL, 3, "zz", &mb), CS_EINVAL, "cursor: junk refused");
+    is_int(cs_store_mailbox(st, "alice", NULL, 3, "3a", &mb), CS_EINVAL, "cursor: short refused");
+    is_int(cs_store_mailbox(st, "alice", NULL, -1, NULL, &mb), CS_EINVAL, "limit: negative");
+    is_int(cs_store_mailbox(st, "nobody", NULL, 0, NULL, &mb), CS_ENOTFOUND,
+	   "mailbox: unknown user not found");
+    {
+	char    plan[256];
+
+	is_str(q_plan("SELECT id, subject, visibility, message_count, first_date, last_date"
+		      " FROM threads WHERE owner='alice' AND (last_date, id) < (5, 5)"
+		      " ORDER BY last_date DESC, id DESC LIMIT 50", plan, sizeof(plan)),
+	       "SEARCH threads USING INDEX threads_mailbox (owner=? AND (last_date,id)<(?,?));",
+	       "mailbox: an index range scan, no sort");
+    }
+    cs_store_close(st);
+}
+
+typedef struct worker {
+    cs_store *st;
+    int     n;
+    int     stored;
+} worker;
+
+/* worker_main - 200 records from one thread */
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    char    msgid[64], subj[64];
+    int     res, i;
+
+    for (i = 0; i < 200; i++) {
+	char   *r;
+
+	snprintf(msgid, sizeof(msgid), "w%d-%d@ext", w->n, i);
+	snprintf(subj, sizeof(subj), "Load %d %d", w->n, i);
+	r = mk("x@ext.com", "alice@example.com", subj, BASE + i, msgid, NULL, NULL);
+	if (store1(w->st, r, w->n % 2 ? "alice" : "bob", CS_DIR_IN, 0, NULL, &res) == CS_OK
+	    && res == CS_COPY_STORED)
+	    w->stored++;
+	free(r);
+    }
+    return NULL;
+}
+
+/* test_concurrent - 8 threads x 200 records through the group writer */
+static void test_concurrent(void)
+{
+    cs_store *st = fresh("conc", CS_STORE_WRITER, 5000);
+    pthread_t th[8];
+    worker  w[8];
+    int     i, stored = 0;
+    json_t *stats = NULL;
+
+    for (i = 0; i < 8; i++) {
+	w[i].st = st;
+	w[i].n = i;
+	w[i].stored = 0;
+	pthread_create(&th[i], NULL, worker_main, &w[i]);
+    }
+    for (i = 0; i < 8; i++) {
+	pthread_join(th[i], NULL);
+	stored += w[i].stored;
+    }
+    is_int(stored, 1600, "writer: 1600 records stored");
+    ok(cs_store_stats(st, &stats) == CS_OK, "writer: stats");
+    is_int(json_integer_value(json_object_get(stats, "messages")), 1600, "writer: 1600 rows");
+    is_int(json_integer_value(json_object_get(stats, "records")), 1600, "writer: records");
+    ok(json_integer_value(json_object_get(stats, "commit_groups")) < 1600,
+       "writer: fewer commit groups than records (%lld)",
+       (long long) json_integer_value(json_object_get(stats, "commit_groups")));
+    is_int(json_integer_value(json_object_get(json_object_get(stats, "mailboxes"), "alice")), 800,
+	   "writer: alice's mailbox count");
+    json_decref(stats);
+    cs_store_close(st);
+}
+
+/* elapsed_ms - milliseconds since t0 */
+static long elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* test_timeout - a held write lock: bounded failure, then recovery */
+static void test_timeout(void)
+{
+    cs_store *st = fresh("timeout", CS_STORE_WRITER, 300);
+    sqlite3 *db;
+    struct timespec t0;
+    char   *r1 = mk("x@ext.com", "alice@example.com", "Locked", BASE, "lock1@ext", NULL, NULL);
+    char   *r2 = mk("x@ext.com", "alice@example.com", "Locked 2", BASE, "lock2@ext", NULL, NULL);
+    char   *r3 = mk("x@ext.com", "alice@example.com", "Locked 3", BASE, "lock3@ext", NULL, NULL);
+    int     res = -1, rc;
+    long    ms;
+
+    sqlite3_open(dbpath, &db);
+    ok(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK, "timeout: lock held");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = store1(st, r1, "alice", CS_DIR_IN, 0, NULL, &res);
+    ms = elapsed_ms(&t0);
+    is_int(rc, CS_EINTERNAL, "timeout: record fails while locked (busy timeout 300 ms)");
+    ok(ms >= 250 && ms < 1500, "timeout: within the busy timeout + margin (%ld ms)", ms);
+    {
+	cs_record rec = {0};
+	tmsg    m;
+	cs_copy cp = {0};
+
+	/* The caller's own timeout shorter than the busy timeout: detach. */
+	tmsg_init(&m, r2);
+	cp.user = "alice";
+	rec.info = &m.mi;
+	rec.raw = m.sp;
+	rec.body_digest = m.digest;
+	rec.arrival = BASE;
+	rec.copies = &cp;
+	rec.ncopies = 1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = cs_store_record(st, &rec, 100, &res);
+	ms = elapsed_ms(&t0);
+	is_int(rc, CS_EINTERNAL, "timeout: caller timeout -> CS_EINTERNAL");
+	ok(ms >= 90 && ms < 600, "timeout: caller waited its own 100 ms (%ld ms)", ms);
+	tmsg_free(&m);
+    }
+    usleep(600 * 1000);				/* the writer drops the group */
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+    is_int(store1(st, r3, "alice", CS_DIR_IN, 0, NULL, &res), CS_OK, "timeout: works after release");
+    is_int(res, CS_COPY_STORED, "timeout: stored after release");
+    is_int(store1(st, r1, "alice", CS_DIR_IN, 0, NULL, &res), CS_OK, "timeout: failed group dropped");
+    is_int(res, CS_COPY_STORED, "timeout: the dropped record is not a duplicate");
+    free(r1);
+    free(r2);
+    free(r3);
+    cs_store_close(st);
+}
+
+typedef struct qjob {
+    cs_store *st;
+    char   *raw;
+    int     rc;
+    int     res;
+} qjob;
+
+/* qjob_main - one record from its own thread */
+static void *qjob_main(void *arg)
+{
+    qjob   *q = arg;
+
+    q->rc = store1(q->st, q->raw, "alice", CS_DIR_IN, 0, NULL, &q->res);
+    return NULL;
+}
+
+/* test_savepoint - a bad record fails alone; its group still commits */
+static void test_savepoint(void)
+{
+    cs_store *st = fresh("savepoint", CS_STORE_WRITER, 5000);
+    sqlite3 *db;
+    pthread_t th[3];
+    qjob    q[3] = {{0}};
+    int     i;
+
+    /* A trigger stands in for a record the database refuses. */
+    q_exec("CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.subject='POISON'"
+	   " BEGIN SELECT RAISE(ABORT, 'poisoned'); END;");
+    q[0].raw = mk("x@ext.com", "alice@example.com", "Good 1", BASE, "g1@ext", NULL, NULL);
+    q[1].raw = mk("x@ext.com", "alice@example.com", "POISON", BASE, "bad@ext", NULL, NULL);
+    q[2].raw = mk("x@ext.com", "alice@example.com", "Good 2", BASE, "g2@ext", NULL, NULL);
+    sqlite3_open(dbpath, &db);
+    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    /* The writer takes the first alone and waits; the next two queue up. */
+    for (i = 0; i < 3; i++) {
+	q[i].st = st;
+	pthread_create(&th[i], NULL, qjob_main, &q[i]);
+	usleep(150 * 1000);
+    }
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+    for (i = 0; i < 3; i++)
+	pthread_join(th[i], NULL);
+    ok(q[0].rc == CS_OK && q[0].res == CS_COPY_STORED, "savepoint: first record stored");
+    is_int(q[1].rc, CS_EINTERNAL, "savepoint: the refused record fails");
+    ok(q[2].rc == CS_OK && q[2].res == CS_COPY_STORED,
+       "savepoint: its group companion is stored");
+    is_int(q_int("SELECT value FROM counters WHERE name='commit_groups'"), 2,
+	   "savepoint: two groups (first alone, then the two queued)");
+    is_int(q_int("SELECT count(*) FROM messages"), 2, "savepoint: two rows");
+    is_int(q_int("SELECT count(*) FROM threads"), 2, "savepoint: no thread left by the bad one");
+    for (i = 0; i < 3; i++)
+	free(q[i].raw);
+    cs_store_close(st);
+}
+
+/* test_large - raw bytes streamed in chunks, kept exactly */
+static void test_large(void)
+{
+    cs_store *st = fresh("large", 0, 2000);
+    size_t  n = 300000, i;
+    char   *body = malloc(n + 1), *raw, buf[64], sql[160];
+    long long off;
+
+    for (i = 0; i < n; i++)
+	body[i] = (i % 77 == 76) ? '\n' : (char) ('a' + (i * 7) % 26);
+    body[n] = 0;
+    raw = mk("x@ext.com", "alice@example.com", "Big", BASE, "big@ext", NULL, body);
+    is_int(put(st, strdup(raw), "alice"), CS_COPY_STORED, "large: stored");
+    is_int(q_int("SELECT length(data) FROM raw"), (long long) strlen(raw), "large: blob length");
+    off = (long long) strlen(raw) - 200000;
+    snprintf(sql, sizeof(sql), "SELECT CAST(substr(data, %lld, 40) AS TEXT) FROM raw", off + 1);
+    snprintf(buf, sizeof(buf), "%.40s", raw + off);
+    {
+	char    got[64];
+
+	is_str(q_text(sql, got, sizeof(got)), buf, "large: bytes past the first chunk kept");
+    }
+    free(body);
+    free(raw);
+    cs_store_close(st);
+}
+
+/* rmtree - remove the test directory (flat) */
+static void rmtree(const char *dir)
+{
+    char    cmd[512];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+	diag("cannot remove %s", dir);
+}
+
+int     main(void)
+{
+    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+
+    snprintf(tmpdir, sizeof(tmpdir), "%s/t_store.XXXXXX", base);
+    if (mkdtemp(tmpdir) == NULL) {
+	perror("mkdtemp");
+	return 1;
+    }
+    umask(022);					/* the store must not depend on it */
+    cs_message_init();
+    test_open();
+    test_copies();
+    test_threads();
+    test_contacts();
+    test_mailbox();
+    test_concurrent();
+    test_timeout();
+    test_savepoint();
+    test_large();
+    if (!getenv("T_STORE_KEEP"))
+	rmtree(tmpdir);
+    else
+	diag("kept %s", tmpdir);
+    return done_testing();
+}
