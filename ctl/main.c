@@ -68,7 +68,7 @@ int     ctl_print(json_t *j)
 
     if (j == NULL)
 	return ctl_fail(CTL_INTERNAL, "out of memory");
-    rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+    rc = json_dumpf(j, stdout, JSON_INDENT(2));
     json_decref(j);
     if (rc < 0 || fputc('\n', stdout) == EOF || fflush(stdout) == EOF)
 	return ctl_fail(CTL_INTERNAL, "cannot write output");

@@ -105,6 +105,26 @@ static void restart_keys_changed(const cs_config *old, const cs_config *new)
     }
 }
 
+/* sync_users - tell the store who the users are and their addresses */
+static void sync_users(cs_store *store, const cs_config *cfg, const cs_policy *pol)
+{
+    size_t  n = cs_policy_nusers(pol);
+    const cs_user **users;
+
+    if (store == NULL)
+	return;
+    cs_store_set_subaddress(store, cfg->subaddress_delimiter);
+    if ((users = calloc(n ? n : 1, sizeof(*users))) == NULL) {
+	cs_error(NULL, "out of memory: users not updated in the store");
+	return;
+    }
+    for (size_t i = 0; i < n; i++)
+	users[i] = cs_policy_user_at(pol, i);
+    if (cs_store_sync_users2(store, users, n) != CS_OK)
+	cs_error(NULL, "could not update the users in the store");
+    free(users);
+}
+
 /* reload_thread - SIGUSR1: parse everything, swap in only if valid */
 static void *reload_thread(void *arg)
 {
@@ -129,6 +149,7 @@ static void *reload_thread(void *arg)
 	for (size_t i = 0; i < cs_policy_problems(pol)->n; i++)
 	    cs_warn(NULL, "%s", cs_policy_problems(pol)->v[i]);
 	cs_log_setlevel(cfg->log_level);
+	sync_users(mlfi_store(), cfg, pol);
 	mlfi_install(cfg, pol);
 	cs_info(NULL, "reloaded: %zu users", cs_policy_nusers(pol));
     }
@@ -281,18 +302,32 @@ int     main(int argc, char **argv)
 	cs_error(NULL, "cannot open milter socket %s: %m", cfg->socket);
 	return 1;
     }
+    /*
+     * Block the signals before any thread starts (the store's writer, the
+     * reload thread), so that every thread inherits the mask: SIGUSR1 goes
+     * to the reload thread's sigwait, and SIGHUP, SIGINT and SIGTERM to
+     * libmilter's signal thread, never to a thread that would die of them.
+     */
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    {
+	sigset_t all = usr1;
+
+	sigaddset(&all, SIGHUP);
+	sigaddset(&all, SIGINT);
+	sigaddset(&all, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+    }
     store = cs_store_open(cfg->database, CS_STORE_WRITER | CS_STORE_CREATE,
 			  cfg->store_timeout_ms, err, sizeof(err));
     if (store == NULL)
 	/* C1: a broken store does not stop mail; we log and run on. */
 	cs_error(NULL, "store %s: %s; mail will pass unrecorded", cfg->database, err);
     mlfi_set_store(store);
+    sync_users(store, cfg, pol);
     mlfi_install(cfg, pol);
 
-    /* SIGUSR1 goes to the reload thread only; libmilter's threads inherit the mask. */
-    sigemptyset(&usr1);
-    sigaddset(&usr1, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &usr1, NULL);
     if (pthread_create(&tid, NULL, reload_thread, &usr1) != 0)
 	cs_warn(NULL, "no reload thread: SIGUSR1 will be ignored");
     else

@@ -193,11 +193,28 @@ static sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 
     /*
      * XXX Postfix shows mail submitted with sendmail(1) to non_smtpd_milters
-     * as a connection from "localhost" [127.0.0.1] with client port 0 and
-     * no {daemon_addr}; a real SMTP client always has a port.
+     * as a connection from "localhost" [127.0.0.1] with client port 0 (seen
+     * with Postfix 3.7: {daemon_addr} is set all the same); a TCP client
+     * always has a port. Sendmail shows local submissions with no address
+     * or a local (unix) one.
      */
-    if (c->client_port == 0 && smfi_getsymval(ctx, "{daemon_addr}") == NULL)
+    if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+	|| c->client_port == 0)
 	c->local_submission = 1;
+    {
+	char    safe[128];
+	const char *under = smfi_getsymval(ctx, "_");
+
+	const char *daddr = smfi_getsymval(ctx, "{daemon_addr}");
+	const char *dname = smfi_getsymval(ctx, "{daemon_name}");
+	char    safe2[64], safe3[64];
+
+	cs_debug(NULL, "connect from [%s]:%d%s (%s) daemon %s [%s]", c->client_addr,
+		 c->client_port, c->local_submission ? " local submission" : "",
+		 cs_sanitize(under ? under : "", safe, sizeof(safe)),
+		 cs_sanitize(dname ? dname : "-", safe2, sizeof(safe2)),
+		 cs_sanitize(daddr ? daddr : "-", safe3, sizeof(safe3)));
+    }
     return reply(c, SMFIP_NR_CONN);
 }
 

@@ -111,7 +111,7 @@ int     main(void)
 	   "alice:out", "mail to self is one owner, outgoing");
     cs_owners_free(&o);
 
-    is_str(find(pol, cfg, "alice", "192.0.2.1", 0, "alice@example.com", "<log@crm.example.com>",
+    is_str(find(pol, cfg, "Alice@Example.com", "192.0.2.1", 0, "alice@example.com", "<log@crm.example.com>",
 		"customer@outside.example", &o), "alice:out", "K2: dropbox is never an owner");
     ok(o.smart_bcc && !o.dropbox_spoofed, "K2: authenticated dropbox use is Smart BCC");
     is_int(o.dropbox_rcpts.n, 1, "one dropbox recipient");

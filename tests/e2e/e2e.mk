@@ -1,0 +1,8 @@
+# tests/e2e/e2e.mk
+# End-to-end tests through a private Postfix (tests/lib.sh). They print
+# "1..0 # SKIP" unless run as root with CRMSYNC_E2E=1, so a plain
+# `make check` and `make distcheck` skip them.
+TESTS += e2e/smoke-postfix.sh
+EXTRA_DIST += e2e/smoke-postfix.sh
+TESTS += e2e/capture.sh
+EXTRA_DIST += e2e/capture.sh
