@@ -6,3 +6,5 @@ TESTS += e2e/smoke-postfix.sh
 EXTRA_DIST += e2e/smoke-postfix.sh
 TESTS += e2e/capture.sh
 EXTRA_DIST += e2e/capture.sh
+TESTS += e2e/dropbox.sh
+EXTRA_DIST += e2e/dropbox.sh
