@@ -67,7 +67,7 @@ if [ ! -S "$tmp/sock" ]; then
 fi
 miltertest -s "$script" -D sock="unix:$tmp/sock" -D conf="$tmp/crmsync.conf" \
     -D ctl="$ctl" -D jget="$jget" -D db="$tmp/db/crmsync.db" -D tmp="$tmp" \
-    -D srcdir="$srcdir/tests" -D sockpoke="$builddir/tests/milter/sockpoke" >"$tmp/tap.out" 2>"$tmp/mt.err"
+    -D srcdir="$srcdir/tests" -D sockpoke="$builddir/tests/milter/sockpoke" -D pid="$pid" >"$tmp/tap.out" 2>"$tmp/mt.err"
 mt_rc=$?
 alive=1
 kill -0 "$pid" 2>/dev/null || alive=0

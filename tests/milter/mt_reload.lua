@@ -1,0 +1,61 @@
+-- mt_reload.lua - SIGUSR1 reloads the policy; a bad policy keeps the old one
+local t = dofile(srcdir .. "/milter/common.lua")
+
+local function to_carol(qid, subject)
+    local conn = t.connect("192.0.2.60")
+    local r = t.send(conn, {
+        qid = qid, from = "<x@outside.example>", rcpts = {"<carol@example.com>"},
+        headers = t.headers("x@outside.example", "carol@example.com", subject, qid .. "@outside.example")})
+    mt.disconnect(conn)
+    return r
+end
+
+local function write_policy(text)
+    local f = io.open(tmp .. "/policy/users.policy", "w")
+    f:write(text)
+    f:close()
+end
+
+local function reload_and_wait(pattern, count)
+    os.execute("kill -USR1 " .. pid)
+    for _ = 1, 50 do
+        local n = tonumber(t.sh("grep -c '" .. pattern .. "' " .. tmp .. "/milter.log")) or 0
+        if n >= count then return true end
+        mt.sleep(0.1)
+    end
+    return false
+end
+
+t.run(function()
+    t.is(to_carol("R1", "Before reload"), SMFIR_ACCEPT, "mail to carol (Sync off) accepted")
+    t.is(t.nthreads("carol"), 0, "not recorded under the first policy")
+
+    write_policy("User alice\nAddress alice@example.com\n\nUser carol\nAddress carol@example.com\nSync all\n")
+    t.ok(reload_and_wait("reloaded:", 1), "SIGUSR1: policy reloaded")
+    t.is(to_carol("R2", "After reload"), SMFIR_ACCEPT, "mail to carol accepted")
+    t.is(t.nthreads("carol"), 1, "recorded under the new policy (carol now Sync all)")
+
+    write_policy("User carol\nAddress carol@example.com\nSync sometimes\n")
+    t.ok(reload_and_wait("reload failed", 1), "a broken policy is refused on reload")
+    t.ok(t.sh("grep -c 'users.policy:3: ' " .. tmp .. "/milter.log"):match("^[1-9]") ~= nil,
+         "the error names file:line")
+    t.is(to_carol("R3", "After bad reload"), SMFIR_ACCEPT, "mail still accepted")
+    t.is(t.nthreads("carol"), 2, "the running policy stayed in force")
+
+    -- a broken Sieve script disables only its user (rules-error)
+    write_policy("User alice\nAddress alice@example.com\nRules " .. tmp .. "/bad.sieve\n\n" ..
+                 "User carol\nAddress carol@example.com\nSync all\n")
+    local f = io.open(tmp .. "/bad.sieve", "w")
+    f:write('require "fileinto";\nif header :contains "Subject" "x" { fileinto "X" \n')
+    f:close()
+    t.ok(reload_and_wait("reloaded:", 2), "a broken Sieve script does not block the reload")
+    t.is(to_carol("R4", "After sieve reload"), SMFIR_ACCEPT, "mail to carol accepted")
+    t.is(t.nthreads("carol"), 3, "carol unaffected by alice's broken script")
+    local conn = t.connect("192.0.2.61")
+    t.send(conn, {qid = "R5", from = "<x@outside.example>", rcpts = {"<alice@example.com>"},
+                  headers = t.headers("x@outside.example", "alice@example.com", "For alice", "r5@outside.example")})
+    mt.disconnect(conn)
+    t.is(t.nthreads("alice"), 0, "alice (rules-error) syncs nothing")
+    t.ok(t.sh("grep -c 'R5: user=alice .*reason=rules-error' " .. tmp .. "/milter.log"):match("^[1-9]") ~= nil,
+         "logged with reason rules-error")
+end)
