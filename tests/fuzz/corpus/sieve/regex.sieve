@@ -1,0 +1,3 @@
+require ["fileinto","regex","variables"];
+set "r" "(a|b)+";
+if header :regex "from" ["^(.*)\\+(.*)@", "${r}"] { fileinto "${2}"; }
