@@ -193,7 +193,6 @@ char   *cs_unfold(const char *value, size_t len)
     size_t  i = 0;
     size_t  o = 0;
     size_t  j;
-    int     fold, wsp;
 
     if (value == NULL)
 	return (NULL);
@@ -203,25 +202,21 @@ char   *cs_unfold(const char *value, size_t len)
 	unsigned char c = (unsigned char) value[i];
 
 	if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == 0) {
-	    /* A white space run: a fold if it holds CR or LF. */
-	    fold = wsp = 0;
+	    /* A run of white space, line ends and NULs. */
 	    for (j = i; j < len; j++) {
 		c = (unsigned char) value[j];
-		if (c == '\r' || c == '\n')
-		    fold = 1;
-		else if (c == ' ' || c == '\t' || c == 0)
-		    wsp = 1;
-		else
+		if (c != '\r' && c != '\n' && c != ' ' && c != '\t' && c != 0)
 		    break;
 	    }
 	    if (o > 0 && j < len) {
-		if (!fold) {
-		    /* Plain white space stays as received (NUL becomes space). */
-		    for (; i < j; i++)
+		/*
+		 * RFC 5322 2.2.3: unfolding removes the CRLF only; the white
+		 * space of the fold stays as received (NUL becomes a space), so
+		 * Sieve compares what Pigeonhole compares.
+		 */
+		for (; i < j; i++)
+		    if (value[i] != '\r' && value[i] != '\n')
 			out[o++] = value[i] ? value[i] : ' ';
-		} else if (wsp) {
-		    out[o++] = ' ';
-		}
 	    }
 	    i = j;
 	} else {

@@ -8,7 +8,7 @@
  *	of a raw message (up to the first empty line, or all of it) and never
  *	fails on junk: fields it cannot make sense of are left NULL/empty. It
  *	returns -1 only on ENOMEM. Header values are unfolded (CR/LF removed,
- *	the folding white space kept as one space) and kept as received in
+ *	the folding white space kept, RFC 5322 2.2.3) and kept as received in
  *	headers; decoded forms are UTF-8 with invalid bytes replaced by U+FFFD.
  *	GMime does the RFC 2047, address-list and date work.
  *
@@ -74,8 +74,9 @@ int     cs_headers_add(cs_headers *, const char *name, const char *value);
 const char *cs_headers_get(const cs_headers *, const char *name);
 void    cs_headers_free(cs_headers *);
 
-/* Unfold a raw header value: CR and LF removed, each fold's white space run
- * becomes one space, leading and trailing white space trimmed. */
+/* Unfold a raw header value (RFC 5322 2.2.3): CR and LF removed, the
+ * folding white space kept as received, NUL bytes as spaces, leading and
+ * trailing white space trimmed. */
 char   *cs_unfold(const char *value, size_t len);
 
 /* RFC 2047 decode into valid UTF-8 (8-bit input that is not UTF-8 is taken
