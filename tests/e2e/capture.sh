@@ -77,6 +77,8 @@ sq() { sqlite3 "$STORE/crmsync.db" "$1"; }
 tap_ok "private Postfix and sink set up" pf_setup "$PF" "$PORT" "$SINK"
 tap_ok "sink started" sink_start "$SINK" "$DUMP"
 tap_ok "crmsync-milter starts (UserID crmsync)" start_milter
+# Let a 1 MB header through to the milter (Postfix's default is 100 KB).
+pf_conf "$PF" 'header_size_limit = 4194304' 'message_size_limit = 20480000' >/dev/null
 tap_ok "Postfix attached in the per-milter form and started" \
     sh -c ". '$top_srcdir/tests/lib.sh'; pf_set_milter '$PF' '$SOCK' && pf_start '$PF'"
 tap_is "$(ps -o user= -p "$(ms_pid "$SOCK")" 2>/dev/null | tr -d ' ')" \
@@ -97,11 +99,20 @@ printf 'From: alice@example.com\nTo: bob@example.com\nSubject: E2E local\n\nfrom
     >"$CS_TMP/local.eml"
 send_local "$PF" alice@example.com bob@example.com "$CS_TMP/local.eml"
 
-tap_ok "all six messages delivered" wait_delivered "$DUMP" 6 60
+# A 1 MB header, folded into 76-character lines, and raw 8-bit bytes.
+{
+    printf 'From: J\374rgen <customer@outside.example>\r\nTo: alice@example.com\r\n'
+    printf 'Subject: E2E huge header\r\nMessage-ID: <huge@outside.example>\r\nX-Huge: start'
+    awk 'BEGIN { for (i = 0; i < 13800; i++) printf "\r\n %075d", i }'
+    printf '\r\n\r\nbody\r\n'
+} >"$CS_TMP/huge.eml"
+send_mail "$PORT" customer@outside.example alice@example.com --data "@$CS_TMP/huge.eml" >/dev/null
+
+tap_ok "all seven messages delivered" wait_delivered "$DUMP" 7 60
 tap_is "$(sink_rcpts "$DUMP" '^E2E bcc$' | sort | tr '\n' ' ')" \
     "alice@example.com bob@example.com " "C1: envelope unchanged by crmsync"
 tap_ok "queue empty" wait_queue_empty "$PF" 30
-tap_is "$(subjects alice)" "E2E authenticated E2E bcc E2E between E2E multi " \
+tap_is "$(subjects alice)" "E2E authenticated E2E bcc E2E between E2E huge header E2E multi " \
     "alice: incoming, Bcc'd-with, her trusted-network and her AUTH'd outgoing mail"
 tap_is "$(subjects bob)" "E2E bcc E2E between E2E forged E2E local E2E multi " \
     "bob: every message sent to him, Bcc included (C2, C3)"
@@ -127,10 +138,16 @@ tap_ok "log lines carry the queue id" grep -qE '\[info\]: [0-9A-F]{6,}: user=ali
 # C1: with crmsync-milter killed, Postfix still delivers.
 ms_kill "$SOCK"
 send_mail "$PORT" customer@outside.example alice@example.com --header 'Subject: E2E while down' >/dev/null
-tap_ok "delivered while the milter is down (default_action=accept)" wait_delivered "$DUMP" 7 60
+# XXX Postfix 3.7 passes and delivers about 60 KB of such a header even with
+# header_size_limit raised; the store must hold exactly what was delivered.
+tap_is "$(sq "select cast(data as text) from raw r join messages m on m.raw = r.id where m.subject = 'E2E huge header'" | grep -c '^ 0000')" \
+    "$(grep -c '^ 0000' "$DUMP")" "the long header is stored as Postfix passed and delivered it"
+tap_is "$(ctl mailbox --as alice | "$top_builddir/tests/jget" 'threads' | grep -o '"name":"J[^"]*"' | head -1)" \
+    '"name":"Jürgen"' "raw Latin-1 display name stored as UTF-8"
+tap_ok "delivered while the milter is down (default_action=accept)" wait_delivered "$DUMP" 8 60
 tap_ok "restarted" start_milter
 send_mail "$PORT" customer@outside.example alice@example.com --header 'Subject: E2E back' >/dev/null
-tap_ok "delivered after restart" wait_delivered "$DUMP" 8 60
+tap_ok "delivered after restart" wait_delivered "$DUMP" 9 60
 sleep 1
 tap_is "$(subjects alice | grep -o 'E2E back')" "E2E back" "the next message after restart is recorded"
 tap_is "$(subjects alice | grep -c 'E2E while down')" 0 "mail that passed while down is not (nothing to record it)"
@@ -139,6 +156,6 @@ if [ -n "$wrap" ]; then
     tap_is "$(grep -c 'ERROR SUMMARY: [1-9]\|definitely lost: [1-9]' "$CS_TMP/valgrind.log")" 0 \
 	"valgrind: no errors, no definite leaks"
 else
-    tap_ok "no sanitizer report in the milter log" sh -c "! grep -q 'Sanitizer\|runtime error' '$LOG'"
+    tap_is "$(grep -E 'Sanitizer|runtime error' "$LOG" | head -5)" "" "no sanitizer report in the milter log"
 fi
 tap_done
