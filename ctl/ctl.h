@@ -31,8 +31,28 @@ int     ctl_store_rc(int cs_rc);		/* CS_E* -> exit code */
 /* Open the store the config names; NULL after printing the error. */
 cs_store *ctl_open_store(ctl_ctx *, unsigned flags);
 
+/* cmd_mailbox.c */
 int     cmd_mailbox(ctl_ctx *, int argc, char **argv);
 int     cmd_stats(ctl_ctx *, int argc, char **argv);
+/* cmd_visibility.c: SPEC X1 reads and owner actions, X2 directory, K3 */
+int     cmd_thread(ctl_ctx *, int argc, char **argv);
+int     cmd_attachment(ctl_ctx *, int argc, char **argv);
+int     cmd_deal(ctl_ctx *, int argc, char **argv);
+int     cmd_person(ctl_ctx *, int argc, char **argv);
+int     cmd_share(ctl_ctx *, int argc, char **argv);
+int     cmd_private(ctl_ctx *, int argc, char **argv);
+int     cmd_delete(ctl_ctx *, int argc, char **argv);
+int     cmd_link(ctl_ctx *, int argc, char **argv);
+int     cmd_unlink(ctl_ctx *, int argc, char **argv);
+int     cmd_contact(ctl_ctx *, int argc, char **argv);
+int     cmd_directory(ctl_ctx *, int argc, char **argv);
+/* cmd_import.c: SPEC X4 backfill */
+int     cmd_import(ctl_ctx *, int argc, char **argv);
+/* cmd_policy.c */
 int     cmd_policy(ctl_ctx *, int argc, char **argv);
+/* cmd_events.c: SPEC X3 */
+int     cmd_events(ctl_ctx *, int argc, char **argv);
+/* cmd_backup.c */
+int     cmd_backup(ctl_ctx *, int argc, char **argv);
 
 #endif

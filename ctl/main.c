@@ -30,8 +30,22 @@ static const struct command {
     const char *usage;
 } commands[] = {
     {"mailbox", cmd_mailbox, "mailbox --as USER [--label L] [--limit N] [--cursor C]"},
-    {"stats", cmd_stats, "stats"},
+    {"thread", cmd_thread, "thread T --as USER [--raw]"},
+    {"attachment", cmd_attachment, "attachment T N --as USER"},
+    {"deal", cmd_deal, "deal D --as USER [--limit N] [--cursor C]"},
+    {"person", cmd_person, "person P --as USER [--limit N] [--cursor C]"},
+    {"share", cmd_share, "share --as USER T..."},
+    {"private", cmd_private, "private --as USER T..."},
+    {"delete", cmd_delete, "delete --as USER T..."},
+    {"link", cmd_link, "link --as USER T (--deal D | --person P)"},
+    {"unlink", cmd_unlink, "unlink --as USER T (--deal D | --person P)"},
+    {"contact", cmd_contact, "contact create --as USER --thread T --address A [--name N]"},
+    {"directory", cmd_directory, "directory import FILE.json"},
+    {"import", cmd_import, "import --user USER PATH [--since DATE] [--dry-run]"},
     {"policy", cmd_policy, "policy check | policy explain FILE.eml --from A --to B [--to C ...] [--auth LOGIN] [--client ADDR]"},
+    {"events", cmd_events, "events retry"},
+    {"backup", cmd_backup, "backup FILE"},
+    {"stats", cmd_stats, "stats"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -43,6 +43,9 @@
 #include "cs_store.h"
 #include "cs_store_impl.h"
 
+/* While the store is down every record fails: say so once a minute (C1). */
+static cs_ratelimit store_fail_log;
+
 /* cs_store_normalize - normalize an address with the store's delimiters */
 int     cs_store_normalize(const cs_store *st, const char *in, char *out, size_t outlen)
 {
@@ -469,7 +472,8 @@ static void *writer_main(void *arg)
 
 	pthread_mutex_lock(&st->wlock);
 	if (st->ops->write_group(st, group, n) != CS_OK)
-	    cs_error(NULL, "store: group of %zu record(s) not stored", n);
+	    cs_log_limited(&store_fail_log, 60, CS_LOG_ERROR, NULL,
+			   "store: group of %zu record(s) not stored", n);
 	pthread_mutex_unlock(&st->wlock);
 
 	pthread_mutex_lock(&st->qlock);
@@ -629,7 +633,8 @@ int     cs_store_record(cs_store *st, const cs_record *rec, long timeout_ms, int
 	/* The writer is far behind: waiting would only delay mail. */
 	pthread_mutex_unlock(&st->qlock);
 	job_free(job);
-	cs_error(rec->queue_id, "store: writer queue full, record not stored");
+	cs_log_limited(&store_fail_log, 60, CS_LOG_ERROR, rec->queue_id,
+		       "store: writer queue full, record not stored");
 	return CS_EINTERNAL;
     }
     job->refs = 2;				/* queue and this caller */
@@ -648,7 +653,8 @@ int     cs_store_record(cs_store *st, const cs_record *rec, long timeout_ms, int
 	    memcpy(results, job->results, rec->ncopies * sizeof(int));
     } else {
 	rc = CS_EINTERNAL;
-	cs_error(rec->queue_id, "store: no commit within %ld ms; the record may still be stored",
+	cs_log_limited(&store_fail_log, 60, CS_LOG_ERROR, rec->queue_id,
+		       "store: no commit within %ld ms; the record may still be stored",
 		 timeout_ms);
     }
     job_unref(job);
@@ -747,9 +753,236 @@ int     cs_store_mailbox(cs_store *st, const char *as, const char *label, int li
 /* cs_store_stats - counts for crmsyncctl stats */
 int     cs_store_stats(cs_store *st, json_t **out)
 {
+    json_t *ev = NULL;
+    int     rc;
+
     if (out)
 	*out = NULL;
     if (st == NULL || out == NULL)
 	return CS_EINVAL;
-    return st->ops->stats(st, out);
+    rc = st->ops->stats(st, out);
+    /* X3: the outbox's counts, when the backend has one. */
+    if (rc == CS_OK && st->ops->events_stats && st->ops->events_stats(st, &ev) == CS_OK
+	&& json_object_set_new(*out, "events", ev) < 0)
+	rc = CS_EINTERNAL;
+    return rc;
+}
+
+/* cs_store_backup - a consistent copy of the store in a file */
+int     cs_store_backup(cs_store *st, const char *path, json_t **out, char *err, size_t errlen)
+{
+    if (out)
+	*out = NULL;
+    if (err && errlen)
+	*err = 0;
+    if (st == NULL || path == NULL || *path == 0) {
+	snprintf(err, errlen, "no backup file given");
+	return CS_EINVAL;
+    }
+    if (st->ops->backup == NULL) {
+	snprintf(err, errlen, "the %s store cannot copy itself; use its own tools",
+		 st->ops->name);
+	return CS_EINVAL;
+    }
+    return st->ops->backup(st, path, out, err, errlen);
+}
+
+/* ctl_args - common checks of the visibility calls' arguments */
+static int ctl_args(cs_store *st, const char *as, json_t **out, char *err, size_t errlen)
+{
+    if (out)
+	*out = NULL;
+    if (err && errlen)
+	*err = 0;
+    if (st == NULL || as == NULL || *as == 0)
+	return CS_EINVAL;
+    return CS_OK;
+}
+
+/* cs_store_thread - one visible thread with its messages (V3, V6) */
+int     cs_store_thread(cs_store *st, const char *as, const char *thread, json_t **out)
+{
+    if (ctl_args(st, as, out, NULL, 0) != CS_OK || thread == NULL || out == NULL)
+	return CS_EINVAL;
+    return st->ops->thread(st, as, thread, out);
+}
+
+/* cs_store_thread_raw - the raw messages of one's own thread */
+int     cs_store_thread_raw(cs_store *st, const char *as, const char *thread,
+			            cs_store_raw_fn fn, void *arg)
+{
+    if (ctl_args(st, as, NULL, NULL, 0) != CS_OK || thread == NULL || fn == NULL)
+	return CS_EINVAL;
+    return st->ops->thread_raw(st, as, thread, fn, arg);
+}
+
+/* cs_store_attachment - decoded bytes of a visible thread's attachment n */
+int     cs_store_attachment(cs_store *st, const char *as, const char *thread, size_t n,
+			            cs_buf *out)
+{
+    if (ctl_args(st, as, NULL, NULL, 0) != CS_OK || thread == NULL || out == NULL)
+	return CS_EINVAL;
+    if (n == 0)
+	return CS_ENOTFOUND;
+    return st->ops->attachment(st, as, thread, n, out);
+}
+
+/* cs_store_record_threads - the threads on a deal's or person's page */
+int     cs_store_record_threads(cs_store *st, const char *as, const char *kind, const char *id,
+				        int limit, const char *cursor, json_t **out)
+{
+    if (ctl_args(st, as, out, NULL, 0) != CS_OK || kind == NULL || id == NULL || out == NULL
+	|| (strcmp(kind, "deal") != 0 && strcmp(kind, "person") != 0) || limit < 0)
+	return CS_EINVAL;
+    if (limit == 0)
+	limit = 50;
+    if (limit > 500)
+	limit = 500;
+    return st->ops->record_threads(st, as, kind, id, limit, cursor, out);
+}
+
+/* cs_store_threads_set - share, make private or delete threads (V4) */
+int     cs_store_threads_set(cs_store *st, const char *as, int action,
+			             const char *const *threads, size_t n, json_t **out,
+			             char *err, size_t errlen)
+{
+    if (ctl_args(st, as, out, err, errlen) != CS_OK || out == NULL
+	|| (n && threads == NULL) || action < CS_THREADS_SHARE || action > CS_THREADS_DELETE)
+	return CS_EINVAL;
+    if (st->flags & CS_STORE_READONLY)
+	return CS_EINTERNAL;
+    return st->ops->threads_set(st, as, action, threads, n, out, err, errlen);
+}
+
+/* cs_store_link - link or unlink a thread by hand (T3, V4) */
+int     cs_store_link(cs_store *st, const char *as, const char *thread, const char *kind,
+		              const char *id, int unlink, json_t **out, char *err, size_t errlen)
+{
+    if (ctl_args(st, as, out, err, errlen) != CS_OK || out == NULL || thread == NULL
+	|| id == NULL || kind == NULL
+	|| (strcmp(kind, "deal") != 0 && strcmp(kind, "person") != 0))
+	return CS_EINVAL;
+    if (st->flags & CS_STORE_READONLY)
+	return CS_EINTERNAL;
+    return st->ops->link(st, as, thread, kind, id, unlink, out, err, errlen);
+}
+
+/* cs_store_contact_create - K3: a person from a participant of one's thread */
+int     cs_store_contact_create(cs_store *st, const char *as, const char *thread,
+				        const char *address, const char *name, json_t **out,
+				        char *err, size_t errlen)
+{
+    if (ctl_args(st, as, out, err, errlen) != CS_OK || out == NULL || thread == NULL
+	|| address == NULL)
+	return CS_EINVAL;
+    if (st->flags & CS_STORE_READONLY)
+	return CS_EINTERNAL;
+    return st->ops->contact_create(st, as, thread, address, name, out, err, errlen);
+}
+
+/* cs_store_directory_import - X2: replace the CRM directory atomically */
+int     cs_store_directory_import(cs_store *st, json_t *snapshot, json_t **out,
+				          char *err, size_t errlen)
+{
+    if (out)
+	*out = NULL;
+    if (err && errlen)
+	*err = 0;
+    if (st == NULL || snapshot == NULL || out == NULL)
+	return CS_EINVAL;
+    if (st->flags & CS_STORE_READONLY)
+	return CS_EINTERNAL;
+    return st->ops->directory_import(st, snapshot, out, err, errlen);
+}
+
+/* cs_store_outbox_open - the event sender's own connection (X3) */
+cs_outbox *cs_store_outbox_open(cs_store *st, const char *holder, char *err, size_t errlen)
+{
+    if (st == NULL || holder == NULL || st->ops->outbox_open == NULL) {
+	snprintf(err, errlen, "this store has no event outbox");
+	return NULL;
+    }
+    return st->ops->outbox_open(st, holder, err, errlen);
+}
+
+/* cs_store_outbox_close - release the lease and the connection */
+void    cs_store_outbox_close(cs_outbox *ob)
+{
+    if (ob)
+	ob->ops->outbox_close(ob);
+}
+
+/* cs_store_outbox_claim - the next events due, in order per thread */
+int     cs_store_outbox_claim(cs_outbox *ob, time_t now, size_t max, size_t max_bytes,
+			              cs_event **out, size_t *n)
+{
+    if (out)
+	*out = NULL;
+    if (n)
+	*n = 0;
+    if (ob == NULL || out == NULL || n == NULL)
+	return CS_EINVAL;
+    return ob->ops->outbox_claim(ob, now, max, max_bytes, out, n);
+}
+
+/* cs_store_outbox_settle - a delivery's outcome for its events */
+int     cs_store_outbox_settle(cs_outbox *ob, const cs_event *ev, size_t n, int outcome,
+			               time_t when, const char *error)
+{
+    if (ob == NULL || (n && ev == NULL) || outcome < CS_EVENT_DELIVERED
+	|| outcome > CS_EVENT_PARKED)
+	return CS_EINVAL;
+    if (n == 0)
+	return CS_OK;
+    return ob->ops->outbox_settle(ob, ev, n, outcome, when, error);
+}
+
+/* cs_store_outbox_prune - forget delivered events past retention */
+int     cs_store_outbox_prune(cs_outbox *ob, time_t sent_before, time_t any_before)
+{
+    if (ob == NULL)
+	return CS_EINVAL;
+    return ob->ops->outbox_prune(ob, sent_before, any_before);
+}
+
+/* cs_store_events_free - release claimed events */
+void    cs_store_events_free(cs_event *ev, size_t n)
+{
+    if (ev == NULL)
+	return;
+    for (size_t i = 0; i < n; i++) {
+	free(ev[i].id);
+	free(ev[i].type);
+	free(ev[i].body);
+    }
+    free(ev);
+}
+
+/* cs_store_events_retry - parked events back to pending (events retry) */
+int     cs_store_events_retry(cs_store *st, long *n)
+{
+    int     rc;
+
+    if (n)
+	*n = 0;
+    if (st == NULL || n == NULL)
+	return CS_EINVAL;
+    if ((st->flags & CS_STORE_READONLY) || st->ops->events_retry == NULL)
+	return CS_EINTERNAL;
+    pthread_mutex_lock(&st->wlock);
+    rc = st->ops->events_retry(st, n);
+    pthread_mutex_unlock(&st->wlock);
+    return rc;
+}
+
+/* cs_store_events_stats - the outbox's counts */
+int     cs_store_events_stats(cs_store *st, json_t **out)
+{
+    if (out)
+	*out = NULL;
+    if (st == NULL || out == NULL)
+	return CS_EINVAL;
+    if (st->ops->events_stats == NULL)
+	return CS_EINTERNAL;
+    return st->ops->events_stats(st, out);
 }

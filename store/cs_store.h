@@ -123,4 +123,113 @@ int     cs_store_mailbox(cs_store *, const char *as, const char *label, int limi
  *  "records", "mailboxes": {user: messages}}. */
 int     cs_store_stats(cs_store *, json_t **out);
 
+/*
+ * X3 event outbox. The writers (record path, owner actions) add events in
+ * the transaction of the change; a sender (crmsync-milter's event
+ * thread) drains them over its own connection, so mail never waits for
+ * the CRM. A cs_outbox is that connection; it holds a lease so that one
+ * sender at a time delivers (order per thread), taken over when the
+ * holder's lease lapses or, on the same host, its process is gone.
+ */
+typedef struct cs_outbox cs_outbox;
+
+typedef struct cs_event {
+    int64_t seq;			/* outbox order */
+    char   *id;				/* the event's unique id */
+    char   *type;
+    char   *body;			/* the event as a JSON object */
+    int     attempts;			/* deliveries tried before */
+} cs_event;
+
+enum cs_event_outcome { CS_EVENT_DELIVERED = 1, CS_EVENT_RETRY, CS_EVENT_PARKED };
+
+/* holder: this sender's unique name ("host:pid:random"). */
+cs_outbox *cs_store_outbox_open(cs_store *, const char *holder, char *err, size_t errlen);
+void    cs_store_outbox_close(cs_outbox *);
+/* Up to max events (about max_bytes of bodies) due at now, oldest first,
+ * none whose thread has an earlier event still undelivered; *n 0 when
+ * nothing is due or another sender holds the lease. Free with
+ * cs_store_events_free(). */
+int     cs_store_outbox_claim(cs_outbox *, time_t now, size_t max, size_t max_bytes,
+			              cs_event **out, size_t *n);
+/* Record a delivery's outcome for its events: DELIVERED (when: now),
+ * RETRY (when: next try), PARKED (failed until events retry). */
+int     cs_store_outbox_settle(cs_outbox *, const cs_event *, size_t n, int outcome,
+			               time_t when, const char *error);
+/* Delete delivered events done before sent_before, and, when
+ * any_before is not 0, every event made before it (no sender set up). */
+int     cs_store_outbox_prune(cs_outbox *, time_t sent_before, time_t any_before);
+void    cs_store_events_free(cs_event *, size_t n);
+/* crmsyncctl events retry: parked events back to pending; *n moved. */
+int     cs_store_events_retry(cs_store *, long *n);
+/* {"pending", "failed", "delivered"}; cs_store_stats adds it as "events". */
+int     cs_store_events_stats(cs_store *, json_t **out);
+
+/* A consistent copy of the whole store in the file path, taken while the
+ * milter goes on writing (SQLite: the online backup API, one snapshot of
+ * the last commit). Written beside path and renamed over it, mode 0600;
+ * path may not be the store or one of its files. out (may be NULL) gets
+ * {"file", "bytes", "pages", "schema_version"}. CS_EINVAL for a path that
+ * cannot be written or a backend that cannot copy itself (PostgreSQL:
+ * pg_dump), CS_EINTERNAL for I/O and database errors; err says which. */
+int     cs_store_backup(cs_store *, const char *path, json_t **out, char *err, size_t errlen);
+
+/*
+ * Visibility, owner actions, contacts and the directory (SPEC V1-V6, X1,
+ * X2, K3; cs_store_sqlite_ctl.c). Ids are text ("t<n>" for threads). A
+ * thread is visible to a user who owns it, or when it is shared and
+ * linked to a deal or person the user may access (V3): every query that
+ * returns a thread or its content carries that condition, so a thread,
+ * deal or person the user may not see is CS_ENOTFOUND exactly like one
+ * that does not exist (V6), and CS_EFORBIDDEN means visible but not the
+ * user's (V4). err (may be NULL) names the first offending id.
+ */
+/* The thread object (as mailbox lists it) with "messages": message_id,
+ * from, to, cc, date, subject, text, attachments [{name, type, size}],
+ * truncated; in date order. Non-owners see no labels, and links and
+ * participants' persons only to records they may access. */
+int     cs_store_thread(cs_store *, const char *as, const char *thread, json_t **out);
+/* Each raw message of one's OWN thread, in the order cs_store_thread
+ * lists them (visible but not owned: CS_EFORBIDDEN). fn returning
+ * non-zero stops with CS_EINTERNAL. */
+typedef int (*cs_store_raw_fn) (void *arg, const char *message_id, const void *raw,
+				        size_t len, int truncated);
+int     cs_store_thread_raw(cs_store *, const char *as, const char *thread,
+			            cs_store_raw_fn fn, void *arg);
+/* Decoded bytes of attachment n (from 1, over the thread's messages in
+ * cs_store_thread's order) appended to out; CS_ENOTFOUND if no such n. */
+int     cs_store_attachment(cs_store *, const char *as, const char *thread, size_t n,
+			            cs_buf *out);
+/* The threads on a deal's or person's page (kind "deal" or "person"):
+ * as's own threads linked to it and others' shared ones; CS_ENOTFOUND
+ * when as may not access the record. Shape, limit and cursor as
+ * cs_store_mailbox. */
+int     cs_store_record_threads(cs_store *, const char *as, const char *kind, const char *id,
+				        int limit, const char *cursor, json_t **out);
+/* V4, all or nothing in one transaction, one audit row: share answers
+ * {"threads": [{"id", "visible_to": [users]}]}, private and delete
+ * {"threads": [ids]}. Delete removes the messages (raw copies no other
+ * message uses), threading ids and links. */
+enum { CS_THREADS_SHARE = 1, CS_THREADS_PRIVATE, CS_THREADS_DELETE };
+int     cs_store_threads_set(cs_store *, const char *as, int action,
+			             const char *const *threads, size_t n, json_t **out,
+			             char *err, size_t errlen);
+/* T3 by hand (kind "deal"/"person"), owner only, idempotent; a hand
+ * unlink is remembered so automatic linking never puts it back.
+ * {"thread": {...}, "changed": bool}. */
+int     cs_store_link(cs_store *, const char *as, const char *thread, const char *kind,
+		              const char *id, int unlink, json_t **out, char *err, size_t errlen);
+/* K3: a person (origin "hand", owner and access as) from a participant
+ * of one's own thread, linked to it. {"person": {"id", "name",
+ * "address"}, "created": bool, "thread"}. CS_EINVAL: not a participant,
+ * or a user's address. */
+int     cs_store_contact_create(cs_store *, const char *as, const char *thread,
+				        const char *address, const char *name, json_t **out,
+				        char *err, size_t errlen);
+/* X2: validate the whole snapshot (CS_EINVAL, err names the JSON path),
+ * then replace the CRM directory in one transaction. {"persons",
+ * "deals", "taken_over": [{"person", "by"}]}. */
+int     cs_store_directory_import(cs_store *, json_t *snapshot, json_t **out,
+				          char *err, size_t errlen);
+
 #endif

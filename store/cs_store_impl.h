@@ -98,6 +98,34 @@ struct cs_store_ops {
     int     (*mailbox) (cs_store *, const char *as, const char *label, int limit,
 			        const char *cursor, json_t **);
     int     (*stats) (cs_store *, json_t **);
+    /* X3 event outbox (see cs_store.h). */
+    cs_outbox *(*outbox_open) (cs_store *, const char *holder, char *err, size_t errlen);
+    void    (*outbox_close) (cs_outbox *);
+    int     (*outbox_claim) (cs_outbox *, time_t now, size_t max, size_t max_bytes,
+			             cs_event **, size_t *n);
+    int     (*outbox_settle) (cs_outbox *, const cs_event *, size_t n, int outcome,
+			              time_t when, const char *error);
+    int     (*outbox_prune) (cs_outbox *, time_t sent_before, time_t any_before);
+    int     (*events_retry) (cs_store *, long *n);
+    int     (*events_stats) (cs_store *, json_t **);
+    /* A consistent copy into a file (crmsyncctl backup); NULL: cannot. */
+    int     (*backup) (cs_store *, const char *path, json_t **, char *err, size_t errlen);
+    /* Visibility, owner actions, K3, X2 (cs_store.h; cs_store_sqlite_ctl.c). */
+    int     (*thread) (cs_store *, const char *as, const char *thread, json_t **);
+    int     (*thread_raw) (cs_store *, const char *as, const char *thread,
+			           cs_store_raw_fn, void *);
+    int     (*attachment) (cs_store *, const char *as, const char *thread, size_t n, cs_buf *);
+    int     (*record_threads) (cs_store *, const char *as, const char *kind, const char *id,
+				       int limit, const char *cursor, json_t **);
+    int     (*threads_set) (cs_store *, const char *as, int action, const char *const *threads,
+			            size_t n, json_t **, char *err, size_t errlen);
+    int     (*link) (cs_store *, const char *as, const char *thread, const char *kind,
+		             const char *id, int unlink, json_t **, char *err, size_t errlen);
+    int     (*contact_create) (cs_store *, const char *as, const char *thread,
+				       const char *address, const char *name, json_t **,
+				       char *err, size_t errlen);
+    int     (*directory_import) (cs_store *, json_t *snapshot, json_t **, char *err,
+					 size_t errlen);
 };
 
 struct cs_store {
@@ -115,6 +143,11 @@ struct cs_store {
     int     stopping;
     int     writer_started;
     pthread_t writer;
+};
+
+/* A backend's outbox handle starts with this (cs_store.c dispatches). */
+struct cs_outbox {
+    const struct cs_store_ops *ops;
 };
 
 extern const struct cs_store_ops cs_store_sqlite_ops;

@@ -218,9 +218,56 @@ static const char sq_schema_1[] =
 ");"
 "CREATE INDEX events_pending ON events(state, next_try, id);";
 
+/*
+ * Migration (events): the X3 outbox's delivery columns. thread2 is the
+ * second thread an event is ordered with (thread.merged: the old one);
+ * done_at when it was delivered or parked (EventRetention counts from
+ * it); event_lease names the one sender delivering at a time.
+ */
+static const char sq_schema_events[] =
+"ALTER TABLE events ADD COLUMN thread2 INTEGER;"
+"ALTER TABLE events ADD COLUMN done_at INTEGER;"
+"CREATE INDEX events_state_id ON events(state, id);"
+"CREATE INDEX events_done ON events(state, done_at);"
+"CREATE TABLE event_lease("
+"  name TEXT PRIMARY KEY,"
+"  holder TEXT NOT NULL,"
+"  until INTEGER NOT NULL"
+") WITHOUT ROWID;";
+
+/*
+ * Migration: hand unlinks (T3, cs_store_sqlite_ctl.c). A row remembers that
+ * the owner unlinked a thread from a record by hand; the trigger drops any
+ * later automatic link of the same pair (the writer's INSERT OR IGNORE
+ * then inserts nothing), and a merge (T1) carries the rows over to the
+ * surviving thread.
+ */
+static const char sq_schema_unlinks[] =
+"CREATE TABLE thread_unlinks("
+"  owner TEXT NOT NULL,"
+"  thread INTEGER NOT NULL,"
+"  kind TEXT NOT NULL CHECK(kind IN ('person','deal')),"
+"  id TEXT NOT NULL,"
+"  at INTEGER NOT NULL,"
+"  PRIMARY KEY(owner, thread, kind, id)"
+") WITHOUT ROWID;"
+"CREATE INDEX thread_unlinks_record ON thread_unlinks(kind, id);"
+"CREATE TRIGGER thread_links_unlinked BEFORE INSERT ON thread_links"
+"  WHEN NEW.origin='auto' AND EXISTS (SELECT 1 FROM thread_unlinks u"
+"  WHERE u.owner=NEW.owner AND u.thread=NEW.thread AND u.kind=NEW.kind AND u.id=NEW.id)"
+"  BEGIN SELECT RAISE(IGNORE); END;"
+"CREATE TRIGGER merges_unlinks AFTER INSERT ON merges BEGIN"
+"  INSERT OR IGNORE INTO thread_unlinks(owner, thread, kind, id, at)"
+"  SELECT owner, NEW.new_thread, kind, id, at FROM thread_unlinks"
+"  WHERE owner=NEW.owner AND thread=NEW.old_thread;"
+"  DELETE FROM thread_unlinks WHERE owner=NEW.owner AND thread=NEW.old_thread;"
+"  END;";
+
 /* Ordered migration steps: step i brings user_version from i to i+1. */
 static const char *const sq_migrations[] = {
     sq_schema_1,
+    sq_schema_events,
+    sq_schema_unlinks,
 };
 
 #define SQ_SCHEMA_VERSION ((int) (sizeof(sq_migrations) / sizeof(sq_migrations[0])))
@@ -940,6 +987,20 @@ out:
     return rc;
 }
 
+/* Visibility, owner actions, K3, X2 (cs_store_sqlite_ctl.c). */
+int     sq_thread(cs_store *, const char *, const char *, json_t **);
+int     sq_thread_raw(cs_store *, const char *, const char *, cs_store_raw_fn, void *);
+int     sq_attachment(cs_store *, const char *, const char *, size_t, cs_buf *);
+int     sq_record_threads(cs_store *, const char *, const char *, const char *, int,
+			          const char *, json_t **);
+int     sq_threads_set(cs_store *, const char *, int, const char *const *, size_t, json_t **,
+		               char *, size_t);
+int     sq_link(cs_store *, const char *, const char *, const char *, const char *, int,
+		        json_t **, char *, size_t);
+int     sq_contact_create(cs_store *, const char *, const char *, const char *, const char *,
+			          json_t **, char *, size_t);
+int     sq_directory_import(cs_store *, json_t *, json_t **, char *, size_t);
+
 const struct cs_store_ops cs_store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -949,4 +1010,20 @@ const struct cs_store_ops cs_store_sqlite_ops = {
     .sync_users = sq_sync_users,
     .mailbox = sq_mailbox,
     .stats = sq_stats,
+    .backup = sq_backup,
+    .outbox_open = sq_outbox_open,
+    .outbox_close = sq_outbox_close,
+    .outbox_claim = sq_outbox_claim,
+    .outbox_settle = sq_outbox_settle,
+    .outbox_prune = sq_outbox_prune,
+    .events_retry = sq_events_retry,
+    .events_stats = sq_events_stats,
+    .thread = sq_thread,
+    .thread_raw = sq_thread_raw,
+    .attachment = sq_attachment,
+    .record_threads = sq_record_threads,
+    .threads_set = sq_threads_set,
+    .link = sq_link,
+    .contact_create = sq_contact_create,
+    .directory_import = sq_directory_import,
 };

@@ -18,7 +18,7 @@
 #include <sqlite3.h>
 #include "cs_store_impl.h"
 
-#define SQ_CACHE_MAX	64
+#define SQ_CACHE_MAX	128
 
 typedef struct sq_conn {
     sqlite3 *db;
@@ -45,5 +45,43 @@ int     sq_fatal(int rc);
 /* Writing and T1 (cs_store_sqlite_write.c). */
 int     sq_write_group(cs_store *, cs_store_job **, size_t);
 int     sq_joins_thread(cs_store *, const char *user, const cs_store_job *);
+
+/*
+ * Event outbox (X3, cs_store_sqlite_events.c). sq_event_add() inserts one
+ * event in the caller's open transaction, so it commits or rolls back
+ * with the change it announces (never lost, never sent for a change that
+ * did not happen). type is "thread.created", "message.added",
+ * "person.created", "thread.visibility_changed", "thread.linked",
+ * "thread.unlinked", "thread.merged" or "thread.deleted"; owner the
+ * user whose mailbox changed; thread_id the thread's text id "t<n>" (or
+ * NULL: person.created), which orders delivery per thread. ids_payload
+ * (borrowed, not modified) holds the ids and counts concerned, e.g.
+ * {"thread": "t5", "deal": "d1"} or {"threads": [...]}; it is stored as
+ * given, under "id", "type", "time" and "owner" that sq_event_add adds.
+ * content_or_null (borrowed: subject, participants ...) is merged in only
+ * if the thread is shared in this transaction (V6: events of private
+ * threads carry ids and counts only). CS_OK or CS_EINTERNAL.
+ */
+int     sq_event_add(sqlite3 *db, const char *type, const char *owner,
+		             const char *thread_id, json_t *ids_payload, json_t *content_or_null);
+/* The same on a cached connection; thread2 (0: none) is a second thread
+ * the event orders with (thread.merged: the old thread). SQLite rc. */
+int     sq_event_add_c(sq_conn *, const char *type, const char *owner, sqlite3_int64 thread,
+		               sqlite3_int64 thread2, json_t *ids_payload, json_t *content_or_null);
+/* Is the thread shared right now (in the caller's transaction)? */
+int     sq_event_shared(sq_conn *, sqlite3_int64 thread);
+/* Backend ops of the outbox (cs_store_impl.h). */
+cs_outbox *sq_outbox_open(cs_store *, const char *holder, char *err, size_t errlen);
+void    sq_outbox_close(cs_outbox *);
+int     sq_outbox_claim(cs_outbox *, time_t now, size_t max, size_t max_bytes,
+			        cs_event **out, size_t *n);
+int     sq_outbox_settle(cs_outbox *, const cs_event *, size_t n, int outcome,
+			         time_t when, const char *error);
+int     sq_outbox_prune(cs_outbox *, time_t sent_before, time_t any_before);
+int     sq_events_retry(cs_store *, long *n);
+int     sq_events_stats(cs_store *, json_t **out);
+
+/* crmsyncctl backup (cs_store_sqlite_backup.c). */
+int     sq_backup(cs_store *, const char *path, json_t **out, char *err, size_t errlen);
 
 #endif

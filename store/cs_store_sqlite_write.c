@@ -23,6 +23,13 @@
  *	"Outside participants" are the normalized From/To/Cc addresses
  *	minus the owner's own (users' addresses come from
  *	cs_store_sync_users2), compared as a SHA-256 of the sorted set.
+ *
+ *	X3 events are added in the job's savepoint, so they commit exactly
+ *	with the change: thread.created, message.added (subject and
+ *	participants only when the thread is shared, V6), thread.linked for
+ *	each new automatic link, thread.merged per folded thread (and
+ *	thread.visibility_changed when a merge makes a shared thread
+ *	private), person.created for Smart BCC persons.
  */
 #include <config.h>
 
@@ -102,8 +109,10 @@ static const char SQL_MERGE_COUNTS[] =
 " message_count=message_count+(SELECT message_count FROM threads WHERE owner=?1 AND id=?2)"
 " WHERE owner=?1 AND id=?3";
 static const char SQL_MERGE_DROP[] = "DELETE FROM threads WHERE owner=?1 AND id=?2";
+/* Announced: its thread.merged event commits with it (X3). */
 static const char SQL_MERGE_NOTE[] =
-"INSERT INTO merges(owner, old_thread, new_thread, at) VALUES(?1, ?2, ?3, ?4)";
+"INSERT INTO merges(owner, old_thread, new_thread, at, announced) VALUES(?1, ?2, ?3, ?4, 1)";
+static const char SQL_THREAD_COUNT[] = "SELECT message_count FROM threads WHERE owner=?1 AND id=?2";
 static const char SQL_SET_VIS[] = "UPDATE threads SET visibility=?3 WHERE owner=?1 AND id=?2";
 static const char SQL_THREAD_NEW[] =
 "INSERT INTO threads(owner, id, subject, subject_norm, visibility, first_date, last_date,"
@@ -356,12 +365,38 @@ static int find_thread(sq_conn *c, const char *owner, const cs_store_job *job,
     return SQLITE_OK;
 }
 
+/* tid - a thread's text id */
+static void tid(char *out, size_t outlen, sqlite3_int64 t)
+{
+    snprintf(out, outlen, "t%lld", (long long) t);
+}
+
+/* thread_event - an X3 event about one thread: its id plus ids (both taken) */
+static int thread_event(sq_conn *c, const char *type, const char *owner, sqlite3_int64 thread,
+			        sqlite3_int64 thread2, json_t *ids, json_t *content)
+{
+    char    t[32];
+    json_t *all;
+    int     rc = SQLITE_NOMEM;
+
+    /* The thread first: every thread event reads the same way. */
+    tid(t, sizeof(t), thread);
+    if (ids && (all = json_pack("{s:s}", "thread", t)) != NULL) {
+	if (json_object_update_missing(all, ids) == 0)
+	    rc = sq_event_add_c(c, type, owner, thread, thread2, all, content);
+	json_decref(all);
+    }
+    json_decref(ids);
+    json_decref(content);
+    return rc;
+}
+
 /* merge_threads - fold every found thread into target (T1, V3) */
 static int merge_threads(sq_conn *c, const char *owner, const sq_ids *found,
 			         sqlite3_int64 target, time_t now)
 {
-    char    vis[16], set0[4096], set[4096];
-    int     shared = 1, rc;
+    char    vis[16], set0[4096], set[4096], from[32], into[32];
+    int     shared = 1, was_shared = 0, rc;
     sqlite3_int64 old;
     size_t  i;
 
@@ -376,6 +411,8 @@ static int merge_threads(sq_conn *c, const char *owner, const sq_ids *found,
 	    return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
 	if (strcmp(vis, "shared") != 0)
 	    shared = 0;
+	else if (found->v[i] == target)
+	    was_shared = 1;
 	rc = one_text(owner_pair(c, SQL_THREAD_LINKSET, owner, found->v[i], 0),
 		      i ? set : set0, sizeof(set));
 	if (rc != SQLITE_OK)
@@ -401,6 +438,13 @@ static int merge_threads(sq_conn *c, const char *owner, const sq_ids *found,
 	    if ((rc = run(st)) != SQLITE_OK)
 		return rc;
 	}
+	/* X3: which id became which, ordered after both threads' events. */
+	tid(from, sizeof(from), old);
+	tid(into, sizeof(into), target);
+	if ((rc = thread_event(c, "thread.merged", owner, target, old,
+			       json_pack("{s:s,s:s}", "from", from, "into", into),
+			       NULL)) != SQLITE_OK)
+	    return rc;
     }
     {
 	sqlite3_stmt *st = owner_pair(c, SQL_SET_VIS, owner, target, 0);
@@ -408,8 +452,14 @@ static int merge_threads(sq_conn *c, const char *owner, const sq_ids *found,
 	if (st == NULL)
 	    return SQLITE_ERROR;
 	bind_str(st, 3, shared ? "shared" : "private");
-	return run(st);
+	if ((rc = run(st)) != SQLITE_OK)
+	    return rc;
     }
+    /* V3, V5: a shared thread merged with a private one is private now. */
+    if (was_shared && !shared)
+	return thread_event(c, "thread.visibility_changed", owner, target, 0,
+			    json_pack("{s:s}", "visibility", "private"), NULL);
+    return SQLITE_OK;
 }
 
 /* raw_store - the raw message once per SHA-256, streamed in 64 KB chunks */
@@ -484,6 +534,11 @@ static int link_address(sq_conn *c, const char *owner, sqlite3_int64 thread, con
     bind_str(st, 4, person);
     if ((rc = run(st)) != SQLITE_OK)
 	return rc;
+    if (sqlite3_changes(c->db) > 0
+	&& (rc = thread_event(c, "thread.linked", owner, thread, 0,
+			      json_pack("{s:s,s:s}", "person", person, "origin", "auto"),
+			      NULL)) != SQLITE_OK)
+	return rc;
     if ((st = sq_stmt(c, SQL_LINK_DEALS)) == NULL)
 	return SQLITE_ERROR;
     bind_str(st, 1, owner);
@@ -503,7 +558,10 @@ static int link_address(sq_conn *c, const char *owner, sqlite3_int64 thread, con
     sqlite3_bind_int64(st, 2, thread);
     bind_str(st, 3, "deal");
     bind_str(st, 4, deal);
-    return run(st);
+    if ((rc = run(st)) != SQLITE_OK || sqlite3_changes(c->db) == 0)
+	return rc;
+    return thread_event(c, "thread.linked", owner, thread, 0,
+			json_pack("{s:s,s:s}", "deal", deal, "origin", "auto"), NULL);
 }
 
 /* link_thread - T3 for every participant of the copy */
@@ -524,6 +582,49 @@ static int link_thread(cs_store *cst, sq_conn *c, const cs_store_job *job,
 	    && (rc = link_address(c, cp->user, thread, norm)) != SQLITE_OK)
 	    return rc;
     return SQLITE_OK;
+}
+
+/* add_list - append a stored JSON address list to participants */
+static int add_list(json_t *participants, const char *text)
+{
+    json_t *arr = text ? json_loads(text, 0, NULL) : NULL;
+    int     rc = 0;
+
+    if (json_is_array(arr))
+	rc = json_array_extend(participants, arr);
+    json_decref(arr);
+    return rc;
+}
+
+/* message_event - X3 message.added; subject and participants only if shared (V6) */
+static int message_event(sq_conn *c, const cs_store_job *job, const char *owner,
+			         sqlite3_int64 thread, sqlite3_int64 msg)
+{
+    sqlite3_int64 count = 0;
+    json_t *content = NULL, *parts;
+    char    m[32];
+    int     rc;
+
+    if ((rc = one_int(owner_pair(c, SQL_THREAD_COUNT, owner, thread, 0), &count)) != SQLITE_OK)
+	return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+    snprintf(m, sizeof(m), "m%lld", (long long) msg);
+    /* Building content costs JSON parsing: only for a shared thread. */
+    if (sq_event_shared(c, thread)) {
+	if ((parts = json_array()) == NULL)
+	    return SQLITE_NOMEM;
+	if (add_list(parts, job->from_json) < 0 || add_list(parts, job->to_json) < 0
+	    || add_list(parts, job->cc_json) < 0) {
+	    json_decref(parts);
+	    return SQLITE_NOMEM;
+	}
+	/* "o" takes parts even when packing fails. */
+	if ((content = json_pack("{s:s?,s:o}", "subject", job->subject,
+				 "participants", parts)) == NULL)
+	    return SQLITE_NOMEM;
+    }
+    return thread_event(c, "message.added", owner, thread, 0,
+			json_pack("{s:s,s:I}", "message", m, "message_count", (json_int_t) count),
+			content);
 }
 
 /* store_copy - T2, T1, the message row and T3 for one owner's copy */
@@ -580,7 +681,9 @@ static int store_copy(cs_store *cst, sq_conn *c, cs_store_job *job, size_t ci,
 	sqlite3_bind_int64(st, 5, (sqlite3_int64) job->sort_date);
 	bind_str(st, 6, job->thread_index_root);
 	sqlite3_bind_int64(st, 7, (sqlite3_int64) now);
-	if ((rc = run(st)) != SQLITE_OK)
+	if ((rc = run(st)) != SQLITE_OK
+	    || (rc = thread_event(c, "thread.created", owner, thread, 0, json_object(),
+				  NULL)) != SQLITE_OK)
 	    goto out;
     }
     if (*raw_id == 0 && (rc = raw_store(c, job, raw_id)) != SQLITE_OK)
@@ -641,6 +744,7 @@ static int store_copy(cs_store *cst, sq_conn *c, cs_store_job *job, size_t ci,
     }
     if ((st = owner_pair(c, SQL_THREAD_ADD, owner, thread, (sqlite3_int64) job->sort_date)) == NULL
 	|| (rc = run(st)) != SQLITE_OK
+	|| (rc = message_event(c, job, owner, thread, msg)) != SQLITE_OK
 	|| (rc = link_thread(cst, c, job, cp, thread)) != SQLITE_OK) {
 	rc = rc ? rc : SQLITE_ERROR;
 	goto out;
@@ -706,7 +810,21 @@ static int store_contact(sq_conn *c, const cs_store_jcontact *k, time_t now)
     bind_str(st, 1, k->owner);
     bind_str(st, 2, "person");
     bind_str(st, 3, id);
-    return run(st);
+    if ((rc = run(st)) != SQLITE_OK)
+	return rc;
+    /* X3: a person is no thread's content; SPEC gives its name and address. */
+    {
+	json_t *ids = json_pack("{s:s,s:o,s:s}", "person", id, "name",
+				k->name && *k->name ? json_string(k->name)
+				: json_stringn(email, (size_t) (at - email)),
+				"address", email);
+
+	if (ids == NULL)
+	    return SQLITE_NOMEM;
+	rc = sq_event_add_c(c, "person.created", k->owner, 0, 0, ids, NULL);
+	json_decref(ids);
+	return rc;
+    }
 }
 
 /* store_job - contacts first (so the sender's copy links them), then copies */
@@ -734,6 +852,9 @@ static void fail_all(cs_store_job **jobs, size_t n)
     }
 }
 
+/* A store that is down fails every group: log that once a minute (C1). */
+static cs_ratelimit group_fail_log;
+
 /* sq_write_group - one transaction, a savepoint per job */
 int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
 {
@@ -749,7 +870,8 @@ int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
 	return CS_EINTERNAL;
     }
     if ((rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {
-	cs_error(jobs[0]->queue_id, "store: begin: %s", sqlite3_errmsg(c->db));
+	cs_log_limited(&group_fail_log, 60, CS_LOG_ERROR, jobs[0]->queue_id,
+		       "store: begin: %s", sqlite3_errmsg(c->db));
 	fail_all(jobs, n);
 	return CS_EINTERNAL;
     }
@@ -793,8 +915,8 @@ int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
     return CS_OK;
 
 group_fail:
-    cs_error(jobs[0]->queue_id, "store: group of %zu record(s) rolled back: %s", n,
-	     sqlite3_errmsg(c->db));
+    cs_log_limited(&group_fail_log, 60, CS_LOG_ERROR, jobs[0]->queue_id,
+		   "store: group of %zu record(s) rolled back: %s", n, sqlite3_errmsg(c->db));
     sq_reset_all(c);
     sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
     fail_all(jobs, n);

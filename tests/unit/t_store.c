@@ -255,6 +255,7 @@ static cs_store *fresh(const char *name, unsigned flags, long timeout_ms)
 /* test_open - create, modes, migrate twice, refusals */
 static void test_open(void)
 {
+    int     schema;
     char    err[256], buf[64], path[400];
     struct stat sb;
     cs_store *st;
@@ -268,13 +269,14 @@ static void test_open(void)
     snprintf(path, sizeof(path), "%s-shm", dbpath);
     ok(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0660, "open: -shm mode 0660");
     cs_store_close(st);
-    is_int(q_int("PRAGMA user_version"), 1, "open: schema version 1");
+    schema = q_int("PRAGMA user_version");
+    ok(schema >= 1, "open: schema migrated (version %d)", schema);
     is_str(q_text("PRAGMA journal_mode", buf, sizeof(buf)), "wal", "open: WAL mode");
     st = cs_store_open(dbpath, CS_STORE_CREATE, 2000, err, sizeof(err));
     ok(st != NULL, "open: second open (migrate again) works");
     ok(st && cs_store_stats(st, &stats) == CS_OK, "open: stats");
-    is_int(json_integer_value(json_object_get(stats, "schema_version")), 1,
-	   "open: stats schema_version");
+    is_int(json_integer_value(json_object_get(stats, "schema_version")), schema,
+	   "open: stats schema_version is the file's, unchanged by a second open");
     is_int(json_integer_value(json_object_get(stats, "users")), 2, "open: users kept");
     json_decref(stats);
     cs_store_close(st);

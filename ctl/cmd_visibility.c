@@ -1,0 +1,488 @@
+/*
+ * NAME
+ *	cmd_visibility 3
+ * SUMMARY
+ *	crmsyncctl thread, attachment, deal, person, share, private, delete,
+ *	link, unlink, contact create, directory import
+ * DESCRIPTION
+ *	The CRM-facing commands (SPEC X1) act --as a user; who may see or
+ *	change what (V1-V6) is decided by the store's queries, never here:
+ *	these functions parse arguments, call one store function and print
+ *	its answer. A thread, deal or person the user may not see is "not
+ *	found" (exit 2) with the same message as one that does not exist.
+ *
+ *	thread --raw (owner only) prints {"thread", "messages": [{"message_id",
+ *	"size", "truncated", "raw"}]}, raw being the message's bytes in
+ *	base64: raw mail need not be UTF-8, which JSON strings must be.
+ *	attachment writes the decoded bytes alone to stdout.
+ *
+ *	With CRMSYNC_TIMING=1 in the environment each of these commands
+ *	prints {"timing_ms": T, "command": NAME} on stderr, T being the time
+ *	spent in the store call (benchmarks; not part of the interface).
+ */
+#include <config.h>
+
+/* System library. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/evp.h>
+
+/* Application-specific. */
+#include "ctl.h"
+
+#define CTL_MAX_DIRECTORY	(512L * 1024 * 1024)	/* bytes of a snapshot */
+
+/* Arguments common to the commands: --as, options, positional words. */
+typedef struct vis_args {
+    const char *as;
+    const char *deal, *person, *cursor, *thread, *address, *name;
+    int     limit, raw;
+    char  **pos;
+    int     npos;
+} vis_args;
+
+/* Which options a command takes. */
+enum { O_LIST = 1, O_RAW = 2, O_RECORD = 4, O_CONTACT = 8 };
+
+/* parse_limit - 1..500 */
+static int parse_limit(const char *s, int *out)
+{
+    char   *end;
+    long    v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < 1 || v > 500)
+	return -1;
+    *out = (int) v;
+    return 0;
+}
+
+/* parse_args - fill a vis_args; an exit code (usage) on error, else 0 */
+static int parse_args(int argc, char **argv, unsigned allowed, vis_args *a)
+{
+    memset(a, 0, sizeof(*a));
+    if ((a->pos = calloc((size_t) argc + 1, sizeof(*a->pos))) == NULL)
+	return ctl_fail(CTL_INTERNAL, "out of memory");
+    for (int i = 0; i < argc; i++) {
+	const char *o = argv[i];
+	const char **slot = NULL;
+
+	if (strcmp(o, "--raw") == 0 && (allowed & O_RAW)) {
+	    a->raw = 1;
+	    continue;
+	}
+	if (strncmp(o, "--", 2) != 0 || strcmp(o, "--") == 0) {
+	    a->pos[a->npos++] = argv[i];
+	    continue;
+	}
+	if (strcmp(o, "--as") == 0)
+	    slot = &a->as;
+	else if (strcmp(o, "--cursor") == 0 && (allowed & O_LIST))
+	    slot = &a->cursor;
+	else if (strcmp(o, "--deal") == 0 && (allowed & O_RECORD))
+	    slot = &a->deal;
+	else if (strcmp(o, "--person") == 0 && (allowed & O_RECORD))
+	    slot = &a->person;
+	else if (strcmp(o, "--thread") == 0 && (allowed & O_CONTACT))
+	    slot = &a->thread;
+	else if (strcmp(o, "--address") == 0 && (allowed & O_CONTACT))
+	    slot = &a->address;
+	else if (strcmp(o, "--name") == 0 && (allowed & O_CONTACT))
+	    slot = &a->name;
+	else if (strcmp(o, "--limit") != 0 || !(allowed & O_LIST)) {
+	    free(a->pos);
+	    return ctl_fail(CTL_USAGE, "unknown argument: %s", o);
+	}
+	if (i + 1 >= argc) {
+	    free(a->pos);
+	    return ctl_fail(CTL_USAGE, "%s needs a value", o);
+	}
+	if (slot == NULL) {
+	    if (parse_limit(argv[++i], &a->limit) < 0) {
+		free(a->pos);
+		return ctl_fail(CTL_USAGE, "--limit must be 1 to 500");
+	    }
+	    continue;
+	}
+	if (*slot) {
+	    free(a->pos);
+	    return ctl_fail(CTL_USAGE, "%s given twice", o);
+	}
+	*slot = argv[++i];
+    }
+    if (a->as == NULL || *a->as == 0) {
+	free(a->pos);
+	return ctl_fail(CTL_USAGE, "--as USER is required");
+    }
+    return 0;
+}
+
+/* now_ms - a monotonic clock in milliseconds */
+static double now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* timing - CRMSYNC_TIMING=1: the store call's duration on stderr */
+static void timing(const char *command, double start)
+{
+    const char *t = getenv("CRMSYNC_TIMING");
+
+    if (t && strcmp(t, "1") == 0)
+	fprintf(stderr, "{\"timing_ms\": %.3f, \"command\": \"%s\"}\n", now_ms() - start,
+		command);
+}
+
+/* open_store - the configured store with the configured subaddress rule */
+static cs_store *open_store(ctl_ctx *ctx, unsigned flags)
+{
+    cs_store *st = ctl_open_store(ctx, flags);
+
+    if (st)
+	cs_store_set_subaddress(st, ctx->cfg->subaddress_delimiter);
+    return st;
+}
+
+/* fail_rc - print a store error: the store's message, else a default */
+static int fail_rc(int rc, const char *err, const char *dflt)
+{
+    return ctl_fail(ctl_store_rc(rc), "%s", err && *err ? err : dflt);
+}
+
+/* b64 - base64 of len bytes as a JSON string */
+static json_t *b64(const void *p, size_t len)
+{
+    char   *out;
+    json_t *j;
+
+    if (len > (size_t) INT_MAX / 4 * 3 - 3 || (out = malloc(len / 3 * 4 + 5)) == NULL)
+	return NULL;
+    EVP_EncodeBlock((unsigned char *) out, p, (int) len);
+    j = json_string(out);
+    free(out);
+    return j;
+}
+
+/* raw_one - cs_store_thread_raw callback: one message into the answer */
+static int raw_one(void *arg, const char *message_id, const void *raw, size_t len, int truncated)
+{
+    json_t *msgs = arg, *data = b64(raw, len);
+
+    if (data == NULL)
+	return -1;
+    return json_array_append_new(msgs, json_pack("{s:s?,s:I,s:b,s:o}", "message_id", message_id,
+						 "size", (json_int_t) len,
+						 "truncated", truncated, "raw", data));
+}
+
+/* cmd_thread - crmsyncctl thread T --as U [--raw] */
+int     cmd_thread(ctl_ctx *ctx, int argc, char **argv)
+{
+    vis_args a;
+    cs_store *st;
+    json_t *out = NULL, *msgs;
+    double  t0;
+    int     rc;
+
+    if ((rc = parse_args(argc, argv, O_RAW, &a)) != 0)
+	return rc;
+    if (a.npos != 1) {
+	free(a.pos);
+	return ctl_fail(CTL_USAGE, "thread needs one thread id");
+    }
+    if ((st = open_store(ctx, CS_STORE_READONLY)) == NULL) {
+	free(a.pos);
+	return CTL_INTERNAL;
+    }
+    t0 = now_ms();
+    if (a.raw) {
+	msgs = json_array();
+	out = json_pack("{s:s,s:o}", "thread", a.pos[0], "messages", msgs);
+	rc = out ? cs_store_thread_raw(st, a.as, a.pos[0], raw_one, msgs) : CS_EINTERNAL;
+    } else
+	rc = cs_store_thread(st, a.as, a.pos[0], &out);
+    timing("thread", t0);
+    cs_store_close(st);
+    if (rc != CS_OK) {
+	json_decref(out);
+	rc = rc == CS_EFORBIDDEN
+	    ? ctl_fail(CTL_FORBIDDEN, "thread %s: only its owner may read the raw messages",
+		       a.pos[0])
+	    : rc == CS_ENOTFOUND ? ctl_fail(CTL_NOTFOUND, "thread %s not found", a.pos[0])
+	    : ctl_fail(ctl_store_rc(rc), "cannot read thread %s", a.pos[0]);
+	free(a.pos);
+	return rc;
+    }
+    free(a.pos);
+    return ctl_print(out);
+}
+
+/* cmd_attachment - crmsyncctl attachment T N --as U: the bytes on stdout */
+int     cmd_attachment(ctl_ctx *ctx, int argc, char **argv)
+{
+    vis_args a;
+    cs_store *st;
+    cs_buf  buf = {0};
+    unsigned long n;
+    char   *end;
+    double  t0;
+    int     rc;
+
+    if ((rc = parse_args(argc, argv, 0, &a)) != 0)
+	return rc;
+    if (a.npos != 2) {
+	free(a.pos);
+	return ctl_fail(CTL_USAGE, "attachment needs a thread id and a number");
+    }
+    errno = 0;
+    n = strtoul(a.pos[1], &end, 10);
+    if (errno || *end || end == a.pos[1] || n < 1 || n > 1000000 || a.pos[1][0] == '-') {
+	free(a.pos);
+	return ctl_fail(CTL_USAGE, "the attachment number counts from 1");
+    }
+    if ((st = open_store(ctx, CS_STORE_READONLY)) == NULL) {
+	free(a.pos);
+	return CTL_INTERNAL;
+    }
+    t0 = now_ms();
+    rc = cs_store_attachment(st, a.as, a.pos[0], (size_t) n, &buf);
+    timing("attachment", t0);
+    cs_store_close(st);
+    if (rc != CS_OK) {
+	/* V6: the same answer whether the thread or the attachment is missing. */
+	rc = rc == CS_ENOTFOUND
+	    ? ctl_fail(CTL_NOTFOUND, "attachment %lu of thread %s not found", n, a.pos[0])
+	    : ctl_fail(ctl_store_rc(rc), "cannot read thread %s", a.pos[0]);
+	free(a.pos);
+	cs_buf_free(&buf);
+	return rc;
+    }
+    free(a.pos);
+    if ((buf.len && fwrite(buf.data, 1, buf.len, stdout) != buf.len) || fflush(stdout) == EOF)
+	rc = ctl_fail(CTL_INTERNAL, "cannot write output");
+    cs_buf_free(&buf);
+    return rc;
+}
+
+/* record_page - deal D / person P --as U [--limit N] [--cursor C] */
+static int record_page(ctl_ctx *ctx, const char *kind, int argc, char **argv)
+{
+    vis_args a;
+    cs_store *st;
+    json_t *out = NULL;
+    double  t0;
+    int     rc;
+
+    if ((rc = parse_args(argc, argv, O_LIST, &a)) != 0)
+	return rc;
+    if (a.npos != 1) {
+	free(a.pos);
+	return ctl_fail(CTL_USAGE, "%s needs one %s id", kind, kind);
+    }
+    if ((st = open_store(ctx, CS_STORE_READONLY)) == NULL) {
+	free(a.pos);
+	return CTL_INTERNAL;
+    }
+    t0 = now_ms();
+    rc = cs_store_record_threads(st, a.as, kind, a.pos[0], a.limit, a.cursor, &out);
+    timing(kind, t0);
+    cs_store_close(st);
+    if (rc != CS_OK) {
+	rc = rc == CS_ENOTFOUND ? ctl_fail(CTL_NOTFOUND, "%s %s not found", kind, a.pos[0])
+	    : rc == CS_EINVAL ? ctl_fail(CTL_BADINPUT, "bad cursor")
+	    : ctl_fail(ctl_store_rc(rc), "cannot list %s %s", kind, a.pos[0]);
+	free(a.pos);
+	return rc;
+    }
+    free(a.pos);
+    return ctl_print(out);
+}
+
+/* cmd_deal - crmsyncctl deal D --as U [--limit N] [--cursor C] */
+int     cmd_deal(ctl_ctx *ctx, int argc, char **argv)
+{
+    return record_page(ctx, "deal", argc, argv);
+}
+
+/* cmd_person - crmsyncctl person P --as U [--limit N] [--cursor C] */
+int     cmd_person(ctl_ctx *ctx, int argc, char **argv)
+{
+    return record_page(ctx, "person", argc, argv);
+}
+
+/* threads_set - share / private / delete --as U T... */
+static int threads_set(ctl_ctx *ctx, const char *name, int action, int argc, char **argv)
+{
+    vis_args a;
+    cs_store *st;
+    json_t *out = NULL;
+    char    err[256] = "";
+    double  t0;
+    int     rc;
+
+    if ((rc = parse_args(argc, argv, 0, &a)) != 0)
+	return rc;
+    if (a.npos < 1) {
+	free(a.pos);
+	return ctl_fail(CTL_USAGE, "%s needs at least one thread id", name);
+    }
+    if ((st = open_store(ctx, 0)) == NULL) {
+	free(a.pos);
+	return CTL_INTERNAL;
+    }
+    t0 = now_ms();
+    rc = cs_store_threads_set(st, a.as, action, (const char *const *) a.pos, (size_t) a.npos,
+			      &out, err, sizeof(err));
+    timing(name, t0);
+    cs_store_close(st);
+    free(a.pos);
+    if (rc != CS_OK)
+	return fail_rc(rc, err, "nothing was changed");
+    return ctl_print(out);
+}
+
+/* cmd_share - crmsyncctl share --as U T... */
+int     cmd_share(ctl_ctx *ctx, int argc, char **argv)
+{
+    return threads_set(ctx, "share", CS_THREADS_SHARE, argc, argv);
+}
+
+/* cmd_private - crmsyncctl private --as U T... */
+int     cmd_private(ctl_ctx *ctx, int argc, char **argv)
+{
+    return threads_set(ctx, "private", CS_THREADS_PRIVATE, argc, argv);
+}
+
+/* cmd_delete - crmsyncctl delete --as U T... */
+int     cmd_delete(ctl_ctx *ctx, int argc, char **argv)
+{
+    return threads_set(ctx, "delete", CS_THREADS_DELETE, argc, argv);
+}
+
+/* link_cmd - link / unlink --as U T (--deal D | --person P) */
+static int link_cmd(ctl_ctx *ctx, const char *name, int unlink, int argc, char **argv)
+{
+    vis_args a;
+    cs_store *st;
+    json_t *out = NULL;
+    char    err[256] = "";
+    double  t0;
+    int     rc;
+
+    if ((rc = parse_args(argc, argv, O_RECORD, &a)) != 0)
+	return rc;
+    if (a.npos != 1 || (a.deal == NULL) == (a.person == NULL)) {
+	free(a.pos);
+	return ctl_fail(CTL_USAGE, "%s needs one thread id and either --deal or --person", name);
+    }
+    if ((st = open_store(ctx, 0)) == NULL) {
+	free(a.pos);
+	return CTL_INTERNAL;
+    }
+    t0 = now_ms();
+    rc = cs_store_link(st, a.as, a.pos[0], a.deal ? "deal" : "person",
+		       a.deal ? a.deal : a.person, unlink, &out, err, sizeof(err));
+    timing(name, t0);
+    cs_store_close(st);
+    free(a.pos);
+    if (rc != CS_OK)
+	return fail_rc(rc, err, "nothing was changed");
+    return ctl_print(out);
+}
+
+/* cmd_link - crmsyncctl link --as U T (--deal D | --person P) */
+int     cmd_link(ctl_ctx *ctx, int argc, char **argv)
+{
+    return link_cmd(ctx, "link", 0, argc, argv);
+}
+
+/* cmd_unlink - crmsyncctl unlink --as U T (--deal D | --person P) */
+int     cmd_unlink(ctl_ctx *ctx, int argc, char **argv)
+{
+    return link_cmd(ctx, "unlink", 1, argc, argv);
+}
+
+/* cmd_contact - crmsyncctl contact create --as U --thread T --address A [--name N] */
+int     cmd_contact(ctl_ctx *ctx, int argc, char **argv)
+{
+    vis_args a;
+    cs_store *st;
+    json_t *out = NULL;
+    char    err[512] = "";
+    double  t0;
+    int     rc;
+
+    if (argc < 1 || strcmp(argv[0], "create") != 0)
+	return ctl_fail(CTL_USAGE, "usage: contact create --as USER --thread T --address A"
+			" [--name N]");
+    if ((rc = parse_args(argc - 1, argv + 1, O_CONTACT, &a)) != 0)
+	return rc;
+    if (a.npos != 0 || a.thread == NULL || a.address == NULL) {
+	free(a.pos);
+	return ctl_fail(CTL_USAGE, "contact create needs --thread T and --address A");
+    }
+    if ((st = open_store(ctx, 0)) == NULL) {
+	free(a.pos);
+	return CTL_INTERNAL;
+    }
+    t0 = now_ms();
+    rc = cs_store_contact_create(st, a.as, a.thread, a.address, a.name, &out, err, sizeof(err));
+    timing("contact", t0);
+    cs_store_close(st);
+    free(a.pos);
+    if (rc != CS_OK)
+	return fail_rc(rc, err, "no contact was created");
+    return ctl_print(out);
+}
+
+/* cmd_directory - crmsyncctl directory import FILE.json */
+int     cmd_directory(ctl_ctx *ctx, int argc, char **argv)
+{
+    json_error_t jerr;
+    json_t *doc, *out = NULL;
+    cs_store *st;
+    char    err[512] = "";
+    FILE   *fp;
+    long    size;
+    double  t0;
+    int     rc;
+
+    if (argc != 2 || strcmp(argv[0], "import") != 0)
+	return ctl_fail(CTL_USAGE, "usage: directory import FILE.json");
+    if ((fp = fopen(argv[1], "rb")) == NULL)
+	return ctl_fail(CTL_BADINPUT, "%s: %s", argv[1], strerror(errno));
+    if (fseek(fp, 0, SEEK_END) < 0 || (size = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) < 0
+	|| size > CTL_MAX_DIRECTORY) {
+	fclose(fp);
+	return ctl_fail(CTL_BADINPUT, "%s: not a readable file of at most %ld bytes", argv[1],
+			CTL_MAX_DIRECTORY);
+    }
+    /* A key given twice would make the snapshot mean two things. */
+    doc = json_loadf(fp, JSON_REJECT_DUPLICATES, &jerr);
+    fclose(fp);
+    if (doc == NULL)
+	return ctl_fail(CTL_BADINPUT, "%s:%d:%d: %s", argv[1], jerr.line, jerr.column, jerr.text);
+    if ((st = open_store(ctx, CS_STORE_CREATE)) == NULL) {
+	json_decref(doc);
+	return CTL_INTERNAL;
+    }
+    t0 = now_ms();
+    rc = cs_store_directory_import(st, doc, &out, err, sizeof(err));
+    timing("directory", t0);
+    cs_store_close(st);
+    json_decref(doc);
+    if (rc != CS_OK) {
+	if (rc == CS_EINVAL)
+	    return ctl_fail(CTL_BADINPUT, "%s: %s", argv[1], err);
+	return fail_rc(rc, err, "the directory was not changed");
+    }
+    return ctl_print(out);
+}

@@ -1,0 +1,230 @@
+#!/bin/sh
+# privacy.sh - the privacy matrix through crmsyncctl (SPEC V1-V6, X1, T3)
+#
+# No Postfix and no root: tests/bench/ctl-gen records the fixture through
+# the store interface (see its manual): olivia owns SECRET-PRIV (linked to
+# person p1 and deal d1, never shared), SECRET-SU (shared, linked to
+# nothing) and SECRET-SL (shared, linked to p1 and d1). Actors: olivia
+# (owner), dave (access to d1), pete (access to p1 only), nora (no
+# access), adam (role admin, no access). States: before share, after
+# share, after private again, after delete. For every state, actor and
+# content command (mailbox, thread, thread --raw, attachment, deal,
+# person) two assertions: the exit code, and that the output (stdout and
+# stderr) holds no subject, body or attachment of a thread the actor may
+# not see, and holds the expected ones. Then V4 refusals and all-or-
+# nothing, and: a bulk private of 1000 threads killed with SIGKILL at
+# random moments leaves 0 or 1000 threads shared, never a mix.
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+export top_srcdir top_builddir
+. "$top_srcdir/tests/lib.sh"
+
+cs_find_bins
+GEN=$top_builddir/tests/bench/ctl-gen
+JGET=$top_builddir/tests/jget
+for b in "$CRMSYNCCTL" "$GEN" "$JGET"; do
+    [ -x "$b" ] || tap_bail "$b not built"
+done
+cs_init || tap_bail "cs_init failed"
+
+DB=$CS_TMP/store/crmsync.db
+CONF=$CS_TMP/crmsync.conf
+OUT=$CS_TMP/out
+mkdir -p "$CS_TMP/store" "$CS_TMP/policy"
+cat >"$CONF" <<EOF
+Database $DB
+PolicyDir $CS_TMP/policy
+Syslog no
+EOF
+
+ctl() {
+    "$CRMSYNCCTL" -c "$CONF" "$@"
+}
+
+ids=$("$GEN" fixture "$DB" 2>/dev/null) || tap_bail "fixture failed"
+eval "$ids"
+[ -n "$priv" ] && [ -n "$su" ] && [ -n "$sl" ] || tap_bail "fixture printed: $ids"
+
+ACTORS="olivia dave pete nora adam"
+THREADS="priv su sl"
+
+# tid NAME - the thread id of priv, su or sl
+tid() {
+    eval "echo \$$1"
+}
+
+# marker NAME - the upper-case tag in that thread's subject, body, attachment
+marker() {
+    echo "$1" | tr a-z A-Z
+}
+
+# visible STATE ACTOR NAME - 0 when ACTOR may see thread NAME in STATE
+visible() {
+    [ "$1" = deleted ] && return 1
+    [ "$2" = olivia ] && return 0
+    [ "$1" = shared ] && [ "$3" = sl ] && { [ "$2" = dave ] || [ "$2" = pete ]; }
+}
+
+# linked NAME RECORD - 0 when thread NAME is linked to d1 or p1 (T3)
+linked() {
+    [ "$1" != su ]
+}
+
+# check DESC WANT_RC ALLOWED EXPECTED CMD... - exit code, then leaks:
+# no marker of a thread outside ALLOWED, every thread in EXPECTED present
+check() {
+    _desc=$1 _want=$2 _allowed=$3 _expect=$4
+    shift 4
+    "$@" >"$OUT" 2>&1
+    _rc=$?
+    tap_is "$_rc" "$_want" "$_desc: exit $_want"
+    _bad=
+    for _t in $THREADS; do
+	_m=$(marker "$_t")
+	case " $_allowed " in
+	*" $_t "*) ;;
+	*) grep -Eq "(SECRET|BODY|ATTACH)-$_m" "$OUT" && _bad="$_bad leaks $_t;" ;;
+	esac
+    done
+    for _t in $_expect; do
+	case $_t in
+	raw) grep -q '"raw"' "$OUT" || _bad="$_bad no raw;" ;;
+	att:*) _m=$(marker "${_t#att:}")
+	    grep -q "ATTACH-$_m" "$OUT" || _bad="$_bad no attachment ${_t#att:};" ;;
+	body:*) _m=$(marker "${_t#body:}")
+	    grep -q "BODY-$_m" "$OUT" || _bad="$_bad no body ${_t#body:};" ;;
+	*) _m=$(marker "$_t")
+	    grep -q "SECRET-$_m" "$OUT" || _bad="$_bad no $_t;" ;;
+	esac
+    done
+    tap_is "${_bad:-none}" none "$_desc: no leak, expected content"
+    [ -z "$_bad" ] || sed 's/^/# /' "$OUT" | head -20 >&2
+}
+
+# matrix STATE - every actor, every content command
+matrix() {
+    _st=$1
+    for a in $ACTORS; do
+	# mailbox: V2, one's own threads only, whatever the state.
+	_mine=
+	for t in $THREADS; do
+	    [ "$a" = olivia ] && visible "$_st" "$a" "$t" && _mine="$_mine $t"
+	done
+	check "$_st $a mailbox" 0 "$_mine" "$_mine" ctl mailbox --as "$a"
+	for t in $THREADS; do
+	    id=$(tid "$t")
+	    if visible "$_st" "$a" "$t"; then
+		check "$_st $a thread $t" 0 "$t" "$t body:$t" ctl thread "$id" --as "$a"
+		if [ "$a" = olivia ]; then
+		    check "$_st $a thread --raw $t" 0 "$t" raw ctl thread "$id" --raw --as "$a"
+		else
+		    check "$_st $a thread --raw $t" 3 "" "" ctl thread "$id" --raw --as "$a"
+		fi
+		check "$_st $a attachment $t" 0 "$t" "att:$t" ctl attachment "$id" 1 --as "$a"
+	    else
+		check "$_st $a thread $t" 2 "" "" ctl thread "$id" --as "$a"
+		check "$_st $a thread --raw $t" 2 "" "" ctl thread "$id" --raw --as "$a"
+		check "$_st $a attachment $t" 2 "" "" ctl attachment "$id" 1 --as "$a"
+	    fi
+	done
+	for rec in deal:d1 person:p1; do
+	    kind=${rec%%:*} rid=${rec#*:}
+	    case "$kind:$a" in
+	    deal:olivia|deal:dave|person:olivia|person:pete) want=0 ;;
+	    *) want=2 ;;
+	    esac
+	    _on=
+	    if [ "$want" = 0 ]; then
+		for t in $THREADS; do
+		    linked "$t" && visible "$_st" "$a" "$t" && _on="$_on $t"
+		done
+	    fi
+	    check "$_st $a $kind $rid" "$want" "$_on" "$_on" ctl "$kind" "$rid" --as "$a"
+	done
+    done
+}
+
+# --- V1: every thread starts private.
+matrix before
+
+# --- V3: sharing.
+ctl share --as olivia "$su" "$sl" >"$OUT" 2>&1
+tap_is "$?" 0 "olivia shares su and sl"
+tap_is "$("$JGET" 'threads[1].visible_to' <"$OUT")" '["dave","olivia","pete"]' \
+    "share answers who can now see sl"
+tap_is "$("$JGET" 'threads[0].visible_to' <"$OUT")" '["olivia"]' \
+    "share answers that su (unlinked) is still seen by its owner only"
+matrix shared
+
+# --- V4: only the owner changes a thread, all or nothing; V6 for the rest.
+check "dave makes sl private" 3 "" "" ctl private --as dave "$sl"
+check "nora makes sl private" 2 "" "" ctl private --as nora "$sl"
+check "adam (admin) shares priv" 2 "" "" ctl share --as adam "$priv"
+check "dave deletes sl" 3 "" "" ctl delete --as dave "$sl"
+check "pete unlinks sl from p1" 3 "" "" ctl unlink --as pete "$sl" --person p1
+check "olivia private su + a missing thread" 2 "" "" ctl private --as olivia "$su" t999999
+tap_is "$("$GEN" sql "$DB" "SELECT visibility FROM threads WHERE id=${su#t}")" shared \
+    "V4: nothing changed when one named thread was not found"
+check "olivia links sl to a deal she may not see" 2 "" "" \
+    ctl link --as olivia "$sl" --deal d404
+
+# --- V5: revocation is immediate.
+check "olivia makes su and sl private" 0 "su sl" "" ctl private --as olivia "$su" "$sl"
+matrix private
+
+# --- delete.
+check "olivia deletes all three" 0 "" "" ctl delete --as olivia "$priv" "$su" "$sl"
+tap_is "$("$GEN" sql "$DB" "SELECT count(*) FROM messages")" 0 "delete: no message left"
+tap_is "$("$GEN" sql "$DB" "SELECT count(*) FROM raw")" 0 "delete: no raw copy left"
+tap_is "$("$GEN" sql "$DB" "SELECT count(*) FROM thread_links")" 0 "delete: no link left"
+tap_is "$("$GEN" sql "$DB" "SELECT count(*) FROM audit WHERE who='olivia'")" 3 \
+    "one audit row per change"
+matrix deleted
+
+# --- V4 atomicity under SIGKILL: 1000 threads change together or not at all.
+BULK=$CS_TMP/bulk/crmsync.db
+BCONF=$CS_TMP/bulk.conf
+mkdir -p "$CS_TMP/bulk"
+printf 'Database %s\nPolicyDir %s\nSyslog no\n' "$BULK" "$CS_TMP/policy" >"$BCONF"
+"$GEN" bench "$BULK" 4000 1 >/dev/null 2>&1 || tap_bail "bulk store failed"
+LIST=$(seq 1 1000 | sed 's/^/t/' | tr '\n' ' ')
+bctl() {
+    "$CRMSYNCCTL" -c "$BCONF" "$@"
+}
+shared_count() {
+    "$GEN" sql "$BULK" "SELECT count(*) FROM threads WHERE visibility='shared'"
+}
+# shellcheck disable=SC2086
+bctl share --as u001 $LIST >/dev/null 2>&1
+tap_is "$(shared_count)" 1000 "bulk share of 1000 threads"
+start=$(date +%s%N)
+# shellcheck disable=SC2086
+bctl private --as u001 $LIST >/dev/null 2>&1
+end=$(date +%s%N)
+tap_is "$(shared_count)" 0 "bulk private of 1000 threads"
+span=$(( (end - start) / 1000 ))		# microseconds for one whole run
+[ "$span" -gt 0 ] || span=50000
+bad=0 flips=0 tries=${CRMSYNC_KILL_TRIES:-25}
+state=0
+i=0
+while [ "$i" -lt "$tries" ]; do
+    i=$((i + 1))
+    [ "$state" = 0 ] && action=share || action=private
+    delay=$(awk -v s="$span" -v seed="$i$$" 'BEGIN { srand(seed); printf "%.6f", rand() * s * 1.2 / 1e6 }')
+    # shellcheck disable=SC2086
+    bctl "$action" --as u001 $LIST >/dev/null 2>&1 &
+    pid=$!
+    sleep "$delay"
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    n=$(shared_count)
+    case $n in
+    0) [ "$state" = 1000 ] && flips=$((flips + 1)); state=0 ;;
+    1000) [ "$state" = 0 ] && flips=$((flips + 1)); state=1000 ;;
+    *) bad=$((bad + 1)); tap_diag "after kill $i ($action, ${delay}s): $n shared"; state=$n ;;
+    esac
+done
+tap_is "$bad" 0 "SIGKILL during bulk share/private ($tries tries, $flips completed): 0 or 1000 shared, never between"
+
+tap_done

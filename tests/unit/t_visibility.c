@@ -1,0 +1,432 @@
+/*
+ * NAME
+ *	t_visibility 1
+ * SUMMARY
+ *	unit tests of the store's visibility and owner actions (SPEC V1-V6,
+ *	C3, T3, K3, X2)
+ * DESCRIPTION
+ *	A fresh store in a temporary directory: users alice, bob and carol
+ *	(admin); the CRM directory has person p1 (client@acme.example, access
+ *	alice and bob) and open deal d1 (p1, access alice). Messages are
+ *	recorded through cs_store_record(); rows are checked with a second,
+ *	plain SQLite connection.
+ */
+#include <config.h>
+
+/* System library. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sqlite3.h>
+#include <jansson.h>
+
+/* Application-specific. */
+#include "cs_util.h"
+#include "cs_message.h"
+#include "cs_spool.h"
+#include "cs_digest.h"
+#include "cs_policy.h"
+#include "cs_store.h"
+#include "tap.h"
+
+#define BASE	1704103200
+
+static char tmpdir[256];
+static char dbpath[300];
+
+/* record - one raw message as a copy for each user in users (NULL-ended) */
+static int record(cs_store *st, const char *raw, const char *const *users)
+{
+    cs_msginfo mi = {0};
+    cs_spool *sp = cs_spool_new(tmpdir, 1 << 20, 1 << 26);
+    cs_bodyhash *h = cs_bodyhash_new();
+    char    digest[CS_DIGEST_HEX];
+    const char *body = strstr(raw, "\r\n\r\n");
+    cs_copy cp[4] = {{0}};
+    cs_record rec = {0};
+    int     res[4] = {0}, rc;
+    size_t  n = 0;
+
+    cs_msginfo_parse(raw, strlen(raw), &mi);
+    cs_spool_write(sp, raw, strlen(raw));
+    body = body ? body + 4 : raw + strlen(raw);
+    cs_bodyhash_update(h, body, strlen(body));
+    cs_bodyhash_final(h, digest);
+    for (; users[n] && n < 4; n++) {
+	cp[n].user = users[n];
+	cp[n].direction = CS_DIR_IN;
+    }
+    rec.arrival = mi.date + 60;
+    rec.source = "smtp";
+    rec.env_from = "client@acme.example";
+    rec.info = &mi;
+    rec.raw = sp;
+    rec.body_digest = digest;
+    rec.copies = cp;
+    rec.ncopies = n;
+    rc = cs_store_record(st, &rec, 5000, res);
+    cs_msginfo_free(&mi);
+    cs_spool_unref(sp);
+    return rc;
+}
+
+/* mk - a message with an optional In-Reply-To */
+static char *mk(const char *from, const char *to, const char *subject, const char *msgid,
+		        const char *irt, time_t date, const char *body)
+{
+    char    d[64], *out = NULL;
+    struct tm tm;
+
+    gmtime_r(&date, &tm);
+    strftime(d, sizeof(d), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    if (asprintf(&out, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%s>\r\n"
+		 "%s%s%s\r\n%s\r\n", from, to, subject, d, msgid,
+		 irt ? "In-Reply-To: <" : "", irt ? irt : "", irt ? ">\r\n" : "", body) < 0)
+	abort();
+    return out;
+}
+
+/* q_int - one integer from a query on a separate connection */
+static long long q_int(const char *fmt, ...)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long long v = -999;
+    char    sql[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+	return -998;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+	if (sqlite3_step(st) == SQLITE_ROW)
+	    v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+    } else
+	diag("q_int: %s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return v;
+}
+
+/* jstr - a JSON value as compact text (freed by the next call's caller) */
+static char *jstr(json_t *j)
+{
+    return j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("(null)");
+}
+
+/* is_json - compare a JSON value's compact text */
+static void is_json(json_t *j, const char *want, const char *what)
+{
+    char   *s = jstr(j);
+
+    is_str(s, want, what);
+    free(s);
+}
+
+/* tid_of - "t<n>" of the thread with this subject and owner */
+static void tid_of(const char *owner, const char *subject, char *out, size_t len)
+{
+    snprintf(out, len, "t%lld", q_int("SELECT id FROM threads WHERE owner='%s' AND subject='%s'",
+				      owner, subject));
+}
+
+static const char *const ALICE[] = {"alice", NULL};
+static const char *const BOTH[] = {"alice", "bob", NULL};
+
+/* directory - the standard snapshot */
+static int directory(cs_store *st, const char *extra_person_email)
+{
+    char    err[256];
+    json_t *snap, *out = NULL;
+    int     rc;
+
+    snap = json_pack("{s:[{s:s,s:s,s:[s],s:[s,s]}],s:[{s:s,s:s,s:s,s:[s],s:[s]}]}",
+		     "persons", "id", "p1", "name", "Carl", "emails", "client@acme.example",
+		     "access", "alice", "bob",
+		     "deals", "id", "d1", "title", "Renewal", "status", "open", "persons", "p1",
+		     "access", "alice");
+    if (extra_person_email)
+	json_array_append_new(json_object_get(snap, "persons"),
+			      json_pack("{s:s,s:s,s:[s],s:[s]}", "id", "crm9", "name", "CRM Nine",
+					"emails", extra_person_email, "access", "alice"));
+    rc = cs_store_directory_import(st, snap, &out, err, sizeof(err));
+    if (rc != CS_OK)
+	diag("directory: %s", err);
+    json_decref(snap);
+    json_decref(out);
+    return rc;
+}
+
+/* bad_dir - a malformed snapshot must be refused with this message */
+static void bad_dir(cs_store *st, const char *text, const char *want)
+{
+    char    err[256] = "";
+    json_t *snap = json_loads(text, 0, NULL), *out = NULL;
+    int     rc = cs_store_directory_import(st, snap, &out, err, sizeof(err));
+
+    ok(rc == CS_EINVAL && out == NULL, "X2 refuses %s", want);
+    is_str(err, want, "X2 names the path");
+    json_decref(snap);
+}
+
+/* main - one store, the checks in the order a user would act */
+int     main(void)
+{
+    const char *users[] = {"alice", "bob", "carol"};
+    int     roles[] = {CS_ROLE_USER, CS_ROLE_USER, CS_ROLE_ADMIN};
+    char    err[256], ta[32], tb[32], tc[32];
+    cs_store *st;
+    json_t *out = NULL;
+    cs_buf  buf = {0};
+    char   *raw;
+    int     rc;
+
+    cs_message_init();
+    snprintf(tmpdir, sizeof(tmpdir), "%s/t_visibility.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (mkdtemp(tmpdir) == NULL)
+	return 1;
+    snprintf(dbpath, sizeof(dbpath), "%s/crmsync.db", tmpdir);
+    st = cs_store_open(dbpath, CS_STORE_CREATE, 5000, err, sizeof(err));
+    if (!ok(st != NULL, "store opens"))
+	return done_testing();
+    {
+	cs_user u[3];
+	const cs_user *up[3];
+
+	memset(u, 0, sizeof(u));
+	for (int i = 0; i < 3; i++) {
+	    char    a[64];
+
+	    snprintf(a, sizeof(a), "%s@corp.example", users[i]);
+	    u[i].id = (char *) users[i];
+	    u[i].role = roles[i];
+	    cs_strlist_add(&u[i].addresses, a);
+	    up[i] = &u[i];
+	}
+	is_int(cs_store_sync_users2(st, up, 3), CS_OK, "users");
+	for (int i = 0; i < 3; i++)
+	    cs_strlist_free(&u[i].addresses);
+    }
+    is_int(directory(st, NULL), CS_OK, "X2: directory imported");
+    is_int(q_int("SELECT count(*) FROM access"), 3, "X2: three access rows");
+
+    /* C3: one message, two copies; T3 links alice's copy to p1 and d1. */
+    raw = mk("Carl <client@acme.example>", "alice@corp.example, bob@corp.example",
+	     "Offer", "m1@acme.example", NULL, BASE, "The offer text.");
+    is_int(record(st, raw, BOTH), CS_OK, "recorded for alice and bob");
+    free(raw);
+    tid_of("alice", "Offer", ta, sizeof(ta));
+    tid_of("bob", "Offer", tb, sizeof(tb));
+    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='alice'"), 2,
+	   "T3: alice's copy linked to p1 and d1");
+    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='bob'"), 1,
+	   "T3: bob's copy linked to p1 only (no access to d1)");
+
+    /* V1, V6: private; not found exactly like a missing id. */
+    is_int(cs_store_thread(st, "bob", ta, &out), CS_ENOTFOUND, "V1: bob cannot open alice's");
+    is_int(cs_store_thread(st, "bob", "t999999", &out), CS_ENOTFOUND, "V6: same as missing");
+    is_int(cs_store_thread(st, "bob", "junk", &out), CS_ENOTFOUND, "V6: malformed id too");
+    is_int(cs_store_thread(st, "carol", ta, &out), CS_ENOTFOUND, "V2: admin cannot either");
+    is_int(cs_store_thread(st, "alice", ta, &out), CS_OK, "owner opens it");
+    is_json(json_object_get(json_array_get(json_object_get(out, "messages"), 0), "text"),
+	    "\"The offer text.\\n\"", "thread: message text");
+    json_decref(out);
+    out = NULL;
+
+    /* V4: all or nothing; V6 wins over V4 for what bob cannot see. */
+    {
+	const char *two[] = {ta, tb};
+
+	rc = cs_store_threads_set(st, "alice", CS_THREADS_SHARE, two, 2, &out, err, sizeof(err));
+	is_int(rc, CS_ENOTFOUND, "V4: alice cannot share bob's private copy (not found)");
+	is_str(err, "thread t2 not found", "V4: the error names it");
+	is_int(q_int("SELECT count(*) FROM threads WHERE visibility='shared'"), 0,
+	       "V4: nothing changed");
+    }
+    {
+	const char *one[] = {ta, ta};
+
+	rc = cs_store_threads_set(st, "alice", CS_THREADS_SHARE, one, 2, &out, err, sizeof(err));
+	is_int(rc, CS_OK, "V3: alice shares hers (named twice)");
+	is_json(out, "{\"threads\":[{\"id\":\"t1\",\"visible_to\":[\"alice\",\"bob\"]}]}",
+		"share answers once, with who can see it now");
+	json_decref(out);
+	out = NULL;
+    }
+    is_int(q_int("SELECT count(*) FROM threads WHERE owner='bob' AND visibility='shared'"), 0,
+	   "C3: bob's copy keeps its own visibility");
+    is_int(q_int("SELECT count(*) FROM events WHERE type='thread.visibility_changed'"), 1,
+	   "X3: one visibility event");
+    is_int(cs_store_thread(st, "bob", ta, &out), CS_OK, "V3: bob (access to p1) opens it");
+    is_json(json_object_get(out, "labels"), "[]", "non-owner sees no labels");
+    is_json(json_object_get(out, "links"), "{\"deals\":[],\"persons\":[\"p1\"]}",
+	    "V6: links only to records bob may access");
+    json_decref(out);
+    out = NULL;
+    {
+	const char *one[] = {ta};
+
+	is_int(cs_store_threads_set(st, "bob", CS_THREADS_PRIVATE, one, 1, &out, err,
+				    sizeof(err)), CS_EFORBIDDEN, "V4: bob may see, not change");
+    }
+    is_int(cs_store_thread_raw(st, "bob", ta, (cs_store_raw_fn) abort, NULL), CS_EFORBIDDEN,
+	   "--raw: owner only");
+
+    /* Deal and person pages. */
+    is_int(cs_store_record_threads(st, "bob", "deal", "d1", 0, NULL, &out), CS_ENOTFOUND,
+	   "deal page: bob has no access to d1");
+    is_int(cs_store_record_threads(st, "bob", "person", "p1", 0, NULL, &out), CS_OK,
+	   "person page: bob");
+    is_int(json_array_size(json_object_get(out, "threads")), 2,
+	   "V3: bob sees his own (private) and alice's shared thread on p1");
+    json_decref(out);
+    out = NULL;
+    is_int(cs_store_record_threads(st, "bob", "person", "p1", 1, NULL, &out), CS_OK, "page 1");
+    {
+	char   *cur = strdup(json_string_value(json_object_get(out, "cursor")));
+
+	json_decref(out);
+	out = NULL;
+	is_int(cs_store_record_threads(st, "bob", "person", "p1", 1, cur, &out), CS_OK, "page 2");
+	ok(json_is_null(json_object_get(out, "cursor"))
+	   && json_array_size(json_object_get(out, "threads")) == 1, "page 2 is the last");
+	free(cur);
+	json_decref(out);
+	out = NULL;
+    }
+    is_int(cs_store_record_threads(st, "bob", "person", "p1", 1, "zz", &out), CS_EINVAL,
+	   "bad cursor");
+
+    /* T3 by hand: an unlink is remembered; a reply does not relink. */
+    is_int(cs_store_link(st, "alice", ta, "person", "p1", 1, &out, err, sizeof(err)), CS_OK,
+	   "alice unlinks p1");
+    is_json(json_object_get(out, "changed"), "true", "unlink changed something");
+    json_decref(out);
+    out = NULL;
+    is_int(cs_store_link(st, "alice", ta, "person", "p1", 1, &out, err, sizeof(err)), CS_OK,
+	   "unlink again");
+    is_json(json_object_get(out, "changed"), "false", "idempotent");
+    json_decref(out);
+    out = NULL;
+    is_int(cs_store_thread(st, "bob", ta, &out), CS_ENOTFOUND,
+	   "V5: unlinked from p1, the shared thread is gone for bob");
+    raw = mk("Carl <client@acme.example>", "alice@corp.example", "Re: Offer", "m2@acme.example",
+	     "m1@acme.example", BASE + 600, "Reply.");
+    is_int(record(st, raw, ALICE), CS_OK, "a reply joins alice's thread");
+    free(raw);
+    is_int(q_int("SELECT message_count FROM threads WHERE id=%s", ta + 1), 2, "T1: joined");
+    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='alice' AND kind='person'"), 0,
+	   "T3: the hand unlink holds against automatic linking");
+    is_int(cs_store_link(st, "alice", ta, "person", "p1", 0, &out, err, sizeof(err)), CS_OK,
+	   "alice links p1 again by hand");
+    json_decref(out);
+    out = NULL;
+    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='alice' AND kind='person'"
+		 " AND origin='hand'"), 1, "a hand link");
+    is_int(cs_store_link(st, "alice", ta, "deal", "d404", 0, &out, err, sizeof(err)),
+	   CS_ENOTFOUND, "link to an unknown deal: not found");
+    is_int(cs_store_link(st, "bob", tb, "deal", "d1", 0, &out, err, sizeof(err)), CS_ENOTFOUND,
+	   "bob links to d1 he may not access: not found");
+
+    /* K3. */
+    raw = mk("Stan <stan@other.example>", "alice@corp.example", "Hello", "m3@other.example",
+	     NULL, BASE + 3600, "Hi.");
+    is_int(record(st, raw, ALICE), CS_OK, "a stranger writes to alice");
+    free(raw);
+    tid_of("alice", "Hello", tc, sizeof(tc));
+    is_int(cs_store_contact_create(st, "alice", tc, "nobody@other.example", NULL, &out, err,
+				   sizeof(err)), CS_EINVAL, "K3: not a participant");
+    is_int(cs_store_contact_create(st, "bob", tc, "stan@other.example", NULL, &out, err,
+				   sizeof(err)), CS_ENOTFOUND, "K3: not bob's thread");
+    is_int(cs_store_contact_create(st, "alice", tc, "alice@corp.example", NULL, &out, err,
+				   sizeof(err)), CS_EINVAL, "K3: a user's own address");
+    is_int(cs_store_contact_create(st, "alice", tc, "Stan+crm@Other.example", NULL, &out, err,
+				   sizeof(err)), CS_OK, "K3: alice creates Stan");
+    is_json(out, "{\"person\":{\"id\":\"hand-1\",\"name\":\"Stan\",\"address\":"
+	    "\"stan@other.example\"},\"created\":true,\"thread\":\"t3\"}", "K3 answer");
+    json_decref(out);
+    out = NULL;
+    is_int(cs_store_contact_create(st, "alice", tc, "stan@other.example", "X", &out, err,
+				   sizeof(err)), CS_OK, "K3: again");
+    is_json(json_object_get(out, "created"), "false", "K3: existing person answered");
+    json_decref(out);
+    out = NULL;
+    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='alice' AND id='hand-1'"), 1,
+	   "K3: thread linked to the new person");
+
+    /* X2: refused whole, old snapshot kept. */
+    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"status\":\"maybe\"}]}",
+	    "deals[0].status: expected open, won or lost");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\"},{\"id\":\"a\"}]}",
+	    "persons[1].id: duplicate id (also persons[0])");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[\"nope\"]}]}",
+	    "persons[0].emails[0]: not a mail address");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[\"x@y.z\"]},"
+	    "{\"id\":\"b\",\"emails\":[\"X@y.z\"]}]}",
+	    "persons[1].emails[0]: x@y.z is also an address of persons[0]");
+    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"status\":\"open\","
+	    "\"persons\":[\"ghost\"]}]}", "deals[0].persons[0]: unknown person");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"access\":[1]}]}",
+	    "persons[0].access[0]: expected a user id");
+    bad_dir(st, "{\"persons\":{}}", "persons: expected an array");
+    bad_dir(st, "[]", "the snapshot must be a JSON object");
+    is_int(q_int("SELECT count(*) FROM persons WHERE origin='crm'"), 1, "X2: old snapshot kept");
+    is_int(q_int("SELECT count(*) FROM deals"), 1, "X2: old deals kept");
+
+    /* X2: a CRM person takes over the hand person with the same address. */
+    is_int(directory(st, "stan@other.example"), CS_OK, "X2: snapshot with Stan under crm9");
+    is_int(q_int("SELECT count(*) FROM persons WHERE id='hand-1'"), 0, "X2: hand person gone");
+    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='alice' AND id='crm9'"), 1,
+	   "X2: crm9 took over the link");
+    is_int(q_int("SELECT count(*) FROM thread_links WHERE id='hand-1'"), 0, "X2: no stale link");
+
+    /* Attachments: none in these messages. */
+    is_int(cs_store_attachment(st, "alice", ta, 1, &buf), CS_ENOTFOUND, "no attachment 1");
+    cs_buf_free(&buf);
+
+    /* Delete: a raw message stays while another copy uses it. */
+    {
+	const char *one[] = {ta};
+	long long raws = q_int("SELECT count(*) FROM raw");
+
+	is_int(cs_store_threads_set(st, "alice", CS_THREADS_DELETE, one, 1, &out, err,
+				    sizeof(err)), CS_OK, "alice deletes her Offer thread");
+	is_json(out, "{\"threads\":[\"t1\"]}", "delete answer");
+	json_decref(out);
+	out = NULL;
+	is_int(q_int("SELECT count(*) FROM raw"), raws - 1,
+	       "C3: the reply's raw went, the shared first message stays for bob");
+	is_int(q_int("SELECT count(*) FROM messages WHERE owner='alice' AND thread=%s", ta + 1), 0,
+	       "messages gone");
+	is_int(q_int("SELECT count(*) FROM thread_msgids WHERE owner='alice' AND thread=%s",
+		     ta + 1), 0, "threading ids gone");
+	is_int(cs_store_thread(st, "bob", tb, &out), CS_OK, "bob's copy intact");
+	json_decref(out);
+	out = NULL;
+	one[0] = tb;
+	is_int(cs_store_threads_set(st, "bob", CS_THREADS_DELETE, one, 1, &out, err,
+				    sizeof(err)), CS_OK, "bob deletes his copy");
+	json_decref(out);
+	out = NULL;
+	is_int(q_int("SELECT count(*) FROM raw"), raws - 2, "the last copy's raw goes with it");
+    }
+    /* share, unlink twice, link, contact twice, delete; refusals leave none. */
+    is_int(q_int("SELECT count(*) FROM audit WHERE who='alice'"), 7,
+	   "audit: one row per change, none for refused ones");
+    is_int(q_int("SELECT count(*) FROM events WHERE type='thread.deleted'"), 2,
+	   "X3: two thread.deleted events");
+
+    cs_store_close(st);
+    {
+	char    cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+	    diag("cannot remove %s", tmpdir);
+    }
+    return done_testing();
+}

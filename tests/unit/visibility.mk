@@ -1,0 +1,8 @@
+# tests/unit/visibility.mk - visibility and owner actions (SPEC V1-V6, X1, X2,
+# K3, T3): store-level unit tests, the privacy matrix through crmsyncctl
+# (no Postfix, no root), and the generator the benchmark uses.
+check_PROGRAMS += unit/t_visibility bench/ctl-gen
+unit_t_visibility_SOURCES = unit/t_visibility.c
+bench_ctl_gen_SOURCES = bench/ctl-gen.c
+TESTS += unit/t_visibility e2e/privacy.sh
+EXTRA_DIST += e2e/privacy.sh bench/ctl-bench.sh
