@@ -15,6 +15,36 @@
 /* Application-specific. */
 #include "cs_addr.h"
 
+/* atext - RFC 5322 atext or '.', or a UTF-8 byte (RFC 6531) */
+static int atext(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+	|| c >= 0x80 || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL);
+}
+
+/* valid_parts - local part (atext or quoted) and domain (name or [literal]) */
+static int valid_parts(const char *b, size_t local_len, const char *dom, size_t dom_len)
+{
+    if (b[0] == '"') {
+	if (local_len < 2 || b[local_len - 1] != '"')
+	    return 0;
+    } else {
+	for (size_t i = 0; i < local_len; i++)
+	    if (!atext((unsigned char) b[i]))
+		return 0;
+    }
+    if (dom[0] == '[')
+	return dom_len > 2 && dom[dom_len - 1] == ']' && memchr(dom, ' ', dom_len) == NULL;
+    for (size_t i = 0; i < dom_len; i++) {
+	unsigned char c = (unsigned char) dom[i];
+
+	if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+	      || c == '-' || c == '.' || c == '_' || c >= 0x80))
+	    return 0;
+    }
+    return 1;
+}
+
 /* cs_addr_normalize - lower-case, strip <>, drop subaddress detail */
 int     cs_addr_normalize(const char *in, const char *delims, char *out, size_t outlen)
 {
@@ -51,6 +81,8 @@ int     cs_addr_normalize(const char *in, const char *delims, char *out, size_t 
     if (at == NULL || at == b || at + 1 == e)
 	return -1;
     local_len = (size_t) (at - b);
+    if (!valid_parts(b, local_len, at + 1, (size_t) (e - at - 1)))
+	return -1;
     if (delims && *delims && *b != '"') {
 	for (size_t i = 0; i < local_len; i++) {
 	    if (strchr(delims, b[i])) {

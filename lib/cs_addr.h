@@ -10,7 +10,9 @@
  *	first character of the local part found in delims starts the detail;
  *	empty delims keeps it). "<Alice+crm@Example.COM>" -> "alice@example.com".
  *	Returns -1 when the input is not an address (no '@', empty local part or
- *	domain, control characters, longer than outlen-1).
+ *	domain, control characters, a local part that is neither atext nor
+ *	quoted, a domain that is neither a host name nor a [literal], longer
+ *	than outlen-1). UTF-8 is allowed in both parts (RFC 6531).
  *
  *	cs_addr_domain() points at the domain part of a normalized address.
  *

@@ -103,3 +103,27 @@ void    cs_log(int level, const char *qid, const char *fmt, ...)
 		qid && *qid ? qid : "", qid && *qid ? ": " : "", msg);
     }
 }
+
+/* cs_log_limited - at most one line per interval, then a count of the rest */
+void    cs_log_limited(cs_ratelimit *rl, long interval, int level, const char *qid,
+		               const char *fmt, ...)
+{
+    char    msg[2048];
+    va_list ap;
+    long    now = (long) time(NULL);
+    long    last = atomic_load(&rl->last);
+    long    held;
+
+    if (now - last < interval || !atomic_compare_exchange_strong(&rl->last, &last, now)) {
+	atomic_fetch_add(&rl->held, 1);
+	return;
+    }
+    held = atomic_exchange(&rl->held, 0);
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (held > 0)
+	cs_log(level, qid, "%s (%ld more like it in the last %lds)", msg, held, now - last);
+    else
+	cs_log(level, qid, "%s", msg);
+}

@@ -22,6 +22,10 @@
 #include "cs_message.h"
 #include "cs_owners.h"
 
+/* Recording failures repeat per message while the store is down. */
+#define CAPTURE_FAIL_LOG_INTERVAL	60
+static cs_ratelimit capture_fail_log;
+
 /* find_owners - compute the owners once per message */
 static int find_owners(const cs_conn *c, cs_msg *m)
 {
@@ -268,9 +272,10 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
 
 done:
     if (failed)
-	cs_error(m->qid, "could not record message from <%s>; mail %s (C1)",
-		 cs_sanitize(m->env_from, safe, sizeof(safe)),
-		 m->cfg->on_error == CS_ON_ERROR_TEMPFAIL ? "tempfailed" : "accepted");
+	cs_log_limited(&capture_fail_log, CAPTURE_FAIL_LOG_INTERVAL, CS_LOG_ERROR, m->qid,
+		       "could not record message from <%s>; mail %s (C1)",
+		       cs_sanitize(m->env_from, safe, sizeof(safe)),
+		       m->cfg->on_error == CS_ON_ERROR_TEMPFAIL ? "tempfailed" : "accepted");
     else if (m->owners.n > 0 || ncontacts > 0)
 	cs_info(m->qid, "recorded %zu cop%s, %zu contact%s%s", ncopies,
 		ncopies == 1 ? "y" : "ies", ncontacts, ncontacts == 1 ? "" : "s",

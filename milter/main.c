@@ -42,6 +42,7 @@
 #include "cs_message.h"
 #include "cs_policy.h"
 #include "cs_store.h"
+#include "events.h"
 #include "mlfi.h"
 
 static const char *config_path = CS_DEFAULT_CONFIG;
@@ -105,26 +106,6 @@ static void restart_keys_changed(const cs_config *old, const cs_config *new)
     }
 }
 
-/* sync_users - tell the store who the users are and their addresses */
-static void sync_users(cs_store *store, const cs_config *cfg, const cs_policy *pol)
-{
-    size_t  n = cs_policy_nusers(pol);
-    const cs_user **users;
-
-    if (store == NULL)
-	return;
-    cs_store_set_subaddress(store, cfg->subaddress_delimiter);
-    if ((users = calloc(n ? n : 1, sizeof(*users))) == NULL) {
-	cs_error(NULL, "out of memory: users not updated in the store");
-	return;
-    }
-    for (size_t i = 0; i < n; i++)
-	users[i] = cs_policy_user_at(pol, i);
-    if (cs_store_sync_users2(store, users, n) != CS_OK)
-	cs_error(NULL, "could not update the users in the store");
-    free(users);
-}
-
 /* reload_thread - SIGUSR1: parse everything, swap in only if valid */
 static void *reload_thread(void *arg)
 {
@@ -149,11 +130,24 @@ static void *reload_thread(void *arg)
 	for (size_t i = 0; i < cs_policy_problems(pol)->n; i++)
 	    cs_warn(NULL, "%s", cs_policy_problems(pol)->v[i]);
 	cs_log_setlevel(cfg->log_level);
-	sync_users(mlfi_store(), cfg, pol);
+	mlfi_sync_users(mlfi_store(), cfg, pol);
 	mlfi_install(cfg, pol);
 	cs_info(NULL, "reloaded: %zu users", cs_policy_nusers(pol));
     }
     return NULL;
+}
+
+/* check_events - webhook settings (X3); -1 with the reason */
+static int check_events(const cs_config *cfg, char *err, size_t errlen)
+{
+    cs_events_conf ec;
+
+    cs_events_conf_init(&ec, cfg);
+    err[0] = 0;
+    /* With no store it only checks the settings. */
+    if (cs_events_start(NULL, &ec, err, errlen) == NULL && *err)
+	return -1;
+    return 0;
 }
 
 /* drop_privileges - become UserID (user[:group]) */
@@ -242,7 +236,6 @@ int     main(int argc, char **argv)
     int     ch, foreground = 0, check_only = 0;
     cs_config *cfg;
     cs_policy *pol;
-    cs_store *store;
     char    err[1024];
     static sigset_t usr1;
     pthread_t tid;
@@ -276,9 +269,13 @@ int     main(int argc, char **argv)
 
 	for (size_t i = 0; i < problems->n; i++)
 	    fprintf(stderr, "crmsync-milter: %s\n", problems->v[i]);
-	printf("%s: config ok, %zu users%s\n", config_path, cs_policy_nusers(pol),
-	       problems->n ? ", with problems" : "");
 	rc = problems->n ? 1 : 0;
+	if (check_events(cfg, err, sizeof(err)) < 0) {
+	    fprintf(stderr, "crmsync-milter: %s\n", err);
+	    rc = 1;
+	}
+	printf("%s: %s, %zu users%s\n", config_path, rc ? "NOT ok" : "config ok",
+	       cs_policy_nusers(pol), problems->n ? ", with problems" : "");
 	cs_policy_unref(pol);
 	cs_config_unref(cfg);
 	return rc;
@@ -294,6 +291,12 @@ int     main(int argc, char **argv)
 	return 1;
     umask((mode_t) cfg->umask);
 
+    /* X3: refuse bad webhook settings now, after the privilege drop so
+     * that the secret file is checked as UserID reads it. */
+    if (check_events(cfg, err, sizeof(err)) < 0) {
+	cs_error(NULL, "%s", err);
+	return 1;
+    }
     if (smfi_setconn(cfg->socket) != MI_SUCCESS || smfi_register(mlfi_desc) != MI_SUCCESS) {
 	cs_error(NULL, "cannot set up milter socket %s", cfg->socket);
 	return 1;
@@ -319,13 +322,9 @@ int     main(int argc, char **argv)
 	sigaddset(&all, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
     }
-    store = cs_store_open(cfg->database, CS_STORE_WRITER | CS_STORE_CREATE,
-			  cfg->store_timeout_ms, err, sizeof(err));
-    if (store == NULL)
-	/* C1: a broken store does not stop mail; we log and run on. */
-	cs_error(NULL, "store %s: %s; mail will pass unrecorded", cfg->database, err);
-    mlfi_set_store(store);
-    sync_users(store, cfg, pol);
+    /* C1: a store that cannot be opened is logged and tried again later;
+     * the event sender starts with it (X3). */
+    mlfi_open_store(cfg, pol);
     mlfi_install(cfg, pol);
 
     if (pthread_create(&tid, NULL, reload_thread, &usr1) != 0)
@@ -337,8 +336,7 @@ int     main(int argc, char **argv)
     cs_info(NULL, "starting: socket %s, %zu users", cfg->socket, cs_policy_nusers(pol));
     rc = smfi_main();
     cs_info(NULL, "stopping");
-    if (store)
-	cs_store_close(store);
+    mlfi_close_store();
     mlfi_install(NULL, NULL);
     if (pid_file)
 	unlink(pid_file);

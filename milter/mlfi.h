@@ -52,8 +52,10 @@ typedef struct cs_conn {
 cs_config *mlfi_config(void);		/* new reference to the config in force */
 cs_policy *mlfi_policy(void);		/* new reference to the policy in force */
 void    mlfi_install(cs_config *, cs_policy *);	/* takes both references */
-cs_store *mlfi_store(void);
-void    mlfi_set_store(cs_store *);
+void    mlfi_open_store(cs_config *, const cs_policy *);	/* at start */
+cs_store *mlfi_store(void);		/* NULL while it cannot be opened */
+void    mlfi_close_store(void);
+void    mlfi_sync_users(cs_store *, const cs_config *, const cs_policy *);
 
 extern struct smfiDesc mlfi_desc;
 

@@ -42,6 +42,13 @@ int     main(void)
     is_str(norm("@example.com", "+"), "ERR", "no local part");
     is_str(norm("alice@", "+"), "ERR", "empty domain");
     is_str(norm("ali\nce@example.com", "+"), "ERR", "control character");
+    is_str(norm("nothing iup sales@example.com", "+"), "ERR", "space in a bare local part");
+    is_str(norm("a@exa mple.com", "+"), "ERR", "space in the domain");
+    is_str(norm("a(b)@example.com", "+"), "ERR", "comment characters in the local part");
+    is_str(norm("\"a b\"@example.com", "+"), "\"a b\"@example.com", "quoted local part with a space");
+    is_str(norm("a@[192.0.2.1]", "+"), "a@[192.0.2.1]", "domain literal");
+    is_str(norm("J\xc3\xbc" "rgen@b\xc3\xbc" "cher.example", "+"), "j\xc3\xbc" "rgen@b\xc3\xbc" "cher.example",
+	   "UTF-8 address (RFC 6531)");
     {
 	char    longaddr[400];
 
