@@ -8,3 +8,5 @@ TESTS += e2e/capture.sh
 EXTRA_DIST += e2e/capture.sh
 TESTS += e2e/dropbox.sh
 EXTRA_DIST += e2e/dropbox.sh
+TESTS += e2e/faults.sh
+EXTRA_DIST += e2e/faults.sh
