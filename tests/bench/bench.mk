@@ -1,0 +1,7 @@
+# tests/bench/bench.mk
+# Benchmarks (issue 8, issue 3): scripts run by hand, never by make check.
+# policy-bench is built with the check programs so that it keeps compiling.
+check_PROGRAMS += bench/policy-bench
+bench_policy_bench_SOURCES = bench/policy-bench.c
+EXTRA_DIST += bench/postfix-bench.sh bench/bench-report.sh bench/gen-policy.sh \
+	bench/policy-bench.sh
