@@ -41,7 +41,7 @@ static const struct command {
     {"unlink", cmd_unlink, "unlink --as USER T (--deal D | --person P)"},
     {"contact", cmd_contact, "contact create --as USER --thread T --address A [--name N]"},
     {"directory", cmd_directory, "directory import FILE.json"},
-    {"import", cmd_import, "import --user USER PATH [--since DATE] [--dry-run]"},
+    {"import", cmd_import, "import --user USER PATH [--since DATE] [--dry-run] [--jobs N]"},
     {"policy", cmd_policy, "policy check | policy explain FILE.eml --from A --to B [--to C ...] [--auth LOGIN] [--client ADDR]"},
     {"events", cmd_events, "events retry"},
     {"backup", cmd_backup, "backup FILE"},

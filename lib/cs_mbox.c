@@ -737,20 +737,24 @@ static int maildir_open_dir(cs_mbox *mb, cs_mbox_msg *m, cs_mb *b)
     char    label[CS_MBOX_LABEL_MAX];
     cs_buf  path = {0};
     const char *sub = mb->sub == 0 ? "cur" : "new";
+    int     rc;
 
     free(mb->label);
     mb->label = NULL;
     free(mb->dirpath);
     mb->dirpath = NULL;
     if (mb->fi == 0)
-	cs_buf_appendf(&path, "%s/%s", mb->root, sub);
+	rc = cs_buf_appendf(&path, "%s/%s", mb->root, sub);
     else {
-	cs_buf_appendf(&path, "%s/%s/%s", mb->root, mb->folders.v[mb->fi - 1], sub);
-	if (cs_maildir_folder_label(mb->folders.v[mb->fi - 1], label, sizeof(label)) == 0)
-	    mb->label = cs_strdup(label);
+	rc = cs_buf_appendf(&path, "%s/%s/%s", mb->root, mb->folders.v[mb->fi - 1], sub);
+	if (cs_maildir_folder_label(mb->folders.v[mb->fi - 1], label, sizeof(label)) == 0
+	    && (mb->label = cs_strdup(label)) == NULL)
+	    rc = -1;
     }
-    if (path.data == NULL)
+    if (rc < 0 || path.data == NULL) {
+	cs_buf_free(&path);
 	return -1;
+    }
     mb->dirpath = path.data;
     if ((mb->dir = opendir(mb->dirpath)) != NULL)
 	return 1;
