@@ -353,7 +353,15 @@ static int conn_open(sq_conn *c, const char *path, int readonly, long timeout_ms
     }
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, timeout_ms > 0x7fffffffL ? 0x7fffffff : (int) timeout_ms);
-    if (sqlite3_exec(c->db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;",
+    /*
+     * synchronous=FULL: a commit is on disk before end-of-message is
+     * answered (SPEC Operations). temp_store=MEMORY keeps the statement
+     * journals of the per-record savepoints off the disk (they are only
+     * needed to roll a savepoint back, never for durability); a bigger
+     * page cache (32 MB) saves re-reading index pages.
+     */
+    if (sqlite3_exec(c->db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;"
+		     " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32768;",
 		     NULL, NULL, &msg) != SQLITE_OK
 	|| (!readonly && sqlite3_exec(c->db, "PRAGMA journal_mode=WAL;",
 				      NULL, NULL, &msg) != SQLITE_OK)) {
