@@ -10,3 +10,5 @@ TESTS += e2e/dropbox.sh
 EXTRA_DIST += e2e/dropbox.sh
 TESTS += e2e/faults.sh
 EXTRA_DIST += e2e/faults.sh
+TESTS += e2e/nasty.sh
+EXTRA_DIST += e2e/nasty.sh
