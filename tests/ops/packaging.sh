@@ -51,7 +51,7 @@ tap_ok "crmsync-milter and crmsyncctl on PATH" sh -c 'command -v crmsync-milter 
 unit=$(dpkg -L crmsync | grep '/crmsync-milter.service$' | grep systemd/system | head -1)
 tap_ok "systemd unit installed ($unit)" test -f "$unit"
 tap_ok "  not enabled" test ! -e /etc/systemd/system/multi-user.target.wants/crmsync-milter.service
-tap_ok "  nothing started (no crmsync-milter process)" sh -c '! pgrep -x crmsync-milter'
+tap_ok "  nothing started (no crmsync-milter process)" sh -c '! pgrep -f "^/usr/sbin/crmsync-milter"'
 for m in man1/crmsyncctl.1 man5/crmsync.conf.5 man5/crmsync.policy.5 man8/crmsync-milter.8; do
     tap_ok "$m installed" sh -c "dpkg -L crmsync | grep -q '$m'"
 done
