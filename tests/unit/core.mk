@@ -4,3 +4,6 @@ unit_t_config_SOURCES = unit/t_config.c
 unit_t_addr_SOURCES = unit/t_addr.c
 unit_t_owners_SOURCES = unit/t_owners.c
 TESTS += unit/t_config unit/t_addr unit/t_owners
+check_PROGRAMS += unit/t_threadcorpus
+unit_t_threadcorpus_SOURCES = unit/t_threadcorpus.c
+TESTS += unit/t_threadcorpus
