@@ -95,6 +95,17 @@ send_mail "$PORT" alice@example.com bob@example.com --local-interface 127.0.0.2 
 send_mail "$PORT" alice@example.com customer@outside.example --local-interface 127.0.0.2 \
     --xclient-login alice@example.com \
     --header 'Subject: E2E authenticated' --header 'To: customer@outside.example' >/dev/null
+# SMTP AUTH as bob with alice's sender address: nobody is authenticated.
+send_mail "$PORT" alice@example.com customer@outside.example --local-interface 127.0.0.2 \
+    --xclient-login bob@example.com \
+    --header 'Subject: E2E cross auth' --header 'To: customer@outside.example' >/dev/null
+# A forged message reusing a real Message-ID (T2 must not drop the real one).
+send_mail "$PORT" customer@outside.example bob@example.com --local-interface 127.0.0.2 \
+    --header 'Subject: E2E real' --header 'Message-Id: <reused@outside.example>' \
+    --body 'the real one' >/dev/null
+send_mail "$PORT" forger@evil.example bob@example.com --local-interface 127.0.0.2 \
+    --header 'Subject: E2E real' --header 'Message-Id: <reused@outside.example>' \
+    --body 'a forgery reusing its Message-ID' >/dev/null
 printf 'From: alice@example.com\nTo: bob@example.com\nSubject: E2E local\n\nfrom sendmail\n' \
     >"$CS_TMP/local.eml"
 send_local "$PF" alice@example.com bob@example.com "$CS_TMP/local.eml"
@@ -108,18 +119,22 @@ send_local "$PF" alice@example.com bob@example.com "$CS_TMP/local.eml"
 } >"$CS_TMP/huge.eml"
 send_mail "$PORT" customer@outside.example alice@example.com --data "@$CS_TMP/huge.eml" >/dev/null
 
-tap_ok "all seven messages delivered" wait_delivered "$DUMP" 7 60
+tap_ok "all ten messages delivered" wait_delivered "$DUMP" 10 60
 tap_is "$(sink_rcpts "$DUMP" '^E2E bcc$' | sort | tr '\n' ' ')" \
     "alice@example.com bob@example.com " "C1: envelope unchanged by crmsync"
 tap_ok "queue empty" wait_queue_empty "$PF" 30
 tap_is "$(subjects alice)" "E2E authenticated E2E bcc E2E between E2E huge header E2E multi " \
     "alice: incoming, Bcc'd-with, her trusted-network and her AUTH'd outgoing mail"
-tap_is "$(subjects bob)" "E2E bcc E2E between E2E forged E2E local E2E multi " \
+tap_is "$(subjects bob)" "E2E bcc E2E between E2E forged E2E local E2E multi E2E real " \
     "bob: every message sent to him, Bcc included (C2, C3)"
 tap_is "$(sq "select count(*) from messages where owner='alice' and subject='E2E forged'")" 0 \
     "C2: the forged internal sender gets nothing"
 tap_is "$(sq "select count(*) from messages where owner='alice' and subject='E2E local'")" 0 \
     "C2: a sendmail(1) submission is not authenticated"
+tap_is "$(sq "select count(*) from messages where subject='E2E cross auth'")" 0 \
+    "C2: AUTH as bob with alice's sender address records nothing for either"
+tap_is "$(sq "select count(*) from messages where owner='bob' and message_id='reused@outside.example'")" 2 \
+    "T2: a forgery reusing a real Message-ID does not suppress the real message"
 tap_ok "the local submission was seen as one" grep -q 'local submission' "$LOG"
 tap_is "$(sq "select envelope like '%bob@%' from messages where owner='alice' and subject='E2E bcc'")" 0 \
     "C4: alice's copy does not show the Bcc recipient"
@@ -132,6 +147,8 @@ tap_is "$(sq "select direction from messages where owner='alice' and subject='E2
 tap_is "$(sq "select group_concat(owner, ' ') from (select owner from messages where subject='E2E between' order by owner)")" \
     "alice bob" "one copy in each mailbox"
 tap_is "$(stat -c '%a %G' "$STORE/crmsync.db")" "660 crmsync" "store file mode 0660, group crmsync"
+tap_is "$(stat -c '%a %U %G' "$RUN/crmsync.sock")" "770 crmsync postfix" \
+    "socket made by UserID with UMask 007, group postfix from its setgid directory"
 tap_is "$(maillog_milter_warnings "$PF")" "" "no milter warnings in the maillog while it runs"
 tap_ok "log lines carry the queue id" grep -qE '\[info\]: [0-9A-F]{6,}: user=alice' "$LOG"
 
@@ -144,10 +161,10 @@ tap_is "$(sq "select cast(data as text) from raw r join messages m on m.raw = r.
     "$(grep -c '^ 0000' "$DUMP")" "the long header is stored as Postfix passed and delivered it"
 tap_is "$(ctl mailbox --as alice | "$top_builddir/tests/jget" 'threads' | grep -o '"name":"J[^"]*"' | head -1)" \
     '"name":"Jürgen"' "raw Latin-1 display name stored as UTF-8"
-tap_ok "delivered while the milter is down (default_action=accept)" wait_delivered "$DUMP" 8 60
+tap_ok "delivered while the milter is down (default_action=accept)" wait_delivered "$DUMP" 11 60
 tap_ok "restarted" start_milter
 send_mail "$PORT" customer@outside.example alice@example.com --header 'Subject: E2E back' >/dev/null
-tap_ok "delivered after restart" wait_delivered "$DUMP" 9 60
+tap_ok "delivered after restart" wait_delivered "$DUMP" 12 60
 sleep 1
 tap_is "$(subjects alice | grep -o 'E2E back')" "E2E back" "the next message after restart is recorded"
 tap_is "$(subjects alice | grep -c 'E2E while down')" 0 "mail that passed while down is not (nothing to record it)"
