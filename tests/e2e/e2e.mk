@@ -12,3 +12,5 @@ TESTS += e2e/faults.sh
 EXTRA_DIST += e2e/faults.sh
 TESTS += e2e/nasty.sh
 EXTRA_DIST += e2e/nasty.sh
+TESTS += e2e/events-postfix.sh
+EXTRA_DIST += e2e/events-postfix.sh
