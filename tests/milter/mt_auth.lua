@@ -58,4 +58,21 @@ t.run(function()
     t.is(r, SMFIR_ACCEPT, "mail to a Sync off user accepted")
     mt.disconnect(conn)
     t.is(t.nthreads("carol"), 0, "Sync off: nothing in carol's mailbox (S1)")
+
+    -- 7. a Group address: each member gets a copy of their own (C2, C3)
+    conn = t.connect("192.0.2.44")
+    r = t.send(conn, {
+        qid = "GROUP", from = "<buyer@outside.example>", rcpts = {"<Sales+rfq@Example.com>"},
+        headers = t.headers("buyer@outside.example", "sales@example.com", "Request for quote",
+                            "group@outside.example")})
+    t.is(r, SMFIR_ACCEPT, "mail to a group accepted")
+    mt.disconnect(conn)
+    t.is(t.nthreads("alice"), 3, "group member alice has it")
+    t.is(t.nthreads("bob"), 2, "group member bob has it")
+    t.is(t.nthreads("carol"), 0, "group member carol (Sync off) does not")
+    local a = t.ctl("mailbox --as alice")
+    local b = t.ctl("mailbox --as bob")
+    t.ok(t.jget(a, "threads[0].owner") == "alice" and t.jget(b, "threads[0].owner") == "bob"
+         and t.jget(a, "threads[0].id") ~= t.jget(b, "threads[0].id"),
+         "two copies, each in its owner's own thread")
 end)

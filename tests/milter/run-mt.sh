@@ -54,6 +54,8 @@ SyncInternal yes
 User carol
 Address carol@example.com
 Sync off
+
+Group sales@example.com alice, bob, carol
 POLICY
 wrap=
 if [ "${CRMSYNC_VALGRIND:-0}" = 1 ]; then
