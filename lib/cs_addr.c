@@ -35,6 +35,13 @@ static int valid_parts(const char *b, size_t local_len, const char *dom, size_t 
     }
     if (dom[0] == '[')
 	return dom_len > 2 && dom[dom_len - 1] == ']' && memchr(dom, ' ', dom_len) == NULL;
+    /* An empty label ("x..", "..y") is no domain; refusing it also keeps
+     * normalization a fixed point: "x.." would become "x." on the first
+     * pass and "x" on the second, so lookups by a normalized address
+     * would miss. */
+    for (size_t i = 0; i + 1 < dom_len; i++)
+	if (dom[i] == '.' && dom[i + 1] == '.')
+	    return 0;
     for (size_t i = 0; i < dom_len; i++) {
 	unsigned char c = (unsigned char) dom[i];
 

@@ -650,7 +650,8 @@ void    cs_sieve_test_free(sv_test *t)
 {
     size_t  i;
 
-    if (t->re) {
+    /* Both or neither: one calloc can fail without the other. */
+    if (t->re && t->re_ok) {
 	for (i = 0; i < t->keys.n; i++)
 	    if (t->re_ok[i])
 		regfree(&t->re[i]);
@@ -1199,8 +1200,19 @@ static int sv_conv_simple(sv_parser *ps, sv_node *n, sv_cmd *c)
 		     && c->kind == SV_K_FILEINTO)
 		seen = &create;
 	    else if (strcmp(a->tag, "flags") == 0 && (ps->ext & SV_EXT_IMAP4FLAGS)
-		     && c->kind != SV_K_REDIRECT) {
+		     && c->kind != SV_K_REDIRECT)
 		seen = &flags;
+	    else {
+		sv_unknown_tag(ps, n, a);
+		return (-1);
+	    }
+	    if ((*seen)++) {
+		sv_fail(ps, a->line, a->col, "':%s' given twice", a->tag);
+		return (-1);
+	    }
+	    /* Only after the twice check: a second list would overwrite the
+	     * first one, which nothing would free. */
+	    if (seen == &flags) {
 		if (i + 1 >= n->nargs || n->args[i + 1].type != A_STRS) {
 		    sv_fail(ps, a->line, a->col, "':flags' needs a string list");
 		    return (-1);
@@ -1208,13 +1220,6 @@ static int sv_conv_simple(sv_parser *ps, sv_node *n, sv_cmd *c)
 		i++;
 		sv_steal(ps, &n->args[i], &c->list);
 		c->has_list = 1;
-	    } else {
-		sv_unknown_tag(ps, n, a);
-		return (-1);
-	    }
-	    if ((*seen)++) {
-		sv_fail(ps, a->line, a->col, "':%s' given twice", a->tag);
-		return (-1);
 	    }
 	}
 	if (sv_positional(ps, n, i, c->kind == SV_K_KEEP ? 0 : 1) < 0)

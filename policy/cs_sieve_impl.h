@@ -27,6 +27,7 @@
 #define CS_SIEVE_MAX_EXPAND	65536		/* bytes of one expanded string */
 #define CS_SIEVE_MAX_MATCH	10		/* ${0} .. ${9} */
 #define CS_SIEVE_RE_MAX		1024		/* bytes of one :regex key */
+#define CS_SIEVE_RE_INPUT	4096		/* bytes of a value a :regex sees */
 #define CS_SIEVE_RE_DEPTH	16		/* nested groups in it */
 #define CS_SIEVE_RE_COST	20000		/* its estimated size after
 						 * regcomp expands repetitions */

@@ -240,7 +240,8 @@ int     cs_sieve_utf8_valid(const char *str, size_t len)
  * It copies a subexpression for each "+" and each bound of "{n,m}", so
  * nested or stacked repetitions grow exponentially: estimate that size
  * (nesting-aware), and refuse stacked quantifiers ("a++"), deep groups
- * and long patterns.
+ * and long patterns. Back-references are refused too: glibc matches
+ * them by backtracking, exponentially in the value's length.
  */
 int     cs_sieve_regex_sane(const char *re, size_t len)
 {
@@ -290,6 +291,9 @@ int     cs_sieve_regex_sane(const char *re, size_t len)
 atom:
 	quant = 0;
 	if (c == '\\' && i + 1 < len) {
+	    /* A back-reference makes matching exponential (see sv_match). */
+	    if (re[i + 1] >= '1' && re[i + 1] <= '9')
+		return (0);
 	    i++;
 	} else if (c == '[') {
 	    size_t  j = i + 1;
@@ -352,9 +356,19 @@ int     cs_sieve_match(int mtype, int cmp, const char *val, size_t vlen,
     case SV_M_REGEX:{
 	    regmatch_t pm[CS_SIEVE_MAX_MATCH];
 
-	    /* regexec wants a C string: values here always are. */
-	    if (re == NULL || val[vlen] != '\0'
-		|| regexec(re, val, CS_SIEVE_MAX_MATCH, pm, 0) != 0)
+	    /*
+	     * XXX glibc's regexec backtracks: an ordinary key such as "a+x"
+	     * takes seconds on a 100 KB header, and a hostile sender must not
+	     * hold a milter thread that long. A :regex sees the first
+	     * CS_SIEVE_RE_INPUT bytes of a value (REG_STARTEND), and keys with
+	     * back-references are refused (cs_sieve_regex_sane). Pigeonhole
+	     * has no such bound: this is an intended difference.
+	     */
+	    if (re == NULL || val[vlen] != '\0')
+		return (0);
+	    pm[0].rm_so = 0;
+	    pm[0].rm_eo = (regoff_t) (vlen < CS_SIEVE_RE_INPUT ? vlen : CS_SIEVE_RE_INPUT);
+	    if (regexec(re, val, CS_SIEVE_MAX_MATCH, pm, REG_STARTEND) != 0)
 		return (0);
 	    if (caps) {
 		for (i = 0; i < CS_SIEVE_MAX_MATCH; i++) {

@@ -248,6 +248,25 @@ int     main(void)
 	  "", ":regex with i;octet is case-sensitive");
     check(R "if header :regex \"subject\" \"(\" {keep;}",
 	  "!2:28: invalid regular expression '('", "bad constant regex is a compile error");
+    check(R "if header :regex \"subject\" \"(a)\\\\1\" {keep;}",
+	  "!2:", "a back-reference in a constant :regex is refused (exponential matching)");
+    {
+	/* A :regex sees the first 4 KB of a value: bounded time on hostile headers. */
+	cs_buf  m = {0};
+	char   *got;
+
+	cs_buf_appendf(&m, "From: a@b.example\r\nSubject: early x");
+	for (int i = 0; i < 6000; i++)
+	    cs_buf_append(&m, "a", 1);
+	cs_buf_appendf(&m, " late y\r\n\r\nbody\r\n");
+	got = run(R "if header :regex \"subject\" \"early x\" { fileinto \"E\"; }\n"
+		  "if header :regex \"subject\" \"late y\" { fileinto \"L\"; }\n"
+		  "if header :contains \"subject\" \"late y\" { fileinto \"C\"; }",
+		  m.data, NULL, NULL, 0);
+	is_str(got, "E,C", ":regex matches within the first 4 KB only; :contains sees it all");
+	free(got);
+	cs_buf_free(&m);
+    }
     check(R "set \"r\" \"(\"; if header :regex \"subject\" \"${r}\" {fileinto \"A\";} fileinto \"B\";",
 	  "B", "bad run-time regex matches nothing");
     check(R "if header :regex \"subject\" \"a+++\" {keep;}",
@@ -423,6 +442,18 @@ int     main(void)
 	ok(sv == NULL && strncmp(e, "1:30: NUL byte", 14) == 0, "NUL byte in string: %s", e);
 	cs_sieve_free(sv);
     }
+
+    /*
+     * Regression (fuzz_sieve leak): a second :flags used to overwrite the
+     * first list before the "given twice" check, leaking it. Leak-free is
+     * checked by running this program under valgrind or ASan.
+     */
+    check(R "fileinto :flags \"a\" :flags \"b\" \"F\";",
+	  "!2:21: ':flags' given twice", ":flags twice on fileinto");
+    check(R "keep :flags [\"a\", \"b\"] :flags [\"c\"];",
+	  "!2:24: ':flags' given twice", ":flags twice on keep");
+    check(R "fileinto :copy :flags \"a\" :copy \"F\";",
+	  "!2:27: ':copy' given twice", ":copy twice after :flags");
 
     /* Threads share one compiled script. */
     {
