@@ -113,8 +113,12 @@ cs_store *ctl_open_store(ctl_ctx *ctx, unsigned flags)
     cs_store *s;
 
     s = cs_store_open(ctx->cfg->database, flags, ctx->cfg->store_timeout_ms, err, sizeof(err));
-    if (s == NULL)
-	ctl_fail(CTL_INTERNAL, "store %s: %s", ctx->cfg->database, err);
+    if (s == NULL) {
+	char    shown[512];
+
+	cs_store_display(ctx->cfg->database, shown, sizeof(shown));
+	ctl_fail(CTL_INTERNAL, "store %s: %s", shown, err);
+    }
     return s;
 }
 

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 
 /* Application-specific. */
 #include "cs_spool.h"
@@ -32,6 +33,8 @@ struct cs_spool {
     int     fd;				/* the rest, -1 until needed */
     uint64_t kept;
     uint64_t total;
+    EVP_MD_CTX *md;			/* SHA-256 of the kept bytes; NULL:
+					 * none (failed), read back instead */
 };
 
 /* cs_spool_new - empty spool */
@@ -49,7 +52,22 @@ cs_spool *cs_spool_new(const char *dir, size_t threshold, uint64_t limit)
 	free(s);
 	return NULL;
     }
+    /* Without a digest the store reads the bytes back: slower, still right. */
+    if ((s->md = EVP_MD_CTX_new()) != NULL
+	&& EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1) {
+	EVP_MD_CTX_free(s->md);
+	s->md = NULL;
+    }
     return s;
+}
+
+/* digest - add kept bytes to the running digest, dropping it on failure */
+static void digest(cs_spool *s, const void *p, size_t len)
+{
+    if (s->md != NULL && len > 0 && EVP_DigestUpdate(s->md, p, len) != 1) {
+	EVP_MD_CTX_free(s->md);
+	s->md = NULL;
+    }
 }
 
 /* open_file - anonymous file in the spool directory */
@@ -104,6 +122,7 @@ int     cs_spool_write(cs_spool *s, const void *data, size_t len)
 	if (s->mem == NULL && (s->mem = malloc(s->threshold)) == NULL)
 	    return -1;
 	memcpy(s->mem + s->memlen, p, n);
+	digest(s, p, n);
 	s->memlen += n;
 	s->kept += n;
 	p += n;
@@ -112,10 +131,36 @@ int     cs_spool_write(cs_spool *s, const void *data, size_t len)
     if (keep > 0) {
 	if (s->fd < 0 && (s->fd = open_file(s)) < 0)
 	    return -1;
-	if (write_all(s->fd, p, keep) < 0)
+	/* A failed write leaves the file unlike the digest: drop it. */
+	if (write_all(s->fd, p, keep) < 0) {
+	    EVP_MD_CTX_free(s->md);
+	    s->md = NULL;
 	    return -1;
+	}
+	digest(s, p, keep);
 	s->kept += keep;
     }
+    return 0;
+}
+
+/* cs_spool_sha256 - hex SHA-256 of the kept bytes, without reading them */
+int     cs_spool_sha256(const cs_spool *s, char hex[65])
+{
+    EVP_MD_CTX *c;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    int     ok;
+
+    if (s->md == NULL || (c = EVP_MD_CTX_new()) == NULL)
+	return -1;
+    /* A copy: the spool's own digest goes on if more is written. */
+    ok = EVP_MD_CTX_copy_ex(c, s->md) == 1 && EVP_DigestFinal_ex(c, md, &mdlen) == 1
+	&& mdlen == 32;
+    EVP_MD_CTX_free(c);
+    if (!ok)
+	return -1;
+    for (unsigned i = 0; i < mdlen; i++)
+	snprintf(hex + 2 * i, 3, "%02x", md[i]);
     return 0;
 }
 
@@ -184,6 +229,7 @@ void    cs_spool_unref(cs_spool *s)
 	return;
     if (s->fd >= 0)
 	close(s->fd);
+    EVP_MD_CTX_free(s->md);
     free(s->mem);
     free(s->dir);
     free(s);

@@ -8,7 +8,8 @@
  *	threshold bytes in memory and spills the rest to an anonymous file in
  *	dir. Writes past limit are counted in total but not kept (truncated).
  *	A spool is reference-counted so that the store's writer thread can
- *	finish with it after the milter callback has moved on.
+ *	finish with it after the milter callback has moved on. It digests
+ *	the kept bytes as they are written (the store's content address).
  */
 #ifndef CS_SPOOL_H
 #define CS_SPOOL_H
@@ -26,6 +27,10 @@ uint64_t cs_spool_total(const cs_spool *);		/* bytes offered */
 int     cs_spool_truncated(const cs_spool *);
 /* Read kept bytes at off; returns bytes read, 0 at end, -1 on error. */
 ssize_t cs_spool_pread(const cs_spool *, void *, size_t, uint64_t off);
+/* SHA-256 (hex) of the bytes kept so far, digested as they were written,
+ * so that a large message need not be read back; -1 when it is not
+ * available (read the spool instead). */
+int     cs_spool_sha256(const cs_spool *, char hex[65]);
 cs_spool *cs_spool_ref(cs_spool *);
 void    cs_spool_unref(cs_spool *);
 

@@ -17,6 +17,7 @@
 
 /* Application-specific. */
 #include "capture.h"
+#include "counters.h"
 #include "cs_addr.h"
 #include "cs_log.h"
 #include "cs_message.h"
@@ -172,9 +173,11 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
 	failed = 1;
 	goto done;
     }
-    if (m->owners.dropbox_spoofed)
+    if (m->owners.dropbox_spoofed) {
+	cs_count(CS_CNT_DROPBOX_SPOOFED);
 	cs_warn(m->qid, "dropbox mail from <%s> not authenticated as a user: "
 		"no Smart BCC (K4)", cs_sanitize(m->env_from, safe, sizeof(safe)));
+    }
 
     memset(&pmsg, 0, sizeof(pmsg));
     pmsg.info = &info;
@@ -213,8 +216,10 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
 		dec[i].synced || bcc ? "synced" : "skipped",
 		dec[i].synced || bcc ? "-" : dec[i].reason,
 		bcc ? " smart-bcc" : dec[i].conditional ? " (if it joins a thread)" : "");
-	if (!dec[i].synced && !dec[i].conditional && !bcc)
+	if (!dec[i].synced && !dec[i].conditional && !bcc) {
+	    cs_count_skip(dec[i].reason);
 	    continue;
+	}
 	copies[ncopies].user = o->user->id;
 	copies[ncopies].direction = o->direction;
 	copies[ncopies].labels = bcc ? &bcc_labels : &dec[i].labels;
@@ -264,19 +269,33 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
 	failed = 1;
 	goto done;
     }
-    for (size_t i = 0; i < ncopies; i++)
+    for (size_t i = 0; i < ncopies; i++) {
 	cs_debug(m->qid, "user=%s %s", copies[i].user,
 		 results[i] == CS_COPY_STORED ? "stored" :
 		 results[i] == CS_COPY_DUPLICATE ? "duplicate, stored once (T2)" :
 		 "not stored: joins no thread");
+	if (results[i] == CS_COPY_STORED)
+	    cs_count(CS_CNT_SYNCED);
+	else if (results[i] == CS_COPY_DUPLICATE)
+	    cs_count(CS_CNT_DUPLICATES);
+	else {
+	    /* Skipped for no-label after all: counted there too. */
+	    cs_count(CS_CNT_CONDITIONAL_NOT_STORED);
+	    cs_count(CS_CNT_SKIP_NO_LABEL);
+	}
+    }
+    cs_count(CS_CNT_RECORDED);
+    if (m->owners.smart_bcc)
+	cs_count(CS_CNT_SMART_BCC);
 
 done:
-    if (failed)
+    if (failed) {
+	cs_count(CS_CNT_FAILURES);
 	cs_log_limited(&capture_fail_log, CAPTURE_FAIL_LOG_INTERVAL, CS_LOG_ERROR, m->qid,
 		       "could not record message from <%s>; mail %s (C1)",
 		       cs_sanitize(m->env_from, safe, sizeof(safe)),
 		       m->cfg->on_error == CS_ON_ERROR_TEMPFAIL ? "tempfailed" : "accepted");
-    else if (m->owners.n > 0 || ncontacts > 0)
+    } else if (m->owners.n > 0 || ncontacts > 0)
 	cs_info(m->qid, "recorded %zu cop%s, %zu contact%s%s", ncopies,
 		ncopies == 1 ? "y" : "ies", ncontacts, ncontacts == 1 ? "" : "s",
 		truncated ? ", truncated to headers" : "");

@@ -17,6 +17,10 @@
  *	swapped in only when valid; messages in flight finish under the ones
  *	they started with. libmilter's own signal thread ends the process on
  *	SIGHUP, SIGINT and SIGTERM.
+ *
+ *	A status thread (counters.h) writes what this milter saw and decided,
+ *	and the policy's load time and problems, into the store every 10
+ *	seconds, after each reload and at stop, for crmsyncctl stats.
  */
 #include <config.h>
 
@@ -31,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Utility library. */
@@ -42,6 +47,7 @@
 #include "cs_message.h"
 #include "cs_policy.h"
 #include "cs_store.h"
+#include "counters.h"
 #include "events.h"
 #include "mlfi.h"
 
@@ -54,26 +60,28 @@ static void usage(void)
     exit(1);
 }
 
-/* load - config and policy, or NULL with the reason printed/logged */
-static int load(cs_config **cfgp, cs_policy **polp, int to_stderr)
+/* load - config and policy, or -1 with the reason printed/logged and in err */
+static int load(cs_config **cfgp, cs_policy **polp, int to_stderr, char *err, size_t errlen,
+		        long *ms)
 {
-    char    err[1024];
+    struct timespec t0, t1;
     cs_config *cfg;
-    cs_policy *pol;
+    cs_policy *pol = NULL;
 
-    if ((cfg = cs_config_load(config_path, err, sizeof(err))) == NULL) {
-	if (to_stderr)
-	    fprintf(stderr, "crmsync-milter: %s\n", err);
-	else
-	    cs_error(NULL, "%s", err);
-	return -1;
-    }
-    if ((pol = cs_policy_load(cfg, err, sizeof(err))) == NULL) {
-	if (to_stderr)
-	    fprintf(stderr, "crmsync-milter: %s\n", err);
-	else
-	    cs_error(NULL, "%s", err);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if ((cfg = cs_config_load(config_path, err, errlen)) != NULL
+	&& (pol = cs_policy_load(cfg, err, errlen)) == NULL) {
 	cs_config_unref(cfg);
+	cfg = NULL;
+    }
+    /* Policy files and Sieve scripts grow: the load time is in stats. */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *ms = (long) ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+    if (cfg == NULL) {
+	if (to_stderr)
+	    fprintf(stderr, "crmsync-milter: %s\n", err);
+	else
+	    cs_error(NULL, "%s", err);
 	return -1;
     }
     *cfgp = cfg;
@@ -115,12 +123,16 @@ static void *reload_thread(void *arg)
     for (;;) {
 	cs_config *cfg, *old;
 	cs_policy *pol;
+	char    err[1024];
+	long    ms;
 
 	if (sigwait(set, &sig) != 0 || sig != SIGUSR1)
 	    continue;
 	cs_info(NULL, "reload requested");
-	if (load(&cfg, &pol, 0) < 0) {
+	if (load(&cfg, &pol, 0, err, sizeof(err), &ms) < 0) {
 	    cs_error(NULL, "reload failed; keeping the running config and policy");
+	    cs_counters_policy_failed(cs_counters_global(), err, time(NULL));
+	    cs_counters_flush_kick();
 	    continue;
 	}
 	if ((old = mlfi_config()) != NULL) {
@@ -131,8 +143,10 @@ static void *reload_thread(void *arg)
 	    cs_warn(NULL, "%s", cs_policy_problems(pol)->v[i]);
 	cs_log_setlevel(cfg->log_level);
 	mlfi_sync_users(mlfi_store(), cfg, pol);
+	cs_counters_policy(cs_counters_global(), pol, ms, time(NULL));
 	mlfi_install(cfg, pol);
 	cs_info(NULL, "reloaded: %zu users", cs_policy_nusers(pol));
+	cs_counters_flush_kick();
     }
     return NULL;
 }
@@ -240,6 +254,7 @@ int     main(int argc, char **argv)
     static sigset_t usr1;
     pthread_t tid;
     char   *pid_file;
+    long    load_ms;
     int     rc;
 
     while ((ch = getopt(argc, argv, "c:fn")) != -1) {
@@ -262,7 +277,8 @@ int     main(int argc, char **argv)
 
     cs_message_init();
     cs_log_init("crmsync-milter", 0, 0, CS_LOG_WARN);
-    if (load(&cfg, &pol, 1) < 0)
+    (void) cs_counters_global();		/* started_at: now */
+    if (load(&cfg, &pol, 1, err, sizeof(err), &load_ms) < 0)
 	return 1;
     if (check_only) {
 	const cs_strlist *problems = cs_policy_problems(pol);
@@ -325,7 +341,10 @@ int     main(int argc, char **argv)
     /* C1: a store that cannot be opened is logged and tried again later;
      * the event sender starts with it (X3). */
     mlfi_open_store(cfg, pol);
+    cs_counters_policy(cs_counters_global(), pol, load_ms, time(NULL));
     mlfi_install(cfg, pol);
+    /* crmsyncctl stats reads the milter's figures from the store. */
+    (void) cs_counters_flush_start(mlfi_store);
 
     if (pthread_create(&tid, NULL, reload_thread, &usr1) != 0)
 	cs_warn(NULL, "no reload thread: SIGUSR1 will be ignored");
@@ -336,6 +355,7 @@ int     main(int argc, char **argv)
     cs_info(NULL, "starting: socket %s, %zu users", cfg->socket, cs_policy_nusers(pol));
     rc = smfi_main();
     cs_info(NULL, "stopping");
+    cs_counters_flush_stop();
     mlfi_close_store();
     mlfi_install(NULL, NULL);
     if (pid_file)

@@ -29,6 +29,7 @@
 
 /* Application-specific. */
 #include "capture.h"
+#include "counters.h"
 #include "events.h"
 #include "cs_log.h"
 #include "mlfi.h"
@@ -116,9 +117,12 @@ static cs_store *open_store(const cs_config *cfg, const cs_policy *pol)
     s = cs_store_open(cfg->database, CS_STORE_WRITER | CS_STORE_CREATE,
 		      cfg->store_timeout_ms, err, sizeof(err));
     if (s == NULL) {
+	char    shown[512];
+
 	/* C1: a broken store does not stop mail; we log and run on. */
+	cs_store_display(cfg->database, shown, sizeof(shown));
 	cs_error(NULL, "store %s: %s; mail passes unrecorded, retrying every %ds",
-		 cfg->database, err, STORE_RETRY_INTERVAL);
+		 shown, err, STORE_RETRY_INTERVAL);
 	return NULL;
     }
     mlfi_sync_users(s, cfg, pol);
@@ -166,7 +170,10 @@ cs_store *mlfi_store(void)
 	cfg = mlfi_config();
 	pol = mlfi_policy();
 	if (cfg && pol && (s = open_store(cfg, pol)) != NULL) {
-	    cs_info(NULL, "store %s opened; recording resumes", cfg->database);
+	    char    shown[512];
+
+	    cs_store_display(cfg->database, shown, sizeof(shown));
+	    cs_info(NULL, "store %s opened; recording resumes", shown);
 	    start_events(s);
 	    atomic_store(&state_store, s);
 	}
@@ -448,10 +455,15 @@ static sfsistat mlfi_eoh(SMFICTX *ctx)
     cs_conn *c = smfi_getpriv(ctx);
     cs_msg *m;
 
-    if (c == NULL || (m = c->msg) == NULL)
+    cs_count(CS_CNT_SEEN);
+    if (c == NULL || (m = c->msg) == NULL) {
+	/* The context was lost at MAIL or RCPT (logged there). */
+	cs_count(CS_CNT_FAILURES);
 	return SMFIS_ACCEPT;
+    }
     copy_qid(ctx, m);
     if (!capture_wanted(c, m)) {
+	cs_count(CS_CNT_NO_OWNER);
 	cs_debug(m->qid, "no owner, no dropbox: accepted without body");
 	conn_msg_reset(c);
 	return SMFIS_ACCEPT;
@@ -463,6 +475,7 @@ static sfsistat mlfi_eoh(SMFICTX *ctx)
 	|| cs_spool_write(m->raw, m->hdr.data ? m->hdr.data : "", m->hdr.len) < 0
 	|| cs_spool_write(m->raw, "\r\n", 2) < 0) {
 	cs_error(m->qid, "eoh: cannot spool message: %m; not recording it");
+	cs_count(CS_CNT_FAILURES);
 	conn_msg_reset(c);
 	return SMFIS_ACCEPT;
     }
@@ -479,6 +492,7 @@ static sfsistat mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return reply(c, SMFIP_NR_BODY);
     if (cs_spool_write(m->raw, chunk, len) < 0) {
 	cs_error(m->qid, "body: cannot spool message: %m; not recording it");
+	cs_count(CS_CNT_FAILURES);
 	conn_msg_reset(c);
 	return reply(c, SMFIP_NR_BODY);
     }

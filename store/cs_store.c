@@ -8,16 +8,20 @@
  *	value. cs_store_record() turns the caller's cs_record into a job (a
  *	deep copy with everything derived that needs no database) and either
  *	runs it inline (no CS_STORE_WRITER: crmsyncctl import) or queues it
- *	for the writer thread, which takes every queued job (up to
- *	CS_STORE_GROUP_MAX) into one transaction. Both paths call the same
- *	backend write_group().
+ *	for the writer thread, which takes queued jobs in arrival order into
+ *	one transaction, up to CS_STORE_GROUP_MAX jobs and
+ *	CS_STORE_GROUP_BYTES of raw content (so that one group's commit
+ *	stays well below StoreTimeout). Both paths call the same backend
+ *	write_group().
  *
  *	Waiting is bounded: the caller waits on its job's condition variable
  *	(CLOCK_MONOTONIC) at most timeout_ms, then detaches; the job is
  *	reference-counted so whichever of caller and writer finishes last
- *	frees it. A group that fails as a whole (busy, full, I/O) is dropped,
- *	not retried: its waiters get CS_EINTERNAL and the milter accepts the
- *	mail and logs it (C1).
+ *	frees it. A job whose waiter timed out stays queued and is committed
+ *	like any other (debug: "recorded late"); cs_store_close() drains the
+ *	queue first. A group that fails as a whole (busy, full, I/O) is
+ *	dropped, not retried: its waiters get CS_EINTERNAL and the milter
+ *	accepts the mail and logs it (C1).
  */
 #include <config.h>
 
@@ -43,8 +47,50 @@
 #include "cs_store.h"
 #include "cs_store_impl.h"
 
-/* While the store is down every record fails: say so once a minute (C1). */
+#ifdef HAVE_LIBPQ
+/* The fleet backend (cs_store_pg.c), chosen by a postgresql:// Database. */
+extern const struct cs_store_ops cs_store_pg_ops;
+#endif
+
+/*
+ * While the store is down every record fails: say so once a minute (C1);
+ * the backend logs why. What became of each record whose waiter timed
+ * out is logged per record at debug level, or under the same limit.
+ */
 static cs_ratelimit store_fail_log;
+
+/* cs_store_display - the Database value fit for a log: passwords masked */
+void    cs_store_display(const char *database, char *out, size_t outlen)
+{
+    const char *p, *at, *colon, *pw;
+    size_t  n;
+
+    if (outlen == 0)
+	return;
+    snprintf(out, outlen, "%s", database ? database : "");
+    if (strncmp(out, "postgres", 8) != 0)
+	return;
+    /* URI form: scheme://user:password@host... */
+    if ((p = strstr(out, "://")) != NULL && (at = strchr(p + 3, '@')) != NULL
+	&& (colon = memchr(p + 3, ':', (size_t) (at - p - 3))) != NULL) {
+	n = strlen(at);
+	if ((size_t) (colon + 1 - out) + 3 + n < outlen) {
+	    memmove(out + (colon + 1 - out) + 3, at, n + 1);
+	    memcpy(out + (colon + 1 - out), "***", 3);
+	}
+    }
+    /* Query or conninfo form: password=... */
+    if ((pw = strstr(out, "password=")) != NULL) {
+	char   *v = out + (pw - out) + 9;
+	size_t  vlen = strcspn(v, "& "), rest = strlen(v + vlen);
+
+	/* Any length, even one character: the value is replaced whole. */
+	if (vlen > 0 && (size_t) (v - out) + 3 + rest < outlen) {
+	    memmove(v + 3, v + vlen, rest + 1);
+	    memcpy(v, "***", 3);
+	}
+    }
+}
 
 /* cs_store_normalize - normalize an address with the store's delimiters */
 int     cs_store_normalize(const cs_store *st, const char *in, char *out, size_t outlen)
@@ -397,7 +443,10 @@ static cs_store_job *job_new(const cs_store *st, const cs_record *rec, char *why
 	|| add_participants(st, &job->participants, &mi->cc) < 0
 	|| dedup_key(rec, job->dedup_key) < 0)
 	goto fail;
-    if (raw_digest(rec->raw, job->raw_sha256, &job->raw_size) < 0) {
+    /* The spool digested the bytes as they came: no second pass over them. */
+    if (rec->raw != NULL && cs_spool_sha256(rec->raw, job->raw_sha256) == 0)
+	job->raw_size = cs_spool_kept(rec->raw);
+    else if (raw_digest(rec->raw, job->raw_sha256, &job->raw_size) < 0) {
 	snprintf(why, whylen, "cannot read the spooled message");
 	goto fail;
     }
@@ -447,12 +496,81 @@ static void job_unref(cs_store_job *job)
 	job_free(job);
 }
 
-/* writer_main - take every queued job, commit them as one group */
+/* ms_since - milliseconds from t0 to now on CLOCK_MONOTONIC */
+static long ms_since(const struct timespec *t0)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long) ((now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/* writer_take - unlink the next group from the queue; qlock held */
+static size_t writer_take(cs_store *st, cs_store_job **group, uint64_t *bytes)
+{
+    cs_store_job **pp = &st->qhead, *job, *kept = NULL;
+    uint64_t budget = st->group_bytes ? st->group_bytes : CS_STORE_GROUP_BYTES;
+    uint64_t sum = 0;
+    size_t  n = 0;
+
+    /*
+     * Arrival order, closed at CS_STORE_GROUP_MAX jobs or when the raw
+     * bytes would pass CS_STORE_GROUP_BYTES. The head always goes, so
+     * every group makes progress and a record bigger than the budget is
+     * a group of its own. A job that does not fit stays (it heads a
+     * later group) while smaller ones behind it may still fit: a 4 KB
+     * message waits for the group being committed, not for a backlog of
+     * big ones.
+     */
+    while ((job = *pp) != NULL && n < CS_STORE_GROUP_MAX && sum < budget) {
+	if (n > 0 && job->raw_size > budget - sum) {
+	    kept = job;
+	    pp = &job->next;
+	    continue;
+	}
+	*pp = job->next;
+	job->next = NULL;
+	group[n++] = job;
+	sum += job->raw_size;
+    }
+    if (job == NULL)
+	st->qtail = kept;			/* the scan reached the end */
+    st->qlen -= n;
+    *bytes = sum;
+    return n;
+}
+
+/* writer_report - what became of jobs whose waiter gave up; qlock held */
+static void writer_report(cs_store_job **group, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+	if (!group[i]->detached)
+	    continue;
+	/*
+	 * capture.c said "could not record" for these (once a minute):
+	 * what became of each, per record only at debug level, so that a
+	 * store that was down does not log a line per message (C1).
+	 */
+	if (group[i]->rc == CS_OK)
+	    cs_debug(group[i]->queue_id, "store: recorded late, %ld ms after it was queued"
+		    " (its end-of-message was answered unrecorded at StoreTimeout)",
+		    ms_since(&group[i]->queued));
+	else
+	    cs_log_limited(&store_fail_log, 60, CS_LOG_ERROR, group[i]->queue_id,
+			   "store: record not stored (its waiter had timed out)");
+    }
+}
+
+/* writer_main - commit queued jobs in groups, one transaction each */
 static void *writer_main(void *arg)
 {
     cs_store *st = arg;
     cs_store_job *group[CS_STORE_GROUP_MAX];
+    struct timespec t0;
+    uint64_t bytes;
     size_t  n, i;
+    long    ms;
+    int     rc;
 
     pthread_mutex_lock(&st->qlock);
     for (;;) {
@@ -460,23 +578,23 @@ static void *writer_main(void *arg)
 	    pthread_cond_wait(&st->qcond, &st->qlock);
 	if (st->qhead == NULL && st->stopping)
 	    break;
-	for (n = 0; n < CS_STORE_GROUP_MAX && st->qhead; n++) {
-	    group[n] = st->qhead;
-	    st->qhead = st->qhead->next;
-	    group[n]->next = NULL;
-	}
-	if (st->qhead == NULL)
-	    st->qtail = NULL;
-	st->qlen -= n;
+	n = writer_take(st, group, &bytes);
 	pthread_mutex_unlock(&st->qlock);
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pthread_mutex_lock(&st->wlock);
-	if (st->ops->write_group(st, group, n) != CS_OK)
-	    cs_log_limited(&store_fail_log, 60, CS_LOG_ERROR, NULL,
-			   "store: group of %zu record(s) not stored", n);
+	rc = st->ops->write_group(st, group, n);
 	pthread_mutex_unlock(&st->wlock);
+	ms = ms_since(&t0);
+	if (rc != CS_OK)
+	    cs_log_limited(&store_fail_log, 60, CS_LOG_ERROR, group[0]->queue_id,
+			   "store: group of %zu record(s) not stored", n);
+	else
+	    cs_debug(NULL, "store: group of %zu record(s), %llu KB, committed in %ld ms",
+		     n, (unsigned long long) (bytes >> 10), ms);
 
 	pthread_mutex_lock(&st->qlock);
+	writer_report(group, n);
 	for (i = 0; i < n; i++) {
 	    group[i]->done = 1;
 	    pthread_cond_signal(&group[i]->cond);
@@ -502,10 +620,14 @@ cs_store *cs_store_open(const char *database, unsigned flags, long timeout_ms,
     }
     if (strncmp(database, "postgresql://", 13) == 0
 	|| strncmp(database, "postgres://", 11) == 0) {
+#ifdef HAVE_LIBPQ
+	ops = &cs_store_pg_ops;
+#else
 	snprintf(err, errlen, "%s: the PostgreSQL store backend is not built", "Database");
 	return NULL;
-    }
-    ops = &cs_store_sqlite_ops;
+#endif
+    } else
+	ops = &cs_store_sqlite_ops;
     if (timeout_ms <= 0)
 	timeout_ms = 5000;
     if ((st = calloc(1, sizeof(*st))) == NULL) {
@@ -545,6 +667,9 @@ void    cs_store_close(cs_store *st)
     if (st->writer_started) {
 	pthread_mutex_lock(&st->qlock);
 	st->stopping = 1;
+	/* A stop that is killed meanwhile loses these: say how many. */
+	if (st->qlen > 0)
+	    cs_info(NULL, "store: stopping: committing %zu queued record(s) first", st->qlen);
 	pthread_cond_signal(&st->qcond);
 	pthread_mutex_unlock(&st->qlock);
 	pthread_join(st->writer, NULL);
@@ -638,6 +763,7 @@ int     cs_store_record(cs_store *st, const cs_record *rec, long timeout_ms, int
 	return CS_EINTERNAL;
     }
     job->refs = 2;				/* queue and this caller */
+    clock_gettime(CLOCK_MONOTONIC, &job->queued);
     if (st->qtail)
 	st->qtail->next = job;
     else
@@ -652,10 +778,12 @@ int     cs_store_record(cs_store *st, const cs_record *rec, long timeout_ms, int
 	if (results)
 	    memcpy(results, job->results, rec->ncopies * sizeof(int));
     } else {
+	/* The writer still commits it and logs "recorded late" then. */
 	rc = CS_EINTERNAL;
+	job->detached = 1;
 	cs_log_limited(&store_fail_log, 60, CS_LOG_ERROR, rec->queue_id,
-		       "store: no commit within %ld ms; the record may still be stored",
-		 timeout_ms);
+		       "store: no commit within %ld ms; the record stays queued:"
+		       " the writer still stores it", timeout_ms);
     }
     job_unref(job);
     pthread_mutex_unlock(&st->qlock);
@@ -764,6 +892,11 @@ int     cs_store_stats(cs_store *st, json_t **out)
     /* X3: the outbox's counts, when the backend has one. */
     if (rc == CS_OK && st->ops->events_stats && st->ops->events_stats(st, &ev) == CS_OK
 	&& json_object_set_new(*out, "events", ev) < 0)
+	rc = CS_EINTERNAL;
+    /* The milters' own figures (issue 10), when the backend keeps them. */
+    if (rc == CS_OK && st->ops->milter_status_get
+	&& st->ops->milter_status_get(st, &ev) == CS_OK
+	&& json_object_set_new(*out, "milter", ev) < 0)
 	rc = CS_EINTERNAL;
     return rc;
 }
@@ -985,4 +1118,40 @@ int     cs_store_events_stats(cs_store *st, json_t **out)
     if (st->ops->events_stats == NULL)
 	return CS_EINTERNAL;
     return st->ops->events_stats(st, out);
+}
+
+/* cs_store_milter_status_put - one host's milter status, if the writer is free */
+int     cs_store_milter_status_put(cs_store *st, const char *host, time_t now, json_t *status)
+{
+    char   *text;
+    int     rc;
+
+    if (st == NULL || host == NULL || *host == 0 || strlen(host) > 255
+	|| !json_is_object(status))
+	return CS_EINVAL;
+    if ((st->flags & CS_STORE_READONLY) || st->ops->milter_status_put == NULL)
+	return CS_EINTERNAL;
+    if ((text = json_dumps(status, JSON_COMPACT)) == NULL)
+	return CS_EINTERNAL;
+    /* Mail first: a group commit in progress means skip this round. */
+    if (pthread_mutex_trylock(&st->wlock) != 0) {
+	free(text);
+	return CS_EINTERNAL;
+    }
+    rc = st->ops->milter_status_put(st, host, now, text);
+    pthread_mutex_unlock(&st->wlock);
+    free(text);
+    return rc;
+}
+
+/* cs_store_milter_status - every host's milter status */
+int     cs_store_milter_status(cs_store *st, json_t **out)
+{
+    if (out)
+	*out = NULL;
+    if (st == NULL || out == NULL)
+	return CS_EINVAL;
+    if (st->ops->milter_status_get == NULL)
+	return CS_EINTERNAL;
+    return st->ops->milter_status_get(st, out);
 }

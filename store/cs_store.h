@@ -90,6 +90,8 @@ enum cs_copy_result { CS_COPY_STORED = 1, CS_COPY_DUPLICATE, CS_COPY_SKIPPED };
 cs_store *cs_store_open(const char *database, unsigned flags, long timeout_ms,
 			char *err, size_t errlen);
 void    cs_store_close(cs_store *);
+/* The Database value for a log line, any password replaced by "***". */
+void    cs_store_display(const char *database, char *out, size_t outlen);
 
 /* Capture. results (may be NULL) gets one cs_copy_result per copy. */
 int     cs_store_record(cs_store *, const cs_record *, long timeout_ms, int *results);
@@ -120,7 +122,8 @@ int     cs_store_mailbox(cs_store *, const char *as, const char *label, int limi
 			 const char *cursor, json_t **out);
 /* {"schema_version", "users", "messages", "threads", "persons", "deals",
  *  "raw_blobs", "raw_bytes", "db_bytes", "merges", "commit_groups",
- *  "records", "mailboxes": {user: messages}}. */
+ *  "records", "mailboxes": {user: messages}, "events": {...},
+ *  "milter": {host: {...}}} (see cs_store_milter_status_put). */
 int     cs_store_stats(cs_store *, json_t **out);
 
 /*
@@ -164,6 +167,21 @@ void    cs_store_events_free(cs_event *, size_t n);
 int     cs_store_events_retry(cs_store *, long *n);
 /* {"pending", "failed", "delivered"}; cs_store_stats adds it as "events". */
 int     cs_store_events_stats(cs_store *, json_t **out);
+
+/*
+ * crmsync-milter's in-memory figures (milter/counters.h), one JSON
+ * object per host, replaced at each flush; cs_store_stats adds them as
+ * "milter": {host: {...status..., "updated_at", "age_seconds"}}. put is
+ * one short write on the writer's connection, for a flush thread (never
+ * a milter callback): when the writer is committing, or the database
+ * stays locked beyond a short wait, it gives up at once with
+ * CS_EINTERNAL (mail first: the next flush comes soon). host: at most
+ * 255 bytes; status: an object. CS_EINTERNAL also for a read-only store
+ * and a backend without it.
+ */
+int     cs_store_milter_status_put(cs_store *, const char *host, time_t now, json_t *status);
+/* {host: {...}} as stats shows it. */
+int     cs_store_milter_status(cs_store *, json_t **out);
 
 /* A consistent copy of the whole store in the file path, taken while the
  * milter goes on writing (SQLite: the online backup API, one snapshot of

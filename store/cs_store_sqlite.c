@@ -263,11 +263,23 @@ static const char sq_schema_unlinks[] =
 "  DELETE FROM thread_unlinks WHERE owner=NEW.owner AND thread=NEW.old_thread;"
 "  END;";
 
+/*
+ * Migration: the milters' status (cs_store_sqlite_status.c): one row per
+ * host, the JSON document of milter/counters.c, replaced every flush.
+ */
+static const char sq_schema_milter_status[] =
+"CREATE TABLE milter_status("
+"  host TEXT PRIMARY KEY,"
+"  updated_at INTEGER NOT NULL,"
+"  status_json TEXT NOT NULL"
+") WITHOUT ROWID;";
+
 /* Ordered migration steps: step i brings user_version from i to i+1. */
 static const char *const sq_migrations[] = {
     sq_schema_1,
     sq_schema_events,
     sq_schema_unlinks,
+    sq_schema_milter_status,
 };
 
 #define SQ_SCHEMA_VERSION ((int) (sizeof(sq_migrations) / sizeof(sq_migrations[0])))
@@ -510,12 +522,19 @@ static int sq_open(cs_store *st, const char *path, unsigned flags, long timeout_
 	    char   *copy = strdup(path);
 	    char    side[4096];
 
-	    /* SQLite copies the mode; the group we set ourselves. */
-	    if (copy && stat(dirname(copy), &db) == 0) {
+	    /*
+	     * SQLite copies the mode; the group we set ourselves, by name:
+	     * opening and closing a file that SQLite holds open drops every
+	     * POSIX lock this process has on it (close(2) semantics), and
+	     * without its lock on the -shm file another process (crmsyncctl)
+	     * believes it is the first and resets the WAL index under the
+	     * milter (SIGBUS, or worse).
+	     */
+	    if (copy && stat(dirname(copy), &db) == 0 && !(db.st_mode & S_ISGID)) {
 		snprintf(side, sizeof(side), "%s-wal", path);
-		fix_file(side, &db);
+		(void) !lchown(side, (uid_t) -1, db.st_gid);
 		snprintf(side, sizeof(side), "%s-shm", path);
-		fix_file(side, &db);
+		(void) !lchown(side, (uid_t) -1, db.st_gid);
 	    }
 	    free(copy);
 	}
@@ -1008,6 +1027,9 @@ int     sq_link(cs_store *, const char *, const char *, const char *, const char
 int     sq_contact_create(cs_store *, const char *, const char *, const char *, const char *,
 			          json_t **, char *, size_t);
 int     sq_directory_import(cs_store *, json_t *, json_t **, char *, size_t);
+/* The milters' status (cs_store_sqlite_status.c). */
+int     sq_milter_status_put(cs_store *, const char *, time_t, const char *);
+int     sq_milter_status_get(cs_store *, json_t **);
 
 const struct cs_store_ops cs_store_sqlite_ops = {
     .name = "sqlite",
@@ -1034,4 +1056,6 @@ const struct cs_store_ops cs_store_sqlite_ops = {
     .link = sq_link,
     .contact_create = sq_contact_create,
     .directory_import = sq_directory_import,
+    .milter_status_put = sq_milter_status_put,
+    .milter_status_get = sq_milter_status_get,
 };

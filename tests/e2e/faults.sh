@@ -104,8 +104,10 @@ tap_ok "10 messages delivered while the store is locked" wait_delivered "$DUMP" 
 tap_ok "the wait stayed bounded by StoreTimeout (took $((t1 - t0)) s for 10 in 5 sessions)" \
     test $((t1 - t0)) -le 12
 wait $lk
-tap_ok "the failure was logged once a minute, not per message ($(errors_since "$line") lines)" \
-    test "$(errors_since "$line")" -le 3
+# Each kind of failure (capture, writer, commit) says so at most once a
+# minute: a handful of lines for 10 messages, never one per message.
+tap_ok "the failure was logged once a minute per kind, not per message ($(errors_since "$line") lines)" \
+    test "$(errors_since "$line")" -le 5
 load 1 "after-lock"
 tap_ok "delivered after the lock" wait_delivered "$DUMP" 311 30
 sleep 0.5
@@ -123,7 +125,8 @@ if [ $mounted = 1 ]; then
     tap_ok "40 messages delivered with the store's file system full" wait_delivered "$DUMP" 351 90
     tap_ok "recording failed once the room was gone ($(($(stored) - before)) of 40 recorded)" \
 	test "$(($(stored) - before))" -lt 40
-    tap_ok "logged at most twice ($(errors_since "$line") lines)" test "$(errors_since "$line")" -le 3
+    tap_ok "logged once a minute per kind ($(errors_since "$line") lines for 40 messages)" \
+	test "$(errors_since "$line")" -le 5
     rm -f "$STORE/filler"
     load 1 "after-full"
     tap_ok "delivered after space came back" wait_delivered "$DUMP" 352 30

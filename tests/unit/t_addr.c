@@ -13,6 +13,7 @@
 #include "cs_digest.h"
 #include "cs_spool.h"
 #include "cs_value.h"
+#include "cs_store.h"
 #include "tap.h"
 
 /* norm - normalize or "ERR" */
@@ -44,6 +45,8 @@ int     main(void)
     is_str(norm("ali\nce@example.com", "+"), "ERR", "control character");
     is_str(norm("nothing iup sales@example.com", "+"), "ERR", "space in a bare local part");
     is_str(norm("a@exa mple.com", "+"), "ERR", "space in the domain");
+    is_str(norm("a@x..", "+"), "ERR", "empty domain label (normalizing must be a fixed point)");
+    is_str(norm("a@x..y.example", "+"), "ERR", "empty domain label inside");
     is_str(norm("a(b)@example.com", "+"), "ERR", "comment characters in the local part");
     is_str(norm("\"a b\"@example.com", "+"), "\"a b\"@example.com", "quoted local part with a space");
     is_str(norm("a@[192.0.2.1]", "+"), "a@[192.0.2.1]", "domain literal");
@@ -134,6 +137,23 @@ int     main(void)
 	ok(strcmp(d, b) != 0, "inner empty line counts");
 	cs_sha256_hex("abc", 3, d);
 	is_str(d, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "plain SHA-256");
+    }
+    /* Database values in logs never show a password. */
+    {
+	char    out[256];
+
+	cs_store_display("/var/lib/crmsync/crmsync.db", out, sizeof(out));
+	is_str(out, "/var/lib/crmsync/crmsync.db", "a file path is shown as is");
+	cs_store_display("postgresql://crm:s3cret@db.example:5432/crmsync", out, sizeof(out));
+	is_str(out, "postgresql://crm:***@db.example:5432/crmsync", "URI password masked");
+	cs_store_display("postgresql://crm@db.example/crmsync?password=s3cret&sslmode=require",
+			 out, sizeof(out));
+	is_str(out, "postgresql://crm@db.example/crmsync?password=***&sslmode=require",
+	       "query password masked");
+	cs_store_display("postgresql://db.example/crmsync?password=x", out, sizeof(out));
+	is_str(out, "postgresql://db.example/crmsync?password=***", "a one-character password masked");
+	cs_store_display("postgres://db.example/crmsync", out, sizeof(out));
+	is_str(out, "postgres://db.example/crmsync", "no password, nothing to mask");
     }
     return done_testing();
 }

@@ -21,6 +21,9 @@
 #include <unistd.h>
 #include <sqlite3.h>
 #include <jansson.h>
+#ifdef HAVE_LIBPQ
+#include <libpq-fe.h>
+#endif
 
 /* Application-specific. */
 #include "cs_util.h"
@@ -100,6 +103,21 @@ static long long q_int(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(sql, sizeof(sql), fmt, ap);
     va_end(ap);
+#ifdef HAVE_LIBPQ
+    /* CS_TEST_DATABASE=postgresql://...: the same checks on PostgreSQL. */
+    if (strncmp(dbpath, "postgres", 8) == 0) {
+	PGconn *pc = PQconnectdb(dbpath);
+	PGresult *res = PQstatus(pc) == CONNECTION_OK ? PQexec(pc, sql) : NULL;
+
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0)
+	    v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	else
+	    diag("q_int: %s", PQerrorMessage(pc));
+	PQclear(res);
+	PQfinish(pc);
+	return v;
+    }
+#endif
     if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
 	return -998;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
@@ -190,7 +208,12 @@ int     main(void)
     if (mkdtemp(tmpdir) == NULL)
 	return 1;
     snprintf(dbpath, sizeof(dbpath), "%s/crmsync.db", tmpdir);
+    /* A fresh, empty database of another backend (tests/pg/pg.sh). */
+    if (getenv("CS_TEST_DATABASE") && *getenv("CS_TEST_DATABASE"))
+	snprintf(dbpath, sizeof(dbpath), "%s", getenv("CS_TEST_DATABASE"));
     st = cs_store_open(dbpath, CS_STORE_CREATE, 5000, err, sizeof(err));
+    if (st == NULL)
+	diag("open: %s", err);
     if (!ok(st != NULL, "store opens"))
 	return done_testing();
     {

@@ -1,0 +1,1275 @@
+/*
+ * NAME
+ *	cs_store_pg 3
+ * SUMMARY
+ *	PostgreSQL store backend: connections, schema and migrations, reads
+ * DESCRIPTION
+ *	Database is a libpq URI ("postgresql://user@host:5432/crmsync");
+ *	several MTAs, each with its own crmsync-milter, share one database
+ *	(SPEC F1). The password comes from libpq's own sources (PGPASSFILE,
+ *	~/.pgpass, PGPASSWORD, the URI); the URI is never logged with it:
+ *	logs show pg_mask_uri()'s form.
+ *
+ *	Every wait is bounded below Postfix's milter timeouts (F1, C1):
+ *	connect_timeout, tcp_user_timeout and TCP keepalives in the
+ *	connection parameters (ours override the URI's), and
+ *	statement_timeout and lock_timeout set to the store's timeout on
+ *	each new session. synchronous_commit is on: a commit is durable
+ *	before end-of-message is answered. A broken connection is reset on
+ *	its next use with a doubling backoff (1 s to 16 s): while the
+ *	database is down a group fails at once, and recording resumes by
+ *	itself when it is back.
+ *
+ *	Schema: the SQLite backend's logical schema (same tables, columns
+ *	and meanings; "user" is quoted, a PostgreSQL keyword) as versioned
+ *	migrations in pg_migrations[]. The version is the highest row of
+ *	schema_version. All missing steps run in one transaction under an
+ *	advisory lock, so several hosts starting at once migrate once. Ids
+ *	come from sequences (thread_ids, message_ids, person_ids), not from
+ *	a counters row that every host would queue on; the lifetime
+ *	counters (commit_groups, records) are spread over shards summed by
+ *	stats, for the same reason. The SQLite triggers of hand unlinks
+ *	(T3) are explicit statements here (cs_store_pg_write.c).
+ *
+ *	Partitioning: the mailbox tables (threads, messages, message_labels,
+ *	thread_msgids, thread_links, thread_unlinks) lead every key with
+ *	owner, and no unique constraint on them omits owner (thread ids are
+ *	unique by their sequence; threads_id is a plain index), so they can
+ *	be declared PARTITION BY LIST (owner) or PARTITION BY HASH (owner)
+ *	and, with Citus, distributed with create_distributed_table('<t>',
+ *	'owner', colocate_with => 'threads'); users, persons, person_emails,
+ *	deals, deal_persons, access, raw and events stay reference or local
+ *	tables. A big site creates the partitioned tables itself before the
+ *	first start (the migration is CREATE TABLE IF NOT EXISTS-free on
+ *	purpose: it refuses to run over tables it did not make) - see the
+ *	README's "PostgreSQL fleet" section.
+ *
+ *	Backups: pg_dump; crmsyncctl backup answers so (cs_store_backup).
+ */
+#include <config.h>
+
+/* System library. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <libpq-fe.h>
+
+/* Utility library. */
+#include "cs_util.h"
+#include "cs_addr.h"
+#include "cs_log.h"
+#include "cs_policy.h"
+
+/* Application-specific. */
+#include "cs_store.h"
+#include "cs_store_impl.h"
+#include "cs_store_pg.h"
+
+#define PG_BACKOFF_MAX	16		/* seconds between reconnect attempts */
+
+/*
+ * Migration 1: the whole schema of SQLite's migrations 1-3. Dates are
+ * Unix seconds (UTC); JSON columns are text, kept byte for byte.
+ */
+static const char pg_schema_1[] =
+"CREATE TABLE counters(name text NOT NULL, shard integer NOT NULL DEFAULT 0,"
+"  value bigint NOT NULL DEFAULT 0, PRIMARY KEY(name, shard));"
+"CREATE SEQUENCE thread_ids;"
+"CREATE SEQUENCE message_ids;"
+"CREATE SEQUENCE person_ids;"
+"CREATE TABLE users("
+"  id text PRIMARY KEY,"
+"  role text NOT NULL DEFAULT 'user' CHECK(role IN ('user','admin')),"
+"  active integer NOT NULL DEFAULT 1);"
+"CREATE TABLE user_addresses("
+"  \"user\" text NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+"  address text NOT NULL,"
+"  PRIMARY KEY(\"user\", address));"
+"CREATE INDEX user_addresses_address ON user_addresses(address);"
+"CREATE TABLE raw("
+"  id bigserial PRIMARY KEY,"
+"  sha256 text NOT NULL UNIQUE,"
+"  size bigint NOT NULL,"
+"  data bytea NOT NULL);"
+"CREATE TABLE threads("
+"  owner text NOT NULL REFERENCES users(id),"
+"  id bigint NOT NULL,"
+"  subject text,"
+"  subject_norm text NOT NULL DEFAULT '',"
+"  visibility text NOT NULL DEFAULT 'private' CHECK(visibility IN ('private','shared')),"
+"  first_date bigint NOT NULL,"
+"  last_date bigint NOT NULL,"
+"  message_count bigint NOT NULL DEFAULT 0,"
+"  thread_index_root text,"
+"  created bigint NOT NULL,"
+"  PRIMARY KEY(owner, id));"
+"CREATE INDEX threads_mailbox ON threads(owner, last_date, id);"
+"CREATE INDEX threads_id ON threads(id);"
+"CREATE TABLE messages("
+"  owner text NOT NULL REFERENCES users(id),"
+"  id bigint NOT NULL,"
+"  thread bigint NOT NULL,"
+"  message_id text,"
+"  dedup_key text NOT NULL,"
+"  queue_id text,"
+"  source text NOT NULL,"
+"  arrival bigint NOT NULL,"
+"  date bigint,"
+"  sort_date bigint NOT NULL,"
+"  subject text,"
+"  subject_norm text NOT NULL,"
+"  outside_key text NOT NULL,"
+"  from_json text NOT NULL,"
+"  to_json text NOT NULL,"
+"  cc_json text NOT NULL,"
+"  reply_to_json text NOT NULL,"
+"  in_reply_to text,"
+"  refs_json text NOT NULL,"
+"  thread_index_root text,"
+"  envelope text NOT NULL,"
+"  direction text NOT NULL CHECK(direction IN ('in','out')),"
+"  truncated integer NOT NULL DEFAULT 0,"
+"  raw bigint NOT NULL REFERENCES raw(id),"
+"  PRIMARY KEY(owner, id),"
+"  UNIQUE(owner, dedup_key),"
+"  FOREIGN KEY(owner, thread) REFERENCES threads(owner, id));"
+"CREATE INDEX messages_thread ON messages(owner, thread, sort_date);"
+"CREATE INDEX messages_subject ON messages(owner, subject_norm, outside_key, sort_date);"
+"CREATE INDEX messages_tindex ON messages(owner, thread_index_root)"
+"  WHERE thread_index_root IS NOT NULL;"
+"CREATE INDEX messages_raw ON messages(raw);"
+"CREATE TABLE message_labels("
+"  owner text NOT NULL,"
+"  message bigint NOT NULL,"
+"  label text NOT NULL,"
+"  PRIMARY KEY(owner, message, label),"
+"  FOREIGN KEY(owner, message) REFERENCES messages(owner, id) ON DELETE CASCADE);"
+"CREATE INDEX message_labels_label ON message_labels(owner, label);"
+"CREATE TABLE thread_msgids("
+"  owner text NOT NULL,"
+"  msgid text NOT NULL,"
+"  thread bigint NOT NULL,"
+"  PRIMARY KEY(owner, msgid),"
+"  FOREIGN KEY(owner, thread) REFERENCES threads(owner, id) ON DELETE CASCADE);"
+"CREATE INDEX thread_msgids_thread ON thread_msgids(owner, thread);"
+"CREATE TABLE persons("
+"  id text PRIMARY KEY,"
+"  name text,"
+"  origin text NOT NULL CHECK(origin IN ('crm','bcc','hand')),"
+"  owner text REFERENCES users(id),"
+"  created bigint NOT NULL);"
+"CREATE TABLE person_emails("
+"  email text PRIMARY KEY,"
+"  person text NOT NULL REFERENCES persons(id) ON DELETE CASCADE);"
+"CREATE INDEX person_emails_person ON person_emails(person);"
+"CREATE TABLE deals("
+"  id text PRIMARY KEY,"
+"  title text,"
+"  status text NOT NULL CHECK(status IN ('open','won','lost')));"
+"CREATE TABLE deal_persons("
+"  deal text NOT NULL REFERENCES deals(id) ON DELETE CASCADE,"
+"  person text NOT NULL REFERENCES persons(id) ON DELETE CASCADE,"
+"  PRIMARY KEY(deal, person));"
+"CREATE INDEX deal_persons_person ON deal_persons(person, deal);"
+"CREATE TABLE access("
+"  \"user\" text NOT NULL,"
+"  kind text NOT NULL CHECK(kind IN ('person','deal')),"
+"  id text NOT NULL,"
+"  PRIMARY KEY(\"user\", kind, id));"
+"CREATE INDEX access_record ON access(kind, id, \"user\");"
+"CREATE TABLE thread_links("
+"  owner text NOT NULL,"
+"  thread bigint NOT NULL,"
+"  kind text NOT NULL CHECK(kind IN ('person','deal')),"
+"  id text NOT NULL,"
+"  origin text NOT NULL DEFAULT 'auto' CHECK(origin IN ('auto','hand')),"
+"  PRIMARY KEY(owner, thread, kind, id),"
+"  FOREIGN KEY(owner, thread) REFERENCES threads(owner, id) ON DELETE CASCADE);"
+"CREATE INDEX thread_links_record ON thread_links(kind, id, owner, thread);"
+"CREATE TABLE thread_unlinks("
+"  owner text NOT NULL,"
+"  thread bigint NOT NULL,"
+"  kind text NOT NULL CHECK(kind IN ('person','deal')),"
+"  id text NOT NULL,"
+"  at bigint NOT NULL,"
+"  PRIMARY KEY(owner, thread, kind, id));"
+"CREATE INDEX thread_unlinks_record ON thread_unlinks(kind, id);"
+"CREATE TABLE merges("
+"  id bigserial PRIMARY KEY,"
+"  owner text NOT NULL,"
+"  old_thread bigint NOT NULL,"
+"  new_thread bigint NOT NULL,"
+"  at bigint NOT NULL,"
+"  announced integer NOT NULL DEFAULT 0);"
+"CREATE TABLE audit("
+"  id bigserial PRIMARY KEY,"
+"  who text NOT NULL,"
+"  at bigint NOT NULL,"
+"  what text NOT NULL,"
+"  threads text NOT NULL DEFAULT '[]');"
+"CREATE TABLE events("
+"  id bigserial PRIMARY KEY,"
+"  uuid text NOT NULL UNIQUE,"
+"  type text NOT NULL,"
+"  owner text,"
+"  thread bigint,"
+"  thread2 bigint,"
+"  at bigint NOT NULL,"
+"  payload text NOT NULL,"
+"  state text NOT NULL DEFAULT 'pending' CHECK(state IN ('pending','failed','sent')),"
+"  attempts integer NOT NULL DEFAULT 0,"
+"  next_try bigint NOT NULL DEFAULT 0,"
+"  last_error text,"
+"  done_at bigint);"
+"CREATE INDEX events_pending ON events(state, next_try, id);"
+"CREATE INDEX events_state_id ON events(state, id);"
+"CREATE INDEX events_done ON events(state, done_at);";
+
+/* Step 2: each milter's status document (crmsyncctl stats "milter"). */
+static const char pg_schema_2[] =
+"CREATE TABLE milter_status("
+"  host text PRIMARY KEY,"
+"  updated_at bigint NOT NULL,"
+"  status_json text NOT NULL);";
+
+/* Ordered migration steps: step i brings the version from i to i+1. */
+static const char *const pg_migrations[] = {
+    pg_schema_1,
+    pg_schema_2,
+};
+
+#define PG_SCHEMA_VERSION ((int) (sizeof(pg_migrations) / sizeof(pg_migrations[0])))
+
+/* pg_mask_uri - the URI or conninfo with any password replaced by "***" */
+void    pg_mask_uri(const char *uri, char *out, size_t outlen)
+{
+    cs_buf  b = {0};
+    const char *p, *scheme, *at, *colon, *end, *q;
+
+    if (outlen == 0)
+	return;
+    *out = 0;
+    if (uri == NULL)
+	return;
+    /* postgresql://user:secret@host... : the userinfo's password. */
+    scheme = strstr(uri, "://");
+    p = uri;
+    if (scheme) {
+	scheme += 3;
+	end = scheme + strcspn(scheme, "/?");
+	at = NULL;
+	for (q = scheme; q < end; q++)
+	    if (*q == '@')
+		at = q;
+	colon = at ? memchr(scheme, ':', (size_t) (at - scheme)) : NULL;
+	if (colon) {
+	    cs_buf_append(&b, uri, (size_t) (colon - uri));
+	    cs_buf_append(&b, ":***", 4);
+	    p = at;
+	}
+    }
+    /* ...?password=secret&... and "password=secret" in a conninfo. */
+    while (*p) {
+	const char *pw = strstr(p, "password=");
+
+	if (pw == NULL || (pw > uri && pw[-1] != '?' && pw[-1] != '&' && pw[-1] != ' ')) {
+	    if (pw == NULL) {
+		cs_buf_append(&b, p, strlen(p));
+		break;
+	    }
+	    cs_buf_append(&b, p, (size_t) (pw - p) + 9);
+	    p = pw + 9;
+	    continue;
+	}
+	cs_buf_append(&b, p, (size_t) (pw - p) + 9);
+	cs_buf_append(&b, "***", 3);
+	p = pw + 9;
+	if (*p == '\'') {
+	    for (p++; *p && *p != '\''; p++)
+		if (*p == '\\' && p[1])
+		    p++;
+	    if (*p)
+		p++;
+	} else
+	    p += strcspn(p, "& ");
+    }
+    snprintf(out, outlen, "%s", b.data ? b.data : "");
+    cs_buf_free(&b);
+}
+
+/* set_msg - keep a one-line copy of libpq's message and the SQLSTATE */
+static void set_msg(pg_conn *c, PGresult *res, const char *fallback)
+{
+    const char *m = res ? PQresultErrorMessage(res) : NULL;
+    const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    char   *nl;
+
+    if ((m == NULL || *m == 0) && c->pc)
+	m = PQerrorMessage(c->pc);
+    snprintf(c->msg, sizeof(c->msg), "%s", m && *m ? m : fallback);
+    while ((nl = strchr(c->msg, '\n')) != NULL)
+	*nl = nl[1] ? ' ' : 0;
+    if (s && strlen(s) == 5)
+	memcpy(c->state, s, 6);
+    else if (c->pc == NULL || PQstatus(c->pc) != CONNECTION_OK)
+	memcpy(c->state, "08006", 6);
+    else
+	memcpy(c->state, "XX000", 6);
+}
+
+/* pg_disconnect - close a connection and forget its statements */
+void    pg_disconnect(pg_conn *c)
+{
+    if (c->pc)
+	PQfinish(c->pc);
+    c->pc = NULL;
+    c->nsql = 0;
+}
+
+/* Session settings, each a parameter of set_config(). */
+static const char SQL_SET[] = "SELECT set_config($1, $2, false)";
+
+/* pg_connect - a new session with bounded waits and durable commits */
+int     pg_connect(pg_store *s, pg_conn *c)
+{
+    char    ct[24], tcp[24], ms[24];
+    long    secs = (s->timeout_ms + 999) / 1000;
+    const char *kw[] = {"dbname", "connect_timeout", "tcp_user_timeout", "keepalives",
+	"keepalives_idle", "keepalives_interval", "keepalives_count",
+    "application_name", NULL};
+    const char *val[9];
+
+    pg_disconnect(c);
+    c->state[0] = 0;
+    /* libpq counts connect_timeout per host address, 2 s at least. */
+    snprintf(ct, sizeof(ct), "%ld", secs < 2 ? 2 : secs);
+    snprintf(tcp, sizeof(tcp), "%ld", s->timeout_ms);
+    snprintf(ms, sizeof(ms), "%ld", s->timeout_ms);
+    val[0] = s->conninfo;
+    val[1] = ct;
+    val[2] = tcp;
+    val[3] = "1";
+    val[4] = "10";
+    val[5] = "5";
+    val[6] = "3";
+    val[7] = "crmsync";
+    val[8] = NULL;
+    /* expand_dbname: the URI first, our bounds after it win. */
+    c->pc = PQconnectdbParams(kw, val, 1);
+    if (c->pc == NULL || PQstatus(c->pc) != CONNECTION_OK) {
+	set_msg(c, NULL, "cannot connect");
+	pg_disconnect(c);
+	memcpy(c->state, "08001", 6);
+	return -1;
+    }
+    if (pg_x(c, SQL_SET, "ss", "statement_timeout", ms) < 0
+	|| pg_x(c, SQL_SET, "ss", "lock_timeout", ms) < 0
+	|| pg_x(c, SQL_SET, "ss", "synchronous_commit", "on") < 0
+	|| pg_x(c, SQL_SET, "ss", "idle_in_transaction_session_timeout", "600000") < 0
+	|| pg_x(c, SQL_SET, "ss", "client_min_messages", "warning") < 0
+	|| pg_x(c, SQL_SET, "ss", "client_encoding", "UTF8") < 0) {
+	pg_disconnect(c);
+	return -1;
+    }
+    return 0;
+}
+
+/* pg_ensure - a usable connection, reconnecting with backoff */
+int     pg_ensure(pg_store *s, pg_conn *c)
+{
+    time_t  now;
+
+    if (c->pc && PQstatus(c->pc) == CONNECTION_OK)
+	return 0;
+    now = time(NULL);
+    if (now < c->retry_at) {
+	snprintf(c->msg, sizeof(c->msg), "down, next attempt in %lds",
+		 (long) (c->retry_at - now));
+	memcpy(c->state, "08001", 6);
+	return -1;
+    }
+    if (pg_connect(s, c) == 0) {
+	if (c->backoff)
+	    cs_info(NULL, "store: %s: connected again", s->display);
+	c->backoff = 0;
+	c->retry_at = 0;
+	return 0;
+    }
+    c->backoff = c->backoff ? (c->backoff * 2 > PG_BACKOFF_MAX ? PG_BACKOFF_MAX : c->backoff * 2) : 1;
+    c->retry_at = time(NULL) + c->backoff;
+    return -1;
+}
+
+/* pg_begin - open a transaction; a session the server dropped is redone once */
+int     pg_begin(pg_store *s, pg_conn *c, const char *begin)
+{
+    if (pg_ensure(s, c) < 0)
+	return -1;
+    if (pg_cmd(c, begin) == 0)
+	return 0;
+    /*
+     * A restarted server leaves an idle session dead without libpq
+     * knowing until it is used: nothing was sent yet, so reconnect now
+     * rather than fail the first group after every restart.
+     */
+    if (c->pc && PQstatus(c->pc) == CONNECTION_OK)
+	return -1;
+    c->retry_at = 0;
+    if (pg_ensure(s, c) < 0)
+	return -1;
+    return pg_cmd(c, begin);
+}
+
+/* prepared - the statement name of sql on c, preparing it once */
+static int prepared(pg_conn *c, const char *sql, int nparams, char *name, size_t namelen)
+{
+    PGresult *res;
+    size_t  i;
+
+    for (i = 0; i < c->nsql; i++)
+	if (c->sql[i] == sql) {
+	    snprintf(name, namelen, "cs%zu", i);
+	    return 1;
+	}
+    if (c->nsql >= PG_CACHE_MAX)
+	return 0;				/* unnamed statement, prepared each time */
+    snprintf(name, namelen, "cs%zu", c->nsql);
+    res = PQprepare(c->pc, name, sql, nparams, NULL);
+    if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+	set_msg(c, res, "prepare failed");
+	PQclear(res);
+	return -1;
+    }
+    PQclear(res);
+    c->sql[c->nsql++] = sql;
+    return 1;
+}
+
+/* vq - pg_q with a va_list */
+static PGresult *vq(pg_conn *c, const char *sql, const char *types, va_list ap)
+{
+    const char *v[PG_MAXP];
+    int     len[PG_MAXP], fmt[PG_MAXP], n, p;
+    char    num[PG_MAXP][24], name[16];
+    PGresult *res;
+    ExecStatusType es;
+
+    c->state[0] = 0;
+    if (c->pc == NULL || PQstatus(c->pc) != CONNECTION_OK) {
+	set_msg(c, NULL, "not connected");
+	return NULL;
+    }
+    for (n = 0; types && types[n]; n++) {
+	if (n >= PG_MAXP) {
+	    snprintf(c->msg, sizeof(c->msg), "too many parameters");
+	    memcpy(c->state, "XX000", 6);
+	    return NULL;
+	}
+	len[n] = 0;
+	fmt[n] = 0;
+	switch (types[n]) {
+	case 's':
+	    v[n] = va_arg(ap, const char *);
+	    break;
+	case 'i':
+	    snprintf(num[n], sizeof(num[n]), "%lld", va_arg(ap, long long));
+	    v[n] = num[n];
+	    break;
+	case 'b':{
+		const void *ptr = va_arg(ap, const void *);
+		size_t  sz = va_arg(ap, size_t);
+
+		if (sz > 0x7fffffffU) {
+		    snprintf(c->msg, sizeof(c->msg), "parameter too large");
+		    memcpy(c->state, "54000", 6);
+		    return NULL;
+		}
+		v[n] = ptr ? ptr : "";
+		len[n] = (int) sz;
+		fmt[n] = 1;
+		break;
+	    }
+	default:
+	    snprintf(c->msg, sizeof(c->msg), "bad parameter type");
+	    memcpy(c->state, "XX000", 6);
+	    return NULL;
+	}
+    }
+    if ((p = prepared(c, sql, n, name, sizeof(name))) < 0)
+	return NULL;
+    res = p ? PQexecPrepared(c->pc, name, n, v, len, fmt, 0)
+	: PQexecParams(c->pc, sql, n, NULL, v, len, fmt, 0);
+    es = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK) {
+	set_msg(c, res, "statement failed");
+	PQclear(res);
+	return NULL;
+    }
+    return res;
+}
+
+/* pg_q - run a prepared statement with typed parameters */
+PGresult *pg_q(pg_conn *c, const char *sql, const char *types, ...)
+{
+    va_list ap;
+    PGresult *res;
+
+    va_start(ap, types);
+    res = vq(c, sql, types, ap);
+    va_end(ap);
+    return res;
+}
+
+/* pg_x - run a prepared statement, rows ignored */
+int     pg_x(pg_conn *c, const char *sql, const char *types, ...)
+{
+    va_list ap;
+    PGresult *res;
+
+    va_start(ap, types);
+    res = vq(c, sql, types, ap);
+    va_end(ap);
+    if (res == NULL)
+	return -1;
+    PQclear(res);
+    return 0;
+}
+
+/* pg_cmd - a constant command with no parameters and no data */
+int     pg_cmd(pg_conn *c, const char *sql)
+{
+    PGresult *res;
+    ExecStatusType es;
+
+    c->state[0] = 0;
+    if (c->pc == NULL || PQstatus(c->pc) != CONNECTION_OK) {
+	set_msg(c, NULL, "not connected");
+	return -1;
+    }
+    res = PQexec(c->pc, sql);
+    es = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) {
+	set_msg(c, res, "command failed");
+	PQclear(res);
+	return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* pg_fatal - errors of the database or the connection, not of one record */
+int     pg_fatal(const pg_conn *c)
+{
+    const char *s = c->state;
+
+    if (c->pc == NULL || PQstatus(c->pc) != CONNECTION_OK)
+	return 1;
+    if (*s == 0)
+	return 0;
+    /* 08 connection, 40 rollback/deadlock, 53 resources, 54 limits,
+     * 57 canceled (statement_timeout) or shutting down, 58 I/O, XX
+     * internal, 25 transaction state (read-only, aborted), 55P03 lock
+     * timeout. */
+    return strncmp(s, "08", 2) == 0 || strncmp(s, "40", 2) == 0 || strncmp(s, "53", 2) == 0
+	|| strncmp(s, "57", 2) == 0 || strncmp(s, "58", 2) == 0 || strncmp(s, "XX", 2) == 0
+	|| strncmp(s, "25", 2) == 0 || strcmp(s, "55P03") == 0;
+}
+
+/* pg_changes - rows a command changed */
+long long pg_changes(PGresult *res)
+{
+    const char *n = res ? PQcmdTuples(res) : "";
+
+    return *n ? strtoll(n, NULL, 10) : 0;
+}
+
+/* pg_text - a text column, "" for NULL */
+const char *pg_text(PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col);
+}
+
+/* pg_int - an integer column, 0 for NULL */
+long long pg_int(PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+/* pg_null - is the column NULL? */
+int     pg_null(PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col);
+}
+
+/* pg_bucket - FNV-1a of prefix and key, folded to a lock bucket */
+int     pg_bucket(const char *prefix, const char *key)
+{
+    uint32_t h = 2166136261u;
+    const unsigned char *p;
+
+    for (p = (const unsigned char *) prefix; *p; p++)
+	h = (h ^ *p) * 16777619u;
+    for (p = (const unsigned char *) (key ? key : ""); *p; p++)
+	h = (h ^ *p) * 16777619u;
+    return (int) (h % PG_LOCK_BUCKETS);
+}
+
+/* int_cmp - qsort comparator for ints */
+static int int_cmp(const void *a, const void *b)
+{
+    int     x = *(const int *) a, y = *(const int *) b;
+
+    return x < y ? -1 : x > y;
+}
+
+static const char SQL_LOCK[] =
+"SELECT count(pg_advisory_xact_lock($1::integer, b)) FROM"
+" (SELECT b FROM unnest($2::integer[]) AS b ORDER BY b) AS s";
+
+/* pg_lock_buckets - take buckets in ascending order: no deadlock between hosts */
+int     pg_lock_buckets(pg_conn *c, int *v, size_t n)
+{
+    cs_buf  b = {0};
+    size_t  i, k = 0;
+    int     rc;
+
+    if (n == 0)
+	return 0;
+    qsort(v, n, sizeof(*v), int_cmp);
+    cs_buf_append(&b, "{", 1);
+    for (i = 0; i < n; i++) {
+	if (i && v[i] == v[i - 1])
+	    continue;
+	/* Digits only: an integer array literal, no data in it. */
+	cs_buf_appendf(&b, "%s%d", k++ ? "," : "", v[i]);
+    }
+    if (cs_buf_append(&b, "}", 1) < 0) {
+	cs_buf_free(&b);
+	return -1;
+    }
+    rc = pg_x(c, SQL_LOCK, "is", (long long) PG_LOCK_CLASS, b.data);
+    cs_buf_free(&b);
+    return rc;
+}
+
+static const char SQL_VERSION_TABLE[] =
+"SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename='schema_version'"
+" AND schemaname=current_schema()";
+static const char SQL_VERSION[] = "SELECT coalesce(max(version), 0) FROM schema_version";
+static const char SQL_VERSION_ADD[] =
+"INSERT INTO schema_version(version, applied) VALUES($1::integer, $2::bigint)";
+static const char SQL_MIGRATE_LOCK[] = "SELECT pg_advisory_xact_lock($1::integer, $2::integer)";
+
+/* schema_version - the store's version, 0 when new; -1 on error */
+static int schema_version(pg_conn *c)
+{
+    PGresult *res;
+    int     v;
+
+    if ((res = pg_q(c, SQL_VERSION_TABLE, "")) == NULL)
+	return -1;
+    v = (int) pg_int(res, 0, 0);
+    PQclear(res);
+    if (v == 0)
+	return 0;
+    if ((res = pg_q(c, SQL_VERSION, "")) == NULL)
+	return -1;
+    v = (int) pg_int(res, 0, 0);
+    PQclear(res);
+    return v;
+}
+
+/* migrate - every missing step in one transaction, one host at a time */
+static int migrate(pg_store *s, pg_conn *c, char *err, size_t errlen)
+{
+    int     v, i = 0;
+
+    if (pg_cmd(c, "BEGIN") < 0)
+	goto fail;
+    /* Hosts starting together queue here; the later ones find it done. */
+    if (pg_x(c, SQL_MIGRATE_LOCK, "ii", (long long) PG_LOCK_CLASS,
+	     (long long) PG_LOCK_MIGRATE) < 0
+	|| pg_cmd(c, "CREATE TABLE IF NOT EXISTS schema_version("
+		  "version integer PRIMARY KEY, applied bigint NOT NULL)") < 0
+	|| (v = schema_version(c)) < 0)
+	goto fail;
+    if (v > PG_SCHEMA_VERSION) {
+	pg_cmd(c, "ROLLBACK");
+	snprintf(err, errlen, "%s: schema version %d is newer than this crmsync (%d)",
+		 s->display, v, PG_SCHEMA_VERSION);
+	return -1;
+    }
+    for (i = v; i < PG_SCHEMA_VERSION; i++)
+	if (pg_cmd(c, pg_migrations[i]) < 0
+	    || pg_x(c, SQL_VERSION_ADD, "ii", (long long) i + 1, (long long) time(NULL)) < 0)
+	    goto fail;
+    if (pg_cmd(c, "COMMIT") < 0)
+	goto fail;
+    if (v < PG_SCHEMA_VERSION)
+	cs_info(NULL, "store: %s: schema migrated to version %d", s->display, PG_SCHEMA_VERSION);
+    return 0;
+fail:
+    snprintf(err, errlen, "%s: migration %d: %s", s->display, i + 1, c->msg);
+    if (c->pc)
+	pg_cmd(c, "ROLLBACK");
+    return -1;
+}
+
+/* pg_open - connect, migrate (writers) or check the version (read-only) */
+static int pg_open(cs_store *st, const char *uri, unsigned flags, long timeout_ms,
+		           char *err, size_t errlen)
+{
+    pg_store *s;
+    int     v;
+
+    if ((s = calloc(1, sizeof(*s))) == NULL || (s->conninfo = strdup(uri)) == NULL) {
+	free(s);
+	snprintf(err, errlen, "out of memory");
+	return CS_EINTERNAL;
+    }
+    pg_mask_uri(uri, s->display, sizeof(s->display));
+    s->timeout_ms = timeout_ms;
+    s->readonly = (flags & CS_STORE_READONLY) != 0;
+    pthread_mutex_init(&s->rlock, NULL);
+    if (!s->readonly) {
+	if (pg_connect(s, &s->w) < 0) {
+	    snprintf(err, errlen, "%s: %s", s->display, s->w.msg);
+	    goto fail;
+	}
+	if (migrate(s, &s->w, err, errlen) < 0)
+	    goto fail;
+    }
+    if (pg_connect(s, &s->r) < 0) {
+	snprintf(err, errlen, "%s: %s", s->display, s->r.msg);
+	goto fail;
+    }
+    if ((v = schema_version(&s->r)) != PG_SCHEMA_VERSION) {
+	if (v < 0)
+	    snprintf(err, errlen, "%s: %s", s->display, s->r.msg);
+	else
+	    snprintf(err, errlen, "%s: schema version %d, this crmsync needs %d%s", s->display,
+		     v, PG_SCHEMA_VERSION, v > PG_SCHEMA_VERSION ? " (newer)" : "");
+	goto fail;
+    }
+    st->be = s;
+    cs_info(NULL, "store: PostgreSQL %s, schema version %d", s->display, v);
+    return CS_OK;
+fail:
+    pg_disconnect(&s->w);
+    pg_disconnect(&s->r);
+    pthread_mutex_destroy(&s->rlock);
+    free(s->conninfo);
+    free(s);
+    return CS_EINTERNAL;
+}
+
+/* pg_close - close both connections */
+static void pg_close(cs_store *st)
+{
+    pg_store *s = st->be;
+
+    if (s == NULL)
+	return;
+    pg_disconnect(&s->w);
+    pg_disconnect(&s->r);
+    pthread_mutex_destroy(&s->rlock);
+    free(s->conninfo);
+    free(s);
+    st->be = NULL;
+}
+
+static const char SQL_USERS_OFF[] = "UPDATE users SET active=0";
+static const char SQL_USER_UPSERT[] =
+"INSERT INTO users(id, role, active) VALUES($1, $2, 1)"
+" ON CONFLICT(id) DO UPDATE SET role=excluded.role, active=1";
+static const char SQL_ADDR_CLEAR[] = "DELETE FROM user_addresses";
+static const char SQL_ADDR_ADD[] =
+"INSERT INTO user_addresses(\"user\", address) VALUES($1, $2) ON CONFLICT DO NOTHING";
+static const char SQL_USERS_LOCK[] = "SELECT pg_advisory_xact_lock($1::integer, $2::integer)";
+
+/* pg_sync_users - replace the set of active users (and addresses) */
+static int pg_sync_users(cs_store *st, const char *const *ids, const int *roles,
+			         const cs_strlist *const *addrs, size_t n)
+{
+    pg_store *s = st->be;
+    pg_conn *c = &s->w;
+    size_t  i, j;
+    int     rc = 0;
+
+    if (pg_begin(s, c, "BEGIN") < 0) {
+	cs_error(NULL, "store: sync users: %s", c->msg);
+	return CS_EINTERNAL;
+    }
+    /* Hosts reloading at once replace the list one after the other. */
+    rc = pg_x(c, SQL_USERS_LOCK, "ii", (long long) PG_LOCK_CLASS, 
+	      (long long) PG_LOCK_USERS);
+    if (rc == 0)
+	rc = pg_x(c, SQL_USERS_OFF, "");
+    if (rc == 0 && addrs)
+	rc = pg_x(c, SQL_ADDR_CLEAR, "");
+    for (i = 0; rc == 0 && i < n; i++) {
+	if (ids[i] == NULL) {
+	    rc = -1;
+	    break;
+	}
+	rc = pg_x(c, SQL_USER_UPSERT, "ss", ids[i], roles[i] == CS_ROLE_ADMIN ? "admin" : "user");
+	for (j = 0; rc == 0 && addrs && addrs[i] && j < addrs[i]->n; j++)
+	    rc = pg_x(c, SQL_ADDR_ADD, "ss", ids[i], addrs[i]->v[j]);
+    }
+    if (rc < 0 || pg_cmd(c, "COMMIT") < 0) {
+	cs_error(NULL, "store: sync users: %s", c->msg);
+	pg_cmd(c, "ROLLBACK");
+	return CS_EINTERNAL;
+    }
+    return CS_OK;
+}
+
+/* pg_iso_date - ISO 8601 UTC text of a Unix time */
+void    pg_iso_date(long long t, char *out, size_t outlen)
+{
+    time_t  tt = (time_t) t;
+    struct tm tm;
+
+    if (gmtime_r(&tt, &tm) == NULL || strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	snprintf(out, outlen, "1970-01-01T00:00:00Z");
+}
+
+/* pg_cursor_encode - opaque keyset cursor: hex of "last_date:id" (SQLite's form) */
+void    pg_cursor_encode(long long last, long long id, char *out, size_t outlen)
+{
+    char    plain[48];
+    size_t  i, n;
+
+    n = (size_t) snprintf(plain, sizeof(plain), "%lld:%lld", last, id);
+    for (i = 0; i < n && 2 * i + 2 < outlen; i++)
+	snprintf(out + 2 * i, 3, "%02x", (unsigned char) plain[i]);
+}
+
+/* hexval - value of a lower-case hex digit, -1 otherwise */
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+	return c - '0';
+    if (c >= 'a' && c <= 'f')
+	return c - 'a' + 10;
+    return -1;
+}
+
+/* pg_cursor_decode - parse a cursor strictly; -1 if it is not one of ours */
+int     pg_cursor_decode(const char *c, long long *last, long long *id)
+{
+    char    plain[48], *end;
+    size_t  i, n = strlen(c);
+    long long a, b;
+
+    if (n == 0 || n % 2 || n / 2 >= sizeof(plain))
+	return -1;
+    for (i = 0; i < n / 2; i++) {
+	int     hi = hexval(c[2 * i]), lo = hexval(c[2 * i + 1]);
+
+	if (hi < 0 || lo < 0)
+	    return -1;
+	plain[i] = (char) (hi * 16 + lo);
+    }
+    plain[n / 2] = 0;
+    errno = 0;
+    a = strtoll(plain, &end, 10);
+    if (end == plain || *end != ':' || errno)
+	return -1;
+    b = strtoll(end + 1, &end, 10);
+    if (*end != 0 || errno || b <= 0)
+	return -1;
+    *last = a;
+    *id = b;
+    return 0;
+}
+
+static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=$1";
+#define PG_MB_COLS "id, subject, visibility, message_count, first_date, last_date"
+static const char SQL_MB_FIRST[] =
+"SELECT " PG_MB_COLS " FROM threads WHERE owner=$1 AND $3::bigint IS NULL AND $4::bigint IS NULL"
+" ORDER BY last_date DESC, id DESC LIMIT $2";
+static const char SQL_MB_NEXT[] =
+"SELECT " PG_MB_COLS " FROM threads WHERE owner=$1 AND (last_date, id) < ($3::bigint, $4::bigint)"
+" ORDER BY last_date DESC, id DESC LIMIT $2";
+#define SQL_HAS_LABEL \
+" AND EXISTS (SELECT 1 FROM messages m JOIN message_labels l" \
+" ON l.owner=m.owner AND l.message=m.id WHERE m.owner=threads.owner" \
+" AND m.thread=threads.id AND l.label=$5)"
+static const char SQL_MBL_FIRST[] =
+"SELECT " PG_MB_COLS " FROM threads WHERE owner=$1 AND $3::bigint IS NULL AND $4::bigint IS NULL"
+SQL_HAS_LABEL " ORDER BY last_date DESC, id DESC LIMIT $2";
+static const char SQL_MBL_NEXT[] =
+"SELECT " PG_MB_COLS " FROM threads WHERE owner=$1 AND (last_date, id) < ($3::bigint, $4::bigint)"
+SQL_HAS_LABEL " ORDER BY last_date DESC, id DESC LIMIT $2";
+static const char SQL_T_ADDRS[] =
+"SELECT from_json, to_json, cc_json FROM messages WHERE owner=$1 AND thread=$2"
+" ORDER BY sort_date, id";
+static const char SQL_T_LABELS[] =
+"SELECT DISTINCT l.label FROM messages m JOIN message_labels l"
+" ON l.owner=m.owner AND l.message=m.id WHERE m.owner=$1 AND m.thread=$2 ORDER BY l.label";
+static const char SQL_T_LINKS[] =
+"SELECT tl.kind, tl.id FROM thread_links tl JOIN access a"
+" ON a.\"user\"=tl.owner AND a.kind=tl.kind AND a.id=tl.id"
+" WHERE tl.owner=$1 AND tl.thread=$2 ORDER BY tl.kind, tl.id";
+static const char SQL_PERSON_OF[] =
+"SELECT pe.person FROM person_emails pe JOIN access a"
+" ON a.\"user\"=$1 AND a.kind='person' AND a.id=pe.person WHERE pe.email=$2";
+
+#define PG_MAX_PARTICIPANTS 100		/* per thread in a list */
+
+/* add_participant_list - append a JSON address list's new addresses */
+static int add_participant_list(cs_store *st, pg_conn *c, const char *as, const char *text,
+				        json_t *out, cs_strlist *seen)
+{
+    json_t *arr, *v;
+    size_t  i;
+    char    norm[CS_ADDR_MAX + 1];
+    int     rc = 0;
+
+    if ((arr = json_loads(text, 0, NULL)) == NULL || !json_is_array(arr)) {
+	json_decref(arr);
+	return 0;
+    }
+    json_array_foreach(arr, i, v) {
+	const char *addr = json_string_value(json_object_get(v, "address"));
+	const char *name = json_string_value(json_object_get(v, "name"));
+	const char *key;
+	json_t *person = NULL, *o;
+	PGresult *res;
+
+	if (json_array_size(out) >= PG_MAX_PARTICIPANTS)
+	    break;
+	if (addr == NULL)
+	    continue;
+	key = cs_store_normalize(st, addr, norm, sizeof(norm)) == 0 ? norm : addr;
+	if (cs_strlist_contains_ci(seen, key))
+	    continue;
+	if (cs_strlist_add(seen, key) < 0 || (res = pg_q(c, SQL_PERSON_OF, "ss", as, key)) == NULL) {
+	    rc = -1;
+	    break;
+	}
+	if (PQntuples(res) > 0)
+	    person = json_string(pg_text(res, 0, 0));
+	PQclear(res);
+	o = json_pack("{s:s?,s:s,s:o}", "name", name, "address", addr, "person",
+		      person ? person : json_null());
+	if (o == NULL || json_array_append_new(out, o) < 0) {
+	    rc = -1;
+	    break;
+	}
+    }
+    json_decref(arr);
+    return rc;
+}
+
+/* thread_json - one mailbox thread object in SPEC X1's shape */
+static json_t *thread_json(cs_store *st, pg_conn *c, const char *as, PGresult *row, int r)
+{
+    long long id = pg_int(row, r, 0);
+    char    tid[32], first[32], last[32];
+    json_t *o, *parts, *labels, *deals, *persons;
+    cs_strlist seen = {0};
+    PGresult *q;
+    int     rc = 0, i;
+
+    snprintf(tid, sizeof(tid), "t%lld", id);
+    pg_iso_date(pg_int(row, r, 4), first, sizeof(first));
+    pg_iso_date(pg_int(row, r, 5), last, sizeof(last));
+    parts = json_array();
+    labels = json_array();
+    deals = json_array();
+    persons = json_array();
+    o = json_pack("{s:s,s:s,s:s?,s:o,s:o,s:s,s:{s:o,s:o},s:I,s:s,s:s}",
+		  "id", tid, "owner", as,
+		  "subject", pg_null(row, r, 1) ? NULL : pg_text(row, r, 1),
+		  "participants", parts, "labels", labels,
+		  "visibility", pg_text(row, r, 2),
+		  "links", "deals", deals, "persons", persons,
+		  "message_count", (json_int_t) pg_int(row, r, 3),
+		  "first_date", first, "last_date", last);
+    if (o == NULL)
+	return NULL;
+    if ((q = pg_q(c, SQL_T_ADDRS, "si", as, id)) == NULL)
+	goto fail;
+    for (i = 0; rc == 0 && i < PQntuples(q); i++)
+	rc = add_participant_list(st, c, as, pg_text(q, i, 0), parts, &seen) < 0
+	    || add_participant_list(st, c, as, pg_text(q, i, 1), parts, &seen) < 0
+	    || add_participant_list(st, c, as, pg_text(q, i, 2), parts, &seen) < 0 ? -1 : 0;
+    PQclear(q);
+    cs_strlist_free(&seen);
+    if (rc < 0 || (q = pg_q(c, SQL_T_LABELS, "si", as, id)) == NULL)
+	goto fail;
+    for (i = 0; i < PQntuples(q); i++)
+	if (json_array_append_new(labels, json_string(pg_text(q, i, 0))) < 0)
+	    rc = -1;
+    PQclear(q);
+    if (rc < 0 || (q = pg_q(c, SQL_T_LINKS, "si", as, id)) == NULL)
+	goto fail;
+    for (i = 0; i < PQntuples(q); i++)
+	if (json_array_append_new(strcmp(pg_text(q, i, 0), "deal") == 0 ? deals : persons,
+				  json_string(pg_text(q, i, 1))) < 0)
+	    rc = -1;
+    PQclear(q);
+    if (rc < 0)
+	goto fail;
+    return o;
+fail:
+    json_decref(o);
+    return NULL;
+}
+
+/* pg_mailbox - V2: the acting user's own threads, keyset-paginated */
+static int pg_mailbox(cs_store *st, const char *as, const char *label, int limit,
+		              const char *cursor, json_t **out)
+{
+    pg_store *s = st->be;
+    pg_conn *c = &s->r;
+    long long clast = 0, cid = 0, last = 0, id = 0;
+    PGresult *q = NULL, *u;
+    json_t *res = NULL, *threads, *t;
+    int     n = 0, more = 0, rc = CS_EINTERNAL, i;
+    char    next[128] = "";
+    const char *sql;
+
+    if (cursor && *cursor && pg_cursor_decode(cursor, &clast, &cid) < 0)
+	return CS_EINVAL;
+    if (cursor && *cursor == 0)
+	cursor = NULL;
+    pthread_mutex_lock(&s->rlock);
+    /* One snapshot for the page and its threads' details. */
+    if (pg_begin(s, c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") < 0)
+	goto out;
+    if ((u = pg_q(c, SQL_USER_EXISTS, "s", as)) == NULL)
+	goto out;
+    i = PQntuples(u);
+    PQclear(u);
+    if (i == 0) {
+	rc = CS_ENOTFOUND;
+	goto out;
+    }
+    if ((res = json_object()) == NULL || (threads = json_array()) == NULL
+	|| json_object_set_new(res, "threads", threads) < 0)
+	goto out;
+    sql = label ? (cursor ? SQL_MBL_NEXT : SQL_MBL_FIRST) : (cursor ? SQL_MB_NEXT : SQL_MB_FIRST);
+    if (cursor) {
+	char    a[24], b[24];
+
+	snprintf(a, sizeof(a), "%lld", clast);
+	snprintf(b, sizeof(b), "%lld", cid);
+	q = label ? pg_q(c, sql, "sisss", as, (long long) limit + 1, a, b, label)
+	    : pg_q(c, sql, "siss", as, (long long) limit + 1, a, b);
+    } else
+	q = label ? pg_q(c, sql, "sisss", as, (long long) limit + 1, NULL, NULL, label)
+	    : pg_q(c, sql, "siss", as, (long long) limit + 1, NULL, NULL);
+    if (q == NULL)
+	goto out;
+    for (i = 0; i < PQntuples(q); i++) {
+	if (n == limit) {
+	    more = 1;
+	    break;
+	}
+	if ((t = thread_json(st, c, as, q, i)) == NULL || json_array_append_new(threads, t) < 0)
+	    goto out;
+	id = pg_int(q, i, 0);
+	last = pg_int(q, i, 5);
+	n++;
+    }
+    if (more)
+	pg_cursor_encode(last, id, next, sizeof(next));
+    if (json_object_set_new(res, "cursor", more ? json_string(next) : json_null()) < 0)
+	goto out;
+    *out = res;
+    res = NULL;
+    rc = CS_OK;
+out:
+    if (rc == CS_EINTERNAL)
+	cs_error(NULL, "store: mailbox: %s", c->msg);
+    PQclear(q);
+    pg_cmd(c, "COMMIT");
+    pthread_mutex_unlock(&s->rlock);
+    json_decref(res);
+    return rc;
+}
+
+/* pg_milter_status_put - replace one host's document; wlock held by caller */
+static int pg_milter_status_put(cs_store *st, const char *host, time_t at, const char *json)
+{
+    static const char SQL_PUT[] =
+	"INSERT INTO milter_status(host, updated_at, status_json) VALUES($1, $2, $3)"
+	" ON CONFLICT (host) DO UPDATE SET updated_at = EXCLUDED.updated_at,"
+	" status_json = EXCLUDED.status_json";
+    pg_store *s = st->be;
+    pg_conn *c = &s->w;
+
+    /* A status line must never keep mail waiting: give up on any lock. */
+    if (pg_begin(s, c, "BEGIN") < 0)
+	return CS_EINTERNAL;
+    if (pg_cmd(c, "SET LOCAL lock_timeout = '100ms'") < 0
+	|| pg_x(c, SQL_PUT, "sis", host, (long long) at, json) < 0
+	|| pg_cmd(c, "COMMIT") < 0) {
+	pg_cmd(c, "ROLLBACK");
+	return CS_EINTERNAL;
+    }
+    return CS_OK;
+}
+
+/* pg_milter_status_get - {host: document + updated_at + age_seconds} */
+static int pg_milter_status_get(cs_store *st, json_t **out)
+{
+    static const char SQL_GET[] =
+	"SELECT host, updated_at, status_json FROM milter_status ORDER BY host";
+    pg_store *s = st->be;
+    pg_conn *c = &s->r;
+    PGresult *res = NULL;
+    json_t *all;
+    long long now = (long long) time(NULL);
+
+    *out = NULL;
+    if ((all = json_object()) == NULL)
+	return CS_EINTERNAL;
+    pthread_mutex_lock(&s->rlock);
+    if (pg_ensure(s, c) == 0)
+	res = pg_q(c, SQL_GET, "");
+    pthread_mutex_unlock(&s->rlock);
+    if (res == NULL) {
+	json_decref(all);
+	return CS_EINTERNAL;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+	long long at = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+	json_t *doc = json_loads(PQgetvalue(res, i, 2), 0, NULL);
+
+	if (!json_is_object(doc)) {
+	    json_decref(doc);
+	    continue;				/* not a document a milter wrote */
+	}
+	{
+	    char    iso[32];
+	    time_t  t = (time_t) at;
+	    struct tm tm;
+
+	    /* ISO 8601 UTC, as the SQLite backend answers. */
+	    strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+	    json_object_set_new(doc, "updated_at", json_string(iso));
+	}
+	json_object_set_new(doc, "age_seconds", json_integer(now > at ? now - at : 0));
+	json_object_set_new(all, PQgetvalue(res, i, 0), doc);
+    }
+    PQclear(res);
+    *out = all;
+    return CS_OK;
+}
+
+/*
+ * pg_stats - counts for crmsyncctl stats, the SQLite backend's fields;
+ * db_bytes is pg_database_size() of the whole database.
+ */
+static int pg_stats(cs_store *st, json_t **out)
+{
+    static const struct {
+	const char *key;
+	const char *sql;
+    }       q[] = {
+	{"users", "SELECT count(*) FROM users"},
+	{"messages", "SELECT count(*) FROM messages"},
+	{"threads", "SELECT count(*) FROM threads"},
+	{"persons", "SELECT count(*) FROM persons"},
+	{"deals", "SELECT count(*) FROM deals"},
+	{"raw_blobs", "SELECT count(*) FROM raw"},
+	{"raw_bytes", "SELECT coalesce(sum(size),0) FROM raw"},
+	{"db_bytes", "SELECT pg_database_size(current_database())"},
+	{"merges", "SELECT count(*) FROM merges"},
+	{"commit_groups", "SELECT coalesce(sum(value),0) FROM counters WHERE name='commit_groups'"},
+	{"records", "SELECT coalesce(sum(value),0) FROM counters WHERE name='records'"},
+	{"events_pending", "SELECT count(*) FROM events WHERE state='pending'"},
+	{"events_failed", "SELECT count(*) FROM events WHERE state='failed'"},
+    };
+    static const char SQL_MB[] =
+	"SELECT u.id, (SELECT count(*) FROM messages m WHERE m.owner=u.id) FROM users u"
+	" ORDER BY u.id";
+    pg_store *s = st->be;
+    pg_conn *c = &s->r;
+    PGresult *res_q;
+    json_t *res, *mb;
+    size_t  i;
+    int     rc = CS_EINTERNAL, v;
+
+    if ((res = json_object()) == NULL || (mb = json_object()) == NULL
+	|| json_object_set_new(res, "mailboxes", mb) < 0) {
+	json_decref(res);
+	return CS_EINTERNAL;
+    }
+    pthread_mutex_lock(&s->rlock);
+    if (pg_begin(s, c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") < 0)
+	goto out;
+    if ((v = schema_version(c)) < 0
+	|| json_object_set_new(res, "schema_version", json_integer(v)) < 0)
+	goto out;
+    for (i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+	if ((res_q = pg_q(c, q[i].sql, "")) == NULL)
+	    goto out;
+	v = json_object_set_new(res, q[i].key, json_integer((json_int_t) pg_int(res_q, 0, 0)));
+	PQclear(res_q);
+	if (v < 0)
+	    goto out;
+    }
+    if ((res_q = pg_q(c, SQL_MB, "")) == NULL)
+	goto out;
+    for (v = 0; v < PQntuples(res_q); v++)
+	json_object_set_new(mb, pg_text(res_q, v, 0), json_integer((json_int_t) pg_int(res_q, v, 1)));
+    PQclear(res_q);
+    *out = res;
+    res = NULL;
+    rc = CS_OK;
+out:
+    if (rc != CS_OK)
+	cs_error(NULL, "store: stats: %s", c->msg);
+    pg_cmd(c, "COMMIT");
+    pthread_mutex_unlock(&s->rlock);
+    json_decref(res);
+    return rc;
+}
+
+/* pg_backup - crmsyncctl backup is SQLite's; PostgreSQL has pg_dump */
+static int pg_backup(cs_store *st, const char *path, json_t **out, char *err, size_t errlen)
+{
+    (void) st;
+    (void) path;
+    (void) out;
+    snprintf(err, errlen, "the PostgreSQL store is backed up with its own tools: use pg_dump"
+	     " (or continuous archiving), not crmsyncctl backup");
+    return CS_EINVAL;
+}
+
+const struct cs_store_ops cs_store_pg_ops = {
+    .name = "postgresql",
+    .open = pg_open,
+    .close = pg_close,
+    .write_group = pg_write_group,
+    .joins_thread = pg_joins_thread,
+    .sync_users = pg_sync_users,
+    .mailbox = pg_mailbox,
+    .stats = pg_stats,
+    .milter_status_put = pg_milter_status_put,
+    .milter_status_get = pg_milter_status_get,
+    .backup = pg_backup,
+    .outbox_open = pg_outbox_open,
+    .outbox_close = pg_outbox_close,
+    .outbox_claim = pg_outbox_claim,
+    .outbox_settle = pg_outbox_settle,
+    .outbox_prune = pg_outbox_prune,
+    .events_retry = pg_events_retry,
+    .events_stats = pg_events_stats,
+    .thread = pg_thread,
+    .thread_raw = pg_thread_raw,
+    .attachment = pg_attachment,
+    .record_threads = pg_record_threads,
+    .threads_set = pg_threads_set,
+    .link = pg_link,
+    .contact_create = pg_contact_create,
+    .directory_import = pg_directory_import,
+};

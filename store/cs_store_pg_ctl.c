@@ -1,0 +1,1477 @@
+/*
+ * NAME
+ *	cs_store_pg_ctl 3
+ * SUMMARY
+ *	PostgreSQL store backend: visibility (V1-V6), owner actions, K3, X2
+ * DESCRIPTION
+ *	The PostgreSQL form of cs_store_sqlite_ctl.c, statement for
+ *	statement. Who may see what is decided in one place, the SQL
+ *	fragments PG_CAN_ACCESS and PG_VISIBLE (the SQLite backend's
+ *	SQ_CAN_ACCESS and SQ_VISIBLE): every statement that returns a
+ *	thread, its messages or its raw bytes carries PG_VISIBLE in its
+ *	WHERE clause, so a missing right is an empty answer (V6).
+ *
+ *	Reads run on the read connection in one REPEATABLE READ READ ONLY
+ *	snapshot. Owner actions run on the write connection in one
+ *	transaction that first takes the acting user's mailbox lock (the
+ *	writers' "o:" bucket, so a record on another host cannot interleave
+ *	with a share, delete or link of the same mailbox), then checks every
+ *	named thread before changing anything (V4), writes an audit row and
+ *	its X3 events, and commits. K3 also takes the address's "e:" bucket,
+ *	in the same sorted statement, like a Smart BCC writer; a delete
+ *	takes the "r:" buckets of the raw messages it may remove, so a
+ *	writer about to reuse one waits for it.
+ *
+ *	The directory import (X2) takes its own advisory lock so that two
+ *	imports never interleave.
+ */
+#include <config.h>
+
+/* System library. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <libpq-fe.h>
+
+/* Utility library. */
+#include "cs_util.h"
+#include "cs_addr.h"
+#include "cs_log.h"
+#include "cs_message.h"
+
+/* Application-specific. */
+#include "cs_store.h"
+#include "cs_store_impl.h"
+#include "cs_store_pg.h"
+
+/*
+ * The access rules, the only place they are written. Arguments are SQL
+ * expressions (a parameter such as "$1::text" or a column).
+ */
+#define PG_KNOWN(u) \
+    "EXISTS (SELECT 1 FROM users ku WHERE ku.id=" u ")"
+#define PG_CAN_ACCESS(k, i, u) \
+    "(" PG_KNOWN(u) " AND EXISTS (SELECT 1 FROM access ca WHERE ca.\"user\"=" u \
+    " AND ca.kind=" k " AND ca.id=" i ") AND CASE " k \
+    " WHEN 'deal' THEN EXISTS (SELECT 1 FROM deals cd WHERE cd.id=" i ")" \
+    " WHEN 'person' THEN EXISTS (SELECT 1 FROM persons cp WHERE cp.id=" i ")" \
+    " ELSE false END)"
+#define PG_VISIBLE(t, u) \
+    "(" PG_KNOWN(u) " AND (" t ".owner=" u " OR (" t ".visibility='shared'" \
+    " AND EXISTS (SELECT 1 FROM thread_links vl WHERE vl.owner=" t ".owner" \
+    " AND vl.thread=" t ".id AND " PG_CAN_ACCESS("vl.kind", "vl.id", u) "))))"
+
+#define PG_THREAD_COLS \
+    "t.id, t.subject, t.visibility, t.message_count, t.first_date, t.last_date, t.owner"
+
+static const char SQL_TGET[] =
+"SELECT " PG_THREAD_COLS " FROM threads t WHERE t.id=$2::bigint AND " PG_VISIBLE("t", "$1::text");
+static const char SQL_TMSGS[] =
+"SELECT m.message_id, m.from_json, m.to_json, m.cc_json, m.date, m.sort_date, m.subject,"
+" m.truncated, r.data FROM threads t JOIN messages m ON m.owner=t.owner AND m.thread=t.id"
+" JOIN raw r ON r.id=m.raw WHERE t.id=$2::bigint AND " PG_VISIBLE("t", "$1::text")
+" ORDER BY m.sort_date, m.id";
+static const char SQL_TMSGS_OWN[] =
+"SELECT m.message_id, m.truncated, r.data FROM threads t JOIN messages m"
+" ON m.owner=t.owner AND m.thread=t.id JOIN raw r ON r.id=m.raw"
+" WHERE t.id=$2::bigint AND t.owner=$1::text AND " PG_VISIBLE("t", "$1::text")
+" ORDER BY m.sort_date, m.id";
+static const char SQL_T_ADDRS[] =
+"SELECT from_json, to_json, cc_json FROM messages WHERE owner=$1 AND thread=$2"
+" ORDER BY sort_date, id";
+static const char SQL_T_LABELS[] =
+"SELECT DISTINCT l.label FROM messages m JOIN message_labels l"
+" ON l.owner=m.owner AND l.message=m.id WHERE m.owner=$1 AND m.thread=$2 ORDER BY l.label";
+static const char SQL_T_LINKS[] =
+"SELECT tl.kind, tl.id FROM thread_links tl WHERE tl.owner=$1::text AND tl.thread=$2::bigint"
+" AND " PG_CAN_ACCESS("tl.kind", "tl.id", "$3::text") " ORDER BY tl.kind, tl.id";
+static const char SQL_PERSON_OF[] =
+"SELECT pe.person FROM person_emails pe WHERE pe.email=$2::text"
+" AND " PG_CAN_ACCESS("'person'", "pe.person", "$1::text");
+static const char SQL_REC[] = "SELECT 1 WHERE " PG_CAN_ACCESS("$2::text", "$3::text", "$1::text");
+#define SQL_RT_HEAD \
+    "SELECT " PG_THREAD_COLS " FROM thread_links tl JOIN threads t" \
+    " ON t.owner=tl.owner AND t.id=tl.thread WHERE tl.kind=$2::text AND tl.id=$3::text" \
+    " AND " PG_CAN_ACCESS("$2::text", "$3::text", "$1::text") " AND " PG_VISIBLE("t", "$1::text")
+static const char SQL_RT_FIRST[] =
+SQL_RT_HEAD " ORDER BY t.last_date DESC, t.id DESC LIMIT $4";
+static const char SQL_RT_NEXT[] =
+SQL_RT_HEAD " AND (t.last_date, t.id) < ($5::bigint, $6::bigint)"
+" ORDER BY t.last_date DESC, t.id DESC LIMIT $4";
+static const char SQL_VISIBLE_TO[] =
+"SELECT u.id FROM users u JOIN threads t ON t.id=$1::bigint WHERE " PG_VISIBLE("t", "u.id")
+" ORDER BY u.id";
+
+/* Writes. */
+static const char SQL_SET_VIS[] = "UPDATE threads SET visibility=$3 WHERE owner=$1 AND id=$2";
+static const char SQL_DEL_RAWS[] =
+"SELECT DISTINCT m.raw, r.sha256 FROM messages m JOIN raw r ON r.id=m.raw"
+" WHERE m.owner=$1 AND m.thread=$2";
+static const char SQL_DEL_MSGS[] = "DELETE FROM messages WHERE owner=$1 AND thread=$2";
+static const char SQL_DEL_IDS[] = "DELETE FROM thread_msgids WHERE owner=$1 AND thread=$2";
+static const char SQL_DEL_LINKS[] = "DELETE FROM thread_links WHERE owner=$1 AND thread=$2";
+static const char SQL_DEL_UNLINKS[] = "DELETE FROM thread_unlinks WHERE owner=$1 AND thread=$2";
+static const char SQL_DEL_THREAD[] = "DELETE FROM threads WHERE owner=$1 AND id=$2";
+static const char SQL_DEL_RAW[] =
+"DELETE FROM raw WHERE id=$1::bigint AND NOT EXISTS (SELECT 1 FROM messages WHERE raw=$1::bigint)";
+static const char SQL_AUDIT[] = "INSERT INTO audit(who, at, what, threads) VALUES($1, $2, $3, $4)";
+static const char SQL_LINK_HAS[] =
+"SELECT origin FROM thread_links WHERE owner=$1 AND thread=$2 AND kind=$3 AND id=$4";
+static const char SQL_LINK_HAND[] =
+"INSERT INTO thread_links(owner, thread, kind, id, origin) VALUES($1, $2, $3, $4, 'hand')"
+" ON CONFLICT(owner, thread, kind, id) DO UPDATE SET origin='hand'";
+static const char SQL_LINK_DEL[] =
+"DELETE FROM thread_links WHERE owner=$1 AND thread=$2 AND kind=$3 AND id=$4";
+static const char SQL_UNLINK_ADD[] =
+"INSERT INTO thread_unlinks(owner, thread, kind, id, at) VALUES($1, $2, $3, $4, $5)"
+" ON CONFLICT DO NOTHING";
+static const char SQL_UNLINK_DEL[] =
+"DELETE FROM thread_unlinks WHERE owner=$1 AND thread=$2 AND kind=$3 AND id=$4";
+static const char SQL_K_ADDRS[] =
+"SELECT from_json, to_json, cc_json, reply_to_json, envelope FROM messages"
+" WHERE owner=$1 AND thread=$2 ORDER BY sort_date, id";
+static const char SQL_USER_ADDR[] = "SELECT 1 FROM user_addresses WHERE address=$1";
+static const char SQL_PERSON_BY_EMAIL[] =
+"SELECT p.id, p.name, p.origin FROM person_emails pe JOIN persons p ON p.id=pe.person"
+" WHERE pe.email=$1";
+static const char SQL_PERSON_NEW[] =
+"INSERT INTO persons(id, name, origin, owner, created)"
+" VALUES('hand-' || nextval('person_ids'), $1, 'hand', $2, $3) RETURNING id";
+static const char SQL_PERSON_EMAIL[] = "INSERT INTO person_emails(email, person) VALUES($1, $2)";
+static const char SQL_ACCESS_ADD[] =
+"INSERT INTO access(\"user\", kind, id) VALUES($1, $2, $3) ON CONFLICT DO NOTHING";
+static const char SQL_DIR_LOCK[] = "SELECT pg_advisory_xact_lock($1::integer, $2::integer)";
+
+/* Limits on what one command may name or import. */
+#define PG_MAX_THREADS	100000
+#define PG_MAX_ID	256
+#define PG_MAX_PARTICIPANTS 100
+
+/* thread_id - parse "t<n>" strictly; 0 if it is not a thread id */
+static long long thread_id(const char *s)
+{
+    long long v = 0;
+
+    if (s == NULL || s[0] != 't' || s[1] < '1' || s[1] > '9')
+	return 0;
+    for (s++; *s; s++) {
+	if (*s < '0' || *s > '9' || v > 99999999999999LL)
+	    return 0;
+	v = v * 10 + (*s - '0');
+    }
+    return v;
+}
+
+/* add_participants - append a JSON address list's new addresses (V6 persons) */
+static int add_participants(cs_store *st, pg_conn *c, const char *as, const char *text,
+			            json_t *out, cs_strlist *seen)
+{
+    json_t *arr, *v;
+    size_t  i;
+    char    norm[CS_ADDR_MAX + 1];
+    int     rc = 0;
+
+    if ((arr = json_loads(text, 0, NULL)) == NULL || !json_is_array(arr)) {
+	json_decref(arr);
+	return 0;				/* not ours: show nothing */
+    }
+    json_array_foreach(arr, i, v) {
+	const char *addr = json_string_value(json_object_get(v, "address"));
+	const char *name = json_string_value(json_object_get(v, "name"));
+	const char *key;
+	json_t *person = NULL, *o;
+	PGresult *q;
+
+	if (json_array_size(out) >= PG_MAX_PARTICIPANTS)
+	    break;
+	if (addr == NULL)
+	    continue;
+	key = cs_store_normalize(st, addr, norm, sizeof(norm)) == 0 ? norm : addr;
+	if (cs_strlist_contains_ci(seen, key))
+	    continue;
+	/* V6: a person's id only when the reader may access that person. */
+	if (cs_strlist_add(seen, key) < 0 || (q = pg_q(c, SQL_PERSON_OF, "ss", as, key)) == NULL) {
+	    rc = -1;
+	    break;
+	}
+	if (PQntuples(q) > 0)
+	    person = json_string(pg_text(q, 0, 0));
+	PQclear(q);
+	o = json_pack("{s:s?,s:s,s:o}", "name", name, "address", addr, "person",
+		      person ? person : json_null());
+	if (o == NULL || json_array_append_new(out, o) < 0) {
+	    rc = -1;
+	    break;
+	}
+    }
+    json_decref(arr);
+    return rc;
+}
+
+/*
+ * thread_obj - one thread in SPEC X1's shape, as reader "as" may see it;
+ * row r of res holds PG_THREAD_COLS. Labels only for the owner; links
+ * and persons only to records the reader may access (V6).
+ */
+static json_t *thread_obj(cs_store *st, pg_conn *c, const char *as, PGresult *res, int r)
+{
+    long long id = pg_int(res, r, 0);
+    char    tid[32], first[32], last[32], *owner;
+    json_t *o = NULL, *parts, *labels, *deals, *persons;
+    cs_strlist seen = {0};
+    PGresult *q;
+    int     rc = 0, mine, i;
+
+    if ((owner = strdup(pg_text(res, r, 6))) == NULL)
+	return NULL;
+    mine = strcmp(owner, as) == 0;
+    snprintf(tid, sizeof(tid), "t%lld", id);
+    pg_iso_date(pg_int(res, r, 4), first, sizeof(first));
+    pg_iso_date(pg_int(res, r, 5), last, sizeof(last));
+    parts = json_array();
+    labels = json_array();
+    deals = json_array();
+    persons = json_array();
+    o = json_pack("{s:s,s:s,s:s?,s:o,s:o,s:s,s:{s:o,s:o},s:I,s:s,s:s}",
+		  "id", tid, "owner", owner,
+		  "subject", pg_null(res, r, 1) ? NULL : pg_text(res, r, 1),
+		  "participants", parts, "labels", labels,
+		  "visibility", pg_text(res, r, 2),
+		  "links", "deals", deals, "persons", persons,
+		  "message_count", (json_int_t) pg_int(res, r, 3),
+		  "first_date", first, "last_date", last);
+    if (o == NULL)
+	goto fail;
+    if ((q = pg_q(c, SQL_T_ADDRS, "si", owner, id)) == NULL)
+	goto fail;
+    for (i = 0; rc == 0 && i < PQntuples(q); i++)
+	rc = add_participants(st, c, as, pg_text(q, i, 0), parts, &seen) < 0
+	    || add_participants(st, c, as, pg_text(q, i, 1), parts, &seen) < 0
+	    || add_participants(st, c, as, pg_text(q, i, 2), parts, &seen) < 0 ? -1 : 0;
+    PQclear(q);
+    cs_strlist_free(&seen);
+    if (rc < 0)
+	goto fail;
+    if (mine) {
+	if ((q = pg_q(c, SQL_T_LABELS, "si", owner, id)) == NULL)
+	    goto fail;
+	for (i = 0; i < PQntuples(q); i++)
+	    if (json_array_append_new(labels, json_string(pg_text(q, i, 0))) < 0)
+		rc = -1;
+	PQclear(q);
+    }
+    if (rc < 0 || (q = pg_q(c, SQL_T_LINKS, "sis", owner, id, as)) == NULL)
+	goto fail;
+    for (i = 0; i < PQntuples(q); i++)
+	if (json_array_append_new(strcmp(pg_text(q, i, 0), "deal") == 0 ? deals : persons,
+				  json_string(pg_text(q, i, 1))) < 0)
+	    rc = -1;
+    PQclear(q);
+    if (rc < 0)
+	goto fail;
+    free(owner);
+    return o;
+fail:
+    free(owner);
+    json_decref(o);
+    return NULL;
+}
+
+/* addr_array - a stored address list as JSON, [] when unreadable */
+static json_t *addr_array(const char *text)
+{
+    json_t *a = json_loads(text, 0, NULL);
+
+    if (a == NULL || !json_is_array(a)) {
+	json_decref(a);
+	return json_array();
+    }
+    return a;
+}
+
+/* raw_bytes - a bytea column's bytes (free with PQfreemem); NULL on error */
+static unsigned char *raw_bytes(PGresult *q, int r, int col, size_t *len)
+{
+    *len = 0;
+    return PQunescapeBytea((const unsigned char *) pg_text(q, r, col), len);
+}
+
+/* message_obj - one message of "thread": fields, text and attachments */
+static json_t *message_obj(PGresult *q, int r)
+{
+    size_t  len;
+    unsigned char *raw = raw_bytes(q, r, 8, &len);
+    cs_mimeinfo mi = {0};
+    json_t *o, *from, *atts;
+    char    date[32];
+    size_t  i;
+
+    if (raw == NULL)
+	return NULL;
+    pg_iso_date(pg_null(q, r, 4) ? pg_int(q, r, 5) : pg_int(q, r, 4), date, sizeof(date));
+    from = addr_array(pg_text(q, r, 1));
+    if (cs_mime_parse((const char *) raw, len, &mi) < 0) {
+	PQfreemem(raw);
+	json_decref(from);
+	return NULL;
+    }
+    PQfreemem(raw);
+    atts = json_array();
+    for (i = 0; atts && i < mi.natt; i++)
+	if (json_array_append_new(atts, json_pack("{s:s?,s:s,s:I}", "name", mi.att[i].name,
+						  "type", mi.att[i].type ? mi.att[i].type : "",
+					      "size", (json_int_t) mi.att[i].size)) < 0) {
+	    json_decref(atts);
+	    atts = NULL;
+	}
+    o = atts == NULL ? NULL :
+	json_pack("{s:s?,s:O,s:o,s:o,s:s,s:s?,s:s,s:o,s:b}",
+		  "message_id", pg_null(q, r, 0) ? NULL : pg_text(q, r, 0),
+		  "from", json_array_size(from) ? json_array_get(from, 0) : json_null(),
+		  "to", addr_array(pg_text(q, r, 2)),
+		  "cc", addr_array(pg_text(q, r, 3)),
+		  "date", date,
+		  "subject", pg_null(q, r, 6) ? NULL : pg_text(q, r, 6),
+		  "text", mi.text ? mi.text : "",
+		  "attachments", atts,
+		  "truncated", pg_int(q, r, 7) != 0);
+    json_decref(from);
+    cs_mimeinfo_free(&mi);
+    return o;
+}
+
+/* read_begin - lock the read connection and open one snapshot */
+static int read_begin(pg_store *s)
+{
+    pthread_mutex_lock(&s->rlock);
+    if (pg_begin(s, &s->r, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") < 0) {
+	cs_error(NULL, "store: read: %s", s->r.msg);
+	pthread_mutex_unlock(&s->rlock);
+	return -1;
+    }
+    return 0;
+}
+
+/* read_end - close the snapshot and unlock */
+static void read_end(pg_store *s)
+{
+    pg_cmd(&s->r, "COMMIT");
+    pthread_mutex_unlock(&s->rlock);
+}
+
+/* pg_thread - one visible thread with its messages */
+int     pg_thread(cs_store *st, const char *as, const char *tid, json_t **out)
+{
+    pg_store *s = st->be;
+    pg_conn *c = &s->r;
+    long long id = thread_id(tid);
+    PGresult *q = NULL;
+    json_t *t = NULL, *msgs = NULL, *m;
+    int     rc = CS_EINTERNAL, i;
+
+    if (id == 0)
+	return CS_ENOTFOUND;
+    if (read_begin(s) < 0)
+	return CS_EINTERNAL;
+    if ((q = pg_q(c, SQL_TGET, "si", as, id)) == NULL)
+	goto out;
+    if (PQntuples(q) == 0) {
+	rc = CS_ENOTFOUND;
+	goto out;
+    }
+    t = thread_obj(st, c, as, q, 0);
+    PQclear(q);
+    q = NULL;
+    if (t == NULL || (msgs = json_array()) == NULL
+	|| json_object_set_new(t, "messages", msgs) < 0)
+	goto out;
+    if ((q = pg_q(c, SQL_TMSGS, "si", as, id)) == NULL)
+	goto out;
+    for (i = 0; i < PQntuples(q); i++)
+	if ((m = message_obj(q, i)) == NULL || json_array_append_new(msgs, m) < 0)
+	    goto out;
+    *out = t;
+    t = NULL;
+    rc = CS_OK;
+out:
+    if (rc == CS_EINTERNAL)
+	cs_error(NULL, "store: thread: %s", c->msg);
+    PQclear(q);
+    read_end(s);
+    json_decref(t);
+    return rc;
+}
+
+/* thread_check - V4/V6 for one thread on c: found, visible, owned */
+static int thread_check(pg_conn *c, const char *as, long long id, char *vis, size_t vislen)
+{
+    PGresult *q;
+    int     rc;
+
+    if (id == 0)
+	return CS_ENOTFOUND;
+    if ((q = pg_q(c, SQL_TGET, "si", as, id)) == NULL)
+	return CS_EINTERNAL;
+    if (PQntuples(q) == 0)
+	rc = CS_ENOTFOUND;
+    else {
+	rc = strcmp(pg_text(q, 0, 6), as) == 0 ? CS_OK : CS_EFORBIDDEN;
+	if (vis)
+	    snprintf(vis, vislen, "%s", pg_text(q, 0, 2));
+    }
+    PQclear(q);
+    return rc;
+}
+
+/* pg_thread_raw - the raw messages of one's own thread */
+int     pg_thread_raw(cs_store *st, const char *as, const char *tid,
+			         cs_store_raw_fn fn, void *arg)
+{
+    pg_store *s = st->be;
+    pg_conn *c = &s->r;
+    long long id = thread_id(tid);
+    PGresult *q;
+    int     rc, i;
+
+    if (id == 0)
+	return CS_ENOTFOUND;
+    if (read_begin(s) < 0)
+	return CS_EINTERNAL;
+    if ((rc = thread_check(c, as, id, NULL, 0)) != CS_OK)
+	goto out;
+    rc = CS_EINTERNAL;
+    if ((q = pg_q(c, SQL_TMSGS_OWN, "si", as, id)) == NULL)
+	goto out;
+    rc = CS_OK;
+    for (i = 0; rc == CS_OK && i < PQntuples(q); i++) {
+	size_t  len;
+	unsigned char *raw = raw_bytes(q, i, 2, &len);
+
+	if (raw == NULL || fn(arg, pg_null(q, i, 0) ? NULL : pg_text(q, i, 0), raw, len,
+			      (int) pg_int(q, i, 1)) != 0)
+	    rc = CS_EINTERNAL;
+	if (raw)
+	    PQfreemem(raw);
+    }
+    PQclear(q);
+out:
+    read_end(s);
+    return rc;
+}
+
+/* pg_attachment - attachment n counted over the thread's messages in order */
+int     pg_attachment(cs_store *st, const char *as, const char *tid, size_t n, cs_buf *out)
+{
+    pg_store *s = st->be;
+    pg_conn *c = &s->r;
+    long long id = thread_id(tid);
+    PGresult *q;
+    int     rc = CS_EINTERNAL, i;
+
+    if (id == 0)
+	return CS_ENOTFOUND;
+    if (read_begin(s) < 0)
+	return CS_EINTERNAL;
+    if ((q = pg_q(c, SQL_TMSGS, "si", as, id)) == NULL)
+	goto out;
+    rc = CS_ENOTFOUND;
+    for (i = 0; i < PQntuples(q); i++) {
+	size_t  len, natt;
+	unsigned char *raw = raw_bytes(q, i, 8, &len);
+	cs_mimeinfo mi = {0};
+
+	if (raw == NULL || cs_mime_parse((const char *) raw, len, &mi) < 0) {
+	    if (raw)
+		PQfreemem(raw);
+	    rc = CS_EINTERNAL;
+	    break;
+	}
+	natt = mi.natt;
+	cs_mimeinfo_free(&mi);
+	if (n > natt) {
+	    n -= natt;
+	    PQfreemem(raw);
+	    continue;
+	}
+	rc = cs_mime_attachment((const char *) raw, len, n, out) == 0 ? CS_OK : CS_EINTERNAL;
+	PQfreemem(raw);
+	break;
+    }
+    PQclear(q);
+out:
+    read_end(s);
+    return rc;
+}
+
+/* pg_record_threads - the threads on a deal's or person's page (V3) */
+int     pg_record_threads(cs_store *st, const char *as, const char *kind, const char *rid,
+			             int limit, const char *cursor, json_t **out)
+{
+    pg_store *s = st->be;
+    pg_conn *c = &s->r;
+    long long clast = 0, cid = 0, last = 0, id = 0;
+    PGresult *q = NULL;
+    json_t *res = NULL, *threads, *t;
+    int     n = 0, more = 0, rc = CS_EINTERNAL, i;
+    char    next[128] = "";
+
+    if (cursor && *cursor == 0)
+	cursor = NULL;
+    if (cursor && pg_cursor_decode(cursor, &clast, &cid) < 0)
+	return CS_EINVAL;
+    if (read_begin(s) < 0)
+	return CS_EINTERNAL;
+    if ((q = pg_q(c, SQL_REC, "sss", as, kind, rid)) == NULL)
+	goto out;
+    i = PQntuples(q);
+    PQclear(q);
+    q = NULL;
+    if (i == 0) {
+	rc = CS_ENOTFOUND;
+	goto out;
+    }
+    if ((res = json_object()) == NULL || (threads = json_array()) == NULL
+	|| json_object_set_new(res, "threads", threads) < 0)
+	goto out;
+    q = cursor ? pg_q(c, SQL_RT_NEXT, "sssiii", as, kind, rid, (long long) limit + 1, clast, cid)
+	: pg_q(c, SQL_RT_FIRST, "sssi", as, kind, rid, (long long) limit + 1);
+    if (q == NULL)
+	goto out;
+    for (i = 0; i < PQntuples(q); i++) {
+	if (n == limit) {
+	    more = 1;
+	    break;
+	}
+	if ((t = thread_obj(st, c, as, q, i)) == NULL || json_array_append_new(threads, t) < 0)
+	    goto out;
+	id = pg_int(q, i, 0);
+	last = pg_int(q, i, 5);
+	n++;
+    }
+    if (more)
+	pg_cursor_encode(last, id, next, sizeof(next));
+    if (json_object_set_new(res, "cursor", more ? json_string(next) : json_null()) < 0)
+	goto out;
+    *out = res;
+    res = NULL;
+    rc = CS_OK;
+out:
+    if (rc == CS_EINTERNAL)
+	cs_error(NULL, "store: %s page: %s", kind, c->msg);
+    PQclear(q);
+    read_end(s);
+    json_decref(res);
+    return rc;
+}
+
+/* write_begin - take the write connection, open a transaction, lock buckets */
+static int write_begin(cs_store *st, int *buckets, size_t nb)
+{
+    pg_store *s = st->be;
+
+    if (s->readonly)
+	return -1;
+    pthread_mutex_lock(&st->wlock);
+    if (pg_begin(s, &s->w, "BEGIN") < 0 || pg_lock_buckets(&s->w, buckets, nb) < 0) {
+	cs_error(NULL, "store: begin: %s", s->w.msg);
+	if (s->w.pc && PQstatus(s->w.pc) == CONNECTION_OK)
+	    pg_cmd(&s->w, "ROLLBACK");
+	pthread_mutex_unlock(&st->wlock);
+	return -1;
+    }
+    return 0;
+}
+
+/* write_end - commit when rc is CS_OK, else roll back; release the connection */
+static int write_end(cs_store *st, int rc)
+{
+    pg_store *s = st->be;
+
+    if (rc == CS_OK && pg_cmd(&s->w, "COMMIT") < 0) {
+	cs_error(NULL, "store: commit: %s", s->w.msg);
+	rc = CS_EINTERNAL;
+    }
+    if (rc != CS_OK && s->w.pc && PQstatus(s->w.pc) == CONNECTION_OK)
+	pg_cmd(&s->w, "ROLLBACK");
+    pthread_mutex_unlock(&st->wlock);
+    return rc;
+}
+
+/* owner_begin - write_begin under the acting user's mailbox lock */
+static int owner_begin(cs_store *st, const char *as)
+{
+    int     b = pg_bucket("o:", as);
+
+    return write_begin(st, &b, 1);
+}
+
+/* audit - one row per change: who, when, what, which threads */
+static int audit(pg_conn *c, const char *who, const char *what, json_t *threads, time_t now)
+{
+    char   *text;
+    int     rc;
+
+    if ((text = json_dumps(threads, JSON_COMPACT)) == NULL)
+	return -1;
+    rc = pg_x(c, SQL_AUDIT, "siss", who, (long long) now, what, text);
+    free(text);
+    return rc;
+}
+
+/* event - add an X3 event in the current transaction; payload is consumed */
+static int event(pg_conn *c, const char *type, const char *owner, long long thread,
+		         json_t *payload)
+{
+    int     rc;
+
+    if (payload == NULL)
+	return -1;
+    rc = pg_event_add(c, type, owner, thread, 0, payload, NULL);
+    json_decref(payload);
+    return rc;
+}
+
+/* delete_thread - messages, unshared raw copies, threading ids, links, row */
+static int delete_thread(pg_conn *c, const char *owner, long long id)
+{
+    PGresult *q;
+    long long *raws = NULL;
+    int    *bk = NULL;
+    int     rc = 0, n, i;
+
+    if ((q = pg_q(c, SQL_DEL_RAWS, "si", owner, id)) == NULL)
+	return -1;
+    n = PQntuples(q);
+    if (n && ((raws = calloc((size_t) n, sizeof(*raws))) == NULL
+	      || (bk = calloc((size_t) n, sizeof(*bk))) == NULL))
+	rc = -1;
+    for (i = 0; rc == 0 && i < n; i++) {
+	raws[i] = pg_int(q, i, 0);
+	bk[i] = pg_bucket("r:", pg_text(q, i, 1));
+    }
+    PQclear(q);
+    /* A writer reusing one of these raw messages holds its bucket. */
+    if (rc == 0)
+	rc = pg_lock_buckets(c, bk, (size_t) n);
+    if (rc == 0)
+	rc = pg_x(c, SQL_DEL_MSGS, "si", owner, id);
+    if (rc == 0)
+	rc = pg_x(c, SQL_DEL_IDS, "si", owner, id);
+    if (rc == 0)
+	rc = pg_x(c, SQL_DEL_LINKS, "si", owner, id);
+    if (rc == 0)
+	rc = pg_x(c, SQL_DEL_UNLINKS, "si", owner, id);
+    if (rc == 0)
+	rc = pg_x(c, SQL_DEL_THREAD, "si", owner, id);
+    /* A raw message stays while another copy (C3) still uses it. */
+    for (i = 0; rc == 0 && i < n; i++)
+	rc = pg_x(c, SQL_DEL_RAW, "i", raws[i]);
+    free(raws);
+    free(bk);
+    return rc;
+}
+
+/* visible_to - the users who may see a thread now, owner included */
+static json_t *visible_to(pg_conn *c, long long id)
+{
+    PGresult *q;
+    json_t *a = json_array();
+    int     i;
+
+    if (a == NULL || (q = pg_q(c, SQL_VISIBLE_TO, "i", id)) == NULL) {
+	json_decref(a);
+	return NULL;
+    }
+    for (i = 0; i < PQntuples(q); i++)
+	json_array_append_new(a, json_string(pg_text(q, i, 0)));
+    PQclear(q);
+    return a;
+}
+
+/* ids_cmp - qsort comparator for thread ids */
+static int ids_cmp(const void *a, const void *b)
+{
+    long long x = *(const long long *) a, y = *(const long long *) b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* pg_threads_set - share, private, delete: check all, then change all */
+int     pg_threads_set(cs_store *st, const char *as, int action, const char *const *names,
+			          size_t n, json_t **out, char *err, size_t errlen)
+{
+    static const char *const what[] = {"", "share", "private", "delete"};
+    pg_store *s = st->be;
+    pg_conn *c = &s->w;
+    long long *ids, *uniq = NULL;
+    char   *vis = NULL, *done = NULL;
+    size_t  i, nuniq = 0;
+    json_t *res = NULL, *list = NULL, *audited = NULL;
+    time_t  now = time(NULL);
+    int     rc = CS_EINTERNAL, src = 0;
+
+    if (n == 0 || n > PG_MAX_THREADS) {
+	snprintf(err, errlen, n ? "at most %d threads at once" : "no thread named",
+		 PG_MAX_THREADS);
+	return CS_EINVAL;
+    }
+    if ((ids = calloc(n, sizeof(*ids))) == NULL || (uniq = calloc(n, sizeof(*ids))) == NULL
+	|| (vis = calloc(n, 8)) == NULL || (done = calloc(n, 1)) == NULL) {
+	free(ids);
+	free(uniq);
+	free(vis);
+	return CS_EINTERNAL;
+    }
+    if (owner_begin(st, as) < 0) {
+	free(ids);
+	free(uniq);
+	free(vis);
+	free(done);
+	return CS_EINTERNAL;
+    }
+    /* V4: every thread is checked before anything changes. */
+    for (i = 0; i < n; i++) {
+	ids[i] = thread_id(names[i]);
+	if ((rc = thread_check(c, as, ids[i], vis + 8 * i, 8)) != CS_OK) {
+	    if (rc == CS_ENOTFOUND)
+		snprintf(err, errlen, "thread %.64s not found", names[i]);
+	    else if (rc == CS_EFORBIDDEN)
+		snprintf(err, errlen, "thread %.64s is not yours to change", names[i]);
+	    goto out;
+	}
+    }
+    rc = CS_EINTERNAL;
+    memcpy(uniq, ids, n * sizeof(*ids));
+    qsort(uniq, n, sizeof(*uniq), ids_cmp);
+    for (i = 0; i < n; i++)
+	if (nuniq == 0 || uniq[nuniq - 1] != uniq[i])
+	    uniq[nuniq++] = uniq[i];
+    if ((res = json_object()) == NULL || (list = json_array()) == NULL
+	|| json_object_set_new(res, "threads", list) < 0 || (audited = json_array()) == NULL)
+	goto out;
+    for (i = 0; i < n && src == 0; i++) {
+	long long id = ids[i];
+	long long *u = bsearch(&id, uniq, nuniq, sizeof(*uniq), ids_cmp);
+	const char *want = action == CS_THREADS_SHARE ? "shared" : "private";
+	char    tid[32];
+	json_t *vt;
+
+	if (u == NULL || done[u - uniq])
+	    continue;
+	done[u - uniq] = 1;
+	snprintf(tid, sizeof(tid), "t%lld", id);
+	if (json_array_append_new(audited, json_string(tid)) < 0) {
+	    src = -1;
+	    break;
+	}
+	if (action == CS_THREADS_DELETE) {
+	    if ((src = delete_thread(c, as, id)) == 0)
+		src = event(c, "thread.deleted", as, id, json_pack("{s:s}", "thread", tid));
+	    if (src == 0 && json_array_append_new(list, json_string(tid)) < 0)
+		src = -1;
+	    continue;
+	}
+	if ((src = pg_x(c, SQL_SET_VIS, "sis", as, id, want)) < 0)
+	    break;
+	if (strcmp(vis + 8 * i, want) != 0
+	    && (src = event(c, "thread.visibility_changed", as, id,
+			    json_pack("{s:s,s:s}", "thread", tid, "visibility", want))) < 0)
+	    break;
+	if (action == CS_THREADS_PRIVATE) {
+	    if (json_array_append_new(list, json_string(tid)) < 0)
+		src = -1;
+	} else if ((vt = visible_to(c, id)) == NULL
+		   || json_array_append_new(list, json_pack("{s:s,s:o}", "id", tid,
+							     "visible_to", vt)) < 0)
+	    src = -1;
+    }
+    if (src == 0)
+	src = audit(c, as, what[action], audited, now);
+    if (src < 0) {
+	cs_error(NULL, "store: %s: %s", what[action], c->msg);
+	goto out;
+    }
+    rc = CS_OK;
+out:
+    if ((rc = write_end(st, rc)) == CS_OK) {
+	*out = res;
+	res = NULL;
+    }
+    json_decref(res);
+    json_decref(audited);
+    free(ids);
+    free(uniq);
+    free(vis);
+    free(done);
+    return rc;
+}
+
+/* record_check - may as access this deal or person? CS_OK or CS_ENOTFOUND */
+static int record_check(pg_conn *c, const char *as, const char *kind, const char *rid)
+{
+    PGresult *q;
+    int     n;
+
+    if ((q = pg_q(c, SQL_REC, "sss", as, kind, rid)) == NULL)
+	return CS_EINTERNAL;
+    n = PQntuples(q);
+    PQclear(q);
+    return n ? CS_OK : CS_ENOTFOUND;
+}
+
+/* link_add - a hand link (idempotent); *changed when it is new */
+static int link_add(pg_conn *c, const char *owner, long long thread, const char *kind,
+		            const char *rid, int *changed)
+{
+    PGresult *q;
+
+    if ((q = pg_q(c, SQL_LINK_HAS, "siss", owner, thread, kind, rid)) == NULL)
+	return -1;
+    *changed = PQntuples(q) == 0;
+    PQclear(q);
+    /* A hand link forgets an earlier hand unlink; an automatic one becomes hand. */
+    if (pg_x(c, SQL_UNLINK_DEL, "siss", owner, thread, kind, rid) < 0)
+	return -1;
+    return pg_x(c, SQL_LINK_HAND, "siss", owner, thread, kind, rid);
+}
+
+/* answer_thread - {"thread": {...}} as the owner sees it now */
+static json_t *answer_thread(cs_store *st, pg_conn *c, const char *as, long long id)
+{
+    PGresult *q;
+    json_t *t = NULL;
+
+    if ((q = pg_q(c, SQL_TGET, "si", as, id)) == NULL)
+	return NULL;
+    if (PQntuples(q) > 0)
+	t = thread_obj(st, c, as, q, 0);
+    PQclear(q);
+    return t ? json_pack("{s:o}", "thread", t) : NULL;
+}
+
+/* pg_link - T3 by hand: link or unlink one thread and one record */
+int     pg_link(cs_store *st, const char *as, const char *tid, const char *kind,
+		           const char *rid, int unlink, json_t **out, char *err, size_t errlen)
+{
+    pg_store *s = st->be;
+    pg_conn *c = &s->w;
+    long long id = thread_id(tid);
+    time_t  now = time(NULL);
+    json_t *res = NULL, *aud;
+    PGresult *q;
+    int     rc, src, changed = 0;
+
+    if (owner_begin(st, as) < 0)
+	return CS_EINTERNAL;
+    if ((rc = thread_check(c, as, id, NULL, 0)) != CS_OK) {
+	if (rc == CS_ENOTFOUND)
+	    snprintf(err, errlen, "thread %.64s not found", tid);
+	else if (rc == CS_EFORBIDDEN)
+	    snprintf(err, errlen, "thread %.64s is not yours to change", tid);
+	return write_end(st, rc);
+    }
+    if ((rc = record_check(c, as, kind, rid)) != CS_OK) {
+	if (rc == CS_ENOTFOUND)
+	    snprintf(err, errlen, "%s %.64s not found", kind, rid);
+	return write_end(st, rc);
+    }
+    if (unlink) {
+	src = -1;
+	if ((q = pg_q(c, SQL_LINK_DEL, "siss", as, id, kind, rid)) != NULL) {
+	    changed = pg_changes(q) > 0;
+	    PQclear(q);
+	    /* Remembered even when no link was there: T3 must not add it later. */
+	    src = pg_x(c, SQL_UNLINK_ADD, "sissi", as, id, kind, rid, (long long) now);
+	}
+    } else
+	src = link_add(c, as, id, kind, rid, &changed);
+    if (src == 0 && changed)
+	src = event(c, unlink ? "thread.unlinked" : "thread.linked", as, id,
+		    json_pack("{s:s,s:s,s:s}", "thread", tid, kind, rid, "origin", "hand"));
+    if (src == 0) {
+	aud = json_pack("[s]", tid);
+	src = aud ? audit(c, as, unlink ? "unlink" : "link", aud, now) : -1;
+	json_decref(aud);
+    }
+    if (src == 0 && ((res = answer_thread(st, c, as, id)) == NULL
+		     || json_object_set_new(res, "changed", json_boolean(changed)) < 0))
+	src = -1;
+    if (src < 0)
+	cs_error(NULL, "store: %s: %s", unlink ? "unlink" : "link", c->msg);
+    if ((rc = write_end(st, src == 0 ? CS_OK : CS_EINTERNAL)) == CS_OK) {
+	*out = res;
+	res = NULL;
+    }
+    json_decref(res);
+    return rc;
+}
+
+/* match_list - is norm in a stored address list? copies its display name */
+static int match_list(cs_store *st, const char *text, const char *norm, char **name)
+{
+    json_t *a = json_loads(text, 0, NULL), *v;
+    char    n[CS_ADDR_MAX + 1];
+    size_t  i;
+    int     found = 0;
+
+    json_array_foreach(a, i, v) {
+	const char *addr = json_string_value(json_object_get(v, "address"));
+	const char *dn = json_string_value(json_object_get(v, "name"));
+
+	if (addr == NULL || cs_store_normalize(st, addr, n, sizeof(n)) < 0 || strcmp(n, norm))
+	    continue;
+	found = 1;
+	if (dn && *dn && *name == NULL)
+	    *name = strdup(dn);
+    }
+    json_decref(a);
+    return found;
+}
+
+/* match_envelope - is norm the envelope sender or a recipient this copy kept? */
+static int match_envelope(cs_store *st, const char *text, const char *norm)
+{
+    json_t *e = json_loads(text, 0, NULL), *v;
+    char    n[CS_ADDR_MAX + 1];
+    const char *from = json_string_value(json_object_get(e, "from"));
+    size_t  i;
+    int     found = from && cs_store_normalize(st, from, n, sizeof(n)) == 0
+	&& strcmp(n, norm) == 0;
+
+    json_array_foreach(json_object_get(e, "rcpts"), i, v) {
+	const char *r = json_string_value(v);
+
+	if (r && cs_store_normalize(st, r, n, sizeof(n)) == 0 && strcmp(n, norm) == 0)
+	    found = 1;
+    }
+    json_decref(e);
+    return found;
+}
+
+/* participant - K3: is norm among the thread's participants? 1, 0, -1 */
+static int participant(cs_store *st, pg_conn *c, const char *as, long long id,
+		               const char *norm, char **name)
+{
+    PGresult *q;
+    int     found = 0, r;
+
+    if ((q = pg_q(c, SQL_K_ADDRS, "si", as, id)) == NULL)
+	return -1;
+    for (r = 0; r < PQntuples(q); r++) {
+	for (int i = 0; i < 4; i++)
+	    found |= match_list(st, pg_text(q, r, i), norm, name);
+	found |= match_envelope(st, pg_text(q, r, 4), norm);
+    }
+    PQclear(q);
+    return found;
+}
+
+/* pg_contact_create - K3, as the SQLite backend (see sq_contact_create) */
+int     pg_contact_create(cs_store *st, const char *as, const char *tid, const char *address,
+			             const char *name, json_t **out, char *err, size_t errlen)
+{
+    pg_store *s = st->be;
+    pg_conn *c = &s->w;
+    long long id = thread_id(tid);
+    char    norm[CS_ADDR_MAX + 1], pid[PG_MAX_ID + 1];
+    char   *seen_name = NULL, *pname = NULL;
+    time_t  now = time(NULL);
+    json_t *res = NULL, *aud;
+    PGresult *q;
+    int     rc, src = 0, created = 0, linked = 0, r, b[2];
+
+    if (cs_store_normalize(st, address, norm, sizeof(norm)) < 0) {
+	snprintf(err, errlen, "--address: not a mail address");
+	return CS_EINVAL;
+    }
+    /* The mailbox and the address, in the writers' order. */
+    b[0] = pg_bucket("o:", as);
+    b[1] = pg_bucket("e:", norm);
+    if (write_begin(st, b, 2) < 0)
+	return CS_EINTERNAL;
+    if ((rc = thread_check(c, as, id, NULL, 0)) != CS_OK) {
+	if (rc == CS_ENOTFOUND)
+	    snprintf(err, errlen, "thread %.64s not found", tid);
+	else if (rc == CS_EFORBIDDEN)
+	    snprintf(err, errlen, "thread %.64s is not in your mailbox", tid);
+	return write_end(st, rc);
+    }
+    if ((r = participant(st, c, as, id, norm, &seen_name)) <= 0) {
+	if (r == 0)
+	    snprintf(err, errlen, "%s is not a participant of thread %.64s", norm, tid);
+	rc = r == 0 ? CS_EINVAL : CS_EINTERNAL;
+	goto out;
+    }
+    if ((q = pg_q(c, SQL_USER_ADDR, "s", norm)) == NULL) {
+	rc = CS_EINTERNAL;
+	goto out;
+    }
+    r = PQntuples(q);
+    PQclear(q);
+    if (r > 0) {
+	snprintf(err, errlen, "%s is a CRM user's address", norm);
+	rc = CS_EINVAL;
+	goto out;
+    }
+    if ((q = pg_q(c, SQL_PERSON_BY_EMAIL, "s", norm)) == NULL) {
+	rc = CS_EINTERNAL;
+	goto out;
+    }
+    if (PQntuples(q) > 0) {
+	int     crm = strcmp(pg_text(q, 0, 2), "crm") == 0;
+
+	snprintf(pid, sizeof(pid), "%s", pg_text(q, 0, 0));
+	pname = pg_null(q, 0, 1) ? NULL : strdup(pg_text(q, 0, 1));
+	PQclear(q);
+	if ((rc = record_check(c, as, "person", pid)) == CS_ENOTFOUND && crm) {
+	    snprintf(err, errlen, "%s belongs to a CRM person you may not access", norm);
+	    rc = CS_EFORBIDDEN;
+	    goto out;
+	}
+	if (rc == CS_EINTERNAL)
+	    goto out;
+	if (rc == CS_ENOTFOUND)
+	    src = pg_x(c, SQL_ACCESS_ADD, "sss", as, "person", pid);
+    } else {
+	const char *use = name && *name ? name : seen_name;
+	char    local[CS_ADDR_MAX + 1];
+
+	PQclear(q);
+	/* K2's rule for names: the display name, else the local part. */
+	if (use == NULL) {
+	    snprintf(local, sizeof(local), "%s", norm);
+	    if (strrchr(local, '@'))
+		*strrchr(local, '@') = 0;
+	    use = local;
+	}
+	if ((pname = strdup(use)) == NULL)
+	    src = -1;
+	else if ((q = pg_q(c, SQL_PERSON_NEW, "ssi", pname, as, (long long) now)) == NULL)
+	    src = -1;
+	else {
+	    snprintf(pid, sizeof(pid), "%s", PQntuples(q) ? pg_text(q, 0, 0) : "");
+	    PQclear(q);
+	    created = 1;
+	    if (pg_x(c, SQL_PERSON_EMAIL, "ss", norm, pid) < 0
+		|| pg_x(c, SQL_ACCESS_ADD, "sss", as, "person", pid) < 0)
+		src = -1;
+	}
+	if (src == 0)
+	    src = event(c, "person.created", as, 0,
+			json_pack("{s:s,s:s?,s:s}", "person", pid, "name", pname,
+				  "address", norm));
+    }
+    if (src == 0)
+	src = link_add(c, as, id, "person", pid, &linked);
+    if (src == 0 && linked)
+	src = event(c, "thread.linked", as, id,
+		    json_pack("{s:s,s:s,s:s}", "thread", tid, "person", pid, "origin", "hand"));
+    if (src == 0) {
+	aud = json_pack("[s]", tid);
+	src = aud ? audit(c, as, created ? "contact create" : "contact link", aud, now) : -1;
+	json_decref(aud);
+    }
+    if (src == 0
+	&& (res = json_pack("{s:{s:s,s:s?,s:s},s:b,s:s}", "person", "id", pid, "name", pname,
+			    "address", norm, "created", created, "thread", tid)) == NULL)
+	src = -1;
+    if (src < 0)
+	cs_error(NULL, "store: contact create: %s", c->msg);
+    rc = src == 0 ? CS_OK : CS_EINTERNAL;
+out:
+    if ((rc = write_end(st, rc)) == CS_OK) {
+	*out = res;
+	res = NULL;
+    }
+    json_decref(res);
+    free(seen_name);
+    free(pname);
+    return rc;
+}
+
+/* The CRM directory (X2). */
+static const char SQL_TAKE_FIND[] =
+"SELECT p.id FROM person_emails pe JOIN persons p ON p.id=pe.person"
+" WHERE pe.email=$1 AND p.origin<>'crm'";
+/* SQLite's UPDATE OR IGNORE: move the rows that do not collide, drop the rest. */
+static const char SQL_TAKE_LINKS[] =
+"UPDATE thread_links l SET id=$2 WHERE l.kind='person' AND l.id=$1 AND NOT EXISTS"
+" (SELECT 1 FROM thread_links x WHERE x.owner=l.owner AND x.thread=l.thread"
+" AND x.kind='person' AND x.id=$2)";
+static const char SQL_TAKE_LINKS_LEFT[] = "DELETE FROM thread_links WHERE kind='person' AND id=$1";
+static const char SQL_TAKE_UNLINKS[] =
+"UPDATE thread_unlinks l SET id=$2 WHERE l.kind='person' AND l.id=$1 AND NOT EXISTS"
+" (SELECT 1 FROM thread_unlinks x WHERE x.owner=l.owner AND x.thread=l.thread"
+" AND x.kind='person' AND x.id=$2)";
+static const char SQL_TAKE_UNLINKS_LEFT[] =
+"DELETE FROM thread_unlinks WHERE kind='person' AND id=$1";
+static const char SQL_LOCAL_ACCESS_DEL[] = "DELETE FROM access WHERE kind='person' AND id=$1";
+static const char SQL_LOCAL_DEL[] = "DELETE FROM persons WHERE id=$1 AND origin<>'crm'";
+static const char SQL_DIR_CLEAR[] =
+"DELETE FROM access WHERE kind='deal';"
+"DELETE FROM access WHERE kind='person' AND id IN (SELECT id FROM persons WHERE origin='crm');"
+"DELETE FROM deal_persons;"
+"DELETE FROM deals;"
+"DELETE FROM persons WHERE origin='crm';";
+static const char SQL_DIR_PERSON[] =
+"INSERT INTO persons(id, name, origin, owner, created) VALUES($1, $2, 'crm', NULL, $3)";
+static const char SQL_DIR_DEAL[] = "INSERT INTO deals(id, title, status) VALUES($1, $2, $3)";
+static const char SQL_DIR_DEAL_PERSON[] =
+"INSERT INTO deal_persons(deal, person) VALUES($1, $2) ON CONFLICT DO NOTHING";
+static const char SQL_DIR_DANGLING[] =
+"DELETE FROM thread_links WHERE kind='deal' AND id NOT IN (SELECT id FROM deals);"
+"DELETE FROM thread_links WHERE kind='person' AND id NOT IN (SELECT id FROM persons);"
+"DELETE FROM thread_unlinks WHERE kind='deal' AND id NOT IN (SELECT id FROM deals);"
+"DELETE FROM thread_unlinks WHERE kind='person' AND id NOT IN (SELECT id FROM persons);";
+
+#define PG_MAX_RECORDS	1000000		/* persons or deals in one snapshot */
+
+/* A validated snapshot: borrowed JSON plus each person's normalized emails. */
+typedef struct dir_snap {
+    json_t *persons, *deals;
+    cs_strlist *emails;
+    size_t  npersons;
+} dir_snap;
+
+/* id_ok - a record or user id: 1..PG_MAX_ID bytes, no control characters */
+static int id_ok(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    size_t  n;
+
+    if (s == NULL || (n = json_string_length(v)) == 0 || n > PG_MAX_ID || strlen(s) != n)
+	return 0;
+    for (; *s; s++)
+	if ((unsigned char) *s < 0x20 || *s == 0x7f)
+	    return 0;
+    return 1;
+}
+
+/* opt_text - absent, null or a string */
+static int opt_text(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+
+    return v == NULL || json_is_null(v) || json_is_string(v);
+}
+
+/* list_of - an optional array member; NULL (and err) if it is not one */
+static json_t *list_of(json_t *o, const char *key, const char *path, size_t i,
+		               char *err, size_t errlen)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (v == NULL || json_is_null(v))
+	return json_array();
+    if (!json_is_array(v)) {
+	snprintf(err, errlen, "%s[%zu].%s: expected an array", path, i, key);
+	return NULL;
+    }
+    return json_incref(v);
+}
+
+/* access_ok - an access list of user ids */
+static int access_ok(json_t *o, const char *path, size_t i, char *err, size_t errlen)
+{
+    json_t *a = list_of(o, "access", path, i, err, errlen), *v;
+    size_t  k;
+    int     ok = a != NULL;
+
+    json_array_foreach(a, k, v) {
+	if (ok && !id_ok(v)) {
+	    snprintf(err, errlen, "%s[%zu].access[%zu]: expected a user id", path, i, k);
+	    ok = 0;
+	}
+    }
+    json_decref(a);
+    return ok;
+}
+
+/* dir_free - release a validated snapshot */
+static void dir_free(dir_snap *d)
+{
+    for (size_t i = 0; d->emails && i < d->npersons; i++)
+	cs_strlist_free(&d->emails[i]);
+    free(d->emails);
+    json_decref(d->persons);
+    json_decref(d->deals);
+}
+
+/* dir_validate - X2: check everything before anything is changed */
+static int dir_validate(cs_store *st, json_t *doc, dir_snap *d, char *err, size_t errlen)
+{
+    static const char *const statuses[] = {"open", "won", "lost"};
+    json_t *ids = json_object(), *dids = json_object(), *mails = json_object(), *p, *v;
+    char    norm[CS_ADDR_MAX + 1];
+    size_t  i, k;
+    int     ok = 0;
+
+    memset(d, 0, sizeof(*d));
+    if (ids == NULL || dids == NULL || mails == NULL)
+	goto out;
+    if (!json_is_object(doc)) {
+	snprintf(err, errlen, "the snapshot must be a JSON object");
+	goto out;
+    }
+    d->persons = json_object_get(doc, "persons");
+    d->deals = json_object_get(doc, "deals");
+    if ((d->persons && !json_is_array(d->persons)) || (d->deals && !json_is_array(d->deals))) {
+	snprintf(err, errlen, "%s: expected an array",
+		 d->persons && !json_is_array(d->persons) ? "persons" : "deals");
+	d->persons = d->deals = NULL;
+	goto out;
+    }
+    d->persons = d->persons ? json_incref(d->persons) : json_array();
+    d->deals = d->deals ? json_incref(d->deals) : json_array();
+    if (d->persons == NULL || d->deals == NULL)
+	goto out;
+    d->npersons = json_array_size(d->persons);
+    if (d->npersons > PG_MAX_RECORDS || json_array_size(d->deals) > PG_MAX_RECORDS) {
+	snprintf(err, errlen, "at most %d persons and %d deals", PG_MAX_RECORDS, PG_MAX_RECORDS);
+	goto out;
+    }
+    if ((d->emails = calloc(d->npersons + 1, sizeof(*d->emails))) == NULL)
+	goto out;
+    json_array_foreach(d->persons, i, p) {
+	json_t *em, *prev;
+
+	if (!json_is_object(p)) {
+	    snprintf(err, errlen, "persons[%zu]: expected an object", i);
+	    goto out;
+	}
+	if (!id_ok(json_object_get(p, "id"))) {
+	    snprintf(err, errlen, "persons[%zu].id: expected a non-empty string of at most %d"
+		     " bytes", i, PG_MAX_ID);
+	    goto out;
+	}
+	if ((prev = json_object_get(ids, json_string_value(json_object_get(p, "id"))))) {
+	    snprintf(err, errlen, "persons[%zu].id: duplicate id (also persons[%lld])", i,
+		     (long long) json_integer_value(prev));
+	    goto out;
+	}
+	json_object_set_new(ids, json_string_value(json_object_get(p, "id")),
+			    json_integer((json_int_t) i));
+	if (!opt_text(p, "name")) {
+	    snprintf(err, errlen, "persons[%zu].name: expected a string", i);
+	    goto out;
+	}
+	if ((em = list_of(p, "emails", "persons", i, err, errlen)) == NULL)
+	    goto out;
+	json_array_foreach(em, k, v) {
+	    const char *e = json_string_value(v);
+
+	    if (e == NULL || strlen(e) != json_string_length(v)
+		|| cs_store_normalize(st, e, norm, sizeof(norm)) < 0
+		|| strchr(norm, ' ') || strchr(norm, ',')) {
+		snprintf(err, errlen, "persons[%zu].emails[%zu]: not a mail address", i, k);
+		json_decref(em);
+		goto out;
+	    }
+	    if ((prev = json_object_get(mails, norm)) && json_integer_value(prev) != (json_int_t) i) {
+		snprintf(err, errlen, "persons[%zu].emails[%zu]: %s is also an address of"
+			 " persons[%lld]", i, k, norm, (long long) json_integer_value(prev));
+		json_decref(em);
+		goto out;
+	    }
+	    if (prev == NULL && (json_object_set_new(mails, norm, json_integer((json_int_t) i)) < 0
+			       || cs_strlist_add(&d->emails[i], norm) < 0)) {
+		json_decref(em);
+		goto out;
+	    }
+	}
+	json_decref(em);
+	if (!access_ok(p, "persons", i, err, errlen))
+	    goto out;
+    }
+    json_array_foreach(d->deals, i, p) {
+	json_t *pl, *prev;
+	const char *status;
+
+	if (!json_is_object(p)) {
+	    snprintf(err, errlen, "deals[%zu]: expected an object", i);
+	    goto out;
+	}
+	if (!id_ok(json_object_get(p, "id"))) {
+	    snprintf(err, errlen, "deals[%zu].id: expected a non-empty string of at most %d"
+		     " bytes", i, PG_MAX_ID);
+	    goto out;
+	}
+	if ((prev = json_object_get(dids, json_string_value(json_object_get(p, "id"))))) {
+	    snprintf(err, errlen, "deals[%zu].id: duplicate id (also deals[%lld])", i,
+		     (long long) json_integer_value(prev));
+	    goto out;
+	}
+	json_object_set_new(dids, json_string_value(json_object_get(p, "id")),
+			    json_integer((json_int_t) i));
+	if (!opt_text(p, "title")) {
+	    snprintf(err, errlen, "deals[%zu].title: expected a string", i);
+	    goto out;
+	}
+	status = json_string_value(json_object_get(p, "status"));
+	for (k = 0; status && k < 3 && strcmp(status, statuses[k]) != 0; k++)
+	     /* void */ ;
+	if (status == NULL || k == 3) {
+	    snprintf(err, errlen, "deals[%zu].status: expected open, won or lost", i);
+	    goto out;
+	}
+	if ((pl = list_of(p, "persons", "deals", i, err, errlen)) == NULL)
+	    goto out;
+	json_array_foreach(pl, k, v) {
+	    if (!id_ok(v) || json_object_get(ids, json_string_value(v)) == NULL) {
+		snprintf(err, errlen, "deals[%zu].persons[%zu]: %s", i, k,
+			 id_ok(v) ? "unknown person" : "expected a person id");
+		json_decref(pl);
+		goto out;
+	    }
+	}
+	json_decref(pl);
+	if (!access_ok(p, "deals", i, err, errlen))
+	    goto out;
+    }
+    ok = 1;
+out:
+    json_decref(ids);
+    json_decref(dids);
+    json_decref(mails);
+    if (!ok && *err == 0)
+	snprintf(err, errlen, "out of memory");
+    return ok ? 0 : -1;
+}
+
+/* access_rows - the access rows of one record from its snapshot list */
+static int access_rows(pg_conn *c, json_t *o, const char *kind, const char *rid)
+{
+    json_t *v;
+    size_t  k;
+
+    json_array_foreach(json_object_get(o, "access"), k, v)
+	if (pg_x(c, SQL_ACCESS_ADD, "sss", json_string_value(v), kind, rid) < 0)
+	return -1;
+    return 0;
+}
+
+/* take_over - X2: a CRM person takes a local person's links; it goes */
+static int take_over(pg_conn *c, const char *local, const char *crm)
+{
+    if (strcmp(local, crm) != 0
+	&& (pg_x(c, SQL_TAKE_LINKS, "ss", local, crm) < 0
+	    || pg_x(c, SQL_TAKE_LINKS_LEFT, "s", local) < 0
+	    || pg_x(c, SQL_TAKE_UNLINKS, "ss", local, crm) < 0
+	    || pg_x(c, SQL_TAKE_UNLINKS_LEFT, "s", local) < 0))
+	return -1;
+    if (pg_x(c, SQL_LOCAL_ACCESS_DEL, "s", local) < 0)
+	return -1;
+    return pg_x(c, SQL_LOCAL_DEL, "s", local);
+}
+
+/* dir_apply - replace the directory inside the open transaction */
+static int dir_apply(pg_conn *c, dir_snap *d, json_t *taken, time_t now)
+{
+    json_t *p, *v;
+    size_t  i, k;
+    PGresult *q;
+    long long gone;
+
+    json_array_foreach(d->persons, i, p) {
+	const char *pid = json_string_value(json_object_get(p, "id"));
+	char    local[PG_MAX_ID + 64];
+
+	for (k = 0; k < d->emails[i].n; k++) {
+	    if ((q = pg_q(c, SQL_TAKE_FIND, "s", d->emails[i].v[k])) == NULL)
+		return -1;
+	    if (PQntuples(q) == 0) {
+		PQclear(q);
+		continue;
+	    }
+	    snprintf(local, sizeof(local), "%s", pg_text(q, 0, 0));
+	    PQclear(q);
+	    if (take_over(c, local, pid) < 0)
+		return -1;
+	    if (json_array_append_new(taken, json_pack("{s:s,s:s}", "person", local,
+						       "by", pid)) < 0)
+		return -1;
+	}
+	if ((q = pg_q(c, SQL_LOCAL_DEL, "s", pid)) == NULL)
+	    return -1;
+	gone = pg_changes(q);
+	PQclear(q);
+	if (gone > 0 && pg_x(c, SQL_LOCAL_ACCESS_DEL, "s", pid) < 0)
+	    return -1;
+    }
+    if (pg_cmd(c, SQL_DIR_CLEAR) < 0)
+	return -1;
+    json_array_foreach(d->persons, i, p) {
+	const char *pid = json_string_value(json_object_get(p, "id"));
+
+	if (pg_x(c, SQL_DIR_PERSON, "ssi", pid, json_string_value(json_object_get(p, "name")),
+		 (long long) now) < 0)
+	    return -1;
+	for (k = 0; k < d->emails[i].n; k++)
+	    if (pg_x(c, SQL_PERSON_EMAIL, "ss", d->emails[i].v[k], pid) < 0)
+		return -1;
+	if (access_rows(c, p, "person", pid) < 0)
+	    return -1;
+    }
+    json_array_foreach(d->deals, i, p) {
+	const char *did = json_string_value(json_object_get(p, "id"));
+
+	if (pg_x(c, SQL_DIR_DEAL, "sss", did, json_string_value(json_object_get(p, "title")),
+		 json_string_value(json_object_get(p, "status"))) < 0)
+	    return -1;
+	json_array_foreach(json_object_get(p, "persons"), k, v)
+	    if (pg_x(c, SQL_DIR_DEAL_PERSON, "ss", did, json_string_value(v)) < 0)
+	    return -1;
+	if (access_rows(c, p, "deal", did) < 0)
+	    return -1;
+    }
+    return pg_cmd(c, SQL_DIR_DANGLING);
+}
+
+/* pg_directory_import - X2: validate whole, then replace in one transaction */
+int     pg_directory_import(cs_store *st, json_t *doc, json_t **out, char *err, size_t errlen)
+{
+    pg_store *s = st->be;
+    pg_conn *c = &s->w;
+    dir_snap d;
+    json_t *taken = NULL, *aud = NULL, *res = NULL;
+    time_t  now = time(NULL);
+    int     rc = CS_EINTERNAL, src;
+
+    if (dir_validate(st, doc, &d, err, errlen) < 0) {
+	dir_free(&d);
+	return strcmp(err, "out of memory") == 0 ? CS_EINTERNAL : CS_EINVAL;
+    }
+    if (write_begin(st, NULL, 0) < 0) {
+	dir_free(&d);
+	return CS_EINTERNAL;
+    }
+    /* One import at a time across the fleet. */
+    src = pg_x(c, SQL_DIR_LOCK, "ii", (long long) PG_LOCK_CLASS, (long long) PG_LOCK_DIRECTORY);
+    if (src == 0 && ((taken = json_array()) == NULL || (aud = json_array()) == NULL))
+	src = -1;
+    if (src == 0)
+	src = dir_apply(c, &d, taken, now);
+    if (src == 0)
+	src = audit(c, "directory", "directory import", aud, now);
+    if (src == 0
+	&& (res = json_pack("{s:I,s:I,s:O}", "persons", (json_int_t) d.npersons,
+			    "deals", (json_int_t) json_array_size(d.deals),
+			    "taken_over", taken)) == NULL)
+	src = -1;
+    if (src < 0) {
+	cs_error(NULL, "store: directory import: %s", c->msg);
+	snprintf(err, errlen, "the directory was not changed: %s", c->msg);
+    } else
+	rc = CS_OK;
+    if ((rc = write_end(st, rc)) == CS_OK) {
+	*out = res;
+	res = NULL;
+    }
+    json_decref(res);
+    json_decref(taken);
+    json_decref(aud);
+    dir_free(&d);
+    return rc;
+}

@@ -1,0 +1,184 @@
+#!/bin/sh
+# fleet.sh - two Postfix+crmsync hosts on one PostgreSQL store (SPEC F1)
+#
+# Hosts A and B: each a private Postfix with its own crmsync-milter, both
+# with Database postgresql://... on one private cluster, one smtp-sink.
+# Checked through the real MTAs:
+# - T1: a conversation whose messages are spread over both hosts, replies
+#   before their parents, is one thread in the mailbox;
+# - K2: the same new Smart BCC recipient sent through both hosts at once
+#   is one person;
+# - T2: one message (same Message-ID, headers and body) relayed through A
+#   and then B is stored once per mailbox;
+# - X3: one outbox row per change (thread.created = merges + 1, one
+#   message.added per stored copy, one person.created);
+# - C1: PostgreSQL stopped mid-load: every message is still delivered,
+#   and recording resumes once it is back.
+# Skipped unless CRMSYNC_E2E=1, root, Postfix and PostgreSQL installed, and
+# the PostgreSQL backend built.
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+export top_srcdir top_builddir
+. "$top_srcdir/tests/lib.sh"
+
+cs_require_e2e
+cs_find_bins
+PGBIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+CLUSTER=$top_srcdir/tests/pg/pgcluster.sh
+[ -x "$PGBIN/initdb" ] || tap_skip_all "PostgreSQL not installed (contrib/install-deps test)"
+command -v psql >/dev/null 2>&1 || tap_skip_all "psql missing"
+[ -x "$CRMSYNC_MILTER" ] || tap_bail "$CRMSYNC_MILTER not built"
+grep -q '^#define HAVE_LIBPQ 1' "$top_builddir/config.h" 2>/dev/null \
+    || tap_skip_all "the PostgreSQL backend is not built (libpq-dev)"
+cs_init || tap_bail "cs_init failed"
+
+PGDIR=$CS_TMP/pg
+PGPORT=$(cs_free_port) || tap_bail "no free port"
+SINK=$(cs_free_port) || tap_bail "no free port"
+PA=$(cs_free_port) || tap_bail "no free port"
+PB=$(cs_free_port) || tap_bail "no free port"
+DUMP=$CS_TMP/sink/dump
+URI=postgresql://postgres@127.0.0.1:$PGPORT/fleet
+pg_down() { sh "$CLUSTER" stop "$PGDIR" >/dev/null 2>&1; }
+trap 'cs_cleanup; pg_down' EXIT
+q() { psql -X -A -t -q -h 127.0.0.1 -p "$PGPORT" -U postgres fleet -c "$1" 2>/dev/null; }
+
+tap_ok "private PostgreSQL cluster" sh "$CLUSTER" start "$PGDIR" "$PGPORT" || tap_bail "no cluster"
+tap_ok "createdb fleet" sh "$CLUSTER" createdb "$PGDIR" "$PGPORT" fleet
+mkdir -p "$CS_TMP/policy" "$CS_TMP/run"
+chgrp postfix "$CS_TMP/run" && chmod 2750 "$CS_TMP/run"
+printf 'User alice\nAddress alice@example.com\n\nUser bob\nAddress bob@example.com\n' \
+    >"$CS_TMP/policy/users.policy"
+for h in a b; do
+    mkdir -p "$CS_TMP/spool-$h"
+    cat >"$CS_TMP/crmsync-$h.conf" <<CONF
+Socket unix:$CS_TMP/run/crmsync-$h.sock
+UMask 007
+Database $URI
+StoreTimeout 3s
+SpoolDir $CS_TMP/spool-$h
+PolicyDir $CS_TMP/policy
+InternalDomains example.com
+TrustedNetworks 127.0.0.1/32
+Dropbox log@crm.example.com
+Syslog no
+LogLevel info
+CONF
+done
+tap_ok "sink up" sink_start "$SINK" "$DUMP"
+for h in a b; do
+    port=$PA
+    [ $h = b ] && port=$PB
+    tap_ok "host $h: Postfix on $port" sh -c ". '$top_srcdir/tests/lib.sh';
+	pf_setup '$CS_TMP/pf-$h' '$port' '$SINK' &&
+	pf_set_milter '$CS_TMP/pf-$h' 'unix:$CS_TMP/run/crmsync-$h.sock' && pf_start '$CS_TMP/pf-$h'"
+    tap_ok "host $h: crmsync-milter on PostgreSQL" ms_start "unix:$CS_TMP/run/crmsync-$h.sock" \
+	"$CS_TMP/milter-$h.log" "$CRMSYNC_MILTER" -c "$CS_TMP/crmsync-$h.conf" -f
+done
+tap_is "$(q "SELECT count(*) = count(DISTINCT version) AND max(version) = count(*) FROM schema_version")" t \
+    "F1: one schema, each migration step run once by one of the two hosts"
+
+# msg PORT SUBJECT MSGID [PARENT] - an outside client writes to alice
+msg() {
+    _irt=
+    [ -n "${4:-}" ] && _irt="--header In-Reply-To:<$4>"
+    # shellcheck disable=SC2086
+    send_mail "$1" client@acme.example alice@example.com --header "Subject: $2" \
+	--header "Message-Id: <$3>" $_irt --body "part $3" >/dev/null
+}
+
+# T1: c0 <- c1 <- ... <- c5, replies first, alternating hosts.
+n0=$(sink_count "$DUMP")
+msg "$PA" "Re: Fleet deal" c5@acme.example c4@acme.example
+msg "$PB" "Re: Fleet deal" c3@acme.example c2@acme.example
+msg "$PA" "Re: Fleet deal" c1@acme.example c0@acme.example
+msg "$PB" "Re: Fleet deal" c4@acme.example c3@acme.example
+msg "$PA" "Fleet deal" c0@acme.example
+msg "$PB" "Re: Fleet deal" c2@acme.example c1@acme.example
+tap_ok "six messages delivered" wait_delivered "$DUMP" $((n0 + 6)) 60
+tap_is "$(q "SELECT count(*) FROM messages WHERE owner='alice' AND message_id LIKE 'c_@acme.example'")" 6 \
+    "the six messages recorded"
+tap_is "$(q "SELECT count(DISTINCT thread) FROM messages WHERE owner='alice' AND message_id LIKE 'c_@acme.example'")" 1 \
+    "F1 T1: one thread across both hosts, replies before parents"
+tap_is "$(q "SELECT message_count FROM threads WHERE owner='alice' AND subject_norm='fleet deal'")" 6 \
+    "F1 T1: the thread counts all six"
+
+# K2: the same new recipient through both hosts at once.
+n0=$(sink_count "$DUMP")
+pids=
+for h in a b; do
+    port=$PA user=alice
+    [ $h = b ] && port=$PB user=bob
+    send_mail "$port" "$user@example.com" "prospect@newco.example,log@crm.example.com" \
+	--local-interface 127.0.0.2 --xclient-login "$user@example.com" \
+	--header "Subject: Offer from $user" --header 'To: "New Co" <prospect@newco.example>' \
+	>/dev/null &
+    pids="$pids $!"
+done
+# shellcheck disable=SC2086
+wait $pids
+tap_ok "both Smart BCC messages delivered" wait_delivered "$DUMP" $((n0 + 2)) 60
+tap_is "$(q "SELECT count(*) FROM person_emails WHERE email='prospect@newco.example'")" 1 \
+    "F1 K2: one person however many hosts saw the recipient"
+tap_is "$(q "SELECT count(*) FROM events WHERE type='person.created'")" 1 "X3: one person.created"
+tap_is "$(q "SELECT count(*) FROM messages m JOIN message_labels l ON l.owner=m.owner AND l.message=m.id WHERE l.label='bcc'")" 2 \
+    "K2: both logged as bcc"
+
+# T2: one message relayed through A, then B.
+n0=$(sink_count "$DUMP")
+for port in "$PA" "$PB"; do
+    send_mail "$port" client@acme.example bob@example.com --header 'Subject: Relayed' \
+	--header 'Message-Id: <relay1@acme.example>' \
+	--header 'Date: Mon, 01 Jan 2024 10:00:00 +0000' --body 'one body' >/dev/null
+done
+tap_ok "relayed twice, delivered twice" wait_delivered "$DUMP" $((n0 + 2)) 60
+tap_is "$(q "SELECT count(*) FROM messages WHERE owner='bob' AND message_id='relay1@acme.example'")" 1 \
+    "F1 T2: stored once in bob's mailbox"
+
+# X3: one outbox row per change.
+tap_is "$(q "SELECT count(*) FROM events WHERE type='message.added'")" "$(q "SELECT count(*) FROM messages")" \
+    "X3: one message.added per stored copy"
+tap_is "$(q "SELECT count(*) FROM events WHERE type='thread.created'")" \
+    "$(q "SELECT (SELECT count(*) FROM threads) + (SELECT count(*) FROM merges)")" \
+    "X3: thread.created once per thread ever made"
+tap_is "$(q "SELECT count(*) - count(DISTINCT uuid) FROM events")" 0 "X3: event ids unique"
+
+# C1: PostgreSQL down mid-load; mail flows, recording resumes.
+before=$(q "SELECT count(*) FROM messages")
+n0=$(sink_count "$DUMP")
+tap_ok "PostgreSQL stopped" sh "$CLUSTER" stop "$PGDIR"
+i=0
+while [ $i -lt 10 ]; do
+    port=$PA
+    [ $((i % 2)) = 1 ] && port=$PB
+    send_mail "$port" client@acme.example alice@example.com --header "Subject: Down $i" >/dev/null
+    i=$((i + 1))
+done
+tap_ok "C1: all ten delivered while the store is down" wait_delivered "$DUMP" $((n0 + 10)) 60
+tap_ok "PostgreSQL started again" sh "$CLUSTER" start "$PGDIR" "$PGPORT"
+tap_is "$(q "SELECT count(*) FROM messages")" "$before" "nothing was recorded while down"
+got=0
+i=0
+while [ $i -lt 25 ] && [ "$got" = 0 ]; do
+    for port in "$PA" "$PB"; do
+	send_mail "$port" client@acme.example alice@example.com --header "Subject: Back $i" >/dev/null
+    done
+    sleep 1
+    got=$(q "SELECT count(*) FROM messages WHERE subject LIKE 'Back %' AND owner='alice'")
+    [ -z "$got" ] && got=0
+    i=$((i + 1))
+done
+tap_ok "F1: recording resumes after the restart ($got recorded)" [ "$got" -gt 0 ]
+# Each milter writes its status into the shared store (crmsyncctl stats).
+kill -USR1 "$(ms_pid "unix:$CS_TMP/run/crmsync-a.sock")" 2>/dev/null
+cs_wait 10 sh -c "'$CRMSYNCCTL' -c '$CS_TMP/crmsync-a.conf' stats | grep -q '\"since_start\"'"
+tap_ok "stats shows the milter's status from PostgreSQL" \
+    sh -c "'$CRMSYNCCTL' -c '$CS_TMP/crmsync-a.conf' stats | '$top_builddir/tests/jget' milter | grep -q '\"seen\": *[1-9]\|\"seen\":[1-9]'"
+for h in a b; do
+    tap_is "$(maillog_milter_warnings "$CS_TMP/pf-$h")" "" "host $h: no milter warnings"
+    tap_ok "host $h: logged the outage" grep -q 'store' "$CS_TMP/milter-$h.log"
+    tap_ok "host $h: no password or crash in the log" sh -c "! grep -qiE 'segfault|abort|password=' '$CS_TMP/milter-$h.log'"
+    tap_ok "host $h: stops cleanly" ms_stop "unix:$CS_TMP/run/crmsync-$h.sock"
+done
+tap_done

@@ -1,0 +1,64 @@
+#!/bin/sh
+# pg.sh - the store on PostgreSQL (SPEC F1): a private cluster, then t_pg
+# (two "hosts" racing on one database: T1 merges, T2 relays, K2 persons,
+# X3 senders, PostgreSQL stopped and started) and t_visibility (V1-V6, X2,
+# K3, T3: the SQLite suite run unchanged against PostgreSQL via
+# CS_TEST_DATABASE). Each program gets a fresh database.
+#
+# Skipped unless CRMSYNC_E2E=1 or CRMSYNC_PG=1, root, PostgreSQL installed
+# (contrib/install-deps test) and the backend built (libpq). Never touches
+# the system's own cluster: initdb in a temporary directory, a loopback port.
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+export top_srcdir top_builddir
+. "$top_srcdir/tests/lib.sh"
+
+PGBIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+CLUSTER=$top_srcdir/tests/pg/pgcluster.sh
+if [ "${CRMSYNC_E2E:-0}" != 1 ] && [ "${CRMSYNC_PG:-0}" != 1 ]; then
+    echo "1..0 # SKIP needs root and PostgreSQL (set CRMSYNC_E2E=1 or CRMSYNC_PG=1)"
+    exit 0
+fi
+[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (runs initdb as postgres)"; exit 0; }
+[ -x "$PGBIN/initdb" ] && id postgres >/dev/null 2>&1 \
+    || { echo "1..0 # SKIP PostgreSQL not installed (contrib/install-deps test)"; exit 0; }
+[ -x "$top_builddir/tests/pg/t_pg" ] \
+    || { echo "1..0 # SKIP the PostgreSQL backend is not built (libpq-dev)"; exit 0; }
+
+cs_init || tap_bail "cs_init failed"
+PGDIR=$CS_TMP/pg
+PORT=$(cs_free_port) || tap_bail "no free port"
+pg_down() { sh "$CLUSTER" stop "$PGDIR" >/dev/null 2>&1; }
+trap 'pg_down; cs_cleanup' EXIT
+
+tap_ok "private cluster starts on 127.0.0.1:$PORT" sh "$CLUSTER" start "$PGDIR" "$PORT" \
+    || tap_bail "no cluster"
+
+# run_tap NAME CMD... - a TAP program's results folded into one ok line each
+run_tap() {
+    _name=$1
+    shift
+    _out=$CS_TMP/$_name.tap
+    "$@" >"$_out" 2>"$CS_TMP/$_name.err"
+    _rc=$?
+    _n=$(grep -c '^ok ' "$_out")
+    _bad=$(grep -c '^not ok ' "$_out")
+    [ "$_rc" = 0 ] && [ "$_bad" = 0 ] && [ "$_n" -gt 0 ]
+    tap_result $? "$_name on PostgreSQL: $_n passed, $_bad failed"
+    grep '^not ok ' "$_out" | sed 's/^/# /' >&2
+    [ "$_bad" = 0 ] || tail -20 "$CS_TMP/$_name.err" | sed 's/^/# /' >&2
+}
+
+for t in t_pg t_visibility; do
+    tap_ok "createdb $t" sh "$CLUSTER" createdb "$PGDIR" "$PORT" "$t"
+    URI="postgresql://postgres@127.0.0.1:$PORT/$t"
+    case $t in
+    t_pg) prog=$top_builddir/tests/pg/t_pg ;;
+    *) prog=$top_builddir/tests/unit/$t ;;
+    esac
+    CS_TEST_DATABASE=$URI T_PG_CLUSTER="$PGDIR $PORT" T_PG_SCRIPT=$CLUSTER \
+	run_tap "$t" "$prog"
+done
+
+tap_done
