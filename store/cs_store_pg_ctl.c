@@ -43,6 +43,7 @@
 
 /* Application-specific. */
 #include "cs_store.h"
+#include "cs_store_dir.h"
 #include "cs_store_impl.h"
 #include "cs_store_pg.h"
 
@@ -1126,220 +1127,6 @@ static const char SQL_DIR_DANGLING[] =
 "DELETE FROM thread_unlinks WHERE kind='deal' AND id NOT IN (SELECT id FROM deals);"
 "DELETE FROM thread_unlinks WHERE kind='person' AND id NOT IN (SELECT id FROM persons);";
 
-#define PG_MAX_RECORDS	1000000		/* persons or deals in one snapshot */
-
-/* A validated snapshot: borrowed JSON plus each person's normalized emails. */
-typedef struct dir_snap {
-    json_t *persons, *deals;
-    cs_strlist *emails;
-    size_t  npersons;
-} dir_snap;
-
-/* id_ok - a record or user id: 1..PG_MAX_ID bytes, no control characters */
-static int id_ok(const json_t *v)
-{
-    const char *s = json_string_value(v);
-    size_t  n;
-
-    if (s == NULL || (n = json_string_length(v)) == 0 || n > PG_MAX_ID || strlen(s) != n)
-	return 0;
-    for (; *s; s++)
-	if ((unsigned char) *s < 0x20 || *s == 0x7f)
-	    return 0;
-    return 1;
-}
-
-/* opt_text - absent, null or a string */
-static int opt_text(const json_t *o, const char *key)
-{
-    const json_t *v = json_object_get(o, key);
-
-    return v == NULL || json_is_null(v) || json_is_string(v);
-}
-
-/* list_of - an optional array member; NULL (and err) if it is not one */
-static json_t *list_of(json_t *o, const char *key, const char *path, size_t i,
-		               char *err, size_t errlen)
-{
-    json_t *v = json_object_get(o, key);
-
-    if (v == NULL || json_is_null(v))
-	return json_array();
-    if (!json_is_array(v)) {
-	snprintf(err, errlen, "%s[%zu].%s: expected an array", path, i, key);
-	return NULL;
-    }
-    return json_incref(v);
-}
-
-/* access_ok - an access list of user ids */
-static int access_ok(json_t *o, const char *path, size_t i, char *err, size_t errlen)
-{
-    json_t *a = list_of(o, "access", path, i, err, errlen), *v;
-    size_t  k;
-    int     ok = a != NULL;
-
-    json_array_foreach(a, k, v) {
-	if (ok && !id_ok(v)) {
-	    snprintf(err, errlen, "%s[%zu].access[%zu]: expected a user id", path, i, k);
-	    ok = 0;
-	}
-    }
-    json_decref(a);
-    return ok;
-}
-
-/* dir_free - release a validated snapshot */
-static void dir_free(dir_snap *d)
-{
-    for (size_t i = 0; d->emails && i < d->npersons; i++)
-	cs_strlist_free(&d->emails[i]);
-    free(d->emails);
-    json_decref(d->persons);
-    json_decref(d->deals);
-}
-
-/* dir_validate - X2: check everything before anything is changed */
-static int dir_validate(cs_store *st, json_t *doc, dir_snap *d, char *err, size_t errlen)
-{
-    static const char *const statuses[] = {"open", "won", "lost"};
-    json_t *ids = json_object(), *dids = json_object(), *mails = json_object(), *p, *v;
-    char    norm[CS_ADDR_MAX + 1];
-    size_t  i, k;
-    int     ok = 0;
-
-    memset(d, 0, sizeof(*d));
-    if (ids == NULL || dids == NULL || mails == NULL)
-	goto out;
-    if (!json_is_object(doc)) {
-	snprintf(err, errlen, "the snapshot must be a JSON object");
-	goto out;
-    }
-    d->persons = json_object_get(doc, "persons");
-    d->deals = json_object_get(doc, "deals");
-    if ((d->persons && !json_is_array(d->persons)) || (d->deals && !json_is_array(d->deals))) {
-	snprintf(err, errlen, "%s: expected an array",
-		 d->persons && !json_is_array(d->persons) ? "persons" : "deals");
-	d->persons = d->deals = NULL;
-	goto out;
-    }
-    d->persons = d->persons ? json_incref(d->persons) : json_array();
-    d->deals = d->deals ? json_incref(d->deals) : json_array();
-    if (d->persons == NULL || d->deals == NULL)
-	goto out;
-    d->npersons = json_array_size(d->persons);
-    if (d->npersons > PG_MAX_RECORDS || json_array_size(d->deals) > PG_MAX_RECORDS) {
-	snprintf(err, errlen, "at most %d persons and %d deals", PG_MAX_RECORDS, PG_MAX_RECORDS);
-	goto out;
-    }
-    if ((d->emails = calloc(d->npersons + 1, sizeof(*d->emails))) == NULL)
-	goto out;
-    json_array_foreach(d->persons, i, p) {
-	json_t *em, *prev;
-
-	if (!json_is_object(p)) {
-	    snprintf(err, errlen, "persons[%zu]: expected an object", i);
-	    goto out;
-	}
-	if (!id_ok(json_object_get(p, "id"))) {
-	    snprintf(err, errlen, "persons[%zu].id: expected a non-empty string of at most %d"
-		     " bytes", i, PG_MAX_ID);
-	    goto out;
-	}
-	if ((prev = json_object_get(ids, json_string_value(json_object_get(p, "id"))))) {
-	    snprintf(err, errlen, "persons[%zu].id: duplicate id (also persons[%lld])", i,
-		     (long long) json_integer_value(prev));
-	    goto out;
-	}
-	json_object_set_new(ids, json_string_value(json_object_get(p, "id")),
-			    json_integer((json_int_t) i));
-	if (!opt_text(p, "name")) {
-	    snprintf(err, errlen, "persons[%zu].name: expected a string", i);
-	    goto out;
-	}
-	if ((em = list_of(p, "emails", "persons", i, err, errlen)) == NULL)
-	    goto out;
-	json_array_foreach(em, k, v) {
-	    const char *e = json_string_value(v);
-
-	    if (e == NULL || strlen(e) != json_string_length(v)
-		|| cs_store_normalize(st, e, norm, sizeof(norm)) < 0
-		|| strchr(norm, ' ') || strchr(norm, ',')) {
-		snprintf(err, errlen, "persons[%zu].emails[%zu]: not a mail address", i, k);
-		json_decref(em);
-		goto out;
-	    }
-	    if ((prev = json_object_get(mails, norm)) && json_integer_value(prev) != (json_int_t) i) {
-		snprintf(err, errlen, "persons[%zu].emails[%zu]: %s is also an address of"
-			 " persons[%lld]", i, k, norm, (long long) json_integer_value(prev));
-		json_decref(em);
-		goto out;
-	    }
-	    if (prev == NULL && (json_object_set_new(mails, norm, json_integer((json_int_t) i)) < 0
-			       || cs_strlist_add(&d->emails[i], norm) < 0)) {
-		json_decref(em);
-		goto out;
-	    }
-	}
-	json_decref(em);
-	if (!access_ok(p, "persons", i, err, errlen))
-	    goto out;
-    }
-    json_array_foreach(d->deals, i, p) {
-	json_t *pl, *prev;
-	const char *status;
-
-	if (!json_is_object(p)) {
-	    snprintf(err, errlen, "deals[%zu]: expected an object", i);
-	    goto out;
-	}
-	if (!id_ok(json_object_get(p, "id"))) {
-	    snprintf(err, errlen, "deals[%zu].id: expected a non-empty string of at most %d"
-		     " bytes", i, PG_MAX_ID);
-	    goto out;
-	}
-	if ((prev = json_object_get(dids, json_string_value(json_object_get(p, "id"))))) {
-	    snprintf(err, errlen, "deals[%zu].id: duplicate id (also deals[%lld])", i,
-		     (long long) json_integer_value(prev));
-	    goto out;
-	}
-	json_object_set_new(dids, json_string_value(json_object_get(p, "id")),
-			    json_integer((json_int_t) i));
-	if (!opt_text(p, "title")) {
-	    snprintf(err, errlen, "deals[%zu].title: expected a string", i);
-	    goto out;
-	}
-	status = json_string_value(json_object_get(p, "status"));
-	for (k = 0; status && k < 3 && strcmp(status, statuses[k]) != 0; k++)
-	     /* void */ ;
-	if (status == NULL || k == 3) {
-	    snprintf(err, errlen, "deals[%zu].status: expected open, won or lost", i);
-	    goto out;
-	}
-	if ((pl = list_of(p, "persons", "deals", i, err, errlen)) == NULL)
-	    goto out;
-	json_array_foreach(pl, k, v) {
-	    if (!id_ok(v) || json_object_get(ids, json_string_value(v)) == NULL) {
-		snprintf(err, errlen, "deals[%zu].persons[%zu]: %s", i, k,
-			 id_ok(v) ? "unknown person" : "expected a person id");
-		json_decref(pl);
-		goto out;
-	    }
-	}
-	json_decref(pl);
-	if (!access_ok(p, "deals", i, err, errlen))
-	    goto out;
-    }
-    ok = 1;
-out:
-    json_decref(ids);
-    json_decref(dids);
-    json_decref(mails);
-    if (!ok && *err == 0)
-	snprintf(err, errlen, "out of memory");
-    return ok ? 0 : -1;
-}
-
 /* access_rows - the access rows of one record from its snapshot list */
 static int access_rows(pg_conn *c, json_t *o, const char *kind, const char *rid)
 {
@@ -1367,7 +1154,7 @@ static int take_over(pg_conn *c, const char *local, const char *crm)
 }
 
 /* dir_apply - replace the directory inside the open transaction */
-static int dir_apply(pg_conn *c, dir_snap *d, json_t *taken, time_t now)
+static int dir_apply(pg_conn *c, cs_dir_snap *d, json_t *taken, time_t now)
 {
     json_t *p, *v;
     size_t  i, k;
@@ -1434,17 +1221,17 @@ int     pg_directory_import(cs_store *st, json_t *doc, json_t **out, char *err, 
 {
     pg_store *s = st->be;
     pg_conn *c = &s->w;
-    dir_snap d;
+    cs_dir_snap d;
     json_t *taken = NULL, *aud = NULL, *res = NULL;
     time_t  now = time(NULL);
     int     rc = CS_EINTERNAL, src;
 
-    if (dir_validate(st, doc, &d, err, errlen) < 0) {
-	dir_free(&d);
+    if (cs_dir_validate(st, doc, &d, err, errlen) < 0) {
+	cs_dir_free(&d);
 	return strcmp(err, "out of memory") == 0 ? CS_EINTERNAL : CS_EINVAL;
     }
     if (write_begin(st, NULL, 0) < 0) {
-	dir_free(&d);
+	cs_dir_free(&d);
 	return CS_EINTERNAL;
     }
     /* One import at a time across the fleet. */
@@ -1472,6 +1259,6 @@ int     pg_directory_import(cs_store *st, json_t *doc, json_t **out, char *err, 
     json_decref(res);
     json_decref(taken);
     json_decref(aud);
-    dir_free(&d);
+    cs_dir_free(&d);
     return rc;
 }
