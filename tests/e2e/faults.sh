@@ -69,10 +69,14 @@ tap_ok "Postfix and sink up" sh -c ". '$top_srcdir/tests/lib.sh';
 tap_ok "crmsync-milter started" start_milter
 
 # 1. kill -9 under load (the maillog shows Postfix falling back to accept)
+some_stored() { test "$(stored 2>/dev/null || echo 0)" -ge 20; }
 load 300 "kill9" &
 lp=$!
-sleep 0.7
+# Kill once some records are in, and stay down a moment, so that the kill
+# lands mid-load and Postfix meets a dead milter (default_action=accept).
+cs_wait 30 some_stored
 ms_kill "$SOCK"
+sleep 0.5
 tap_ok "restarted after kill -9" start_milter
 wait $lp
 maillog_mark=$(($(wc -l <"$PF/maillog") + 1))
