@@ -369,11 +369,12 @@ static int conn_open(sq_conn *c, const char *path, int readonly, long timeout_ms
      * synchronous=FULL: a commit is on disk before end-of-message is
      * answered (SPEC Operations). temp_store=MEMORY keeps the statement
      * journals of the per-record savepoints off the disk (they are only
-     * needed to roll a savepoint back, never for durability); a bigger
-     * page cache (32 MB) saves re-reading index pages.
+     * needed to roll a savepoint back, never for durability); an 8 MB
+     * page cache per connection saves re-reading index pages, and stays
+     * small because large blobs pass through it too.
      */
     if (sqlite3_exec(c->db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;"
-		     " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32768;",
+		     " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-8192;",
 		     NULL, NULL, &msg) != SQLITE_OK
 	|| (!readonly && sqlite3_exec(c->db, "PRAGMA journal_mode=WAL;",
 				      NULL, NULL, &msg) != SQLITE_OK)) {
