@@ -78,6 +78,11 @@ tap_ok "500 messages delivered and recorded with the CRM hanging (${hang} s)" te
 tap_ok "no slower with the CRM hanging (${hang} s vs ${fine} s; allowed 1.5x + 3 s)" \
     awk -v h="$hang" -v f="$fine" 'BEGIN { exit !(h <= 1.5 * f + 3) }'
 tap_ok "events wait in the outbox meanwhile ($(pending) pending)" test "$(pending)" -gt 0
+# kill -9 of the daemon with the backlog pending, then a restart: the
+# outbox is in the store, so nothing is lost.
+ms_kill "$SOCK"
+tap_ok "restarted after kill -9 with $(pending) events pending" \
+    ms_start "$SOCK" "$LOG" "$CRMSYNC_MILTER" -c "$CONF" -f
 echo ok >"$CS_TMP/control"
 if ! tap_ok "every event delivered once the CRM answers again" cs_wait 120 drained; then
     tap_diag "pending $(pending); sender log:"
@@ -88,5 +93,8 @@ fi
 tap_is "$(grep -c '^R 2' "$CS_TMP/rlog" | sed 's/^0$//' | sed 's/^[1-9][0-9]*$/yes/')" yes \
     "the receiver accepted signed requests"
 tap_is "$(awk '$1 == "R" && $5 != 1' "$CS_TMP/rlog" | wc -l | tr -d ' ')" 0 "every request's signature verified"
+tap_is "$(awk '$1 == "E" { print $2 }' "$CS_TMP/rlog" | sort -u | wc -l | tr -d ' ')" \
+    "$(sqlite3 "$CS_TMP/store/crmsync.db" 'select count(*) from events')" \
+    "every event in the outbox reached the CRM (duplicates only under the same id)"
 tap_ok "stops cleanly" ms_stop "$SOCK"
 tap_done
