@@ -645,16 +645,38 @@ static void iso_date(sqlite3_int64 t, char *out, size_t outlen)
 	snprintf(out, outlen, "1970-01-01T00:00:00Z");
 }
 
-/* col_text - a text column as a C string, "" for NULL */
-static const char *col_text(sqlite3_stmt *st, int i)
+/* sq_col_text - a text column as a C string, "" for NULL */
+const char *sq_col_text(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
 
     return t ? (const char *) t : "";
 }
 
-/* cursor_encode - opaque keyset cursor: hex of "last_date:id" */
-static void cursor_encode(sqlite3_int64 last, sqlite3_int64 id, char *out, size_t outlen)
+/* sq_bind_str - bind text that lives until the statement is reset */
+void    sq_bind_str(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+	sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+	sqlite3_bind_null(st, i);
+}
+
+/* sq_run - step a statement to its end; SQLITE_OK or the error */
+int     sq_run(sqlite3_stmt *st)
+{
+    int     rc;
+
+    if (st == NULL)
+	return SQLITE_ERROR;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	 /* void */ ;
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* sq_cursor_encode - opaque keyset cursor: hex of "last_date:id" */
+void    sq_cursor_encode(sqlite3_int64 last, sqlite3_int64 id, char *out, size_t outlen)
 {
     char    plain[48];
     size_t  i, n;
@@ -664,8 +686,8 @@ static void cursor_encode(sqlite3_int64 last, sqlite3_int64 id, char *out, size_
 	snprintf(out + 2 * i, 3, "%02x", (unsigned char) plain[i]);
 }
 
-/* cursor_decode - parse a cursor strictly; -1 if it is not one of ours */
-static int cursor_decode(const char *c, sqlite3_int64 *last, sqlite3_int64 *id)
+/* sq_cursor_decode - parse a cursor strictly; -1 if it is not one of ours */
+int     sq_cursor_decode(const char *c, sqlite3_int64 *last, sqlite3_int64 *id)
 {
     char    plain[48], *end;
     size_t  i, n = strlen(c);
@@ -767,7 +789,7 @@ static int add_participant_list(cs_store *st, sq_conn *c, const char *as, const 
 	sqlite3_bind_text(q, 1, as, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
 	if (sqlite3_step(q) == SQLITE_ROW)
-	    person = json_string(col_text(q, 0));
+	    person = json_string(sq_col_text(q, 0));
 	sqlite3_reset(q);
 	o = json_pack("{s:s?,s:s,s:o}", "name", name, "address", addr, "person",
 		      person ? person : json_null());
@@ -799,9 +821,9 @@ static json_t *thread_json(cs_store *st, sq_conn *c, const char *as, sqlite3_stm
     persons = json_array();
     o = json_pack("{s:s,s:s,s:s?,s:o,s:o,s:s,s:{s:o,s:o},s:I,s:s,s:s}",
 		  "id", tid, "owner", as,
-		  "subject", sqlite3_column_type(row, 1) == SQLITE_NULL ? NULL : col_text(row, 1),
+		  "subject", sqlite3_column_type(row, 1) == SQLITE_NULL ? NULL : sq_col_text(row, 1),
 		  "participants", parts, "labels", labels,
-		  "visibility", col_text(row, 2),
+		  "visibility", sq_col_text(row, 2),
 		  "links", "deals", deals, "persons", persons,
 		  "message_count", (json_int_t) sqlite3_column_int64(row, 3),
 		  "first_date", first, "last_date", last);
@@ -813,7 +835,7 @@ static json_t *thread_json(cs_store *st, sq_conn *c, const char *as, sqlite3_stm
     sqlite3_bind_text(q, 1, as, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, id);
     while (rc == 0 && sqlite3_step(q) == SQLITE_ROW) {
-	char   *f = strdup(col_text(q, 0)), *t = strdup(col_text(q, 1)), *cc = strdup(col_text(q, 2));
+	char   *f = strdup(sq_col_text(q, 0)), *t = strdup(sq_col_text(q, 1)), *cc = strdup(sq_col_text(q, 2));
 
 	/* The lookups below reuse other statements; copy the row first. */
 	if (f == NULL || t == NULL || cc == NULL)
@@ -833,7 +855,7 @@ static json_t *thread_json(cs_store *st, sq_conn *c, const char *as, sqlite3_stm
     sqlite3_bind_text(q, 1, as, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, id);
     while (sqlite3_step(q) == SQLITE_ROW)
-	if (json_array_append_new(labels, json_string(col_text(q, 0))) < 0)
+	if (json_array_append_new(labels, json_string(sq_col_text(q, 0))) < 0)
 	    rc = -1;
     sqlite3_reset(q);
     if (rc < 0 || (q = sq_stmt(c, SQL_T_LINKS)) == NULL)
@@ -841,8 +863,8 @@ static json_t *thread_json(cs_store *st, sq_conn *c, const char *as, sqlite3_stm
     sqlite3_bind_text(q, 1, as, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, id);
     while (sqlite3_step(q) == SQLITE_ROW)
-	if (json_array_append_new(strcmp(col_text(q, 0), "deal") == 0 ? deals : persons,
-				  json_string(col_text(q, 1))) < 0)
+	if (json_array_append_new(strcmp(sq_col_text(q, 0), "deal") == 0 ? deals : persons,
+				  json_string(sq_col_text(q, 1))) < 0)
 	    rc = -1;
     sqlite3_reset(q);
     if (rc < 0)
@@ -865,7 +887,7 @@ static int sq_mailbox(cs_store *st, const char *as, const char *label, int limit
     int     n = 0, more = 0, rc = CS_EINTERNAL, step;
     char    next[128] = "";
 
-    if (cursor && *cursor && cursor_decode(cursor, &clast, &cid) < 0)
+    if (cursor && *cursor && sq_cursor_decode(cursor, &clast, &cid) < 0)
 	return CS_EINVAL;
     if (cursor && *cursor == 0)
 	cursor = NULL;
@@ -911,7 +933,7 @@ static int sq_mailbox(cs_store *st, const char *as, const char *label, int limit
     if (step != SQLITE_ROW && step != SQLITE_DONE)
 	goto out;
     if (more)
-	cursor_encode(last, id, next, sizeof(next));
+	sq_cursor_encode(last, id, next, sizeof(next));
     if (json_object_set_new(res, "cursor", more ? json_string(next) : json_null()) < 0)
 	goto out;
     *out = res;
@@ -999,7 +1021,7 @@ static int sq_stats(cs_store *st, json_t **out)
 			   -1, &ps, NULL) != SQLITE_OK)
 	goto out;
     while (sqlite3_step(ps) == SQLITE_ROW)
-	if (json_object_set_new(mb, col_text(ps, 0),
+	if (json_object_set_new(mb, sq_col_text(ps, 0),
 			 json_integer((json_int_t) sqlite3_column_int64(ps, 1))) < 0)
 	    goto out;
     *out = res;

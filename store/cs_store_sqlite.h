@@ -84,4 +84,12 @@ int     sq_events_stats(cs_store *, json_t **out);
 /* crmsyncctl backup (cs_store_sqlite_backup.c). */
 int     sq_backup(cs_store *, const char *path, json_t **out, char *err, size_t errlen);
 
+/* Small statement helpers shared by the SQLite backend's files. */
+const char *sq_col_text(sqlite3_stmt *, int);		/* "" for NULL */
+void    sq_bind_str(sqlite3_stmt *, int, const char *);	/* NULL binds NULL */
+int     sq_run(sqlite3_stmt *);			/* step to the end */
+/* Opaque keyset cursors: hex of "last_date:id"; decode is strict. */
+void    sq_cursor_encode(sqlite3_int64 last, sqlite3_int64 id, char *out, size_t outlen);
+int     sq_cursor_decode(const char *, sqlite3_int64 *last, sqlite3_int64 *id);
+
 #endif

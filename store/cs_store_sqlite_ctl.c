@@ -154,35 +154,8 @@ static const char SQL_ACCESS_ADD[] =
 #define SQ_MAX_ID	256
 #define SQ_MAX_PARTICIPANTS 100
 
-/* col_text - a text column as a C string, "" for NULL */
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
 
-    return t ? (const char *) t : "";
-}
 
-/* bind_str - bind text that lives until the statement is reset */
-static void bind_str(sqlite3_stmt *st, int i, const char *s)
-{
-    if (s)
-	sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-    else
-	sqlite3_bind_null(st, i);
-}
-
-/* run - step a statement to its end; SQLITE_OK or the error */
-static int run(sqlite3_stmt *st)
-{
-    int     rc;
-
-    if (st == NULL)
-	return SQLITE_ERROR;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-	 /* void */ ;
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
 
 /* owner_stmt - a cached statement with owner and thread bound as ?1, ?2 */
 static sqlite3_stmt *owner_stmt(sq_conn *c, const char *sql, const char *owner,
@@ -191,7 +164,7 @@ static sqlite3_stmt *owner_stmt(sq_conn *c, const char *sql, const char *owner,
     sqlite3_stmt *st = sq_stmt(c, sql);
 
     if (st) {
-	bind_str(st, 1, owner);
+	sq_bind_str(st, 1, owner);
 	sqlite3_bind_int64(st, 2, thread);
     }
     return st;
@@ -222,60 +195,10 @@ static sqlite3_int64 thread_id(const char *s)
     return v;
 }
 
-/*
- * Cursors have the mailbox's form (hex of "last_date:id"), so that a
- * client treats every list alike.
- */
+/* Cursors are the mailbox's (sq_cursor_encode): a client treats every list alike. */
 
-/* cursor_encode - opaque keyset cursor */
-static void cursor_encode(sqlite3_int64 last, sqlite3_int64 id, char *out, size_t outlen)
-{
-    char    plain[48];
-    size_t  i, n;
 
-    n = (size_t) snprintf(plain, sizeof(plain), "%lld:%lld", (long long) last, (long long) id);
-    for (i = 0; i < n && 2 * i + 2 < outlen; i++)
-	snprintf(out + 2 * i, 3, "%02x", (unsigned char) plain[i]);
-}
 
-/* hexval - value of a lower-case hex digit, -1 otherwise */
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-	return c - '0';
-    if (c >= 'a' && c <= 'f')
-	return c - 'a' + 10;
-    return -1;
-}
-
-/* cursor_decode - parse a cursor strictly; -1 if it is not one of ours */
-static int cursor_decode(const char *c, sqlite3_int64 *last, sqlite3_int64 *id)
-{
-    char    plain[48], *end;
-    size_t  i, n = strlen(c);
-    long long a, b;
-
-    if (n == 0 || n % 2 || n / 2 >= sizeof(plain))
-	return -1;
-    for (i = 0; i < n / 2; i++) {
-	int     hi = hexval(c[2 * i]), lo = hexval(c[2 * i + 1]);
-
-	if (hi < 0 || lo < 0)
-	    return -1;
-	plain[i] = (char) (hi * 16 + lo);
-    }
-    plain[n / 2] = 0;
-    errno = 0;
-    a = strtoll(plain, &end, 10);
-    if (end == plain || *end != ':' || errno)
-	return -1;
-    b = strtoll(end + 1, &end, 10);
-    if (*end != 0 || errno || b <= 0)
-	return -1;
-    *last = a;
-    *id = b;
-    return 0;
-}
 
 /* add_participants - append a JSON address list's new addresses (V6 persons) */
 static int add_participants(cs_store *st, sq_conn *c, const char *as, const char *text,
@@ -309,10 +232,10 @@ static int add_participants(cs_store *st, sq_conn *c, const char *as, const char
 	    break;
 	}
 	/* V6: a person's id only when the reader may access that person. */
-	bind_str(q, 1, as);
-	bind_str(q, 2, key);
+	sq_bind_str(q, 1, as);
+	sq_bind_str(q, 2, key);
 	if (sqlite3_step(q) == SQLITE_ROW)
-	    person = json_string(col_text(q, 0));
+	    person = json_string(sq_col_text(q, 0));
 	sqlite3_reset(q);
 	o = json_pack("{s:s?,s:s,s:o}", "name", name, "address", addr, "person",
 		      person ? person : json_null());
@@ -340,7 +263,7 @@ static json_t *thread_obj(cs_store *st, sq_conn *c, const char *as, sqlite3_stmt
     sqlite3_stmt *q;
     int     rc = 0, mine;
 
-    if ((owner = strdup(col_text(row, 6))) == NULL)
+    if ((owner = strdup(sq_col_text(row, 6))) == NULL)
 	return NULL;
     mine = strcmp(owner, as) == 0;
     snprintf(tid, sizeof(tid), "t%lld", (long long) id);
@@ -352,9 +275,9 @@ static json_t *thread_obj(cs_store *st, sq_conn *c, const char *as, sqlite3_stmt
     persons = json_array();
     o = json_pack("{s:s,s:s,s:s?,s:o,s:o,s:s,s:{s:o,s:o},s:I,s:s,s:s}",
 		  "id", tid, "owner", owner,
-		  "subject", sqlite3_column_type(row, 1) == SQLITE_NULL ? NULL : col_text(row, 1),
+		  "subject", sqlite3_column_type(row, 1) == SQLITE_NULL ? NULL : sq_col_text(row, 1),
 		  "participants", parts, "labels", labels,
-		  "visibility", col_text(row, 2),
+		  "visibility", sq_col_text(row, 2),
 		  "links", "deals", deals, "persons", persons,
 		  "message_count", (json_int_t) sqlite3_column_int64(row, 3),
 		  "first_date", first, "last_date", last);
@@ -364,7 +287,7 @@ static json_t *thread_obj(cs_store *st, sq_conn *c, const char *as, sqlite3_stmt
     if ((q = owner_stmt(c, SQL_T_ADDRS, owner, id)) == NULL)
 	goto fail;
     while (rc == 0 && sqlite3_step(q) == SQLITE_ROW) {
-	char   *f = strdup(col_text(q, 0)), *t = strdup(col_text(q, 1)), *cc = strdup(col_text(q, 2));
+	char   *f = strdup(sq_col_text(q, 0)), *t = strdup(sq_col_text(q, 1)), *cc = strdup(sq_col_text(q, 2));
 
 	/* The lookups below use other statements; the row is copied first. */
 	if (f == NULL || t == NULL || cc == NULL)
@@ -385,16 +308,16 @@ static json_t *thread_obj(cs_store *st, sq_conn *c, const char *as, sqlite3_stmt
 	if ((q = owner_stmt(c, SQL_T_LABELS, owner, id)) == NULL)
 	    goto fail;
 	while (sqlite3_step(q) == SQLITE_ROW)
-	    if (json_array_append_new(labels, json_string(col_text(q, 0))) < 0)
+	    if (json_array_append_new(labels, json_string(sq_col_text(q, 0))) < 0)
 		rc = -1;
 	sqlite3_reset(q);
     }
     if (rc < 0 || (q = owner_stmt(c, SQL_T_LINKS, owner, id)) == NULL)
 	goto fail;
-    bind_str(q, 3, as);
+    sq_bind_str(q, 3, as);
     while (sqlite3_step(q) == SQLITE_ROW)
-	if (json_array_append_new(strcmp(col_text(q, 0), "deal") == 0 ? deals : persons,
-				  json_string(col_text(q, 1))) < 0)
+	if (json_array_append_new(strcmp(sq_col_text(q, 0), "deal") == 0 ? deals : persons,
+				  json_string(sq_col_text(q, 1))) < 0)
 	    rc = -1;
     sqlite3_reset(q);
     if (rc < 0)
@@ -431,7 +354,7 @@ static json_t *message_obj(sqlite3_stmt *q)
 
     iso_date(sqlite3_column_type(q, 4) == SQLITE_NULL ? sqlite3_column_int64(q, 5)
 	     : sqlite3_column_int64(q, 4), date, sizeof(date));
-    from = addr_array(col_text(q, 1));
+    from = addr_array(sq_col_text(q, 1));
     if (cs_mime_parse(raw ? raw : "", raw ? (size_t) len : 0, &mi) < 0) {
 	json_decref(from);
 	return NULL;
@@ -446,12 +369,12 @@ static json_t *message_obj(sqlite3_stmt *q)
 	}
     o = atts == NULL ? NULL :
 	json_pack("{s:s?,s:O,s:o,s:o,s:s,s:s?,s:s,s:o,s:b}",
-		  "message_id", sqlite3_column_type(q, 0) == SQLITE_NULL ? NULL : col_text(q, 0),
+		  "message_id", sqlite3_column_type(q, 0) == SQLITE_NULL ? NULL : sq_col_text(q, 0),
 		  "from", json_array_size(from) ? json_array_get(from, 0) : json_null(),
-		  "to", addr_array(col_text(q, 2)),
-		  "cc", addr_array(col_text(q, 3)),
+		  "to", addr_array(sq_col_text(q, 2)),
+		  "cc", addr_array(sq_col_text(q, 3)),
 		  "date", date,
-		  "subject", sqlite3_column_type(q, 6) == SQLITE_NULL ? NULL : col_text(q, 6),
+		  "subject", sqlite3_column_type(q, 6) == SQLITE_NULL ? NULL : sq_col_text(q, 6),
 		  "text", mi.text ? mi.text : "",
 		  "attachments", atts,
 		  "truncated", sqlite3_column_int(q, 7) != 0);
@@ -532,9 +455,9 @@ static int thread_check(sq_conn *c, const char *as, sqlite3_int64 id, char *vis,
 	return id == 0 ? CS_ENOTFOUND : CS_EINTERNAL;
     step = sqlite3_step(q);
     if (step == SQLITE_ROW) {
-	rc = strcmp(col_text(q, 6), as) == 0 ? CS_OK : CS_EFORBIDDEN;
+	rc = strcmp(sq_col_text(q, 6), as) == 0 ? CS_OK : CS_EFORBIDDEN;
 	if (vis)
-	    snprintf(vis, vislen, "%s", col_text(q, 2));
+	    snprintf(vis, vislen, "%s", sq_col_text(q, 2));
     } else
 	rc = step == SQLITE_DONE ? CS_ENOTFOUND : CS_EINTERNAL;
     sqlite3_reset(q);
@@ -564,7 +487,7 @@ int     sq_thread_raw(cs_store *st, const char *as, const char *tid,
 	const void *raw = sqlite3_column_blob(q, 2);
 	int     len = sqlite3_column_bytes(q, 2);
 
-	if (fn(arg, sqlite3_column_type(q, 0) == SQLITE_NULL ? NULL : col_text(q, 0),
+	if (fn(arg, sqlite3_column_type(q, 0) == SQLITE_NULL ? NULL : sq_col_text(q, 0),
 	       raw ? raw : "", raw ? (size_t) len : 0, sqlite3_column_int(q, 1)) != 0)
 	    goto out;
     }
@@ -631,15 +554,15 @@ int     sq_record_threads(cs_store *st, const char *as, const char *kind, const 
 
     if (cursor && *cursor == 0)
 	cursor = NULL;
-    if (cursor && cursor_decode(cursor, &clast, &cid) < 0)
+    if (cursor && sq_cursor_decode(cursor, &clast, &cid) < 0)
 	return CS_EINVAL;
     if (read_begin(s) < 0)
 	return CS_EINTERNAL;
     if ((q = sq_stmt(c, SQL_REC)) == NULL)
 	goto out;
-    bind_str(q, 1, as);
-    bind_str(q, 2, kind);
-    bind_str(q, 3, rid);
+    sq_bind_str(q, 1, as);
+    sq_bind_str(q, 2, kind);
+    sq_bind_str(q, 3, rid);
     step = sqlite3_step(q);
     sqlite3_reset(q);
     if (step != SQLITE_ROW) {
@@ -651,9 +574,9 @@ int     sq_record_threads(cs_store *st, const char *as, const char *kind, const 
 	goto out;
     if ((q = sq_stmt(c, cursor ? SQL_RT_NEXT : SQL_RT_FIRST)) == NULL)
 	goto out;
-    bind_str(q, 1, as);
-    bind_str(q, 2, kind);
-    bind_str(q, 3, rid);
+    sq_bind_str(q, 1, as);
+    sq_bind_str(q, 2, kind);
+    sq_bind_str(q, 3, rid);
     sqlite3_bind_int(q, 4, limit + 1);
     if (cursor) {
 	sqlite3_bind_int64(q, 5, clast);
@@ -673,7 +596,7 @@ int     sq_record_threads(cs_store *st, const char *as, const char *kind, const 
     if (step != SQLITE_ROW && step != SQLITE_DONE)
 	goto out;
     if (more)
-	cursor_encode(last, id, next, sizeof(next));
+	sq_cursor_encode(last, id, next, sizeof(next));
     if (json_object_set_new(res, "cursor", more ? json_string(next) : json_null()) < 0)
 	goto out;
     *out = res;
@@ -731,11 +654,11 @@ static int audit(sq_conn *c, const char *who, const char *what, json_t *threads,
 	free(text);
 	return SQLITE_ERROR;
     }
-    bind_str(q, 1, who);
+    sq_bind_str(q, 1, who);
     sqlite3_bind_int64(q, 2, (sqlite3_int64) now);
-    bind_str(q, 3, what);
-    bind_str(q, 4, text);
-    rc = run(q);
+    sq_bind_str(q, 3, what);
+    sq_bind_str(q, 4, text);
+    rc = sq_run(q);
     free(text);
     return rc;
 }
@@ -781,15 +704,15 @@ static int delete_thread(sq_conn *c, const char *owner, sqlite3_int64 id)
     rc = step == SQLITE_DONE ? SQLITE_OK : step;
     /* Messages first: they refer to the thread (labels go with them). */
     if (rc == SQLITE_OK)
-	rc = run(owner_stmt(c, SQL_DEL_MSGS, owner, id));
+	rc = sq_run(owner_stmt(c, SQL_DEL_MSGS, owner, id));
     if (rc == SQLITE_OK)
-	rc = run(owner_stmt(c, SQL_DEL_IDS, owner, id));
+	rc = sq_run(owner_stmt(c, SQL_DEL_IDS, owner, id));
     if (rc == SQLITE_OK)
-	rc = run(owner_stmt(c, SQL_DEL_LINKS, owner, id));
+	rc = sq_run(owner_stmt(c, SQL_DEL_LINKS, owner, id));
     if (rc == SQLITE_OK)
-	rc = run(owner_stmt(c, SQL_DEL_UNLINKS, owner, id));
+	rc = sq_run(owner_stmt(c, SQL_DEL_UNLINKS, owner, id));
     if (rc == SQLITE_OK)
-	rc = run(owner_stmt(c, SQL_DEL_THREAD, owner, id));
+	rc = sq_run(owner_stmt(c, SQL_DEL_THREAD, owner, id));
     /* A raw message stays while another copy (C3) still uses it. */
     for (i = 0; rc == SQLITE_OK && i < n; i++) {
 	if ((q = sq_stmt(c, SQL_DEL_RAW)) == NULL) {
@@ -797,7 +720,7 @@ static int delete_thread(sq_conn *c, const char *owner, sqlite3_int64 id)
 	    break;
 	}
 	sqlite3_bind_int64(q, 1, raws[i]);
-	rc = run(q);
+	rc = sq_run(q);
     }
     free(raws);
     return rc;
@@ -816,7 +739,7 @@ static json_t *visible_to(sq_conn *c, sqlite3_int64 id)
     }
     sqlite3_bind_int64(q, 1, id);
     while ((step = sqlite3_step(q)) == SQLITE_ROW)
-	if (json_array_append_new(a, json_string(col_text(q, 0))) < 0)
+	if (json_array_append_new(a, json_string(sq_col_text(q, 0))) < 0)
 	    break;
     sqlite3_reset(q);
     if (step != SQLITE_DONE) {
@@ -915,8 +838,8 @@ int     sq_threads_set(cs_store *st, const char *as, int action, const char *con
 	    src = SQLITE_ERROR;
 	    break;
 	}
-	bind_str(q, 3, want);
-	if ((src = run(q)) != SQLITE_OK)
+	sq_bind_str(q, 3, want);
+	if ((src = sq_run(q)) != SQLITE_OK)
 	    break;
 	if (strcmp(vis + 8 * i, want) != 0
 	    && (src = event(c, "thread.visibility_changed", as, id,
@@ -960,9 +883,9 @@ static int record_check(sq_conn *c, const char *as, const char *kind, const char
 
     if ((q = sq_stmt(c, SQL_REC)) == NULL)
 	return CS_EINTERNAL;
-    bind_str(q, 1, as);
-    bind_str(q, 2, kind);
-    bind_str(q, 3, rid);
+    sq_bind_str(q, 1, as);
+    sq_bind_str(q, 2, kind);
+    sq_bind_str(q, 3, rid);
     step = sqlite3_step(q);
     sqlite3_reset(q);
     if (step == SQLITE_ROW)
@@ -977,8 +900,8 @@ static sqlite3_stmt *link_stmt(sq_conn *c, const char *sql, const char *owner,
     sqlite3_stmt *q = owner_stmt(c, sql, owner, thread);
 
     if (q) {
-	bind_str(q, 3, kind);
-	bind_str(q, 4, rid);
+	sq_bind_str(q, 3, kind);
+	sq_bind_str(q, 4, rid);
     }
     return q;
 }
@@ -998,9 +921,9 @@ static int link_add(sq_conn *c, const char *owner, sqlite3_int64 thread, const c
 	return step;
     *changed = step == SQLITE_DONE;
     /* A hand link forgets an earlier hand unlink; an automatic one becomes hand. */
-    if ((rc = run(link_stmt(c, SQL_UNLINK_DEL, owner, thread, kind, rid))) != SQLITE_OK)
+    if ((rc = sq_run(link_stmt(c, SQL_UNLINK_DEL, owner, thread, kind, rid))) != SQLITE_OK)
 	return rc;
-    return run(link_stmt(c, SQL_LINK_HAND, owner, thread, kind, rid));
+    return sq_run(link_stmt(c, SQL_LINK_HAND, owner, thread, kind, rid));
 }
 
 /* answer_thread - {"thread": {...}} as the owner sees it now, plus extra */
@@ -1043,7 +966,7 @@ int     sq_link(cs_store *st, const char *as, const char *tid, const char *kind,
 	return write_end(st, rc);
     }
     if (unlink) {
-	src = run(link_stmt(c, SQL_LINK_DEL, as, id, kind, rid));
+	src = sq_run(link_stmt(c, SQL_LINK_DEL, as, id, kind, rid));
 	changed = src == SQLITE_OK && sqlite3_changes(c->db) > 0;
 	/* Remembered even when no link was there: T3 must not add it later. */
 	if (src == SQLITE_OK) {
@@ -1051,7 +974,7 @@ int     sq_link(cs_store *st, const char *as, const char *tid, const char *kind,
 
 	    if (q)
 		sqlite3_bind_int64(q, 5, (sqlite3_int64) now);
-	    src = run(q);
+	    src = sq_run(q);
 	}
     } else
 	src = link_add(c, as, id, kind, rid, &changed);
@@ -1129,8 +1052,8 @@ static int participant(cs_store *st, sq_conn *c, const char *as, sqlite3_int64 i
 	return -1;
     while ((step = sqlite3_step(q)) == SQLITE_ROW) {
 	for (int i = 0; i < 4; i++)
-	    found |= match_list(st, col_text(q, i), norm, name);
-	found |= match_envelope(st, col_text(q, 4), norm);
+	    found |= match_list(st, sq_col_text(q, i), norm, name);
+	found |= match_envelope(st, sq_col_text(q, 4), norm);
     }
     sqlite3_reset(q);
     return step == SQLITE_DONE ? found : -1;
@@ -1160,12 +1083,12 @@ static int person_new(sq_conn *c, const char *as, const char *norm, const char *
 
     if ((q = sq_stmt(c, SQL_COUNTER_INC)) == NULL)
 	return SQLITE_ERROR;
-    bind_str(q, 1, "person");
-    if ((rc = run(q)) != SQLITE_OK)
+    sq_bind_str(q, 1, "person");
+    if ((rc = sq_run(q)) != SQLITE_OK)
 	return rc;
     if ((q = sq_stmt(c, SQL_COUNTER_GET)) == NULL)
 	return SQLITE_ERROR;
-    bind_str(q, 1, "person");
+    sq_bind_str(q, 1, "person");
     if (sqlite3_step(q) == SQLITE_ROW)
 	n = sqlite3_column_int64(q, 0);
     sqlite3_reset(q);
@@ -1174,21 +1097,21 @@ static int person_new(sq_conn *c, const char *as, const char *norm, const char *
     snprintf(pid, pidlen, "hand-%lld", (long long) n);
     if ((q = sq_stmt(c, SQL_PERSON_NEW)) == NULL)
 	return SQLITE_ERROR;
-    bind_str(q, 1, pid);
-    bind_str(q, 2, name);
-    bind_str(q, 3, "hand");
-    bind_str(q, 4, as);
+    sq_bind_str(q, 1, pid);
+    sq_bind_str(q, 2, name);
+    sq_bind_str(q, 3, "hand");
+    sq_bind_str(q, 4, as);
     sqlite3_bind_int64(q, 5, (sqlite3_int64) now);
-    if ((rc = run(q)) != SQLITE_OK || (q = sq_stmt(c, SQL_PERSON_EMAIL)) == NULL)
+    if ((rc = sq_run(q)) != SQLITE_OK || (q = sq_stmt(c, SQL_PERSON_EMAIL)) == NULL)
 	return rc ? rc : SQLITE_ERROR;
-    bind_str(q, 1, norm);
-    bind_str(q, 2, pid);
-    if ((rc = run(q)) != SQLITE_OK || (q = sq_stmt(c, SQL_ACCESS_ADD)) == NULL)
+    sq_bind_str(q, 1, norm);
+    sq_bind_str(q, 2, pid);
+    if ((rc = sq_run(q)) != SQLITE_OK || (q = sq_stmt(c, SQL_ACCESS_ADD)) == NULL)
 	return rc ? rc : SQLITE_ERROR;
-    bind_str(q, 1, as);
-    bind_str(q, 2, "person");
-    bind_str(q, 3, pid);
-    return run(q);
+    sq_bind_str(q, 1, as);
+    sq_bind_str(q, 2, "person");
+    sq_bind_str(q, 3, pid);
+    return sq_run(q);
 }
 
 /*
@@ -1235,7 +1158,7 @@ int     sq_contact_create(cs_store *st, const char *as, const char *tid, const c
 	rc = CS_EINTERNAL;
 	goto out;
     }
-    bind_str(q, 1, norm);
+    sq_bind_str(q, 1, norm);
     if ((r = one_row(q)) != 0) {
 	sqlite3_reset(q);
 	if (r > 0)
@@ -1247,16 +1170,16 @@ int     sq_contact_create(cs_store *st, const char *as, const char *tid, const c
 	rc = CS_EINTERNAL;
 	goto out;
     }
-    bind_str(q, 1, norm);
+    sq_bind_str(q, 1, norm);
     if ((r = one_row(q)) < 0) {
 	rc = CS_EINTERNAL;
 	goto out;
     }
     if (r > 0) {
-	int     crm = strcmp(col_text(q, 2), "crm") == 0;
+	int     crm = strcmp(sq_col_text(q, 2), "crm") == 0;
 
-	snprintf(pid, sizeof(pid), "%s", col_text(q, 0));
-	pname = sqlite3_column_type(q, 1) == SQLITE_NULL ? NULL : strdup(col_text(q, 1));
+	snprintf(pid, sizeof(pid), "%s", sq_col_text(q, 0));
+	pname = sqlite3_column_type(q, 1) == SQLITE_NULL ? NULL : strdup(sq_col_text(q, 1));
 	sqlite3_reset(q);
 	if ((rc = record_check(c, as, "person", pid)) == CS_ENOTFOUND && crm) {
 	    snprintf(err, errlen, "%s belongs to a CRM person you may not access", norm);
@@ -1269,10 +1192,10 @@ int     sq_contact_create(cs_store *st, const char *as, const char *tid, const c
 	    if ((q = sq_stmt(c, SQL_ACCESS_ADD)) == NULL)
 		src = SQLITE_ERROR;
 	    else {
-		bind_str(q, 1, as);
-		bind_str(q, 2, "person");
-		bind_str(q, 3, pid);
-		src = run(q);
+		sq_bind_str(q, 1, as);
+		sq_bind_str(q, 2, "person");
+		sq_bind_str(q, 3, pid);
+		src = sq_run(q);
 	    }
 	}
     } else {
@@ -1360,9 +1283,9 @@ static sqlite3_stmt *str_stmt(sq_conn *c, const char *sql, const char *a, const 
     sqlite3_stmt *q = sq_stmt(c, sql);
 
     if (q) {
-	bind_str(q, 1, a);
+	sq_bind_str(q, 1, a);
 	if (b)
-	    bind_str(q, 2, b);
+	    sq_bind_str(q, 2, b);
     }
     return q;
 }
@@ -1378,10 +1301,10 @@ static int access_rows(sq_conn *c, json_t *o, const char *kind, const char *rid)
     json_array_foreach(json_object_get(o, "access"), k, v) {
 	if ((q = sq_stmt(c, SQL_ACCESS_ADD)) == NULL)
 	    return SQLITE_ERROR;
-	bind_str(q, 1, json_string_value(v));
-	bind_str(q, 2, kind);
-	bind_str(q, 3, rid);
-	if ((rc = run(q)) != SQLITE_OK)
+	sq_bind_str(q, 1, json_string_value(v));
+	sq_bind_str(q, 2, kind);
+	sq_bind_str(q, 3, rid);
+	if ((rc = sq_run(q)) != SQLITE_OK)
 	    break;
     }
     return rc;
@@ -1393,14 +1316,14 @@ static int take_over(sq_conn *c, const char *local, const char *crm)
     int     rc;
 
     if (strcmp(local, crm) != 0
-	&& ((rc = run(str_stmt(c, SQL_TAKE_LINKS, local, crm))) != SQLITE_OK
-	    || (rc = run(str_stmt(c, SQL_TAKE_LINKS_LEFT, local, NULL))) != SQLITE_OK
-	    || (rc = run(str_stmt(c, SQL_TAKE_UNLINKS, local, crm))) != SQLITE_OK
-	    || (rc = run(str_stmt(c, SQL_TAKE_UNLINKS_LEFT, local, NULL))) != SQLITE_OK))
+	&& ((rc = sq_run(str_stmt(c, SQL_TAKE_LINKS, local, crm))) != SQLITE_OK
+	    || (rc = sq_run(str_stmt(c, SQL_TAKE_LINKS_LEFT, local, NULL))) != SQLITE_OK
+	    || (rc = sq_run(str_stmt(c, SQL_TAKE_UNLINKS, local, crm))) != SQLITE_OK
+	    || (rc = sq_run(str_stmt(c, SQL_TAKE_UNLINKS_LEFT, local, NULL))) != SQLITE_OK))
 	return rc;
-    if ((rc = run(str_stmt(c, SQL_LOCAL_ACCESS_DEL, local, NULL))) != SQLITE_OK)
+    if ((rc = sq_run(str_stmt(c, SQL_LOCAL_ACCESS_DEL, local, NULL))) != SQLITE_OK)
 	return rc;
-    return run(str_stmt(c, SQL_LOCAL_DEL, local, NULL));
+    return sq_run(str_stmt(c, SQL_LOCAL_DEL, local, NULL));
 }
 
 /* dir_apply - replace the directory inside the open transaction */
@@ -1422,7 +1345,7 @@ static int dir_apply(sq_conn *c, cs_dir_snap *d, json_t *taken, time_t now)
 		return SQLITE_ERROR;
 	    if (r == 0)
 		continue;
-	    snprintf(local, sizeof(local), "%s", col_text(q, 0));
+	    snprintf(local, sizeof(local), "%s", sq_col_text(q, 0));
 	    sqlite3_reset(q);
 	    if ((rc = take_over(c, local, pid)) != SQLITE_OK)
 		return rc;
@@ -1430,10 +1353,10 @@ static int dir_apply(sq_conn *c, cs_dir_snap *d, json_t *taken, time_t now)
 						       "by", pid)) < 0)
 		return SQLITE_NOMEM;
 	}
-	if ((rc = run(str_stmt(c, SQL_LOCAL_DEL, pid, NULL))) != SQLITE_OK)
+	if ((rc = sq_run(str_stmt(c, SQL_LOCAL_DEL, pid, NULL))) != SQLITE_OK)
 	    return rc;
 	if (sqlite3_changes(c->db) > 0
-	    && (rc = run(str_stmt(c, SQL_LOCAL_ACCESS_DEL, pid, NULL))) != SQLITE_OK)
+	    && (rc = sq_run(str_stmt(c, SQL_LOCAL_ACCESS_DEL, pid, NULL))) != SQLITE_OK)
 	    return rc;
     }
     if ((rc = sqlite3_exec(c->db, SQL_DIR_CLEAR, NULL, NULL, NULL)) != SQLITE_OK)
@@ -1445,10 +1368,10 @@ static int dir_apply(sq_conn *c, cs_dir_snap *d, json_t *taken, time_t now)
 	    == NULL)
 	    return SQLITE_ERROR;
 	sqlite3_bind_int64(q, 3, (sqlite3_int64) now);
-	if ((rc = run(q)) != SQLITE_OK)
+	if ((rc = sq_run(q)) != SQLITE_OK)
 	    return rc;
 	for (k = 0; k < d->emails[i].n; k++)
-	    if ((rc = run(str_stmt(c, SQL_PERSON_EMAIL, d->emails[i].v[k], pid))) != SQLITE_OK)
+	    if ((rc = sq_run(str_stmt(c, SQL_PERSON_EMAIL, d->emails[i].v[k], pid))) != SQLITE_OK)
 		return rc;
 	if ((rc = access_rows(c, p, "person", pid)) != SQLITE_OK)
 	    return rc;
@@ -1459,11 +1382,11 @@ static int dir_apply(sq_conn *c, cs_dir_snap *d, json_t *taken, time_t now)
 	if ((q = str_stmt(c, SQL_DIR_DEAL, did, json_string_value(json_object_get(p, "title"))))
 	    == NULL)
 	    return SQLITE_ERROR;
-	bind_str(q, 3, json_string_value(json_object_get(p, "status")));
-	if ((rc = run(q)) != SQLITE_OK)
+	sq_bind_str(q, 3, json_string_value(json_object_get(p, "status")));
+	if ((rc = sq_run(q)) != SQLITE_OK)
 	    return rc;
 	json_array_foreach(json_object_get(p, "persons"), k, v)
-	    if ((rc = run(str_stmt(c, SQL_DIR_DEAL_PERSON, did, json_string_value(v))))
+	    if ((rc = sq_run(str_stmt(c, SQL_DIR_DEAL_PERSON, did, json_string_value(v))))
 		!= SQLITE_OK)
 	    return rc;
 	if ((rc = access_rows(c, p, "deal", did)) != SQLITE_OK)

@@ -148,18 +148,6 @@ static const char SQL_PERSON_EMAIL[] = "INSERT INTO person_emails(email, person)
 static const char SQL_ACCESS_ADD[] =
 "INSERT OR IGNORE INTO access(user, kind, id) VALUES(?1, ?2, ?3)";
 
-/* run - step a statement to its end; SQLITE_OK or the error */
-static int run(sqlite3_stmt *st)
-{
-    int     rc;
-
-    if (st == NULL)
-	return SQLITE_ERROR;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-	 /* void */ ;
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
 
 /* one_int - first column of the first row; SQLITE_OK, SQLITE_DONE (none) or error */
 static int one_int(sqlite3_stmt *st, sqlite3_int64 *v)
@@ -195,14 +183,6 @@ static int one_text(sqlite3_stmt *st, char *out, size_t outlen)
     return rc;
 }
 
-/* bind_str - bind text that lives until the statement is reset */
-static void bind_str(sqlite3_stmt *st, int i, const char *s)
-{
-    if (s)
-	sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-    else
-	sqlite3_bind_null(st, i);
-}
 
 /* counter_next - the next value of a global id sequence */
 static int counter_next(sq_conn *c, const char *name, sqlite3_int64 *v)
@@ -212,13 +192,13 @@ static int counter_next(sq_conn *c, const char *name, sqlite3_int64 *v)
 
     if ((st = sq_stmt(c, SQL_COUNTER_INC)) == NULL)
 	return SQLITE_ERROR;
-    bind_str(st, 1, name);
+    sq_bind_str(st, 1, name);
     sqlite3_bind_int64(st, 2, 1);
-    if ((rc = run(st)) != SQLITE_OK)
+    if ((rc = sq_run(st)) != SQLITE_OK)
 	return rc;
     if ((st = sq_stmt(c, SQL_COUNTER_GET)) == NULL)
 	return SQLITE_ERROR;
-    bind_str(st, 1, name);
+    sq_bind_str(st, 1, name);
     rc = one_int(st, v);
     return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
 }
@@ -230,7 +210,7 @@ static sqlite3_stmt *owner_pair(sq_conn *c, const char *sql, const char *owner,
     sqlite3_stmt *st = sq_stmt(c, sql);
 
     if (st) {
-	bind_str(st, 1, owner);
+	sq_bind_str(st, 1, owner);
 	sqlite3_bind_int64(st, 2, a);
 	if (sqlite3_bind_parameter_count(st) >= 3)
 	    sqlite3_bind_int64(st, 3, b);
@@ -256,7 +236,7 @@ static int outside_key(sq_conn *c, const char *owner, const cs_store_job *job, c
 
     if ((st = sq_stmt(c, SQL_OWN_ADDRS)) == NULL)
 	return SQLITE_ERROR;
-    bind_str(st, 1, owner);
+    sq_bind_str(st, 1, owner);
     while ((step = sqlite3_step(st)) == SQLITE_ROW)
 	if (cs_strlist_add(&own, (const char *) sqlite3_column_text(st, 0)) < 0) {
 	    step = SQLITE_NOMEM;
@@ -298,8 +278,8 @@ static int ref_threads(sq_conn *c, const char *owner, const cs_store_job *job, s
     for (size_t i = 0; i < job->msgids.n; i++) {
 	if ((st = sq_stmt(c, SQL_MSGID_THREAD)) == NULL)
 	    return SQLITE_ERROR;
-	bind_str(st, 1, owner);
-	bind_str(st, 2, job->msgids.v[i]);
+	sq_bind_str(st, 1, owner);
+	sq_bind_str(st, 2, job->msgids.v[i]);
 	rc = one_int(st, &t);
 	if (rc == SQLITE_OK) {
 	    if (ids_add(found, t) < 0)
@@ -321,8 +301,8 @@ static int heuristic_thread(sq_conn *c, const char *owner, const cs_store_job *j
     if (job->thread_index_root && *job->thread_index_root) {
 	if ((st = sq_stmt(c, SQL_TINDEX)) == NULL)
 	    return SQLITE_ERROR;
-	bind_str(st, 1, owner);
-	bind_str(st, 2, job->thread_index_root);
+	sq_bind_str(st, 1, owner);
+	sq_bind_str(st, 2, job->thread_index_root);
 	if ((rc = one_int(st, thread)) != SQLITE_DONE)
 	    return rc;
     }
@@ -330,9 +310,9 @@ static int heuristic_thread(sq_conn *c, const char *owner, const cs_store_job *j
 	return SQLITE_OK;			/* never on an empty subject */
     if ((st = sq_stmt(c, SQL_SUBJECT)) == NULL)
 	return SQLITE_ERROR;
-    bind_str(st, 1, owner);
-    bind_str(st, 2, job->subject_norm);
-    bind_str(st, 3, okey);
+    sq_bind_str(st, 1, owner);
+    sq_bind_str(st, 2, job->subject_norm);
+    sq_bind_str(st, 3, okey);
     sqlite3_bind_int64(st, 4, (sqlite3_int64) job->sort_date - CS_STORE_JOIN_WINDOW);
     sqlite3_bind_int64(st, 5, (sqlite3_int64) job->sort_date + CS_STORE_JOIN_WINDOW);
     rc = one_int(st, thread);
@@ -423,11 +403,11 @@ static int merge_threads(sq_conn *c, const char *owner, const sq_ids *found,
     for (i = 0; i < found->n; i++) {
 	if ((old = found->v[i]) == target)
 	    continue;
-	if ((rc = run(owner_pair(c, SQL_MERGE_LINKS, owner, old, target))) != SQLITE_OK
-	    || (rc = run(owner_pair(c, SQL_MERGE_MSGS, owner, old, target))) != SQLITE_OK
-	    || (rc = run(owner_pair(c, SQL_MERGE_IDS, owner, old, target))) != SQLITE_OK
-	    || (rc = run(owner_pair(c, SQL_MERGE_COUNTS, owner, old, target))) != SQLITE_OK
-	    || (rc = run(owner_pair(c, SQL_MERGE_DROP, owner, old, 0))) != SQLITE_OK)
+	if ((rc = sq_run(owner_pair(c, SQL_MERGE_LINKS, owner, old, target))) != SQLITE_OK
+	    || (rc = sq_run(owner_pair(c, SQL_MERGE_MSGS, owner, old, target))) != SQLITE_OK
+	    || (rc = sq_run(owner_pair(c, SQL_MERGE_IDS, owner, old, target))) != SQLITE_OK
+	    || (rc = sq_run(owner_pair(c, SQL_MERGE_COUNTS, owner, old, target))) != SQLITE_OK
+	    || (rc = sq_run(owner_pair(c, SQL_MERGE_DROP, owner, old, 0))) != SQLITE_OK)
 	    return rc;
 	{
 	    sqlite3_stmt *st = owner_pair(c, SQL_MERGE_NOTE, owner, old, target);
@@ -435,7 +415,7 @@ static int merge_threads(sq_conn *c, const char *owner, const sq_ids *found,
 	    if (st == NULL)
 		return SQLITE_ERROR;
 	    sqlite3_bind_int64(st, 4, (sqlite3_int64) now);
-	    if ((rc = run(st)) != SQLITE_OK)
+	    if ((rc = sq_run(st)) != SQLITE_OK)
 		return rc;
 	}
 	/* X3: which id became which, ordered after both threads' events. */
@@ -451,8 +431,8 @@ static int merge_threads(sq_conn *c, const char *owner, const sq_ids *found,
 
 	if (st == NULL)
 	    return SQLITE_ERROR;
-	bind_str(st, 3, shared ? "shared" : "private");
-	if ((rc = run(st)) != SQLITE_OK)
+	sq_bind_str(st, 3, shared ? "shared" : "private");
+	if ((rc = sq_run(st)) != SQLITE_OK)
 	    return rc;
     }
     /* V3, V5: a shared thread merged with a private one is private now. */
@@ -474,16 +454,16 @@ static int raw_store(sq_conn *c, cs_store_job *job, sqlite3_int64 *raw_id)
 
     if ((st = sq_stmt(c, SQL_RAW_FIND)) == NULL)
 	return SQLITE_ERROR;
-    bind_str(st, 1, job->raw_sha256);
+    sq_bind_str(st, 1, job->raw_sha256);
     if ((rc = one_int(st, raw_id)) != SQLITE_DONE)
 	return rc;
     if (job->raw_size > 0x7fffffffULL)
 	return SQLITE_TOOBIG;
     if ((st = sq_stmt(c, SQL_RAW_NEW)) == NULL)
 	return SQLITE_ERROR;
-    bind_str(st, 1, job->raw_sha256);
+    sq_bind_str(st, 1, job->raw_sha256);
     sqlite3_bind_int64(st, 2, (sqlite3_int64) job->raw_size);
-    if ((rc = run(st)) != SQLITE_OK)
+    if ((rc = sq_run(st)) != SQLITE_OK)
 	return rc;
     *raw_id = sqlite3_last_insert_rowid(c->db);
     if (job->raw_size == 0)
@@ -522,17 +502,17 @@ static int link_address(sq_conn *c, const char *owner, sqlite3_int64 thread, con
 
     if ((st = sq_stmt(c, SQL_LINK_PERSON)) == NULL)
 	return SQLITE_ERROR;
-    bind_str(st, 1, owner);
-    bind_str(st, 2, addr);
+    sq_bind_str(st, 1, owner);
+    sq_bind_str(st, 2, addr);
     if ((rc = one_text(st, person, sizeof(person))) != SQLITE_OK)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
     if ((st = sq_stmt(c, SQL_LINK_ADD)) == NULL)
 	return SQLITE_ERROR;
-    bind_str(st, 1, owner);
+    sq_bind_str(st, 1, owner);
     sqlite3_bind_int64(st, 2, thread);
-    bind_str(st, 3, "person");
-    bind_str(st, 4, person);
-    if ((rc = run(st)) != SQLITE_OK)
+    sq_bind_str(st, 3, "person");
+    sq_bind_str(st, 4, person);
+    if ((rc = sq_run(st)) != SQLITE_OK)
 	return rc;
     if (sqlite3_changes(c->db) > 0
 	&& (rc = thread_event(c, "thread.linked", owner, thread, 0,
@@ -541,8 +521,8 @@ static int link_address(sq_conn *c, const char *owner, sqlite3_int64 thread, con
 	return rc;
     if ((st = sq_stmt(c, SQL_LINK_DEALS)) == NULL)
 	return SQLITE_ERROR;
-    bind_str(st, 1, owner);
-    bind_str(st, 2, person);
+    sq_bind_str(st, 1, owner);
+    sq_bind_str(st, 2, person);
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 	if (ndeals++ == 0)
 	    snprintf(deal, sizeof(deal), "%s", (const char *) sqlite3_column_text(st, 0));
@@ -554,11 +534,11 @@ static int link_address(sq_conn *c, const char *owner, sqlite3_int64 thread, con
 	return SQLITE_OK;			/* none, or ambiguous: no deal */
     if ((st = sq_stmt(c, SQL_LINK_ADD)) == NULL)
 	return SQLITE_ERROR;
-    bind_str(st, 1, owner);
+    sq_bind_str(st, 1, owner);
     sqlite3_bind_int64(st, 2, thread);
-    bind_str(st, 3, "deal");
-    bind_str(st, 4, deal);
-    if ((rc = run(st)) != SQLITE_OK || sqlite3_changes(c->db) == 0)
+    sq_bind_str(st, 3, "deal");
+    sq_bind_str(st, 4, deal);
+    if ((rc = sq_run(st)) != SQLITE_OK || sqlite3_changes(c->db) == 0)
 	return rc;
     return thread_event(c, "thread.linked", owner, thread, 0,
 			json_pack("{s:s,s:s}", "deal", deal, "origin", "auto"), NULL);
@@ -643,15 +623,15 @@ static int store_copy(cs_store *cst, sq_conn *c, cs_store_job *job, size_t ci,
     *result = 0;
     if ((st = sq_stmt(c, SQL_USER_ENSURE)) == NULL)
 	return SQLITE_ERROR;
-    bind_str(st, 1, owner);
-    if ((rc = run(st)) != SQLITE_OK)
+    sq_bind_str(st, 1, owner);
+    if ((rc = sq_run(st)) != SQLITE_OK)
 	return rc;
 
     /* T2: stored once per mailbox. */
     if ((st = sq_stmt(c, SQL_DUP)) == NULL)
 	return SQLITE_ERROR;
-    bind_str(st, 1, owner);
-    bind_str(st, 2, job->dedup_key);
+    sq_bind_str(st, 1, owner);
+    sq_bind_str(st, 2, job->dedup_key);
     if ((rc = one_int(st, &one)) == SQLITE_OK) {
 	*result = CS_COPY_DUPLICATE;
 	return SQLITE_OK;
@@ -674,14 +654,14 @@ static int store_copy(cs_store *cst, sq_conn *c, cs_store_job *job, size_t ci,
 	    rc = rc ? rc : SQLITE_ERROR;
 	    goto out;
 	}
-	bind_str(st, 1, owner);
+	sq_bind_str(st, 1, owner);
 	sqlite3_bind_int64(st, 2, thread);
-	bind_str(st, 3, job->subject);
-	bind_str(st, 4, job->subject_norm);
+	sq_bind_str(st, 3, job->subject);
+	sq_bind_str(st, 4, job->subject_norm);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64) job->sort_date);
-	bind_str(st, 6, job->thread_index_root);
+	sq_bind_str(st, 6, job->thread_index_root);
 	sqlite3_bind_int64(st, 7, (sqlite3_int64) now);
-	if ((rc = run(st)) != SQLITE_OK
+	if ((rc = sq_run(st)) != SQLITE_OK
 	    || (rc = thread_event(c, "thread.created", owner, thread, 0, json_object(),
 				  NULL)) != SQLITE_OK)
 	    goto out;
@@ -693,42 +673,42 @@ static int store_copy(cs_store *cst, sq_conn *c, cs_store_job *job, size_t ci,
 	rc = rc ? rc : SQLITE_ERROR;
 	goto out;
     }
-    bind_str(st, 1, owner);
+    sq_bind_str(st, 1, owner);
     sqlite3_bind_int64(st, 2, msg);
     sqlite3_bind_int64(st, 3, thread);
-    bind_str(st, 4, job->message_id);
-    bind_str(st, 5, job->dedup_key);
-    bind_str(st, 6, job->queue_id);
-    bind_str(st, 7, job->source);
+    sq_bind_str(st, 4, job->message_id);
+    sq_bind_str(st, 5, job->dedup_key);
+    sq_bind_str(st, 6, job->queue_id);
+    sq_bind_str(st, 7, job->source);
     sqlite3_bind_int64(st, 8, (sqlite3_int64) job->arrival);
     if (job->has_date)
 	sqlite3_bind_int64(st, 9, (sqlite3_int64) job->date);
     sqlite3_bind_int64(st, 10, (sqlite3_int64) job->sort_date);
-    bind_str(st, 11, job->subject);
-    bind_str(st, 12, job->subject_norm);
-    bind_str(st, 13, okey);
-    bind_str(st, 14, job->from_json);
-    bind_str(st, 15, job->to_json);
-    bind_str(st, 16, job->cc_json);
-    bind_str(st, 17, job->reply_to_json);
-    bind_str(st, 18, job->in_reply_to);
-    bind_str(st, 19, job->refs_json);
-    bind_str(st, 20, job->thread_index_root);
-    bind_str(st, 21, cp->envelope_json);
-    bind_str(st, 22, cp->direction == 1 ? "out" : "in");
+    sq_bind_str(st, 11, job->subject);
+    sq_bind_str(st, 12, job->subject_norm);
+    sq_bind_str(st, 13, okey);
+    sq_bind_str(st, 14, job->from_json);
+    sq_bind_str(st, 15, job->to_json);
+    sq_bind_str(st, 16, job->cc_json);
+    sq_bind_str(st, 17, job->reply_to_json);
+    sq_bind_str(st, 18, job->in_reply_to);
+    sq_bind_str(st, 19, job->refs_json);
+    sq_bind_str(st, 20, job->thread_index_root);
+    sq_bind_str(st, 21, cp->envelope_json);
+    sq_bind_str(st, 22, cp->direction == 1 ? "out" : "in");
     sqlite3_bind_int(st, 23, job->truncated);
     sqlite3_bind_int64(st, 24, *raw_id);
-    if ((rc = run(st)) != SQLITE_OK)
+    if ((rc = sq_run(st)) != SQLITE_OK)
 	goto out;
     for (i = 0; i < cp->labels.n; i++) {
 	if ((st = sq_stmt(c, SQL_LABEL_ADD)) == NULL) {
 	    rc = SQLITE_ERROR;
 	    goto out;
 	}
-	bind_str(st, 1, owner);
+	sq_bind_str(st, 1, owner);
 	sqlite3_bind_int64(st, 2, msg);
-	bind_str(st, 3, cp->labels.v[i]);
-	if ((rc = run(st)) != SQLITE_OK)
+	sq_bind_str(st, 3, cp->labels.v[i]);
+	if ((rc = sq_run(st)) != SQLITE_OK)
 	    goto out;
     }
     for (i = 0; i < job->msgids.n; i++) {
@@ -736,14 +716,14 @@ static int store_copy(cs_store *cst, sq_conn *c, cs_store_job *job, size_t ci,
 	    rc = SQLITE_ERROR;
 	    goto out;
 	}
-	bind_str(st, 1, owner);
-	bind_str(st, 2, job->msgids.v[i]);
+	sq_bind_str(st, 1, owner);
+	sq_bind_str(st, 2, job->msgids.v[i]);
 	sqlite3_bind_int64(st, 3, thread);
-	if ((rc = run(st)) != SQLITE_OK)
+	if ((rc = sq_run(st)) != SQLITE_OK)
 	    goto out;
     }
     if ((st = owner_pair(c, SQL_THREAD_ADD, owner, thread, (sqlite3_int64) job->sort_date)) == NULL
-	|| (rc = run(st)) != SQLITE_OK
+	|| (rc = sq_run(st)) != SQLITE_OK
 	|| (rc = message_event(c, job, owner, thread, msg)) != SQLITE_OK
 	|| (rc = link_thread(cst, c, job, cp, thread)) != SQLITE_OK) {
 	rc = rc ? rc : SQLITE_ERROR;
@@ -770,12 +750,12 @@ static int store_contact(sq_conn *c, const cs_store_jcontact *k, time_t now)
     cs_lowercase(email);
     if ((st = sq_stmt(c, SQL_USER_ENSURE)) == NULL)
 	return SQLITE_ERROR;
-    bind_str(st, 1, k->owner);
-    if ((rc = run(st)) != SQLITE_OK)
+    sq_bind_str(st, 1, k->owner);
+    if ((rc = sq_run(st)) != SQLITE_OK)
 	return rc;
     if ((st = sq_stmt(c, SQL_PERSON_BY_EMAIL)) == NULL)
 	return SQLITE_ERROR;
-    bind_str(st, 1, email);
+    sq_bind_str(st, 1, email);
     if ((rc = one_text(st, id, sizeof(id))) != SQLITE_DONE)
 	return rc;				/* exists (K2: not already a person) */
     if ((rc = counter_next(c, "person", &n)) != SQLITE_OK)
@@ -783,7 +763,7 @@ static int store_contact(sq_conn *c, const cs_store_jcontact *k, time_t now)
     snprintf(id, sizeof(id), "bcc-%lld", (long long) n);
     if ((st = sq_stmt(c, SQL_PERSON_NEW)) == NULL)
 	return SQLITE_ERROR;
-    bind_str(st, 1, id);
+    sq_bind_str(st, 1, id);
     /* K2: the display name, else the local part. */
     at = strrchr(email, '@');
     if (k->name && *k->name)
@@ -792,25 +772,25 @@ static int store_contact(sq_conn *c, const cs_store_jcontact *k, time_t now)
 	*at = 0;
 	name = email;
     }
-    bind_str(st, 2, name);
-    bind_str(st, 3, k->owner);
+    sq_bind_str(st, 2, name);
+    sq_bind_str(st, 3, k->owner);
     sqlite3_bind_int64(st, 4, (sqlite3_int64) now);
-    rc = run(st);
+    rc = sq_run(st);
     *at = '@';
     if (rc != SQLITE_OK)
 	return rc;
     if ((st = sq_stmt(c, SQL_PERSON_EMAIL)) == NULL)
 	return SQLITE_ERROR;
-    bind_str(st, 1, email);
-    bind_str(st, 2, id);
-    if ((rc = run(st)) != SQLITE_OK)
+    sq_bind_str(st, 1, email);
+    sq_bind_str(st, 2, id);
+    if ((rc = sq_run(st)) != SQLITE_OK)
 	return rc;
     if ((st = sq_stmt(c, SQL_ACCESS_ADD)) == NULL)
 	return SQLITE_ERROR;
-    bind_str(st, 1, k->owner);
-    bind_str(st, 2, "person");
-    bind_str(st, 3, id);
-    if ((rc = run(st)) != SQLITE_OK)
+    sq_bind_str(st, 1, k->owner);
+    sq_bind_str(st, 2, "person");
+    sq_bind_str(st, 3, id);
+    if ((rc = sq_run(st)) != SQLITE_OK)
 	return rc;
     /* X3: a person is no thread's content; SPEC gives its name and address. */
     {
@@ -901,13 +881,13 @@ int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
     }
     if ((st = sq_stmt(c, SQL_COUNTER_INC)) == NULL)
 	goto group_fail;
-    bind_str(st, 1, "commit_groups");
+    sq_bind_str(st, 1, "commit_groups");
     sqlite3_bind_int64(st, 2, 1);
-    if ((rc = run(st)) != SQLITE_OK || (st = sq_stmt(c, SQL_COUNTER_INC)) == NULL)
+    if ((rc = sq_run(st)) != SQLITE_OK || (st = sq_stmt(c, SQL_COUNTER_INC)) == NULL)
 	goto group_fail;
-    bind_str(st, 1, "records");
+    sq_bind_str(st, 1, "records");
     sqlite3_bind_int64(st, 2, (sqlite3_int64) ok);
-    if ((rc = run(st)) != SQLITE_OK)
+    if ((rc = sq_run(st)) != SQLITE_OK)
 	goto group_fail;
     sq_reset_all(c);
     if ((rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
