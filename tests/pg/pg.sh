@@ -3,7 +3,8 @@
 # (two "hosts" racing on one database: T1 merges, T2 relays, K2 persons,
 # X3 senders, PostgreSQL stopped and started) and t_visibility (V1-V6, X2,
 # K3, T3: the SQLite suite run unchanged against PostgreSQL via
-# CS_TEST_DATABASE). Each program gets a fresh database.
+# CS_TEST_DATABASE). Each program gets a fresh database. crmsyncctl's
+# privacy matrix on PostgreSQL is tests/pg/privacy-pg.sh.
 #
 # Skipped unless CRMSYNC_E2E=1 or CRMSYNC_PG=1, root, PostgreSQL installed
 # (contrib/install-deps test) and the backend built (libpq). Never touches

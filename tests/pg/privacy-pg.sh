@@ -1,0 +1,48 @@
+#!/bin/sh
+# privacy-pg.sh - the crmsyncctl privacy matrix (tests/e2e/privacy.sh, SPEC
+# V1-V6, X1, T3) on the PostgreSQL store (F1): a private cluster, two empty
+# databases (the matrix's and the SIGKILL run's), then privacy.sh itself,
+# unchanged, with CS_TEST_DATABASE and CS_TEST_DATABASE_BULK naming them.
+# Its TAP lines are this test's: every cell asserted as on SQLite.
+#
+# Skipped unless CRMSYNC_E2E=1 or CRMSYNC_PG=1, root, PostgreSQL installed
+# (contrib/install-deps test) and the backend built (libpq). Never touches
+# the system's own cluster: initdb in a temporary directory, a loopback port.
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+export top_srcdir top_builddir
+. "$top_srcdir/tests/lib.sh"
+
+PGBIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+CLUSTER=$top_srcdir/tests/pg/pgcluster.sh
+if [ "${CRMSYNC_E2E:-0}" != 1 ] && [ "${CRMSYNC_PG:-0}" != 1 ]; then
+    echo "1..0 # SKIP needs root and PostgreSQL (set CRMSYNC_E2E=1 or CRMSYNC_PG=1)"
+    exit 0
+fi
+[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (runs initdb as postgres)"; exit 0; }
+[ -x "$PGBIN/initdb" ] && id postgres >/dev/null 2>&1 && command -v psql >/dev/null 2>&1 \
+    || { echo "1..0 # SKIP PostgreSQL not installed (contrib/install-deps test)"; exit 0; }
+# t_pg is built exactly when the backend is (HAVE_LIBPQ, tests/pg/pg.mk).
+[ -x "$top_builddir/tests/pg/t_pg" ] \
+    || { echo "1..0 # SKIP the PostgreSQL backend is not built (libpq-dev)"; exit 0; }
+
+cs_init || tap_bail "cs_init failed"
+PGDIR=$CS_TMP/pg
+PORT=$(cs_free_port) || tap_bail "no free port"
+pg_down() { sh "$CLUSTER" stop "$PGDIR" >/dev/null 2>&1; }
+trap 'pg_down; cs_cleanup' EXIT
+
+# Nothing printed before privacy.sh's plan: its TAP stream is ours.
+sh "$CLUSTER" start "$PGDIR" "$PORT" >"$CS_TMP/cluster.log" 2>&1 \
+    || tap_bail "no private cluster on 127.0.0.1:$PORT: $(tail -3 "$CS_TMP/cluster.log")"
+for db in privacy bulk; do
+    sh "$CLUSTER" createdb "$PGDIR" "$PORT" "$db" >"$CS_TMP/cluster.log" 2>&1 \
+	|| tap_bail "createdb $db: $(tail -3 "$CS_TMP/cluster.log")"
+done
+
+CS_TEST_DATABASE=postgresql://postgres@127.0.0.1:$PORT/privacy \
+CS_TEST_DATABASE_BULK=postgresql://postgres@127.0.0.1:$PORT/bulk \
+    sh "$top_srcdir/tests/e2e/privacy.sh"
+rc=$?
+exit "$rc"
