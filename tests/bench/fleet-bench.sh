@@ -14,9 +14,20 @@
 #	the same machine: it competes for the CPUs with Postfix. msg/s is
 #	messages over the wall time of the smtp-source run(s); a run counts
 #	only when the store's "records" counter grew by the messages sent.
+#	Each run also prints the machine's CPU milliseconds per message
+#	(busy time from /proc/stat over the run, every process: Postfix,
+#	crmsync-milter, PostgreSQL, smtp-source) and the part of it spent
+#	in PostgreSQL's processes: on a machine whose CPUs are all busy,
+#	msg/s is CPUs / CPU per message, so two hosts sharing those CPUs
+#	cannot beat one; the CPU figures show where the time goes.
 #	Defaults are small (200 messages, 10 sessions, 2 rounds): a smoke
-#	run, not a measurement; raise -m for figures.
-#	Needs root, Postfix, smtp-source, PostgreSQL and the libpq backend.
+#	run, not a measurement; raise -m for figures, e.g. the documented
+#	run -m 2000 -s 20 -r 3.
+#	Needs root, Postfix, smtp-source, PostgreSQL, the libpq backend and
+#	tests/jget (make check builds it).
+#
+# EXIT STATUS
+#	0 when every configuration had a valid run, 1 otherwise.
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -31,6 +42,8 @@ while getopts m:s:l:r: o; do
     esac
 done
 cs_find_bins
+JGET=$top_builddir/tests/jget
+[ -x "$JGET" ] || { echo "fleet-bench: $JGET not built (make -C tests jget)" >&2; exit 1; }
 CLUSTER=$top_srcdir/tests/pg/pgcluster.sh
 [ "$(id -u)" = 0 ] || { echo "fleet-bench: needs root" >&2; exit 1; }
 case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
@@ -76,11 +89,25 @@ host c "$PC" "$CS_TMP/store/crmsync.db" || exit 1
 
 # records CONF - the store's lifetime records counter
 records() {
-    "$CRMSYNCCTL" -c "$1" stats 2>/dev/null | "$top_builddir/tests/jget" records 2>/dev/null || echo 0
+    "$CRMSYNCCTL" -c "$1" stats 2>/dev/null | "$JGET" records 2>/dev/null || echo 0
 }
 
 # now_ms - a monotonic-enough wall clock in ms
 now_ms() { perl -MTime::HiRes=time -e 'printf "%d\n", time() * 1000'; }
+
+# busy_ticks - the machine's busy CPU time so far, in clock ticks
+busy_ticks() {
+    awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
+
+# pg_ticks - CPU ticks used so far by PostgreSQL's live processes
+pg_ticks() {
+    for p in $(pgrep -x postgres); do
+	# fields after the ")" of comm: utime is the 12th, stime the 13th
+	sed 's/.*) //' "/proc/$p/stat" 2>/dev/null
+    done | awk '{ t += $12 + $13 } END { print t + 0 }'
+}
+HZ=$(getconf CLK_TCK)
 
 # src PORT N TAG - one smtp-source run
 src() {
@@ -95,6 +122,7 @@ run() {
     *) conf=$CS_TMP/a.conf ;;
     esac
     before=$(records "$conf")
+    b0=$(busy_ticks) g0=$(pg_ticks)
     t0=$(now_ms)
     case $1 in
     sqlite1) src "$PC" "$M" "$1-$2" ;;
@@ -104,10 +132,14 @@ run() {
 	 wait $p1 $p2 ;;
     esac
     t1=$(now_ms)
+    b1=$(busy_ticks) g1=$(pg_ticks)
     after=$(records "$conf")
     valid=yes
     [ $((after - before)) -ge "$M" ] || valid="no($((after - before))/$M)"
-    echo "$1 $(awk -v m="$M" -v ms=$((t1 - t0)) 'BEGIN { printf "%.1f", m * 1000 / (ms ? ms : 1) }') $valid"
+    awk -v c="$1" -v m="$M" -v ms=$((t1 - t0)) -v v="$valid" -v hz="$HZ" \
+	-v b=$((b1 - b0)) -v g=$((g1 - g0)) 'BEGIN {
+	    printf "%s %.1f %s cpu_ms/msg %.2f pg_cpu_ms/msg %.2f\n", c,
+		m * 1000 / (ms ? ms : 1), v, b * 1000 / hz / m, g * 1000 / hz / m }'
 }
 
 echo "# fleet-bench: $M messages of $L bytes, $S sessions, $R rounds; host $(nproc) CPUs"
@@ -122,9 +154,22 @@ while [ $r -le "$R" ]; do
     done
     r=$((r + 1))
 done
-echo "# median msg/s (valid runs only):"
+echo "# medians over valid runs: msg/s, machine CPU ms/msg, PostgreSQL CPU ms/msg"
+rc=0
 for c in sqlite1 pg1 pg2; do
-    awk -v c="$c" '$1 == c && $3 == "yes" { print $2 }' "$CS_TMP/results" | sort -n |
-	awk -v c="$c" '{ v[NR] = $1 } END { printf "%-8s %s\n", c, NR ? v[int((NR + 1) / 2)] : "none" }'
+    awk -v c="$c" '$1 == c && $3 == "yes" { print $2, $5, $7 }' "$CS_TMP/results" |
+	awk -v c="$c" '
+	function med(s,   a, n, i, j, t) {
+	    n = split(s, a, " ")
+	    for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+	    return a[int((n + 1) / 2)]
+	}
+	{ r = r " " $1; u = u " " $2; g = g " " $3; n++ }
+	END {
+	    if (!n) { printf "%-8s none\n", c; exit 1 }
+	    printf "%-8s %8s msg/s %6s cpu_ms/msg %6s pg_cpu_ms/msg\n", c, med(r), med(u), med(g)
+	}' || rc=1
 done
 for h in a b c; do ms_stop "unix:$CS_TMP/run/$h.sock" >/dev/null 2>&1; done
+exit $rc
