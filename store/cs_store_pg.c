@@ -235,10 +235,55 @@ static const char pg_schema_2[] =
 "  updated_at bigint NOT NULL,"
 "  status_json text NOT NULL);";
 
+/*
+ * Step 3: deal and person pages as a range scan, as SQLite's migration
+ * link_dates (see there): links carry their thread's last_date and
+ * visibility, kept by triggers; thread_links_page replaces
+ * thread_links_record (same (kind, id) prefix). A link gets its copies
+ * BEFORE INSERT, so the row is written once. No row lock is taken on
+ * the thread for that: every writer of an owner's threads and links
+ * (cs_store_pg_write.c, the owner actions of cs_store_pg_ctl.c) holds
+ * that owner's advisory lock, so no thread changes under a link being
+ * added. On a partitioned thread_links (PostgreSQL 13 or later for the
+ * BEFORE trigger) the index and triggers reach every partition; Citus
+ * needs citus.enable_unsafe_triggers, the triggers touching only rows of
+ * the same owner.
+ */
+static const char pg_schema_3[] =
+"ALTER TABLE thread_links ADD COLUMN last_date bigint NOT NULL DEFAULT 0;"
+"ALTER TABLE thread_links ADD COLUMN visibility text NOT NULL DEFAULT 'private'"
+"  CHECK(visibility IN ('private','shared'));"
+"UPDATE thread_links l SET last_date=t.last_date, visibility=t.visibility"
+"  FROM threads t WHERE t.owner=l.owner AND t.id=l.thread;"
+"DROP INDEX thread_links_record;"
+"CREATE INDEX thread_links_page ON thread_links(kind, id, last_date, thread)"
+"  INCLUDE (owner, visibility);"
+"CREATE FUNCTION crmsync_link_page_new() RETURNS trigger LANGUAGE plpgsql AS $$"
+"  DECLARE d bigint; v text;"
+"  BEGIN"
+"    SELECT t.last_date, t.visibility INTO d, v FROM threads t"
+"      WHERE t.owner=NEW.owner AND t.id=NEW.thread;"
+"    IF FOUND THEN NEW.last_date := d; NEW.visibility := v; END IF;"
+"    RETURN NEW;"
+"  END $$;"
+"CREATE TRIGGER thread_links_page_new BEFORE INSERT ON thread_links"
+"  FOR EACH ROW EXECUTE FUNCTION crmsync_link_page_new();"
+"CREATE FUNCTION crmsync_thread_page_sync() RETURNS trigger LANGUAGE plpgsql AS $$"
+"  BEGIN"
+"    UPDATE thread_links SET last_date=NEW.last_date, visibility=NEW.visibility"
+"      WHERE owner=NEW.owner AND thread=NEW.id;"
+"    RETURN NULL;"
+"  END $$;"
+"CREATE TRIGGER threads_page_sync AFTER UPDATE OF last_date, visibility ON threads"
+"  FOR EACH ROW WHEN (NEW.last_date IS DISTINCT FROM OLD.last_date"
+"  OR NEW.visibility IS DISTINCT FROM OLD.visibility)"
+"  EXECUTE FUNCTION crmsync_thread_page_sync();";
+
 /* Ordered migration steps: step i brings the version from i to i+1. */
 static const char *const pg_migrations[] = {
     pg_schema_1,
     pg_schema_2,
+    pg_schema_3,
 };
 
 #define PG_SCHEMA_VERSION ((int) (sizeof(pg_migrations) / sizeof(pg_migrations[0])))

@@ -92,15 +92,22 @@ static const char SQL_PERSON_OF[] =
 "SELECT pe.person FROM person_emails pe WHERE pe.email=$2::text"
 " AND " PG_CAN_ACCESS("'person'", "pe.person", "$1::text");
 static const char SQL_REC[] = "SELECT 1 WHERE " PG_CAN_ACCESS("$2::text", "$3::text", "$1::text");
+/*
+ * A record's page: thread_links_page read backwards, stopping at the
+ * limit; the copied last_date and visibility (migration 3) order the
+ * links and skip other owners' private threads inside the index.
+ * PG_VISIBLE on the thread row decides. The last column is the page
+ * key the cursor is made of.
+ */
 #define SQL_RT_HEAD \
-    "SELECT " PG_THREAD_COLS " FROM thread_links tl JOIN threads t" \
+    "SELECT " PG_THREAD_COLS ", tl.last_date FROM thread_links tl JOIN threads t" \
     " ON t.owner=tl.owner AND t.id=tl.thread WHERE tl.kind=$2::text AND tl.id=$3::text" \
+    " AND (tl.owner=$1::text OR tl.visibility='shared')" \
     " AND " PG_CAN_ACCESS("$2::text", "$3::text", "$1::text") " AND " PG_VISIBLE("t", "$1::text")
-static const char SQL_RT_FIRST[] =
-SQL_RT_HEAD " ORDER BY t.last_date DESC, t.id DESC LIMIT $4";
+#define SQL_RT_ORDER " ORDER BY tl.last_date DESC, tl.thread DESC LIMIT $4"
+static const char SQL_RT_FIRST[] = SQL_RT_HEAD SQL_RT_ORDER;
 static const char SQL_RT_NEXT[] =
-SQL_RT_HEAD " AND (t.last_date, t.id) < ($5::bigint, $6::bigint)"
-" ORDER BY t.last_date DESC, t.id DESC LIMIT $4";
+SQL_RT_HEAD " AND (tl.last_date, tl.thread) < ($5::bigint, $6::bigint)" SQL_RT_ORDER;
 static const char SQL_VISIBLE_TO[] =
 "SELECT u.id FROM users u JOIN threads t ON t.id=$1::bigint WHERE " PG_VISIBLE("t", "u.id")
 " ORDER BY u.id";
@@ -548,7 +555,7 @@ int     pg_record_threads(cs_store *st, const char *as, const char *kind, const 
 	if ((t = thread_obj(st, c, as, q, i)) == NULL || json_array_append_new(threads, t) < 0)
 	    goto out;
 	id = pg_int(q, i, 0);
-	last = pg_int(q, i, 5);
+	last = pg_int(q, i, 7);
 	n++;
     }
     if (more)

@@ -274,12 +274,53 @@ static const char sq_schema_milter_status[] =
 "  status_json TEXT NOT NULL"
 ") WITHOUT ROWID;";
 
+/*
+ * Migration: deal and person pages as a range scan (cs_store_sqlite_ctl.c
+ * SQL_RT_*). Each link carries a copy of its thread's last_date and
+ * visibility, so one index walk over a record's links yields them in
+ * page order, and rows the reader can never see (another owner's
+ * private threads) are skipped inside the index without reading the
+ * thread; the page then stops at its limit instead of sorting every
+ * thread linked to the record. Triggers keep the copies true whichever
+ * statement changes a thread or adds a link (writers, merges, imports,
+ * share and private), so no writer has to know. The copies only choose
+ * candidates: the page query still checks SQ_VISIBLE on the thread
+ * itself, so a stale copy could hide a thread but never show one. A
+ * link whose thread is missing keeps last_date 0 and 'private'.
+ * thread_links_record goes: the new index has the same (kind, id)
+ * prefix that the directory's statements (X2) use.
+ */
+static const char sq_schema_link_dates[] =
+"ALTER TABLE thread_links ADD COLUMN last_date INTEGER NOT NULL DEFAULT 0;"
+"ALTER TABLE thread_links ADD COLUMN visibility TEXT NOT NULL DEFAULT 'private'"
+"  CHECK(visibility IN ('private','shared'));"
+"UPDATE thread_links SET"
+"  last_date=coalesce((SELECT t.last_date FROM threads t"
+"  WHERE t.owner=thread_links.owner AND t.id=thread_links.thread), 0),"
+"  visibility=coalesce((SELECT t.visibility FROM threads t"
+"  WHERE t.owner=thread_links.owner AND t.id=thread_links.thread), 'private');"
+"DROP INDEX thread_links_record;"
+"CREATE INDEX thread_links_page ON thread_links(kind, id, last_date, thread, visibility);"
+"CREATE TRIGGER thread_links_page_new AFTER INSERT ON thread_links BEGIN"
+"  UPDATE thread_links SET"
+"  last_date=(SELECT t.last_date FROM threads t WHERE t.owner=NEW.owner AND t.id=NEW.thread),"
+"  visibility=(SELECT t.visibility FROM threads t WHERE t.owner=NEW.owner AND t.id=NEW.thread)"
+"  WHERE owner=NEW.owner AND thread=NEW.thread AND kind=NEW.kind AND id=NEW.id"
+"  AND EXISTS (SELECT 1 FROM threads t WHERE t.owner=NEW.owner AND t.id=NEW.thread);"
+"  END;"
+"CREATE TRIGGER threads_page_sync AFTER UPDATE OF last_date, visibility ON threads"
+"  WHEN NEW.last_date IS NOT OLD.last_date OR NEW.visibility IS NOT OLD.visibility BEGIN"
+"  UPDATE thread_links SET last_date=NEW.last_date, visibility=NEW.visibility"
+"  WHERE owner=NEW.owner AND thread=NEW.id;"
+"  END;";
+
 /* Ordered migration steps: step i brings user_version from i to i+1. */
 static const char *const sq_migrations[] = {
     sq_schema_1,
     sq_schema_events,
     sq_schema_unlinks,
     sq_schema_milter_status,
+    sq_schema_link_dates,
 };
 
 #define SQ_SCHEMA_VERSION ((int) (sizeof(sq_migrations) / sizeof(sq_migrations[0])))
@@ -717,7 +758,8 @@ int     sq_cursor_decode(const char *c, sqlite3_int64 *last, sqlite3_int64 *id)
 }
 
 static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=?1";
-static const char SQL_MB_FIRST[] =
+#define SQL_MB_FIRST sq_sql_mailbox_first
+const char sq_sql_mailbox_first[] =
 "SELECT id, subject, visibility, message_count, first_date, last_date FROM threads"
 " WHERE owner=?1 ORDER BY last_date DESC, id DESC LIMIT ?2";
 static const char SQL_MB_NEXT[] =

@@ -24,6 +24,10 @@
  *	drops any later automatic link of the same thread to the same record,
  *	and a merge carries the rows to the surviving thread.
  *
+ *	Deal and person pages read, on each link, a copy of its thread's
+ *	last_date and visibility that triggers keep (migration link_dates):
+ *	one index walk in page order that stops at the page's end.
+ *
  *	Directory (X2): the snapshot is validated whole before the database
  *	is touched; then, in one transaction, Smart BCC and hand persons whose
  *	address the snapshot gives to a CRM person hand their thread links
@@ -77,7 +81,8 @@
 
 static const char SQL_TGET[] =
 "SELECT " SQ_THREAD_COLS " FROM threads t WHERE t.id=?2 AND " SQ_VISIBLE("t", "?1");
-static const char SQL_TMSGS[] =
+#define SQL_TMSGS sq_sql_thread_messages
+const char sq_sql_thread_messages[] =
 "SELECT m.message_id, m.from_json, m.to_json, m.cc_json, m.date, m.sort_date, m.subject,"
 " m.truncated, r.data FROM threads t JOIN messages m ON m.owner=t.owner AND m.thread=t.id"
 " JOIN raw r ON r.id=m.raw WHERE t.id=?2 AND " SQ_VISIBLE("t", "?1")
@@ -99,14 +104,26 @@ static const char SQL_PERSON_OF[] =
 "SELECT pe.person FROM person_emails pe WHERE pe.email=?2"
 " AND " SQ_CAN_ACCESS("'person'", "pe.person", "?1");
 static const char SQL_REC[] = "SELECT 1 WHERE " SQ_CAN_ACCESS("?2", "?3", "?1");
+/*
+ * A record's page walks thread_links_page (kind, id, last_date, thread)
+ * backwards and stops after the limit: the link rows carry their
+ * thread's last_date and visibility (kept by triggers, migration
+ * link_dates), so the order needs no sort and another owner's private
+ * threads are passed over inside the index. The copied visibility only
+ * picks candidates; SQ_VISIBLE on the thread row decides, as everywhere.
+ * CROSS JOIN keeps thread_links the outer loop. The last column is the
+ * page key the cursor is made of.
+ */
 #define SQL_RT_HEAD \
-    "SELECT " SQ_THREAD_COLS " FROM thread_links tl JOIN threads t" \
+    "SELECT " SQ_THREAD_COLS ", tl.last_date FROM thread_links tl CROSS JOIN threads t" \
     " ON t.owner=tl.owner AND t.id=tl.thread WHERE tl.kind=?2 AND tl.id=?3" \
+    " AND (tl.owner=?1 OR tl.visibility='shared')" \
     " AND " SQ_CAN_ACCESS("?2", "?3", "?1") " AND " SQ_VISIBLE("t", "?1")
-static const char SQL_RT_FIRST[] =
-SQL_RT_HEAD " ORDER BY t.last_date DESC, t.id DESC LIMIT ?4";
+#define SQL_RT_ORDER " ORDER BY tl.last_date DESC, tl.thread DESC LIMIT ?4"
+#define SQL_RT_FIRST sq_sql_record_page_first
+const char sq_sql_record_page_first[] = SQL_RT_HEAD SQL_RT_ORDER;
 static const char SQL_RT_NEXT[] =
-SQL_RT_HEAD " AND (t.last_date, t.id) < (?5, ?6) ORDER BY t.last_date DESC, t.id DESC LIMIT ?4";
+SQL_RT_HEAD " AND (tl.last_date, tl.thread) < (?5, ?6)" SQL_RT_ORDER;
 static const char SQL_VISIBLE_TO[] =
 "SELECT u.id FROM users u JOIN threads t ON t.id=?1 WHERE " SQ_VISIBLE("t", "u.id")
 " ORDER BY u.id";
@@ -590,7 +607,7 @@ int     sq_record_threads(cs_store *st, const char *as, const char *kind, const 
 	if ((t = thread_obj(st, c, as, q)) == NULL || json_array_append_new(threads, t) < 0)
 	    goto out;
 	id = sqlite3_column_int64(q, 0);
-	last = sqlite3_column_int64(q, 5);
+	last = sqlite3_column_int64(q, 7);
 	n++;
     }
     if (step != SQLITE_ROW && step != SQLITE_DONE)

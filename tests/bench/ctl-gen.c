@@ -60,6 +60,7 @@
 #include "cs_digest.h"
 #include "cs_policy.h"
 #include "cs_store.h"
+#include "cs_store_sqlite.h"
 
 #define BASE	1704103200		/* Mon, 01 Jan 2024 10:00:00 +0000 */
 
@@ -572,37 +573,15 @@ static int sql(const char *path, const char *query)
     return 0;
 }
 
-/* Copies of cs_store_sqlite_ctl.c's access rules, for plan. */
-#define SQ_KNOWN(u) \
-    "EXISTS (SELECT 1 FROM users ku WHERE ku.id=" u ")"
-#define SQ_CAN_ACCESS(k, i, u) \
-    "(" SQ_KNOWN(u) " AND EXISTS (SELECT 1 FROM access ca WHERE ca.user=" u \
-    " AND ca.kind=" k " AND ca.id=" i ") AND CASE " k \
-    " WHEN 'deal' THEN EXISTS (SELECT 1 FROM deals cd WHERE cd.id=" i ")" \
-    " WHEN 'person' THEN EXISTS (SELECT 1 FROM persons cp WHERE cp.id=" i ")" \
-    " ELSE 0 END)"
-#define SQ_VISIBLE(t, u) \
-    "(" SQ_KNOWN(u) " AND (" t ".owner=" u " OR (" t ".visibility='shared'" \
-    " AND EXISTS (SELECT 1 FROM thread_links vl WHERE vl.owner=" t ".owner" \
-    " AND vl.thread=" t ".id AND " SQ_CAN_ACCESS("vl.kind", "vl.id", u) "))))"
-
-/* plan - EXPLAIN QUERY PLAN of the benchmarked queries (store SQL copies) */
+/* plan - EXPLAIN QUERY PLAN of the benchmarked queries (the store's own SQL) */
 static int plan(const char *path)
 {
     static const struct {
 	const char *name, *sql;
     }       qs[] = {
-	{"mailbox (cs_store_sqlite.c SQL_MB_FIRST)",
-	    "SELECT id, subject, visibility, message_count, first_date, last_date FROM threads"
-	    " WHERE owner='u002' ORDER BY last_date DESC, id DESC LIMIT 51"},
-	{"deal page (cs_store_sqlite_ctl.c SQL_RT_FIRST)",
-	    "SELECT t.id FROM thread_links tl JOIN threads t ON t.owner=tl.owner AND t.id=tl.thread"
-	    " WHERE tl.kind=?2 AND tl.id=?3 AND " SQ_CAN_ACCESS("?2", "?3", "?1")
-	    " AND " SQ_VISIBLE("t", "?1") " ORDER BY t.last_date DESC, t.id DESC LIMIT ?4"},
-	{"thread messages (cs_store_sqlite_ctl.c SQL_TMSGS)",
-	    "SELECT m.message_id, r.data FROM threads t JOIN messages m ON m.owner=t.owner"
-	    " AND m.thread=t.id JOIN raw r ON r.id=m.raw WHERE t.id=?2 AND " SQ_VISIBLE("t", "?1")
-	    " ORDER BY m.sort_date, m.id"},
+	{"mailbox (cs_store_sqlite.c SQL_MB_FIRST)", sq_sql_mailbox_first},
+	{"deal page (cs_store_sqlite_ctl.c SQL_RT_FIRST)", sq_sql_record_page_first},
+	{"thread messages (cs_store_sqlite_ctl.c SQL_TMSGS)", sq_sql_thread_messages},
     };
     sqlite3 *db;
     sqlite3_stmt *q;

@@ -191,6 +191,211 @@ static void bad_dir(cs_store *st, const char *text, const char *want)
     json_decref(snap);
 }
 
+/*
+ * page_walk - every thread id on a record's page as "t1 t2 ...", read in
+ * pages of limit through the cursors; "ERR..." if a page breaks a rule
+ */
+static char *page_walk(cs_store *st, const char *as, const char *kind, const char *rid,
+		               int limit)
+{
+    cs_buf  b = {0};
+    char   *cursor = NULL, *res;
+    int     pages = 0;
+
+    do {
+	json_t *out = NULL, *list, *cur, *t;
+	size_t  i;
+
+	if (cs_store_record_threads(st, as, kind, rid, limit, cursor, &out) != CS_OK) {
+	    free(cursor);
+	    cs_buf_free(&b);
+	    return strdup("ERR: query failed");
+	}
+	free(cursor);
+	cursor = NULL;
+	list = json_object_get(out, "threads");
+	cur = json_object_get(out, "cursor");
+	/* A full page may have a cursor; a short one never has. */
+	if (json_array_size(list) > (size_t) limit
+	    || (json_is_string(cur) && json_array_size(list) != (size_t) limit)
+	    || ++pages > 100) {
+	    json_decref(out);
+	    cs_buf_free(&b);
+	    return strdup("ERR: bad page");
+	}
+	json_array_foreach(list, i, t) {
+	    cs_buf_appendf(&b, "%s%s", b.len ? " " : "",
+			   json_string_value(json_object_get(t, "id")));
+	}
+	if (json_is_string(cur))
+	    cursor = strdup(json_string_value(cur));
+	json_decref(out);
+    } while (cursor);
+    res = strdup(b.len ? b.data : "");
+    cs_buf_free(&b);
+    return res;
+}
+
+/* is_page - the page read with limits 1, 2, 3 and 50 is want each time */
+static void is_page(cs_store *st, const char *as, const char *kind, const char *rid,
+		            const char *want, const char *what)
+{
+    static const int limits[] = {1, 2, 3, 50};
+
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+	char   *got = page_walk(st, as, kind, rid, limits[i]), name[256];
+
+	snprintf(name, sizeof(name), "%s (limit %d)", what, limits[i]);
+	is_str(got, want, name);
+	free(got);
+    }
+}
+
+/* tids - "tN tN ..." of threads named by subject, owner alice */
+static void tids(char *out, size_t len, const char *const *subjects)
+{
+    char    one[32];
+
+    out[0] = 0;
+    for (size_t i = 0; subjects[i]; i++) {
+	tid_of("alice", subjects[i], one, sizeof(one));
+	snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? " " : "", one);
+    }
+}
+
+/*
+ * test_page_order - deal and person pages in last_date order (newest
+ * first, ties by id) through every change that moves a thread: a reply,
+ * a hand link, a merge (T1), share and private (V3, V5), delete. The
+ * page reads copies of the thread's last_date and visibility kept on
+ * its links; each step fails if a copy went stale.
+ */
+static void test_page_order(cs_store *st)
+{
+    static const char *const s1324[] = {"Page one", "Page three", "Page two", "Page four", NULL};
+    static const char *const s4132[] = {"Page four", "Page one", "Page three", "Page two", NULL};
+    static const char *const s4s132[] = {"Page four", "Side", "Page one", "Page three",
+	"Page two", NULL};
+    const char *subj[] = {"Page one", "Page two", "Page three", "Page four"};
+    const char *ids[] = {"pg1@acme.example", "pg2@acme.example", "pg3@acme.example",
+	"pg4@acme.example"};
+    /* Dates against the order of ids: a link dated wrong is seen. */
+    const time_t dates[] = {BASE + 30000, BASE + 20000, BASE + 20000, BASE + 10000};
+    char    want[256], m[32], p4[32], p3[32], side[32], err[256];
+    json_t *out = NULL;
+    char   *raw;
+
+    for (int i = 0; i < 4; i++) {
+	raw = mk("Carl <client@acme.example>", "alice@corp.example", subj[i], ids[i], NULL,
+		 dates[i], "Page text.");
+	is_int(record(st, raw, ALICE), CS_OK, "pages: one more linked thread recorded");
+	free(raw);
+    }
+    /* Two and three share a date: the higher id comes first. */
+    tids(want, sizeof(want), s1324);
+    is_page(st, "alice", "deal", "d1", want, "pages: d1 newest first, ties by id");
+    is_page(st, "alice", "person", "p1", want, "pages: p1 the same");
+    is_page(st, "bob", "person", "p1", "", "pages: bob sees none of alice's private ones");
+
+    /* A reply to the oldest moves it to the top. */
+    raw = mk("Carl <client@acme.example>", "alice@corp.example", "Re: Page four",
+	     "pg4r@acme.example", "pg4@acme.example", BASE + 40000, "Reply.");
+    is_int(record(st, raw, ALICE), CS_OK, "pages: a reply to Page four");
+    free(raw);
+    tids(want, sizeof(want), s4132);
+    is_page(st, "alice", "deal", "d1", want, "pages: the reply moved Page four to the top");
+
+    /* A thread linked by hand later takes its place by date. */
+    raw = mk("Zed <zed@else.example>", "alice@corp.example", "Side", "side@else.example", NULL,
+	     BASE + 35000, "Side text.");
+    is_int(record(st, raw, ALICE), CS_OK, "pages: an unlinked thread");
+    free(raw);
+    tid_of("alice", "Side", side, sizeof(side));
+    is_int(cs_store_link(st, "alice", side, "deal", "d1", 0, &out, err, sizeof(err)), CS_OK,
+	   "pages: alice links it to d1 by hand");
+    json_decref(out);
+    out = NULL;
+    tids(want, sizeof(want), s4s132);
+    is_page(st, "alice", "deal", "d1", want, "pages: the hand-linked thread by its date");
+
+    /* T1: a message naming one and two merges them, newest of all. */
+    raw = mk("Carl <client@acme.example>", "alice@corp.example", "Re: Page two",
+	     "pg5@acme.example",
+	     "pg2@acme.example>\r\nReferences: <pg1@acme.example> <pg2@acme.example",
+	     BASE + 45000, "Both.");
+    is_int(record(st, raw, ALICE), CS_OK, "pages: a message joining two threads");
+    free(raw);
+    snprintf(m, sizeof(m), "t%lld", q_int("SELECT thread FROM messages WHERE owner='alice'"
+					  " AND message_id LIKE '%%pg5@acme.example%%'"));
+    is_int(q_int("SELECT count(DISTINCT thread) FROM messages WHERE owner='alice' AND"
+		 " (message_id LIKE '%%pg1@%%' OR message_id LIKE '%%pg2@%%'"
+		 " OR message_id LIKE '%%pg5@%%')"), 1, "pages: T1 merged them");
+    tid_of("alice", "Page four", p4, sizeof(p4));
+    tid_of("alice", "Page three", p3, sizeof(p3));
+    snprintf(want, sizeof(want), "%s %s %s %s", m, p4, side, p3);
+    is_page(st, "alice", "deal", "d1", want, "pages: the merged thread on top, once");
+    snprintf(want, sizeof(want), "%s %s %s", m, p4, p3);
+    is_page(st, "alice", "person", "p1", want, "pages: p1 without the hand-linked one");
+
+    /* V3, V5: sharing shows a thread to bob (access to p1) at once. */
+    {
+	const char *one[] = {p3};
+
+	is_int(cs_store_threads_set(st, "alice", CS_THREADS_SHARE, one, 1, &out, err,
+				    sizeof(err)), CS_OK, "pages: alice shares Page three");
+	json_decref(out);
+	out = NULL;
+	is_page(st, "bob", "person", "p1", p3, "pages: bob sees the shared one");
+	is_int(cs_store_threads_set(st, "alice", CS_THREADS_PRIVATE, one, 1, &out, err,
+				    sizeof(err)), CS_OK, "pages: private again");
+	json_decref(out);
+	out = NULL;
+	is_page(st, "bob", "person", "p1", "", "pages: gone for bob at once");
+	one[0] = m;
+	is_int(cs_store_threads_set(st, "alice", CS_THREADS_SHARE, one, 1, &out, err,
+				    sizeof(err)), CS_OK, "pages: alice shares the merged thread");
+	json_decref(out);
+	out = NULL;
+	one[0] = p3;
+	is_int(cs_store_threads_set(st, "alice", CS_THREADS_SHARE, one, 1, &out, err,
+				    sizeof(err)), CS_OK, "pages: and Page three again");
+	json_decref(out);
+	out = NULL;
+	snprintf(want, sizeof(want), "%s %s", m, p3);
+	is_page(st, "bob", "person", "p1", want, "pages: bob sees both, in order");
+	/* A link added to a thread already shared is shared from the start. */
+	is_int(cs_store_link(st, "alice", p3, "person", "p1", 1, &out, err, sizeof(err)), CS_OK,
+	       "pages: alice unlinks Page three from p1");
+	json_decref(out);
+	out = NULL;
+	is_page(st, "bob", "person", "p1", m, "pages: off bob's p1 page");
+	is_int(cs_store_link(st, "alice", p3, "person", "p1", 0, &out, err, sizeof(err)), CS_OK,
+	       "pages: and links it again");
+	json_decref(out);
+	out = NULL;
+	is_page(st, "bob", "person", "p1", want, "pages: back on bob's page at once");
+	is_int(cs_store_record_threads(st, "bob", "deal", "d1", 50, NULL, &out), CS_ENOTFOUND,
+	       "pages: still no d1 page for bob");
+	json_decref(out);
+	out = NULL;
+
+	/* Delete: off every page. */
+	one[0] = m;
+	is_int(cs_store_threads_set(st, "alice", CS_THREADS_DELETE, one, 1, &out, err,
+				    sizeof(err)), CS_OK, "pages: alice deletes the merged thread");
+	json_decref(out);
+	out = NULL;
+	is_page(st, "bob", "person", "p1", p3, "pages: bob's page without it");
+	snprintf(want, sizeof(want), "%s %s %s", p4, side, p3);
+	is_page(st, "alice", "deal", "d1", want, "pages: alice's d1 without it");
+    }
+    is_int(q_int("SELECT count(*) FROM thread_links tl JOIN threads t ON t.owner=tl.owner"
+		 " AND t.id=tl.thread WHERE tl.last_date<>t.last_date"
+		 " OR tl.visibility<>t.visibility"), 0, "pages: no link's copies are stale");
+    is_int(q_int("SELECT count(*) FROM thread_links tl WHERE NOT EXISTS (SELECT 1 FROM threads t"
+		 " WHERE t.owner=tl.owner AND t.id=tl.thread)"), 0, "pages: no link without a thread");
+}
+
 /* main - one store, the checks in the order a user would act */
 int     main(void)
 {
@@ -310,7 +515,7 @@ int     main(void)
     out = NULL;
     is_int(cs_store_record_threads(st, "bob", "person", "p1", 1, NULL, &out), CS_OK, "page 1");
     {
-	char   *cur = strdup(json_string_value(json_object_get(out, "cursor")));
+	char   *cur = cs_strdup(json_string_value(json_object_get(out, "cursor")));
 
 	json_decref(out);
 	out = NULL;
@@ -442,6 +647,8 @@ int     main(void)
 	   "audit: one row per change, none for refused ones");
     is_int(q_int("SELECT count(*) FROM events WHERE type='thread.deleted'"), 2,
 	   "X3: two thread.deleted events");
+
+    test_page_order(st);
 
     cs_store_close(st);
     {
