@@ -14,7 +14,10 @@
  *	connect_timeout, tcp_user_timeout and TCP keepalives in the
  *	connection parameters (ours override the URI's), and
  *	statement_timeout and lock_timeout set to the store's timeout on
- *	each new session. synchronous_commit is on: a commit is durable
+ *	each new session. JIT compilation is off for the session: on tables
+ *	not yet analyzed the planner's estimates pass jit_above_cost and
+ *	each short query was compiled anew (a share of 1,000 threads took
+ *	12 s with JIT, 0.2 s without). synchronous_commit is on: a commit is durable
  *	before end-of-message is answered. A broken connection is reset on
  *	its next use with a doubling backoff (1 s to 16 s): while the
  *	database is down a group fails at once, and recording resumes by
@@ -279,11 +282,27 @@ static const char pg_schema_3[] =
 "  OR NEW.visibility IS DISTINCT FROM OLD.visibility)"
 "  EXECUTE FUNCTION crmsync_thread_page_sync();";
 
+/*
+ * Step 4: the threading lookups by subject and by Thread-Index root order
+ * by (sort_date DESC, id DESC) LIMIT 1; with id in the index the scan
+ * stops at the first private match instead of sorting every message of
+ * that subject (3.3 ms per message at a 1,000-message thread). SQLite's
+ * messages table is WITHOUT ROWID: its indexes end with the key (owner,
+ * id) already.
+ */
+static const char pg_schema_4[] =
+"DROP INDEX messages_subject;"
+"CREATE INDEX messages_subject ON messages(owner, subject_norm, outside_key, sort_date, id);"
+"DROP INDEX messages_tindex;"
+"CREATE INDEX messages_tindex ON messages(owner, thread_index_root, sort_date, id)"
+"  WHERE thread_index_root IS NOT NULL;";
+
 /* Ordered migration steps: step i brings the version from i to i+1. */
 static const char *const pg_migrations[] = {
     pg_schema_1,
     pg_schema_2,
     pg_schema_3,
+    pg_schema_4,
 };
 
 #define PG_SCHEMA_VERSION ((int) (sizeof(pg_migrations) / sizeof(pg_migrations[0])))
@@ -415,7 +434,8 @@ int     pg_connect(pg_store *s, pg_conn *c)
 	|| pg_x(c, SQL_SET, "ss", "synchronous_commit", "on") < 0
 	|| pg_x(c, SQL_SET, "ss", "idle_in_transaction_session_timeout", "600000") < 0
 	|| pg_x(c, SQL_SET, "ss", "client_min_messages", "warning") < 0
-	|| pg_x(c, SQL_SET, "ss", "client_encoding", "UTF8") < 0) {
+	|| pg_x(c, SQL_SET, "ss", "client_encoding", "UTF8") < 0
+	|| pg_x(c, SQL_SET, "ss", "jit", "off") < 0) {
 	pg_disconnect(c);
 	return -1;
     }
