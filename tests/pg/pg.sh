@@ -62,4 +62,37 @@ for t in t_pg t_visibility; do
 	run_tap "$t" "$prog"
 done
 
+# --- One logical schema (F1): the two backends' tables, columns and
+# indexes are the same, but for the differences listed here on purpose:
+#   counters.shard	PostgreSQL spreads each counter over shards (no row
+#			every host queues on)
+#   event_lease.*	SQLite's one-sender lease; PostgreSQL senders claim
+#			threads with try-locks and SKIP LOCKED instead
+#   schema_version.*	PostgreSQL's version table; SQLite uses user_version
+# A column or index added to one backend only fails here.
+GEN=$top_builddir/tests/bench/ctl-gen
+if [ -x "$GEN" ] && command -v sqlite3 >/dev/null 2>&1 && command -v psql >/dev/null 2>&1; then
+    sh "$CLUSTER" createdb "$PGDIR" "$PORT" schema >/dev/null 2>&1
+    URI="postgresql://postgres@127.0.0.1:$PORT/schema"
+    "$GEN" fixture "$CS_TMP/schema.db" >/dev/null 2>&1
+    "$GEN" fixture "$URI" >/dev/null 2>&1
+    sqlite3 "$CS_TMP/schema.db" "SELECT m.name || '.' || p.name FROM sqlite_schema m,
+	pragma_table_info(m.name) p WHERE m.type = 'table'
+	AND m.name NOT IN ('event_lease') ORDER BY 1" >"$CS_TMP/sq.cols"
+    psql -At "$URI" -c "SELECT table_name || '.' || column_name FROM information_schema.columns
+	WHERE table_schema = 'public' AND table_name NOT IN ('schema_version')
+	AND (table_name, column_name) <> ('counters', 'shard') ORDER BY 1" >"$CS_TMP/pg.cols"
+    tap_ok "same tables and columns on SQLite and PostgreSQL ($(wc -l <"$CS_TMP/sq.cols") columns)" \
+	diff "$CS_TMP/sq.cols" "$CS_TMP/pg.cols"
+    [ -s "$CS_TMP/sq.cols" ] || tap_diag "no SQLite columns listed"
+    sqlite3 "$CS_TMP/schema.db" "SELECT name FROM sqlite_schema WHERE type = 'index'
+	AND name NOT LIKE 'sqlite_autoindex%' ORDER BY 1" >"$CS_TMP/sq.idx"
+    psql -At "$URI" -c "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'
+	AND indexname NOT LIKE '%\_pkey' AND indexname NOT LIKE '%\_key' ORDER BY 1" >"$CS_TMP/pg.idx"
+    tap_ok "same named indexes on SQLite and PostgreSQL ($(wc -l <"$CS_TMP/sq.idx") indexes)" \
+	diff "$CS_TMP/sq.idx" "$CS_TMP/pg.idx"
+else
+    tap_diag "schema comparison skipped: ctl-gen, sqlite3 or psql missing"
+fi
+
 tap_done
