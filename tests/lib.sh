@@ -18,6 +18,11 @@
 #	Paths must not contain white space.
 #
 #	Setup and teardown
+#	  cs_require_pg			print "1..0 # SKIP ..." and exit 0 unless
+#					CRMSYNC_E2E=1 or CRMSYNC_PG=1, root,
+#					PostgreSQL and psql installed and the
+#					libpq backend built; sets PGBIN and
+#					CLUSTER (tests/pg/pgcluster.sh)
 #	  cs_require_e2e		print "1..0 # SKIP ..." and exit 0 unless
 #					CRMSYNC_E2E=1, uid 0 and postfix/swaks/
 #					smtp-sink installed
@@ -129,6 +134,20 @@ cs_require_e2e() {
 	    exit 0
 	fi
     done
+}
+
+# cs_require_pg - skip the whole test unless a private PostgreSQL can run
+cs_require_pg() {
+    PGBIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+    CLUSTER=$top_srcdir/tests/pg/pgcluster.sh
+    if [ "${CRMSYNC_E2E:-0}" != 1 ] && [ "${CRMSYNC_PG:-0}" != 1 ]; then
+	tap_skip_all "needs root and PostgreSQL (set CRMSYNC_E2E=1 or CRMSYNC_PG=1)"
+    fi
+    [ "$(id -u)" = 0 ] || tap_skip_all "needs root (runs initdb as postgres)"
+    [ -x "$PGBIN/initdb" ] && id postgres >/dev/null 2>&1 && command -v psql >/dev/null 2>&1 \
+	|| tap_skip_all "PostgreSQL not installed (contrib/install-deps test)"
+    grep -q '^#define HAVE_LIBPQ 1' "$top_builddir/config.h" 2>/dev/null \
+	|| tap_skip_all "the PostgreSQL backend is not built (libpq-dev)"
 }
 
 # cs_init - make the scratch and state directories, arm the EXIT trap

@@ -14,18 +14,7 @@
 export top_srcdir top_builddir
 . "$top_srcdir/tests/lib.sh"
 
-PGBIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-CLUSTER=$top_srcdir/tests/pg/pgcluster.sh
-if [ "${CRMSYNC_E2E:-0}" != 1 ] && [ "${CRMSYNC_PG:-0}" != 1 ]; then
-    echo "1..0 # SKIP needs root and PostgreSQL (set CRMSYNC_E2E=1 or CRMSYNC_PG=1)"
-    exit 0
-fi
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (runs initdb as postgres)"; exit 0; }
-[ -x "$PGBIN/initdb" ] && id postgres >/dev/null 2>&1 && command -v psql >/dev/null 2>&1 \
-    || { echo "1..0 # SKIP PostgreSQL not installed (contrib/install-deps test)"; exit 0; }
-# t_pg is built exactly when the backend is (HAVE_LIBPQ, tests/pg/pg.mk).
-[ -x "$top_builddir/tests/pg/t_pg" ] \
-    || { echo "1..0 # SKIP the PostgreSQL backend is not built (libpq-dev)"; exit 0; }
+cs_require_pg
 
 cs_init || tap_bail "cs_init failed"
 PGDIR=$CS_TMP/pg
