@@ -61,11 +61,18 @@
  *
  *	Speed. The inline store (no CS_STORE_WRITER) commits each record in
  *	its own transaction, one fsync each: --jobs 1 does that. By default
- *	(--jobs 16) the store is opened with its group-commit writer, the
- *	milter's own crash-safe path, and N worker threads keep N records in
- *	flight so that the writer commits them in groups (one fsync per
- *	group). Reading, parsing and deciding stay in the main thread, in
- *	mailbox order; memory stays bounded (at most 2N messages held).
+ *	(--jobs 1024) the store is opened with its group-commit writer, the
+ *	milter's own crash-safe path, in bulk mode (CS_STORE_BULK: a bigger
+ *	page cache, fewer checkpoints): the main thread reads, parses and
+ *	decides in mailbox order and hands each record over with
+ *	cs_store_submit(), which waits only while N records (or about a
+ *	group's raw bytes) are not yet committed, so the writer thread
+ *	commits whole groups of up to 512 records (one transaction, one
+ *	fsync) while the next ones are parsed. Outcomes are counted as their
+ *	groups commit; the run ends only after the last one did
+ *	(cs_store_drain()), so a successful exit means every imported
+ *	message is on disk, and a crash loses only uncommitted groups, which
+ *	a re-run imports (T2). Memory stays bounded by N messages.
  *	tests/bench/import-bench.sh measures both.
  * DIAGNOSTICS
  *	Exit 0 done (even with unreadable messages: they are in the summary),
@@ -99,8 +106,8 @@
 #define IMP_PROGRESS_JSON	10.0	/* seconds between JSON progress lines */
 #define IMP_MAX_ERRORS		50	/* consecutive store failures: give up */
 #define IMP_MAX_EXTRA		3	/* passes for conditional copies */
-#define IMP_JOBS_DEFAULT	16	/* records in flight (--jobs) */
-#define IMP_JOBS_MAX		256	/* the store's CS_STORE_GROUP_MAX */
+#define IMP_JOBS_DEFAULT	1024	/* records in flight (--jobs): two bulk groups */
+#define IMP_JOBS_MAX		4096	/* the store's CS_STORE_QUEUE_MAX */
 
 /* One decided message on its way to the store; owns what it points to. */
 typedef struct imp_item {
@@ -119,17 +126,6 @@ typedef struct imp_item {
     int     pass;
 } imp_item;
 
-/* Workers that hand records to the store's group-commit writer. */
-typedef struct imp_pool {
-    pthread_cond_t cond;		/* any change of the fields below */
-    imp_item **ring;
-    size_t  cap, head, n;
-    size_t  busy;			/* taken by a worker, not finished */
-    int     stop;
-    pthread_t *th;
-    int     nth;
-} imp_pool;
-
 typedef struct imp {
     ctl_ctx *ctx;
     cs_policy *pol;
@@ -144,9 +140,8 @@ typedef struct imp {
     time_t  window_start;		/* now - Window */
     time_t  lower;			/* max(window_start, since) */
     int     since_clamped;
-    int     jobs;			/* 1: inline store; more: writer + workers */
-    pthread_mutex_t mu;			/* counts, fatal, stderr, the pool */
-    imp_pool pool;
+    int     jobs;			/* 1: inline store; more: records in flight */
+    pthread_mutex_t mu;			/* counts, fatal, stderr (writer thread too) */
     const char *fatal;			/* why the run stopped early */
     /* Counts. */
     unsigned long seen, imported, duplicates, unreadable, errors, consecutive_errors;
@@ -474,11 +469,63 @@ static void item_free(imp_item *it)
     free(it);
 }
 
-/* store_item - record one item and count the outcome (any thread) */
+/* What a submitted record's outcome is reported against. */
+typedef struct imp_ticket {
+    imp    *im;
+    char   *path;
+    uint64_t offset;
+    int     pass;
+} imp_ticket;
+
+/* count_outcome - one record's store outcome in the counts (any thread) */
+static void count_outcome(imp *im, int rc, int result, int pass, const char *path,
+			          uint64_t offset)
+{
+    pthread_mutex_lock(&im->mu);
+    if (rc != CS_OK) {
+	im->errors++;
+	warn_at(im, "not_stored", path, offset, "the store did not take this message");
+	/*
+	 * A group fails whole (busy past StoreTimeout, disk full, I/O),
+	 * and one group alone may be more than IMP_MAX_ERRORS records:
+	 * give up after twice the records in flight failed in a row.
+	 */
+	if (++im->consecutive_errors >= IMP_MAX_ERRORS + 2 * (unsigned long) im->jobs
+	    && im->fatal == NULL)
+	    im->fatal = "too many store failures in a row: stopped";
+    } else {
+	im->consecutive_errors = 0;
+	if (result == CS_COPY_STORED) {
+	    im->imported++;
+	    if (pass > 1)
+		im->pending--;
+	} else if (result == CS_COPY_DUPLICATE) {
+	    /* A later pass sees its own earlier work as duplicates. */
+	    if (pass == 1)
+		im->duplicates++;
+	} else if (pass == 1) {
+	    im->pending++;			/* joins no thread, yet */
+	}
+    }
+    pthread_mutex_unlock(&im->mu);
+}
+
+/* submitted - the writer committed (or failed) a submitted record */
+static void submitted(void *arg, int rc, const int *results)
+{
+    imp_ticket *t = arg;
+
+    count_outcome(t->im, rc, rc == CS_OK ? results[0] : 0, t->pass, t->path, t->offset);
+    free(t->path);
+    free(t);
+}
+
+/* store_item - hand one item to the store; the item can go right after */
 static void store_item(imp *im, imp_item *it)
 {
     cs_copy copy;
     cs_record rec;
+    imp_ticket *t;
     long    timeout = im->ctx->cfg->store_timeout_ms;
     int     result = 0, rc;
 
@@ -499,122 +546,24 @@ static void store_item(imp *im, imp_item *it)
     rec.truncated = it->truncated;
     rec.copies = &copy;
     rec.ncopies = 1;
+    if (im->jobs > 1) {
+	/* The store copies the record; the outcome comes with its group. */
+	if ((t = calloc(1, sizeof(*t))) != NULL && (t->path = cs_strdup(it->path)) != NULL) {
+	    t->im = im;
+	    t->offset = it->offset;
+	    t->pass = it->pass;
+	    if (cs_store_submit(im->store, &rec, (size_t) im->jobs, submitted, t) == CS_OK)
+		return;
+	}
+	if (t)
+	    free(t->path);
+	free(t);
+	count_outcome(im, CS_EINTERNAL, 0, it->pass, it->path, it->offset);
+	return;
+    }
     /* No mail waits on an import: a slow disk is not a reason to give up. */
     rc = cs_store_record(im->store, &rec, timeout > 60000 ? timeout : 60000, &result);
-
-    pthread_mutex_lock(&im->mu);
-    if (rc != CS_OK) {
-	im->errors++;
-	warn_at(im, "not_stored", it->path, it->offset, "the store did not take this message");
-	if (++im->consecutive_errors >= IMP_MAX_ERRORS && im->fatal == NULL)
-	    im->fatal = "too many store failures in a row: stopped";
-    } else {
-	im->consecutive_errors = 0;
-	if (result == CS_COPY_STORED) {
-	    im->imported++;
-	    if (it->pass > 1)
-		im->pending--;
-	} else if (result == CS_COPY_DUPLICATE) {
-	    /* A later pass sees its own earlier work as duplicates. */
-	    if (it->pass == 1)
-		im->duplicates++;
-	} else if (it->pass == 1) {
-	    im->pending++;			/* joins no thread, yet */
-	}
-    }
-    pthread_mutex_unlock(&im->mu);
-}
-
-/* pool_worker - take items, record them; the store groups the commits */
-static void *pool_worker(void *arg)
-{
-    imp    *im = arg;
-    imp_pool *p = &im->pool;
-    imp_item *it;
-
-    pthread_mutex_lock(&im->mu);
-    for (;;) {
-	while (p->n == 0 && !p->stop)
-	    pthread_cond_wait(&p->cond, &im->mu);
-	if (p->n == 0)
-	    break;
-	it = p->ring[p->head];
-	p->head = (p->head + 1) % p->cap;
-	p->n--;
-	p->busy++;
-	pthread_cond_broadcast(&p->cond);
-	pthread_mutex_unlock(&im->mu);
-	store_item(im, it);
-	item_free(it);
-	pthread_mutex_lock(&im->mu);
-	p->busy--;
-	pthread_cond_broadcast(&p->cond);
-    }
-    pthread_mutex_unlock(&im->mu);
-    return NULL;
-}
-
-/* pool_start - jobs workers and a queue as long; -1 on failure */
-static int pool_start(imp *im)
-{
-    imp_pool *p = &im->pool;
-
-    if (pthread_cond_init(&p->cond, NULL) != 0)
-	return -1;
-    p->cap = (size_t) im->jobs;
-    if ((p->ring = calloc(p->cap, sizeof(*p->ring))) == NULL
-	|| (p->th = calloc((size_t) im->jobs, sizeof(*p->th))) == NULL)
-	return -1;
-    for (; p->nth < im->jobs; p->nth++)
-	if (pthread_create(&p->th[p->nth], NULL, pool_worker, im) != 0)
-	    return -1;
-    return 0;
-}
-
-/* pool_put - queue an item, waiting for room */
-static void pool_put(imp *im, imp_item *it)
-{
-    imp_pool *p = &im->pool;
-
-    pthread_mutex_lock(&im->mu);
-    while (p->n == p->cap)
-	pthread_cond_wait(&p->cond, &im->mu);
-    p->ring[(p->head + p->n) % p->cap] = it;
-    p->n++;
-    pthread_cond_broadcast(&p->cond);
-    pthread_mutex_unlock(&im->mu);
-}
-
-/* pool_drain - wait until every queued item is recorded */
-static void pool_drain(imp *im)
-{
-    imp_pool *p = &im->pool;
-
-    if (p->nth == 0)
-	return;
-    pthread_mutex_lock(&im->mu);
-    while (p->n > 0 || p->busy > 0)
-	pthread_cond_wait(&p->cond, &im->mu);
-    pthread_mutex_unlock(&im->mu);
-}
-
-/* pool_stop - drain, then end the workers */
-static void pool_stop(imp *im)
-{
-    imp_pool *p = &im->pool;
-
-    if (p->th == NULL && p->ring == NULL)
-	return;
-    pthread_mutex_lock(&im->mu);
-    p->stop = 1;
-    pthread_cond_broadcast(&p->cond);
-    pthread_mutex_unlock(&im->mu);
-    for (int i = 0; i < p->nth; i++)
-	pthread_join(p->th[i], NULL);
-    pthread_cond_destroy(&p->cond);
-    free(p->th);
-    free(p->ring);
-    memset(p, 0, sizeof(*p));
+    count_outcome(im, rc, result, it->pass, it->path, it->offset);
 }
 
 /* one_message - decide one message and send it to the store; -1 to stop */
@@ -742,12 +691,8 @@ static int one_message(imp *im, cs_mbox_msg *m)
 	rc = -1;
 	goto out;
     }
-    if (im->jobs > 1)
-	pool_put(im, it);
-    else {
-	store_item(im, it);
-	item_free(it);
-    }
+    store_item(im, it);
+    item_free(it);
 
 out:
     cs_decision_free(&dec);
@@ -790,7 +735,8 @@ static int run_pass(imp *im)
 	progress(im);
     }
     /* Counts are final (pending included) only once the store answered. */
-    pool_drain(im);
+    if (im->store)
+	cs_store_drain(im->store);
     if (rc < 0 && im->fatal == NULL) {
 	clear_bar(im);
 	ctl_fail(CTL_INTERNAL, "%s: %s", im->path, err);
@@ -809,7 +755,7 @@ static int open_store(imp *im)
     int     rc;
 
     if ((im->store = ctl_open_store(im->ctx, CS_STORE_CREATE
-				    | (im->jobs > 1 ? CS_STORE_WRITER : 0))) == NULL)
+				    | (im->jobs > 1 ? CS_STORE_WRITER | CS_STORE_BULK : 0))) == NULL)
 	return CTL_INTERNAL;
     cs_store_set_subaddress(im->store, im->ctx->cfg->subaddress_delimiter);
     if ((users = calloc(n ? n : 1, sizeof(*users))) == NULL)
@@ -904,10 +850,6 @@ int     cmd_import(ctl_ctx *ctx, int argc, char **argv)
 
     if (!im.dry_run && (rc = open_store(&im)) != 0)
 	goto done;
-    if (im.jobs > 1 && pool_start(&im) < 0) {
-	rc = ctl_fail(CTL_INTERNAL, "cannot start the import threads");
-	goto done;
-    }
     im.pass = 1;
     if ((rc = run_pass(&im)) != 0)
 	goto done;
@@ -937,7 +879,7 @@ int     cmd_import(ctl_ctx *ctx, int argc, char **argv)
 
 done:
     clear_bar(&im);
-    pool_stop(&im);
+    /* Closing drains the writer: whatever was submitted is committed. */
     cs_store_close(im.store);
     pthread_mutex_destroy(&im.mu);
     json_decref(im.skipped);

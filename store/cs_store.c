@@ -22,6 +22,15 @@
  *	queue first. A group that fails as a whole (busy, full, I/O) is
  *	dropped, not retried: its waiters get CS_EINTERNAL and the milter
  *	accepts the mail and logs it (C1).
+ *
+ *	Bulk capture (crmsyncctl import): cs_store_submit() queues a job
+ *	with a callback instead of a waiter and returns; the writer calls
+ *	the callback once the job's group committed or failed, then frees
+ *	the job. The submitter waits only for room (a bound on submitted
+ *	jobs not yet done and on their raw bytes), so a single caller keeps
+ *	whole groups queued; with CS_STORE_BULK a group is up to
+ *	CS_STORE_BULK_GROUP_MAX jobs. cs_store_drain() waits for the last
+ *	callback.
  */
 #include <config.h>
 
@@ -511,10 +520,12 @@ static size_t writer_take(cs_store *st, cs_store_job **group, uint64_t *bytes)
     cs_store_job **pp = &st->qhead, *job, *kept = NULL;
     uint64_t budget = st->group_bytes ? st->group_bytes : CS_STORE_GROUP_BYTES;
     uint64_t sum = 0;
-    size_t  n = 0;
+    size_t  n = 0, max = (st->flags & CS_STORE_BULK) ? CS_STORE_BULK_GROUP_MAX
+	: CS_STORE_GROUP_MAX;
 
     /*
-     * Arrival order, closed at CS_STORE_GROUP_MAX jobs or when the raw
+     * Arrival order, closed at CS_STORE_GROUP_MAX jobs
+     * (CS_STORE_BULK_GROUP_MAX for a bulk load) or when the raw
      * bytes would pass CS_STORE_GROUP_BYTES. The head always goes, so
      * every group makes progress and a record bigger than the budget is
      * a group of its own. A job that does not fit stays (it heads a
@@ -522,7 +533,7 @@ static size_t writer_take(cs_store *st, cs_store_job **group, uint64_t *bytes)
      * message waits for the group being committed, not for a backlog of
      * big ones.
      */
-    while ((job = *pp) != NULL && n < CS_STORE_GROUP_MAX && sum < budget) {
+    while ((job = *pp) != NULL && n < max && sum < budget) {
 	if (n > 0 && job->raw_size > budget - sum) {
 	    kept = job;
 	    pp = &job->next;
@@ -565,7 +576,8 @@ static void writer_report(cs_store_job **group, size_t n)
 static void *writer_main(void *arg)
 {
     cs_store *st = arg;
-    cs_store_job *group[CS_STORE_GROUP_MAX];
+    cs_store_job *group[CS_STORE_BULK_GROUP_MAX > CS_STORE_GROUP_MAX
+			 ? CS_STORE_BULK_GROUP_MAX : CS_STORE_GROUP_MAX];
     struct timespec t0;
     uint64_t bytes;
     size_t  n, i;
@@ -593,9 +605,19 @@ static void *writer_main(void *arg)
 	    cs_debug(NULL, "store: group of %zu record(s), %llu KB, committed in %ld ms",
 		     n, (unsigned long long) (bytes >> 10), ms);
 
+	/* Submitted records have no waiter: their callbacks, outside qlock. */
+	for (i = 0; i < n; i++)
+	    if (group[i]->notify)
+		group[i]->notify(group[i]->notify_arg, group[i]->rc, group[i]->results);
+
 	pthread_mutex_lock(&st->qlock);
 	writer_report(group, n);
 	for (i = 0; i < n; i++) {
+	    if (group[i]->notify) {
+		st->async_n--;
+		st->async_bytes -= group[i]->raw_size;
+		pthread_cond_broadcast(&st->acond);
+	    }
 	    group[i]->done = 1;
 	    pthread_cond_signal(&group[i]->cond);
 	    job_unref(group[i]);
@@ -641,7 +663,9 @@ cs_store *cs_store_open(const char *database, unsigned flags, long timeout_ms,
     pthread_mutex_init(&st->wlock, NULL);
     pthread_mutex_init(&st->qlock, NULL);
     pthread_cond_init(&st->qcond, NULL);
+    pthread_cond_init(&st->acond, NULL);
     if (ops->open(st, database, flags, timeout_ms, err, errlen) != CS_OK) {
+	pthread_cond_destroy(&st->acond);
 	pthread_cond_destroy(&st->qcond);
 	pthread_mutex_destroy(&st->qlock);
 	pthread_mutex_destroy(&st->wlock);
@@ -675,6 +699,7 @@ void    cs_store_close(cs_store *st)
 	pthread_join(st->writer, NULL);
     }
     st->ops->close(st);
+    pthread_cond_destroy(&st->acond);
     pthread_cond_destroy(&st->qcond);
     pthread_mutex_destroy(&st->qlock);
     pthread_mutex_destroy(&st->wlock);
@@ -788,6 +813,81 @@ int     cs_store_record(cs_store *st, const cs_record *rec, long timeout_ms, int
     job_unref(job);
     pthread_mutex_unlock(&st->qlock);
     return rc;
+}
+
+/* cs_store_submit - queue a record for the writer; done() reports its commit */
+int     cs_store_submit(cs_store *st, const cs_record *rec, size_t max_pending,
+			        cs_store_done_fn done, void *arg)
+{
+    cs_store_job *job;
+    char    why[128];
+    uint64_t budget;
+
+    if (st == NULL || done == NULL || !record_valid(rec))
+	return CS_EINVAL;
+    if (st->flags & CS_STORE_READONLY)
+	return CS_EINTERNAL;
+    if ((job = job_new(st, rec, why, sizeof(why))) == NULL) {
+	cs_error(rec->queue_id, "store: %s", why);
+	return CS_EINTERNAL;
+    }
+    if (!st->writer_started || (rec->ncopies == 0 && rec->ncontacts == 0)) {
+	/* Inline: the same group code, a group of one, reported at once. */
+	if (rec->ncopies || rec->ncontacts) {
+	    pthread_mutex_lock(&st->wlock);
+	    st->ops->write_group(st, &job, 1);
+	    pthread_mutex_unlock(&st->wlock);
+	} else
+	    job->rc = CS_OK;
+	done(arg, job->rc, job->results);
+	job_free(job);
+	return CS_OK;
+    }
+    /*
+     * Room: a bounded number of records and about one group's raw bytes
+     * in flight. That bounds the caller's memory and open spool files,
+     * and still lets the writer find a whole group queued each time.
+     */
+    if (max_pending < 1)
+	max_pending = 1;
+    if (max_pending > CS_STORE_QUEUE_MAX)
+	max_pending = CS_STORE_QUEUE_MAX;
+    budget = st->group_bytes ? st->group_bytes : CS_STORE_GROUP_BYTES;
+    pthread_mutex_lock(&st->qlock);
+    while (!st->stopping && st->async_n > 0
+	   && (st->async_n >= max_pending || st->async_bytes + job->raw_size > budget))
+	pthread_cond_wait(&st->acond, &st->qlock);
+    if (st->stopping) {
+	pthread_mutex_unlock(&st->qlock);
+	job_free(job);
+	return CS_EINTERNAL;
+    }
+    job->notify = done;
+    job->notify_arg = arg;
+    job->refs = 1;				/* the queue's only */
+    clock_gettime(CLOCK_MONOTONIC, &job->queued);
+    if (st->qtail)
+	st->qtail->next = job;
+    else
+	st->qhead = job;
+    st->qtail = job;
+    st->qlen++;
+    st->async_n++;
+    st->async_bytes += job->raw_size;
+    pthread_cond_signal(&st->qcond);
+    pthread_mutex_unlock(&st->qlock);
+    return CS_OK;
+}
+
+/* cs_store_drain - wait until every submitted record is done */
+void    cs_store_drain(cs_store *st)
+{
+    if (st == NULL || !st->writer_started)
+	return;
+    pthread_mutex_lock(&st->qlock);
+    while (st->async_n > 0)
+	pthread_cond_wait(&st->acond, &st->qlock);
+    pthread_mutex_unlock(&st->qlock);
 }
 
 /* cs_store_joins_thread - T1 lookup without storing (policy, importer) */

@@ -47,6 +47,13 @@ enum {
 #define CS_STORE_WRITER		0x01	/* start the group-commit writer */
 #define CS_STORE_READONLY	0x02
 #define CS_STORE_CREATE		0x04	/* create and migrate if missing */
+/*
+ * A bulk load (crmsyncctl import): the backend may trade memory for
+ * speed on its write connection (a bigger page cache, checkpoints less
+ * often), never durability: every commit is still on disk when it is
+ * reported.
+ */
+#define CS_STORE_BULK		0x08
 
 typedef struct cs_store cs_store;
 
@@ -95,6 +102,25 @@ void    cs_store_display(const char *database, char *out, size_t outlen);
 
 /* Capture. results (may be NULL) gets one cs_copy_result per copy. */
 int     cs_store_record(cs_store *, const cs_record *, long timeout_ms, int *results);
+
+/*
+ * Bulk capture (crmsyncctl import). cs_store_submit() copies the record
+ * and queues it for the writer without waiting for its commit, so that
+ * one caller fills whole groups (one transaction and one fsync each; up
+ * to 512 records with CS_STORE_BULK). It waits only for room: while
+ * max_pending submitted records (or about a group's worth of raw bytes)
+ * are not yet committed. done(arg, rc, results) is called exactly once
+ * per record when cs_store_submit() returned CS_OK, after its group's
+ * commit was durable (rc CS_OK, results one cs_copy_result per copy) or
+ * failed (rc CS_EINTERNAL); it runs in the writer thread, must not call
+ * back into the store, and should be quick. Without CS_STORE_WRITER the
+ * record is written inline and done is called before the return.
+ * cs_store_drain() waits until every submitted record is done.
+ */
+typedef void (*cs_store_done_fn) (void *arg, int rc, const int *results);
+int     cs_store_submit(cs_store *, const cs_record *, size_t max_pending,
+			        cs_store_done_fn done, void *arg);
+void    cs_store_drain(cs_store *);
 
 /* Does a message with these threading headers join a thread already in
  * user's mailbox? 1 yes, 0 no, <0 error. (policy explain, importer) */

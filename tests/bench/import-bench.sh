@@ -9,13 +9,16 @@
 #	for one user, all within the Window: an INBOX and two folders,
 #	bodies of 1 to 6 KB, one message in four a reply to an earlier one.
 #	Then times, with /usr/bin/time -v, a first import (everything
-#	stored, the crash-safe store: WAL, synchronous=FULL; default --jobs,
-#	group commits through the store's writer), a second import of the
-#	same Maildir (everything a duplicate, T2), a dry run, and a first
-#	import again with --jobs 1 (the inline store, one commit and fsync
-#	per message), and prints messages/second and peak RSS for each. --mbox reads
-#	the same messages from one mbox file instead. No root, no Postfix.
-#	Needs perl and ctl/crmsyncctl built; the store is on $TMPDIR.
+#	stored, the crash-safe store: WAL, synchronous=FULL; default --jobs:
+#	the main thread parses and submits, the store's writer commits bulk
+#	groups of up to 512 records, one fsync each), a second import of
+#	the same Maildir (everything a duplicate, T2), a dry run, and a
+#	first import again with --jobs 1 (the inline store, one commit and
+#	fsync per message), and prints messages/second and peak RSS for
+#	each, and the first import's commit groups. --mbox reads the same
+#	messages from one mbox file instead. No root, no Postfix. Needs
+#	perl and ctl/crmsyncctl built; the store is on $TMPDIR.
+#	CRMSYNCCTL names another crmsyncctl to measure (an older build).
 #
 #	Peak RSS should not grow with N (the readers stream one message at
 #	a time): compare a run at 2000 with one at 100000.
@@ -130,6 +133,8 @@ run() {
     [ "$_rc" = 0 ] || { sed 's/^/# /' "$TMP/err" | tail -n 5; }
 }
 run "first import"
+echo "# first import: $("$CTL" -c "$TMP/crmsync.conf" stats 2>/dev/null \
+    | sed -n 's/.*"commit_groups": *\([0-9]*\).*/\1/p') commit groups"
 run "re-import"
 run "dry run" --dry-run
 # The same first import with the inline store: one transaction (one

@@ -2,3 +2,7 @@
 check_PROGRAMS += unit/t_store
 unit_t_store_SOURCES = unit/t_store.c
 TESTS += unit/t_store
+# cs_store_submit(), cs_store_drain() and bulk groups (crmsyncctl import)
+check_PROGRAMS += unit/t_store_submit
+unit_t_store_submit_SOURCES = unit/t_store_submit.c
+TESTS += unit/t_store_submit
