@@ -113,10 +113,12 @@ SRC=$TMP/Maildir
 [ "$MBOX" = 1 ] && SRC=$TMP/mbox
 echo "# $N messages in $(du -sh "$SRC" | cut -f1) ($( [ "$MBOX" = 1 ] && echo mbox || echo Maildir)), $(nproc) CPUs"
 
-# run LABEL ARGS... - one timed import; prints msg/s and peak RSS
+# run LABEL WANT_IMPORTED WANT_DUPLICATES ARGS... - one timed import;
+# prints msg/s and peak RSS; a failed run or other counts sets BAD
+BAD=0
 run() {
-    _label=$1
-    shift
+    _label=$1 _wimp=$2 _wdup=$3
+    shift 3
     sync
     /usr/bin/time -v -o "$TMP/time" "$CTL" -c "$TMP/crmsync.conf" import --user alice "$SRC" "$@" \
 	>"$TMP/out" 2>"$TMP/err"
@@ -131,14 +133,19 @@ run() {
 	"$_label" "$_rc" "$_wall" "$(awk -v n="$N" -v s="$_wall" 'BEGIN { printf "%.0f", n / (s > 0 ? s : 0.001) }')" \
 	"$_rss" "$_imp" "$_dup"
     [ "$_rc" = 0 ] || { sed 's/^/# /' "$TMP/err" | tail -n 5; }
+    if [ "$_rc" != 0 ] || [ "$_imp" != "$_wimp" ] || [ "$_dup" != "$_wdup" ]; then
+	echo "# $_label: FAILED (want exit 0, imported $_wimp, duplicates $_wdup)"
+	BAD=1
+    fi
 }
-run "first import"
+run "first import" "$N" 0
 echo "# first import: $("$CTL" -c "$TMP/crmsync.conf" stats 2>/dev/null \
     | sed -n 's/.*"commit_groups": *\([0-9]*\).*/\1/p') commit groups"
-run "re-import"
-run "dry run" --dry-run
+run "re-import" 0 "$N"
+run "dry run" "$N" 0 --dry-run
 # The same first import with the inline store: one transaction (one
 # fsync) per message, the path the importer takes with --jobs 1.
 rm -f "$TMP"/store/crmsync.db*
-run "inline (-j1)" --jobs 1
+run "inline (-j1)" "$N" 0 --jobs 1
 echo "# store: $(du -sh "$TMP/store" | cut -f1)"
+exit "$BAD"
