@@ -970,133 +970,16 @@ SQL_HAS_LABEL " ORDER BY last_date DESC, id DESC LIMIT $2";
 static const char SQL_MBL_NEXT[] =
 "SELECT " PG_MB_COLS " FROM threads WHERE owner=$1 AND (last_date, id) < ($3::bigint, $4::bigint)"
 SQL_HAS_LABEL " ORDER BY last_date DESC, id DESC LIMIT $2";
-static const char SQL_T_ADDRS[] =
-"SELECT from_json, to_json, cc_json FROM messages WHERE owner=$1 AND thread=$2"
-" ORDER BY sort_date, id";
-static const char SQL_T_LABELS[] =
-"SELECT DISTINCT l.label FROM messages m JOIN message_labels l"
-" ON l.owner=m.owner AND l.message=m.id WHERE m.owner=$1 AND m.thread=$2 ORDER BY l.label";
-static const char SQL_T_LINKS[] =
-"SELECT tl.kind, tl.id FROM thread_links tl JOIN access a"
-" ON a.\"user\"=tl.owner AND a.kind=tl.kind AND a.id=tl.id"
-" WHERE tl.owner=$1 AND tl.thread=$2 ORDER BY tl.kind, tl.id";
-static const char SQL_PERSON_OF[] =
-"SELECT pe.person FROM person_emails pe JOIN access a"
-" ON a.\"user\"=$1 AND a.kind='person' AND a.id=pe.person WHERE pe.email=$2";
-
-#define PG_MAX_PARTICIPANTS 100		/* per thread in a list */
-
-/* add_participant_list - append a JSON address list's new addresses */
-static int add_participant_list(cs_store *st, pg_conn *c, const char *as, const char *text,
-				        json_t *out, cs_strlist *seen)
-{
-    json_t *arr, *v;
-    size_t  i;
-    char    norm[CS_ADDR_MAX + 1];
-    int     rc = 0;
-
-    if ((arr = json_loads(text, 0, NULL)) == NULL || !json_is_array(arr)) {
-	json_decref(arr);
-	return 0;
-    }
-    json_array_foreach(arr, i, v) {
-	const char *addr = json_string_value(json_object_get(v, "address"));
-	const char *name = json_string_value(json_object_get(v, "name"));
-	const char *key;
-	json_t *person = NULL, *o;
-	PGresult *res;
-
-	if (json_array_size(out) >= PG_MAX_PARTICIPANTS)
-	    break;
-	if (addr == NULL)
-	    continue;
-	key = cs_store_normalize(st, addr, norm, sizeof(norm)) == 0 ? norm : addr;
-	if (cs_strlist_contains_ci(seen, key))
-	    continue;
-	if (cs_strlist_add(seen, key) < 0 || (res = pg_q(c, SQL_PERSON_OF, "ss", as, key)) == NULL) {
-	    rc = -1;
-	    break;
-	}
-	if (PQntuples(res) > 0)
-	    person = json_string(pg_text(res, 0, 0));
-	PQclear(res);
-	o = json_pack("{s:s?,s:s,s:o}", "name", name, "address", addr, "person",
-		      person ? person : json_null());
-	if (o == NULL || json_array_append_new(out, o) < 0) {
-	    rc = -1;
-	    break;
-	}
-    }
-    json_decref(arr);
-    return rc;
-}
-
-/* thread_json - one mailbox thread object in SPEC X1's shape */
-static json_t *thread_json(cs_store *st, pg_conn *c, const char *as, PGresult *row, int r)
-{
-    long long id = pg_int(row, r, 0);
-    char    tid[32], first[32], last[32];
-    json_t *o, *parts, *labels, *deals, *persons;
-    cs_strlist seen = {0};
-    PGresult *q;
-    int     rc = 0, i;
-
-    snprintf(tid, sizeof(tid), "t%lld", id);
-    pg_iso_date(pg_int(row, r, 4), first, sizeof(first));
-    pg_iso_date(pg_int(row, r, 5), last, sizeof(last));
-    parts = json_array();
-    labels = json_array();
-    deals = json_array();
-    persons = json_array();
-    o = json_pack("{s:s,s:s,s:s?,s:o,s:o,s:s,s:{s:o,s:o},s:I,s:s,s:s}",
-		  "id", tid, "owner", as,
-		  "subject", pg_null(row, r, 1) ? NULL : pg_text(row, r, 1),
-		  "participants", parts, "labels", labels,
-		  "visibility", pg_text(row, r, 2),
-		  "links", "deals", deals, "persons", persons,
-		  "message_count", (json_int_t) pg_int(row, r, 3),
-		  "first_date", first, "last_date", last);
-    if (o == NULL)
-	return NULL;
-    if ((q = pg_q(c, SQL_T_ADDRS, "si", as, id)) == NULL)
-	goto fail;
-    for (i = 0; rc == 0 && i < PQntuples(q); i++)
-	rc = add_participant_list(st, c, as, pg_text(q, i, 0), parts, &seen) < 0
-	    || add_participant_list(st, c, as, pg_text(q, i, 1), parts, &seen) < 0
-	    || add_participant_list(st, c, as, pg_text(q, i, 2), parts, &seen) < 0 ? -1 : 0;
-    PQclear(q);
-    cs_strlist_free(&seen);
-    if (rc < 0 || (q = pg_q(c, SQL_T_LABELS, "si", as, id)) == NULL)
-	goto fail;
-    for (i = 0; i < PQntuples(q); i++)
-	if (json_array_append_new(labels, json_string(pg_text(q, i, 0))) < 0)
-	    rc = -1;
-    PQclear(q);
-    if (rc < 0 || (q = pg_q(c, SQL_T_LINKS, "si", as, id)) == NULL)
-	goto fail;
-    for (i = 0; i < PQntuples(q); i++)
-	if (json_array_append_new(strcmp(pg_text(q, i, 0), "deal") == 0 ? deals : persons,
-				  json_string(pg_text(q, i, 1))) < 0)
-	    rc = -1;
-    PQclear(q);
-    if (rc < 0)
-	goto fail;
-    return o;
-fail:
-    json_decref(o);
-    return NULL;
-}
-
 /* pg_mailbox - V2: the acting user's own threads, keyset-paginated */
 static int pg_mailbox(cs_store *st, const char *as, const char *label, int limit,
 		              const char *cursor, json_t **out)
 {
     pg_store *s = st->be;
     pg_conn *c = &s->r;
-    long long clast = 0, cid = 0, last = 0, id = 0;
+    long long clast = 0, cid = 0;
     PGresult *q = NULL, *u;
-    json_t *res = NULL, *threads, *t;
-    int     n = 0, more = 0, rc = CS_EINTERNAL, i;
+    json_t *res = NULL, *threads;
+    int     n, more, rc = CS_EINTERNAL, i;
     char    next[128] = "";
     const char *sql;
 
@@ -1132,19 +1015,13 @@ static int pg_mailbox(cs_store *st, const char *as, const char *label, int limit
 	    : pg_q(c, sql, "siss", as, (long long) limit + 1, NULL, NULL);
     if (q == NULL)
 	goto out;
-    for (i = 0; i < PQntuples(q); i++) {
-	if (n == limit) {
-	    more = 1;
-	    break;
-	}
-	if ((t = thread_json(st, c, as, q, i)) == NULL || json_array_append_new(threads, t) < 0)
-	    goto out;
-	id = pg_int(q, i, 0);
-	last = pg_int(q, i, 5);
-	n++;
-    }
+    /* limit + 1 rows asked: one more says there is a next page. */
+    n = PQntuples(q) > limit ? limit : PQntuples(q);
+    more = n > 0 && PQntuples(q) > limit;
+    if (pg_thread_list(st, c, as, q, n, -1, threads) < 0)
+	goto out;
     if (more)
-	pg_cursor_encode(last, id, next, sizeof(next));
+	pg_cursor_encode(pg_int(q, n - 1, 5), pg_int(q, n - 1, 0), next, sizeof(next));
     if (json_object_set_new(res, "cursor", more ? json_string(next) : json_null()) < 0)
 	goto out;
     *out = res;

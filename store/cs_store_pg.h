@@ -128,6 +128,9 @@ int     pg_link(cs_store *, const char *, const char *, const char *, const char
 int     pg_contact_create(cs_store *, const char *, const char *, const char *, const char *,
 			          json_t **, char *, size_t);
 int     pg_directory_import(cs_store *, json_t *, json_t **, char *, size_t);
+/* The thread objects of a page's rows, in a constant number of queries. */
+int     pg_thread_list(cs_store *, pg_conn *, const char *as, PGresult *, int n,
+		               int owner_col, json_t *out);
 
 /* Shared read helpers (cs_store_pg.c). */
 void    pg_iso_date(long long t, char *out, size_t outlen);

@@ -5,11 +5,20 @@
  *	PostgreSQL store backend: visibility (V1-V6), owner actions, K3, X2
  * DESCRIPTION
  *	The PostgreSQL form of cs_store_sqlite_ctl.c, statement for
- *	statement. Who may see what is decided in one place, the SQL
- *	fragments PG_CAN_ACCESS and PG_VISIBLE (the SQLite backend's
+ *	statement but for lists. Who may see what is decided in one place,
+ *	the SQL fragments PG_CAN_ACCESS and PG_VISIBLE (the SQLite backend's
  *	SQ_CAN_ACCESS and SQ_VISIBLE): every statement that returns a
  *	thread, its messages or its raw bytes carries PG_VISIBLE in its
- *	WHERE clause, so a missing right is an empty answer (V6).
+ *	WHERE clause, so a missing right is an empty answer (V6); the
+ *	statements that fill in the participants, labels and links of the
+ *	threads it answered take only those rows' keys, in the same
+ *	snapshot.
+ *
+ *	A list of threads (a deal's or person's page, the mailbox's, the
+ *	thread of "thread") is built by pg_thread_list in a constant number
+ *	of round trips, one statement per attribute for all its threads:
+ *	a network round trip per thread and per participant made a
+ *	50-thread page 20-40 ms on PostgreSQL.
  *
  *	Reads run on the read connection in one REPEATABLE READ READ ONLY
  *	snapshot. Owner actions run on the write connection in one
@@ -79,18 +88,6 @@ static const char SQL_TMSGS_OWN[] =
 " ON m.owner=t.owner AND m.thread=t.id JOIN raw r ON r.id=m.raw"
 " WHERE t.id=$2::bigint AND t.owner=$1::text AND " PG_VISIBLE("t", "$1::text")
 " ORDER BY m.sort_date, m.id";
-static const char SQL_T_ADDRS[] =
-"SELECT from_json, to_json, cc_json FROM messages WHERE owner=$1 AND thread=$2"
-" ORDER BY sort_date, id";
-static const char SQL_T_LABELS[] =
-"SELECT DISTINCT l.label FROM messages m JOIN message_labels l"
-" ON l.owner=m.owner AND l.message=m.id WHERE m.owner=$1 AND m.thread=$2 ORDER BY l.label";
-static const char SQL_T_LINKS[] =
-"SELECT tl.kind, tl.id FROM thread_links tl WHERE tl.owner=$1::text AND tl.thread=$2::bigint"
-" AND " PG_CAN_ACCESS("tl.kind", "tl.id", "$3::text") " ORDER BY tl.kind, tl.id";
-static const char SQL_PERSON_OF[] =
-"SELECT pe.person FROM person_emails pe WHERE pe.email=$2::text"
-" AND " PG_CAN_ACCESS("'person'", "pe.person", "$1::text");
 static const char SQL_REC[] = "SELECT 1 WHERE " PG_CAN_ACCESS("$2::text", "$3::text", "$1::text");
 /*
  * A record's page: thread_links_page read backwards, stopping at the
@@ -172,12 +169,104 @@ static long long thread_id(const char *s)
     return v;
 }
 
-/* add_participants - append a JSON address list's new addresses (V6 persons) */
-static int add_participants(cs_store *st, pg_conn *c, const char *as, const char *text,
-			            json_t *out, cs_strlist *seen)
+/*
+ * A list of threads (a page, or the one thread of "thread") is built in
+ * a constant number of round trips whatever its length: the rows the
+ * caller's query answered, then one statement per attribute for all of
+ * them. Those rows passed PG_VISIBLE in the same snapshot (or the same
+ * write transaction), so, as the one-thread statements were before,
+ * the detail statements take their (owner, id) keys as they are: $1 a
+ * text[] of owners and $2 a bigint[] of ids, unnested side by side
+ * WITH ORDINALITY so that each row says which thread it belongs to,
+ * and ordered inside a thread as before. Checking visibility again in
+ * each of them would cost a cold crmsyncctl about 2 ms of planning per
+ * statement. Links and persons still pass PG_CAN_ACCESS for the reader
+ * (V6); the mailbox's (SQL_OWN_*) keep its own rules, the owner's
+ * access rows.
+ */
+#define PG_PAGE_KEYS "unnest($1::text[], $2::bigint[]) WITH ORDINALITY k(owner, id, ord)"
+static const char SQL_LIST_ADDRS[] =
+"SELECT k.ord, m.from_json, m.to_json, m.cc_json FROM " PG_PAGE_KEYS
+" JOIN messages m ON m.owner=k.owner AND m.thread=k.id ORDER BY k.ord, m.sort_date, m.id";
+/* Labels are the owner's own: others' threads come with id 0. */
+static const char SQL_LIST_LABELS[] =
+"SELECT k.ord, l.label FROM " PG_PAGE_KEYS
+" JOIN messages m ON m.owner=k.owner AND m.thread=k.id"
+" JOIN message_labels l ON l.owner=m.owner AND l.message=m.id"
+" GROUP BY k.ord, l.label ORDER BY k.ord, l.label";
+static const char SQL_READER_LINKS[] =
+"SELECT k.ord, tl.kind, tl.id FROM " PG_PAGE_KEYS
+" JOIN thread_links tl ON tl.owner=k.owner AND tl.thread=k.id"
+" WHERE " PG_CAN_ACCESS("tl.kind", "tl.id", "$3::text") " ORDER BY k.ord, tl.kind, tl.id";
+static const char SQL_OWN_LINKS[] =
+"SELECT k.ord, tl.kind, tl.id FROM " PG_PAGE_KEYS
+" JOIN thread_links tl ON tl.owner=k.owner AND tl.thread=k.id JOIN access a"
+" ON a.\"user\"=tl.owner AND a.kind=tl.kind AND a.id=tl.id ORDER BY k.ord, tl.kind, tl.id";
+/*
+ * $2: the participants' distinct keys, a text[] literal; a row for each
+ * key, its person or NULL. The lookup is the one-key statement's, run
+ * per key: a join on all keys at once plans its PG_CAN_ACCESS as a hash
+ * of every person instead of a probe for each.
+ */
+static const char SQL_READER_PERSONS[] =
+"SELECT k.email, (SELECT pe.person FROM person_emails pe WHERE pe.email=k.email"
+" AND " PG_CAN_ACCESS("'person'", "pe.person", "$1::text") " LIMIT 1)"
+" FROM unnest($2::text[]) k(email)";
+static const char SQL_OWN_PERSONS[] =
+"SELECT k.email, (SELECT pe.person FROM person_emails pe JOIN access a"
+" ON a.\"user\"=$1::text AND a.kind='person' AND a.id=pe.person WHERE pe.email=k.email LIMIT 1)"
+" FROM unnest($2::text[]) k(email)";
+
+/* One thread of a list while its details come in. */
+typedef struct pg_tdraft {
+    json_t *obj;			/* the thread, owned by the draft */
+    json_t *parts, *labels, *deals, *persons;	/* borrowed from obj */
+    cs_strlist seen;			/* participants' keys (case-insensitive) */
+    int     mine;			/* the reader owns it: labels */
+} pg_tdraft;
+
+/* One participant waiting for its person (V6). */
+typedef struct pg_pending {
+    json_t *obj;			/* borrowed from a draft's participants */
+    size_t  key;			/* index in the list's keys */
+} pg_pending;
+
+/* What the participants of a whole list need from person_emails. */
+typedef struct pg_plist {
+    cs_strlist keys;			/* distinct keys, exact */
+    json_t *index;			/* key -> its index in keys */
+    pg_pending *v;
+    size_t  n, cap;
+} pg_plist;
+
+/* ord_row - the draft a detail row belongs to; -1 if none */
+static int ord_row(PGresult *q, int r, int n)
 {
-    json_t *arr, *v;
-    size_t  i;
+    long long ord = pg_int(q, r, 0);
+
+    return ord >= 1 && ord <= n ? (int) ord - 1 : -1;
+}
+
+/* array_text - append s to a text[] literal after its "{" as a quoted element */
+static int array_text(cs_buf *b, const char *s)
+{
+    if ((b->len > 1 && cs_buf_append(b, ",", 1) < 0) || cs_buf_append(b, "\"", 1) < 0)
+	return -1;
+    for (; *s; s++)
+	if (((*s == '"' || *s == '\\') && cs_buf_append(b, "\\", 1) < 0)
+	    || cs_buf_append(b, s, 1) < 0)
+	    return -1;
+    return cs_buf_append(b, "\"", 1);
+}
+
+/*
+ * add_participants - a JSON address list's new addresses, each queued
+ * for its person; the first PG_MAX_PARTICIPANTS of the thread only.
+ */
+static int add_participants(cs_store *st, const char *text, pg_tdraft *d, pg_plist *pl)
+{
+    json_t *arr, *v, *ix;
+    size_t  i, k;
     char    norm[CS_ADDR_MAX + 1];
     int     rc = 0;
 
@@ -189,102 +278,227 @@ static int add_participants(cs_store *st, pg_conn *c, const char *as, const char
 	const char *addr = json_string_value(json_object_get(v, "address"));
 	const char *name = json_string_value(json_object_get(v, "name"));
 	const char *key;
-	json_t *person = NULL, *o;
-	PGresult *q;
+	json_t *o;
 
-	if (json_array_size(out) >= PG_MAX_PARTICIPANTS)
+	if (json_array_size(d->parts) >= PG_MAX_PARTICIPANTS)
 	    break;
 	if (addr == NULL)
 	    continue;
 	key = cs_store_normalize(st, addr, norm, sizeof(norm)) == 0 ? norm : addr;
-	if (cs_strlist_contains_ci(seen, key))
+	if (cs_strlist_contains_ci(&d->seen, key))
 	    continue;
-	/* V6: a person's id only when the reader may access that person. */
-	if (cs_strlist_add(seen, key) < 0 || (q = pg_q(c, SQL_PERSON_OF, "ss", as, key)) == NULL) {
+	if ((ix = json_object_get(pl->index, key)) != NULL)
+	    k = (size_t) json_integer_value(ix);
+	else {
+	    k = pl->keys.n;
+	    if (cs_strlist_add(&pl->keys, key) < 0
+		|| json_object_set_new_nocheck(pl->index, key, json_integer((json_int_t) k)) < 0) {
+		rc = -1;
+		break;
+	    }
+	}
+	if (pl->n == pl->cap) {
+	    size_t  cap = pl->cap ? pl->cap * 2 : 64;
+	    pg_pending *nv = realloc(pl->v, cap * sizeof(*nv));
+
+	    if (nv == NULL) {
+		rc = -1;
+		break;
+	    }
+	    pl->v = nv;
+	    pl->cap = cap;
+	}
+	o = json_pack("{s:s?,s:s,s:n}", "name", name, "address", addr, "person");
+	if (o == NULL || cs_strlist_add(&d->seen, key) < 0) {
+	    json_decref(o);
 	    rc = -1;
 	    break;
 	}
-	if (PQntuples(q) > 0)
-	    person = json_string(pg_text(q, 0, 0));
-	PQclear(q);
-	o = json_pack("{s:s?,s:s,s:o}", "name", name, "address", addr, "person",
-		      person ? person : json_null());
-	if (o == NULL || json_array_append_new(out, o) < 0) {
+	if (json_array_append_new(d->parts, o) < 0) {
 	    rc = -1;
 	    break;
 	}
+	pl->v[pl->n++] = (pg_pending) {o, k};
     }
     json_decref(arr);
     return rc;
 }
 
-/*
- * thread_obj - one thread in SPEC X1's shape, as reader "as" may see it;
- * row r of res holds PG_THREAD_COLS. Labels only for the owner; links
- * and persons only to records the reader may access (V6).
- */
-static json_t *thread_obj(cs_store *st, pg_conn *c, const char *as, PGresult *res, int r)
+/* fill_persons - one statement: each queued participant's person, if any */
+static int fill_persons(pg_conn *c, const char *as, int own, pg_plist *pl)
 {
-    long long id = pg_int(res, r, 0);
-    char    tid[32], first[32], last[32], *owner;
-    json_t *o = NULL, *parts, *labels, *deals, *persons;
-    cs_strlist seen = {0};
-    PGresult *q;
-    int     rc = 0, mine, i;
+    cs_buf  b = {0};
+    PGresult *q = NULL;
+    json_t **person;
+    size_t  i;
+    int     r, rc;
 
-    if ((owner = strdup(pg_text(res, r, 6))) == NULL)
-	return NULL;
-    mine = strcmp(owner, as) == 0;
-    snprintf(tid, sizeof(tid), "t%lld", id);
+    if (pl->keys.n == 0)
+	return 0;
+    if ((person = calloc(pl->keys.n, sizeof(*person))) == NULL)
+	return -1;
+    rc = cs_buf_append(&b, "{", 1);
+    for (i = 0; rc == 0 && i < pl->keys.n; i++)
+	rc = array_text(&b, pl->keys.v[i]);
+    if (rc == 0 && (cs_buf_append(&b, "}", 1) < 0
+		    || (q = pg_q(c, own ? SQL_OWN_PERSONS : SQL_READER_PERSONS, "ss", as,
+				 b.data)) == NULL))
+	rc = -1;
+    cs_buf_free(&b);
+    for (r = 0; rc == 0 && r < PQntuples(q); r++) {
+	json_t *ix = json_object_get(pl->index, pg_text(q, r, 0));
+
+	if (ix && !pg_null(q, r, 1) && (i = (size_t) json_integer_value(ix)) < pl->keys.n
+	    && person[i] == NULL)
+	    person[i] = json_string(pg_text(q, r, 1));
+    }
+    PQclear(q);
+    /* Set in place: the participant keeps its key order. */
+    for (i = 0; rc == 0 && i < pl->n; i++)
+	if (person[pl->v[i].key] != NULL
+	    && json_object_set(pl->v[i].obj, "person", person[pl->v[i].key]) < 0)
+	    rc = -1;
+    for (i = 0; i < pl->keys.n; i++)
+	json_decref(person[i]);
+    free(person);
+    return rc;
+}
+
+/* draft_new - a thread object with empty lists from row r of res */
+static int draft_new(pg_tdraft *d, const char *as, PGresult *res, int r, int owner_col)
+{
+    const char *owner = owner_col < 0 ? as : pg_text(res, r, owner_col);
+    char    tid[32], first[32], last[32];
+
+    snprintf(tid, sizeof(tid), "t%lld", pg_int(res, r, 0));
     pg_iso_date(pg_int(res, r, 4), first, sizeof(first));
     pg_iso_date(pg_int(res, r, 5), last, sizeof(last));
-    parts = json_array();
-    labels = json_array();
-    deals = json_array();
-    persons = json_array();
-    o = json_pack("{s:s,s:s,s:s?,s:o,s:o,s:s,s:{s:o,s:o},s:I,s:s,s:s}",
-		  "id", tid, "owner", owner,
-		  "subject", pg_null(res, r, 1) ? NULL : pg_text(res, r, 1),
-		  "participants", parts, "labels", labels,
-		  "visibility", pg_text(res, r, 2),
-		  "links", "deals", deals, "persons", persons,
-		  "message_count", (json_int_t) pg_int(res, r, 3),
-		  "first_date", first, "last_date", last);
-    if (o == NULL)
-	goto fail;
-    if ((q = pg_q(c, SQL_T_ADDRS, "si", owner, id)) == NULL)
-	goto fail;
+    d->mine = strcmp(owner, as) == 0;
+    d->parts = json_array();
+    d->labels = json_array();
+    d->deals = json_array();
+    d->persons = json_array();
+    d->obj = json_pack("{s:s,s:s,s:s?,s:o,s:o,s:s,s:{s:o,s:o},s:I,s:s,s:s}",
+		       "id", tid, "owner", owner,
+		       "subject", pg_null(res, r, 1) ? NULL : pg_text(res, r, 1),
+		       "participants", d->parts, "labels", d->labels,
+		       "visibility", pg_text(res, r, 2),
+		       "links", "deals", d->deals, "persons", d->persons,
+		       "message_count", (json_int_t) pg_int(res, r, 3),
+		       "first_date", first, "last_date", last);
+    return d->obj ? 0 : -1;
+}
+
+/*
+ * page_keys - the drafts' owners and ids as array literals; with
+ * only_mine, the id of a thread the reader does not own is 0 (none).
+ */
+static int page_keys(cs_buf *owners, cs_buf *ids, PGresult *res, int n, const pg_tdraft *d,
+		             const char *as, int owner_col, int only_mine)
+{
+    int     r, rc;
+
+    cs_buf_reset(owners);
+    cs_buf_reset(ids);
+    rc = cs_buf_append(owners, "{", 1) < 0 || cs_buf_append(ids, "{", 1) < 0 ? -1 : 0;
+    for (r = 0; rc == 0 && r < n; r++)
+	if (array_text(owners, owner_col < 0 ? as : pg_text(res, r, owner_col)) < 0
+	    || cs_buf_appendf(ids, "%s%lld", r ? "," : "",
+			      only_mine && !d[r].mine ? 0LL : pg_int(res, r, 0)) < 0)
+	    rc = -1;
+    if (rc == 0 && (cs_buf_append(owners, "}", 1) < 0 || cs_buf_append(ids, "}", 1) < 0))
+	rc = -1;
+    return rc;
+}
+
+/*
+ * pg_thread_list - append to out the threads of rows [0, n) of res in
+ * SPEC X1's shape as reader "as" may see them. res is the answer of a
+ * statement that checked each row with PG_VISIBLE for "as" (the mailbox:
+ * the reader's own rows), in the snapshot c still has open: columns id,
+ * subject, visibility, message_count, first_date, last_date, and the
+ * owner in column owner_col (-1: the mailbox, every row the reader's
+ * own, its statements and rules). Labels only for the owner; links and
+ * persons only to records the reader may access (V6). 0, or -1 with
+ * c->msg.
+ */
+int     pg_thread_list(cs_store *st, pg_conn *c, const char *as, PGresult *res, int n,
+		               int owner_col, json_t *out)
+{
+    int     own = owner_col < 0, rc = 0, r, i, any_mine = 0;
+    pg_tdraft *d;
+    pg_plist pl = {0};
+    cs_buf  owners = {0}, ids = {0};
+    PGresult *q = NULL;
+
+    if (n <= 0)
+	return 0;
+    if ((d = calloc((size_t) n, sizeof(*d))) == NULL || (pl.index = json_object()) == NULL) {
+	free(d);
+	return -1;
+    }
+    for (r = 0; rc == 0 && r < n; r++) {
+	rc = draft_new(&d[r], as, res, r, owner_col);
+	any_mine |= d[r].mine;
+    }
+    if (rc == 0)
+	rc = page_keys(&owners, &ids, res, n, d, as, owner_col, 0);
+    /* Participants: every message's lists in order, then their persons. */
+    if (rc == 0 && (q = pg_q(c, SQL_LIST_ADDRS, "ss", owners.data, ids.data)) == NULL)
+	rc = -1;
     for (i = 0; rc == 0 && i < PQntuples(q); i++)
-	rc = add_participants(st, c, as, pg_text(q, i, 0), parts, &seen) < 0
-	    || add_participants(st, c, as, pg_text(q, i, 1), parts, &seen) < 0
-	    || add_participants(st, c, as, pg_text(q, i, 2), parts, &seen) < 0 ? -1 : 0;
+	if ((r = ord_row(q, i, n)) >= 0)
+	    rc = add_participants(st, pg_text(q, i, 1), &d[r], &pl) < 0
+		|| add_participants(st, pg_text(q, i, 2), &d[r], &pl) < 0
+		|| add_participants(st, pg_text(q, i, 3), &d[r], &pl) < 0 ? -1 : 0;
     PQclear(q);
-    cs_strlist_free(&seen);
-    if (rc < 0)
-	goto fail;
-    if (mine) {
-	if ((q = pg_q(c, SQL_T_LABELS, "si", owner, id)) == NULL)
-	    goto fail;
-	for (i = 0; i < PQntuples(q); i++)
-	    if (json_array_append_new(labels, json_string(pg_text(q, i, 0))) < 0)
+    q = NULL;
+    if (rc == 0)
+	rc = fill_persons(c, as, own, &pl);
+    if (rc == 0 && (q = own ? pg_q(c, SQL_OWN_LINKS, "ss", owners.data, ids.data)
+		    : pg_q(c, SQL_READER_LINKS, "sss", owners.data, ids.data, as)) == NULL)
+	rc = -1;
+    for (i = 0; rc == 0 && i < PQntuples(q); i++)
+	if ((r = ord_row(q, i, n)) >= 0
+	    && json_array_append_new(strcmp(pg_text(q, i, 1), "deal") == 0 ? d[r].deals
+				     : d[r].persons, json_string(pg_text(q, i, 2))) < 0)
+	    rc = -1;
+    PQclear(q);
+    q = NULL;
+    if (rc == 0 && any_mine) {
+	if (page_keys(&owners, &ids, res, n, d, as, owner_col, 1) < 0
+	    || (q = pg_q(c, SQL_LIST_LABELS, "ss", owners.data, ids.data)) == NULL)
+	    rc = -1;
+	for (i = 0; rc == 0 && i < PQntuples(q); i++)
+	    if ((r = ord_row(q, i, n)) >= 0
+		&& json_array_append_new(d[r].labels, json_string(pg_text(q, i, 1))) < 0)
 		rc = -1;
 	PQclear(q);
     }
-    if (rc < 0 || (q = pg_q(c, SQL_T_LINKS, "sis", owner, id, as)) == NULL)
-	goto fail;
-    for (i = 0; i < PQntuples(q); i++)
-	if (json_array_append_new(strcmp(pg_text(q, i, 0), "deal") == 0 ? deals : persons,
-				  json_string(pg_text(q, i, 1))) < 0)
+    for (r = 0; r < n; r++) {
+	if (rc == 0 && json_array_append(out, d[r].obj) < 0)
 	    rc = -1;
-    PQclear(q);
-    if (rc < 0)
-	goto fail;
-    free(owner);
+	json_decref(d[r].obj);
+	cs_strlist_free(&d[r].seen);
+    }
+    free(d);
+    cs_strlist_free(&pl.keys);
+    json_decref(pl.index);
+    free(pl.v);
+    cs_buf_free(&owners);
+    cs_buf_free(&ids);
+    return rc;
+}
+
+/* thread_obj - the thread of res's first row (PG_THREAD_COLS) as "as" may see it */
+static json_t *thread_obj(cs_store *st, pg_conn *c, const char *as, PGresult *res)
+{
+    json_t *a = json_array(), *o = NULL;
+
+    if (a != NULL && pg_thread_list(st, c, as, res, 1, 6, a) == 0)
+	o = json_incref(json_array_get(a, 0));
+    json_decref(a);
     return o;
-fail:
-    free(owner);
-    json_decref(o);
-    return NULL;
 }
 
 /* addr_array - a stored address list as JSON, [] when unreadable */
@@ -389,7 +603,7 @@ int     pg_thread(cs_store *st, const char *as, const char *tid, json_t **out)
 	rc = CS_ENOTFOUND;
 	goto out;
     }
-    t = thread_obj(st, c, as, q, 0);
+    t = thread_obj(st, c, as, q);
     PQclear(q);
     q = NULL;
     if (t == NULL || (msgs = json_array()) == NULL
@@ -519,10 +733,10 @@ int     pg_record_threads(cs_store *st, const char *as, const char *kind, const 
 {
     pg_store *s = st->be;
     pg_conn *c = &s->r;
-    long long clast = 0, cid = 0, last = 0, id = 0;
+    long long clast = 0, cid = 0;
     PGresult *q = NULL;
-    json_t *res = NULL, *threads, *t;
-    int     n = 0, more = 0, rc = CS_EINTERNAL, i;
+    json_t *res = NULL, *threads;
+    int     n, more, rc = CS_EINTERNAL, i;
     char    next[128] = "";
 
     if (cursor && *cursor == 0)
@@ -547,19 +761,13 @@ int     pg_record_threads(cs_store *st, const char *as, const char *kind, const 
 	: pg_q(c, SQL_RT_FIRST, "sssi", as, kind, rid, (long long) limit + 1);
     if (q == NULL)
 	goto out;
-    for (i = 0; i < PQntuples(q); i++) {
-	if (n == limit) {
-	    more = 1;
-	    break;
-	}
-	if ((t = thread_obj(st, c, as, q, i)) == NULL || json_array_append_new(threads, t) < 0)
-	    goto out;
-	id = pg_int(q, i, 0);
-	last = pg_int(q, i, 7);
-	n++;
-    }
+    /* limit + 1 rows asked: one more says there is a next page. */
+    n = PQntuples(q) > limit ? limit : PQntuples(q);
+    more = n > 0 && PQntuples(q) > limit;
+    if (pg_thread_list(st, c, as, q, n, 6, threads) < 0)
+	goto out;
     if (more)
-	pg_cursor_encode(last, id, next, sizeof(next));
+	pg_cursor_encode(pg_int(q, n - 1, 7), pg_int(q, n - 1, 0), next, sizeof(next));
     if (json_object_set_new(res, "cursor", more ? json_string(next) : json_null()) < 0)
 	goto out;
     *out = res;
@@ -854,7 +1062,7 @@ static json_t *answer_thread(cs_store *st, pg_conn *c, const char *as, long long
     if ((q = pg_q(c, SQL_TGET, "si", as, id)) == NULL)
 	return NULL;
     if (PQntuples(q) > 0)
-	t = thread_obj(st, c, as, q, 0);
+	t = thread_obj(st, c, as, q);
     PQclear(q);
     return t ? json_pack("{s:o}", "thread", t) : NULL;
 }

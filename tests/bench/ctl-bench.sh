@@ -3,6 +3,7 @@
 #
 # SYNOPSIS
 #	tests/bench/ctl-bench.sh [--messages N] [--mailboxes M] [--runs K] [--keep]
+#		[--postgresql]
 #
 # DESCRIPTION
 #	Builds a store of N messages (default 20000, the CI smoke size) over
@@ -22,6 +23,14 @@
 #			config, store open, query, JSON output)
 #	then the EXPLAIN QUERY PLAN lines of the three queries.
 #
+#	--postgresql measures the same store on PostgreSQL: a private
+#	cluster (tests/pg/pgcluster.sh, loopback, in the run's temporary
+#	directory; needs root, psql and sqlite3) gets a copy of the
+#	generated SQLite store (tests/bench/ctl-pg-load.sh), and the three
+#	reads run against it; the plans printed are PostgreSQL's own
+#	(auto_explain, EXPLAIN ANALYZE of every statement of one deal page
+#	and one mailbox page, the store's SQL as it runs).
+#
 #	The long run the project quotes is
 #	  tests/bench/ctl-bench.sh --messages 1000000 --mailboxes 100
 #	(about 1.5 GB of SQLite pages in /tmp, a minute to generate).
@@ -36,26 +45,44 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${CRMSYNCCTL:=$top_builddir/ctl/crmsyncctl}"
 : "${CTL_GEN:=$top_builddir/tests/bench/ctl-gen}"
 
-N=20000 M=100 K=200 KEEP=0
+N=20000 M=100 K=200 KEEP=0 PG=0
 while [ $# -gt 0 ]; do
     case $1 in
     --messages) N=$2; shift 2 ;;
     --mailboxes) M=$2; shift 2 ;;
     --runs) K=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    *) echo "usage: $0 [--messages N] [--mailboxes M] [--runs K] [--keep]" >&2; exit 1 ;;
+    --postgresql) PG=1; shift ;;
+    *) echo "usage: $0 [--messages N] [--mailboxes M] [--runs K] [--keep] [--postgresql]" >&2
+	exit 1 ;;
     esac
 done
 for b in "$CRMSYNCCTL" "$CTL_GEN"; do
     [ -x "$b" ] || { echo "$0: $b not built (make check builds ctl-gen)" >&2; exit 1; }
 done
+CLUSTER=$top_srcdir/tests/pg/pgcluster.sh
+if [ "$PG" = 1 ]; then
+    [ "$(id -u)" = 0 ] || { echo "$0: --postgresql needs root (initdb runs as postgres)" >&2; exit 1; }
+    for b in psql sqlite3; do
+	command -v $b >/dev/null 2>&1 || { echo "$0: --postgresql needs $b" >&2; exit 1; }
+    done
+    grep -q '^#define HAVE_LIBPQ 1' "$top_builddir/config.h" 2>/dev/null \
+	|| { echo "$0: the PostgreSQL backend is not built (libpq-dev)" >&2; exit 1; }
+    . "$top_srcdir/tests/lib.sh"
+fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/crmsync-ctlbench.XXXXXX") || exit 1
-[ "$KEEP" = 1 ] || trap 'rm -rf "$TMP"' EXIT
+PGDIR=$TMP/pg
+# The cluster stops even with --keep: its files stay, its server does not.
+cleanup() {
+    [ "$PG" = 1 ] && sh "$CLUSTER" stop "$PGDIR" >/dev/null 2>&1
+    [ "$KEEP" = 1 ] || rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 DB=$TMP/store/crmsync.db
 CONF=$TMP/crmsync.conf
 mkdir -p "$TMP/store" "$TMP/policy"
-printf 'Database %s\nPolicyDir %s\nSyslog no\n' "$DB" "$TMP/policy" >"$CONF"
 
 ms() {
     date +%s%N
@@ -67,6 +94,21 @@ t1=$(ms)
 size=$(du -k "$DB" | cut -f1)
 printf 'store: %s messages in %s mailboxes, %s KB, generated in %s ms\n' \
     "$N" "$M" "$size" $(( (t1 - t0) / 1000000 ))
+STORE=$DB
+if [ "$PG" = 1 ]; then
+    # postgres must reach its data directory under ours.
+    chmod 755 "$TMP"
+    PORT=$(cs_free_port) || exit 1
+    sh "$CLUSTER" start "$PGDIR" "$PORT" || exit 1
+    sh "$CLUSTER" createdb "$PGDIR" "$PORT" bench || exit 1
+    STORE=postgresql://postgres@127.0.0.1:$PORT/bench
+    sh "$here/ctl-pg-load.sh" "$DB" "$STORE" || { echo "copy to PostgreSQL failed" >&2; exit 1; }
+    t2=$(ms)
+    printf 'PostgreSQL: a copy on 127.0.0.1:%s, %s, copied in %s ms\n' "$PORT" \
+	"$(psql -XAtq "$STORE" -c "SELECT pg_size_pretty(pg_database_size('bench'))")" \
+	$(( (t2 - t1) / 1000000 ))
+fi
+printf 'Database %s\nPolicyDir %s\nSyslog no\n' "$STORE" "$TMP/policy" >"$CONF"
 
 # pct FILE - "p50 p99" of a column of numbers
 pct() {
@@ -100,7 +142,7 @@ ctl() {
 runs mailbox ctl mailbox --as "$user" --limit 50
 runs deal ctl deal "$deal" --as "$user" --limit 50
 runs thread ctl thread "$thread" --as "$thread_owner"
-"$CTL_GEN" time "$DB" "$user" "$deal" "$thread" "$thread_owner" "$K" >"$TMP/inproc" \
+"$CTL_GEN" time "$STORE" "$user" "$deal" "$thread" "$thread_owner" "$K" >"$TMP/inproc" \
     || exit 1
 
 printf '\n%-28s %21s %21s %21s\n' "query ($K runs, ms)" "in-process p50/p99" \
@@ -118,5 +160,21 @@ for q in mailbox deal thread; do
     set -- $(pct "$TMP/$q.cmd")
     printf '%-28s %21s %21s %21s\n' "$label" "$inp" "$ctm" "$1/$2"
 done
-printf '\nquery plans (EXPLAIN QUERY PLAN):\n'
-"$CTL_GEN" plan "$DB"
+if [ "$PG" = 1 ]; then
+    # Each statement of one page as the store runs it, with its plan.
+    printf '\nquery plans (PostgreSQL auto_explain, EXPLAIN ANALYZE):\n'
+    start=$(wc -l <"$PGDIR/server.log")
+    explain="-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=0"
+    explain="$explain -c auto_explain.log_analyze=on"
+    PGOPTIONS=$explain ctl deal "$deal" --as "$user" --limit 50 >/dev/null
+    PGOPTIONS=$explain ctl mailbox --as "$user" --limit 50 >/dev/null
+    # The store's statements only: not its session set-up.
+    tail -n +"$((start + 1))" "$PGDIR/server.log" | awk '
+	/ LOG:  duration: .* plan:/ { show = 0; next }
+	/^\tQuery Text: / { show = $0 !~ /set_config|pg_catalog|schema_version/
+	    if (show) print "  " substr($0, 2, 150) (length($0) > 151 ? " ..." : ""); next }
+	show && NF { sub(/^\t/, "  "); print }'
+else
+    printf '\nquery plans (EXPLAIN QUERY PLAN):\n'
+    "$CTL_GEN" plan "$DB"
+fi
