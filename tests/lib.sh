@@ -23,6 +23,10 @@
 #					PostgreSQL and psql installed and the
 #					libpq backend built; sets PGBIN and
 #					CLUSTER (tests/pg/pgcluster.sh)
+#	  cs_pg_start DIR		start a private cluster in DIR (pgcluster.sh)
+#					on a free loopback port, trying another
+#					port if the first is taken meanwhile;
+#					prints the port
 #	  cs_require_e2e		print "1..0 # SKIP ..." and exit 0 unless
 #					CRMSYNC_E2E=1, uid 0 and postfix/swaks/
 #					smtp-sink installed
@@ -148,6 +152,21 @@ cs_require_pg() {
 	|| tap_skip_all "PostgreSQL not installed (contrib/install-deps test)"
     grep -q '^#define HAVE_LIBPQ 1' "$top_builddir/config.h" 2>/dev/null \
 	|| tap_skip_all "the PostgreSQL backend is not built (libpq-dev)"
+}
+
+# cs_pg_start DIR - a private cluster on a free port; prints the port.
+# A port found free can be taken before the server binds it (tests run
+# in parallel), so a failed start is tried again on another one.
+cs_pg_start() {
+    for _cs_i in 1 2 3; do
+	_cs_p=$(cs_free_port) || return 1
+	if sh "$top_srcdir/tests/pg/pgcluster.sh" start "$1" "$_cs_p" >"$1.start.log" 2>&1; then
+	    echo "$_cs_p"
+	    return 0
+	fi
+    done
+    cat "$1.start.log" >&2
+    return 1
 }
 
 # cs_init - make the scratch and state directories, arm the EXIT trap

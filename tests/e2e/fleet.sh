@@ -34,17 +34,17 @@ grep -q '^#define HAVE_LIBPQ 1' "$top_builddir/config.h" 2>/dev/null \
 cs_init || tap_bail "cs_init failed"
 
 PGDIR=$CS_TMP/pg
-PGPORT=$(cs_free_port) || tap_bail "no free port"
 SINK=$(cs_free_port) || tap_bail "no free port"
 PA=$(cs_free_port) || tap_bail "no free port"
 PB=$(cs_free_port) || tap_bail "no free port"
 DUMP=$CS_TMP/sink/dump
-URI=postgresql://postgres@127.0.0.1:$PGPORT/fleet
 pg_down() { sh "$CLUSTER" stop "$PGDIR" >/dev/null 2>&1; }
 trap 'cs_cleanup; pg_down' EXIT
 q() { psql -X -A -t -q -h 127.0.0.1 -p "$PGPORT" -U postgres fleet -c "$1" 2>/dev/null; }
 
-tap_ok "private PostgreSQL cluster" sh "$CLUSTER" start "$PGDIR" "$PGPORT" || tap_bail "no cluster"
+PGPORT=$(cs_pg_start "$PGDIR")
+tap_result $? "private PostgreSQL cluster" || tap_bail "no cluster"
+URI=postgresql://postgres@127.0.0.1:$PGPORT/fleet
 tap_ok "createdb fleet" sh "$CLUSTER" createdb "$PGDIR" "$PGPORT" fleet
 mkdir -p "$CS_TMP/policy" "$CS_TMP/run"
 chgrp postfix "$CS_TMP/run" && chmod 2750 "$CS_TMP/run"

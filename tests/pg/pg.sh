@@ -19,12 +19,11 @@ cs_require_pg
 
 cs_init || tap_bail "cs_init failed"
 PGDIR=$CS_TMP/pg
-PORT=$(cs_free_port) || tap_bail "no free port"
 pg_down() { sh "$CLUSTER" stop "$PGDIR" >/dev/null 2>&1; }
 trap 'pg_down; cs_cleanup' EXIT
 
-tap_ok "private cluster starts on 127.0.0.1:$PORT" sh "$CLUSTER" start "$PGDIR" "$PORT" \
-    || tap_bail "no cluster"
+PORT=$(cs_pg_start "$PGDIR")
+tap_result $? "private cluster starts on 127.0.0.1:$PORT" || tap_bail "no cluster"
 
 # run_tap NAME CMD... - a TAP program's results folded into one ok line each
 run_tap() {

@@ -18,13 +18,12 @@ cs_require_pg
 
 cs_init || tap_bail "cs_init failed"
 PGDIR=$CS_TMP/pg
-PORT=$(cs_free_port) || tap_bail "no free port"
 pg_down() { sh "$CLUSTER" stop "$PGDIR" >/dev/null 2>&1; }
 trap 'pg_down; cs_cleanup' EXIT
 
 # Nothing printed before privacy.sh's plan: its TAP stream is ours.
-sh "$CLUSTER" start "$PGDIR" "$PORT" >"$CS_TMP/cluster.log" 2>&1 \
-    || tap_bail "no private cluster on 127.0.0.1:$PORT: $(tail -3 "$CS_TMP/cluster.log")"
+PORT=$(cs_pg_start "$PGDIR" 2>"$CS_TMP/cluster.log") \
+    || tap_bail "no private cluster: $(tail -3 "$CS_TMP/cluster.log")"
 for db in privacy bulk; do
     sh "$CLUSTER" createdb "$PGDIR" "$PORT" "$db" >"$CS_TMP/cluster.log" 2>&1 \
 	|| tap_bail "createdb $db: $(tail -3 "$CS_TMP/cluster.log")"
