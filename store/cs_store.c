@@ -726,6 +726,19 @@ static void deadline(struct timespec *ts, long ms)
     }
 }
 
+/* queue_push - append a job to the writer's queue and wake it (qlock held) */
+static void queue_push(cs_store *st, cs_store_job *job)
+{
+    clock_gettime(CLOCK_MONOTONIC, &job->queued);
+    if (st->qtail)
+	st->qtail->next = job;
+    else
+	st->qhead = job;
+    st->qtail = job;
+    st->qlen++;
+    pthread_cond_signal(&st->qcond);
+}
+
 /* record_valid - reject records the backend cannot store */
 static int record_valid(const cs_record *rec)
 {
@@ -788,14 +801,7 @@ int     cs_store_record(cs_store *st, const cs_record *rec, long timeout_ms, int
 	return CS_EINTERNAL;
     }
     job->refs = 2;				/* queue and this caller */
-    clock_gettime(CLOCK_MONOTONIC, &job->queued);
-    if (st->qtail)
-	st->qtail->next = job;
-    else
-	st->qhead = job;
-    st->qtail = job;
-    st->qlen++;
-    pthread_cond_signal(&st->qcond);
+    queue_push(st, job);
     while (!job->done && e != ETIMEDOUT)
 	e = pthread_cond_timedwait(&job->cond, &st->qlock, &ts);
     if (job->done) {
@@ -865,16 +871,9 @@ int     cs_store_submit(cs_store *st, const cs_record *rec, size_t max_pending,
     job->notify = done;
     job->notify_arg = arg;
     job->refs = 1;				/* the queue's only */
-    clock_gettime(CLOCK_MONOTONIC, &job->queued);
-    if (st->qtail)
-	st->qtail->next = job;
-    else
-	st->qhead = job;
-    st->qtail = job;
-    st->qlen++;
     st->async_n++;
     st->async_bytes += job->raw_size;
-    pthread_cond_signal(&st->qcond);
+    queue_push(st, job);
     pthread_mutex_unlock(&st->qlock);
     return CS_OK;
 }
