@@ -70,7 +70,7 @@ int     cs_addr_normalize(const char *in, const char *delims, char *out, size_t 
 	b++;
 	e--;
     }
-    /* XXX A source route "<@relay:user@dom>" is obsolete; keep the mailbox. */
+    /* A source route "<@relay:user@dom>" is obsolete; keep the mailbox. */
     if (b < e && *b == '@') {
 	const char *colon = memchr(b, ':', (size_t) (e - b));
 

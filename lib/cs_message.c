@@ -144,7 +144,7 @@ char   *cs_utf8_from_raw(const char *s, size_t len)
 	    break;
 	c = (unsigned char) s[i++];
 	if (c == 0)
-	    out[o++] = ' ';			/* XXX NUL in mail: a space */
+	    out[o++] = ' ';			/* NUL in mail: a space */
 	else if (c >= 0x80 && c < 0xa0)
 	    o += cs_utf8_put(out + o, cp1252_c1[c - 0x80] ? cp1252_c1[c - 0x80] : 0xfffd);
 	else
@@ -470,7 +470,7 @@ static int cs_addrlist_append(const char *value, cs_addrlist *al, size_t *cap)
 
     if (value == NULL || al->n >= CS_MAX_ADDRS)
 	return (0);
-    /* XXX A megabyte of addresses is already far past CS_MAX_ADDRS. */
+    /* A megabyte of addresses is already far past CS_MAX_ADDRS. */
     len = strnlen(value, CS_MAX_HEADER_VALUE);
     if ((fixed = cs_utf8_from_raw(value, len)) == NULL)
 	return (-1);
@@ -588,7 +588,7 @@ static size_t cs_msgid_next(const char **sp, char *buf)
 	    n = 0;
 	    for (q = p + 1; *q && *q != '>' && *q != '<'; q++) {
 		if (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
-		    continue;			/* XXX folded inside the id */
+		    continue;			/* folded inside the id */
 		if (n <= CS_MAX_MSGID)
 		    buf[n] = *q;
 		n++;
@@ -874,7 +874,7 @@ static int cs_headers_split(const char *raw, size_t len, cs_headers *h)
 		 /* void */ ;
 	    nlen = i - pos;
 	    while (i < end && (raw[i] == ' ' || raw[i] == '\t'))
-		i++;			/* XXX obsolete "Name :" form */
+		i++;			/* obsolete "Name :" form */
 	    if (nlen > 0 && i < end && raw[i] == ':') {
 		name = raw + pos;
 		val = raw + i + 1;

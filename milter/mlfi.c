@@ -332,7 +332,7 @@ static sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
     }
 
     /*
-     * XXX Postfix shows mail submitted with sendmail(1) to non_smtpd_milters
+     * Postfix shows mail submitted with sendmail(1) to non_smtpd_milters
      * as a connection from "localhost" [127.0.0.1] with client port 0 (seen
      * with Postfix 3.7: {daemon_addr} is set all the same); a TCP client
      * always has a port. Sendmail shows local submissions with no address

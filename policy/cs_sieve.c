@@ -786,7 +786,7 @@ static int sv_match_tags(sv_parser *ps, sv_node *n, sv_test *t, int which)
     int     have_m = 0, have_c = 0, have_a = 0;
 
     t->mtype = SV_M_IS;
-    /* XXX Pigeonhole's string test defaults to i;octet, not RFC 5228's
+    /* Pigeonhole's string test defaults to i;octet, not RFC 5228's
      * i;ascii-casemap: we follow the server the script was written for. */
     t->cmp = t->kind == SV_T_STRING ? SV_C_OCTET : SV_C_CASEMAP;
     t->apart = SV_A_ALL;

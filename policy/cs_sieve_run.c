@@ -130,7 +130,7 @@ static int sv_seg_at(int cmp, const char *key, size_t ks, size_t ke,
 {
     while (ks < ke) {
 	if (key[ks] == '?') {
-	    /* XXX One octet, whatever the comparator: as Pigeonhole does. */
+	    /* One octet, whatever the comparator: as Pigeonhole does. */
 	    if (pos >= vlen)
 		return (0);
 	    sv_setcap(caps, w++, pos, 1);
@@ -357,7 +357,7 @@ int     cs_sieve_match(int mtype, int cmp, const char *val, size_t vlen,
 	    regmatch_t pm[CS_SIEVE_MAX_MATCH];
 
 	    /*
-	     * XXX glibc's regexec backtracks: an ordinary key such as "a+x"
+	     * glibc's regexec backtracks: an ordinary key such as "a+x"
 	     * takes seconds on a 100 KB header, and a hostile sender must not
 	     * hold a milter thread that long. A :regex sees the first
 	     * CS_SIEVE_RE_INPUT bytes of a value (REG_STARTEND), and keys with
@@ -1023,7 +1023,7 @@ static void sv_block_run(sv_run *r, const sv_block *blk)
 	case SV_K_FILEINTO:
 	    if ((s = sv_expand(r, &c->str, &len)) == NULL)
 		break;
-	    /* XXX An empty name built from variables files nowhere. */
+	    /* An empty name built from variables files nowhere (no label). */
 	    if (!cs_sieve_utf8_valid(s, len)) {
 		/* Pigeonhole fails the script here: so do we. */
 		r->bad = 1;
