@@ -40,7 +40,7 @@ static cs_config *state_cfg;
 static cs_policy *state_pol;
 static _Atomic(cs_store *) state_store;
 static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
-static time_t store_retry_at;		/* under store_lock */
+static _Atomic(time_t) store_retry_at;	/* read unlocked, written under store_lock */
 
 #define STORE_RETRY_INTERVAL	10	/* seconds between reopen attempts */
 
@@ -150,7 +150,7 @@ void    mlfi_open_store(cs_config *cfg, const cs_policy *pol)
     atomic_store(&state_store, s);
     if (s)
 	start_events(s);
-    store_retry_at = time(NULL) + STORE_RETRY_INTERVAL;
+    atomic_store(&store_retry_at, time(NULL) + STORE_RETRY_INTERVAL);
 }
 
 /* mlfi_store - the store; one that failed to open is tried again now and then */
@@ -160,13 +160,13 @@ cs_store *mlfi_store(void)
     cs_config *cfg;
     cs_policy *pol;
 
-    if (s != NULL || time(NULL) < store_retry_at)
+    if (s != NULL || time(NULL) < atomic_load(&store_retry_at))
 	return s;
     /* One thread retries; the others pass their mail unrecorded meanwhile. */
     if (pthread_mutex_trylock(&store_lock) != 0)
 	return NULL;
-    if ((s = atomic_load(&state_store)) == NULL && time(NULL) >= store_retry_at) {
-	store_retry_at = time(NULL) + STORE_RETRY_INTERVAL;
+    if ((s = atomic_load(&state_store)) == NULL && time(NULL) >= atomic_load(&store_retry_at)) {
+	atomic_store(&store_retry_at, time(NULL) + STORE_RETRY_INTERVAL);
 	cfg = mlfi_config();
 	pol = mlfi_policy();
 	if (cfg && pol && (s = open_store(cfg, pol)) != NULL) {
