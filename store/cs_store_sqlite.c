@@ -676,16 +676,6 @@ static int sq_sync_users(cs_store *st, const char *const *ids, const int *roles,
     return CS_OK;
 }
 
-/* iso_date - ISO 8601 UTC text of a Unix time */
-static void iso_date(sqlite3_int64 t, char *out, size_t outlen)
-{
-    time_t  tt = (time_t) t;
-    struct tm tm;
-
-    if (gmtime_r(&tt, &tm) == NULL || strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-	snprintf(out, outlen, "1970-01-01T00:00:00Z");
-}
-
 /* sq_col_text - a text column as a C string, "" for NULL */
 const char *sq_col_text(sqlite3_stmt *st, int i)
 {
@@ -758,164 +748,27 @@ int     sq_cursor_decode(const char *c, sqlite3_int64 *last, sqlite3_int64 *id)
 }
 
 static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=?1";
+/* The columns of SQ_THREAD_COLS (cs_store_sqlite_ctl.c), for sq_thread_obj. */
+#define SQL_MB_HEAD \
+"SELECT id, subject, visibility, message_count, first_date, last_date, owner FROM threads"
 #define SQL_MB_FIRST sq_sql_mailbox_first
 const char sq_sql_mailbox_first[] =
-"SELECT id, subject, visibility, message_count, first_date, last_date FROM threads"
+SQL_MB_HEAD
 " WHERE owner=?1 ORDER BY last_date DESC, id DESC LIMIT ?2";
 static const char SQL_MB_NEXT[] =
-"SELECT id, subject, visibility, message_count, first_date, last_date FROM threads"
+SQL_MB_HEAD
 " WHERE owner=?1 AND (last_date, id) < (?3, ?4) ORDER BY last_date DESC, id DESC LIMIT ?2";
 #define SQL_HAS_LABEL \
 " AND EXISTS (SELECT 1 FROM messages m JOIN message_labels l" \
 " ON l.owner=m.owner AND l.message=m.id WHERE m.owner=threads.owner" \
 " AND m.thread=threads.id AND l.label=?5)"
 static const char SQL_MBL_FIRST[] =
-"SELECT id, subject, visibility, message_count, first_date, last_date FROM threads"
+SQL_MB_HEAD
 " WHERE owner=?1" SQL_HAS_LABEL " ORDER BY last_date DESC, id DESC LIMIT ?2";
 static const char SQL_MBL_NEXT[] =
-"SELECT id, subject, visibility, message_count, first_date, last_date FROM threads"
+SQL_MB_HEAD
 " WHERE owner=?1 AND (last_date, id) < (?3, ?4)" SQL_HAS_LABEL
 " ORDER BY last_date DESC, id DESC LIMIT ?2";
-static const char SQL_T_ADDRS[] =
-"SELECT from_json, to_json, cc_json FROM messages WHERE owner=?1 AND thread=?2"
-" ORDER BY sort_date, id";
-static const char SQL_T_LABELS[] =
-"SELECT DISTINCT l.label FROM messages m JOIN message_labels l"
-" ON l.owner=m.owner AND l.message=m.id WHERE m.owner=?1 AND m.thread=?2 ORDER BY l.label";
-static const char SQL_T_LINKS[] =
-"SELECT tl.kind, tl.id FROM thread_links tl JOIN access a"
-" ON a.user=tl.owner AND a.kind=tl.kind AND a.id=tl.id"
-" WHERE tl.owner=?1 AND tl.thread=?2 ORDER BY tl.kind, tl.id";
-static const char SQL_PERSON_OF[] =
-"SELECT pe.person FROM person_emails pe JOIN access a"
-" ON a.user=?1 AND a.kind='person' AND a.id=pe.person WHERE pe.email=?2";
-
-#define SQ_MAX_PARTICIPANTS 100		/* per thread in a list */
-
-/* add_participant_list - append a JSON address list's new addresses */
-static int add_participant_list(cs_store *st, sq_conn *c, const char *as, const char *text,
-				        json_t *out, cs_strlist *seen)
-{
-    json_t *arr, *v;
-    size_t  i;
-    char    norm[CS_ADDR_MAX + 1];
-    int     rc = 0;
-
-    if ((arr = json_loads(text, 0, NULL)) == NULL || !json_is_array(arr)) {
-	json_decref(arr);
-	return 0;				/* not ours: show nothing */
-    }
-    json_array_foreach(arr, i, v) {
-	const char *addr = json_string_value(json_object_get(v, "address"));
-	const char *name = json_string_value(json_object_get(v, "name"));
-	const char *key;
-	json_t *person = json_null(), *o;
-	sqlite3_stmt *q;
-
-	if (json_array_size(out) >= SQ_MAX_PARTICIPANTS)
-	    break;
-	if (addr == NULL)
-	    continue;
-	key = cs_store_normalize(st, addr, norm, sizeof(norm)) == 0 ? norm : addr;
-	if (cs_strlist_contains_ci(seen, key))
-	    continue;
-	if (cs_strlist_add(seen, key) < 0) {
-	    rc = -1;
-	    break;
-	}
-	/* V6: a person id only when the reader may see that person. */
-	if ((q = sq_stmt(c, SQL_PERSON_OF)) == NULL) {
-	    rc = -1;
-	    break;
-	}
-	sqlite3_bind_text(q, 1, as, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW)
-	    person = json_string(sq_col_text(q, 0));
-	sqlite3_reset(q);
-	o = json_pack("{s:s?,s:s,s:o}", "name", name, "address", addr, "person",
-		      person ? person : json_null());
-	if (o == NULL || json_array_append_new(out, o) < 0) {
-	    rc = -1;
-	    break;
-	}
-    }
-    json_decref(arr);
-    return rc;
-}
-
-/* thread_json - one thread object in SPEC X1's shape */
-static json_t *thread_json(cs_store *st, sq_conn *c, const char *as, sqlite3_stmt *row)
-{
-    sqlite3_int64 id = sqlite3_column_int64(row, 0);
-    char    tid[32], first[32], last[32];
-    json_t *o, *parts, *labels, *deals, *persons;
-    cs_strlist seen = {0};
-    sqlite3_stmt *q;
-    int     rc = 0;
-
-    snprintf(tid, sizeof(tid), "t%lld", (long long) id);
-    iso_date(sqlite3_column_int64(row, 4), first, sizeof(first));
-    iso_date(sqlite3_column_int64(row, 5), last, sizeof(last));
-    parts = json_array();
-    labels = json_array();
-    deals = json_array();
-    persons = json_array();
-    o = json_pack("{s:s,s:s,s:s?,s:o,s:o,s:s,s:{s:o,s:o},s:I,s:s,s:s}",
-		  "id", tid, "owner", as,
-		  "subject", sqlite3_column_type(row, 1) == SQLITE_NULL ? NULL : sq_col_text(row, 1),
-		  "participants", parts, "labels", labels,
-		  "visibility", sq_col_text(row, 2),
-		  "links", "deals", deals, "persons", persons,
-		  "message_count", (json_int_t) sqlite3_column_int64(row, 3),
-		  "first_date", first, "last_date", last);
-    if (o == NULL)
-	return NULL;
-
-    if ((q = sq_stmt(c, SQL_T_ADDRS)) == NULL)
-	goto fail;
-    sqlite3_bind_text(q, 1, as, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, id);
-    while (rc == 0 && sqlite3_step(q) == SQLITE_ROW) {
-	char   *f = strdup(sq_col_text(q, 0)), *t = strdup(sq_col_text(q, 1)), *cc = strdup(sq_col_text(q, 2));
-
-	/* The lookups below reuse other statements; copy the row first. */
-	if (f == NULL || t == NULL || cc == NULL)
-	    rc = -1;
-	else
-	    rc = add_participant_list(st, c, as, f, parts, &seen) < 0
-		|| add_participant_list(st, c, as, t, parts, &seen) < 0
-		|| add_participant_list(st, c, as, cc, parts, &seen) < 0 ? -1 : 0;
-	free(f);
-	free(t);
-	free(cc);
-    }
-    sqlite3_reset(q);
-    cs_strlist_free(&seen);
-    if (rc < 0 || (q = sq_stmt(c, SQL_T_LABELS)) == NULL)
-	goto fail;
-    sqlite3_bind_text(q, 1, as, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, id);
-    while (sqlite3_step(q) == SQLITE_ROW)
-	if (json_array_append_new(labels, json_string(sq_col_text(q, 0))) < 0)
-	    rc = -1;
-    sqlite3_reset(q);
-    if (rc < 0 || (q = sq_stmt(c, SQL_T_LINKS)) == NULL)
-	goto fail;
-    sqlite3_bind_text(q, 1, as, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, id);
-    while (sqlite3_step(q) == SQLITE_ROW)
-	if (json_array_append_new(strcmp(sq_col_text(q, 0), "deal") == 0 ? deals : persons,
-				  json_string(sq_col_text(q, 1))) < 0)
-	    rc = -1;
-    sqlite3_reset(q);
-    if (rc < 0)
-	goto fail;
-    return o;
-fail:
-    json_decref(o);
-    return NULL;
-}
 
 /* sq_mailbox - V2: the acting user's own threads, keyset-paginated */
 static int sq_mailbox(cs_store *st, const char *as, const char *label, int limit,
@@ -923,71 +776,50 @@ static int sq_mailbox(cs_store *st, const char *as, const char *label, int limit
 {
     sq_store *s = st->be;
     sq_conn *c = &s->r;
-    sqlite3_int64 clast = 0, cid = 0, last = 0, id = 0;
+    sqlite3_int64 clast = 0, cid = 0;
     sqlite3_stmt *q;
-    json_t *res = NULL, *threads, *t;
-    int     n = 0, more = 0, rc = CS_EINTERNAL, step;
-    char    next[128] = "";
+    json_t *res;
+    int     rc = CS_EINTERNAL, step;
 
     if (cursor && *cursor && sq_cursor_decode(cursor, &clast, &cid) < 0)
 	return CS_EINVAL;
     if (cursor && *cursor == 0)
 	cursor = NULL;
-    pthread_mutex_lock(&s->rlock);
     /* One snapshot for the page and its threads' details. */
-    if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-	goto out;
+    if (sq_read_begin(s) < 0) {
+	cs_error(NULL, "store: mailbox: %s", sqlite3_errmsg(c->db));
+	return CS_EINTERNAL;
+    }
     if ((q = sq_stmt(c, SQL_USER_EXISTS)) == NULL)
 	goto out;
-    sqlite3_bind_text(q, 1, as, -1, SQLITE_STATIC);
+    sq_bind_str(q, 1, as);
     step = sqlite3_step(q);
     sqlite3_reset(q);
     if (step != SQLITE_ROW) {
 	rc = step == SQLITE_DONE ? CS_ENOTFOUND : CS_EINTERNAL;
 	goto out;
     }
-    if ((res = json_object()) == NULL || (threads = json_array()) == NULL
-	|| json_object_set_new(res, "threads", threads) < 0)
-	goto out;
     q = sq_stmt(c, label ? (cursor ? SQL_MBL_NEXT : SQL_MBL_FIRST)
 		: (cursor ? SQL_MB_NEXT : SQL_MB_FIRST));
     if (q == NULL)
 	goto out;
-    sqlite3_bind_text(q, 1, as, -1, SQLITE_STATIC);
+    sq_bind_str(q, 1, as);
     sqlite3_bind_int(q, 2, limit + 1);
     if (cursor) {
 	sqlite3_bind_int64(q, 3, clast);
 	sqlite3_bind_int64(q, 4, cid);
     }
     if (label)
-	sqlite3_bind_text(q, 5, label, -1, SQLITE_STATIC);
-    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-	if (n == limit) {
-	    more = 1;
-	    break;
-	}
-	if ((t = thread_json(st, c, as, q)) == NULL || json_array_append_new(threads, t) < 0)
-	    goto out;
-	id = sqlite3_column_int64(q, 0);
-	last = sqlite3_column_int64(q, 5);
-	n++;
+	sq_bind_str(q, 5, label);
+    /* The page key is last_date. */
+    if ((res = sq_thread_page(st, c, as, q, limit, 5)) != NULL) {
+	*out = res;
+	rc = CS_OK;
     }
-    if (step != SQLITE_ROW && step != SQLITE_DONE)
-	goto out;
-    if (more)
-	sq_cursor_encode(last, id, next, sizeof(next));
-    if (json_object_set_new(res, "cursor", more ? json_string(next) : json_null()) < 0)
-	goto out;
-    *out = res;
-    res = NULL;
-    rc = CS_OK;
 out:
     if (rc == CS_EINTERNAL)
 	cs_error(NULL, "store: mailbox: %s", sqlite3_errmsg(c->db));
-    sq_reset_all(c);
-    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-    pthread_mutex_unlock(&s->rlock);
-    json_decref(res);
+    sq_read_end(s);
     return rc;
 }
 

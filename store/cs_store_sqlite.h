@@ -42,6 +42,16 @@ void    sq_reset_all(sq_conn *);
 /* Is this result code one that fails a whole group (C1)? */
 int     sq_fatal(int rc);
 
+/* Reads (cs_store_sqlite_ctl.c): one snapshot of the read connection
+ * under rlock (sq_read_begin -1: not begun, nothing held). */
+int     sq_read_begin(sq_store *);
+void    sq_read_end(sq_store *);
+/* One thread in SPEC X1's shape as "as" may see it; row has SQ_THREAD_COLS. */
+json_t *sq_thread_obj(cs_store *, sq_conn *, const char *as, sqlite3_stmt *row);
+/* A keyset page query's threads and next cursor; keycol: the page key. */
+json_t *sq_thread_page(cs_store *, sq_conn *, const char *as, sqlite3_stmt *,
+		               int limit, int keycol);
+
 /* Writing and T1 (cs_store_sqlite_write.c). */
 int     sq_write_group(cs_store *, cs_store_job **, size_t);
 int     sq_joins_thread(cs_store *, const char *user, const cs_store_job *);

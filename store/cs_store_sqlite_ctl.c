@@ -171,9 +171,6 @@ static const char SQL_ACCESS_ADD[] =
 #define SQ_MAX_ID	256
 #define SQ_MAX_PARTICIPANTS 100
 
-
-
-
 /* owner_stmt - a cached statement with owner and thread bound as ?1, ?2 */
 static sqlite3_stmt *owner_stmt(sq_conn *c, const char *sql, const char *owner,
 				        sqlite3_int64 thread)
@@ -211,11 +208,6 @@ static sqlite3_int64 thread_id(const char *s)
     }
     return v;
 }
-
-/* Cursors are the mailbox's (sq_cursor_encode): a client treats every list alike. */
-
-
-
 
 /* add_participants - append a JSON address list's new addresses (V6 persons) */
 static int add_participants(cs_store *st, sq_conn *c, const char *as, const char *text,
@@ -266,12 +258,12 @@ static int add_participants(cs_store *st, sq_conn *c, const char *as, const char
 }
 
 /*
- * thread_obj - one thread in SPEC X1's shape, as reader "as" may see it.
+ * sq_thread_obj - one thread in SPEC X1's shape, as reader "as" may see it.
  * row holds SQ_THREAD_COLS. Labels are the owner's folders: only the
  * owner sees them. Links and participants' persons are limited to the
  * records the reader may access (V6).
  */
-static json_t *thread_obj(cs_store *st, sq_conn *c, const char *as, sqlite3_stmt *row)
+json_t *sq_thread_obj(cs_store *st, sq_conn *c, const char *as, sqlite3_stmt *row)
 {
     sqlite3_int64 id = sqlite3_column_int64(row, 0);
     char    tid[32], first[32], last[32], *owner;
@@ -400,8 +392,8 @@ static json_t *message_obj(sqlite3_stmt *q)
     return o;
 }
 
-/* read_begin - lock the read connection and open one snapshot */
-static int read_begin(sq_store *s)
+/* sq_read_begin - lock the read connection and open one snapshot */
+int     sq_read_begin(sq_store *s)
 {
     pthread_mutex_lock(&s->rlock);
     if (sqlite3_exec(s->r.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
@@ -411,8 +403,8 @@ static int read_begin(sq_store *s)
     return 0;
 }
 
-/* read_end - close the snapshot and unlock */
-static void read_end(sq_store *s)
+/* sq_read_end - close the snapshot and unlock */
+void    sq_read_end(sq_store *s)
 {
     sq_reset_all(&s->r);
     sqlite3_exec(s->r.db, "COMMIT", NULL, NULL, NULL);
@@ -431,7 +423,7 @@ int     sq_thread(cs_store *st, const char *as, const char *tid, json_t **out)
 
     if (id == 0)
 	return CS_ENOTFOUND;
-    if (read_begin(s) < 0)
+    if (sq_read_begin(s) < 0)
 	return CS_EINTERNAL;
     if ((q = owner_stmt(c, SQL_TGET, as, id)) == NULL)
 	goto out;
@@ -439,7 +431,7 @@ int     sq_thread(cs_store *st, const char *as, const char *tid, json_t **out)
 	rc = step == SQLITE_DONE ? CS_ENOTFOUND : CS_EINTERNAL;
 	goto out;
     }
-    t = thread_obj(st, c, as, q);
+    t = sq_thread_obj(st, c, as, q);
     sqlite3_reset(q);
     if (t == NULL || (msgs = json_array()) == NULL
 	|| json_object_set_new(t, "messages", msgs) < 0)
@@ -457,7 +449,7 @@ int     sq_thread(cs_store *st, const char *as, const char *tid, json_t **out)
 out:
     if (rc == CS_EINTERNAL)
 	cs_error(NULL, "store: thread: %s", sqlite3_errmsg(c->db));
-    read_end(s);
+    sq_read_end(s);
     json_decref(t);
     return rc;
 }
@@ -493,7 +485,7 @@ int     sq_thread_raw(cs_store *st, const char *as, const char *tid,
 
     if (id == 0)
 	return CS_ENOTFOUND;
-    if (read_begin(s) < 0)
+    if (sq_read_begin(s) < 0)
 	return CS_EINTERNAL;
     if ((rc = thread_check(c, as, id, NULL, 0)) != CS_OK)
 	goto out;
@@ -511,7 +503,7 @@ int     sq_thread_raw(cs_store *st, const char *as, const char *tid,
     if (step == SQLITE_DONE)
 	rc = CS_OK;
 out:
-    read_end(s);
+    sq_read_end(s);
     return rc;
 }
 
@@ -526,7 +518,7 @@ int     sq_attachment(cs_store *st, const char *as, const char *tid, size_t n, c
 
     if (id == 0)
 	return CS_ENOTFOUND;
-    if (read_begin(s) < 0)
+    if (sq_read_begin(s) < 0)
 	return CS_EINTERNAL;
     if ((q = owner_stmt(c, SQL_TMSGS, as, id)) == NULL)
 	goto out;
@@ -553,8 +545,68 @@ int     sq_attachment(cs_store *st, const char *as, const char *tid, size_t n, c
     if (step != SQLITE_ROW && step != SQLITE_DONE)
 	rc = CS_EINTERNAL;
 out:
-    read_end(s);
+    sq_read_end(s);
     return rc;
+}
+
+/*
+ * sq_thread_page - the rows of a keyset page query q as X1 threads:
+ * {"threads": [...], "cursor": the next page's or null}. Every list
+ * uses one cursor form (sq_cursor_encode): a client treats them alike.
+ * q is bound with LIMIT limit + 1 (the extra row only says there is
+ * more) and keycol is its page key column. NULL on a SQLite or memory
+ * error.
+ */
+json_t *sq_thread_page(cs_store *st, sq_conn *c, const char *as, sqlite3_stmt *q,
+		               int limit, int keycol)
+{
+    sqlite3_int64 last = 0, id = 0;
+    json_t *res, *threads, *t;
+    int     n = 0, more = 0, step;
+    char    next[128] = "";
+
+    if ((res = json_object()) == NULL || (threads = json_array()) == NULL
+	|| json_object_set_new(res, "threads", threads) < 0)
+	goto fail;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+	if (n == limit) {
+	    more = 1;
+	    break;
+	}
+	if ((t = sq_thread_obj(st, c, as, q)) == NULL || json_array_append_new(threads, t) < 0)
+	    goto fail;
+	id = sqlite3_column_int64(q, 0);
+	last = sqlite3_column_int64(q, keycol);
+	n++;
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+	goto fail;
+    if (more)
+	sq_cursor_encode(last, id, next, sizeof(next));
+    if (json_object_set_new(res, "cursor", more ? json_string(next) : json_null()) < 0)
+	goto fail;
+    return res;
+fail:
+    json_decref(res);
+    return NULL;
+}
+
+/* record_check - may as access this deal or person? CS_OK or CS_ENOTFOUND */
+static int record_check(sq_conn *c, const char *as, const char *kind, const char *rid)
+{
+    sqlite3_stmt *q;
+    int     step;
+
+    if ((q = sq_stmt(c, SQL_REC)) == NULL)
+	return CS_EINTERNAL;
+    sq_bind_str(q, 1, as);
+    sq_bind_str(q, 2, kind);
+    sq_bind_str(q, 3, rid);
+    step = sqlite3_step(q);
+    sqlite3_reset(q);
+    if (step == SQLITE_ROW)
+	return CS_OK;
+    return step == SQLITE_DONE ? CS_ENOTFOUND : CS_EINTERNAL;
 }
 
 /* sq_record_threads - the threads on a deal's or person's page (V3) */
@@ -563,32 +615,20 @@ int     sq_record_threads(cs_store *st, const char *as, const char *kind, const 
 {
     sq_store *s = st->be;
     sq_conn *c = &s->r;
-    sqlite3_int64 clast = 0, cid = 0, last = 0, id = 0;
+    sqlite3_int64 clast = 0, cid = 0;
     sqlite3_stmt *q;
-    json_t *res = NULL, *threads, *t;
-    int     n = 0, more = 0, rc = CS_EINTERNAL, step;
-    char    next[128] = "";
+    json_t *res;
+    int     rc;
 
     if (cursor && *cursor == 0)
 	cursor = NULL;
     if (cursor && sq_cursor_decode(cursor, &clast, &cid) < 0)
 	return CS_EINVAL;
-    if (read_begin(s) < 0)
+    if (sq_read_begin(s) < 0)
 	return CS_EINTERNAL;
-    if ((q = sq_stmt(c, SQL_REC)) == NULL)
+    if ((rc = record_check(c, as, kind, rid)) != CS_OK)
 	goto out;
-    sq_bind_str(q, 1, as);
-    sq_bind_str(q, 2, kind);
-    sq_bind_str(q, 3, rid);
-    step = sqlite3_step(q);
-    sqlite3_reset(q);
-    if (step != SQLITE_ROW) {
-	rc = step == SQLITE_DONE ? CS_ENOTFOUND : CS_EINTERNAL;
-	goto out;
-    }
-    if ((res = json_object()) == NULL || (threads = json_array()) == NULL
-	|| json_object_set_new(res, "threads", threads) < 0)
-	goto out;
+    rc = CS_EINTERNAL;
     if ((q = sq_stmt(c, cursor ? SQL_RT_NEXT : SQL_RT_FIRST)) == NULL)
 	goto out;
     sq_bind_str(q, 1, as);
@@ -599,31 +639,15 @@ int     sq_record_threads(cs_store *st, const char *as, const char *kind, const 
 	sqlite3_bind_int64(q, 5, clast);
 	sqlite3_bind_int64(q, 6, cid);
     }
-    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-	if (n == limit) {
-	    more = 1;
-	    break;
-	}
-	if ((t = thread_obj(st, c, as, q)) == NULL || json_array_append_new(threads, t) < 0)
-	    goto out;
-	id = sqlite3_column_int64(q, 0);
-	last = sqlite3_column_int64(q, 7);
-	n++;
+    /* The page key is the link's copy of last_date, after SQ_THREAD_COLS. */
+    if ((res = sq_thread_page(st, c, as, q, limit, 7)) != NULL) {
+	*out = res;
+	rc = CS_OK;
     }
-    if (step != SQLITE_ROW && step != SQLITE_DONE)
-	goto out;
-    if (more)
-	sq_cursor_encode(last, id, next, sizeof(next));
-    if (json_object_set_new(res, "cursor", more ? json_string(next) : json_null()) < 0)
-	goto out;
-    *out = res;
-    res = NULL;
-    rc = CS_OK;
 out:
     if (rc == CS_EINTERNAL)
 	cs_error(NULL, "store: %s page: %s", kind, sqlite3_errmsg(c->db));
-    read_end(s);
-    json_decref(res);
+    sq_read_end(s);
     return rc;
 }
 
@@ -892,24 +916,6 @@ out:
     return rc;
 }
 
-/* record_check - may as access this deal or person? CS_OK or CS_ENOTFOUND */
-static int record_check(sq_conn *c, const char *as, const char *kind, const char *rid)
-{
-    sqlite3_stmt *q;
-    int     step;
-
-    if ((q = sq_stmt(c, SQL_REC)) == NULL)
-	return CS_EINTERNAL;
-    sq_bind_str(q, 1, as);
-    sq_bind_str(q, 2, kind);
-    sq_bind_str(q, 3, rid);
-    step = sqlite3_step(q);
-    sqlite3_reset(q);
-    if (step == SQLITE_ROW)
-	return CS_OK;
-    return step == SQLITE_DONE ? CS_ENOTFOUND : CS_EINTERNAL;
-}
-
 /* link_stmt - a cached statement bound with owner, thread, kind, id */
 static sqlite3_stmt *link_stmt(sq_conn *c, const char *sql, const char *owner,
 			               sqlite3_int64 thread, const char *kind, const char *rid)
@@ -952,7 +958,7 @@ static json_t *answer_thread(cs_store *st, sq_conn *c, const char *as, sqlite3_i
     if ((q = owner_stmt(c, SQL_TGET, as, id)) == NULL)
 	return NULL;
     if (sqlite3_step(q) == SQLITE_ROW)
-	t = thread_obj(st, c, as, q);
+	t = sq_thread_obj(st, c, as, q);
     sqlite3_reset(q);
     return t ? json_pack("{s:o}", "thread", t) : NULL;
 }

@@ -199,7 +199,6 @@ static void wctx_free(sq_wctx *x)
     wctx_forget_own(x);
 }
 
-
 /* one_int - first column of the first row; SQLITE_OK, SQLITE_DONE (none) or error */
 static int one_int(sqlite3_stmt *st, sqlite3_int64 *v)
 {
@@ -233,7 +232,6 @@ static int one_text(sqlite3_stmt *st, char *out, size_t outlen)
     sqlite3_reset(st);
     return rc;
 }
-
 
 /* counter_next - the next value of a global id sequence */
 static int counter_next(sq_conn *c, const char *name, sqlite3_int64 *v)
