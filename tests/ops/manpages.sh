@@ -38,10 +38,16 @@ entry() {
     sed 's/\\-/-/g' "$1" | grep -Eq "^\.B[IR]? \"?$2( |\"|$)"
 }
 
-for c in $(sed -n 's/^ *{"\([a-z]*\)", cmd_.*/\1/p' "$T/ctl/main.c"); do
+# The tables are read with sed: a format change that matches nothing would
+# leave the loops below empty and pass, so an empty list fails.
+cmds=$(sed -n 's/^ *{"\([a-z]*\)", cmd_.*/\1/p' "$T/ctl/main.c")
+keys=$(sed -n 's/^ *{"\([A-Za-z]*\)", cs_k_.*/\1/p' "$T/policy/cs_policy.c")
+tap_ok "commands found in ctl/main.c's table" test -n "$cmds"
+tap_ok "keys found in policy/cs_policy.c's table" test -n "$keys"
+for c in $cmds; do
     tap_ok "crmsyncctl(1) documents \"$c\"" entry "$T/ctl/crmsyncctl.1.in" "$c"
 done
-for k in $(sed -n 's/^ *{"\([A-Za-z]*\)", cs_k_.*/\1/p' "$T/policy/cs_policy.c"); do
+for k in $keys; do
     tap_ok "crmsync.policy(5) documents $k" entry "$T/conf/crmsync.policy.5.in" "$k"
 done
 for o in '-c' '-f' '-n'; do

@@ -60,6 +60,8 @@ done
 #   schema_version.*	PostgreSQL's version table; SQLite uses user_version
 # A column or index added to one backend only fails here.
 GEN=$top_builddir/tests/bench/ctl-gen
+# same_list A B - A is not empty and B has the same lines
+same_list() { [ -s "$1" ] || { echo "$1 is empty"; return 1; }; diff "$1" "$2"; }
 if [ -x "$GEN" ] && command -v sqlite3 >/dev/null 2>&1 && command -v psql >/dev/null 2>&1; then
     sh "$CLUSTER" createdb "$PGDIR" "$PORT" schema >/dev/null 2>&1
     URI="postgresql://postgres@127.0.0.1:$PORT/schema"
@@ -71,17 +73,19 @@ if [ -x "$GEN" ] && command -v sqlite3 >/dev/null 2>&1 && command -v psql >/dev/
     psql -At "$URI" -c "SELECT table_name || '.' || column_name FROM information_schema.columns
 	WHERE table_schema = 'public' AND table_name NOT IN ('schema_version')
 	AND (table_name, column_name) <> ('counters', 'shard') ORDER BY 1" >"$CS_TMP/pg.cols"
+    # Two empty lists (a fixture or query that failed) are no agreement.
     tap_ok "same tables and columns on SQLite and PostgreSQL ($(wc -l <"$CS_TMP/sq.cols") columns)" \
-	diff "$CS_TMP/sq.cols" "$CS_TMP/pg.cols"
-    [ -s "$CS_TMP/sq.cols" ] || tap_diag "no SQLite columns listed"
+	same_list "$CS_TMP/sq.cols" "$CS_TMP/pg.cols"
     sqlite3 "$CS_TMP/schema.db" "SELECT name FROM sqlite_schema WHERE type = 'index'
 	AND name NOT LIKE 'sqlite_autoindex%' ORDER BY 1" >"$CS_TMP/sq.idx"
     psql -At "$URI" -c "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'
 	AND indexname NOT LIKE '%\_pkey' AND indexname NOT LIKE '%\_key' ORDER BY 1" >"$CS_TMP/pg.idx"
     tap_ok "same named indexes on SQLite and PostgreSQL ($(wc -l <"$CS_TMP/sq.idx") indexes)" \
-	diff "$CS_TMP/sq.idx" "$CS_TMP/pg.idx"
+	same_list "$CS_TMP/sq.idx" "$CS_TMP/pg.idx"
 else
-    tap_diag "schema comparison skipped: ctl-gen, sqlite3 or psql missing"
+    # contrib/install-deps test installs all three: a silent skip would
+    # hide the F1 schema check in CI.
+    tap_result 1 "schema comparison: ctl-gen, sqlite3 or psql missing"
 fi
 
 tap_done

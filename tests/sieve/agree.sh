@@ -84,8 +84,11 @@ fi
 grep -q '^== 1$' "$tmp/pig.out" || skip "sieve-test cannot run"
 # sieve-test must have answered the first case with actions or an error.
 "$run" -b "$tmp/cases" > "$tmp/ours.out" 2>&1
+runrc=$?
 
-awk -v casesfile="$tmp/cases" -v tmp="$tmp" '
+# A case either side never answered (sieve-run crashed, sieve-test stopped)
+# is a disagreement, not an empty folder set; sieve-run must exit 0.
+awk -v casesfile="$tmp/cases" -v tmp="$tmp" -v runrc="$runrc" '
 function norm(s,   n, a, i, j, t, out) {
     # sort the folder set; any error is just "ERROR"
     if (s ~ /(^|\n)ERROR/) return "ERROR"
@@ -95,17 +98,21 @@ function norm(s,   n, a, i, j, t, out) {
     for (i = 1; i <= n; i++) if (a[i] != "" && a[i] != "KEEP.BOX") out = out (out == "" ? "" : " | ") a[i]
     return out
 }
-FNR == 1 { file++ }
-/^== [0-9]+$/ { cur = $2; next }
+FNR == 1 { file++; cur = "" }
+/^== [0-9]+$/ { cur = $2; if (file == 1) oseen[cur] = 1; else pseen[cur] = 1; next }
+file == 1 && cur == "" { next }
+file == 2 && cur == "" { next }
 file == 1 { sub(/^ERROR .*/, "ERROR"); ours[cur] = ours[cur] "\n" $0; next }
 file == 2 { pig[cur] = pig[cur] "\n" $0; next }
 END {
     n = 0
     while ((getline line < casesfile) > 0) { n++; split(line, f, " "); label[n] = f[5]; script[n] = f[1] }
-    print "1.." n
+    print "1.." n + 1
     bad = 0
     for (i = 1; i <= n; i++) {
 	o = norm(ours[i]); p = norm(pig[i])
+	if (!(i in oseen)) o = "(no answer from sieve-run)"
+	if (!(i in pseen)) p = "(no answer from sieve-test)"
 	if (o == p) { print "ok " i " - case " i " (" label[i] ")"; continue }
 	bad++
 	print "not ok " i " - case " i " (" label[i] ")"
@@ -115,4 +122,5 @@ END {
 	close(script[i])
     }
     if (bad) print "# " bad " disagreement(s)"
+    print (runrc == 0 ? "ok " : "not ok ") n + 1 " - sieve-run -b exited 0 (exit " runrc ")"
 }' "$tmp/ours.out" "$tmp/pig.out"
