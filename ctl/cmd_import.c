@@ -137,8 +137,7 @@ typedef struct imp {
     int     dry_run;
     int     pass;			/* 1, or 2 for conditional copies */
     time_t  now;
-    time_t  window_start;		/* now - Window */
-    time_t  lower;			/* max(window_start, since) */
+    time_t  lower;			/* max(now - Window, since) */
     int     since_clamped;
     int     jobs;			/* 1: inline store; more: records in flight */
     pthread_mutex_t mu;			/* counts, fatal, stderr (writer thread too) */
@@ -754,10 +753,9 @@ static int open_store(imp *im)
     size_t  n = cs_policy_nusers(im->pol);
     int     rc;
 
-    if ((im->store = ctl_open_store(im->ctx, CS_STORE_CREATE
-				    | (im->jobs > 1 ? CS_STORE_WRITER | CS_STORE_BULK : 0))) == NULL)
+    if ((im->store = ctl_open_store_sub(im->ctx, CS_STORE_CREATE
+					| (im->jobs > 1 ? CS_STORE_WRITER | CS_STORE_BULK : 0))) == NULL)
 	return CTL_INTERNAL;
-    cs_store_set_subaddress(im->store, im->ctx->cfg->subaddress_delimiter);
     if ((users = calloc(n ? n : 1, sizeof(*users))) == NULL)
 	return ctl_fail(CTL_INTERNAL, "out of memory");
     for (size_t i = 0; i < n; i++)
@@ -784,7 +782,7 @@ int     cmd_import(ctl_ctx *ctx, int argc, char **argv)
     long    jobs = IMP_JOBS_DEFAULT;
     char    err[1024];
     imp     im;
-    time_t  since = 0;
+    time_t  since = 0, window_start;
     int     rc = 0;
 
     memset(&im, 0, sizeof(im));
@@ -826,11 +824,11 @@ int     cmd_import(ctl_ctx *ctx, int argc, char **argv)
 	return ctl_fail(CTL_INTERNAL, "out of memory");
     }
     im.now = time(NULL);
-    im.window_start = im.now - (time_t) im.u->window;
-    im.lower = im.window_start;
+    window_start = im.now - (time_t) im.u->window;
+    im.lower = window_start;
     /* S3/X4: --since narrows the window, never widens it. */
     if (since_arg) {
-	if (since < im.window_start)
+	if (since < window_start)
 	    im.since_clamped = 1;
 	else
 	    im.lower = since;

@@ -11,27 +11,10 @@
 #include <config.h>
 
 /* System library. */
-#include <errno.h>
-#include <limits.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* Application-specific. */
 #include "ctl.h"
-
-/* parse_limit - 1..500 */
-static int parse_limit(const char *s, int *out)
-{
-    char   *end;
-    long    v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < 1 || v > 500)
-	return -1;
-    *out = (int) v;
-    return 0;
-}
 
 /* cmd_mailbox - crmsyncctl mailbox --as U [--label L] [--limit N] [--cursor C] */
 int     cmd_mailbox(ctl_ctx *ctx, int argc, char **argv)
@@ -51,7 +34,7 @@ int     cmd_mailbox(ctl_ctx *ctx, int argc, char **argv)
 	else if (strcmp(argv[i], "--cursor") == 0)
 	    cursor = argv[++i];
 	else if (strcmp(argv[i], "--limit") == 0) {
-	    if (parse_limit(argv[++i], &limit) < 0)
+	    if (ctl_parse_limit(argv[++i], &limit) < 0)
 		return ctl_fail(CTL_USAGE, "--limit must be 1 to 500");
 	} else
 	    return ctl_fail(CTL_USAGE, "unknown argument: %s", argv[i]);

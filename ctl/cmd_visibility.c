@@ -48,18 +48,12 @@ typedef struct vis_args {
 /* Which options a command takes. */
 enum { O_LIST = 1, O_RAW = 2, O_RECORD = 4, O_CONTACT = 8 };
 
-/* parse_limit - 1..500 */
-static int parse_limit(const char *s, int *out)
+/* vis_drop - release what parse_args allocated; returns rc */
+static int vis_drop(vis_args *a, int rc)
 {
-    char   *end;
-    long    v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < 1 || v > 500)
-	return -1;
-    *out = (int) v;
-    return 0;
+    free(a->pos);
+    a->pos = NULL;
+    return rc;
 }
 
 /* parse_args - fill a vis_args; an exit code (usage) on error, else 0 */
@@ -94,31 +88,21 @@ static int parse_args(int argc, char **argv, unsigned allowed, vis_args *a)
 	    slot = &a->address;
 	else if (strcmp(o, "--name") == 0 && (allowed & O_CONTACT))
 	    slot = &a->name;
-	else if (strcmp(o, "--limit") != 0 || !(allowed & O_LIST)) {
-	    free(a->pos);
-	    return ctl_fail(CTL_USAGE, "unknown argument: %s", o);
-	}
-	if (i + 1 >= argc) {
-	    free(a->pos);
-	    return ctl_fail(CTL_USAGE, "%s needs a value", o);
-	}
-	if (slot == NULL) {
-	    if (parse_limit(argv[++i], &a->limit) < 0) {
-		free(a->pos);
-		return ctl_fail(CTL_USAGE, "--limit must be 1 to 500");
-	    }
+	else if (strcmp(o, "--limit") != 0 || !(allowed & O_LIST))
+	    return vis_drop(a, ctl_fail(CTL_USAGE, "unknown argument: %s", o));
+	if (i + 1 >= argc)
+	    return vis_drop(a, ctl_fail(CTL_USAGE, "%s needs a value", o));
+	if (slot == NULL) {			/* --limit */
+	    if (ctl_parse_limit(argv[++i], &a->limit) < 0)
+		return vis_drop(a, ctl_fail(CTL_USAGE, "--limit must be 1 to 500"));
 	    continue;
 	}
-	if (*slot) {
-	    free(a->pos);
-	    return ctl_fail(CTL_USAGE, "%s given twice", o);
-	}
+	if (*slot)
+	    return vis_drop(a, ctl_fail(CTL_USAGE, "%s given twice", o));
 	*slot = argv[++i];
     }
-    if (a->as == NULL || *a->as == 0) {
-	free(a->pos);
-	return ctl_fail(CTL_USAGE, "--as USER is required");
-    }
+    if (a->as == NULL || *a->as == 0)
+	return vis_drop(a, ctl_fail(CTL_USAGE, "--as USER is required"));
     return 0;
 }
 
@@ -141,13 +125,13 @@ static void timing(const char *command, double start)
 		command);
 }
 
-/* open_store - the configured store with the configured subaddress rule */
-static cs_store *open_store(ctl_ctx *ctx, unsigned flags)
+/* vis_open - the store for a parsed command; NULL (arguments freed) on error */
+static cs_store *vis_open(ctl_ctx *ctx, vis_args *a, unsigned flags)
 {
-    cs_store *st = ctl_open_store(ctx, flags);
+    cs_store *st = ctl_open_store_sub(ctx, flags);
 
-    if (st)
-	cs_store_set_subaddress(st, ctx->cfg->subaddress_delimiter);
+    if (st == NULL)
+	vis_drop(a, CTL_INTERNAL);
     return st;
 }
 
@@ -155,6 +139,16 @@ static cs_store *open_store(ctl_ctx *ctx, unsigned flags)
 static int fail_rc(int rc, const char *err, const char *dflt)
 {
     return ctl_fail(ctl_store_rc(rc), "%s", err && *err ? err : dflt);
+}
+
+/* answer - the store's answer on stdout, or its error with a default message */
+static int answer(int rc, json_t *out, const char *err, const char *dflt)
+{
+    if (rc != CS_OK) {
+	json_decref(out);
+	return fail_rc(rc, err, dflt);
+    }
+    return ctl_print(out);
 }
 
 /* b64 - base64 of len bytes as a JSON string */
@@ -194,14 +188,10 @@ int     cmd_thread(ctl_ctx *ctx, int argc, char **argv)
 
     if ((rc = parse_args(argc, argv, O_RAW, &a)) != 0)
 	return rc;
-    if (a.npos != 1) {
-	free(a.pos);
-	return ctl_fail(CTL_USAGE, "thread needs one thread id");
-    }
-    if ((st = open_store(ctx, CS_STORE_READONLY)) == NULL) {
-	free(a.pos);
+    if (a.npos != 1)
+	return vis_drop(&a, ctl_fail(CTL_USAGE, "thread needs one thread id"));
+    if ((st = vis_open(ctx, &a, CS_STORE_READONLY)) == NULL)
 	return CTL_INTERNAL;
-    }
     t0 = now_ms();
     if (a.raw) {
 	msgs = json_array();
@@ -218,8 +208,7 @@ int     cmd_thread(ctl_ctx *ctx, int argc, char **argv)
 		       a.pos[0])
 	    : rc == CS_ENOTFOUND ? ctl_fail(CTL_NOTFOUND, "thread %s not found", a.pos[0])
 	    : ctl_fail(ctl_store_rc(rc), "cannot read thread %s", a.pos[0]);
-	free(a.pos);
-	return rc;
+	return vis_drop(&a, rc);
     }
     free(a.pos);
     return ctl_print(out);
@@ -238,20 +227,14 @@ int     cmd_attachment(ctl_ctx *ctx, int argc, char **argv)
 
     if ((rc = parse_args(argc, argv, 0, &a)) != 0)
 	return rc;
-    if (a.npos != 2) {
-	free(a.pos);
-	return ctl_fail(CTL_USAGE, "attachment needs a thread id and a number");
-    }
+    if (a.npos != 2)
+	return vis_drop(&a, ctl_fail(CTL_USAGE, "attachment needs a thread id and a number"));
     errno = 0;
     n = strtoul(a.pos[1], &end, 10);
-    if (errno || *end || end == a.pos[1] || n < 1 || n > 1000000 || a.pos[1][0] == '-') {
-	free(a.pos);
-	return ctl_fail(CTL_USAGE, "the attachment number counts from 1");
-    }
-    if ((st = open_store(ctx, CS_STORE_READONLY)) == NULL) {
-	free(a.pos);
+    if (errno || *end || end == a.pos[1] || n < 1 || n > 1000000 || a.pos[1][0] == '-')
+	return vis_drop(&a, ctl_fail(CTL_USAGE, "the attachment number counts from 1"));
+    if ((st = vis_open(ctx, &a, CS_STORE_READONLY)) == NULL)
 	return CTL_INTERNAL;
-    }
     t0 = now_ms();
     rc = cs_store_attachment(st, a.as, a.pos[0], (size_t) n, &buf);
     timing("attachment", t0);
@@ -283,14 +266,10 @@ static int record_page(ctl_ctx *ctx, const char *kind, int argc, char **argv)
 
     if ((rc = parse_args(argc, argv, O_LIST, &a)) != 0)
 	return rc;
-    if (a.npos != 1) {
-	free(a.pos);
-	return ctl_fail(CTL_USAGE, "%s needs one %s id", kind, kind);
-    }
-    if ((st = open_store(ctx, CS_STORE_READONLY)) == NULL) {
-	free(a.pos);
+    if (a.npos != 1)
+	return vis_drop(&a, ctl_fail(CTL_USAGE, "%s needs one %s id", kind, kind));
+    if ((st = vis_open(ctx, &a, CS_STORE_READONLY)) == NULL)
 	return CTL_INTERNAL;
-    }
     t0 = now_ms();
     rc = cs_store_record_threads(st, a.as, kind, a.pos[0], a.limit, a.cursor, &out);
     timing(kind, t0);
@@ -299,8 +278,7 @@ static int record_page(ctl_ctx *ctx, const char *kind, int argc, char **argv)
 	rc = rc == CS_ENOTFOUND ? ctl_fail(CTL_NOTFOUND, "%s %s not found", kind, a.pos[0])
 	    : rc == CS_EINVAL ? ctl_fail(CTL_BADINPUT, "bad cursor")
 	    : ctl_fail(ctl_store_rc(rc), "cannot list %s %s", kind, a.pos[0]);
-	free(a.pos);
-	return rc;
+	return vis_drop(&a, rc);
     }
     free(a.pos);
     return ctl_print(out);
@@ -330,23 +308,17 @@ static int threads_set(ctl_ctx *ctx, const char *name, int action, int argc, cha
 
     if ((rc = parse_args(argc, argv, 0, &a)) != 0)
 	return rc;
-    if (a.npos < 1) {
-	free(a.pos);
-	return ctl_fail(CTL_USAGE, "%s needs at least one thread id", name);
-    }
-    if ((st = open_store(ctx, 0)) == NULL) {
-	free(a.pos);
+    if (a.npos < 1)
+	return vis_drop(&a, ctl_fail(CTL_USAGE, "%s needs at least one thread id", name));
+    if ((st = vis_open(ctx, &a, 0)) == NULL)
 	return CTL_INTERNAL;
-    }
     t0 = now_ms();
     rc = cs_store_threads_set(st, a.as, action, (const char *const *) a.pos, (size_t) a.npos,
 			      &out, err, sizeof(err));
     timing(name, t0);
     cs_store_close(st);
     free(a.pos);
-    if (rc != CS_OK)
-	return fail_rc(rc, err, "nothing was changed");
-    return ctl_print(out);
+    return answer(rc, out, err, "nothing was changed");
 }
 
 /* cmd_share - crmsyncctl share --as U T... */
@@ -379,23 +351,18 @@ static int link_cmd(ctl_ctx *ctx, const char *name, int unlink, int argc, char *
 
     if ((rc = parse_args(argc, argv, O_RECORD, &a)) != 0)
 	return rc;
-    if (a.npos != 1 || (a.deal == NULL) == (a.person == NULL)) {
-	free(a.pos);
-	return ctl_fail(CTL_USAGE, "%s needs one thread id and either --deal or --person", name);
-    }
-    if ((st = open_store(ctx, 0)) == NULL) {
-	free(a.pos);
+    if (a.npos != 1 || (a.deal == NULL) == (a.person == NULL))
+	return vis_drop(&a, ctl_fail(CTL_USAGE,
+				     "%s needs one thread id and either --deal or --person", name));
+    if ((st = vis_open(ctx, &a, 0)) == NULL)
 	return CTL_INTERNAL;
-    }
     t0 = now_ms();
     rc = cs_store_link(st, a.as, a.pos[0], a.deal ? "deal" : "person",
 		       a.deal ? a.deal : a.person, unlink, &out, err, sizeof(err));
     timing(name, t0);
     cs_store_close(st);
     free(a.pos);
-    if (rc != CS_OK)
-	return fail_rc(rc, err, "nothing was changed");
-    return ctl_print(out);
+    return answer(rc, out, err, "nothing was changed");
 }
 
 /* cmd_link - crmsyncctl link --as U T (--deal D | --person P) */
@@ -425,22 +392,17 @@ int     cmd_contact(ctl_ctx *ctx, int argc, char **argv)
 			" [--name N]");
     if ((rc = parse_args(argc - 1, argv + 1, O_CONTACT, &a)) != 0)
 	return rc;
-    if (a.npos != 0 || a.thread == NULL || a.address == NULL) {
-	free(a.pos);
-	return ctl_fail(CTL_USAGE, "contact create needs --thread T and --address A");
-    }
-    if ((st = open_store(ctx, 0)) == NULL) {
-	free(a.pos);
+    if (a.npos != 0 || a.thread == NULL || a.address == NULL)
+	return vis_drop(&a, ctl_fail(CTL_USAGE,
+				     "contact create needs --thread T and --address A"));
+    if ((st = vis_open(ctx, &a, 0)) == NULL)
 	return CTL_INTERNAL;
-    }
     t0 = now_ms();
     rc = cs_store_contact_create(st, a.as, a.thread, a.address, a.name, &out, err, sizeof(err));
     timing("contact", t0);
     cs_store_close(st);
     free(a.pos);
-    if (rc != CS_OK)
-	return fail_rc(rc, err, "no contact was created");
-    return ctl_print(out);
+    return answer(rc, out, err, "no contact was created");
 }
 
 /* cmd_directory - crmsyncctl directory import FILE.json */
@@ -470,7 +432,7 @@ int     cmd_directory(ctl_ctx *ctx, int argc, char **argv)
     fclose(fp);
     if (doc == NULL)
 	return ctl_fail(CTL_BADINPUT, "%s:%d:%d: %s", argv[1], jerr.line, jerr.column, jerr.text);
-    if ((st = open_store(ctx, CS_STORE_CREATE)) == NULL) {
+    if ((st = ctl_open_store_sub(ctx, CS_STORE_CREATE)) == NULL) {
 	json_decref(doc);
 	return CTL_INTERNAL;
     }

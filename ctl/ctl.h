@@ -30,6 +30,10 @@ int     ctl_print(json_t *);			/* prints and decrefs; 0 or 5 */
 int     ctl_store_rc(int cs_rc);		/* CS_E* -> exit code */
 /* Open the store the config names; NULL after printing the error. */
 cs_store *ctl_open_store(ctl_ctx *, unsigned flags);
+/* The same, with the config's subaddress rule set for address matching. */
+cs_store *ctl_open_store_sub(ctl_ctx *, unsigned flags);
+/* --limit N: 0 and *out set when N is 1..500, else -1. */
+int     ctl_parse_limit(const char *s, int *out);
 
 /* cmd_mailbox.c */
 int     cmd_mailbox(ctl_ctx *, int argc, char **argv);

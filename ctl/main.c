@@ -14,6 +14,7 @@
 #include <config.h>
 
 /* System library. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +121,30 @@ cs_store *ctl_open_store(ctl_ctx *ctx, unsigned flags)
 	ctl_fail(CTL_INTERNAL, "store %s: %s", shown, err);
     }
     return s;
+}
+
+/* ctl_open_store_sub - the store, with the configured subaddress rule */
+cs_store *ctl_open_store_sub(ctl_ctx *ctx, unsigned flags)
+{
+    cs_store *s = ctl_open_store(ctx, flags);
+
+    if (s)
+	cs_store_set_subaddress(s, ctx->cfg->subaddress_delimiter);
+    return s;
+}
+
+/* ctl_parse_limit - a page size, 1..500 */
+int     ctl_parse_limit(const char *s, int *out)
+{
+    char   *end;
+    long    v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < 1 || v > 500)
+	return -1;
+    *out = (int) v;
+    return 0;
 }
 
 /* usage - list commands */
