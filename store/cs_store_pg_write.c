@@ -60,6 +60,7 @@
 #include "cs_store.h"
 #include "cs_store_impl.h"
 #include "cs_store_pg.h"
+#include "cs_store_rules.h"
 
 /* A small set of thread ids (T1 lookups). */
 typedef struct pg_ids {
@@ -331,36 +332,45 @@ static int thread_event(pg_conn *c, const char *type, const char *owner, long lo
     return rc;
 }
 
-/* merge_threads - fold every found thread into target (T1, V3) */
+/* merge_threads - fold every found thread into target (T1, V3, V7) */
 static int merge_threads(pg_conn *c, const char *owner, const pg_ids *found,
 			         long long target, time_t now)
 {
     char    vis[16], set0[4096], set[4096], from[32], into[32];
-    int     shared = 1, was_shared = 0, r;
+    int    *was, shared, same = 1, r, rc = -1;
     long long old;
     size_t  i;
 
+    if ((was = calloc(found->n, sizeof(*was))) == NULL)
+	return local_err(c, "out of memory");
     /*
-     * V3: shared only if every merged thread was shared with the same
-     * links. Link sets too long to compare here count as different.
+     * V3: every merged thread's visibility and links, the decision in
+     * cs_store_rules.c. Link sets too long to compare count as different.
      */
-    for (i = 0; i < found->n && shared; i++) {
+    for (i = 0; i < found->n; i++) {
 	if ((r = one_text(pg_q(c, SQL_THREAD_VIS, "si", owner, found->v[i]), vis,
-			  sizeof(vis))) <= 0)
-	    return r < 0 ? -1 : local_err(c, "merged thread vanished");
-	if (strcmp(vis, "shared") != 0)
-	    shared = 0;
-	else if (found->v[i] == target)
-	    was_shared = 1;
+			  sizeof(vis))) <= 0) {
+	    rc = r < 0 ? -1 : local_err(c, "merged thread vanished");
+	    goto out;
+	}
+	was[i] = strcmp(vis, "shared") == 0;
 	if ((r = one_text(pg_q(c, SQL_THREAD_LINKSET, "si", owner, found->v[i]),
-			  i ? set : set0, sizeof(set))) <= 0)
-	    return r < 0 ? -1 : local_err(c, "no link set");
+			  i ? set : set0, sizeof(set))) <= 0) {
+	    rc = r < 0 ? -1 : local_err(c, "no link set");
+	    goto out;
+	}
 	if (strlen(i ? set : set0) >= sizeof(set) - 1 || (i && strcmp(set, set0) != 0))
-	    shared = 0;
+	    same = 0;
     }
+    shared = cs_rule_merge_shared(was, found->n, same);
     for (i = 0; i < found->n; i++) {
 	if ((old = found->v[i]) == target)
 	    continue;
+	/* V7: a shared thread folded into a private one went private. */
+	if (cs_rule_merge_changed(was[i], shared)
+	    && thread_event(c, "thread.visibility_changed", owner, old, 0,
+			    json_pack("{s:s}", "visibility", "private"), NULL) < 0)
+	    goto out;
 	if (pg_x(c, SQL_MERGE_LINKS, "sii", owner, old, target) < 0
 	    || pg_x(c, SQL_MERGE_UNLINKS, "sii", owner, old, target) < 0
 	    || pg_x(c, SQL_MERGE_UNLINKS_DROP, "si", owner, old) < 0
@@ -369,21 +379,25 @@ static int merge_threads(pg_conn *c, const char *owner, const pg_ids *found,
 	    || pg_x(c, SQL_MERGE_COUNTS, "sii", owner, old, target) < 0
 	    || pg_x(c, SQL_MERGE_DROP, "si", owner, old) < 0
 	    || pg_x(c, SQL_MERGE_NOTE, "siii", owner, old, target, (long long) now) < 0)
-	    return -1;
+	    goto out;
 	/* X3: which id became which, ordered after both threads' events. */
 	snprintf(from, sizeof(from), "t%lld", old);
 	snprintf(into, sizeof(into), "t%lld", target);
 	if (thread_event(c, "thread.merged", owner, target, old,
 			 json_pack("{s:s,s:s}", "from", from, "into", into), NULL) < 0)
-	    return -1;
+	    goto out;
     }
     if (pg_x(c, SQL_SET_VIS, "sis", owner, target, shared ? "shared" : "private") < 0)
-	return -1;
-    /* V3, V5: a shared thread merged with a private one is private now. */
-    if (was_shared && !shared)
-	return thread_event(c, "thread.visibility_changed", owner, target, 0,
-			    json_pack("{s:s}", "visibility", "private"), NULL);
-    return 0;
+	goto out;
+    rc = 0;
+    /* V3, V5, V7: the surviving thread, if it was shared, is private now. */
+    for (i = 0; i < found->n; i++)
+	if (found->v[i] == target && cs_rule_merge_changed(was[i], shared))
+	    rc = thread_event(c, "thread.visibility_changed", owner, target, 0,
+			      json_pack("{s:s}", "visibility", "private"), NULL);
+out:
+    free(was);
+    return rc;
 }
 
 /* raw_store - the raw message once per SHA-256 */

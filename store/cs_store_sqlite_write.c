@@ -59,6 +59,7 @@
 #include "cs_store.h"
 #include "cs_store_impl.h"
 #include "cs_store_sqlite.h"
+#include "cs_store_rules.h"
 
 #define SQ_W_BULK	0x01		/* cs_store.wflags: bulk settings made */
 
@@ -444,52 +445,60 @@ static int thread_event(sq_conn *c, const char *type, const char *owner, sqlite3
     return rc;
 }
 
-/* merge_threads - fold every found thread into target (T1, V3) */
+/* merge_threads - fold every found thread into target (T1, V3, V7) */
 static int merge_threads(sq_conn *c, const char *owner, const sq_ids *found,
 			         sqlite3_int64 target, time_t now)
 {
     char    vis[16], set0[4096], set[4096], from[32], into[32];
-    int     shared = 1, was_shared = 0, rc;
+    int    *was, shared, same = 1, rc = SQLITE_OK;
     sqlite3_int64 old;
     size_t  i;
 
+    if ((was = calloc(found->n, sizeof(*was))) == NULL)
+	return SQLITE_NOMEM;
     /*
-     * V3: shared only if every merged thread was shared with the same
-     * links. Link sets too long to compare here count as different:
-     * privacy is the safe side.
+     * V3: every merged thread's visibility and links, the decision in
+     * cs_store_rules.c. Link sets too long to compare here count as
+     * different: privacy is the safe side.
      */
-    for (i = 0; i < found->n && shared; i++) {
+    for (i = 0; i < found->n; i++) {
 	rc = one_text(owner_pair(c, SQL_THREAD_VIS, owner, found->v[i], 0), vis, sizeof(vis));
 	if (rc != SQLITE_OK)
-	    return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
-	if (strcmp(vis, "shared") != 0)
-	    shared = 0;
-	else if (found->v[i] == target)
-	    was_shared = 1;
+	    goto out;
+	was[i] = strcmp(vis, "shared") == 0;
 	rc = one_text(owner_pair(c, SQL_THREAD_LINKSET, owner, found->v[i], 0),
 		      i ? set : set0, sizeof(set));
 	if (rc != SQLITE_OK)
-	    return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+	    goto out;
 	if (strlen(i ? set : set0) >= sizeof(set) - 1 || (i && strcmp(set, set0) != 0))
-	    shared = 0;
+	    same = 0;
     }
+    shared = cs_rule_merge_shared(was, found->n, same);
     for (i = 0; i < found->n; i++) {
 	if ((old = found->v[i]) == target)
 	    continue;
+	/* V7: a shared thread folded into a private one went private. */
+	if (cs_rule_merge_changed(was[i], shared)
+	    && (rc = thread_event(c, "thread.visibility_changed", owner, old, 0,
+				  json_pack("{s:s}", "visibility", "private"),
+				  NULL)) != SQLITE_OK)
+	    goto out;
 	if ((rc = sq_run(owner_pair(c, SQL_MERGE_LINKS, owner, old, target))) != SQLITE_OK
 	    || (rc = sq_run(owner_pair(c, SQL_MERGE_MSGS, owner, old, target))) != SQLITE_OK
 	    || (rc = sq_run(owner_pair(c, SQL_MERGE_IDS, owner, old, target))) != SQLITE_OK
 	    || (rc = sq_run(owner_pair(c, SQL_MERGE_COUNTS, owner, old, target))) != SQLITE_OK
 	    || (rc = sq_run(owner_pair(c, SQL_MERGE_DROP, owner, old, 0))) != SQLITE_OK)
-	    return rc;
+	    goto out;
 	{
 	    sqlite3_stmt *st = owner_pair(c, SQL_MERGE_NOTE, owner, old, target);
 
-	    if (st == NULL)
-		return SQLITE_ERROR;
+	    if (st == NULL) {
+		rc = SQLITE_ERROR;
+		goto out;
+	    }
 	    sqlite3_bind_int64(st, 4, (sqlite3_int64) now);
 	    if ((rc = sq_run(st)) != SQLITE_OK)
-		return rc;
+		goto out;
 	}
 	/* X3: which id became which, ordered after both threads' events. */
 	tid(from, sizeof(from), old);
@@ -497,22 +506,27 @@ static int merge_threads(sq_conn *c, const char *owner, const sq_ids *found,
 	if ((rc = thread_event(c, "thread.merged", owner, target, old,
 			       json_pack("{s:s,s:s}", "from", from, "into", into),
 			       NULL)) != SQLITE_OK)
-	    return rc;
+	    goto out;
     }
     {
 	sqlite3_stmt *st = owner_pair(c, SQL_SET_VIS, owner, target, 0);
 
-	if (st == NULL)
-	    return SQLITE_ERROR;
+	if (st == NULL) {
+	    rc = SQLITE_ERROR;
+	    goto out;
+	}
 	sq_bind_str(st, 3, shared ? "shared" : "private");
 	if ((rc = sq_run(st)) != SQLITE_OK)
-	    return rc;
+	    goto out;
     }
-    /* V3, V5: a shared thread merged with a private one is private now. */
-    if (was_shared && !shared)
-	return thread_event(c, "thread.visibility_changed", owner, target, 0,
-			    json_pack("{s:s}", "visibility", "private"), NULL);
-    return SQLITE_OK;
+    /* V3, V5, V7: the surviving thread, if it was shared, is private now. */
+    for (i = 0; i < found->n; i++)
+	if (found->v[i] == target && cs_rule_merge_changed(was[i], shared))
+	    rc = thread_event(c, "thread.visibility_changed", owner, target, 0,
+			      json_pack("{s:s}", "visibility", "private"), NULL);
+out:
+    free(was);
+    return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
 }
 
 /* raw_small - a raw message of one chunk at most, bound in one INSERT */

@@ -397,6 +397,81 @@ static void test_page_order(cs_store *st)
 }
 
 /* main - one store, the checks in the order a user would act */
+/* share1 - one thread shared by its owner */
+static int share1(cs_store *st, const char *as, const char *t)
+{
+    const char *one[] = {t};
+    char    err[256];
+    json_t *out = NULL;
+    int     rc = cs_store_threads_set(st, as, CS_THREADS_SHARE, one, 1, &out, err, sizeof(err));
+
+    json_decref(out);
+    return rc;
+}
+
+/* vis_events - thread.visibility_changed events to private of one thread */
+static long long vis_events(const char *t)
+{
+    return q_int("SELECT count(*) FROM events WHERE type='thread.visibility_changed'"
+		 " AND thread=%s AND payload LIKE '%%private%%'", t + 1);
+}
+
+/*
+ * test_merge_events - V7: a merge that makes shared threads private
+ * announces each of them, wherever it stands among the merged threads
+ * (In-Reply-To first, References after; the oldest survives).
+ */
+static void test_merge_events(cs_store *st)
+{
+    char    a[32], b[32], c[32], d[32], *raw;
+
+    /* Case 1: private oldest A survives; the shared B folded into it. */
+    raw = mk("Quinn <quinn@far.example>", "alice@corp.example", "Merge A", "ma1@far.example",
+	     NULL, BASE + 20000, "A.");
+    record(st, raw, ALICE);
+    free(raw);
+    raw = mk("Quinn <quinn@far.example>", "alice@corp.example", "Merge B", "mb1@far.example",
+	     NULL, BASE + 20100, "B.");
+    record(st, raw, ALICE);
+    free(raw);
+    tid_of("alice", "Merge A", a, sizeof(a));
+    tid_of("alice", "Merge B", b, sizeof(b));
+    is_int(share1(st, "alice", b), CS_OK, "V7: alice shares B");
+    raw = mk("Quinn <quinn@far.example>", "alice@corp.example", "Merge both",
+	     "mab@far.example", "ma1@far.example>\r\nReferences: <mb1@far.example",
+	     BASE + 20200, "Both.");
+    is_int(record(st, raw, ALICE), CS_OK, "T1: a message naming A and B");
+    free(raw);
+    is_int(q_int("SELECT count(*) FROM threads WHERE owner='alice' AND id IN (%s, %s)",
+		 a + 1, b + 1), 1, "T1: A and B merged");
+    is_int(q_int("SELECT count(*) FROM threads WHERE id=%s AND visibility='private'", a + 1), 1,
+	   "V3: the merge is private");
+    is_int(vis_events(b), 1, "V7: shared B folded into private A: thread.visibility_changed");
+    is_int(vis_events(a), 0, "V7: A stayed private: no event");
+
+    /* Case 2: shared oldest C survives, named after the private D. */
+    raw = mk("Quinn <quinn@far.example>", "alice@corp.example", "Merge C", "mc1@far.example",
+	     NULL, BASE + 21000, "C.");
+    record(st, raw, ALICE);
+    free(raw);
+    raw = mk("Quinn <quinn@far.example>", "alice@corp.example", "Merge D", "md1@far.example",
+	     NULL, BASE + 21100, "D.");
+    record(st, raw, ALICE);
+    free(raw);
+    tid_of("alice", "Merge C", c, sizeof(c));
+    tid_of("alice", "Merge D", d, sizeof(d));
+    is_int(share1(st, "alice", c), CS_OK, "V7: alice shares C");
+    raw = mk("Quinn <quinn@far.example>", "alice@corp.example", "Merge again",
+	     "mcd@far.example", "md1@far.example>\r\nReferences: <mc1@far.example",
+	     BASE + 21200, "Again.");
+    is_int(record(st, raw, ALICE), CS_OK, "T1: a message naming D, then C");
+    free(raw);
+    is_int(q_int("SELECT count(*) FROM threads WHERE id=%s AND visibility='private'", c + 1), 1,
+	   "V3: C merged with private D is private");
+    is_int(vis_events(c), 1, "V7: shared C, not first in the list, announced private");
+    is_int(vis_events(d), 0, "V7: D stayed private: no event");
+}
+
 int     main(void)
 {
     const char *users[] = {"alice", "bob", "carol"};
@@ -649,6 +724,7 @@ int     main(void)
 	   "X3: two thread.deleted events");
 
     test_page_order(st);
+    test_merge_events(st);
 
     cs_store_close(st);
     {
