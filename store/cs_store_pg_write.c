@@ -473,13 +473,18 @@ static int link_address(pg_conn *c, const char *owner, long long thread, const c
 			json_pack("{s:s,s:s}", "deal", deal, "origin", "auto"), NULL);
 }
 
-/* link_thread - T3 for every participant of the copy */
+/* link_thread - T3 for every participant of the copy, on a private thread */
 static int link_thread(cs_store *cst, pg_conn *c, const cs_store_job *job,
 		               const cs_store_jcopy *cp, long long thread)
 {
-    char    norm[CS_ADDR_MAX + 1];
+    char    norm[CS_ADDR_MAX + 1], vis[16];
     size_t  i;
+    int     r;
 
+    if ((r = one_text(pg_q(c, SQL_THREAD_VIS, "si", cp->user, thread), vis, sizeof(vis))) <= 0)
+	return r < 0 ? -1 : local_err(c, "thread vanished");
+    if (!cs_rule_auto_links(vis))
+	return 0;				/* shared: the owner's hand only */
     for (i = 0; i < job->participants.n; i++)
 	if (link_address(c, cp->user, thread, job->participants.v[i]) < 0)
 	    return -1;

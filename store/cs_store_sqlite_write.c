@@ -668,14 +668,19 @@ static int link_address(sq_conn *c, const char *owner, sqlite3_int64 thread, con
 			json_pack("{s:s,s:s}", "deal", deal, "origin", "auto"), NULL);
 }
 
-/* link_thread - T3 for every participant of the copy */
+/* link_thread - T3 for every participant of the copy, on a private thread */
 static int link_thread(cs_store *cst, sq_conn *c, const cs_store_job *job,
 		               const cs_store_jcopy *cp, sqlite3_int64 thread)
 {
-    char    norm[CS_ADDR_MAX + 1];
+    char    norm[CS_ADDR_MAX + 1], vis[16];
     size_t  i;
     int     rc;
 
+    rc = one_text(owner_pair(c, SQL_THREAD_VIS, cp->user, thread, 0), vis, sizeof(vis));
+    if (rc != SQLITE_OK)
+	return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+    if (!cs_rule_auto_links(vis))
+	return SQLITE_OK;			/* shared: the owner's hand only */
     for (i = 0; i < job->participants.n; i++)
 	if ((rc = link_address(c, cp->user, thread, job->participants.v[i])) != SQLITE_OK)
 	    return rc;

@@ -472,6 +472,37 @@ static void test_merge_events(cs_store *st)
     is_int(vis_events(d), 0, "V7: D stayed private: no event");
 }
 
+/*
+ * test_shared_join - T3: a message joining a shared thread gets no
+ * automatic links, so naming a CRM person in a reply cannot widen who
+ * reads the thread's history.
+ */
+static void test_shared_join(cs_store *st)
+{
+    char    t[32], *raw;
+    json_t *out = NULL;
+
+    raw = mk("Quinn <quinn@far.example>", "alice@corp.example", "Shared talk",
+	     "st1@far.example", NULL, BASE + 30000, "Secret history.");
+    record(st, raw, ALICE);
+    free(raw);
+    tid_of("alice", "Shared talk", t, sizeof(t));
+    is_int(share1(st, "alice", t), CS_OK, "T3: alice shares a thread linked to nothing");
+    raw = mk("Quinn <quinn@far.example>", "alice@corp.example, Carl <client@acme.example>",
+	     "Re: Shared talk", "st2@far.example", "st1@far.example", BASE + 30100, "Cc Carl.");
+    is_int(record(st, raw, ALICE), CS_OK, "T3: a reply Cc's p1's address");
+    free(raw);
+    is_int(q_int("SELECT message_count FROM threads WHERE id=%s", t + 1), 2,
+	   "T1: the reply joined the shared thread");
+    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='alice' AND thread=%s", t + 1), 0,
+	   "T3: no automatic link on a shared thread");
+    is_int(q_int("SELECT count(*) FROM events WHERE type='thread.linked' AND thread=%s", t + 1), 0,
+	   "T3: no thread.linked event");
+    is_int(cs_store_thread(st, "bob", t, &out), CS_ENOTFOUND,
+	   "T3, V6: bob (access to p1) still cannot open it");
+    json_decref(out);
+}
+
 int     main(void)
 {
     const char *users[] = {"alice", "bob", "carol"};
@@ -725,6 +756,7 @@ int     main(void)
 
     test_page_order(st);
     test_merge_events(st);
+    test_shared_join(st);
 
     cs_store_close(st);
     {
