@@ -165,12 +165,15 @@ static const char SQL_LINK_ADD[] =
 " SELECT $1::text, $2::bigint, $3::text, $4::text WHERE NOT EXISTS (SELECT 1 FROM"
 " thread_unlinks u WHERE u.owner=$1 AND u.thread=$2 AND u.kind=$3 AND u.id=$4)"
 " ON CONFLICT DO NOTHING";
-static const char SQL_PERSON_BY_EMAIL[] = "SELECT person FROM person_emails WHERE email=$1";
+/* K2, K5: a person with the address that the sender may already access. */
+static const char SQL_PERSON_BY_EMAIL[] =
+"SELECT pe.person FROM person_emails pe JOIN access a"
+" ON a.\"user\"=$2 AND a.kind='person' AND a.id=pe.person WHERE pe.email=$1 LIMIT 1";
 static const char SQL_PERSON_NEW[] =
 "INSERT INTO persons(id, name, origin, owner, created)"
 " VALUES('bcc-' || nextval('person_ids'), $1, 'bcc', $2, $3) RETURNING id";
 static const char SQL_PERSON_EMAIL[] =
-"INSERT INTO person_emails(email, person) VALUES($1, $2) ON CONFLICT DO NOTHING";
+"INSERT INTO person_emails(email, person, owner) VALUES($1, $2, $3) ON CONFLICT DO NOTHING";
 static const char SQL_PERSON_DROP[] = "DELETE FROM persons WHERE id=$1";
 static const char SQL_ACCESS_ADD[] =
 "INSERT INTO access(\"user\", kind, id) VALUES($1, $2, $3) ON CONFLICT DO NOTHING";
@@ -437,16 +440,14 @@ static int raw_store(pg_conn *c, cs_store_job *job, long long *raw_id)
     return 0;
 }
 
-/* link_address - T3 for one address: its accessible person and one open deal */
-static int link_address(pg_conn *c, const char *owner, long long thread, const char *addr)
+/* link_person - T3 for one person of an address: it and its one open deal */
+static int link_person(pg_conn *c, const char *owner, long long thread, const char *person)
 {
     PGresult *res;
-    char    person[512], deal[512];
-    int     r, ndeals;
+    char    deal[512];
+    int     ndeals;
     long long changed;
 
-    if ((r = one_text(pg_q(c, SQL_LINK_PERSON, "ss", owner, addr), person, sizeof(person))) <= 0)
-	return r;
     if ((res = pg_q(c, SQL_LINK_ADD, "siss", owner, thread, "person", person)) == NULL)
 	return -1;
     changed = pg_changes(res);
@@ -471,6 +472,29 @@ static int link_address(pg_conn *c, const char *owner, long long thread, const c
 	return 0;
     return thread_event(c, "thread.linked", owner, thread, 0,
 			json_pack("{s:s,s:s}", "deal", deal, "origin", "auto"), NULL);
+}
+
+/*
+ * link_address - T3 for one address: every person with it that the
+ * owner may access (K5: the CRM's and the owner's own may both exist)
+ */
+static int link_address(pg_conn *c, const char *owner, long long thread, const char *addr)
+{
+    PGresult *res;
+    cs_strlist persons = {0};
+    int     rc = 0, n;
+
+    if ((res = pg_q(c, SQL_LINK_PERSON, "ss", owner, addr)) == NULL)
+	return -1;
+    n = PQntuples(res);
+    for (int i = 0; i < n && rc == 0; i++)
+	if (cs_strlist_add(&persons, pg_text(res, i, 0)) < 0)
+	    rc = local_err(c, "out of memory");
+    PQclear(res);
+    for (size_t i = 0; rc == 0 && i < persons.n; i++)
+	rc = link_person(c, owner, thread, persons.v[i]);
+    cs_strlist_free(&persons);
+    return rc;
 }
 
 /* link_thread - T3 for every participant of the copy, on a private thread */
@@ -617,7 +641,11 @@ out:
     return rc;
 }
 
-/* store_contact - K2: one person per address, owned by and visible to owner */
+/*
+ * store_contact - K2, K5: a person of the owner's own for an address,
+ * unless the owner may already access one; one with that address that
+ * the owner may not access is neither shown nor shared (K5)
+ */
 static int store_contact(pg_conn *c, const cs_store_jcontact *k, time_t now)
 {
     PGresult *res;
@@ -632,8 +660,8 @@ static int store_contact(pg_conn *c, const cs_store_jcontact *k, time_t now)
     cs_lowercase(email);
     if (pg_x(c, SQL_USER_ENSURE, "s", k->owner) < 0)
 	return -1;
-    if ((r = one_text(pg_q(c, SQL_PERSON_BY_EMAIL, "s", email), id, sizeof(id))) != 0)
-	return r < 0 ? -1 : 0;			/* exists (K2: not already a person) */
+    if ((r = one_text(pg_q(c, SQL_PERSON_BY_EMAIL, "ss", email, k->owner), id, sizeof(id))) != 0)
+	return r < 0 ? -1 : 0;			/* K2: already a person the sender may access */
     at = strrchr(email, '@');
     /* K2: the display name, else the local part. */
     if (k->name && *k->name)
@@ -646,10 +674,10 @@ static int store_contact(pg_conn *c, const cs_store_jcontact *k, time_t now)
     *at = '@';
     if (r <= 0)
 	return r < 0 ? -1 : local_err(c, "no person id");
-    if ((res = pg_q(c, SQL_PERSON_EMAIL, "ss", email, id)) == NULL)
+    if ((res = pg_q(c, SQL_PERSON_EMAIL, "sss", email, id, k->owner)) == NULL)
 	return -1;
     if (pg_changes(res) == 0) {
-	/* Someone outside our locks (directory import) took the address. */
+	/* Another writer made the owner's person first ((email, owner) unique). */
 	PQclear(res);
 	return pg_x(c, SQL_PERSON_DROP, "s", id);
     }

@@ -154,10 +154,14 @@ static const char SQL_LINK_DEALS[] =
 " JOIN access a ON a.user=?1 AND a.kind='deal' AND a.id=d.id WHERE dp.person=?2 LIMIT 2";
 static const char SQL_LINK_ADD[] =
 "INSERT OR IGNORE INTO thread_links(owner, thread, kind, id) VALUES(?1, ?2, ?3, ?4)";
-static const char SQL_PERSON_BY_EMAIL[] = "SELECT person FROM person_emails WHERE email=?1";
+/* K2, K5: a person with the address that the sender may already access. */
+static const char SQL_PERSON_BY_EMAIL[] =
+"SELECT pe.person FROM person_emails pe JOIN access a"
+" ON a.user=?2 AND a.kind='person' AND a.id=pe.person WHERE pe.email=?1 LIMIT 1";
 static const char SQL_PERSON_NEW[] =
 "INSERT INTO persons(id, name, origin, owner, created) VALUES(?1, ?2, 'bcc', ?3, ?4)";
-static const char SQL_PERSON_EMAIL[] = "INSERT INTO person_emails(email, person) VALUES(?1, ?2)";
+static const char SQL_PERSON_EMAIL[] =
+"INSERT INTO person_emails(email, person, owner) VALUES(?1, ?2, ?3)";
 static const char SQL_ACCESS_ADD[] =
 "INSERT OR IGNORE INTO access(user, kind, id) VALUES(?1, ?2, ?3)";
 static const char SQL_SAVEPOINT[] = "SAVEPOINT job";
@@ -617,19 +621,13 @@ static int raw_store(sq_conn *c, cs_store_job *job, sqlite3_int64 *raw_id)
     return rc;
 }
 
-/* link_address - T3 for one address: its accessible person and one open deal */
-static int link_address(sq_conn *c, const char *owner, sqlite3_int64 thread, const char *addr)
+/* link_person - T3 for one person of an address: it and its one open deal */
+static int link_person(sq_conn *c, const char *owner, sqlite3_int64 thread, const char *person)
 {
     sqlite3_stmt *st;
-    char    person[512], deal[512];
+    char    deal[512];
     int     rc, ndeals = 0, step;
 
-    if ((st = sq_stmt(c, SQL_LINK_PERSON)) == NULL)
-	return SQLITE_ERROR;
-    sq_bind_str(st, 1, owner);
-    sq_bind_str(st, 2, addr);
-    if ((rc = one_text(st, person, sizeof(person))) != SQLITE_OK)
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
     if ((st = sq_stmt(c, SQL_LINK_ADD)) == NULL)
 	return SQLITE_ERROR;
     sq_bind_str(st, 1, owner);
@@ -666,6 +664,35 @@ static int link_address(sq_conn *c, const char *owner, sqlite3_int64 thread, con
 	return rc;
     return thread_event(c, "thread.linked", owner, thread, 0,
 			json_pack("{s:s,s:s}", "deal", deal, "origin", "auto"), NULL);
+}
+
+/*
+ * link_address - T3 for one address: every person with it that the
+ * owner may access (K5: the CRM's and the owner's own may both exist)
+ */
+static int link_address(sq_conn *c, const char *owner, sqlite3_int64 thread, const char *addr)
+{
+    sqlite3_stmt *st;
+    cs_strlist persons = {0};
+    int     rc = SQLITE_OK, step;
+
+    if ((st = sq_stmt(c, SQL_LINK_PERSON)) == NULL)
+	return SQLITE_ERROR;
+    sq_bind_str(st, 1, owner);
+    sq_bind_str(st, 2, addr);
+    /* Read them all first: linking reuses cached statements. */
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+	if (cs_strlist_add(&persons, (const char *) sqlite3_column_text(st, 0)) < 0) {
+	    rc = SQLITE_NOMEM;
+	    break;
+	}
+    sqlite3_reset(st);
+    if (rc == SQLITE_OK && step != SQLITE_DONE)
+	rc = step;
+    for (size_t i = 0; rc == SQLITE_OK && i < persons.n; i++)
+	rc = link_person(c, owner, thread, persons.v[i]);
+    cs_strlist_free(&persons);
+    return rc;
 }
 
 /* link_thread - T3 for every participant of the copy, on a private thread */
@@ -890,7 +917,11 @@ out:
     return rc;
 }
 
-/* store_contact - K2: one person per address, owned by and visible to owner */
+/*
+ * store_contact - K2, K5: a person of the owner's own for an address,
+ * unless the owner may already access one; one with that address that
+ * the owner may not access is neither shown nor shared (K5)
+ */
 static int store_contact(sq_conn *c, const cs_store_jcontact *k, time_t now)
 {
     sqlite3_stmt *st;
@@ -911,8 +942,9 @@ static int store_contact(sq_conn *c, const cs_store_jcontact *k, time_t now)
     if ((st = sq_stmt(c, SQL_PERSON_BY_EMAIL)) == NULL)
 	return SQLITE_ERROR;
     sq_bind_str(st, 1, email);
+    sq_bind_str(st, 2, k->owner);
     if ((rc = one_text(st, id, sizeof(id))) != SQLITE_DONE)
-	return rc;				/* exists (K2: not already a person) */
+	return rc;				/* K2: already a person the sender may access */
     if ((rc = counter_next(c, "person", &n)) != SQLITE_OK)
 	return rc;
     snprintf(id, sizeof(id), "bcc-%lld", (long long) n);
@@ -938,6 +970,7 @@ static int store_contact(sq_conn *c, const cs_store_jcontact *k, time_t now)
 	return SQLITE_ERROR;
     sq_bind_str(st, 1, email);
     sq_bind_str(st, 2, id);
+    sq_bind_str(st, 3, k->owner);
     if ((rc = sq_run(st)) != SQLITE_OK)
 	return rc;
     if ((st = sq_stmt(c, SQL_ACCESS_ADD)) == NULL)

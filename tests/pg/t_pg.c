@@ -315,7 +315,10 @@ static void test_dedup(cs_store *a, cs_store *b)
 	   1, "X3: one message.added");
 }
 
-/* test_contacts - K2 across hosts: the same new recipient, one person */
+/*
+ * test_contacts - K2, K5 across hosts: the same new recipient, one person
+ * per sender (unique by address and owner), however many hosts race
+ */
 static void test_contacts(cs_store *a, cs_store *b)
 {
     job     jobs[4];
@@ -342,10 +345,18 @@ static void test_contacts(cs_store *a, cs_store *b)
     }
     ok(okall, "F1 K2: four Smart BCC messages through two hosts at once");
     is_int(q_int("SELECT count(*) FROM person_emails WHERE email='new.client@prospect.example'"),
-	   1, "F1 K2: one address row");
-    is_int(q_int("SELECT count(*) FROM persons WHERE origin='bcc'"), 1, "F1 K2: one person");
-    is_int(q_int("SELECT count(*) FROM events WHERE type='person.created'"), 1,
-	   "X3: one person.created");
+	   2, "F1 K5: one address row per sender");
+    is_int(q_int("SELECT count(DISTINCT owner) FROM persons WHERE origin='bcc'"), 2,
+	   "F1 K5: alice and bob each own one person");
+    is_int(q_int("SELECT count(*) FROM persons WHERE origin='bcc'"), 2, "F1 K5: two in all");
+    is_int(q_int("SELECT count(*) FROM access a JOIN persons p ON p.id=a.id AND a.kind='person'"
+		 " WHERE p.origin='bcc' AND a.\"user\"<>p.owner"), 0,
+	   "K5: neither may access the other's");
+    is_int(q_int("SELECT count(*) FROM thread_links l JOIN persons p ON p.id=l.id"
+		 " WHERE l.kind='person' AND p.origin='bcc' AND l.owner<>p.owner"), 0,
+	   "T3: each sender's threads link to their own person only");
+    is_int(q_int("SELECT count(*) FROM events WHERE type='person.created'"), 2,
+	   "X3: one person.created per sender");
 }
 
 /* Two senders claiming at once (X3 order per thread across hosts). */
