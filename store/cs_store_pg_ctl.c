@@ -1272,16 +1272,9 @@ int     pg_contact_create(cs_store *st, const char *as, const char *tid, const c
     }
     /* r > 0: already the caller's to see: linked, nothing granted (K5). */
     if (r == 0) {
-	const char *use = name && *name ? name : seen_name;
-	char    local[CS_ADDR_MAX + 1];
+	char    use[1024];
 
-	/* K2's rule for names: the display name, else the local part. */
-	if (use == NULL) {
-	    snprintf(local, sizeof(local), "%s", norm);
-	    if (strrchr(local, '@'))
-		*strrchr(local, '@') = 0;
-	    use = local;
-	}
+	cs_rule_person_name(name, seen_name, norm, use, sizeof(use));
 	if ((pname = strdup(use)) == NULL)
 	    src = -1;
 	else if ((q = pg_q(c, SQL_PERSON_NEW, "ssi", pname, as, (long long) now)) == NULL)

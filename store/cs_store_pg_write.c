@@ -649,8 +649,7 @@ out:
 static int store_contact(pg_conn *c, const cs_store_jcontact *k, time_t now)
 {
     PGresult *res;
-    char    email[CS_ADDR_MAX + 1], id[64], *at;
-    const char *name;
+    char    email[CS_ADDR_MAX + 1], id[64], name[1024];
     json_t *ids;
     int     r;
 
@@ -662,16 +661,8 @@ static int store_contact(pg_conn *c, const cs_store_jcontact *k, time_t now)
 	return -1;
     if ((r = one_text(pg_q(c, SQL_PERSON_BY_EMAIL, "ss", email, k->owner), id, sizeof(id))) != 0)
 	return r < 0 ? -1 : 0;			/* K2: already a person the sender may access */
-    at = strrchr(email, '@');
-    /* K2: the display name, else the local part. */
-    if (k->name && *k->name)
-	name = k->name;
-    else {
-	*at = 0;
-	name = email;
-    }
+    cs_rule_person_name(k->name, NULL, email, name, sizeof(name));
     r = one_text(pg_q(c, SQL_PERSON_NEW, "ssi", name, k->owner, (long long) now), id, sizeof(id));
-    *at = '@';
     if (r <= 0)
 	return r < 0 ? -1 : local_err(c, "no person id");
     if ((res = pg_q(c, SQL_PERSON_EMAIL, "sss", email, id, k->owner)) == NULL)
@@ -684,9 +675,7 @@ static int store_contact(pg_conn *c, const cs_store_jcontact *k, time_t now)
     PQclear(res);
     if (pg_x(c, SQL_ACCESS_ADD, "sss", k->owner, "person", id) < 0)
 	return -1;
-    ids = json_pack("{s:s,s:o,s:s}", "person", id, "name",
-		    k->name && *k->name ? json_string(k->name)
-		    : json_stringn(email, (size_t) (at - email)), "address", email);
+    ids = json_pack("{s:s,s:s,s:s}", "person", id, "name", name, "address", email);
     if (ids == NULL)
 	return local_err(c, "out of memory");
     r = pg_event_add(c, "person.created", k->owner, 0, 0, ids, NULL);

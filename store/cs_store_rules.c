@@ -9,6 +9,7 @@
 #include <config.h>
 
 /* System library. */
+#include <stdio.h>
 #include <string.h>
 
 /* Application-specific. */
@@ -35,6 +36,22 @@ int     cs_rule_merge_changed(int was_shared, int merged_shared)
 int     cs_rule_auto_links(const char *visibility)
 {
     return visibility != NULL && strcmp(visibility, "private") == 0;
+}
+
+/* cs_rule_person_name - K2, K3: a name given, else seen, else the local part */
+const char *cs_rule_person_name(const char *given, const char *seen, const char *address,
+				        char *out, size_t outlen)
+{
+    const char *use = given && *given ? given : seen && *seen ? seen : NULL;
+    const char *at;
+
+    if (use != NULL)
+	snprintf(out, outlen, "%s", use);
+    else if ((at = strrchr(address, '@')) != NULL)
+	snprintf(out, outlen, "%.*s", (int) (at - address), address);
+    else
+	snprintf(out, outlen, "%s", address);
+    return out;
 }
 
 /* cs_rule_contact_pick - K5: an accessible person, the user's own first */

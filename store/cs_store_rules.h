@@ -33,6 +33,14 @@ int     cs_rule_merge_changed(int was_shared, int merged_shared);
  */
 int     cs_rule_auto_links(const char *visibility);
 
+/*
+ * K2, K3: the name of a person crmsync makes: the first non-empty of
+ * given and seen (the name asked for, the participant's display name),
+ * else the address's local part, copied into out.
+ */
+const char *cs_rule_person_name(const char *given, const char *seen, const char *address,
+				        char *out, size_t outlen);
+
 /* One person with the address a user asks a contact for (K3, K5). */
 typedef struct cs_rule_person {
     const char *id;

@@ -1255,15 +1255,9 @@ int     sq_contact_create(cs_store *st, const char *as, const char *tid, const c
     }
     /* r > 0: already the caller's to see: linked, nothing granted (K5). */
     if (r == 0) {
-	const char *use = name && *name ? name : seen_name;
-	char    local[CS_ADDR_MAX + 1];
+	char    use[1024];
 
-	/* K2's rule for names: the display name, else the local part. */
-	if (use == NULL) {
-	    snprintf(local, sizeof(local), "%s", norm);
-	    *strrchr(local, '@') = 0;
-	    use = local;
-	}
+	cs_rule_person_name(name, seen_name, norm, use, sizeof(use));
 	if ((pname = strdup(use)) == NULL)
 	    src = SQLITE_NOMEM;
 	else if ((src = person_new(c, as, norm, pname, now, pid, sizeof(pid))) == SQLITE_OK)

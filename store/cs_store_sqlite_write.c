@@ -925,8 +925,7 @@ out:
 static int store_contact(sq_conn *c, const cs_store_jcontact *k, time_t now)
 {
     sqlite3_stmt *st;
-    char    email[CS_ADDR_MAX + 1], id[32], *at;
-    const char *name;
+    char    email[CS_ADDR_MAX + 1], id[32], name[1024];
     sqlite3_int64 n;
     int     rc;
 
@@ -951,19 +950,10 @@ static int store_contact(sq_conn *c, const cs_store_jcontact *k, time_t now)
     if ((st = sq_stmt(c, SQL_PERSON_NEW)) == NULL)
 	return SQLITE_ERROR;
     sq_bind_str(st, 1, id);
-    /* K2: the display name, else the local part. */
-    at = strrchr(email, '@');
-    if (k->name && *k->name)
-	name = k->name;
-    else {
-	*at = 0;
-	name = email;
-    }
-    sq_bind_str(st, 2, name);
+    sq_bind_str(st, 2, cs_rule_person_name(k->name, NULL, email, name, sizeof(name)));
     sq_bind_str(st, 3, k->owner);
     sqlite3_bind_int64(st, 4, (sqlite3_int64) now);
     rc = sq_run(st);
-    *at = '@';
     if (rc != SQLITE_OK)
 	return rc;
     if ((st = sq_stmt(c, SQL_PERSON_EMAIL)) == NULL)
@@ -982,9 +972,7 @@ static int store_contact(sq_conn *c, const cs_store_jcontact *k, time_t now)
 	return rc;
     /* X3: a person is no thread's content; SPEC gives its name and address. */
     {
-	json_t *ids = json_pack("{s:s,s:o,s:s}", "person", id, "name",
-				k->name && *k->name ? json_string(k->name)
-				: json_stringn(email, (size_t) (at - email)),
+	json_t *ids = json_pack("{s:s,s:s,s:s}", "person", id, "name", name,
 				"address", email);
 
 	if (ids == NULL)
