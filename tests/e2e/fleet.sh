@@ -11,7 +11,7 @@
 # - T2: one message (same Message-ID, headers and body) relayed through A
 #   and then B is stored once per mailbox;
 # - X3: one outbox row per change (thread.created = merges + 1, one
-#   message.added per stored copy, one person.created);
+#   message.added per stored copy, one person.created per sender);
 # - C1: PostgreSQL stopped mid-load: every message is still delivered,
 #   and recording resumes once it is back.
 # Skipped unless CRMSYNC_E2E=1, root, Postfix and PostgreSQL installed, and
