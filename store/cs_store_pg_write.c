@@ -19,9 +19,10 @@
  *	  T1 lookups, merges and T2's duplicate check see every committed
  *	  message of that mailbox and nothing half-done; events of one
  *	  thread get ids in commit order (X3 order per thread);
- *	- two hosts seeing the same Smart BCC recipient create one person
- *	  (the second finds the first's row; person_emails' primary key
- *	  with ON CONFLICT DO NOTHING backs it up against other writers);
+ *	- two hosts seeing the same Smart BCC recipient of one sender create
+ *	  one person (the second finds the first's row; person_emails'
+ *	  unique (email, owner) with ON CONFLICT DO NOTHING backs it up
+ *	  against other writers); each sender gets their own (K5);
  *	- the same message relayed through two hosts is stored once per
  *	  mailbox (UNIQUE(owner, dedup_key) backs the check up);
  *	- the locks are always taken in one global order and before any
