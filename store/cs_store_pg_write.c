@@ -35,9 +35,10 @@
  *	T2 check, T1 (references both ways merging into the oldest thread,
  *	Thread-Index root, subject and outside participants within 7 days,
  *	never into a shared thread), message row, labels, thread_msgids,
- *	counts, events, T3 links (private threads only). SQLite's thread_links trigger (no automatic
- *	link over a hand unlink) is the NOT EXISTS of SQL_LINK_ADD, and its
- *	merges trigger the SQL_MERGE_UNLINKS statements.
+ *	counts, events, T3 links (private threads only). SQLite's
+ *	thread_links trigger (no automatic link over a hand unlink) is the
+ *	NOT EXISTS of SQL_LINK_ADD, and its merges trigger the
+ *	SQL_MERGE_UNLINKS statements.
  *
  *	The raw message is read whole from the spool into one bytea
  *	parameter (its size is bounded by MaxMessageSize).
