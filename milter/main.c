@@ -409,8 +409,10 @@ int     main(int argc, char **argv)
     cs_log_init("crmsync-milter", use_syslog, cfg->syslog_facility, cfg->log_level);
     log_problems(pol);
     write_pidfile(cfg->pid_file);
-    if (drop_privileges(cfg->user_id) < 0)
+    if (drop_privileges(cfg->user_id) < 0) {
+	cs_log_fatal("cannot become UserID %s", cfg->user_id);
 	return 1;
+    }
     if (geteuid() == 0)
 	cs_warn(NULL, "running as root (UserID %s): the socket and the store's files belong "
 		"to root; set UserID crmsync in %s, or start it as crmsync",
@@ -420,15 +422,15 @@ int     main(int argc, char **argv)
     /* X3: refuse bad webhook settings now, after the privilege drop so
      * that the secret file is checked as UserID reads it. */
     if (check_events(cfg, err, sizeof(err)) < 0) {
-	cs_error(NULL, "%s", err);
+	cs_log_fatal("%s", err);
 	return 1;
     }
     if (smfi_setconn(cfg->socket) != MI_SUCCESS || smfi_register(mlfi_desc) != MI_SUCCESS) {
-	cs_error(NULL, "cannot set up milter socket %s", cfg->socket);
+	cs_log_fatal("cannot set up milter socket %s", cfg->socket);
 	return 1;
     }
     if (smfi_opensocket(1) != MI_SUCCESS) {
-	cs_error(NULL, "cannot open milter socket %s: %m", cfg->socket);
+	cs_log_fatal("cannot open milter socket %s: %m", cfg->socket);
 	return 1;
     }
     sock_path = unix_socket_path(cfg->socket);
