@@ -44,7 +44,8 @@ builddeps=$(sed -n '/^Build-Depends:/,/^[A-Z]/p' "$top_srcdir/debian/control" \
     | sed -e 's/|.*//' -e 's/(.*//' -e 's/[[:space:]]//g' -e '/^$/d' \
     -e 's/^debhelper-compat$/debhelper/')
 pkglist=$(sed -n 's/^package="\$build \(.*\)"$/\1/p' "$top_srcdir/contrib/install-deps")
-buildlist=$(sed -n '/^build="/,/"$/p' "$top_srcdir/contrib/install-deps" | tr -d '"' | sed 's/^build=//')
+buildlist=$(sed -n '/^build="/,/"$/p' "$top_srcdir/contrib/install-deps" | tr -d '"' | tr '\n' ' ' \
+    | sed 's/^build=//')
 missing=
 for p in $builddeps; do
     case " $pkglist $buildlist " in
@@ -123,7 +124,7 @@ tap_ok "systemd unit installed ($unit)" test -f "$unit"
 tap_ok "  not enabled" test ! -e /etc/systemd/system/multi-user.target.wants/crmsync-milter.service
 tap_ok "init script installed" test -x /etc/init.d/crmsync-milter
 tap_ok "  not enabled (no S link in /etc/rc2.d)" sh -c '! ls /etc/rc2.d/S*crmsync-milter 2>/dev/null | grep -q .'
-tap_ok "  nothing started (no crmsync-milter process)" sh -c '! pgrep -x crmsync-milter'
+tap_ok "  nothing started (no /usr/sbin/crmsync-milter process)" sh -c '! pgrep -f "^/usr/sbin/crmsync-milter"'
 for m in man1/crmsyncctl.1 man5/crmsync.conf.5 man5/crmsync.policy.5 man7/crmsync.7 man8/crmsync-milter.8; do
     tap_ok "$m installed" sh -c "dpkg -L crmsync | grep -q '$m'"
 done
@@ -181,7 +182,7 @@ tap_ok "  on the new binary" sh -c "! readlink /proc/$pid2/exe | grep -q deleted
 PATH="$D/fake:$PATH" dpkg -r crmsync >"$D/remove.log" 2>&1
 tap_is "$?" 0 "dpkg -r"
 tap_like "$(cat "$D/invoke.log")" 'crmsync-milter stop' "  the prerm stopped the service"
-tap_ok "  no crmsync-milter process left" sh -c '! pgrep -x crmsync-milter'
+tap_ok "  no /usr/sbin/crmsync-milter process left" sh -c '! pgrep -f "^/usr/sbin/crmsync-milter"'
 tap_ok "  its socket is gone" test ! -e /var/spool/postfix/crmsync/crmsync.sock
 tap_like "$(cat "$D/remove.log")" 'main.cf still names the crmsync socket' \
     "  says to take the socket out of main.cf"
