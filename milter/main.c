@@ -183,17 +183,19 @@ static void *reload_thread(void *arg)
     return NULL;
 }
 
-/* note_file - add the file a "file:line: what" problem names to a list */
-static void note_file(char *files, size_t len, size_t *n, const char *problem)
+/* note_file - add the file a "file:line: what" problem names to FILES, once */
+static void note_file(char *files, size_t len, const char *problem)
 {
-    int     flen = (int) strcspn(problem, ":");
-    size_t  used = strlen(files);
+    char    name[512];
+    size_t  used = strlen(files), nlen;
 
-    for (const char *p = files; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] ? 2 : 0))
-	if ((int) strcspn(p, ",") == flen && strncmp(p, problem, (size_t) flen) == 0)
-	    return;				/* listed already */
-    if (used + (size_t) flen + 3 < len)
-	snprintf(files + used, len - used, "%s%.*s", (*n)++ ? ", " : "", flen, problem);
+    snprintf(name, sizeof(name), "%.*s", (int) strcspn(problem, ":"), problem);
+    nlen = strlen(name);
+    for (const char *p = files; (p = strstr(p, name)) != NULL; p += nlen)
+	if ((p == files || p[-1] == ' ') && (p[nlen] == 0 || p[nlen] == ','))
+	    return;
+    if (used + nlen + 3 < len)
+	snprintf(files + used, len - used, "%s%s", used ? ", " : "", name);
 }
 
 /* check_events - webhook settings (X3); -1 with the reason */
@@ -302,11 +304,11 @@ static int check(void)
     cs_policy *pol;
     const cs_strlist *problems;
     char    err[1024], files[1024] = "";
-    size_t  nprob, nfiles = 0;
+    size_t  nprob;
     long    ms;
 
     if (load(&cfg, &pol, 1, err, sizeof(err), &ms) < 0) {
-	note_file(files, sizeof(files), &nfiles, err);
+	note_file(files, sizeof(files), err);
 	printf("crmsync-milter -n: 1 problem, in %s; refused: crmsync-milter would not start "
 	       "(a reload would keep what runs)\n", files);
 	return 1;
@@ -315,11 +317,11 @@ static int check(void)
     nprob = problems->n;
     for (size_t i = 0; i < problems->n; i++) {
 	fprintf(stderr, "crmsync-milter: %s\n", problems->v[i]);
-	note_file(files, sizeof(files), &nfiles, problems->v[i]);
+	note_file(files, sizeof(files), problems->v[i]);
     }
     if (check_events(cfg, err, sizeof(err)) < 0) {
 	fprintf(stderr, "crmsync-milter: %s: %s\n", config_path, err);
-	note_file(files, sizeof(files), &nfiles, config_path);
+	note_file(files, sizeof(files), config_path);
 	nprob++;
     }
     if (nprob == 0)
