@@ -159,7 +159,7 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
     cs_record rec;
     char    digest[CS_DIGEST_HEX];
     char    safe[128];
-    size_t  ncopies = 0, ncontacts = 0;
+    size_t  ncopies = 0, ncontacts = 0, nstored = 0, ndup = 0;
     int     failed = 0, truncated = 0;
     int    *results = NULL;
     cs_store *store = mlfi_store();
@@ -211,11 +211,12 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
 		goto done;
 	    }
 	}
+	/* A conditional copy's outcome is logged once the store has decided. */
 	cs_info(m->qid, "user=%s direction=%s decision=%s reason=%s%s",
 		o->user->id, o->direction == CS_DIR_OUT ? "out" : "in",
-		dec[i].synced || bcc ? "synced" : "skipped",
+		dec[i].synced || bcc ? "synced" : dec[i].conditional && !bcc ? "pending" : "skipped",
 		dec[i].synced || bcc ? "-" : dec[i].reason,
-		bcc ? " smart-bcc" : dec[i].conditional ? " (if it joins a thread)" : "");
+		bcc ? " smart-bcc" : dec[i].conditional ? " (synced only if it joins a thread)" : "");
 	if (!dec[i].synced && !dec[i].conditional && !bcc) {
 	    cs_count_skip(dec[i].reason);
 	    continue;
@@ -270,15 +271,23 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
 	goto done;
     }
     for (size_t i = 0; i < ncopies; i++) {
-	cs_debug(m->qid, "user=%s %s", copies[i].user,
-		 results[i] == CS_COPY_STORED ? "stored" :
-		 results[i] == CS_COPY_DUPLICATE ? "duplicate, stored once (T2)" :
-		 "not stored: joins no thread");
-	if (results[i] == CS_COPY_STORED)
+	if (copies[i].conditional && results[i] != CS_COPY_DUPLICATE)
+	    cs_info(m->qid, "user=%s direction=%s decision=%s", copies[i].user,
+		    copies[i].direction == CS_DIR_OUT ? "out" : "in",
+		    results[i] == CS_COPY_STORED ? "synced reason=- (joins a thread)"
+		    : "skipped reason=no-label (joins no thread)");
+	else
+	    cs_debug(m->qid, "user=%s %s", copies[i].user,
+		     results[i] == CS_COPY_STORED ? "stored" :
+		     results[i] == CS_COPY_DUPLICATE ? "duplicate, stored once (T2)" :
+		     "not stored: joins no thread");
+	if (results[i] == CS_COPY_STORED) {
 	    cs_count(CS_CNT_SYNCED);
-	else if (results[i] == CS_COPY_DUPLICATE)
+	    nstored++;
+	} else if (results[i] == CS_COPY_DUPLICATE) {
 	    cs_count(CS_CNT_DUPLICATES);
-	else {
+	    ndup++;
+	} else {
 	    /* Skipped for no-label after all: counted there too. */
 	    cs_count(CS_CNT_CONDITIONAL_NOT_STORED);
 	    cs_count(CS_CNT_SKIP_NO_LABEL);
@@ -295,10 +304,17 @@ done:
 		       "could not record message from <%s>; mail %s (C1)",
 		       cs_sanitize(m->env_from, safe, sizeof(safe)),
 		       m->cfg->on_error == CS_ON_ERROR_TEMPFAIL ? "tempfailed" : "accepted");
-    } else if (m->owners.n > 0 || ncontacts > 0)
-	cs_info(m->qid, "recorded %zu cop%s, %zu contact%s%s", ncopies,
-		ncopies == 1 ? "y" : "ies", ncontacts, ncontacts == 1 ? "" : "s",
+    } else if (m->owners.n > 0 || ncontacts > 0) {
+	/* Copies actually stored: a pending one that joined no thread is not. */
+	char    dups[64] = "";
+
+	if (ndup)
+	    snprintf(dups, sizeof(dups), "; %zu duplicate%s already stored (T2)", ndup,
+		     ndup == 1 ? "" : "s");
+	cs_info(m->qid, "recorded %zu cop%s, %zu contact%s%s%s", nstored,
+		nstored == 1 ? "y" : "ies", ncontacts, ncontacts == 1 ? "" : "s", dups,
 		truncated ? ", truncated to headers" : "");
+    }
     if (rec.raw)
 	cs_spool_unref(rec.raw);
     for (size_t i = 0; dec && i < m->owners.n; i++)

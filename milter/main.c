@@ -79,7 +79,7 @@ static int load(cs_config **cfgp, cs_policy **polp, int to_stderr, char *err, si
     *ms = (long) ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
     if (cfg == NULL) {
 	if (to_stderr)
-	    fprintf(stderr, "crmsync-milter: %s\n", err);
+	    fprintf(stderr, "crmsync-milter: %s%s\n", to_stderr > 1 ? "fatal: " : "", err);
 	else
 	    cs_error(NULL, "%s", err);
 	return -1;
@@ -114,6 +114,39 @@ static void restart_keys_changed(const cs_config *old, const cs_config *new)
     }
 }
 
+/* rules_error_users - how many users a broken Rules script disables */
+static size_t rules_error_users(const cs_policy *pol)
+{
+    size_t  n = 0;
+
+    for (size_t i = 0; i < cs_policy_nusers(pol); i++)
+	n += cs_policy_user_at(pol, i)->rules_error != NULL;
+    return n;
+}
+
+/* rules_error_note - ", N of them sync nothing (rules-error)" or "" */
+static const char *rules_error_note(const cs_policy *pol)
+{
+    static _Thread_local char note[96];
+    size_t  n = rules_error_users(pol);
+
+    if (n == 0)
+	return "";
+    snprintf(note, sizeof(note), ", %zu of them sync%s nothing (rules-error)", n,
+	     n == 1 ? "s" : "");
+    return note;
+}
+
+/* log_problems - each broken Rules script once, with the users it disables */
+static void log_problems(const cs_policy *pol)
+{
+    const cs_strlist *pr = cs_policy_problems(pol);
+    char    safe[1024];
+
+    for (size_t i = 0; i < pr->n; i++)
+	cs_warn(NULL, "policy: %s", cs_sanitize(pr->v[i], safe, sizeof(safe)));
+}
+
 /* reload_thread - SIGUSR1: parse everything, swap in only if valid */
 static void *reload_thread(void *arg)
 {
@@ -139,16 +172,30 @@ static void *reload_thread(void *arg)
 	    restart_keys_changed(old, cfg);
 	    cs_config_unref(old);
 	}
-	for (size_t i = 0; i < cs_policy_problems(pol)->n; i++)
-	    cs_warn(NULL, "%s", cs_policy_problems(pol)->v[i]);
 	cs_log_setlevel(cfg->log_level);
+	log_problems(pol);
 	mlfi_sync_users(mlfi_store(), cfg, pol);
 	cs_counters_policy(cs_counters_global(), pol, ms, time(NULL));
 	mlfi_install(cfg, pol);
-	cs_info(NULL, "reloaded: %zu users", cs_policy_nusers(pol));
+	cs_info(NULL, "reloaded: %zu users%s", cs_policy_nusers(pol), rules_error_note(pol));
 	cs_counters_flush_kick();
     }
     return NULL;
+}
+
+/* note_file - add the file a "file:line: what" problem names to FILES, once */
+static void note_file(char *files, size_t len, const char *problem)
+{
+    char    name[512];
+    size_t  used = strlen(files), nlen;
+
+    snprintf(name, sizeof(name), "%.*s", (int) strcspn(problem, ":"), problem);
+    nlen = strlen(name);
+    for (const char *p = files; (p = strstr(p, name)) != NULL; p += nlen)
+	if ((p == files || p[-1] == ' ') && (p[nlen] == 0 || p[nlen] == ','))
+	    return;
+    if (used + nlen + 3 < len)
+	snprintf(files + used, len - used, "%s%s", used ? ", " : "", name);
 }
 
 /* check_events - webhook settings (X3); -1 with the reason */
@@ -223,6 +270,70 @@ static void write_pidfile(const char *path)
     fclose(fp);
 }
 
+/* unix_socket_path - the file of a unix:/local: socket spec, else NULL */
+static char *unix_socket_path(const char *spec)
+{
+    if (strncmp(spec, "unix:", 5) == 0)
+	spec += 5;
+    else if (strncmp(spec, "local:", 6) == 0)
+	spec += 6;
+    else if (*spec != '/')
+	return NULL;
+    return cs_strdup(spec);
+}
+
+/* remove_socket - unlink our own socket file at stop */
+static void remove_socket(const char *path, const struct stat *ours)
+{
+    struct stat st;
+
+    /*
+     * XXX libmilter removes its socket at stop only when it does not run
+     * as root. Remove it only while it is still the one we made (another
+     * instance may have taken the path since).
+     */
+    if (path && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)
+	&& st.st_dev == ours->st_dev && st.st_ino == ours->st_ino)
+	(void) unlink(path);
+}
+
+/* check - -n: every problem once, naming its file; a summary; 0 if none */
+static int check(void)
+{
+    cs_config *cfg;
+    cs_policy *pol;
+    const cs_strlist *problems;
+    char    err[1024], files[1024] = "";
+    size_t  nprob;
+    long    ms;
+
+    if (load(&cfg, &pol, 1, err, sizeof(err), &ms) < 0) {
+	note_file(files, sizeof(files), err);
+	printf("crmsync-milter -n: 1 problem, in %s; refused: crmsync-milter would not start "
+	       "(a reload would keep what runs)\n", files);
+	return 1;
+    }
+    problems = cs_policy_problems(pol);
+    nprob = problems->n;
+    for (size_t i = 0; i < problems->n; i++) {
+	fprintf(stderr, "crmsync-milter: %s\n", problems->v[i]);
+	note_file(files, sizeof(files), problems->v[i]);
+    }
+    if (check_events(cfg, err, sizeof(err)) < 0) {
+	fprintf(stderr, "crmsync-milter: %s: %s\n", config_path, err);
+	note_file(files, sizeof(files), config_path);
+	nprob++;
+    }
+    if (nprob == 0)
+	printf("crmsync-milter -n: ok, %zu users\n", cs_policy_nusers(pol));
+    else
+	printf("crmsync-milter -n: %zu problem%s, in %s; %zu users%s\n", nprob,
+	       nprob == 1 ? "" : "s", files, cs_policy_nusers(pol), rules_error_note(pol));
+    cs_policy_unref(pol);
+    cs_config_unref(cfg);
+    return nprob ? 1 : 0;
+}
+
 /* daemonize - classic double detach, unless -f */
 static void daemonize(void)
 {
@@ -255,7 +366,9 @@ int     main(int argc, char **argv)
     pthread_t tid;
     char   *pid_file;
     long    load_ms;
-    int     rc;
+    int     rc, use_syslog;
+    char   *sock_path = NULL;
+    struct stat sock_st;
 
     while ((ch = getopt(argc, argv, "c:fn")) != -1) {
 	switch (ch) {
@@ -278,48 +391,54 @@ int     main(int argc, char **argv)
     cs_message_init();
     cs_log_init("crmsync-milter", 0, 0, CS_LOG_WARN);
     (void) cs_counters_global();		/* started_at: now */
-    if (load(&cfg, &pol, 1, err, sizeof(err), &load_ms) < 0)
+    if (check_only)
+	return check();
+    if (load(&cfg, &pol, 2, err, sizeof(err), &load_ms) < 0)
 	return 1;
-    if (check_only) {
-	const cs_strlist *problems = cs_policy_problems(pol);
 
-	for (size_t i = 0; i < problems->n; i++)
-	    fprintf(stderr, "crmsync-milter: %s\n", problems->v[i]);
-	rc = problems->n ? 1 : 0;
-	if (check_events(cfg, err, sizeof(err)) < 0) {
-	    fprintf(stderr, "crmsync-milter: %s\n", err);
-	    rc = 1;
-	}
-	printf("%s: %s, %zu users%s\n", config_path, rc ? "NOT ok" : "config ok",
-	       cs_policy_nusers(pol), problems->n ? ", with problems" : "");
-	cs_policy_unref(pol);
-	cs_config_unref(cfg);
-	return rc;
+    /* No syslog daemon (a container, say): say so while stderr is the
+     * terminal, and with -f log there instead of losing every line. */
+    use_syslog = cfg->use_syslog;
+    if (use_syslog && cs_log_syslog_check(err, sizeof(err)) < 0) {
+	fprintf(stderr, "crmsync-milter: warning: syslog cannot be reached (%s): %s\n", err,
+		foreground ? "logging to standard error instead"
+		: "log lines are lost until a syslog daemon listens (or use -f with Syslog no)");
+	if (foreground)
+	    use_syslog = 0;
     }
-
     if (!foreground)
 	daemonize();
-    cs_log_init("crmsync-milter", cfg->use_syslog, cfg->syslog_facility, cfg->log_level);
-    for (size_t i = 0; i < cs_policy_problems(pol)->n; i++)
-	cs_warn(NULL, "%s", cs_policy_problems(pol)->v[i]);
+    cs_log_init("crmsync-milter", use_syslog, cfg->syslog_facility, cfg->log_level);
+    log_problems(pol);
     write_pidfile(cfg->pid_file);
-    if (drop_privileges(cfg->user_id) < 0)
+    if (drop_privileges(cfg->user_id) < 0) {
+	cs_log_fatal("cannot become UserID %s", cfg->user_id);
 	return 1;
+    }
+    if (geteuid() == 0)
+	cs_warn(NULL, "running as root (UserID %s): the socket and the store's files belong "
+		"to root; set UserID crmsync in %s, or start it as crmsync",
+		cfg->user_id && *cfg->user_id ? cfg->user_id : "unset", config_path);
     umask((mode_t) cfg->umask);
 
     /* X3: refuse bad webhook settings now, after the privilege drop so
      * that the secret file is checked as UserID reads it. */
     if (check_events(cfg, err, sizeof(err)) < 0) {
-	cs_error(NULL, "%s", err);
+	cs_log_fatal("%s", err);
 	return 1;
     }
     if (smfi_setconn(cfg->socket) != MI_SUCCESS || smfi_register(mlfi_desc) != MI_SUCCESS) {
-	cs_error(NULL, "cannot set up milter socket %s", cfg->socket);
+	cs_log_fatal("cannot set up milter socket %s", cfg->socket);
 	return 1;
     }
     if (smfi_opensocket(1) != MI_SUCCESS) {
-	cs_error(NULL, "cannot open milter socket %s: %m", cfg->socket);
+	cs_log_fatal("cannot open milter socket %s: %m", cfg->socket);
 	return 1;
+    }
+    sock_path = unix_socket_path(cfg->socket);
+    if (sock_path && lstat(sock_path, &sock_st) < 0) {
+	free(sock_path);
+	sock_path = NULL;
     }
     /*
      * Block the signals before any thread starts (the store's writer, the
@@ -361,5 +480,7 @@ int     main(int argc, char **argv)
     if (pid_file)
 	unlink(pid_file);
     free(pid_file);
+    remove_socket(sock_path, &sock_st);
+    free(sock_path);
     return rc == MI_SUCCESS ? 0 : 1;
 }

@@ -58,4 +58,20 @@ t.run(function()
     t.is(t.nthreads("alice"), 0, "alice (rules-error) syncs nothing")
     t.ok(t.sh("grep -c 'R5: user=alice .*reason=rules-error' " .. tmp .. "/milter.log"):match("^[1-9]") ~= nil,
          "logged with reason rules-error")
+
+    -- labels mode, no label, no thread: the pending copy's outcome is
+    -- logged once the store decided, and it is not counted as recorded
+    write_policy("User dave\nAddress dave@example.com\nSync labels\nLabels Customers\n")
+    t.ok(reload_and_wait("reloaded:", 3), "reload: dave syncs labels")
+    conn = t.connect("192.0.2.62")
+    t.send(conn, {qid = "R6", from = "<x@outside.example>", rcpts = {"<dave@example.com>"},
+                  headers = t.headers("x@outside.example", "dave@example.com", "No label", "r6@outside.example")})
+    mt.disconnect(conn)
+    t.is(t.nthreads("dave"), 0, "dave: no label, no thread, nothing stored")
+    t.ok(t.sh("grep -c 'R6: user=dave direction=in decision=pending reason=no-label (synced only if it joins a thread)' " ..
+              tmp .. "/milter.log"):match("^1") ~= nil, "logged as pending first")
+    t.ok(t.sh("grep -c 'R6: user=dave direction=in decision=skipped reason=no-label (joins no thread)' " ..
+              tmp .. "/milter.log"):match("^1") ~= nil, "then as skipped: it joined no thread")
+    t.ok(t.sh("grep -c 'R6: recorded 0 copies' " .. tmp .. "/milter.log"):match("^1") ~= nil,
+         "and counted as 0 copies recorded")
 end)

@@ -73,16 +73,38 @@ done
 # -n can fail: a bad key, and a broken script.
 mkconf "$D/policy" "$D/bad.conf"
 echo "NoSuchKey 1" >>"$D/bad.conf"
-"$CRMSYNC_MILTER" -n -c "$D/bad.conf" >/dev/null 2>"$D/bad.err"
+"$CRMSYNC_MILTER" -n -c "$D/bad.conf" >"$D/bad.out" 2>"$D/bad.err"
 tap_is "$?" 1 "a bad key: exit 1"
 tap_like "$(cat "$D/bad.err")" "bad.conf:[0-9]+: unknown key" "  reported as file:line"
+tap_like "$(cat "$D/bad.out")" "^crmsync-milter -n: 1 problem, in $D/bad.conf; refused" \
+    "  the summary names the file and says the start is refused"
 cp -R "$D/policy" "$D/broken"
 printf 'require ["fileinto"];\nfileinto "x"\n' >"$D/sieve/broken.sieve"
+# Two users share the broken script: one fault, reported once.
 printf 'User zed\nAddress zed@example.com\nRules ../sieve/broken.sieve\n' \
     >"$D/broken/90-broken.policy"
+printf 'User yan\nAddress yan@example.com\nRules ../sieve/broken.sieve\n' \
+    >>"$D/broken/90-broken.policy"
 mkconf "$D/broken" "$D/broken.conf"
-"$CRMSYNC_MILTER" -n -c "$D/broken.conf" >/dev/null 2>"$D/broken.err"
+"$CRMSYNC_MILTER" -n -c "$D/broken.conf" >"$D/broken.out" 2>"$D/broken.err"
 tap_is "$?" 1 "a broken Sieve script: exit 1"
 tap_like "$(cat "$D/broken.err")" 'broken.sieve:[0-9]+:[0-9]+' "  reported with line:column"
+tap_is "$(wc -l <"$D/broken.err" | tr -d ' ')" 1 "  reported once, though two users share it"
+tap_like "$(cat "$D/broken.err")" 'user zed, yan sync nothing \(rules-error\)$' \
+    "  naming the users who sync nothing"
+tap_like "$(cat "$D/broken.out")" \
+    "^crmsync-milter -n: 1 problem, in $D/broken/../sieve/broken.sieve; 7 users, 2 of them sync nothing \\(rules-error\\)$" \
+    "  the summary names the Sieve file, not the config"
+tap_ok "  and not the config" sh -c "! grep -q 'broken.conf' '$D/broken.out'"
+# A structural error in a policy file refuses the policy: a summary too.
+mkdir -p "$D/structural"
+printf 'User x\nAddress x@example.com\nAcess all\n' >"$D/structural/10-x.policy"
+mkconf "$D/structural" "$D/structural.conf"
+"$CRMSYNC_MILTER" -n -c "$D/structural.conf" >"$D/st.out" 2>"$D/st.err"
+tap_is "$?" 1 "a structural policy error: exit 1"
+tap_is "$(cat "$D/st.err")" "crmsync-milter: $D/structural/10-x.policy:3: unknown key \"Acess\"" \
+    "  reported once as file:line"
+tap_like "$(cat "$D/st.out")" "^crmsync-milter -n: 1 problem, in $D/structural/10-x.policy; refused" \
+    "  with a summary naming the policy file"
 
 tap_done
