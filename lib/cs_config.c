@@ -39,45 +39,58 @@ static const char *const type_names[] = {
     "network list", "error|warn|info|debug", "syslog facility", "socket",
 };
 
+/*
+ * One row per key, as Postfix's CONFIG_*_TABLE rows: name, type, field,
+ * default, whether SIGUSR1 applies a change, and for numbers (durations,
+ * sizes, octal) the smallest and largest value accepted. Defaults and
+ * bounds are written as in the file and parsed by the same code; a row
+ * may stop after "reload" (no bounds).
+ */
 typedef struct key_def {
     const char *name;
     enum key_type type;
     size_t  off;
     const char *dflt;			/* NULL: unset */
-    int     reload;
+    int     reload;			/* 1: SIGUSR1 applies it; 0: restart */
+    const char *min;			/* NULL: no lower bound */
+    const char *max;			/* NULL: no upper bound */
 } key_def;
 
 #define OFF(f) offsetof(cs_config, f)
 
+/* XXX A row without bounds stops after "reload"; C zeroes the rest. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const key_def key_table[] = {
     {"Socket", T_SOCKET, OFF(socket), "unix:/run/crmsync/crmsync.sock", 0},
     {"UserID", T_STRING, OFF(user_id), NULL, 0},
     {"PidFile", T_STRING, OFF(pid_file), NULL, 0},
-    {"UMask", T_OCTAL, OFF(umask), "007", 0},
+    {"UMask", T_OCTAL, OFF(umask), "007", 0, "0", "777"},
     {"Database", T_STRING, OFF(database), "/var/lib/crmsync/crmsync.db", 0},
     {"SpoolDir", T_STRING, OFF(spool_dir), "/var/lib/crmsync/spool", 0},
     {"PolicyDir", T_STRING, OFF(policy_dir), "/etc/crmsync/policy.d", 1},
     {"InternalDomains", T_DOMAINS, OFF(internal_domains), NULL, 1},
     {"SubaddressDelimiter", T_STRING, OFF(subaddress_delimiter), "+", 1},
-    {"MaxMessageSize", T_SIZE, OFF(max_message_size), "25M", 1},
-    {"SpoolThreshold", T_SIZE, OFF(spool_threshold), "256K", 1},
+    {"MaxMessageSize", T_SIZE, OFF(max_message_size), "25M", 1, "1K", "512M"},
+    {"SpoolThreshold", T_SIZE, OFF(spool_threshold), "256K", 1, "1K", "512M"},
     {"On-Error", T_ONERROR, OFF(on_error), "accept", 1},
     {"DefaultSync", T_SYNC, OFF(default_sync), "all", 1},
-    {"DefaultWindow", T_DURATION, OFF(default_window), "30d", 1},
+    {"DefaultWindow", T_DURATION, OFF(default_window), "30d", 1, "1h", "3650d"},
     {"SyncInternal", T_BOOL, OFF(sync_internal), "no", 1},
     {"Block", T_BLOCK, OFF(block), NULL, 1},
     {"Dropbox", T_ADDRS, OFF(dropbox), NULL, 1},
     {"DropboxRemove", T_BOOL, OFF(dropbox_remove), "yes", 1},
     {"TrustedNetworks", T_CIDRS, OFF(trusted_networks), NULL, 1},
-    {"StoreTimeout", T_MSEC, OFF(store_timeout_ms), "10s", 1},
+    {"StoreTimeout", T_MSEC, OFF(store_timeout_ms), "10s", 1, "100ms", "4m"},
     {"WebhookURL", T_STRING, OFF(webhook_url), NULL, 0},
     {"WebhookSecret", T_STRING, OFF(webhook_secret), NULL, 0},
     {"WebhookCAFile", T_STRING, OFF(webhook_ca_file), NULL, 0},
-    {"EventRetention", T_DURATION, OFF(event_retention), "7d", 1},
+    {"EventRetention", T_DURATION, OFF(event_retention), "7d", 1, "1h", "3650d"},
     {"Syslog", T_BOOL, OFF(use_syslog), "yes", 0},
     {"SyslogFacility", T_FACILITY, OFF(syslog_facility), "mail", 0},
     {"LogLevel", T_LOGLEVEL, OFF(log_level), "info", 1},
 };
+#pragma GCC diagnostic pop
 
 #define NKEYS (sizeof(key_table) / sizeof(key_table[0]))
 
@@ -93,6 +106,8 @@ const cs_config_keyinfo *cs_config_keys(size_t *n)
 	    info[i].type = type_names[key_table[i].type];
 	    info[i].dflt = key_table[i].dflt;
 	    info[i].reload = key_table[i].reload;
+	    info[i].min = key_table[i].min;
+	    info[i].max = key_table[i].max;
 	}
 	atomic_store(&filled, 1);
     }
@@ -113,6 +128,64 @@ static int check_socket(const char *v, const char **why)
 	if (strncmp(v, prefixes[i], strlen(prefixes[i])) == 0 && v[strlen(prefixes[i])])
 	    return 0;
     *why = "socket must be unix:/path, local:/path, inet:port@host or inet6:port@host";
+    return -1;
+}
+
+/* parse_number - a duration, size or octal value as a number */
+static int parse_number(const key_def *k, const char *v, uint64_t *n, const char **why)
+{
+    long    l;
+
+    switch (k->type) {
+    case T_DURATION:
+	if (cs_parse_duration(v, &l, why) < 0)
+	    return -1;
+	*n = (uint64_t) l;
+	return 0;
+    case T_MSEC:
+	if (cs_parse_duration_ms(v, &l, why) < 0)
+	    return -1;
+	*n = (uint64_t) l;
+	return 0;
+    case T_SIZE:
+	return cs_parse_size(v, n, why);
+    case T_OCTAL:{
+	    char   *end;
+	    unsigned long m;
+
+	    errno = 0;
+	    m = strtoul(v, &end, 8);
+	    if (errno || *end || end == v || v[0] < '0' || v[0] > '7' || m > 07777) {
+		*why = "expected an octal mode such as 007";
+		return -1;
+	    }
+	    *n = m;
+	    return 0;
+	}
+    default:
+	*why = "internal error: not a number type";
+	return -1;
+    }
+}
+
+/* check_bounds - a number within the row's min and max */
+static int check_bounds(const key_def *k, const char *v, uint64_t n, const char **why)
+{
+    /* Thread-safe: the message names the row's constant strings only. */
+    static _Thread_local char msg[160];
+    uint64_t lo = 0, hi = UINT64_MAX;
+    const char *ignored;
+
+    if ((k->min && parse_number(k, k->min, &lo, &ignored) < 0)
+	|| (k->max && parse_number(k, k->max, &hi, &ignored) < 0)) {
+	*why = "internal error: bad bound in the key table";
+	return -1;
+    }
+    if (n >= lo && n <= hi)
+	return 0;
+    snprintf(msg, sizeof(msg), "%.40s is out of range (%s from %s to %s)", v,
+	     type_names[k->type], k->min ? k->min : "0", k->max ? k->max : "unlimited");
+    *why = msg;
     return -1;
 }
 
@@ -157,36 +230,21 @@ static int set_value(cs_config *cfg, const key_def *k, const char *v, const char
 	    return 0;
 	}
     case T_DURATION:
-	return cs_parse_duration(v, FIELD(cfg, k, long), why);
-    case T_MSEC:{
-	    long    secs;
+    case T_MSEC:
+    case T_SIZE:
+    case T_OCTAL:{
+	    uint64_t n;
 
-	    if (cs_parse_duration(v, &secs, why) < 0)
+	    if (parse_number(k, v, &n, why) < 0 || check_bounds(k, v, n, why) < 0)
 		return -1;
-	    if (secs > LONG_MAX / 1000) {
-		*why = "duration too large";
-		return -1;
-	    }
-	    *FIELD(cfg, k, long) = secs * 1000;
+	    if (k->type == T_SIZE)
+		*FIELD(cfg, k, uint64_t) = n;
+	    else
+		*FIELD(cfg, k, long) = (long) n;
 	    return 0;
 	}
-    case T_SIZE:
-	return cs_parse_size(v, FIELD(cfg, k, uint64_t), why);
     case T_BOOL:
 	return cs_parse_bool(v, FIELD(cfg, k, int), why);
-    case T_OCTAL:{
-	    char   *end;
-	    long    m;
-
-	    errno = 0;
-	    m = strtol(v, &end, 8);
-	    if (errno || *end || end == v || m < 0 || m > 0777 || v[0] == '-') {
-		*why = "expected an octal mode such as 007";
-		return -1;
-	    }
-	    *FIELD(cfg, k, long) = m;
-	    return 0;
-	}
     case T_ONERROR:
 	if (strcmp(v, "accept") == 0)
 	    *FIELD(cfg, k, int) = CS_ON_ERROR_ACCEPT;

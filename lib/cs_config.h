@@ -76,6 +76,8 @@ typedef struct cs_config_keyinfo {
     const char *type;			/* "string", "list", "duration", ... */
     const char *dflt;			/* default as written in the file, or NULL */
     int     reload;			/* 1 if SIGUSR1 applies a change */
+    const char *min;			/* smallest value accepted, or NULL */
+    const char *max;			/* largest value accepted, or NULL */
 } cs_config_keyinfo;
 
 const cs_config_keyinfo *cs_config_keys(size_t *n);
