@@ -472,6 +472,135 @@ bad:
     return NULL;
 }
 
+/* same_value - does a key hold the same value in both configs? */
+static int same_value(const key_def *k, const cs_config *a, const cs_config *b)
+{
+    switch (k->type) {
+    case T_STRING:
+    case T_SOCKET:{
+	    const char *x = *FIELD(a, k, char *), *y = *FIELD(b, k, char *);
+
+	    return strcmp(x ? x : "", y ? y : "") == 0;
+	}
+    case T_LIST:
+    case T_DOMAINS:
+    case T_ADDRS:
+    case T_BLOCK:{
+	    const cs_strlist *x = FIELD(a, k, cs_strlist), *y = FIELD(b, k, cs_strlist);
+
+	    if (x->n != y->n)
+		return 0;
+	    for (size_t i = 0; i < x->n; i++)
+		if (strcmp(x->v[i], y->v[i]) != 0)
+		    return 0;
+	    return 1;
+	}
+    case T_CIDRS:{
+	    const cs_cidrlist *x = FIELD(a, k, cs_cidrlist), *y = FIELD(b, k, cs_cidrlist);
+
+	    return x->n == y->n && (x->n == 0 || memcmp(x->v, y->v, x->n * sizeof(*x->v)) == 0);
+	}
+    case T_SIZE:
+	return *FIELD(a, k, uint64_t) == *FIELD(b, k, uint64_t);
+    case T_DURATION:
+    case T_MSEC:
+    case T_OCTAL:
+	return *FIELD(a, k, long) == *FIELD(b, k, long);
+    case T_BOOL:
+    case T_ONERROR:
+    case T_SYNC:
+    case T_LOGLEVEL:
+    case T_FACILITY:
+	return *FIELD(a, k, int) == *FIELD(b, k, int);
+    }
+    return 0;
+}
+
+/* copy_value - set a key of dst to src's value; -1 on ENOMEM */
+static int copy_value(const key_def *k, cs_config *dst, const cs_config *src)
+{
+    switch (k->type) {
+    case T_STRING:
+    case T_SOCKET:{
+	    const char *v = *FIELD(src, k, char *);
+	    char   *copy = NULL;
+
+	    if (v && (copy = strdup(v)) == NULL)
+		return -1;
+	    free(*FIELD(dst, k, char *));
+	    *FIELD(dst, k, char *) = copy;
+	    return 0;
+	}
+    case T_LIST:
+    case T_DOMAINS:
+    case T_ADDRS:
+    case T_BLOCK:{
+	    cs_strlist copy = {0};
+
+	    if (cs_strlist_copy(&copy, FIELD(src, k, cs_strlist)) < 0) {
+		cs_strlist_free(&copy);
+		return -1;
+	    }
+	    cs_strlist_free(FIELD(dst, k, cs_strlist));
+	    *FIELD(dst, k, cs_strlist) = copy;
+	    return 0;
+	}
+    case T_CIDRS:{
+	    const cs_cidrlist *from = FIELD(src, k, cs_cidrlist);
+	    cs_cidrlist copy = {NULL, from->n};
+
+	    if (from->n && (copy.v = malloc(from->n * sizeof(*from->v))) == NULL)
+		return -1;
+	    if (from->n)
+		memcpy(copy.v, from->v, from->n * sizeof(*from->v));
+	    cs_cidrlist_free(FIELD(dst, k, cs_cidrlist));
+	    *FIELD(dst, k, cs_cidrlist) = copy;
+	    return 0;
+	}
+    case T_SIZE:
+	*FIELD(dst, k, uint64_t) = *FIELD(src, k, uint64_t);
+	return 0;
+    case T_DURATION:
+    case T_MSEC:
+    case T_OCTAL:
+	*FIELD(dst, k, long) = *FIELD(src, k, long);
+	return 0;
+    case T_BOOL:
+    case T_ONERROR:
+    case T_SYNC:
+    case T_LOGLEVEL:
+    case T_FACILITY:
+	*FIELD(dst, k, int) = *FIELD(src, k, int);
+	return 0;
+    }
+    return -1;
+}
+
+/* cs_config_keep_restart - restart-only keys keep their running values */
+int     cs_config_keep_restart(cs_config *cfg, const cs_config *running,
+			               void (*changed) (const char *key, void *), void *arg)
+{
+    int     n = 0;
+
+    if (atomic_load(&cfg->refcount) != 1) {
+	/* A shared config is immutable (cs_config.h): misuse, say so. */
+	cs_error(NULL, "BUG: cs_config_keep_restart on a shared configuration");
+	return -1;
+    }
+    for (size_t i = 0; i < NKEYS; i++) {
+	const key_def *k = &key_table[i];
+
+	if (k->reload || same_value(k, cfg, running))
+	    continue;
+	if (copy_value(k, cfg, running) < 0)
+	    return -1;
+	if (changed)
+	    changed(k->name, arg);
+	n++;
+    }
+    return n;
+}
+
 /* cs_config_ref - take a reference */
 cs_config *cs_config_ref(cs_config *cfg)
 {

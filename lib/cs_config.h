@@ -68,6 +68,16 @@ typedef struct cs_config {
 cs_config *cs_config_load(const char *path, char *err, size_t errlen);
 cs_config *cs_config_default(void);	/* every key at its default */
 cs_config *cs_config_ref(cs_config *);
+
+/*
+ * Before a reloaded config is used: every key the table marks "restart"
+ * gets the running config's value back, so that a reload applies exactly
+ * the reloadable keys. changed() is called with the name of each restart
+ * key whose value differed. cfg must not be shared yet (refcount 1).
+ * Returns how many differed, or -1 (out of memory: cfg is then unusable).
+ */
+int     cs_config_keep_restart(cs_config *cfg, const cs_config *running,
+			               void (*changed) (const char *key, void *), void *arg);
 void    cs_config_unref(cs_config *);
 
 /* For man pages and -n: iterate over the key table. */

@@ -15,7 +15,8 @@
  *
  *	SIGUSR1 reloads the config and policy: both are parsed completely and
  *	swapped in only when valid; messages in flight finish under the ones
- *	they started with. libmilter's own signal thread ends the process on
+ *	they started with. Keys the config table marks "restart" keep their
+ *	running values, with a warning when the file changed them. libmilter's own signal thread ends the process on
  *	SIGHUP, SIGINT and SIGTERM.
  *
  *	A status thread (counters.h) writes what this milter saw and decided,
@@ -89,29 +90,11 @@ static int load(cs_config **cfgp, cs_policy **polp, int to_stderr, char *err, si
     return 0;
 }
 
-/* restart_keys_changed - warn about keys a reload cannot apply */
-static void restart_keys_changed(const cs_config *old, const cs_config *new)
+/* restart_key_changed - a reload cannot apply this key: say so */
+static void restart_key_changed(const char *key, void *unused)
 {
-    struct {
-	const char *name, *a, *b;
-    } keys[] = {
-	{"Socket", old->socket, new->socket},
-	{"UserID", old->user_id, new->user_id},
-	{"Database", old->database, new->database},
-	{"PidFile", old->pid_file, new->pid_file},
-	{"SpoolDir", old->spool_dir, new->spool_dir},
-	{"WebhookURL", old->webhook_url, new->webhook_url},
-	{"WebhookSecret", old->webhook_secret, new->webhook_secret},
-	{"WebhookCAFile", old->webhook_ca_file, new->webhook_ca_file},
-    };
-
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-	const char *a = keys[i].a ? keys[i].a : "", *b = keys[i].b ? keys[i].b : "";
-
-	if (strcmp(a, b) != 0)
-	    cs_warn(NULL, "reload: %s changed; it takes effect at the next restart",
-		    keys[i].name);
-    }
+    (void) unused;
+    cs_warn(NULL, "reload: %s changed; it takes effect at the next restart", key);
 }
 
 /* reload_thread - SIGUSR1: parse everything, swap in only if valid */
@@ -135,9 +118,18 @@ static void *reload_thread(void *arg)
 	    cs_counters_flush_kick();
 	    continue;
 	}
+	/* The key table says which keys need a restart (crmsync.conf(5)):
+	 * those keep their running values. */
 	if ((old = mlfi_config()) != NULL) {
-	    restart_keys_changed(old, cfg);
+	    int     kept = cs_config_keep_restart(cfg, old, restart_key_changed, NULL);
+
 	    cs_config_unref(old);
+	    if (kept < 0) {
+		cs_error(NULL, "reload failed: out of memory; keeping the running config");
+		cs_config_unref(cfg);
+		cs_policy_unref(pol);
+		continue;
+	    }
 	}
 	for (size_t i = 0; i < cs_policy_problems(pol)->n; i++)
 	    cs_warn(NULL, "%s", cs_policy_problems(pol)->v[i]);

@@ -41,6 +41,15 @@ static void refused(const char *text, int line, const char *what)
     cs_config_unref(cfg);
 }
 
+/* note_key - collect the names cs_config_keep_restart reports */
+static void note_key(const char *key, void *arg)
+{
+    char   *names = arg;
+
+    strncat(names, key, 255 - strlen(names));
+    strncat(names, " ", 255 - strlen(names));
+}
+
 int     main(void)
 {
     char    err[1024];
@@ -202,6 +211,29 @@ int     main(void)
 
 	ok(d != NULL, "every default parses and lies within its bounds");
 	cs_config_unref(d);
+    }
+    /* A reload applies reloadable keys only (issue #16 point 6). */
+    {
+	cs_config *run = load_text("SpoolDir /a\nUMask 027\nSyslog yes\nLogLevel info\n", err,
+				   sizeof(err));
+	cs_config *next = load_text("SpoolDir /b\nUMask 077\nSyslog no\nLogLevel debug\n"
+				    "SyslogFacility local1\nStoreTimeout 3s\n", err, sizeof(err));
+	char    names[256] = "";
+	int     n = cs_config_keep_restart(next, run, note_key, names);
+
+	is_int(n, 4, "four restart-only keys differed");
+	is_str(names, "UMask SpoolDir Syslog SyslogFacility ", "named in table order");
+	is_str(next->spool_dir, "/a", "SpoolDir keeps its running value");
+	is_int(next->umask, 027, "UMask keeps its running value");
+	is_int(next->use_syslog, 1, "Syslog keeps its running value");
+	is_int(next->log_level, CS_LOG_DEBUG, "LogLevel (reload) takes the new value");
+	is_int(next->store_timeout_ms, 3000, "StoreTimeout (reload) takes the new value");
+	is_int(cs_config_keep_restart(next, run, NULL, NULL), 0, "nothing differs the second time");
+	cs_config_ref(next);
+	is_int(cs_config_keep_restart(next, run, NULL, NULL), -1, "refused on a shared config");
+	cs_config_unref(next);
+	cs_config_unref(next);
+	cs_config_unref(run);
     }
     unlink(path);
     return done_testing();
