@@ -4,7 +4,7 @@
  * SUMMARY
  *	CRM email sync milter
  * SYNOPSIS
- *	crmsync-milter [-c config] [-f] [-n]
+ *	crmsync-milter [-c config] [-f] [-n] [-V] [-h]
  * DESCRIPTION
  *	Start-up order: parse the config and the policy (refuse to start on
  *	an error), open the log, write the pid file, drop privileges to
@@ -43,6 +43,7 @@
 #include <libmilter/mfapi.h>
 
 /* Application-specific. */
+#include "cs_cli.h"
 #include "cs_config.h"
 #include "cs_log.h"
 #include "cs_message.h"
@@ -54,11 +55,20 @@
 
 static const char *config_path = CS_DEFAULT_CONFIG;
 
-/* usage - say how to call us */
-static void usage(void)
+/* usage - say how to call us: on stdout for -h (exit 0), else on stderr */
+static void usage(FILE *fp, int code)
 {
-    fprintf(stderr, "usage: crmsync-milter [-c config] [-f] [-n]\n");
-    exit(1);
+    static const cs_cli_opt opts[] = {
+	CS_CLI_OPT_CONFIG,
+	{"-f", "stay in the foreground"},
+	{"-n", "check the configuration and the policy, then exit"},
+	CS_CLI_OPT_VERSION,
+	CS_CLI_OPT_HELP,
+	{NULL, NULL},
+    };
+
+    cs_cli_usage(fp, "crmsync-milter", "[-c config] [-f] [-n] [-V] [-h]", opts);
+    exit(code);
 }
 
 /* load - config and policy, or -1 with the reason printed/logged and in err */
@@ -249,7 +259,7 @@ int     main(int argc, char **argv)
     long    load_ms;
     int     rc;
 
-    while ((ch = getopt(argc, argv, "c:fn")) != -1) {
+    while ((ch = getopt(argc, argv, "c:fnVh")) != -1) {
 	switch (ch) {
 	case 'c':
 	    config_path = optarg;
@@ -260,12 +270,18 @@ int     main(int argc, char **argv)
 	case 'n':
 	    check_only = 1;
 	    break;
+	case 'V':
+	    cs_cli_version(stdout, "crmsync-milter");
+	    return 0;
+	case 'h':
+	    usage(stdout, 0);
+	    break;
 	default:
-	    usage();
+	    usage(stderr, 1);
 	}
     }
     if (optind != argc)
-	usage();
+	usage(stderr, 1);
 
     cs_message_init();
     cs_log_init("crmsync-milter", 0, 0, CS_LOG_WARN);
