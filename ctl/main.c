@@ -116,6 +116,8 @@ cs_store *ctl_open_store(ctl_ctx *ctx, unsigned flags)
     cs_store *s;
 
     s = cs_store_open(ctx->cfg->database, flags, ctx->cfg->store_timeout_ms, err, sizeof(err));
+    /* X3: without a WebhookURL the milter keeps events and sends none. */
+    cs_store_set_webhook(s, ctx->cfg->webhook_url != NULL);
     if (s == NULL) {
 	char    shown[512];
 

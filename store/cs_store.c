@@ -714,6 +714,36 @@ void    cs_store_set_subaddress(cs_store *st, const char *delims)
     snprintf(st->delims, sizeof(st->delims), "%s", delims ? delims : "");
 }
 
+/* cs_store_set_webhook - are events sent at all? (stats) */
+void    cs_store_set_webhook(cs_store *st, int configured)
+{
+    if (st)
+	st->events_unsent = !configured;
+}
+
+/* events_mode - X3 without a webhook: undelivered events are kept, not pending */
+static int events_mode(const cs_store *st, json_t *stats)
+{
+    json_t *ev = json_object_get(stats, "events");
+    json_int_t undelivered = json_integer_value(json_object_get(stats, "events_pending"));
+    json_int_t pending = st->events_unsent ? 0 : undelivered;
+    json_int_t kept = st->events_unsent ? undelivered : 0;
+
+    if (json_object_set_new(stats, "events_pending", json_integer(pending)) < 0
+	|| json_object_set_new(stats, "events_kept", json_integer(kept)) < 0)
+	return -1;
+    if (ev == NULL)
+	return 0;
+    undelivered = json_integer_value(json_object_get(ev, "pending"));
+    pending = st->events_unsent ? 0 : undelivered;
+    kept = st->events_unsent ? undelivered : 0;
+    if (json_object_set_new(ev, "webhook", json_boolean(!st->events_unsent)) < 0
+	|| json_object_set_new(ev, "pending", json_integer(pending)) < 0
+	|| json_object_set_new(ev, "kept", json_integer(kept)) < 0)
+	return -1;
+    return 0;
+}
+
 /* deadline - now + ms on CLOCK_MONOTONIC */
 static void deadline(struct timespec *ts, long ms)
 {
@@ -991,6 +1021,8 @@ int     cs_store_stats(cs_store *st, json_t **out)
     /* X3: the outbox's counts, when the backend has one. */
     if (rc == CS_OK && st->ops->events_stats && st->ops->events_stats(st, &ev) == CS_OK
 	&& json_object_set_new(*out, "events", ev) < 0)
+	rc = CS_EINTERNAL;
+    if (rc == CS_OK && events_mode(st, *out) < 0)
 	rc = CS_EINTERNAL;
     /* The milters' own figures (issue 10), when the backend keeps them. */
     if (rc == CS_OK && st->ops->milter_status_get

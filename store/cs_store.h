@@ -139,6 +139,11 @@ int     cs_store_sync_users2(cs_store *, const struct cs_user *const *users, siz
 /* SubaddressDelimiter for normalizing participants (C2); default "+". */
 void    cs_store_set_subaddress(cs_store *, const char *delims);
 
+/* Whether events are sent (a WebhookURL is set; the default). Without one,
+ * cs_store_stats counts the outbox's undelivered events as "kept", none
+ * as pending: nobody is waiting for them. */
+void    cs_store_set_webhook(cs_store *, int configured);
+
 /* Reads, SPEC X1 shapes. Ids are text: threads "t<n>", persons and deals
  * the CRM directory's own ids, Smart BCC persons "bcc-<n>". Mailbox: limit
  * 0 means 50, above 500 means 500, negative is CS_EINVAL; cursor is the
@@ -148,7 +153,9 @@ int     cs_store_mailbox(cs_store *, const char *as, const char *label, int limi
 			 const char *cursor, json_t **out);
 /* {"schema_version", "users", "messages", "threads", "persons", "deals",
  *  "raw_blobs", "raw_bytes", "db_bytes", "merges", "commit_groups",
- *  "records", "mailboxes": {user: messages}, "events": {...},
+ *  "records", "events_pending", "events_kept", "events_failed",
+ *  "mailboxes": {user: messages},
+ *  "events": {"webhook", "pending", "kept", "failed", "delivered"},
  *  "milter": {host: {...}}} (see cs_store_milter_status_put). */
 int     cs_store_stats(cs_store *, json_t **out);
 

@@ -159,6 +159,7 @@ struct cs_store {
     unsigned flags;
     long    timeout_ms;
     char    delims[16];			/* subaddress delimiters (C2) */
+    int     events_unsent;		/* no WebhookURL: stats says "kept" (X3) */
 
     pthread_mutex_t wlock;		/* the write connection */
     pthread_mutex_t qlock;		/* queue, job refs and done flags */
