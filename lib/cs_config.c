@@ -31,12 +31,14 @@
 enum key_type {
     T_STRING, T_LIST, T_DOMAINS, T_ADDRS, T_BLOCK, T_DURATION, T_MSEC, T_SIZE,
     T_BOOL, T_OCTAL, T_ONERROR, T_SYNC, T_CIDRS, T_LOGLEVEL, T_FACILITY, T_SOCKET,
+    T_DIR,				/* a string: a directory the milter makes */
 };
 
 static const char *const type_names[] = {
     "string", "list", "domain list", "address list", "block list", "duration",
     "duration", "size", "boolean", "octal", "accept|tempfail", "all|labels|off",
     "network list", "error|warn|info|debug", "syslog facility", "socket",
+    "directory",
 };
 
 /*
@@ -67,7 +69,7 @@ static const key_def key_table[] = {
     {"PidFile", T_STRING, OFF(pid_file), NULL, 0},
     {"UMask", T_OCTAL, OFF(umask), "007", 0, "0", "777"},
     {"Database", T_STRING, OFF(database), "/var/lib/crmsync/crmsync.db", 0},
-    {"SpoolDir", T_STRING, OFF(spool_dir), "/var/lib/crmsync/spool", 0},
+    {"SpoolDir", T_DIR, OFF(spool_dir), "/var/lib/crmsync/spool", 0},
     {"PolicyDir", T_STRING, OFF(policy_dir), "/etc/crmsync/policy.d", 1},
     {"InternalDomains", T_DOMAINS, OFF(internal_domains), NULL, 1},
     {"SubaddressDelimiter", T_STRING, OFF(subaddress_delimiter), "+", 1},
@@ -195,6 +197,7 @@ static int set_value(cs_config *cfg, const key_def *k, const char *v, const char
     switch (k->type) {
     case T_STRING:
     case T_SOCKET:
+    case T_DIR:
 	if (k->type == T_SOCKET && check_socket(v, why) < 0)
 	    return -1;
 	free(*FIELD(cfg, k, char *));
@@ -302,6 +305,7 @@ static void free_fields(cs_config *cfg)
 	switch (k->type) {
 	case T_STRING:
 	case T_SOCKET:
+	case T_DIR:
 	    free(*FIELD(cfg, k, char *));
 	    break;
 	case T_LIST:
@@ -477,7 +481,8 @@ static int same_value(const key_def *k, const cs_config *a, const cs_config *b)
 {
     switch (k->type) {
     case T_STRING:
-    case T_SOCKET:{
+    case T_SOCKET:
+    case T_DIR:{
 	    const char *x = *FIELD(a, k, char *), *y = *FIELD(b, k, char *);
 
 	    return strcmp(x ? x : "", y ? y : "") == 0;
@@ -521,7 +526,8 @@ static int copy_value(const key_def *k, cs_config *dst, const cs_config *src)
 {
     switch (k->type) {
     case T_STRING:
-    case T_SOCKET:{
+    case T_SOCKET:
+    case T_DIR:{
 	    const char *v = *FIELD(src, k, char *);
 	    char   *copy = NULL;
 
@@ -597,6 +603,61 @@ int     cs_config_keep_restart(cs_config *cfg, const cs_config *running,
 	if (changed)
 	    changed(k->name, arg);
 	n++;
+    }
+    return n;
+}
+
+/* parent_dir - the directory part of a file path; 0 when there is none */
+static int parent_dir(const char *path, char *out, size_t outlen)
+{
+    const char *slash = strrchr(path, '/');
+    size_t  len;
+
+    if (slash == NULL)
+	return snprintf(out, outlen, ".") < (int) outlen;
+    len = slash == path ? 1 : (size_t) (slash - path);
+    if (len >= outlen)
+	return 0;
+    memcpy(out, path, len);
+    out[len] = 0;
+    return 1;
+}
+
+/* cs_config_dirs - the directories the config names, for start and -n */
+size_t  cs_config_dirs(const cs_config *cfg, cs_config_dir *out, size_t max)
+{
+    size_t  n = 0;
+
+    /* Keys of type "directory": crmsync-milter makes them at start. */
+    for (size_t i = 0; i < NKEYS && n < max; i++) {
+	const key_def *k = &key_table[i];
+	const char *v;
+
+	if (k->type != T_DIR || (v = *FIELD(cfg, k, char *)) == NULL || *v == 0)
+	    continue;
+	out[n].key = k->name;
+	snprintf(out[n].path, sizeof(out[n].path), "%s", v);
+	out[n].made = 1;
+	n++;
+    }
+    /* The store's and the socket's directories must exist. */
+    if (n < max && cfg->database && strncmp(cfg->database, "postgresql://", 13) != 0
+	&& strncmp(cfg->database, "postgres://", 11) != 0
+	&& parent_dir(cfg->database, out[n].path, sizeof(out[n].path))) {
+	out[n].key = "Database";
+	out[n++].made = 0;
+    }
+    if (n < max && cfg->socket) {
+	const char *p = cfg->socket;
+
+	if (strncmp(p, "unix:", 5) == 0)
+	    p += 5;
+	else if (strncmp(p, "local:", 6) == 0)
+	    p += 6;
+	if (p[0] == '/' && parent_dir(p, out[n].path, sizeof(out[n].path))) {
+	    out[n].key = "Socket";
+	    out[n++].made = 0;
+	}
     }
     return n;
 }

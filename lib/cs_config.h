@@ -80,6 +80,22 @@ int     cs_config_keep_restart(cs_config *cfg, const cs_config *running,
 			               void (*changed) (const char *key, void *), void *arg);
 void    cs_config_unref(cs_config *);
 
+/*
+ * The directories crmsync-milter writes as UserID: every key of type
+ * "directory" (SpoolDir; made at start when missing: made = 1), the
+ * directory of a SQLite Database and of a unix Socket (made = 0: they
+ * must exist). Returns how many were put in out (at most max).
+ */
+typedef struct cs_config_dir {
+    const char *key;			/* the key that names it */
+    char    path[4096];
+    int     made;			/* 1: crmsync-milter makes it at start */
+} cs_config_dir;
+
+#define CS_CONFIG_DIRS_MAX	16
+
+size_t  cs_config_dirs(const cs_config *, cs_config_dir *out, size_t max);
+
 /* For man pages and -n: iterate over the key table. */
 typedef struct cs_config_keyinfo {
     const char *name;

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +46,7 @@
 /* Application-specific. */
 #include "cs_cli.h"
 #include "cs_config.h"
+#include "cs_dir.h"
 #include "cs_log.h"
 #include "cs_message.h"
 #include "cs_policy.h"
@@ -210,6 +212,60 @@ static int drop_privileges(const char *spec)
     return 0;
 }
 
+/* make_dirs - C4: make the directories of type "directory" (SpoolDir), as
+ * UserID; -1 when one cannot be made or written (start is refused) */
+static int make_dirs(const cs_config *cfg)
+{
+    cs_config_dir dirs[CS_CONFIG_DIRS_MAX];
+    size_t  n = cs_config_dirs(cfg, dirs, CS_CONFIG_DIRS_MAX);
+    char    err[4200];
+
+    for (size_t i = 0; i < n; i++) {
+	if (dirs[i].made && cs_dir_make(dirs[i].path, 0770, err, sizeof(err)) < 0) {
+	    cs_error(NULL, "%s: %s; not starting", dirs[i].key, err);
+	    return -1;
+	}
+    }
+    return 0;
+}
+
+/* check_dirs - -n: every directory the config names, checked as UserID
+ * in a child (the check must not change our own identity); faults on
+ * stderr, -1 if any */
+static int check_dirs(const cs_config *cfg)
+{
+    cs_config_dir dirs[CS_CONFIG_DIRS_MAX];
+    size_t  n = cs_config_dirs(cfg, dirs, CS_CONFIG_DIRS_MAX);
+    int     status;
+    pid_t   pid;
+
+    fflush(NULL);
+    if ((pid = fork()) < 0) {
+	fprintf(stderr, "crmsync-milter: cannot check directories: fork: %s\n", strerror(errno));
+	return -1;
+    }
+    if (pid == 0) {
+	int     bad = 0;
+	char    err[4200];
+
+	if (drop_privileges(cfg->user_id) < 0)
+	    _exit(1);
+	for (size_t i = 0; i < n; i++) {
+	    if (cs_dir_check(dirs[i].path, dirs[i].made, err, sizeof(err)) < 0) {
+		fprintf(stderr, "crmsync-milter: %s: %s: %s%s%s%s\n", config_path, dirs[i].key,
+			err, cfg->user_id ? " (as UserID " : "", cfg->user_id ? cfg->user_id : "",
+			cfg->user_id ? ")" : "");
+		bad = 1;
+	    }
+	}
+	fflush(stderr);
+	_exit(bad);
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	continue;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
 /* write_pidfile - best effort, before the privilege drop */
 static void write_pidfile(const char *path)
 {
@@ -298,6 +354,8 @@ int     main(int argc, char **argv)
 	    fprintf(stderr, "crmsync-milter: %s\n", err);
 	    rc = 1;
 	}
+	if (check_dirs(cfg) < 0)
+	    rc = 1;
 	printf("%s: %s, %zu users%s\n", config_path, rc ? "NOT ok" : "config ok",
 	       cs_policy_nusers(pol), problems->n ? ", with problems" : "");
 	cs_policy_unref(pol);
@@ -314,6 +372,8 @@ int     main(int argc, char **argv)
     if (drop_privileges(cfg->user_id) < 0)
 	return 1;
     umask((mode_t) cfg->umask);
+    if (make_dirs(cfg) < 0)
+	return 1;
 
     /* X3: refuse bad webhook settings now, after the privilege drop so
      * that the secret file is checked as UserID reads it. */
