@@ -426,6 +426,10 @@ static cs_store_job *job_new(const cs_store *st, const cs_record *rec, char *why
 	goto fail;
     if (job->in_reply_to && cs_strlist_add_unique(&job->msgids, job->in_reply_to) < 0)
 	goto fail;
+    /* T1: every msg-id of In-Reply-To counts, not only the first. */
+    for (i = 0; i < mi->in_reply_to_ids.n && job->msgids.n < CS_MAX_REFS; i++)
+	if (cs_strlist_add_unique(&job->msgids, mi->in_reply_to_ids.v[i]) < 0)
+	    goto fail;
     if ((refs = json_array()) == NULL)
 	goto fail;
     for (i = 0; i < mi->references.n; i++) {
