@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <pthread.h>
 #include <openssl/evp.h>
@@ -345,10 +346,11 @@ out:
     return rc;
 }
 
-/* envelope_json - C4: the sender and the recipients this copy keeps */
-static char *envelope_json(const char *env_from, const cs_strlist *rcpts)
+/* envelope_json - C4: the sender and the recipients this copy keeps, and
+ * which of them it shows as participants (bcc) */
+static char *envelope_json(const char *env_from, const cs_strlist *rcpts, const cs_strlist *bcc)
 {
-    json_t *o, *a;
+    json_t *o, *a, *b = NULL;
     char   *s;
     size_t  i;
 
@@ -359,11 +361,61 @@ static char *envelope_json(const char *env_from, const cs_strlist *rcpts)
 	    json_decref(a);
 	    return NULL;
 	}
-    if ((o = json_pack("{s:s,s:o}", "from", env_from, "rcpts", a)) == NULL)
+    if (bcc && bcc->n > 0) {
+	if ((b = json_array()) == NULL) {
+	    json_decref(a);
+	    return NULL;
+	}
+	for (i = 0; i < bcc->n; i++)
+	    if (json_array_append_new(b, json_string(bcc->v[i])) < 0) {
+		json_decref(a);
+		json_decref(b);
+		return NULL;
+	    }
+    }
+    if ((o = json_pack("{s:s,s:o,s:o*}", "from", env_from, "rcpts", a, "bcc", b)) == NULL)
 	return NULL;
     s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
+}
+
+/* cs_store_bcc_json - a stored envelope's bcc as an address list's JSON */
+char   *cs_store_bcc_json(const char *envelope)
+{
+    json_t *o = envelope ? json_loads(envelope, 0, NULL) : NULL;
+    json_t *b = json_object_get(o, "bcc"), *out, *v;
+    char   *s = NULL;
+    size_t  i;
+
+    if (!json_is_array(b) || json_array_size(b) == 0 || (out = json_array()) == NULL) {
+	json_decref(o);
+	return NULL;
+    }
+    json_array_foreach(b, i, v)
+	if (json_is_string(v))
+	    json_array_append_new(out, json_pack("{s:n,s:O}", "name", "address", v));
+    s = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+    json_decref(o);
+    return s;
+}
+
+/* cs_store_part_seen - a participant seen before; its name filled in late */
+int     cs_store_part_seen(json_t *parts, const cs_strlist *seen, const char *key,
+			           const char *name)
+{
+    for (size_t i = 0; i < seen->n; i++) {
+	json_t *p;
+
+	if (strcasecmp(seen->v[i], key) != 0)
+	    continue;
+	p = json_array_get(parts, i);
+	if (p && name && *name && !json_is_string(json_object_get(p, "name")))
+	    json_object_set_new(p, "name", json_string(name));
+	return 1;
+    }
+    return 0;
 }
 
 /* job_new - deep copy of a record, with every derived field computed */
@@ -476,11 +528,17 @@ static cs_store_job *job_new(const cs_store *st, const cs_record *rec, char *why
 
 	jc->direction = c->direction;
 	jc->conditional = c->conditional;
+	cs_strlist bcc = {0};
+
 	if ((jc->user = cs_strdup(c->user)) == NULL
 	    || clean_list(&jc->labels, c->labels) < 0
 	    || clean_list(&jc->env_rcpts, c->env_rcpts) < 0
-	    || (jc->envelope_json = envelope_json(job->env_from, &jc->env_rcpts)) == NULL)
+	    || clean_list(&bcc, c->bcc) < 0
+	    || (jc->envelope_json = envelope_json(job->env_from, &jc->env_rcpts, &bcc)) == NULL) {
+	    cs_strlist_free(&bcc);
 	    goto fail;
+	}
+	cs_strlist_free(&bcc);
     }
     if (rec->ncontacts) {
 	if ((job->contacts = calloc(rec->ncontacts, sizeof(*job->contacts))) == NULL)

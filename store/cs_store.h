@@ -67,6 +67,9 @@ typedef struct cs_copy {
     const cs_strlist *env_rcpts;	/* envelope recipients this copy keeps:
 					 * all for the sender's copy, the
 					 * owner's own for a recipient's (C4) */
+    const cs_strlist *bcc;		/* envelope-only recipients this copy
+					 * shows among the thread's participants:
+					 * the sender's copy only (C4); may be NULL */
 } cs_copy;
 
 /* A person to create for Smart BCC (K2), owned by and visible to owner. */
