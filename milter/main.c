@@ -16,8 +16,9 @@
  *	SIGUSR1 reloads the config and policy: both are parsed completely and
  *	swapped in only when valid; messages in flight finish under the ones
  *	they started with. Keys the config table marks "restart" keep their
- *	running values, with a warning when the file changed them. libmilter's own signal thread ends the process on
- *	SIGHUP, SIGINT and SIGTERM.
+ *	running values, with a warning when the file changed them.
+ *	libmilter's own signal thread ends the process on SIGHUP, SIGINT and
+ *	SIGTERM.
  *
  *	A status thread (counters.h) writes what this milter saw and decided,
  *	and the policy's load time and problems, into the store every 10
