@@ -347,7 +347,9 @@ int     main(void)
 	    g_free(lower);
 	    if (is_addr)
 		continue;
-	    unite(uf_truth, msgs[i].node, node(t));
+	    int     tn = node(t);	/* first: node() may move uf_truth */
+
+	    unite(uf_truth, msgs[i].node, tn);
 	    if (!g_hash_table_contains(ids, t) || strcmp(t, mi->message_id ? mi->message_id : "") == 0)
 		continue;
 	    for (guint o = 0; o < our_ids->len && !have; o++)
@@ -371,7 +373,11 @@ int     main(void)
 		} else if (++bogus_refs <= 5)
 		    diag("address in References, kept as an id: %s: <%s>", msgs[i].name, t);
 	    }
-	    unite(uf_ours, msgs[i].node, node(t));
+	    {
+		int     tn = node(t);	/* first: node() may move uf_ours */
+
+		unite(uf_ours, msgs[i].node, tn);
+	    }
 	    g_free(lower);
 	}
 	g_ptr_array_free(want_ids, TRUE);
