@@ -114,6 +114,39 @@ static int smart_bcc_contacts(cs_msg *m, const cs_msginfo *info, cs_strlist *add
     return 0;
 }
 
+/* in_list - is norm an address of a header's list? */
+static int in_list(const cs_addrlist *l, const char *norm, const char *delims)
+{
+    char    n[CS_ADDR_MAX + 1];
+
+    for (size_t i = 0; i < l->n; i++)
+	if (cs_addr_normalize(l->v[i].address, delims, n, sizeof(n)) == 0 && strcmp(n, norm) == 0)
+	    return 1;
+    return 0;
+}
+
+/* envelope_only - C4: the envelope recipients no To or Cc names (the
+ * sender's Bcc), dropboxes and the sender's own addresses left out: what
+ * the sender's copy shows */
+static int envelope_only(const cs_msg *m, const cs_msginfo *info, cs_strlist *out)
+{
+    const char *delims = m->cfg->subaddress_delimiter;
+    char    norm[CS_ADDR_MAX + 1];
+
+    for (size_t i = 0; i < m->rcpts.n; i++) {
+	if (cs_addr_normalize(m->rcpts.v[i], delims, norm, sizeof(norm)) < 0
+	    || cs_strlist_contains(&m->cfg->dropbox, norm)
+	    || in_list(&info->to, norm, delims) || in_list(&info->cc, norm, delims)
+	    || in_list(&info->from, norm, delims)	/* a copy to oneself */
+	    || cs_policy_user_by_address(m->pol, norm) == m->owners.sender
+	    || cs_strlist_contains(out, norm))
+	    continue;
+	if (cs_strlist_add(out, norm) < 0)
+	    return -1;
+    }
+    return 0;
+}
+
 /* raw_to_keep - the whole message, or its headers when over the limit (C4) */
 static cs_spool *raw_to_keep(cs_msg *m, int *truncated)
 {
@@ -155,7 +188,7 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
     cs_decision *dec = NULL;
     cs_copy *copies = NULL;
     cs_contact *contacts = NULL;
-    cs_strlist caddrs = {0}, cnames = {0}, bcc_labels = {0};
+    cs_strlist caddrs = {0}, cnames = {0}, bcc_labels = {0}, env_only = {0};
     cs_record rec;
     char    digest[CS_DIGEST_HEX];
     char    safe[128];
@@ -193,10 +226,16 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
 	failed = 1;
 	goto done;
     }
+    if (m->owners.sender && envelope_only(m, &info, &env_only) < 0) {
+	failed = 1;
+	goto done;
+    }
     for (size_t i = 0; i < m->owners.n; i++) {
 	cs_owner *o = &m->owners.v[i];
 	const char *env_to = o->env_rcpts.n ? o->env_rcpts.v[0] : NULL;
 	int     bcc = m->owners.smart_bcc && o->user == m->owners.sender;
+	/* C4: the sender's own Bcc shows as bcc on the sender's copy only. */
+	int     own_bcc = o->direction == CS_DIR_OUT && env_only.n > 0;
 
 	if (cs_policy_decide(m->pol, m->cfg, o->user, &pmsg, o->direction, env_to,
 			     -1, &dec[i]) < 0) {
@@ -204,7 +243,7 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
 	    goto done;
 	}
 	/* K2: Smart BCC is an explicit request, whatever mode and labels. */
-	if (bcc) {
+	if (bcc || own_bcc) {
 	    if (cs_strlist_copy(&bcc_labels, &dec[i].labels) < 0
 		|| cs_strlist_add_unique(&bcc_labels, "bcc") < 0) {
 		failed = 1;
@@ -223,10 +262,12 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
 	}
 	copies[ncopies].user = o->user->id;
 	copies[ncopies].direction = o->direction;
-	copies[ncopies].labels = bcc ? &bcc_labels : &dec[i].labels;
+	copies[ncopies].labels = bcc || own_bcc ? &bcc_labels : &dec[i].labels;
 	copies[ncopies].conditional = !dec[i].synced && !bcc;
-	/* C4: only the sender's copy keeps the whole envelope. */
+	/* C4: only the sender's copy keeps the whole envelope, and shows
+	 * its envelope-only recipients among the participants. */
 	copies[ncopies].env_rcpts = o->direction == CS_DIR_OUT ? &m->rcpts : &o->env_rcpts;
+	copies[ncopies].bcc = o->direction == CS_DIR_OUT ? &env_only : NULL;
 	ncopies++;
     }
     if (m->owners.smart_bcc) {
@@ -326,6 +367,7 @@ done:
     cs_strlist_free(&caddrs);
     cs_strlist_free(&cnames);
     cs_strlist_free(&bcc_labels);
+    cs_strlist_free(&env_only);
     cs_msginfo_free(&info);
     if (failed && m->cfg->on_error == CS_ON_ERROR_TEMPFAIL)
 	return SMFIS_TEMPFAIL;

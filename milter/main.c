@@ -4,7 +4,7 @@
  * SUMMARY
  *	CRM email sync milter
  * SYNOPSIS
- *	crmsync-milter [-c config] [-f] [-n]
+ *	crmsync-milter [-c config] [-f] [-n] [-V] [-h]
  * DESCRIPTION
  *	Start-up order: parse the config and the policy (refuse to start on
  *	an error), open the log, write the pid file, drop privileges to
@@ -15,8 +15,10 @@
  *
  *	SIGUSR1 reloads the config and policy: both are parsed completely and
  *	swapped in only when valid; messages in flight finish under the ones
- *	they started with. libmilter's own signal thread ends the process on
- *	SIGHUP, SIGINT and SIGTERM.
+ *	they started with. Keys the config table marks "restart" keep their
+ *	running values, with a warning when the file changed them.
+ *	libmilter's own signal thread ends the process on SIGHUP, SIGINT and
+ *	SIGTERM.
  *
  *	A status thread (counters.h) writes what this milter saw and decided,
  *	and the policy's load time and problems, into the store every 10
@@ -35,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,7 +45,9 @@
 #include <libmilter/mfapi.h>
 
 /* Application-specific. */
+#include "cs_cli.h"
 #include "cs_config.h"
+#include "cs_dir.h"
 #include "cs_log.h"
 #include "cs_message.h"
 #include "cs_policy.h"
@@ -53,11 +58,20 @@
 
 static const char *config_path = CS_DEFAULT_CONFIG;
 
-/* usage - say how to call us */
-static void usage(void)
+/* usage - say how to call us: on stdout for -h (exit 0), else on stderr */
+static void usage(FILE *fp, int code)
 {
-    fprintf(stderr, "usage: crmsync-milter [-c config] [-f] [-n]\n");
-    exit(1);
+    static const cs_cli_opt opts[] = {
+	CS_CLI_OPT_CONFIG,
+	{"-f", "stay in the foreground"},
+	{"-n", "check the configuration and the policy, then exit"},
+	CS_CLI_OPT_VERSION,
+	CS_CLI_OPT_HELP,
+	{NULL, NULL},
+    };
+
+    cs_cli_usage(fp, "crmsync-milter", "[-c config] [-f] [-n] [-V] [-h]", opts);
+    exit(code);
 }
 
 /* load - config and policy, or -1 with the reason printed/logged and in err */
@@ -89,29 +103,11 @@ static int load(cs_config **cfgp, cs_policy **polp, int to_stderr, char *err, si
     return 0;
 }
 
-/* restart_keys_changed - warn about keys a reload cannot apply */
-static void restart_keys_changed(const cs_config *old, const cs_config *new)
+/* restart_key_changed - a reload cannot apply this key: say so */
+static void restart_key_changed(const char *key, void *unused)
 {
-    struct {
-	const char *name, *a, *b;
-    } keys[] = {
-	{"Socket", old->socket, new->socket},
-	{"UserID", old->user_id, new->user_id},
-	{"Database", old->database, new->database},
-	{"PidFile", old->pid_file, new->pid_file},
-	{"SpoolDir", old->spool_dir, new->spool_dir},
-	{"WebhookURL", old->webhook_url, new->webhook_url},
-	{"WebhookSecret", old->webhook_secret, new->webhook_secret},
-	{"WebhookCAFile", old->webhook_ca_file, new->webhook_ca_file},
-    };
-
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-	const char *a = keys[i].a ? keys[i].a : "", *b = keys[i].b ? keys[i].b : "";
-
-	if (strcmp(a, b) != 0)
-	    cs_warn(NULL, "reload: %s changed; it takes effect at the next restart",
-		    keys[i].name);
-    }
+    (void) unused;
+    cs_warn(NULL, "reload: %s changed; it takes effect at the next restart", key);
 }
 
 /* rules_error_users - how many users a broken Rules script disables */
@@ -168,9 +164,18 @@ static void *reload_thread(void *arg)
 	    cs_counters_flush_kick();
 	    continue;
 	}
+	/* The key table says which keys need a restart (crmsync.conf(5)):
+	 * those keep their running values. */
 	if ((old = mlfi_config()) != NULL) {
-	    restart_keys_changed(old, cfg);
+	    int     kept = cs_config_keep_restart(cfg, old, restart_key_changed, NULL);
+
 	    cs_config_unref(old);
+	    if (kept < 0) {
+		cs_error(NULL, "reload failed: out of memory; keeping the running config");
+		cs_config_unref(cfg);
+		cs_policy_unref(pol);
+		continue;
+	    }
 	}
 	cs_log_setlevel(cfg->log_level);
 	log_problems(pol);
@@ -255,6 +260,60 @@ static int drop_privileges(const char *spec)
     return 0;
 }
 
+/* make_dirs - C4: make the directories of type "directory" (SpoolDir), as
+ * UserID; -1 when one cannot be made or written (start is refused) */
+static int make_dirs(const cs_config *cfg)
+{
+    cs_config_dir dirs[CS_CONFIG_DIRS_MAX];
+    size_t  n = cs_config_dirs(cfg, dirs, CS_CONFIG_DIRS_MAX);
+    char    err[4200];
+
+    for (size_t i = 0; i < n; i++) {
+	if (dirs[i].made && cs_dir_make(dirs[i].path, 0770, err, sizeof(err)) < 0) {
+	    cs_error(NULL, "%s: %s; not starting", dirs[i].key, err);
+	    return -1;
+	}
+    }
+    return 0;
+}
+
+/* check_dirs - -n: every directory the config names, checked as UserID
+ * in a child (the check must not change our own identity); faults on
+ * stderr, -1 if any */
+static int check_dirs(const cs_config *cfg)
+{
+    cs_config_dir dirs[CS_CONFIG_DIRS_MAX];
+    size_t  n = cs_config_dirs(cfg, dirs, CS_CONFIG_DIRS_MAX);
+    int     status;
+    pid_t   pid;
+
+    fflush(NULL);
+    if ((pid = fork()) < 0) {
+	fprintf(stderr, "crmsync-milter: cannot check directories: fork: %s\n", strerror(errno));
+	return -1;
+    }
+    if (pid == 0) {
+	int     bad = 0;
+	char    err[4200];
+
+	if (drop_privileges(cfg->user_id) < 0)
+	    _exit(1);
+	for (size_t i = 0; i < n; i++) {
+	    if (cs_dir_check(dirs[i].path, dirs[i].made, err, sizeof(err)) < 0) {
+		fprintf(stderr, "crmsync-milter: %s: %s: %s%s%s%s\n", config_path, dirs[i].key,
+			err, cfg->user_id ? " (as UserID " : "", cfg->user_id ? cfg->user_id : "",
+			cfg->user_id ? ")" : "");
+		bad = 1;
+	    }
+	}
+	fflush(stderr);
+	_exit(bad);
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	continue;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
 /* write_pidfile - best effort, before the privilege drop */
 static void write_pidfile(const char *path)
 {
@@ -324,6 +383,10 @@ static int check(void)
 	note_file(files, sizeof(files), config_path);
 	nprob++;
     }
+    if (check_dirs(cfg) < 0) {
+	note_file(files, sizeof(files), config_path);
+	nprob++;
+    }
     if (nprob == 0)
 	printf("crmsync-milter -n: ok, %zu users\n", cs_policy_nusers(pol));
     else
@@ -370,7 +433,7 @@ int     main(int argc, char **argv)
     char   *sock_path = NULL;
     struct stat sock_st;
 
-    while ((ch = getopt(argc, argv, "c:fn")) != -1) {
+    while ((ch = getopt(argc, argv, "c:fnVh")) != -1) {
 	switch (ch) {
 	case 'c':
 	    config_path = optarg;
@@ -381,12 +444,18 @@ int     main(int argc, char **argv)
 	case 'n':
 	    check_only = 1;
 	    break;
+	case 'V':
+	    cs_cli_version(stdout, "crmsync-milter");
+	    return 0;
+	case 'h':
+	    usage(stdout, 0);
+	    break;
 	default:
-	    usage();
+	    usage(stderr, 1);
 	}
     }
     if (optind != argc)
-	usage();
+	usage(stderr, 1);
 
     cs_message_init();
     cs_log_init("crmsync-milter", 0, 0, CS_LOG_WARN);
@@ -420,6 +489,8 @@ int     main(int argc, char **argv)
 		"to root; set UserID crmsync in %s, or start it as crmsync",
 		cfg->user_id && *cfg->user_id ? cfg->user_id : "unset", config_path);
     umask((mode_t) cfg->umask);
+    if (make_dirs(cfg) < 0)
+	return 1;
 
     /* X3: refuse bad webhook settings now, after the privilege drop so
      * that the secret file is checked as UserID reads it. */

@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <pthread.h>
 #include <openssl/evp.h>
@@ -345,10 +346,11 @@ out:
     return rc;
 }
 
-/* envelope_json - C4: the sender and the recipients this copy keeps */
-static char *envelope_json(const char *env_from, const cs_strlist *rcpts)
+/* envelope_json - C4: the sender and the recipients this copy keeps, and
+ * which of them it shows as participants (bcc) */
+static char *envelope_json(const char *env_from, const cs_strlist *rcpts, const cs_strlist *bcc)
 {
-    json_t *o, *a;
+    json_t *o, *a, *b = NULL;
     char   *s;
     size_t  i;
 
@@ -359,11 +361,61 @@ static char *envelope_json(const char *env_from, const cs_strlist *rcpts)
 	    json_decref(a);
 	    return NULL;
 	}
-    if ((o = json_pack("{s:s,s:o}", "from", env_from, "rcpts", a)) == NULL)
+    if (bcc && bcc->n > 0) {
+	if ((b = json_array()) == NULL) {
+	    json_decref(a);
+	    return NULL;
+	}
+	for (i = 0; i < bcc->n; i++)
+	    if (json_array_append_new(b, json_string(bcc->v[i])) < 0) {
+		json_decref(a);
+		json_decref(b);
+		return NULL;
+	    }
+    }
+    if ((o = json_pack("{s:s,s:o,s:o*}", "from", env_from, "rcpts", a, "bcc", b)) == NULL)
 	return NULL;
     s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
+}
+
+/* cs_store_bcc_json - a stored envelope's bcc as an address list's JSON */
+char   *cs_store_bcc_json(const char *envelope)
+{
+    json_t *o = envelope ? json_loads(envelope, 0, NULL) : NULL;
+    json_t *b = json_object_get(o, "bcc"), *out, *v;
+    char   *s = NULL;
+    size_t  i;
+
+    if (!json_is_array(b) || json_array_size(b) == 0 || (out = json_array()) == NULL) {
+	json_decref(o);
+	return NULL;
+    }
+    json_array_foreach(b, i, v)
+	if (json_is_string(v))
+	    json_array_append_new(out, json_pack("{s:n,s:O}", "name", "address", v));
+    s = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+    json_decref(o);
+    return s;
+}
+
+/* cs_store_part_seen - a participant seen before; its name filled in late */
+int     cs_store_part_seen(json_t *parts, const cs_strlist *seen, const char *key,
+			           const char *name)
+{
+    for (size_t i = 0; i < seen->n; i++) {
+	json_t *p;
+
+	if (strcasecmp(seen->v[i], key) != 0)
+	    continue;
+	p = json_array_get(parts, i);
+	if (p && name && *name && !json_is_string(json_object_get(p, "name")))
+	    json_object_set_new(p, "name", json_string(name));
+	return 1;
+    }
+    return 0;
 }
 
 /* job_new - deep copy of a record, with every derived field computed */
@@ -426,6 +478,10 @@ static cs_store_job *job_new(const cs_store *st, const cs_record *rec, char *why
 	goto fail;
     if (job->in_reply_to && cs_strlist_add_unique(&job->msgids, job->in_reply_to) < 0)
 	goto fail;
+    /* T1: every msg-id of In-Reply-To counts, not only the first. */
+    for (i = 0; i < mi->in_reply_to_ids.n && job->msgids.n < CS_MAX_REFS; i++)
+	if (cs_strlist_add_unique(&job->msgids, mi->in_reply_to_ids.v[i]) < 0)
+	    goto fail;
     if ((refs = json_array()) == NULL)
 	goto fail;
     for (i = 0; i < mi->references.n; i++) {
@@ -472,11 +528,17 @@ static cs_store_job *job_new(const cs_store *st, const cs_record *rec, char *why
 
 	jc->direction = c->direction;
 	jc->conditional = c->conditional;
+	cs_strlist bcc = {0};
+
 	if ((jc->user = cs_strdup(c->user)) == NULL
 	    || clean_list(&jc->labels, c->labels) < 0
 	    || clean_list(&jc->env_rcpts, c->env_rcpts) < 0
-	    || (jc->envelope_json = envelope_json(job->env_from, &jc->env_rcpts)) == NULL)
+	    || clean_list(&bcc, c->bcc) < 0
+	    || (jc->envelope_json = envelope_json(job->env_from, &jc->env_rcpts, &bcc)) == NULL) {
+	    cs_strlist_free(&bcc);
 	    goto fail;
+	}
+	cs_strlist_free(&bcc);
     }
     if (rec->ncontacts) {
 	if ((job->contacts = calloc(rec->ncontacts, sizeof(*job->contacts))) == NULL)
@@ -712,6 +774,36 @@ void    cs_store_set_subaddress(cs_store *st, const char *delims)
     if (st == NULL)
 	return;
     snprintf(st->delims, sizeof(st->delims), "%s", delims ? delims : "");
+}
+
+/* cs_store_set_webhook - are events sent at all? (stats) */
+void    cs_store_set_webhook(cs_store *st, int configured)
+{
+    if (st)
+	st->events_unsent = !configured;
+}
+
+/* events_mode - X3 without a webhook: undelivered events are kept, not pending */
+static int events_mode(const cs_store *st, json_t *stats)
+{
+    json_t *ev = json_object_get(stats, "events");
+    json_int_t undelivered = json_integer_value(json_object_get(stats, "events_pending"));
+    json_int_t pending = st->events_unsent ? 0 : undelivered;
+    json_int_t kept = st->events_unsent ? undelivered : 0;
+
+    if (json_object_set_new(stats, "events_pending", json_integer(pending)) < 0
+	|| json_object_set_new(stats, "events_kept", json_integer(kept)) < 0)
+	return -1;
+    if (ev == NULL)
+	return 0;
+    undelivered = json_integer_value(json_object_get(ev, "pending"));
+    pending = st->events_unsent ? 0 : undelivered;
+    kept = st->events_unsent ? undelivered : 0;
+    if (json_object_set_new(ev, "webhook", json_boolean(!st->events_unsent)) < 0
+	|| json_object_set_new(ev, "pending", json_integer(pending)) < 0
+	|| json_object_set_new(ev, "kept", json_integer(kept)) < 0)
+	return -1;
+    return 0;
 }
 
 /* deadline - now + ms on CLOCK_MONOTONIC */
@@ -991,6 +1083,8 @@ int     cs_store_stats(cs_store *st, json_t **out)
     /* X3: the outbox's counts, when the backend has one. */
     if (rc == CS_OK && st->ops->events_stats && st->ops->events_stats(st, &ev) == CS_OK
 	&& json_object_set_new(*out, "events", ev) < 0)
+	rc = CS_EINTERNAL;
+    if (rc == CS_OK && events_mode(st, *out) < 0)
 	rc = CS_EINTERNAL;
     /* The milters' own figures (issue 10), when the backend keeps them. */
     if (rc == CS_OK && st->ops->milter_status_get

@@ -67,6 +67,9 @@ typedef struct cs_copy {
     const cs_strlist *env_rcpts;	/* envelope recipients this copy keeps:
 					 * all for the sender's copy, the
 					 * owner's own for a recipient's (C4) */
+    const cs_strlist *bcc;		/* envelope-only recipients this copy
+					 * shows among the thread's participants:
+					 * the sender's copy only (C4); may be NULL */
 } cs_copy;
 
 /* A person to create for Smart BCC (K2), owned by and visible to owner. */
@@ -139,6 +142,11 @@ int     cs_store_sync_users2(cs_store *, const struct cs_user *const *users, siz
 /* SubaddressDelimiter for normalizing participants (C2); default "+". */
 void    cs_store_set_subaddress(cs_store *, const char *delims);
 
+/* Whether events are sent (a WebhookURL is set; the default). Without one,
+ * cs_store_stats counts the outbox's undelivered events as "kept", none
+ * as pending: nobody is waiting for them. */
+void    cs_store_set_webhook(cs_store *, int configured);
+
 /* Reads, SPEC X1 shapes. Ids are text: threads "t<n>", persons and deals
  * the CRM directory's own ids, Smart BCC persons "bcc-<n>". Mailbox: limit
  * 0 means 50, above 500 means 500, negative is CS_EINVAL; cursor is the
@@ -148,7 +156,9 @@ int     cs_store_mailbox(cs_store *, const char *as, const char *label, int limi
 			 const char *cursor, json_t **out);
 /* {"schema_version", "users", "messages", "threads", "persons", "deals",
  *  "raw_blobs", "raw_bytes", "db_bytes", "merges", "commit_groups",
- *  "records", "mailboxes": {user: messages}, "events": {...},
+ *  "records", "events_pending", "events_kept", "events_failed",
+ *  "mailboxes": {user: messages},
+ *  "events": {"webhook", "pending", "kept", "failed", "delivered"},
  *  "milter": {host: {...}}} (see cs_store_milter_status_put). */
 int     cs_store_stats(cs_store *, json_t **out);
 

@@ -188,7 +188,7 @@ static long long thread_id(const char *s)
  */
 #define PG_PAGE_KEYS "unnest($1::text[], $2::bigint[]) WITH ORDINALITY k(owner, id, ord)"
 static const char SQL_LIST_ADDRS[] =
-"SELECT k.ord, m.from_json, m.to_json, m.cc_json FROM " PG_PAGE_KEYS
+"SELECT k.ord, m.from_json, m.to_json, m.cc_json, m.envelope FROM " PG_PAGE_KEYS
 " JOIN messages m ON m.owner=k.owner AND m.thread=k.id ORDER BY k.ord, m.sort_date, m.id";
 /* Labels are the owner's own: others' threads come with id 0. */
 static const char SQL_LIST_LABELS[] =
@@ -289,7 +289,7 @@ static int add_participants(cs_store *st, const char *text, pg_tdraft *d, pg_pli
 	if (addr == NULL)
 	    continue;
 	key = cs_store_normalize(st, addr, norm, sizeof(norm)) == 0 ? norm : addr;
-	if (cs_strlist_contains_ci(&d->seen, key))
+	if (cs_store_part_seen(d->parts, &d->seen, key, name))
 	    continue;
 	if ((ix = json_object_get(pl->index, key)) != NULL)
 	    k = (size_t) json_integer_value(ix);
@@ -451,10 +451,16 @@ int     pg_thread_list(cs_store *st, pg_conn *c, const char *as, PGresult *res, 
     if (rc == 0 && (q = pg_q(c, SQL_LIST_ADDRS, "ss", owners.data, ids.data)) == NULL)
 	rc = -1;
     for (i = 0; rc == 0 && i < PQntuples(q); i++)
-	if ((r = ord_row(q, i, n)) >= 0)
+	if ((r = ord_row(q, i, n)) >= 0) {
+	    /* C4: the sender's copy shows its envelope-only recipients. */
+	    char   *bcc = cs_store_bcc_json(pg_text(q, i, 4));
+
 	    rc = add_participants(st, pg_text(q, i, 1), &d[r], &pl) < 0
 		|| add_participants(st, pg_text(q, i, 2), &d[r], &pl) < 0
-		|| add_participants(st, pg_text(q, i, 3), &d[r], &pl) < 0 ? -1 : 0;
+		|| add_participants(st, pg_text(q, i, 3), &d[r], &pl) < 0
+		|| (bcc && add_participants(st, bcc, &d[r], &pl) < 0) ? -1 : 0;
+	    free(bcc);
+	}
     PQclear(q);
     q = NULL;
     if (rc == 0)

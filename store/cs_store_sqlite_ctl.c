@@ -93,7 +93,7 @@ static const char SQL_TMSGS_OWN[] =
 " ON m.owner=t.owner AND m.thread=t.id JOIN raw r ON r.id=m.raw"
 " WHERE t.id=?2 AND t.owner=?1 AND " SQ_VISIBLE("t", "?1") " ORDER BY m.sort_date, m.id";
 static const char SQL_T_ADDRS[] =
-"SELECT from_json, to_json, cc_json FROM messages WHERE owner=?1 AND thread=?2"
+"SELECT from_json, to_json, cc_json, envelope FROM messages WHERE owner=?1 AND thread=?2"
 " ORDER BY sort_date, id";
 static const char SQL_T_LABELS[] =
 "SELECT DISTINCT l.label FROM messages m JOIN message_labels l"
@@ -238,7 +238,7 @@ static int add_participants(cs_store *st, sq_conn *c, const char *as, const char
 	if (addr == NULL)
 	    continue;
 	key = cs_store_normalize(st, addr, norm, sizeof(norm)) == 0 ? norm : addr;
-	if (cs_strlist_contains_ci(seen, key))
+	if (cs_store_part_seen(out, seen, key, name))
 	    continue;
 	if (cs_strlist_add(seen, key) < 0 || (q = sq_stmt(c, SQL_PERSON_OF)) == NULL) {
 	    rc = -1;
@@ -301,6 +301,8 @@ json_t *sq_thread_obj(cs_store *st, sq_conn *c, const char *as, sqlite3_stmt *ro
 	goto fail;
     while (rc == 0 && sqlite3_step(q) == SQLITE_ROW) {
 	char   *f = strdup(sq_col_text(q, 0)), *t = strdup(sq_col_text(q, 1)), *cc = strdup(sq_col_text(q, 2));
+	/* C4: the sender's copy shows its envelope-only recipients. */
+	char   *bcc = cs_store_bcc_json(sq_col_text(q, 3));
 
 	/* The lookups below use other statements; the row is copied first. */
 	if (f == NULL || t == NULL || cc == NULL)
@@ -308,10 +310,12 @@ json_t *sq_thread_obj(cs_store *st, sq_conn *c, const char *as, sqlite3_stmt *ro
 	else
 	    rc = add_participants(st, c, as, f, parts, &seen) < 0
 		|| add_participants(st, c, as, t, parts, &seen) < 0
-		|| add_participants(st, c, as, cc, parts, &seen) < 0 ? -1 : 0;
+		|| add_participants(st, c, as, cc, parts, &seen) < 0
+		|| (bcc && add_participants(st, c, as, bcc, parts, &seen) < 0) ? -1 : 0;
 	free(f);
 	free(t);
 	free(cc);
+	free(bcc);
     }
     sqlite3_reset(q);
     cs_strlist_free(&seen);

@@ -4,8 +4,9 @@
 # Each page (as configure made it) renders with groff -ww -man with
 # nothing on stderr, and with man -l. crmsyncctl(1) has an entry for every
 # command of ctl/main.c's table; crmsync.policy(5) one for every key of
-# policy/cs_policy.c's table; crmsync-milter(8) documents -c, -f, -n and
-# SIGUSR1. (crmsync.conf(5) against the config key table: ops/t_confdoc.)
+# policy/cs_policy.c's table; crmsync-milter(8) documents -c, -f, -n, -V,
+# -h and SIGUSR1, crmsyncctl(1) -c, -V and -h. (crmsync.conf(5) against
+# the config key table: ops/t_confdoc.)
 # Every rule id (C1, K4 ...) that a log line of the C sources or a shipped
 # document cites has an entry in crmsync(7), the page that explains them
 # (the project's contract itself does not ship).
@@ -54,8 +55,11 @@ done
 for k in $keys; do
     tap_ok "crmsync.policy(5) documents $k" entry "$T/conf/crmsync.policy.5.in" "$k"
 done
-for o in '-c' '-f' '-n'; do
+for o in '-c' '-f' '-n' '-V' '-h'; do
     tap_ok "crmsync-milter(8) documents $o" entry "$T/milter/crmsync-milter.8.in" "$o"
+done
+for o in '-c' '-V' '-h'; do
+    tap_ok "crmsyncctl(1) documents $o" entry "$T/ctl/crmsyncctl.1.in" "$o"
 done
 tap_ok "crmsync-milter(8) documents SIGUSR1" entry "$T/milter/crmsync-milter.8.in" SIGUSR1
 for r in mode-off no-label rules-error blocked internal-only automated; do

@@ -13,10 +13,14 @@ cs_find_bins
 D=$CS_TMP
 S=$top_srcdir/conf
 
-# mkconf POLICYDIR OUT - the sample with PolicyDir pointed at POLICYDIR
+# mkconf POLICYDIR OUT - the sample with PolicyDir pointed at POLICYDIR,
+# and the directories -n checks (Database's, Socket's, SpoolDir) in $D:
+# the package makes the real ones (packaging.sh checks those)
 mkconf() {
     sed -e "s|^#*PolicyDir .*|PolicyDir $1|" \
-	-e "s|^#*Database .*|Database $D/crmsync.db|" "$S/crmsync.conf" >"$2"
+	-e "s|^#*Database .*|Database $D/crmsync.db|" \
+	-e "s|^#*Socket .*|Socket unix:$D/crmsync.sock|" \
+	-e "s|^#*SpoolDir .*|SpoolDir $D/spool|" "$S/crmsync.conf" >"$2"
 }
 
 # check CONF DESC - crmsync-milter -n passes, quietly
