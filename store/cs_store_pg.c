@@ -76,6 +76,7 @@
 /* Application-specific. */
 #include "cs_store.h"
 #include "cs_store_impl.h"
+#include "cs_store_util.h"
 #include "cs_store_pg.h"
 
 #define PG_BACKOFF_MAX	16		/* seconds between reconnect attempts */
@@ -921,66 +922,6 @@ static int pg_sync_users(cs_store *st, const char *const *ids, const int *roles,
     return CS_OK;
 }
 
-/* pg_iso_date - ISO 8601 UTC text of a Unix time */
-void    pg_iso_date(long long t, char *out, size_t outlen)
-{
-    time_t  tt = (time_t) t;
-    struct tm tm;
-
-    if (gmtime_r(&tt, &tm) == NULL || strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-	snprintf(out, outlen, "1970-01-01T00:00:00Z");
-}
-
-/* pg_cursor_encode - opaque keyset cursor: hex of "last_date:id" (SQLite's form) */
-void    pg_cursor_encode(long long last, long long id, char *out, size_t outlen)
-{
-    char    plain[48];
-    size_t  i, n;
-
-    n = (size_t) snprintf(plain, sizeof(plain), "%lld:%lld", last, id);
-    for (i = 0; i < n && 2 * i + 2 < outlen; i++)
-	snprintf(out + 2 * i, 3, "%02x", (unsigned char) plain[i]);
-}
-
-/* hexval - value of a lower-case hex digit, -1 otherwise */
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-	return c - '0';
-    if (c >= 'a' && c <= 'f')
-	return c - 'a' + 10;
-    return -1;
-}
-
-/* pg_cursor_decode - parse a cursor strictly; -1 if it is not one of ours */
-int     pg_cursor_decode(const char *c, long long *last, long long *id)
-{
-    char    plain[48], *end;
-    size_t  i, n = strlen(c);
-    long long a, b;
-
-    if (n == 0 || n % 2 || n / 2 >= sizeof(plain))
-	return -1;
-    for (i = 0; i < n / 2; i++) {
-	int     hi = hexval(c[2 * i]), lo = hexval(c[2 * i + 1]);
-
-	if (hi < 0 || lo < 0)
-	    return -1;
-	plain[i] = (char) (hi * 16 + lo);
-    }
-    plain[n / 2] = 0;
-    errno = 0;
-    a = strtoll(plain, &end, 10);
-    if (end == plain || *end != ':' || errno)
-	return -1;
-    b = strtoll(end + 1, &end, 10);
-    if (*end != 0 || errno || b <= 0)
-	return -1;
-    *last = a;
-    *id = b;
-    return 0;
-}
-
 static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=$1";
 #define PG_MB_COLS "id, subject, visibility, message_count, first_date, last_date"
 static const char SQL_MB_FIRST[] =
@@ -1012,7 +953,7 @@ static int pg_mailbox(cs_store *st, const char *as, const char *label, int limit
     char    next[128] = "";
     const char *sql;
 
-    if (cursor && *cursor && pg_cursor_decode(cursor, &clast, &cid) < 0)
+    if (cursor && *cursor && cs_cursor_decode(cursor, &clast, &cid) < 0)
 	return CS_EINVAL;
     if (cursor && *cursor == 0)
 	cursor = NULL;
@@ -1050,7 +991,7 @@ static int pg_mailbox(cs_store *st, const char *as, const char *label, int limit
     if (pg_thread_list(st, c, as, q, n, -1, threads) < 0)
 	goto out;
     if (more)
-	pg_cursor_encode(pg_int(q, n - 1, 5), pg_int(q, n - 1, 0), next, sizeof(next));
+	cs_cursor_encode(pg_int(q, n - 1, 5), pg_int(q, n - 1, 0), next, sizeof(next));
     if (json_object_set_new(res, "cursor", more ? json_string(next) : json_null()) < 0)
 	goto out;
     *out = res;

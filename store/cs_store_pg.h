@@ -133,8 +133,5 @@ int     pg_thread_list(cs_store *, pg_conn *, const char *as, PGresult *, int n,
 		               int owner_col, json_t *out);
 
 /* Shared read helpers (cs_store_pg.c). */
-void    pg_iso_date(long long t, char *out, size_t outlen);
-void    pg_cursor_encode(long long last, long long id, char *out, size_t outlen);
-int     pg_cursor_decode(const char *c, long long *last, long long *id);
 
 #endif

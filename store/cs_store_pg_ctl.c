@@ -54,6 +54,7 @@
 #include "cs_store.h"
 #include "cs_store_dir.h"
 #include "cs_store_impl.h"
+#include "cs_store_util.h"
 #include "cs_store_pg.h"
 #include "cs_store_rules.h"
 
@@ -155,21 +156,6 @@ static const char SQL_DIR_LOCK[] = "SELECT pg_advisory_xact_lock($1::integer, $2
 #define PG_MAX_THREADS	100000
 #define PG_MAX_ID	256
 #define PG_MAX_PARTICIPANTS 100
-
-/* thread_id - parse "t<n>" strictly; 0 if it is not a thread id */
-static long long thread_id(const char *s)
-{
-    long long v = 0;
-
-    if (s == NULL || s[0] != 't' || s[1] < '1' || s[1] > '9')
-	return 0;
-    for (s++; *s; s++) {
-	if (*s < '0' || *s > '9' || v > 99999999999999LL)
-	    return 0;
-	v = v * 10 + (*s - '0');
-    }
-    return v;
-}
 
 /*
  * A list of threads (a page, or the one thread of "thread") is built in
@@ -375,8 +361,8 @@ static int draft_new(pg_tdraft *d, const char *as, PGresult *res, int r, int own
     char    tid[32], first[32], last[32];
 
     snprintf(tid, sizeof(tid), "t%lld", pg_int(res, r, 0));
-    pg_iso_date(pg_int(res, r, 4), first, sizeof(first));
-    pg_iso_date(pg_int(res, r, 5), last, sizeof(last));
+    cs_iso_date(pg_int(res, r, 4), first, sizeof(first));
+    cs_iso_date(pg_int(res, r, 5), last, sizeof(last));
     d->mine = strcmp(owner, as) == 0;
     d->parts = json_array();
     d->labels = json_array();
@@ -511,18 +497,6 @@ static json_t *thread_obj(cs_store *st, pg_conn *c, const char *as, PGresult *re
     return o;
 }
 
-/* addr_array - a stored address list as JSON, [] when unreadable */
-static json_t *addr_array(const char *text)
-{
-    json_t *a = json_loads(text, 0, NULL);
-
-    if (a == NULL || !json_is_array(a)) {
-	json_decref(a);
-	return json_array();
-    }
-    return a;
-}
-
 /* raw_bytes - a bytea column's bytes (free with PQfreemem); NULL on error */
 static unsigned char *raw_bytes(PGresult *q, int r, int col, size_t *len)
 {
@@ -542,8 +516,8 @@ static json_t *message_obj(PGresult *q, int r)
 
     if (raw == NULL)
 	return NULL;
-    pg_iso_date(pg_null(q, r, 4) ? pg_int(q, r, 5) : pg_int(q, r, 4), date, sizeof(date));
-    from = addr_array(pg_text(q, r, 1));
+    cs_iso_date(pg_null(q, r, 4) ? pg_int(q, r, 5) : pg_int(q, r, 4), date, sizeof(date));
+    from = cs_addr_array(pg_text(q, r, 1));
     if (cs_mime_parse((const char *) raw, len, &mi) < 0) {
 	PQfreemem(raw);
 	json_decref(from);
@@ -562,8 +536,8 @@ static json_t *message_obj(PGresult *q, int r)
 	json_pack("{s:s?,s:O,s:o,s:o,s:s,s:s?,s:s,s:o,s:b}",
 		  "message_id", pg_null(q, r, 0) ? NULL : pg_text(q, r, 0),
 		  "from", json_array_size(from) ? json_array_get(from, 0) : json_null(),
-		  "to", addr_array(pg_text(q, r, 2)),
-		  "cc", addr_array(pg_text(q, r, 3)),
+		  "to", cs_addr_array(pg_text(q, r, 2)),
+		  "cc", cs_addr_array(pg_text(q, r, 3)),
 		  "date", date,
 		  "subject", pg_null(q, r, 6) ? NULL : pg_text(q, r, 6),
 		  "text", mi.text ? mi.text : "",
@@ -598,7 +572,7 @@ int     pg_thread(cs_store *st, const char *as, const char *tid, json_t **out)
 {
     pg_store *s = st->be;
     pg_conn *c = &s->r;
-    long long id = thread_id(tid);
+    long long id = cs_thread_id(tid);
     PGresult *q = NULL;
     json_t *t = NULL, *msgs = NULL, *m;
     int     rc = CS_EINTERNAL, i;
@@ -663,7 +637,7 @@ int     pg_thread_raw(cs_store *st, const char *as, const char *tid,
 {
     pg_store *s = st->be;
     pg_conn *c = &s->r;
-    long long id = thread_id(tid);
+    long long id = cs_thread_id(tid);
     PGresult *q;
     int     rc, i;
 
@@ -698,7 +672,7 @@ int     pg_attachment(cs_store *st, const char *as, const char *tid, size_t n, c
 {
     pg_store *s = st->be;
     pg_conn *c = &s->r;
-    long long id = thread_id(tid);
+    long long id = cs_thread_id(tid);
     PGresult *q;
     int     rc = CS_EINTERNAL, i;
 
@@ -751,7 +725,7 @@ int     pg_record_threads(cs_store *st, const char *as, const char *kind, const 
 
     if (cursor && *cursor == 0)
 	cursor = NULL;
-    if (cursor && pg_cursor_decode(cursor, &clast, &cid) < 0)
+    if (cursor && cs_cursor_decode(cursor, &clast, &cid) < 0)
 	return CS_EINVAL;
     if (read_begin(s) < 0)
 	return CS_EINTERNAL;
@@ -777,7 +751,7 @@ int     pg_record_threads(cs_store *st, const char *as, const char *kind, const 
     if (pg_thread_list(st, c, as, q, n, 6, threads) < 0)
 	goto out;
     if (more)
-	pg_cursor_encode(pg_int(q, n - 1, 7), pg_int(q, n - 1, 0), next, sizeof(next));
+	cs_cursor_encode(pg_int(q, n - 1, 7), pg_int(q, n - 1, 0), next, sizeof(next));
     if (json_object_set_new(res, "cursor", more ? json_string(next) : json_null()) < 0)
 	goto out;
     *out = res;
@@ -916,14 +890,6 @@ static json_t *visible_to(pg_conn *c, long long id)
     return a;
 }
 
-/* ids_cmp - qsort comparator for thread ids */
-static int ids_cmp(const void *a, const void *b)
-{
-    long long x = *(const long long *) a, y = *(const long long *) b;
-
-    return x < y ? -1 : x > y;
-}
-
 /* pg_threads_set - share, private, delete: check all, then change all */
 int     pg_threads_set(cs_store *st, const char *as, int action, const char *const *names,
 			          size_t n, json_t **out, char *err, size_t errlen)
@@ -959,7 +925,7 @@ int     pg_threads_set(cs_store *st, const char *as, int action, const char *con
     }
     /* V4: every thread is checked before anything changes. */
     for (i = 0; i < n; i++) {
-	ids[i] = thread_id(names[i]);
+	ids[i] = cs_thread_id(names[i]);
 	if ((rc = thread_check(c, as, ids[i], vis + 8 * i, 8)) != CS_OK) {
 	    if (rc == CS_ENOTFOUND)
 		snprintf(err, errlen, "thread %.64s not found", names[i]);
@@ -970,7 +936,7 @@ int     pg_threads_set(cs_store *st, const char *as, int action, const char *con
     }
     rc = CS_EINTERNAL;
     memcpy(uniq, ids, n * sizeof(*ids));
-    qsort(uniq, n, sizeof(*uniq), ids_cmp);
+    qsort(uniq, n, sizeof(*uniq), cs_ids_cmp);
     for (i = 0; i < n; i++)
 	if (nuniq == 0 || uniq[nuniq - 1] != uniq[i])
 	    uniq[nuniq++] = uniq[i];
@@ -979,7 +945,7 @@ int     pg_threads_set(cs_store *st, const char *as, int action, const char *con
 	goto out;
     for (i = 0; i < n && src == 0; i++) {
 	long long id = ids[i];
-	long long *u = bsearch(&id, uniq, nuniq, sizeof(*uniq), ids_cmp);
+	long long *u = bsearch(&id, uniq, nuniq, sizeof(*uniq), cs_ids_cmp);
 	const char *want = action == CS_THREADS_SHARE ? "shared" : "private";
 	char    tid[32];
 	json_t *vt;
@@ -1083,7 +1049,7 @@ int     pg_link(cs_store *st, const char *as, const char *tid, const char *kind,
 {
     pg_store *s = st->be;
     pg_conn *c = &s->w;
-    long long id = thread_id(tid);
+    long long id = cs_thread_id(tid);
     time_t  now = time(NULL);
     json_t *res = NULL, *aud;
     PGresult *q;
@@ -1134,48 +1100,6 @@ int     pg_link(cs_store *st, const char *as, const char *tid, const char *kind,
     return rc;
 }
 
-/* match_list - is norm in a stored address list? copies its display name */
-static int match_list(cs_store *st, const char *text, const char *norm, char **name)
-{
-    json_t *a = json_loads(text, 0, NULL), *v;
-    char    n[CS_ADDR_MAX + 1];
-    size_t  i;
-    int     found = 0;
-
-    json_array_foreach(a, i, v) {
-	const char *addr = json_string_value(json_object_get(v, "address"));
-	const char *dn = json_string_value(json_object_get(v, "name"));
-
-	if (addr == NULL || cs_store_normalize(st, addr, n, sizeof(n)) < 0 || strcmp(n, norm))
-	    continue;
-	found = 1;
-	if (dn && *dn && *name == NULL)
-	    *name = strdup(dn);
-    }
-    json_decref(a);
-    return found;
-}
-
-/* match_envelope - is norm the envelope sender or a recipient this copy kept? */
-static int match_envelope(cs_store *st, const char *text, const char *norm)
-{
-    json_t *e = json_loads(text, 0, NULL), *v;
-    char    n[CS_ADDR_MAX + 1];
-    const char *from = json_string_value(json_object_get(e, "from"));
-    size_t  i;
-    int     found = from && cs_store_normalize(st, from, n, sizeof(n)) == 0
-	&& strcmp(n, norm) == 0;
-
-    json_array_foreach(json_object_get(e, "rcpts"), i, v) {
-	const char *r = json_string_value(v);
-
-	if (r && cs_store_normalize(st, r, n, sizeof(n)) == 0 && strcmp(n, norm) == 0)
-	    found = 1;
-    }
-    json_decref(e);
-    return found;
-}
-
 /* participant - K3: is norm among the thread's participants? 1, 0, -1 */
 static int participant(cs_store *st, pg_conn *c, const char *as, long long id,
 		               const char *norm, char **name)
@@ -1187,8 +1111,8 @@ static int participant(cs_store *st, pg_conn *c, const char *as, long long id,
 	return -1;
     for (r = 0; r < PQntuples(q); r++) {
 	for (int i = 0; i < 4; i++)
-	    found |= match_list(st, pg_text(q, r, i), norm, name);
-	found |= match_envelope(st, pg_text(q, r, 4), norm);
+	    found |= cs_match_list(st, pg_text(q, r, i), norm, name);
+	found |= cs_match_envelope(st, pg_text(q, r, 4), norm);
     }
     PQclear(q);
     return found;
@@ -1231,7 +1155,7 @@ int     pg_contact_create(cs_store *st, const char *as, const char *tid, const c
 {
     pg_store *s = st->be;
     pg_conn *c = &s->w;
-    long long id = thread_id(tid);
+    long long id = cs_thread_id(tid);
     char    norm[CS_ADDR_MAX + 1], pid[PG_MAX_ID + 1];
     char   *seen_name = NULL, *pname = NULL;
     time_t  now = time(NULL);

@@ -49,6 +49,7 @@
 /* Application-specific. */
 #include "cs_store.h"
 #include "cs_store_impl.h"
+#include "cs_store_util.h"
 #include "cs_store_pg.h"
 
 #define PG_SCAN_MAX	20000		/* pending rows looked at per claim */
@@ -67,44 +68,6 @@ static const char SQL_EV_INSERT[] =
 " VALUES($1, $2, $3, $4::bigint, $5::bigint, $6, $7)";
 static const char SQL_EV_SHARED[] =
 "SELECT 1 FROM threads WHERE id=$1 AND visibility='shared'";
-
-/* ev_uuid - a random (version 4) UUID */
-static int ev_uuid(char out[37])
-{
-    unsigned char b[16];
-    size_t  got = 0;
-    ssize_t r;
-
-    while (got < sizeof(b)) {
-	if ((r = getrandom(b + got, sizeof(b) - got, 0)) < 0) {
-	    if (errno == EINTR)
-		continue;
-	    return -1;
-	}
-	got += (size_t) r;
-    }
-    b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-	     b[12], b[13], b[14], b[15]);
-    return 0;
-}
-
-/* ev_time - now as ISO 8601 UTC with milliseconds */
-static time_t ev_time(char *out, size_t outlen)
-{
-    struct timespec ts;
-    struct tm tm;
-    char    base[32];
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    if (gmtime_r(&ts.tv_sec, &tm) == NULL
-	|| strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-	snprintf(base, sizeof(base), "1970-01-01T00:00:00");
-    snprintf(out, outlen, "%.20s.%03dZ", base, (int) ((ts.tv_nsec / 1000000L) % 1000));
-    return ts.tv_sec;
-}
 
 /* pg_event_shared - 1 if the thread is shared now, 0 if not, -1 error */
 int     pg_event_shared(pg_conn *c, long long thread)
@@ -138,11 +101,11 @@ int     pg_event_add(pg_conn *c, const char *type, const char *owner, long long 
 	return -1;
     if (content && (shared = pg_event_shared(c, thread)) < 0)
 	return -1;
-    if (ev_uuid(uuid) < 0) {
+    if (cs_uuid4(uuid) < 0) {
 	snprintf(c->msg, sizeof(c->msg), "no random bytes for an event id");
 	return -1;
     }
-    now = ev_time(when, sizeof(when));
+    now = cs_iso_now_ms(when, sizeof(when));
     /* Our fields first and winning: a payload cannot forge id or type. */
     if ((ev = json_pack("{s:s,s:s,s:s,s:s?}", "id", uuid, "type", type, "time", when,
 			"owner", owner)) == NULL)
@@ -228,35 +191,6 @@ void    pg_outbox_close(cs_outbox *base)
     free(ob);
 }
 
-/* blocked - is thread t in the set? */
-static int blocked(const long long *v, size_t n, long long t)
-{
-    if (t <= 0)
-	return 0;
-    for (size_t i = 0; i < n; i++)
-	if (v[i] == t)
-	    return 1;
-    return 0;
-}
-
-/* block - add thread t to the set */
-static int block(long long **v, size_t *n, size_t *cap, long long t)
-{
-    if (t <= 0 || blocked(*v, *n, t))
-	return 0;
-    if (*n == *cap) {
-	size_t  ncap = *cap ? 2 * *cap : 16;
-	long long *nv = realloc(*v, ncap * sizeof(*nv));
-
-	if (nv == NULL)
-	    return -1;
-	*v = nv;
-	*cap = ncap;
-    }
-    (*v)[(*n)++] = t;
-    return 0;
-}
-
 /* try_thread - lock a thread for this claim without waiting: 1, 0 or -1 */
 static int try_thread(pg_conn *c, long long t)
 {
@@ -281,8 +215,8 @@ int     pg_outbox_claim(cs_outbox *base, time_t now, size_t max, size_t max_byte
     pg_outbox *ob = (pg_outbox *) base;
     pg_conn *c = &ob->c;
     PGresult *scan = NULL, *row;
-    long long *blk = NULL, *mine = NULL;
-    size_t  nblk = 0, cblk = 0, nmine = 0, cmine = 0, bytes = 0;
+    cs_ids  blk = {0}, mine = {0};
+    size_t  bytes = 0;
     cs_event *ev = NULL;
     int     rc = CS_EINTERNAL, i, r;
 
@@ -305,23 +239,23 @@ int     pg_outbox_claim(cs_outbox *base, time_t now, size_t max, size_t max_byte
 	cs_event *e = &ev[*n];
 	int     wait = 0;
 
-	if (pg_int(scan, i, 5) > (long long) now || blocked(blk, nblk, t1) || blocked(blk, nblk, t2))
+	if (pg_int(scan, i, 5) > (long long) now || cs_ids_blocked(&blk, t1) || cs_ids_blocked(&blk, t2))
 	    wait = 1;
 	else if (*n > 0 && bytes + len > max_bytes)
 	    break;
 	/* Another sender's thread: it and what follows it are theirs. */
-	if (!wait && !blocked(mine, nmine, t1)) {
+	if (!wait && !cs_ids_blocked(&mine, t1)) {
 	    if ((r = try_thread(c, t1)) < 0)
 		goto fail;
 	    wait = r == 0;
-	    if (r > 0 && block(&mine, &nmine, &cmine, t1) < 0)
+	    if (r > 0 && cs_ids_block(&mine, t1) < 0)
 		goto fail;
 	}
-	if (!wait && !blocked(mine, nmine, t2)) {
+	if (!wait && !cs_ids_blocked(&mine, t2)) {
 	    if ((r = try_thread(c, t2)) < 0)
 		goto fail;
 	    wait = r == 0;
-	    if (r > 0 && block(&mine, &nmine, &cmine, t2) < 0)
+	    if (r > 0 && cs_ids_block(&mine, t2) < 0)
 		goto fail;
 	}
 	if (!wait) {
@@ -339,7 +273,7 @@ int     pg_outbox_claim(cs_outbox *base, time_t now, size_t max, size_t max_byte
 	}
 	if (wait) {
 	    /* Waiting: nothing later of its threads may overtake it. */
-	    if (block(&blk, &nblk, &cblk, t1) < 0 || block(&blk, &nblk, &cblk, t2) < 0)
+	    if (cs_ids_block(&blk, t1) < 0 || cs_ids_block(&blk, t2) < 0)
 		goto fail;
 	    continue;
 	}
@@ -360,8 +294,8 @@ out:
     if (rc != CS_OK)
 	cs_error(NULL, "store: events: claim: %s", c->msg);
     PQclear(scan);
-    free(blk);
-    free(mine);
+    cs_ids_free(&blk);
+    cs_ids_free(&mine);
     if (rc != CS_OK || *n == 0) {
 	/* Nothing taken: let the threads go now. */
 	end_claim(ob);

@@ -61,34 +61,11 @@
 /* Application-specific. */
 #include "cs_store.h"
 #include "cs_store_impl.h"
+#include "cs_store_util.h"
 #include "cs_store_pg.h"
 #include "cs_store_rules.h"
 
 /* A small set of thread ids (T1 lookups). */
-typedef struct pg_ids {
-    long long *v;
-    size_t  n, cap;
-} pg_ids;
-
-/* ids_add - add a thread id once */
-static int ids_add(pg_ids *s, long long id)
-{
-    for (size_t i = 0; i < s->n; i++)
-	if (s->v[i] == id)
-	    return 0;
-    if (s->n == s->cap) {
-	size_t  ncap = s->cap ? 2 * s->cap : 8;
-	long long *nv = realloc(s->v, ncap * sizeof(*nv));
-
-	if (nv == NULL)
-	    return -1;
-	s->v = nv;
-	s->cap = ncap;
-    }
-    s->v[s->n++] = id;
-    return 0;
-}
-
 static const char SQL_COUNTER_ADD[] =
 "INSERT INTO counters(name, shard, value) VALUES($1, pg_backend_pid() % 16, $2::bigint)"
 " ON CONFLICT(name, shard) DO UPDATE SET value=counters.value+excluded.value";
@@ -260,7 +237,7 @@ static int outside_key(pg_conn *c, const char *owner, const cs_store_job *job, c
 }
 
 /* ref_threads - T1: threads holding or naming any of the message's ids */
-static int ref_threads(pg_conn *c, const char *owner, const cs_store_job *job, pg_ids *found)
+static int ref_threads(pg_conn *c, const char *owner, const cs_store_job *job, cs_ids *found)
 {
     long long t = 0;
     int     r;
@@ -268,7 +245,7 @@ static int ref_threads(pg_conn *c, const char *owner, const cs_store_job *job, p
     for (size_t i = 0; i < job->msgids.n; i++) {
 	if ((r = one_int(pg_q(c, SQL_MSGID_THREAD, "ss", owner, job->msgids.v[i]), &t)) < 0)
 	    return -1;
-	if (r > 0 && ids_add(found, t) < 0)
+	if (r > 0 && cs_ids_add(found, t) < 0)
 	    return local_err(c, "out of memory");
     }
     return 0;
@@ -296,7 +273,7 @@ static int heuristic_thread(pg_conn *c, const char *owner, const cs_store_job *j
 
 /* find_thread - the T1 decision; *how: 0 none, 1 references, 2 heuristic */
 static int find_thread(pg_conn *c, const char *owner, const cs_store_job *job,
-		               const char *okey, pg_ids *found, long long *thread, int *how)
+		               const char *okey, cs_ids *found, long long *thread, int *how)
 {
     *how = 0;
     *thread = 0;
@@ -338,7 +315,7 @@ static int thread_event(pg_conn *c, const char *type, const char *owner, long lo
 }
 
 /* merge_threads - fold every found thread into target (T1, V3, V7) */
-static int merge_threads(pg_conn *c, const char *owner, const pg_ids *found,
+static int merge_threads(pg_conn *c, const char *owner, const cs_ids *found,
 			         long long target, time_t now)
 {
     char    vis[16], set0[4096], set[4096], from[32], into[32];
@@ -523,18 +500,6 @@ static int link_thread(cs_store *cst, pg_conn *c, const cs_store_job *job,
     return 0;
 }
 
-/* add_list - append a stored JSON address list to participants */
-static int add_list(json_t *participants, const char *text)
-{
-    json_t *arr = text ? json_loads(text, 0, NULL) : NULL;
-    int     rc = 0;
-
-    if (json_is_array(arr))
-	rc = json_array_extend(participants, arr);
-    json_decref(arr);
-    return rc;
-}
-
 /* message_event - X3 message.added; subject and participants only if shared (V6) */
 static int message_event(pg_conn *c, const cs_store_job *job, const char *owner,
 			         long long thread, long long msg)
@@ -552,8 +517,8 @@ static int message_event(pg_conn *c, const cs_store_job *job, const char *owner,
     if (r > 0) {
 	if ((parts = json_array()) == NULL)
 	    return local_err(c, "out of memory");
-	if (add_list(parts, job->from_json) < 0 || add_list(parts, job->to_json) < 0
-	    || add_list(parts, job->cc_json) < 0) {
+	if (cs_add_list(parts, job->from_json) < 0 || cs_add_list(parts, job->to_json) < 0
+	    || cs_add_list(parts, job->cc_json) < 0) {
 	    json_decref(parts);
 	    return local_err(c, "out of memory");
 	}
@@ -573,7 +538,7 @@ static int store_copy(cs_store *cst, pg_conn *c, cs_store_job *job, size_t ci,
     cs_store_jcopy *cp = &job->copies[ci];
     const char *owner = cp->user;
     long long thread, msg, one;
-    pg_ids  found = {0};
+    cs_ids  found = {0};
     char    okey[65], date[24];
     int     rc = -1, how, r;
     size_t  i;
@@ -700,15 +665,6 @@ static int store_job(cs_store *cst, pg_conn *c, cs_store_job *job, time_t now)
     return 0;
 }
 
-/* fail_all - the whole group is lost: every waiter hears so */
-static void fail_all(cs_store_job **jobs, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-	jobs[i]->rc = CS_EINTERNAL;
-	memset(jobs[i]->results, 0, jobs[i]->ncopies * sizeof(int));
-    }
-}
-
 /* group_locks - every bucket the group writes under, taken in order */
 static int group_locks(pg_conn *c, cs_store_job **jobs, size_t n)
 {
@@ -750,7 +706,7 @@ int     pg_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
     if (s->readonly || pg_begin(s, c, "BEGIN") < 0) {
 	cs_log_limited(&group_fail_log, 60, CS_LOG_ERROR, jobs[0]->queue_id,
 		       "store: begin: %s", c->msg);
-	fail_all(jobs, n);
+	cs_jobs_fail_all(jobs, n);
 	return CS_EINTERNAL;
     }
     if (group_locks(c, jobs, n) < 0)
@@ -786,7 +742,7 @@ group_fail:
 		   "store: group of %zu record(s) rolled back: %s", n, c->msg);
     if (c->pc && PQstatus(c->pc) == CONNECTION_OK)
 	pg_cmd(c, "ROLLBACK");
-    fail_all(jobs, n);
+    cs_jobs_fail_all(jobs, n);
     return CS_EINTERNAL;
 }
 
@@ -795,7 +751,7 @@ int     pg_joins_thread(cs_store *cst, const char *user, const cs_store_job *job
 {
     pg_store *s = cst->be;
     pg_conn *c = &s->r;
-    pg_ids  found = {0};
+    cs_ids  found = {0};
     long long thread;
     char    okey[65];
     int     rc = -1, how = 0;

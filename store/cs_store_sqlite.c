@@ -49,6 +49,7 @@
 /* Application-specific. */
 #include "cs_store.h"
 #include "cs_store_impl.h"
+#include "cs_store_util.h"
 #include "cs_store_sqlite.h"
 
 /*
@@ -737,47 +738,6 @@ int     sq_run(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* sq_cursor_encode - opaque keyset cursor: hex of "last_date:id" */
-void    sq_cursor_encode(sqlite3_int64 last, sqlite3_int64 id, char *out, size_t outlen)
-{
-    char    plain[48];
-    size_t  i, n;
-
-    n = (size_t) snprintf(plain, sizeof(plain), "%lld:%lld", (long long) last, (long long) id);
-    for (i = 0; i < n && 2 * i + 2 < outlen; i++)
-	snprintf(out + 2 * i, 3, "%02x", (unsigned char) plain[i]);
-}
-
-/* sq_cursor_decode - parse a cursor strictly; -1 if it is not one of ours */
-int     sq_cursor_decode(const char *c, sqlite3_int64 *last, sqlite3_int64 *id)
-{
-    char    plain[48], *end;
-    size_t  i, n = strlen(c);
-    long long a, b;
-
-    if (n == 0 || n % 2 || n / 2 >= sizeof(plain))
-	return -1;
-    for (i = 0; i < n / 2; i++) {
-	unsigned v;
-
-	if (sscanf(c + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdef", c[2 * i])
-	    || !strchr("0123456789abcdef", c[2 * i + 1]))
-	    return -1;
-	plain[i] = (char) v;
-    }
-    plain[n / 2] = 0;
-    errno = 0;
-    a = strtoll(plain, &end, 10);
-    if (end == plain || *end != ':' || errno)
-	return -1;
-    b = strtoll(end + 1, &end, 10);
-    if (*end != 0 || errno || b <= 0)
-	return -1;
-    *last = a;
-    *id = b;
-    return 0;
-}
-
 static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=?1";
 /* The columns of SQ_THREAD_COLS (cs_store_sqlite_ctl.c), for sq_thread_obj. */
 #define SQL_MB_HEAD \
@@ -812,7 +772,7 @@ static int sq_mailbox(cs_store *st, const char *as, const char *label, int limit
     json_t *res;
     int     rc = CS_EINTERNAL, step;
 
-    if (cursor && *cursor && sq_cursor_decode(cursor, &clast, &cid) < 0)
+    if (cursor && *cursor && cs_cursor_decode(cursor, &clast, &cid) < 0)
 	return CS_EINVAL;
     if (cursor && *cursor == 0)
 	cursor = NULL;

@@ -104,7 +104,5 @@ extern const char sq_sql_mailbox_first[];
 extern const char sq_sql_record_page_first[];
 extern const char sq_sql_thread_messages[];
 
-void    sq_cursor_encode(sqlite3_int64 last, sqlite3_int64 id, char *out, size_t outlen);
-int     sq_cursor_decode(const char *, sqlite3_int64 *last, sqlite3_int64 *id);
 
 #endif

@@ -57,6 +57,7 @@
 #include "cs_store.h"
 #include "cs_store_dir.h"
 #include "cs_store_impl.h"
+#include "cs_store_util.h"
 #include "cs_store_sqlite.h"
 #include "cs_store_rules.h"
 
@@ -188,31 +189,6 @@ static sqlite3_stmt *owner_stmt(sq_conn *c, const char *sql, const char *owner,
     return st;
 }
 
-/* iso_date - ISO 8601 UTC text of a Unix time */
-static void iso_date(sqlite3_int64 t, char *out, size_t outlen)
-{
-    time_t  tt = (time_t) t;
-    struct tm tm;
-
-    if (gmtime_r(&tt, &tm) == NULL || strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-	snprintf(out, outlen, "1970-01-01T00:00:00Z");
-}
-
-/* thread_id - parse "t<n>" strictly; 0 if it is not a thread id */
-static sqlite3_int64 thread_id(const char *s)
-{
-    sqlite3_int64 v = 0;
-
-    if (s == NULL || s[0] != 't' || s[1] < '1' || s[1] > '9')
-	return 0;
-    for (s++; *s; s++) {
-	if (*s < '0' || *s > '9' || v > 99999999999999LL)
-	    return 0;
-	v = v * 10 + (*s - '0');
-    }
-    return v;
-}
-
 /* add_participants - append a JSON address list's new addresses (V6 persons) */
 static int add_participants(cs_store *st, sq_conn *c, const char *as, const char *text,
 			            json_t *out, cs_strlist *seen)
@@ -280,8 +256,8 @@ json_t *sq_thread_obj(cs_store *st, sq_conn *c, const char *as, sqlite3_stmt *ro
 	return NULL;
     mine = strcmp(owner, as) == 0;
     snprintf(tid, sizeof(tid), "t%lld", (long long) id);
-    iso_date(sqlite3_column_int64(row, 4), first, sizeof(first));
-    iso_date(sqlite3_column_int64(row, 5), last, sizeof(last));
+    cs_iso_date(sqlite3_column_int64(row, 4), first, sizeof(first));
+    cs_iso_date(sqlite3_column_int64(row, 5), last, sizeof(last));
     parts = json_array();
     labels = json_array();
     deals = json_array();
@@ -347,18 +323,6 @@ fail:
     return NULL;
 }
 
-/* addr_array - a stored address list as JSON, [] when unreadable */
-static json_t *addr_array(const char *text)
-{
-    json_t *a = json_loads(text, 0, NULL);
-
-    if (a == NULL || !json_is_array(a)) {
-	json_decref(a);
-	return json_array();
-    }
-    return a;
-}
-
 /* message_obj - one message of "thread": fields, text and attachments */
 static json_t *message_obj(sqlite3_stmt *q)
 {
@@ -369,9 +333,9 @@ static json_t *message_obj(sqlite3_stmt *q)
     char    date[32];
     size_t  i;
 
-    iso_date(sqlite3_column_type(q, 4) == SQLITE_NULL ? sqlite3_column_int64(q, 5)
+    cs_iso_date(sqlite3_column_type(q, 4) == SQLITE_NULL ? sqlite3_column_int64(q, 5)
 	     : sqlite3_column_int64(q, 4), date, sizeof(date));
-    from = addr_array(sq_col_text(q, 1));
+    from = cs_addr_array(sq_col_text(q, 1));
     if (cs_mime_parse(raw ? raw : "", raw ? (size_t) len : 0, &mi) < 0) {
 	json_decref(from);
 	return NULL;
@@ -388,8 +352,8 @@ static json_t *message_obj(sqlite3_stmt *q)
 	json_pack("{s:s?,s:O,s:o,s:o,s:s,s:s?,s:s,s:o,s:b}",
 		  "message_id", sqlite3_column_type(q, 0) == SQLITE_NULL ? NULL : sq_col_text(q, 0),
 		  "from", json_array_size(from) ? json_array_get(from, 0) : json_null(),
-		  "to", addr_array(sq_col_text(q, 2)),
-		  "cc", addr_array(sq_col_text(q, 3)),
+		  "to", cs_addr_array(sq_col_text(q, 2)),
+		  "cc", cs_addr_array(sq_col_text(q, 3)),
 		  "date", date,
 		  "subject", sqlite3_column_type(q, 6) == SQLITE_NULL ? NULL : sq_col_text(q, 6),
 		  "text", mi.text ? mi.text : "",
@@ -424,7 +388,7 @@ int     sq_thread(cs_store *st, const char *as, const char *tid, json_t **out)
 {
     sq_store *s = st->be;
     sq_conn *c = &s->r;
-    sqlite3_int64 id = thread_id(tid);
+    sqlite3_int64 id = cs_thread_id(tid);
     sqlite3_stmt *q;
     json_t *t = NULL, *msgs = NULL, *m;
     int     rc = CS_EINTERNAL, step;
@@ -487,7 +451,7 @@ int     sq_thread_raw(cs_store *st, const char *as, const char *tid,
 {
     sq_store *s = st->be;
     sq_conn *c = &s->r;
-    sqlite3_int64 id = thread_id(tid);
+    sqlite3_int64 id = cs_thread_id(tid);
     sqlite3_stmt *q;
     int     rc, step;
 
@@ -520,7 +484,7 @@ int     sq_attachment(cs_store *st, const char *as, const char *tid, size_t n, c
 {
     sq_store *s = st->be;
     sq_conn *c = &s->r;
-    sqlite3_int64 id = thread_id(tid);
+    sqlite3_int64 id = cs_thread_id(tid);
     sqlite3_stmt *q;
     int     rc = CS_EINTERNAL, step;
 
@@ -590,7 +554,7 @@ json_t *sq_thread_page(cs_store *st, sq_conn *c, const char *as, sqlite3_stmt *q
     if (step != SQLITE_ROW && step != SQLITE_DONE)
 	goto fail;
     if (more)
-	sq_cursor_encode(last, id, next, sizeof(next));
+	cs_cursor_encode(last, id, next, sizeof(next));
     if (json_object_set_new(res, "cursor", more ? json_string(next) : json_null()) < 0)
 	goto fail;
     return res;
@@ -630,7 +594,7 @@ int     sq_record_threads(cs_store *st, const char *as, const char *kind, const 
 
     if (cursor && *cursor == 0)
 	cursor = NULL;
-    if (cursor && sq_cursor_decode(cursor, &clast, &cid) < 0)
+    if (cursor && cs_cursor_decode(cursor, &clast, &cid) < 0)
 	return CS_EINVAL;
     if (sq_read_begin(s) < 0)
 	return CS_EINTERNAL;
@@ -798,14 +762,6 @@ static json_t *visible_to(sq_conn *c, sqlite3_int64 id)
     return a;
 }
 
-/* ids_cmp - qsort comparator for thread ids */
-static int ids_cmp(const void *a, const void *b)
-{
-    sqlite3_int64 x = *(const sqlite3_int64 *) a, y = *(const sqlite3_int64 *) b;
-
-    return x < y ? -1 : x > y;
-}
-
 /* sq_threads_set - share, private, delete: check all, then change all */
 int     sq_threads_set(cs_store *st, const char *as, int action, const char *const *names,
 			          size_t n, json_t **out, char *err, size_t errlen)
@@ -841,7 +797,7 @@ int     sq_threads_set(cs_store *st, const char *as, int action, const char *con
     }
     /* V4: every thread is checked before anything changes. */
     for (i = 0; i < n; i++) {
-	ids[i] = thread_id(names[i]);
+	ids[i] = cs_thread_id(names[i]);
 	if ((rc = thread_check(c, as, ids[i], vis + 8 * i, 8)) != CS_OK) {
 	    if (rc == CS_ENOTFOUND)
 		snprintf(err, errlen, "thread %.64s not found", names[i]);
@@ -853,7 +809,7 @@ int     sq_threads_set(cs_store *st, const char *as, int action, const char *con
     rc = CS_EINTERNAL;
     /* A thread named twice is changed and answered once. */
     memcpy(uniq, ids, n * sizeof(*ids));
-    qsort(uniq, n, sizeof(*uniq), ids_cmp);
+    qsort(uniq, n, sizeof(*uniq), cs_ids_cmp);
     for (i = 0; i < n; i++)
 	if (nuniq == 0 || uniq[nuniq - 1] != uniq[i])
 	    uniq[nuniq++] = uniq[i];
@@ -862,7 +818,7 @@ int     sq_threads_set(cs_store *st, const char *as, int action, const char *con
 	goto out;
     for (i = 0; i < n && src == SQLITE_OK; i++) {
 	sqlite3_int64 id = ids[i];
-	sqlite3_int64 *u = bsearch(&id, uniq, nuniq, sizeof(*uniq), ids_cmp);
+	sqlite3_int64 *u = bsearch(&id, uniq, nuniq, sizeof(*uniq), cs_ids_cmp);
 	const char *want = action == CS_THREADS_SHARE ? "shared" : "private";
 	char    tid[32];
 	sqlite3_stmt *q;
@@ -977,7 +933,7 @@ int     sq_link(cs_store *st, const char *as, const char *tid, const char *kind,
 {
     sq_store *s = st->be;
     sq_conn *c = &s->w;
-    sqlite3_int64 id = thread_id(tid);
+    sqlite3_int64 id = cs_thread_id(tid);
     time_t  now = time(NULL);
     json_t *res = NULL, *aud;
     int     rc, src, changed = 0;
@@ -1030,48 +986,6 @@ int     sq_link(cs_store *st, const char *as, const char *tid, const char *kind,
     return rc;
 }
 
-/* match_list - is norm in a stored address list? copies its display name */
-static int match_list(cs_store *st, const char *text, const char *norm, char **name)
-{
-    json_t *a = json_loads(text, 0, NULL), *v;
-    char    n[CS_ADDR_MAX + 1];
-    size_t  i;
-    int     found = 0;
-
-    json_array_foreach(a, i, v) {
-	const char *addr = json_string_value(json_object_get(v, "address"));
-	const char *dn = json_string_value(json_object_get(v, "name"));
-
-	if (addr == NULL || cs_store_normalize(st, addr, n, sizeof(n)) < 0 || strcmp(n, norm))
-	    continue;
-	found = 1;
-	if (dn && *dn && *name == NULL)
-	    *name = strdup(dn);
-    }
-    json_decref(a);
-    return found;
-}
-
-/* match_envelope - is norm the envelope sender or a recipient this copy kept? */
-static int match_envelope(cs_store *st, const char *text, const char *norm)
-{
-    json_t *e = json_loads(text, 0, NULL), *v;
-    char    n[CS_ADDR_MAX + 1];
-    const char *from = json_string_value(json_object_get(e, "from"));
-    size_t  i;
-    int     found = from && cs_store_normalize(st, from, n, sizeof(n)) == 0
-	&& strcmp(n, norm) == 0;
-
-    json_array_foreach(json_object_get(e, "rcpts"), i, v) {
-	const char *r = json_string_value(v);
-
-	if (r && cs_store_normalize(st, r, n, sizeof(n)) == 0 && strcmp(n, norm) == 0)
-	    found = 1;
-    }
-    json_decref(e);
-    return found;
-}
-
 /* participant - K3: is norm among the thread's participants? 1, 0, -1 */
 static int participant(cs_store *st, sq_conn *c, const char *as, sqlite3_int64 id,
 		               const char *norm, char **name)
@@ -1083,8 +997,8 @@ static int participant(cs_store *st, sq_conn *c, const char *as, sqlite3_int64 i
 	return -1;
     while ((step = sqlite3_step(q)) == SQLITE_ROW) {
 	for (int i = 0; i < 4; i++)
-	    found |= match_list(st, sq_col_text(q, i), norm, name);
-	found |= match_envelope(st, sq_col_text(q, 4), norm);
+	    found |= cs_match_list(st, sq_col_text(q, i), norm, name);
+	found |= cs_match_envelope(st, sq_col_text(q, 4), norm);
     }
     sqlite3_reset(q);
     return step == SQLITE_DONE ? found : -1;
@@ -1213,7 +1127,7 @@ int     sq_contact_create(cs_store *st, const char *as, const char *tid, const c
 {
     sq_store *s = st->be;
     sq_conn *c = &s->w;
-    sqlite3_int64 id = thread_id(tid);
+    sqlite3_int64 id = cs_thread_id(tid);
     char    norm[CS_ADDR_MAX + 1], pid[SQ_MAX_ID + 1];
     char   *seen_name = NULL, *pname = NULL;
     time_t  now = time(NULL);

@@ -59,36 +59,13 @@
 /* Application-specific. */
 #include "cs_store.h"
 #include "cs_store_impl.h"
+#include "cs_store_util.h"
 #include "cs_store_sqlite.h"
 #include "cs_store_rules.h"
 
 #define SQ_W_BULK	0x01		/* cs_store.wflags: bulk settings made */
 
 /* A small set of thread ids (T1 lookups). */
-typedef struct sq_ids {
-    sqlite3_int64 *v;
-    size_t  n, cap;
-} sq_ids;
-
-/* ids_add - add a thread id once */
-static int ids_add(sq_ids *s, sqlite3_int64 id)
-{
-    for (size_t i = 0; i < s->n; i++)
-	if (s->v[i] == id)
-	    return 0;
-    if (s->n == s->cap) {
-	size_t  ncap = s->cap ? 2 * s->cap : 8;
-	sqlite3_int64 *nv = realloc(s->v, ncap * sizeof(*nv));
-
-	if (nv == NULL)
-	    return -1;
-	s->v = nv;
-	s->cap = ncap;
-    }
-    s->v[s->n++] = id;
-    return 0;
-}
-
 static const char SQL_COUNTER_INC[] = "UPDATE counters SET value=value+?2 WHERE name=?1";
 static const char SQL_COUNTER_NEXT[] =
 "UPDATE counters SET value=value+1 WHERE name=?1 RETURNING value";
@@ -348,7 +325,7 @@ static int outside_key(const cs_strlist *own, const cs_store_job *job, char hex[
 }
 
 /* ref_threads - T1: threads holding or naming any of the message's ids */
-static int ref_threads(sq_conn *c, const char *owner, const cs_store_job *job, sq_ids *found)
+static int ref_threads(sq_conn *c, const char *owner, const cs_store_job *job, cs_ids *found)
 {
     sqlite3_stmt *st;
     sqlite3_int64 t = 0;
@@ -361,7 +338,7 @@ static int ref_threads(sq_conn *c, const char *owner, const cs_store_job *job, s
 	sq_bind_str(st, 2, job->msgids.v[i]);
 	rc = one_int(st, &t);
 	if (rc == SQLITE_OK) {
-	    if (ids_add(found, t) < 0)
+	    if (cs_ids_add(found, t) < 0)
 		return SQLITE_NOMEM;
 	} else if (rc != SQLITE_DONE)
 	    return rc;
@@ -400,7 +377,7 @@ static int heuristic_thread(sq_conn *c, const char *owner, const cs_store_job *j
 
 /* find_thread - the T1 decision; *how: 0 none, 1 references, 2 heuristic */
 static int find_thread(sq_conn *c, const char *owner, const cs_store_job *job,
-		               const char *okey, sq_ids *found, sqlite3_int64 *thread, int *how)
+		               const char *okey, cs_ids *found, sqlite3_int64 *thread, int *how)
 {
     int     rc;
 
@@ -451,7 +428,7 @@ static int thread_event(sq_conn *c, const char *type, const char *owner, sqlite3
 }
 
 /* merge_threads - fold every found thread into target (T1, V3, V7) */
-static int merge_threads(sq_conn *c, const char *owner, const sq_ids *found,
+static int merge_threads(sq_conn *c, const char *owner, const cs_ids *found,
 			         sqlite3_int64 target, time_t now)
 {
     char    vis[16], set0[4096], set[4096], from[32], into[32];
@@ -721,18 +698,6 @@ static int link_thread(cs_store *cst, sq_conn *c, const cs_store_job *job,
     return SQLITE_OK;
 }
 
-/* add_list - append a stored JSON address list to participants */
-static int add_list(json_t *participants, const char *text)
-{
-    json_t *arr = text ? json_loads(text, 0, NULL) : NULL;
-    int     rc = 0;
-
-    if (json_is_array(arr))
-	rc = json_array_extend(participants, arr);
-    json_decref(arr);
-    return rc;
-}
-
 /* message_event - X3 message.added; subject and participants only if shared (V6) */
 static int message_event(sq_conn *c, const cs_store_job *job, const char *owner,
 			         sqlite3_int64 thread, sqlite3_int64 msg, sqlite3_int64 count,
@@ -749,8 +714,8 @@ static int message_event(sq_conn *c, const cs_store_job *job, const char *owner,
     if (!new_thread && sq_event_shared(c, thread)) {
 	if ((parts = json_array()) == NULL)
 	    return SQLITE_NOMEM;
-	if (add_list(parts, job->from_json) < 0 || add_list(parts, job->to_json) < 0
-	    || add_list(parts, job->cc_json) < 0) {
+	if (cs_add_list(parts, job->from_json) < 0 || cs_add_list(parts, job->to_json) < 0
+	    || cs_add_list(parts, job->cc_json) < 0) {
 	    json_decref(parts);
 	    return SQLITE_NOMEM;
 	}
@@ -792,7 +757,7 @@ static int store_copy(cs_store *cst, sq_conn *c, sq_wctx *x, cs_store_job *job, 
     const cs_strlist *own;
     sqlite3_stmt *st;
     sqlite3_int64 thread, msg, one, count = 1;
-    sq_ids  found = {0};
+    cs_ids  found = {0};
     char    okey[65];
     int     rc, how;
     size_t  i;
@@ -1000,15 +965,6 @@ static int store_job(cs_store *cst, sq_conn *c, sq_wctx *x, cs_store_job *job)
     return SQLITE_OK;
 }
 
-/* fail_all - the whole group is lost: every waiter hears so */
-static void fail_all(cs_store_job **jobs, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-	jobs[i]->rc = CS_EINTERNAL;
-	memset(jobs[i]->results, 0, jobs[i]->ncopies * sizeof(int));
-    }
-}
-
 /* A store that is down fails every group: log that once a minute (C1). */
 static cs_ratelimit group_fail_log;
 
@@ -1025,7 +981,7 @@ int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
     memset(&x, 0, sizeof(x));
     x.now = time(NULL);
     if (c->db == NULL) {
-	fail_all(jobs, n);
+	cs_jobs_fail_all(jobs, n);
 	return CS_EINTERNAL;
     }
     /*
@@ -1044,7 +1000,7 @@ int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
     if ((rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {
 	cs_log_limited(&group_fail_log, 60, CS_LOG_ERROR, jobs[0]->queue_id,
 		       "store: begin: %s", sqlite3_errmsg(c->db));
-	fail_all(jobs, n);
+	cs_jobs_fail_all(jobs, n);
 	return CS_EINTERNAL;
     }
     for (i = 0; i < n; i++) {
@@ -1096,7 +1052,7 @@ group_fail:
 		   "store: group of %zu record(s) rolled back: %s", n, sqlite3_errmsg(c->db));
     sq_reset_all(c);
     sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-    fail_all(jobs, n);
+    cs_jobs_fail_all(jobs, n);
     return CS_EINTERNAL;
 }
 
@@ -1105,7 +1061,7 @@ int     sq_joins_thread(cs_store *cst, const char *user, const cs_store_job *job
 {
     sq_store *s = cst->be;
     sq_conn *c = &s->r;
-    sq_ids  found = {0};
+    cs_ids  found = {0};
     sqlite3_int64 thread;
     char    okey[65];
     int     rc, how = 0;
