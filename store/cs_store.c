@@ -56,6 +56,7 @@
 /* Application-specific. */
 #include "cs_store.h"
 #include "cs_store_impl.h"
+#include "cs_store_act.h"
 
 #ifdef HAVE_LIBPQ
 /* The fleet backend (cs_store_pg.c), chosen by a postgresql:// Database. */
@@ -1177,7 +1178,7 @@ int     cs_store_threads_set(cs_store *st, const char *as, int action,
 	return CS_EINVAL;
     if (st->flags & CS_STORE_READONLY)
 	return CS_EINTERNAL;
-    return st->ops->threads_set(st, as, action, threads, n, out, err, errlen);
+    return cs_act_threads_set(st, as, action, threads, n, out, err, errlen);
 }
 
 /* cs_store_link - link or unlink a thread by hand (T3, V4) */
@@ -1190,7 +1191,7 @@ int     cs_store_link(cs_store *st, const char *as, const char *thread, const ch
 	return CS_EINVAL;
     if (st->flags & CS_STORE_READONLY)
 	return CS_EINTERNAL;
-    return st->ops->link(st, as, thread, kind, id, unlink, out, err, errlen);
+    return cs_act_link(st, as, thread, kind, id, unlink, out, err, errlen);
 }
 
 /* cs_store_contact_create - K3, K5: a person from a participant of one's thread */
@@ -1203,7 +1204,7 @@ int     cs_store_contact_create(cs_store *st, const char *as, const char *thread
 	return CS_EINVAL;
     if (st->flags & CS_STORE_READONLY)
 	return CS_EINTERNAL;
-    return st->ops->contact_create(st, as, thread, address, name, out, err, errlen);
+    return cs_act_contact_create(st, as, thread, address, name, out, err, errlen);
 }
 
 /* cs_store_directory_import - X2: replace the CRM directory atomically */

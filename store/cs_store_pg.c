@@ -1180,8 +1180,6 @@ const struct cs_store_ops cs_store_pg_ops = {
     .thread_raw = pg_thread_raw,
     .attachment = pg_attachment,
     .record_threads = pg_record_threads,
-    .threads_set = pg_threads_set,
-    .link = pg_link,
-    .contact_create = pg_contact_create,
+    PG_ACT_OPS,
     .directory_import = pg_directory_import,
 };

@@ -153,7 +153,6 @@ static const char SQL_ACCESS_ADD[] =
 static const char SQL_DIR_LOCK[] = "SELECT pg_advisory_xact_lock($1::integer, $2::integer)";
 
 /* Limits on what one command may name or import. */
-#define PG_MAX_THREADS	100000
 #define PG_MAX_ID	256
 #define PG_MAX_PARTICIPANTS 100
 
@@ -799,14 +798,6 @@ static int write_end(cs_store *st, int rc)
     return rc;
 }
 
-/* owner_begin - write_begin under the acting user's mailbox lock */
-static int owner_begin(cs_store *st, const char *as)
-{
-    int     b = pg_bucket("o:", as);
-
-    return write_begin(st, &b, 1);
-}
-
 /* audit - one row per change: who, when, what, which threads */
 static int audit(pg_conn *c, const char *who, const char *what, json_t *threads, time_t now)
 {
@@ -817,19 +808,6 @@ static int audit(pg_conn *c, const char *who, const char *what, json_t *threads,
 	return -1;
     rc = pg_x(c, SQL_AUDIT, "siss", who, (long long) now, what, text);
     free(text);
-    return rc;
-}
-
-/* event - add an X3 event in the current transaction; payload is consumed */
-static int event(pg_conn *c, const char *type, const char *owner, long long thread,
-		         json_t *payload)
-{
-    int     rc;
-
-    if (payload == NULL)
-	return -1;
-    rc = pg_event_add(c, type, owner, thread, 0, payload, NULL);
-    json_decref(payload);
     return rc;
 }
 
@@ -890,116 +868,6 @@ static json_t *visible_to(pg_conn *c, long long id)
     return a;
 }
 
-/* pg_threads_set - share, private, delete: check all, then change all */
-int     pg_threads_set(cs_store *st, const char *as, int action, const char *const *names,
-			          size_t n, json_t **out, char *err, size_t errlen)
-{
-    static const char *const what[] = {"", "share", "private", "delete"};
-    pg_store *s = st->be;
-    pg_conn *c = &s->w;
-    long long *ids, *uniq = NULL;
-    char   *vis = NULL, *done = NULL;
-    size_t  i, nuniq = 0;
-    json_t *res = NULL, *list = NULL, *audited = NULL;
-    time_t  now = time(NULL);
-    int     rc = CS_EINTERNAL, src = 0;
-
-    if (n == 0 || n > PG_MAX_THREADS) {
-	snprintf(err, errlen, n ? "at most %d threads at once" : "no thread named",
-		 PG_MAX_THREADS);
-	return CS_EINVAL;
-    }
-    if ((ids = calloc(n, sizeof(*ids))) == NULL || (uniq = calloc(n, sizeof(*ids))) == NULL
-	|| (vis = calloc(n, 8)) == NULL || (done = calloc(n, 1)) == NULL) {
-	free(ids);
-	free(uniq);
-	free(vis);
-	return CS_EINTERNAL;
-    }
-    if (owner_begin(st, as) < 0) {
-	free(ids);
-	free(uniq);
-	free(vis);
-	free(done);
-	return CS_EINTERNAL;
-    }
-    /* V4: every thread is checked before anything changes. */
-    for (i = 0; i < n; i++) {
-	ids[i] = cs_thread_id(names[i]);
-	if ((rc = thread_check(c, as, ids[i], vis + 8 * i, 8)) != CS_OK) {
-	    if (rc == CS_ENOTFOUND)
-		snprintf(err, errlen, "thread %.64s not found", names[i]);
-	    else if (rc == CS_EFORBIDDEN)
-		snprintf(err, errlen, "thread %.64s is not yours to change", names[i]);
-	    goto out;
-	}
-    }
-    rc = CS_EINTERNAL;
-    memcpy(uniq, ids, n * sizeof(*ids));
-    qsort(uniq, n, sizeof(*uniq), cs_ids_cmp);
-    for (i = 0; i < n; i++)
-	if (nuniq == 0 || uniq[nuniq - 1] != uniq[i])
-	    uniq[nuniq++] = uniq[i];
-    if ((res = json_object()) == NULL || (list = json_array()) == NULL
-	|| json_object_set_new(res, "threads", list) < 0 || (audited = json_array()) == NULL)
-	goto out;
-    for (i = 0; i < n && src == 0; i++) {
-	long long id = ids[i];
-	long long *u = bsearch(&id, uniq, nuniq, sizeof(*uniq), cs_ids_cmp);
-	const char *want = action == CS_THREADS_SHARE ? "shared" : "private";
-	char    tid[32];
-	json_t *vt;
-
-	if (u == NULL || done[u - uniq])
-	    continue;
-	done[u - uniq] = 1;
-	snprintf(tid, sizeof(tid), "t%lld", id);
-	if (json_array_append_new(audited, json_string(tid)) < 0) {
-	    src = -1;
-	    break;
-	}
-	if (action == CS_THREADS_DELETE) {
-	    if ((src = delete_thread(c, as, id)) == 0)
-		src = event(c, "thread.deleted", as, id, json_pack("{s:s}", "thread", tid));
-	    if (src == 0 && json_array_append_new(list, json_string(tid)) < 0)
-		src = -1;
-	    continue;
-	}
-	if ((src = pg_x(c, SQL_SET_VIS, "sis", as, id, want)) < 0)
-	    break;
-	if (strcmp(vis + 8 * i, want) != 0
-	    && (src = event(c, "thread.visibility_changed", as, id,
-			    json_pack("{s:s,s:s}", "thread", tid, "visibility", want))) < 0)
-	    break;
-	if (action == CS_THREADS_PRIVATE) {
-	    if (json_array_append_new(list, json_string(tid)) < 0)
-		src = -1;
-	} else if ((vt = visible_to(c, id)) == NULL
-		   || json_array_append_new(list, json_pack("{s:s,s:o}", "id", tid,
-							     "visible_to", vt)) < 0)
-	    src = -1;
-    }
-    if (src == 0)
-	src = audit(c, as, what[action], audited, now);
-    if (src < 0) {
-	cs_error(NULL, "store: %s: %s", what[action], c->msg);
-	goto out;
-    }
-    rc = CS_OK;
-out:
-    if ((rc = write_end(st, rc)) == CS_OK) {
-	*out = res;
-	res = NULL;
-    }
-    json_decref(res);
-    json_decref(audited);
-    free(ids);
-    free(uniq);
-    free(vis);
-    free(done);
-    return rc;
-}
-
 /* record_check - may as access this deal or person? CS_OK or CS_ENOTFOUND */
 static int record_check(pg_conn *c, const char *as, const char *kind, const char *rid)
 {
@@ -1029,225 +897,157 @@ static int link_add(pg_conn *c, const char *owner, long long thread, const char 
     return pg_x(c, SQL_LINK_HAND, "siss", owner, thread, kind, rid);
 }
 
-/* answer_thread - {"thread": {...}} as the owner sees it now */
-static json_t *answer_thread(cs_store *st, pg_conn *c, const char *as, long long id)
+/*
+ * The owner actions' primitives (cs_store_act.h): the workflows are in
+ * cs_store_share.c, cs_store_link.c and cs_store_contact.c.
+ */
+#define W(st)	(&((pg_store *) (st)->be)->w)
+
+int     pg_act_begin(cs_store *st, const char *as, const char *address)
+{
+    /* The mailbox and the address, in the writers' order. */
+    int     b[2] = {pg_bucket("o:", as), address ? pg_bucket("e:", address) : 0};
+
+    return write_begin(st, b, address ? 2 : 1);
+}
+
+int     pg_act_end(cs_store *st, int rc)
+{
+    return write_end(st, rc);
+}
+
+const char *pg_act_error(cs_store *st)
+{
+    return W(st)->msg;
+}
+
+int     pg_act_thread_check(cs_store *st, const char *as, long long id, char *vis,
+			            size_t vislen)
+{
+    return thread_check(W(st), as, id, vis, vislen);
+}
+
+int     pg_act_thread_set_vis(cs_store *st, const char *owner, long long id, const char *vis)
+{
+    return pg_x(W(st), SQL_SET_VIS, "sis", owner, id, vis) < 0 ? -1 : 0;
+}
+
+int     pg_act_thread_delete(cs_store *st, const char *owner, long long id)
+{
+    return delete_thread(W(st), owner, id) < 0 ? -1 : 0;
+}
+
+json_t *pg_act_visible_to(cs_store *st, long long id)
+{
+    return visible_to(W(st), id);
+}
+
+json_t *pg_act_thread_answer(cs_store *st, const char *as, long long id)
 {
     PGresult *q;
     json_t *t = NULL;
 
-    if ((q = pg_q(c, SQL_TGET, "si", as, id)) == NULL)
+    if ((q = pg_q(W(st), SQL_TGET, "si", as, id)) == NULL)
 	return NULL;
     if (PQntuples(q) > 0)
-	t = thread_obj(st, c, as, q);
+	t = thread_obj(st, W(st), as, q);
     PQclear(q);
-    return t ? json_pack("{s:o}", "thread", t) : NULL;
+    return t;
 }
 
-/* pg_link - T3 by hand: link or unlink one thread and one record */
-int     pg_link(cs_store *st, const char *as, const char *tid, const char *kind,
-		           const char *rid, int unlink, json_t **out, char *err, size_t errlen)
-{
-    pg_store *s = st->be;
-    pg_conn *c = &s->w;
-    long long id = cs_thread_id(tid);
-    time_t  now = time(NULL);
-    json_t *res = NULL, *aud;
-    PGresult *q;
-    int     rc, src, changed = 0;
-
-    if (owner_begin(st, as) < 0)
-	return CS_EINTERNAL;
-    if ((rc = thread_check(c, as, id, NULL, 0)) != CS_OK) {
-	if (rc == CS_ENOTFOUND)
-	    snprintf(err, errlen, "thread %.64s not found", tid);
-	else if (rc == CS_EFORBIDDEN)
-	    snprintf(err, errlen, "thread %.64s is not yours to change", tid);
-	return write_end(st, rc);
-    }
-    if ((rc = record_check(c, as, kind, rid)) != CS_OK) {
-	if (rc == CS_ENOTFOUND)
-	    snprintf(err, errlen, "%s %.64s not found", kind, rid);
-	return write_end(st, rc);
-    }
-    if (unlink) {
-	src = -1;
-	if ((q = pg_q(c, SQL_LINK_DEL, "siss", as, id, kind, rid)) != NULL) {
-	    changed = pg_changes(q) > 0;
-	    PQclear(q);
-	    /* Remembered even when no link was there: T3 must not add it later. */
-	    src = pg_x(c, SQL_UNLINK_ADD, "sissi", as, id, kind, rid, (long long) now);
-	}
-    } else
-	src = link_add(c, as, id, kind, rid, &changed);
-    if (src == 0 && changed)
-	src = event(c, unlink ? "thread.unlinked" : "thread.linked", as, id,
-		    json_pack("{s:s,s:s,s:s}", "thread", tid, kind, rid, "origin", "hand"));
-    if (src == 0) {
-	aud = json_pack("[s]", tid);
-	src = aud ? audit(c, as, unlink ? "unlink" : "link", aud, now) : -1;
-	json_decref(aud);
-    }
-    if (src == 0 && ((res = answer_thread(st, c, as, id)) == NULL
-		     || json_object_set_new(res, "changed", json_boolean(changed)) < 0))
-	src = -1;
-    if (src < 0)
-	cs_error(NULL, "store: %s: %s", unlink ? "unlink" : "link", c->msg);
-    if ((rc = write_end(st, src == 0 ? CS_OK : CS_EINTERNAL)) == CS_OK) {
-	*out = res;
-	res = NULL;
-    }
-    json_decref(res);
-    return rc;
-}
-
-/* participant - K3: is norm among the thread's participants? 1, 0, -1 */
-static int participant(cs_store *st, pg_conn *c, const char *as, long long id,
-		               const char *norm, char **name)
+int     pg_act_addr_lists(cs_store *st, const char *as, long long id, cs_strlist *out)
 {
     PGresult *q;
-    int     found = 0, r;
+    int     rc = 0;
 
-    if ((q = pg_q(c, SQL_K_ADDRS, "si", as, id)) == NULL)
+    if ((q = pg_q(W(st), SQL_K_ADDRS, "si", as, id)) == NULL)
 	return -1;
-    for (r = 0; r < PQntuples(q); r++) {
-	for (int i = 0; i < 4; i++)
-	    found |= cs_match_list(st, pg_text(q, r, i), norm, name);
-	found |= cs_match_envelope(st, pg_text(q, r, 4), norm);
-    }
+    for (int r = 0; rc == 0 && r < PQntuples(q); r++)
+	for (int i = 0; rc == 0 && i < 5; i++)
+	    rc = cs_strlist_add(out, pg_text(q, r, i));
     PQclear(q);
-    return found;
+    return rc;
 }
 
-/* known_person - K5: the person with norm that as may access (1), none (0), -1 */
-static int known_person(pg_conn *c, const char *as, const char *norm, char *pid,
-			        size_t pidlen, char **pname)
+int     pg_act_record_check(cs_store *st, const char *as, const char *kind, const char *rid)
+{
+    return record_check(W(st), as, kind, rid);
+}
+
+int     pg_act_link_add(cs_store *st, const char *owner, long long thread, const char *kind,
+			        const char *rid, int *changed)
+{
+    return link_add(W(st), owner, thread, kind, rid, changed) < 0 ? -1 : 0;
+}
+
+int     pg_act_link_del(cs_store *st, const char *owner, long long thread, const char *kind,
+			        const char *rid, time_t now, int *changed)
 {
     PGresult *q;
-    cs_rule_person *v = NULL;
-    long    pick;
-    int     n, rc = -1;
 
-    if ((q = pg_q(c, SQL_PERSON_BY_EMAIL, "ss", norm, as)) == NULL)
+    if ((q = pg_q(W(st), SQL_LINK_DEL, "siss", owner, thread, kind, rid)) == NULL)
 	return -1;
-    /* Every person with the address; cs_rule_contact_pick decides. */
-    n = PQntuples(q);
-    if (n == 0 || (v = calloc((size_t) n, sizeof(*v))) != NULL) {
-	for (int i = 0; i < n; i++) {
-	    v[i].id = pg_text(q, i, 0);
-	    v[i].owner = pg_null(q, i, 2) ? NULL : pg_text(q, i, 2);
-	    v[i].accessible = strcmp(pg_text(q, i, 3), "t") == 0;
-	}
-	rc = 0;
-	if ((pick = cs_rule_contact_pick(v, (size_t) n, as)) >= 0) {
-	    snprintf(pid, pidlen, "%s", v[pick].id);
-	    *pname = pg_null(q, (int) pick, 1) ? NULL : strdup(pg_text(q, (int) pick, 1));
-	    rc = pg_null(q, (int) pick, 1) || *pname ? 1 : -1;
-	}
-    }
-    free(v);
+    *changed = pg_changes(q) > 0;
+    PQclear(q);
+    return pg_x(W(st), SQL_UNLINK_ADD, "sissi", owner, thread, kind, rid,
+		(long long) now) < 0 ? -1 : 0;
+}
+
+int     pg_act_user_address(cs_store *st, const char *address)
+{
+    PGresult *q;
+    int     r;
+
+    if ((q = pg_q(W(st), SQL_USER_ADDR, "s", address)) == NULL)
+	return -1;
+    r = PQntuples(q) > 0;
+    PQclear(q);
+    return r;
+}
+
+int     pg_act_persons_by_email(cs_store *st, const char *address, const char *as,
+				        cs_person_rows *out)
+{
+    PGresult *q;
+    int     rc = 0;
+
+    if ((q = pg_q(W(st), SQL_PERSON_BY_EMAIL, "ss", address, as)) == NULL)
+	return -1;
+    for (int i = 0; rc == 0 && i < PQntuples(q); i++)
+	rc = cs_person_rows_add(out, pg_text(q, i, 0),
+				pg_null(q, i, 1) ? NULL : pg_text(q, i, 1),
+				pg_null(q, i, 2) ? NULL : pg_text(q, i, 2),
+				strcmp(pg_text(q, i, 3), "t") == 0 ? CS_PERSON_ACCESSIBLE : 0);
     PQclear(q);
     return rc;
 }
 
-/* pg_contact_create - K3, K5, as the SQLite backend (see sq_contact_create) */
-int     pg_contact_create(cs_store *st, const char *as, const char *tid, const char *address,
-			             const char *name, json_t **out, char *err, size_t errlen)
+int     pg_act_person_new(cs_store *st, const char *as, const char *address, const char *name,
+			          time_t now, char *id, size_t idlen)
 {
-    pg_store *s = st->be;
-    pg_conn *c = &s->w;
-    long long id = cs_thread_id(tid);
-    char    norm[CS_ADDR_MAX + 1], pid[PG_MAX_ID + 1];
-    char   *seen_name = NULL, *pname = NULL;
-    time_t  now = time(NULL);
-    json_t *res = NULL, *aud;
+    pg_conn *c = W(st);
     PGresult *q;
-    int     rc, src = 0, created = 0, linked = 0, r, b[2];
 
-    if (cs_store_normalize(st, address, norm, sizeof(norm)) < 0) {
-	snprintf(err, errlen, "--address: not a mail address");
-	return CS_EINVAL;
-    }
-    /* The mailbox and the address, in the writers' order. */
-    b[0] = pg_bucket("o:", as);
-    b[1] = pg_bucket("e:", norm);
-    if (write_begin(st, b, 2) < 0)
-	return CS_EINTERNAL;
-    if ((rc = thread_check(c, as, id, NULL, 0)) != CS_OK) {
-	if (rc == CS_ENOTFOUND)
-	    snprintf(err, errlen, "thread %.64s not found", tid);
-	else if (rc == CS_EFORBIDDEN)
-	    snprintf(err, errlen, "thread %.64s is not in your mailbox", tid);
-	return write_end(st, rc);
-    }
-    if ((r = participant(st, c, as, id, norm, &seen_name)) <= 0) {
-	if (r == 0)
-	    snprintf(err, errlen, "%s is not a participant of thread %.64s", norm, tid);
-	rc = r == 0 ? CS_EINVAL : CS_EINTERNAL;
-	goto out;
-    }
-    if ((q = pg_q(c, SQL_USER_ADDR, "s", norm)) == NULL) {
-	rc = CS_EINTERNAL;
-	goto out;
-    }
-    r = PQntuples(q);
+    if ((q = pg_q(c, SQL_PERSON_NEW, "ssi", name, as, (long long) now)) == NULL)
+	return -1;
+    snprintf(id, idlen, "%s", PQntuples(q) ? pg_text(q, 0, 0) : "");
     PQclear(q);
-    if (r > 0) {
-	snprintf(err, errlen, "%s is a CRM user's address", norm);
-	rc = CS_EINVAL;
-	goto out;
-    }
-    if ((r = known_person(c, as, norm, pid, sizeof(pid), &pname)) < 0) {
-	rc = CS_EINTERNAL;
-	goto out;
-    }
-    /* r > 0: already the caller's to see: linked, nothing granted (K5). */
-    if (r == 0) {
-	char    use[1024];
+    if (pg_x(c, SQL_PERSON_EMAIL, "sss", address, id, as) < 0
+	|| pg_x(c, SQL_ACCESS_ADD, "sss", as, "person", id) < 0)
+	return -1;
+    return 0;
+}
 
-	cs_rule_person_name(name, seen_name, norm, use, sizeof(use));
-	if ((pname = strdup(use)) == NULL)
-	    src = -1;
-	else if ((q = pg_q(c, SQL_PERSON_NEW, "ssi", pname, as, (long long) now)) == NULL)
-	    src = -1;
-	else {
-	    snprintf(pid, sizeof(pid), "%s", PQntuples(q) ? pg_text(q, 0, 0) : "");
-	    PQclear(q);
-	    created = 1;
-	    if (pg_x(c, SQL_PERSON_EMAIL, "sss", norm, pid, as) < 0
-		|| pg_x(c, SQL_ACCESS_ADD, "sss", as, "person", pid) < 0)
-		src = -1;
-	}
-	if (src == 0)
-	    src = event(c, "person.created", as, 0,
-			json_pack("{s:s,s:s?,s:s}", "person", pid, "name", pname,
-				  "address", norm));
-    }
-    if (src == 0)
-	src = link_add(c, as, id, "person", pid, &linked);
-    if (src == 0 && linked)
-	src = event(c, "thread.linked", as, id,
-		    json_pack("{s:s,s:s,s:s}", "thread", tid, "person", pid, "origin", "hand"));
-    if (src == 0) {
-	aud = json_pack("[s]", tid);
-	src = aud ? audit(c, as, created ? "contact create" : "contact link", aud, now) : -1;
-	json_decref(aud);
-    }
-    if (src == 0
-	&& (res = json_pack("{s:{s:s,s:s?,s:s},s:b,s:s}", "person", "id", pid, "name", pname,
-			    "address", norm, "created", created, "thread", tid)) == NULL)
-	src = -1;
-    if (src < 0)
-	cs_error(NULL, "store: contact create: %s", c->msg);
-    rc = src == 0 ? CS_OK : CS_EINTERNAL;
-out:
-    if ((rc = write_end(st, rc)) == CS_OK) {
-	*out = res;
-	res = NULL;
-    }
-    json_decref(res);
-    free(seen_name);
-    free(pname);
-    return rc;
+int     pg_act_event_add(cs_store *st, const char *type, const char *owner, long long thread,
+			         json_t *payload, json_t *content)
+{
+    return pg_event_add(W(st), type, owner, thread, 0, payload, content) < 0 ? -1 : 0;
+}
+
+int     pg_act_audit(cs_store *st, const char *who, const char *what, json_t *threads,
+		             time_t now)
+{
+    return audit(W(st), who, what, threads, now) < 0 ? -1 : 0;
 }
 
 /* The CRM directory (X2). */

@@ -908,12 +908,6 @@ int     sq_thread_raw(cs_store *, const char *, const char *, cs_store_raw_fn, v
 int     sq_attachment(cs_store *, const char *, const char *, size_t, cs_buf *);
 int     sq_record_threads(cs_store *, const char *, const char *, const char *, int,
 			          const char *, json_t **);
-int     sq_threads_set(cs_store *, const char *, int, const char *const *, size_t, json_t **,
-		               char *, size_t);
-int     sq_link(cs_store *, const char *, const char *, const char *, const char *, int,
-		        json_t **, char *, size_t);
-int     sq_contact_create(cs_store *, const char *, const char *, const char *, const char *,
-			          json_t **, char *, size_t);
 int     sq_directory_import(cs_store *, json_t *, json_t **, char *, size_t);
 /* The milters' status (cs_store_sqlite_status.c). */
 int     sq_milter_status_put(cs_store *, const char *, time_t, const char *);
@@ -940,9 +934,7 @@ const struct cs_store_ops cs_store_sqlite_ops = {
     .thread_raw = sq_thread_raw,
     .attachment = sq_attachment,
     .record_threads = sq_record_threads,
-    .threads_set = sq_threads_set,
-    .link = sq_link,
-    .contact_create = sq_contact_create,
+    SQ_ACT_OPS,
     .directory_import = sq_directory_import,
     .milter_status_put = sq_milter_status_put,
     .milter_status_get = sq_milter_status_get,

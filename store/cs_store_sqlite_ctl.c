@@ -172,7 +172,6 @@ static const char SQL_ACCESS_ADD[] =
 "INSERT OR IGNORE INTO access(user, kind, id) VALUES(?1, ?2, ?3)";
 
 /* Limits on what one command may name or import. */
-#define SQ_MAX_THREADS	100000
 #define SQ_MAX_ID	256
 #define SQ_MAX_PARTICIPANTS 100
 
@@ -676,22 +675,6 @@ static int audit(sq_conn *c, const char *who, const char *what, json_t *threads,
     return rc;
 }
 
-/* event - add an X3 event in the current transaction; payload is consumed */
-static int event(sq_conn *c, const char *type, const char *owner, sqlite3_int64 thread,
-		         json_t *payload, json_t *content)
-{
-    int     rc;
-
-    if (payload == NULL) {
-	json_decref(content);
-	return SQLITE_NOMEM;
-    }
-    rc = sq_event_add_c(c, type, owner, thread, 0, payload, content);
-    json_decref(payload);
-    json_decref(content);
-    return rc;
-}
-
 /* delete_thread - messages, unshared raw copies, threading ids, links, row */
 static int delete_thread(sq_conn *c, const char *owner, sqlite3_int64 id)
 {
@@ -762,124 +745,6 @@ static json_t *visible_to(sq_conn *c, sqlite3_int64 id)
     return a;
 }
 
-/* sq_threads_set - share, private, delete: check all, then change all */
-int     sq_threads_set(cs_store *st, const char *as, int action, const char *const *names,
-			          size_t n, json_t **out, char *err, size_t errlen)
-{
-    static const char *const what[] = {"", "share", "private", "delete"};
-    sq_store *s = st->be;
-    sq_conn *c = &s->w;
-    sqlite3_int64 *ids, *uniq = NULL;
-    char   *vis = NULL, *done = NULL;
-    size_t  i, nuniq = 0;
-    json_t *res = NULL, *list = NULL, *audited = NULL;
-    time_t  now = time(NULL);
-    int     rc = CS_EINTERNAL, src = SQLITE_OK;
-
-    if (n == 0 || n > SQ_MAX_THREADS) {
-	snprintf(err, errlen, n ? "at most %d threads at once" : "no thread named",
-		 SQ_MAX_THREADS);
-	return CS_EINVAL;
-    }
-    if ((ids = calloc(n, sizeof(*ids))) == NULL || (uniq = calloc(n, sizeof(*ids))) == NULL
-	|| (vis = calloc(n, 8)) == NULL || (done = calloc(n, 1)) == NULL) {
-	free(ids);
-	free(uniq);
-	free(vis);
-	return CS_EINTERNAL;
-    }
-    if (write_begin(st) < 0) {
-	free(ids);
-	free(uniq);
-	free(vis);
-	free(done);
-	return CS_EINTERNAL;
-    }
-    /* V4: every thread is checked before anything changes. */
-    for (i = 0; i < n; i++) {
-	ids[i] = cs_thread_id(names[i]);
-	if ((rc = thread_check(c, as, ids[i], vis + 8 * i, 8)) != CS_OK) {
-	    if (rc == CS_ENOTFOUND)
-		snprintf(err, errlen, "thread %.64s not found", names[i]);
-	    else if (rc == CS_EFORBIDDEN)
-		snprintf(err, errlen, "thread %.64s is not yours to change", names[i]);
-	    goto out;
-	}
-    }
-    rc = CS_EINTERNAL;
-    /* A thread named twice is changed and answered once. */
-    memcpy(uniq, ids, n * sizeof(*ids));
-    qsort(uniq, n, sizeof(*uniq), cs_ids_cmp);
-    for (i = 0; i < n; i++)
-	if (nuniq == 0 || uniq[nuniq - 1] != uniq[i])
-	    uniq[nuniq++] = uniq[i];
-    if ((res = json_object()) == NULL || (list = json_array()) == NULL
-	|| json_object_set_new(res, "threads", list) < 0 || (audited = json_array()) == NULL)
-	goto out;
-    for (i = 0; i < n && src == SQLITE_OK; i++) {
-	sqlite3_int64 id = ids[i];
-	sqlite3_int64 *u = bsearch(&id, uniq, nuniq, sizeof(*uniq), cs_ids_cmp);
-	const char *want = action == CS_THREADS_SHARE ? "shared" : "private";
-	char    tid[32];
-	sqlite3_stmt *q;
-	json_t *vt;
-
-	if (u == NULL || done[u - uniq])
-	    continue;
-	done[u - uniq] = 1;
-	snprintf(tid, sizeof(tid), "t%lld", (long long) id);
-	if (json_array_append_new(audited, json_string(tid)) < 0) {
-	    src = SQLITE_NOMEM;
-	    break;
-	}
-	if (action == CS_THREADS_DELETE) {
-	    if ((src = delete_thread(c, as, id)) == SQLITE_OK)
-		src = event(c, "thread.deleted", as, id, json_pack("{s:s}", "thread", tid), NULL);
-	    if (src == SQLITE_OK && json_array_append_new(list, json_string(tid)) < 0)
-		src = SQLITE_NOMEM;
-	    continue;
-	}
-	if ((q = owner_stmt(c, SQL_SET_VIS, as, id)) == NULL) {
-	    src = SQLITE_ERROR;
-	    break;
-	}
-	sq_bind_str(q, 3, want);
-	if ((src = sq_run(q)) != SQLITE_OK)
-	    break;
-	if (strcmp(vis + 8 * i, want) != 0
-	    && (src = event(c, "thread.visibility_changed", as, id,
-			    json_pack("{s:s,s:s}", "thread", tid, "visibility", want),
-			    NULL)) != SQLITE_OK)
-	    break;
-	if (action == CS_THREADS_PRIVATE) {
-	    if (json_array_append_new(list, json_string(tid)) < 0)
-		src = SQLITE_NOMEM;
-	} else if ((vt = visible_to(c, id)) == NULL
-		   || json_array_append_new(list, json_pack("{s:s,s:o}", "id", tid,
-							     "visible_to", vt)) < 0)
-	    src = SQLITE_ERROR;
-    }
-    if (src == SQLITE_OK)
-	src = audit(c, as, what[action], audited, now);
-    if (src != SQLITE_OK) {
-	cs_error(NULL, "store: %s: %s", what[action], sqlite3_errmsg(c->db));
-	goto out;
-    }
-    rc = CS_OK;
-out:
-    if ((rc = write_end(st, rc)) == CS_OK) {
-	*out = res;
-	res = NULL;
-    }
-    json_decref(res);
-    json_decref(audited);
-    free(ids);
-    free(uniq);
-    free(vis);
-    free(done);
-    return rc;
-}
-
 /* link_stmt - a cached statement bound with owner, thread, kind, id */
 static sqlite3_stmt *link_stmt(sq_conn *c, const char *sql, const char *owner,
 			               sqlite3_int64 thread, const char *kind, const char *rid)
@@ -911,97 +776,6 @@ static int link_add(sq_conn *c, const char *owner, sqlite3_int64 thread, const c
     if ((rc = sq_run(link_stmt(c, SQL_UNLINK_DEL, owner, thread, kind, rid))) != SQLITE_OK)
 	return rc;
     return sq_run(link_stmt(c, SQL_LINK_HAND, owner, thread, kind, rid));
-}
-
-/* answer_thread - {"thread": {...}} as the owner sees it now, plus extra */
-static json_t *answer_thread(cs_store *st, sq_conn *c, const char *as, sqlite3_int64 id)
-{
-    sqlite3_stmt *q;
-    json_t *t = NULL;
-
-    if ((q = owner_stmt(c, SQL_TGET, as, id)) == NULL)
-	return NULL;
-    if (sqlite3_step(q) == SQLITE_ROW)
-	t = sq_thread_obj(st, c, as, q);
-    sqlite3_reset(q);
-    return t ? json_pack("{s:o}", "thread", t) : NULL;
-}
-
-/* sq_link - T3 by hand: link or unlink one thread and one record */
-int     sq_link(cs_store *st, const char *as, const char *tid, const char *kind,
-		           const char *rid, int unlink, json_t **out, char *err, size_t errlen)
-{
-    sq_store *s = st->be;
-    sq_conn *c = &s->w;
-    sqlite3_int64 id = cs_thread_id(tid);
-    time_t  now = time(NULL);
-    json_t *res = NULL, *aud;
-    int     rc, src, changed = 0;
-
-    if (write_begin(st) < 0)
-	return CS_EINTERNAL;
-    if ((rc = thread_check(c, as, id, NULL, 0)) != CS_OK) {
-	if (rc == CS_ENOTFOUND)
-	    snprintf(err, errlen, "thread %.64s not found", tid);
-	else if (rc == CS_EFORBIDDEN)
-	    snprintf(err, errlen, "thread %.64s is not yours to change", tid);
-	return write_end(st, rc);
-    }
-    if ((rc = record_check(c, as, kind, rid)) != CS_OK) {
-	if (rc == CS_ENOTFOUND)
-	    snprintf(err, errlen, "%s %.64s not found", kind, rid);
-	return write_end(st, rc);
-    }
-    if (unlink) {
-	src = sq_run(link_stmt(c, SQL_LINK_DEL, as, id, kind, rid));
-	changed = src == SQLITE_OK && sqlite3_changes(c->db) > 0;
-	/* Remembered even when no link was there: T3 must not add it later. */
-	if (src == SQLITE_OK) {
-	    sqlite3_stmt *q = link_stmt(c, SQL_UNLINK_ADD, as, id, kind, rid);
-
-	    if (q)
-		sqlite3_bind_int64(q, 5, (sqlite3_int64) now);
-	    src = sq_run(q);
-	}
-    } else
-	src = link_add(c, as, id, kind, rid, &changed);
-    if (src == SQLITE_OK && changed)
-	src = event(c, unlink ? "thread.unlinked" : "thread.linked", as, id,
-		    json_pack("{s:s,s:s,s:s}", "thread", tid, kind, rid, "origin", "hand"), NULL);
-    if (src == SQLITE_OK) {
-	aud = json_pack("[s]", tid);
-	src = aud ? audit(c, as, unlink ? "unlink" : "link", aud, now) : SQLITE_NOMEM;
-	json_decref(aud);
-    }
-    if (src == SQLITE_OK && ((res = answer_thread(st, c, as, id)) == NULL
-			     || json_object_set_new(res, "changed", json_boolean(changed)) < 0))
-	src = SQLITE_ERROR;
-    if (src != SQLITE_OK)
-	cs_error(NULL, "store: %s: %s", unlink ? "unlink" : "link", sqlite3_errmsg(c->db));
-    if ((rc = write_end(st, src == SQLITE_OK ? CS_OK : CS_EINTERNAL)) == CS_OK) {
-	*out = res;
-	res = NULL;
-    }
-    json_decref(res);
-    return rc;
-}
-
-/* participant - K3: is norm among the thread's participants? 1, 0, -1 */
-static int participant(cs_store *st, sq_conn *c, const char *as, sqlite3_int64 id,
-		               const char *norm, char **name)
-{
-    sqlite3_stmt *q;
-    int     step, found = 0;
-
-    if ((q = owner_stmt(c, SQL_K_ADDRS, as, id)) == NULL)
-	return -1;
-    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-	for (int i = 0; i < 4; i++)
-	    found |= cs_match_list(st, sq_col_text(q, i), norm, name);
-	found |= cs_match_envelope(st, sq_col_text(q, 4), norm);
-    }
-    sqlite3_reset(q);
-    return step == SQLITE_DONE ? found : -1;
 }
 
 /* one_row - step once: 1 a row (left unreset), 0 none, -1 error */
@@ -1060,159 +834,158 @@ static int person_new(sq_conn *c, const char *as, const char *norm, const char *
     return sq_run(q);
 }
 
-/* known_person - K5: the person with norm that as may access (1), none (0), -1 */
-static int known_person(sq_conn *c, const char *as, const char *norm, char *pid,
-			        size_t pidlen, char **pname)
+/*
+ * The owner actions' primitives (cs_store_act.h): the workflows are in
+ * cs_store_share.c, cs_store_link.c and cs_store_contact.c.
+ */
+#define W(st)	(&((sq_store *) (st)->be)->w)
+#define OK(rc)	((rc) == SQLITE_OK ? 0 : -1)
+
+int     sq_act_begin(cs_store *st, const char *as, const char *address)
 {
-    sqlite3_stmt *q;
-    cs_strlist ids = {0}, names = {0}, owners = {0};
-    cs_rule_person *v = NULL;
-    int    *acc = NULL, step, rc = -1;
-    long    pick;
-    size_t  n = 0;
-
-    if ((q = sq_stmt(c, SQL_PERSON_BY_EMAIL)) == NULL)
-	return -1;
-    sq_bind_str(q, 1, norm);
-    sq_bind_str(q, 2, as);
-    /* Every person with the address; cs_rule_contact_pick decides. */
-    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-	int    *na = realloc(acc, (n + 1) * sizeof(*acc));
-
-	if (na == NULL)
-	    break;
-	acc = na;
-	/* bit 0: accessible; bit 1: no name (answered null). */
-	acc[n] = (sqlite3_column_int(q, 3) != 0) | (sqlite3_column_type(q, 1) == SQLITE_NULL) << 1;
-	if (cs_strlist_add(&ids, sq_col_text(q, 0)) < 0
-	    || cs_strlist_add(&names, sq_col_text(q, 1)) < 0
-	    || cs_strlist_add(&owners, sq_col_text(q, 2)) < 0)
-	    break;
-	if (sqlite3_column_type(q, 2) == SQLITE_NULL)
-	    owners.v[n][0] = 0;			/* the CRM's: no owner */
-	n++;
-    }
-    sqlite3_reset(q);
-    if (step != SQLITE_DONE || (n && (v = calloc(n, sizeof(*v))) == NULL))
-	goto out;
-    for (size_t i = 0; i < n; i++) {
-	v[i].id = ids.v[i];
-	v[i].owner = *owners.v[i] ? owners.v[i] : NULL;
-	v[i].accessible = acc[i] & 1;
-    }
-    rc = 0;
-    if ((pick = cs_rule_contact_pick(v, n, as)) >= 0) {
-	snprintf(pid, pidlen, "%s", ids.v[pick]);
-	*pname = acc[pick] & 2 ? NULL : strdup(names.v[pick]);
-	rc = acc[pick] & 2 || *pname ? 1 : -1;
-    }
-out:
-    free(v);
-    free(acc);
-    cs_strlist_free(&ids);
-    cs_strlist_free(&names);
-    cs_strlist_free(&owners);
-    return rc;
+    (void) as;
+    (void) address;
+    return write_begin(st);
 }
 
-/*
- * sq_contact_create - K3, K5. A person with the address that as may
- * already access (their own, else the CRM's) is answered (created
- * false) and linked; otherwise as gets a person of their own, whoever
- * else has one: the answer for an address another user's or the CRM's
- * person holds is the answer for an address nobody knew.
- */
-int     sq_contact_create(cs_store *st, const char *as, const char *tid, const char *address,
-			             const char *name, json_t **out, char *err, size_t errlen)
+int     sq_act_end(cs_store *st, int rc)
 {
-    sq_store *s = st->be;
-    sq_conn *c = &s->w;
-    sqlite3_int64 id = cs_thread_id(tid);
-    char    norm[CS_ADDR_MAX + 1], pid[SQ_MAX_ID + 1];
-    char   *seen_name = NULL, *pname = NULL;
-    time_t  now = time(NULL);
-    json_t *res = NULL, *aud;
+    return write_end(st, rc);
+}
+
+const char *sq_act_error(cs_store *st)
+{
+    return sqlite3_errmsg(W(st)->db);
+}
+
+int     sq_act_thread_check(cs_store *st, const char *as, long long id, char *vis,
+			            size_t vislen)
+{
+    return thread_check(W(st), as, id, vis, vislen);
+}
+
+int     sq_act_thread_set_vis(cs_store *st, const char *owner, long long id, const char *vis)
+{
+    sqlite3_stmt *q = owner_stmt(W(st), SQL_SET_VIS, owner, id);
+
+    if (q == NULL)
+	return -1;
+    sq_bind_str(q, 3, vis);
+    return OK(sq_run(q));
+}
+
+int     sq_act_thread_delete(cs_store *st, const char *owner, long long id)
+{
+    return OK(delete_thread(W(st), owner, id));
+}
+
+json_t *sq_act_visible_to(cs_store *st, long long id)
+{
+    return visible_to(W(st), id);
+}
+
+json_t *sq_act_thread_answer(cs_store *st, const char *as, long long id)
+{
+    sq_conn *c = W(st);
     sqlite3_stmt *q;
-    int     rc, src = SQLITE_OK, created = 0, linked = 0, r;
+    json_t *t = NULL;
 
-    if (write_begin(st) < 0)
-	return CS_EINTERNAL;
-    if ((rc = thread_check(c, as, id, NULL, 0)) != CS_OK) {
-	if (rc == CS_ENOTFOUND)
-	    snprintf(err, errlen, "thread %.64s not found", tid);
-	else if (rc == CS_EFORBIDDEN)
-	    snprintf(err, errlen, "thread %.64s is not in your mailbox", tid);
-	return write_end(st, rc);
-    }
-    rc = CS_EINVAL;
-    if (cs_store_normalize(st, address, norm, sizeof(norm)) < 0) {
-	snprintf(err, errlen, "--address: not a mail address");
-	goto out;
-    }
-    if ((r = participant(st, c, as, id, norm, &seen_name)) <= 0) {
-	if (r == 0)
-	    snprintf(err, errlen, "%s is not a participant of thread %.64s", norm, tid);
-	rc = r == 0 ? CS_EINVAL : CS_EINTERNAL;
-	goto out;
-    }
-    if ((q = sq_stmt(c, SQL_USER_ADDR)) == NULL) {
-	rc = CS_EINTERNAL;
-	goto out;
-    }
-    sq_bind_str(q, 1, norm);
-    if ((r = one_row(q)) != 0) {
+    if ((q = owner_stmt(c, SQL_TGET, as, id)) == NULL)
+	return NULL;
+    if (sqlite3_step(q) == SQLITE_ROW)
+	t = sq_thread_obj(st, c, as, q);
+    sqlite3_reset(q);
+    return t;
+}
+
+int     sq_act_addr_lists(cs_store *st, const char *as, long long id, cs_strlist *out)
+{
+    sqlite3_stmt *q;
+    int     step, rc = 0;
+
+    if ((q = owner_stmt(W(st), SQL_K_ADDRS, as, id)) == NULL)
+	return -1;
+    while (rc == 0 && (step = sqlite3_step(q)) == SQLITE_ROW)
+	for (int i = 0; rc == 0 && i < 5; i++)
+	    rc = cs_strlist_add(out, sq_col_text(q, i));
+    sqlite3_reset(q);
+    return rc == 0 && step == SQLITE_DONE ? 0 : -1;
+}
+
+int     sq_act_record_check(cs_store *st, const char *as, const char *kind, const char *rid)
+{
+    return record_check(W(st), as, kind, rid);
+}
+
+int     sq_act_link_add(cs_store *st, const char *owner, long long thread, const char *kind,
+			        const char *rid, int *changed)
+{
+    return OK(link_add(W(st), owner, thread, kind, rid, changed));
+}
+
+int     sq_act_link_del(cs_store *st, const char *owner, long long thread, const char *kind,
+			        const char *rid, time_t now, int *changed)
+{
+    sq_conn *c = W(st);
+    sqlite3_stmt *q;
+
+    if (sq_run(link_stmt(c, SQL_LINK_DEL, owner, thread, kind, rid)) != SQLITE_OK)
+	return -1;
+    *changed = sqlite3_changes(c->db) > 0;
+    if ((q = link_stmt(c, SQL_UNLINK_ADD, owner, thread, kind, rid)) != NULL)
+	sqlite3_bind_int64(q, 5, (sqlite3_int64) now);
+    return OK(sq_run(q));
+}
+
+int     sq_act_user_address(cs_store *st, const char *address)
+{
+    sqlite3_stmt *q = sq_stmt(W(st), SQL_USER_ADDR);
+    int     r;
+
+    if (q == NULL)
+	return -1;
+    sq_bind_str(q, 1, address);
+    r = one_row(q);
+    if (r > 0)
 	sqlite3_reset(q);
-	if (r > 0)
-	    snprintf(err, errlen, "%s is a CRM user's address", norm);
-	rc = r > 0 ? CS_EINVAL : CS_EINTERNAL;
-	goto out;
-    }
-    if ((r = known_person(c, as, norm, pid, sizeof(pid), &pname)) < 0) {
-	rc = CS_EINTERNAL;
-	goto out;
-    }
-    /* r > 0: already the caller's to see: linked, nothing granted (K5). */
-    if (r == 0) {
-	char    use[1024];
+    return r;
+}
 
-	cs_rule_person_name(name, seen_name, norm, use, sizeof(use));
-	if ((pname = strdup(use)) == NULL)
-	    src = SQLITE_NOMEM;
-	else if ((src = person_new(c, as, norm, pname, now, pid, sizeof(pid))) == SQLITE_OK)
-	    created = 1;
-	if (src == SQLITE_OK)
-	    src = event(c, "person.created", as, 0,
-			json_pack("{s:s,s:s?,s:s}", "person", pid, "name", pname,
-				  "address", norm), NULL);
-    }
-    if (src == SQLITE_OK)
-	src = link_add(c, as, id, "person", pid, &linked);
-    if (src == SQLITE_OK && linked)
-	src = event(c, "thread.linked", as, id,
-		    json_pack("{s:s,s:s,s:s}", "thread", tid, "person", pid, "origin", "hand"),
-		    NULL);
-    if (src == SQLITE_OK) {
-	aud = json_pack("[s]", tid);
-	src = aud ? audit(c, as, created ? "contact create" : "contact link", aud, now)
-	    : SQLITE_NOMEM;
-	json_decref(aud);
-    }
-    if (src == SQLITE_OK
-	&& (res = json_pack("{s:{s:s,s:s?,s:s},s:b,s:s}", "person", "id", pid, "name", pname,
-			    "address", norm, "created", created, "thread", tid)) == NULL)
-	src = SQLITE_NOMEM;
-    if (src != SQLITE_OK)
-	cs_error(NULL, "store: contact create: %s", sqlite3_errmsg(c->db));
-    rc = src == SQLITE_OK ? CS_OK : CS_EINTERNAL;
-out:
-    if ((rc = write_end(st, rc)) == CS_OK) {
-	*out = res;
-	res = NULL;
-    }
-    json_decref(res);
-    free(seen_name);
-    free(pname);
-    return rc;
+int     sq_act_persons_by_email(cs_store *st, const char *address, const char *as,
+				        cs_person_rows *out)
+{
+    sqlite3_stmt *q = sq_stmt(W(st), SQL_PERSON_BY_EMAIL);
+    int     step, rc = 0;
+
+    if (q == NULL)
+	return -1;
+    sq_bind_str(q, 1, address);
+    sq_bind_str(q, 2, as);
+    while (rc == 0 && (step = sqlite3_step(q)) == SQLITE_ROW)
+	rc = cs_person_rows_add(out, sq_col_text(q, 0),
+				sqlite3_column_type(q, 1) == SQLITE_NULL ? NULL : sq_col_text(q, 1),
+				sqlite3_column_type(q, 2) == SQLITE_NULL ? NULL : sq_col_text(q, 2),
+				sqlite3_column_int(q, 3) ? CS_PERSON_ACCESSIBLE : 0);
+    sqlite3_reset(q);
+    return rc == 0 && step == SQLITE_DONE ? 0 : -1;
+}
+
+int     sq_act_person_new(cs_store *st, const char *as, const char *address, const char *name,
+			          time_t now, char *id, size_t idlen)
+{
+    return OK(person_new(W(st), as, address, name, now, id, idlen));
+}
+
+int     sq_act_event_add(cs_store *st, const char *type, const char *owner, long long thread,
+			         json_t *payload, json_t *content)
+{
+    return OK(sq_event_add_c(W(st), type, owner, thread, 0, payload, content));
+}
+
+int     sq_act_audit(cs_store *st, const char *who, const char *what, json_t *threads,
+		             time_t now)
+{
+    return OK(audit(W(st), who, what, threads, now));
 }
 
 /* The CRM directory (X2). */
