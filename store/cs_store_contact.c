@@ -28,6 +28,8 @@
 #include "cs_store_impl.h"
 #include "cs_store_rules.h"
 #include "cs_store_util.h"
+#include "cs_store_db.h"
+#include "cs_store_prim.h"
 #include "cs_store_act.h"
 
 #define CS_ACT_MAX_ID	256		/* bytes of a person id */
@@ -76,7 +78,7 @@ static int participant(cs_store *st, const char *as, long long id, const char *n
     cs_strlist t = {0};
     int     found = 0;
 
-    if (st->ops->thread_addr_lists(st, as, id, &t) < 0) {
+    if (cs_prim_addr_lists(st, as, id, &t) < 0) {
 	cs_strlist_free(&t);
 	return -1;
     }
@@ -99,7 +101,7 @@ static int known_person(cs_store *st, const char *as, const char *norm, char *pi
     int     rc = -1;
 
     /* Every person with the address; cs_rule_contact_pick decides. */
-    if (st->ops->persons_by_email(st, norm, as, &p) < 0
+    if (cs_prim_persons_by_email(st, norm, as, &p) < 0
 	|| (p.n && (v = calloc(p.n, sizeof(*v))) == NULL))
 	goto out;
     for (size_t i = 0; i < p.n; i++) {
@@ -152,7 +154,7 @@ int     cs_act_contact_create(cs_store *st, const char *as, const char *tid,
     /* The mailbox and the address, in the writers' order. */
     if (o->act_begin(st, as, bad ? NULL : norm) < 0)
 	return CS_EINTERNAL;
-    if ((rc = o->thread_check(st, as, id, NULL, 0)) != CS_OK) {
+    if ((rc = cs_prim_thread_check(st, CS_DB_W, as, id, NULL, 0)) != CS_OK) {
 	cs_act_thread_err(rc, tid, "is not in your mailbox", err, errlen);
 	return o->act_end(st, rc);
     }
@@ -167,7 +169,7 @@ int     cs_act_contact_create(cs_store *st, const char *as, const char *tid,
 	rc = r == 0 ? CS_EINVAL : CS_EINTERNAL;
 	goto out;
     }
-    if ((r = o->user_address(st, norm)) != 0) {
+    if ((r = cs_prim_user_address(st, norm)) != 0) {
 	if (r > 0)
 	    snprintf(err, errlen, "%s is a CRM user's address", norm);
 	rc = r > 0 ? CS_EINVAL : CS_EINTERNAL;
@@ -183,7 +185,7 @@ int     cs_act_contact_create(cs_store *st, const char *as, const char *tid,
 	created = src == 0;
     }
     if (src == 0)
-	src = o->link_add(st, as, id, "person", pid, &linked);
+	src = cs_prim_link_add(st, as, id, "person", pid, &linked);
     if (src == 0 && linked)
 	src = cs_act_event(st, "thread.linked", as, id,
 			   json_pack("{s:s,s:s,s:s}", "thread", tid, "person", pid,
@@ -195,7 +197,7 @@ int     cs_act_contact_create(cs_store *st, const char *as, const char *tid,
 			    "address", norm, "created", created, "thread", tid)) == NULL)
 	src = -1;
     if (src < 0)
-	cs_error(NULL, "store: contact create: %s", o->act_error(st));
+	cs_error(NULL, "store: contact create: %s", cs_db_error(st, CS_DB_W));
     rc = src == 0 ? CS_OK : CS_EINTERNAL;
 out:
     if ((rc = o->act_end(st, rc)) == CS_OK) {

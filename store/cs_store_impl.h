@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <time.h>
 #include "cs_store.h"
+#include "cs_store_db.h"
 
 #define CS_STORE_GROUP_MAX	256	/* jobs per transaction */
 /*
@@ -127,6 +128,8 @@ typedef struct cs_store_job {
 
 struct cs_store_ops {
     const char *name;
+    const struct cs_db_ops *db;		/* statements (cs_store_db.h) */
+    const struct cs_sql *sql;		/* the dialect's SQL for them */
     int     (*open) (cs_store *, const char *database, unsigned flags,
 		             long timeout_ms, char *err, size_t errlen);
     void    (*close) (cs_store *);
@@ -158,51 +161,25 @@ struct cs_store_ops {
 				       int limit, const char *cursor, json_t **);
 
     /*
-     * Primitives of the owner actions, written once above them
-     * (cs_store_share.c V4, cs_store_link.c T3, cs_store_contact.c K3
-     * K5): a few statements of the dialect's SQL each, on the write
-     * connection between act_begin and act_end. They answer 0 or -1
-     * unless said otherwise; act_error names the last failure.
+     * The owner actions (cs_store_share.c V4, cs_store_link.c T3,
+     * cs_store_contact.c K3 K5) are written once over cs_store_db.h and
+     * cs_store_prim.c; what differs by more than SQL text is here, on the
+     * write connection between act_begin and act_end. 0 or -1.
      */
     /* A write transaction for as's mailbox (and address, when given). */
     int     (*act_begin) (cs_store *, const char *as, const char *address);
     /* Commit when rc is CS_OK, else roll back; answers rc or CS_EINTERNAL. */
     int     (*act_end) (cs_store *, int rc);
-    const char *(*act_error) (cs_store *);
-    /* CS_OK (as owns it), CS_EFORBIDDEN, CS_ENOTFOUND, CS_EINTERNAL. */
-    int     (*thread_check) (cs_store *, const char *as, long long id, char *vis,
-			             size_t vislen);
-    int     (*thread_set_vis) (cs_store *, const char *owner, long long id, const char *vis);
-    /* Messages, unshared raw copies, threading ids, links, the row. */
+    /* Messages, raw copies no other copy uses, threading ids, links, row. */
     int     (*thread_delete) (cs_store *, const char *owner, long long id);
-    /* The users who may see a thread now, owner included; NULL: error. */
-    json_t *(*thread_visible_to) (cs_store *, long long id);
     /* The thread object as its owner sees it now; NULL: error. */
     json_t *(*thread_answer) (cs_store *, const char *as, long long id);
-    /* Per message of as's thread: from, to, cc, reply-to, envelope texts. */
-    int     (*thread_addr_lists) (cs_store *, const char *as, long long id, cs_strlist *out);
-    /* May as access this deal or person? CS_OK, CS_ENOTFOUND, CS_EINTERNAL. */
-    int     (*record_check) (cs_store *, const char *as, const char *kind, const char *id);
-    /* A hand link (forgets a hand unlink); *changed when it is new. */
-    int     (*link_add) (cs_store *, const char *owner, long long thread, const char *kind,
-			         const char *id, int *changed);
-    /* Remove a link and remember the hand unlink; *changed when one went. */
-    int     (*link_del) (cs_store *, const char *owner, long long thread, const char *kind,
-			         const char *id, time_t now, int *changed);
-    /* Is address a CRM user's? 1, 0, -1. */
-    int     (*user_address) (cs_store *, const char *address);
-    /* Every person with the address, by id, and whether as may access it. */
-    int     (*persons_by_email) (cs_store *, const char *address, const char *as,
-				         cs_person_rows *);
     /* A hand person owned by and accessible to as; its id into id. */
     int     (*person_new) (cs_store *, const char *as, const char *address, const char *name,
 			           time_t now, char *id, size_t idlen);
     /* An X3 event in the transaction (payload, content borrowed). */
     int     (*event_add) (cs_store *, const char *type, const char *owner, long long thread,
 			          json_t *payload, json_t *content);
-    /* One audit row: who, when, what, which threads. */
-    int     (*audit) (cs_store *, const char *who, const char *what, json_t *threads,
-		              time_t now);
     int     (*directory_import) (cs_store *, json_t *snapshot, json_t **, char *err,
 					 size_t errlen);
     /* The milter's status per host (cs_store_milter_status_put): put is

@@ -22,6 +22,8 @@
 #include "cs_store.h"
 #include "cs_store_impl.h"
 #include "cs_store_util.h"
+#include "cs_store_db.h"
+#include "cs_store_prim.h"
 #include "cs_store_act.h"
 
 /* cs_act_link - link or unlink one thread and one deal or person */
@@ -36,19 +38,19 @@ int     cs_act_link(cs_store *st, const char *as, const char *tid, const char *k
 
     if (o->act_begin(st, as, NULL) < 0)
 	return CS_EINTERNAL;
-    if ((rc = o->thread_check(st, as, id, NULL, 0)) != CS_OK) {
+    if ((rc = cs_prim_thread_check(st, CS_DB_W, as, id, NULL, 0)) != CS_OK) {
 	cs_act_thread_err(rc, tid, "is not yours to change", err, errlen);
 	return o->act_end(st, rc);
     }
-    if ((rc = o->record_check(st, as, kind, rid)) != CS_OK) {
+    if ((rc = cs_prim_record_check(st, CS_DB_W, as, kind, rid)) != CS_OK) {
 	if (rc == CS_ENOTFOUND)
 	    snprintf(err, errlen, "%s %.64s not found", kind, rid);
 	return o->act_end(st, rc);
     }
     if (unlink)
-	src = o->link_del(st, as, id, kind, rid, now, &changed);
+	src = cs_prim_link_del(st, as, id, kind, rid, now, &changed);
     else
-	src = o->link_add(st, as, id, kind, rid, &changed);
+	src = cs_prim_link_add(st, as, id, kind, rid, &changed);
     if (src == 0 && changed)
 	src = cs_act_event(st, unlink ? "thread.unlinked" : "thread.linked", as, id,
 			   json_pack("{s:s,s:s,s:s}", "thread", tid, kind, rid, "origin", "hand"));
@@ -59,7 +61,7 @@ int     cs_act_link(cs_store *st, const char *as, const char *tid, const char *k
 		     || json_object_set_new(res, "changed", json_boolean(changed)) < 0))
 	src = -1;
     if (src < 0)
-	cs_error(NULL, "store: %s: %s", unlink ? "unlink" : "link", o->act_error(st));
+	cs_error(NULL, "store: %s: %s", unlink ? "unlink" : "link", cs_db_error(st, CS_DB_W));
     if ((rc = o->act_end(st, src == 0 ? CS_OK : CS_EINTERNAL)) == CS_OK) {
 	*out = res;
 	res = NULL;

@@ -618,6 +618,87 @@ PGresult *pg_q(pg_conn *c, const char *sql, const char *types, ...)
     return res;
 }
 
+/* The statement interface (cs_store_db.h) on PostgreSQL. */
+typedef struct pg_rows {
+    const struct cs_db_ops *db;
+    PGresult *res;
+    int     row;			/* -1 before the first */
+} pg_rows;
+
+static const struct cs_db_ops pg_db;
+
+/* pg_db_run - run a statement on the write or read connection */
+static cs_rows *pg_db_run(cs_store *st, int w, const char *sql, const char *types, va_list ap)
+{
+    pg_store *s = st->be;
+    PGresult *res = vq(w ? &s->w : &s->r, sql, types, ap);
+    pg_rows *r;
+
+    if (res == NULL)
+	return NULL;
+    if ((r = calloc(1, sizeof(*r))) == NULL) {
+	PQclear(res);
+	return NULL;
+    }
+    r->db = &pg_db;
+    r->res = res;
+    r->row = -1;
+    return (cs_rows *) r;
+}
+
+static int pg_db_next(cs_rows *base)
+{
+    pg_rows *r = (pg_rows *) base;
+
+    if (r->row < PQntuples(r->res))
+	r->row++;
+    return r->row < PQntuples(r->res);
+}
+
+static const char *pg_db_text(cs_rows *base, int col)
+{
+    pg_rows *r = (pg_rows *) base;
+
+    return pg_text(r->res, r->row, col);
+}
+
+static long long pg_db_num(cs_rows *base, int col)
+{
+    pg_rows *r = (pg_rows *) base;
+
+    return pg_int(r->res, r->row, col);
+}
+
+static int pg_db_null(cs_rows *base, int col)
+{
+    pg_rows *r = (pg_rows *) base;
+
+    return pg_null(r->res, r->row, col);
+}
+
+static long long pg_db_changes(cs_rows *base)
+{
+    return pg_changes(((pg_rows *) base)->res);
+}
+
+static void pg_db_close(cs_rows *base)
+{
+    PQclear(((pg_rows *) base)->res);
+    free(base);
+}
+
+static const char *pg_db_error(cs_store *st, int w)
+{
+    pg_store *s = st->be;
+
+    return w ? s->w.msg : s->r.msg;
+}
+
+static const struct cs_db_ops pg_db = {
+    pg_db_run, pg_db_next, pg_db_text, pg_db_num, pg_db_null, pg_db_changes, pg_db_close,
+    pg_db_error,
+};
+
 /* pg_x - run a prepared statement, rows ignored */
 int     pg_x(pg_conn *c, const char *sql, const char *types, ...)
 {
@@ -1159,6 +1240,8 @@ static int pg_backup(cs_store *st, const char *path, json_t **out, char *err, si
 
 const struct cs_store_ops cs_store_pg_ops = {
     .name = "postgresql",
+    .db = &pg_db,
+    .sql = &pg_sql,
     .open = pg_open,
     .close = pg_close,
     .write_group = pg_write_group,

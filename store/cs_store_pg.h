@@ -128,38 +128,20 @@ int     pg_thread_list(cs_store *, pg_conn *, const char *as, PGresult *, int n,
 
 /* Shared read helpers (cs_store_pg.c). */
 
-/* The owner actions' primitives (cs_store_impl.h, cs_store_act.h). */
+/* The owner actions' primitives (cs_store_impl.h) and SQL (cs_store_db.h). */
 int     pg_act_begin(cs_store *, const char *as, const char *address);
 int     pg_act_end(cs_store *, int rc);
-const char *pg_act_error(cs_store *);
-int     pg_act_thread_check(cs_store *, const char *as, long long id, char *vis, size_t);
-int     pg_act_thread_set_vis(cs_store *, const char *owner, long long id, const char *vis);
 int     pg_act_thread_delete(cs_store *, const char *owner, long long id);
-json_t *pg_act_visible_to(cs_store *, long long id);
 json_t *pg_act_thread_answer(cs_store *, const char *as, long long id);
-int     pg_act_addr_lists(cs_store *, const char *as, long long id, cs_strlist *);
-int     pg_act_record_check(cs_store *, const char *as, const char *kind, const char *id);
-int     pg_act_link_add(cs_store *, const char *owner, long long thread, const char *kind,
-			         const char *id, int *changed);
-int     pg_act_link_del(cs_store *, const char *owner, long long thread, const char *kind,
-			         const char *id, time_t now, int *changed);
-int     pg_act_user_address(cs_store *, const char *address);
-int     pg_act_persons_by_email(cs_store *, const char *address, const char *as,
-				         cs_person_rows *);
 int     pg_act_person_new(cs_store *, const char *as, const char *address, const char *name,
 			           time_t now, char *id, size_t idlen);
 int     pg_act_event_add(cs_store *, const char *type, const char *owner, long long thread,
 			          json_t *payload, json_t *content);
-int     pg_act_audit(cs_store *, const char *who, const char *what, json_t *threads, time_t);
+extern const struct cs_sql pg_sql;
 
 #define PG_ACT_OPS \
-    .act_begin = pg_act_begin, .act_end = pg_act_end, .act_error = pg_act_error, \
-    .thread_check = pg_act_thread_check, .thread_set_vis = pg_act_thread_set_vis, \
-    .thread_delete = pg_act_thread_delete, .thread_visible_to = pg_act_visible_to, \
-    .thread_answer = pg_act_thread_answer, .thread_addr_lists = pg_act_addr_lists, \
-    .record_check = pg_act_record_check, .link_add = pg_act_link_add, \
-    .link_del = pg_act_link_del, .user_address = pg_act_user_address, \
-    .persons_by_email = pg_act_persons_by_email, .person_new = pg_act_person_new, \
-    .event_add = pg_act_event_add, .audit = pg_act_audit
+    .act_begin = pg_act_begin, .act_end = pg_act_end, \
+    .thread_delete = pg_act_thread_delete, .thread_answer = pg_act_thread_answer, \
+    .person_new = pg_act_person_new, .event_add = pg_act_event_add
 
 #endif

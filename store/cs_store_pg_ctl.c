@@ -54,6 +54,8 @@
 #include "cs_store.h"
 #include "cs_store_dir.h"
 #include "cs_store_impl.h"
+#include "cs_store_db.h"
+#include "cs_store_prim.h"
 #include "cs_store_util.h"
 #include "cs_store_pg.h"
 #include "cs_store_rules.h"
@@ -141,7 +143,7 @@ static const char SQL_K_ADDRS[] =
 " WHERE owner=$1 AND thread=$2 ORDER BY sort_date, id";
 static const char SQL_USER_ADDR[] = "SELECT 1 FROM user_addresses WHERE address=$1";
 static const char SQL_PERSON_BY_EMAIL[] =
-"SELECT p.id, p.name, pe.owner, " PG_CAN_ACCESS("'person'", "p.id", "$2::text")
+"SELECT p.id, p.name, pe.owner, " PG_CAN_ACCESS("'person'", "p.id", "$2::text") "::int"
 " FROM person_emails pe JOIN persons p ON p.id=pe.person WHERE pe.email=$1 ORDER BY p.id";
 static const char SQL_PERSON_NEW[] =
 "INSERT INTO persons(id, name, origin, owner, created)"
@@ -609,27 +611,6 @@ out:
     return rc;
 }
 
-/* thread_check - V4/V6 for one thread on c: found, visible, owned */
-static int thread_check(pg_conn *c, const char *as, long long id, char *vis, size_t vislen)
-{
-    PGresult *q;
-    int     rc;
-
-    if (id == 0)
-	return CS_ENOTFOUND;
-    if ((q = pg_q(c, SQL_TGET, "si", as, id)) == NULL)
-	return CS_EINTERNAL;
-    if (PQntuples(q) == 0)
-	rc = CS_ENOTFOUND;
-    else {
-	rc = strcmp(pg_text(q, 0, 6), as) == 0 ? CS_OK : CS_EFORBIDDEN;
-	if (vis)
-	    snprintf(vis, vislen, "%s", pg_text(q, 0, 2));
-    }
-    PQclear(q);
-    return rc;
-}
-
 /* pg_thread_raw - the raw messages of one's own thread */
 int     pg_thread_raw(cs_store *st, const char *as, const char *tid,
 			         cs_store_raw_fn fn, void *arg)
@@ -644,7 +625,7 @@ int     pg_thread_raw(cs_store *st, const char *as, const char *tid,
 	return CS_ENOTFOUND;
     if (read_begin(s) < 0)
 	return CS_EINTERNAL;
-    if ((rc = thread_check(c, as, id, NULL, 0)) != CS_OK)
+    if ((rc = cs_prim_thread_check(st, CS_DB_R, as, id, NULL, 0)) != CS_OK)
 	goto out;
     rc = CS_EINTERNAL;
     if ((q = pg_q(c, SQL_TMSGS_OWN, "si", as, id)) == NULL)
@@ -798,19 +779,6 @@ static int write_end(cs_store *st, int rc)
     return rc;
 }
 
-/* audit - one row per change: who, when, what, which threads */
-static int audit(pg_conn *c, const char *who, const char *what, json_t *threads, time_t now)
-{
-    char   *text;
-    int     rc;
-
-    if ((text = json_dumps(threads, JSON_COMPACT)) == NULL)
-	return -1;
-    rc = pg_x(c, SQL_AUDIT, "siss", who, (long long) now, what, text);
-    free(text);
-    return rc;
-}
-
 /* delete_thread - messages, unshared raw copies, threading ids, links, row */
 static int delete_thread(pg_conn *c, const char *owner, long long id)
 {
@@ -851,52 +819,6 @@ static int delete_thread(pg_conn *c, const char *owner, long long id)
     return rc;
 }
 
-/* visible_to - the users who may see a thread now, owner included */
-static json_t *visible_to(pg_conn *c, long long id)
-{
-    PGresult *q;
-    json_t *a = json_array();
-    int     i;
-
-    if (a == NULL || (q = pg_q(c, SQL_VISIBLE_TO, "i", id)) == NULL) {
-	json_decref(a);
-	return NULL;
-    }
-    for (i = 0; i < PQntuples(q); i++)
-	json_array_append_new(a, json_string(pg_text(q, i, 0)));
-    PQclear(q);
-    return a;
-}
-
-/* record_check - may as access this deal or person? CS_OK or CS_ENOTFOUND */
-static int record_check(pg_conn *c, const char *as, const char *kind, const char *rid)
-{
-    PGresult *q;
-    int     n;
-
-    if ((q = pg_q(c, SQL_REC, "sss", as, kind, rid)) == NULL)
-	return CS_EINTERNAL;
-    n = PQntuples(q);
-    PQclear(q);
-    return n ? CS_OK : CS_ENOTFOUND;
-}
-
-/* link_add - a hand link (idempotent); *changed when it is new */
-static int link_add(pg_conn *c, const char *owner, long long thread, const char *kind,
-		            const char *rid, int *changed)
-{
-    PGresult *q;
-
-    if ((q = pg_q(c, SQL_LINK_HAS, "siss", owner, thread, kind, rid)) == NULL)
-	return -1;
-    *changed = PQntuples(q) == 0;
-    PQclear(q);
-    /* A hand link forgets an earlier hand unlink; an automatic one becomes hand. */
-    if (pg_x(c, SQL_UNLINK_DEL, "siss", owner, thread, kind, rid) < 0)
-	return -1;
-    return pg_x(c, SQL_LINK_HAND, "siss", owner, thread, kind, rid);
-}
-
 /*
  * The owner actions' primitives (cs_store_act.h): the workflows are in
  * cs_store_share.c, cs_store_link.c and cs_store_contact.c.
@@ -916,30 +838,9 @@ int     pg_act_end(cs_store *st, int rc)
     return write_end(st, rc);
 }
 
-const char *pg_act_error(cs_store *st)
-{
-    return W(st)->msg;
-}
-
-int     pg_act_thread_check(cs_store *st, const char *as, long long id, char *vis,
-			            size_t vislen)
-{
-    return thread_check(W(st), as, id, vis, vislen);
-}
-
-int     pg_act_thread_set_vis(cs_store *st, const char *owner, long long id, const char *vis)
-{
-    return pg_x(W(st), SQL_SET_VIS, "sis", owner, id, vis) < 0 ? -1 : 0;
-}
-
 int     pg_act_thread_delete(cs_store *st, const char *owner, long long id)
 {
     return delete_thread(W(st), owner, id) < 0 ? -1 : 0;
-}
-
-json_t *pg_act_visible_to(cs_store *st, long long id)
-{
-    return visible_to(W(st), id);
 }
 
 json_t *pg_act_thread_answer(cs_store *st, const char *as, long long id)
@@ -953,73 +854,6 @@ json_t *pg_act_thread_answer(cs_store *st, const char *as, long long id)
 	t = thread_obj(st, W(st), as, q);
     PQclear(q);
     return t;
-}
-
-int     pg_act_addr_lists(cs_store *st, const char *as, long long id, cs_strlist *out)
-{
-    PGresult *q;
-    int     rc = 0;
-
-    if ((q = pg_q(W(st), SQL_K_ADDRS, "si", as, id)) == NULL)
-	return -1;
-    for (int r = 0; rc == 0 && r < PQntuples(q); r++)
-	for (int i = 0; rc == 0 && i < 5; i++)
-	    rc = cs_strlist_add(out, pg_text(q, r, i));
-    PQclear(q);
-    return rc;
-}
-
-int     pg_act_record_check(cs_store *st, const char *as, const char *kind, const char *rid)
-{
-    return record_check(W(st), as, kind, rid);
-}
-
-int     pg_act_link_add(cs_store *st, const char *owner, long long thread, const char *kind,
-			        const char *rid, int *changed)
-{
-    return link_add(W(st), owner, thread, kind, rid, changed) < 0 ? -1 : 0;
-}
-
-int     pg_act_link_del(cs_store *st, const char *owner, long long thread, const char *kind,
-			        const char *rid, time_t now, int *changed)
-{
-    PGresult *q;
-
-    if ((q = pg_q(W(st), SQL_LINK_DEL, "siss", owner, thread, kind, rid)) == NULL)
-	return -1;
-    *changed = pg_changes(q) > 0;
-    PQclear(q);
-    return pg_x(W(st), SQL_UNLINK_ADD, "sissi", owner, thread, kind, rid,
-		(long long) now) < 0 ? -1 : 0;
-}
-
-int     pg_act_user_address(cs_store *st, const char *address)
-{
-    PGresult *q;
-    int     r;
-
-    if ((q = pg_q(W(st), SQL_USER_ADDR, "s", address)) == NULL)
-	return -1;
-    r = PQntuples(q) > 0;
-    PQclear(q);
-    return r;
-}
-
-int     pg_act_persons_by_email(cs_store *st, const char *address, const char *as,
-				        cs_person_rows *out)
-{
-    PGresult *q;
-    int     rc = 0;
-
-    if ((q = pg_q(W(st), SQL_PERSON_BY_EMAIL, "ss", address, as)) == NULL)
-	return -1;
-    for (int i = 0; rc == 0 && i < PQntuples(q); i++)
-	rc = cs_person_rows_add(out, pg_text(q, i, 0),
-				pg_null(q, i, 1) ? NULL : pg_text(q, i, 1),
-				pg_null(q, i, 2) ? NULL : pg_text(q, i, 2),
-				strcmp(pg_text(q, i, 3), "t") == 0 ? CS_PERSON_ACCESSIBLE : 0);
-    PQclear(q);
-    return rc;
 }
 
 int     pg_act_person_new(cs_store *st, const char *as, const char *address, const char *name,
@@ -1042,12 +876,6 @@ int     pg_act_event_add(cs_store *st, const char *type, const char *owner, long
 			         json_t *payload, json_t *content)
 {
     return pg_event_add(W(st), type, owner, thread, 0, payload, content) < 0 ? -1 : 0;
-}
-
-int     pg_act_audit(cs_store *st, const char *who, const char *what, json_t *threads,
-		             time_t now)
-{
-    return audit(W(st), who, what, threads, now) < 0 ? -1 : 0;
 }
 
 /* The CRM directory (X2). */
@@ -1202,7 +1030,7 @@ int     pg_directory_import(cs_store *st, json_t *doc, json_t **out, char *err, 
     if (src == 0)
 	src = dir_apply(c, &d, taken, now);
     if (src == 0)
-	src = audit(c, "directory", "directory import", aud, now);
+	src = cs_prim_audit(st, "directory", "directory import", aud, now);
     if (src == 0
 	&& (res = json_pack("{s:I,s:I,s:O}", "persons", (json_int_t) d.npersons,
 			    "deals", (json_int_t) json_array_size(d.deals),
@@ -1223,3 +1051,20 @@ int     pg_directory_import(cs_store *st, json_t *doc, json_t **out, char *err, 
     cs_dir_free(&d);
     return rc;
 }
+
+/* This dialect's text of the statements written-once code runs (cs_store_db.h). */
+const struct cs_sql pg_sql = {
+    .tget = SQL_TGET,
+    .set_vis = SQL_SET_VIS,
+    .visible_to = SQL_VISIBLE_TO,
+    .rec = SQL_REC,
+    .audit = SQL_AUDIT,
+    .link_has = SQL_LINK_HAS,
+    .link_hand = SQL_LINK_HAND,
+    .link_del = SQL_LINK_DEL,
+    .unlink_add = SQL_UNLINK_ADD,
+    .unlink_del = SQL_UNLINK_DEL,
+    .k_addrs = SQL_K_ADDRS,
+    .user_addr = SQL_USER_ADDR,
+    .person_by_email = SQL_PERSON_BY_EMAIL,
+};

@@ -23,6 +23,8 @@
 #include "cs_store.h"
 #include "cs_store_impl.h"
 #include "cs_store_util.h"
+#include "cs_store_db.h"
+#include "cs_store_prim.h"
 #include "cs_store_act.h"
 
 /* cs_act_event - an X3 event in the current transaction; payload is consumed */
@@ -43,7 +45,7 @@ int     cs_act_audit_one(cs_store *st, const char *who, const char *what, const 
 			         time_t now)
 {
     json_t *aud = json_pack("[s]", tid);
-    int     rc = aud ? st->ops->audit(st, who, what, aud, now) : -1;
+    int     rc = aud ? cs_prim_audit(st, who, what, aud, now) : -1;
 
     json_decref(aud);
     return rc;
@@ -75,7 +77,7 @@ static int change_one(cs_store *st, const char *as, int action, long long id,
 	    return -1;
 	return json_array_append_new(list, json_string(tid));
     }
-    if (o->thread_set_vis(st, as, id, want) < 0)
+    if (cs_prim_set_vis(st, as, id, want) < 0)
 	return -1;
     if (strcmp(was, want) != 0
 	&& cs_act_event(st, "thread.visibility_changed", as, id,
@@ -83,7 +85,7 @@ static int change_one(cs_store *st, const char *as, int action, long long id,
 	return -1;
     if (action == CS_THREADS_PRIVATE)
 	return json_array_append_new(list, json_string(tid));
-    if ((vt = o->thread_visible_to(st, id)) == NULL)
+    if ((vt = cs_prim_visible_to(st, id)) == NULL)
 	return -1;
     return json_array_append_new(list, json_pack("{s:s,s:o}", "id", tid, "visible_to", vt));
 }
@@ -118,7 +120,7 @@ int     cs_act_threads_set(cs_store *st, const char *as, int action, const char 
     /* V4: every thread is checked before anything changes. */
     for (i = 0; i < n; i++) {
 	ids[i] = cs_thread_id(names[i]);
-	if ((rc = o->thread_check(st, as, ids[i], vis + 8 * i, 8)) != CS_OK) {
+	if ((rc = cs_prim_thread_check(st, CS_DB_W, as, ids[i], vis + 8 * i, 8)) != CS_OK) {
 	    cs_act_thread_err(rc, names[i], "is not yours to change", err, errlen);
 	    goto out;
 	}
@@ -147,9 +149,9 @@ int     cs_act_threads_set(cs_store *st, const char *as, int action, const char 
 	    src = change_one(st, as, action, ids[i], vis + 8 * i, list);
     }
     if (src == 0)
-	src = o->audit(st, as, what[action], audited, now);
+	src = cs_prim_audit(st, as, what[action], audited, now);
     if (src < 0) {
-	cs_error(NULL, "store: %s: %s", what[action], o->act_error(st));
+	cs_error(NULL, "store: %s: %s", what[action], cs_db_error(st, CS_DB_W));
 	goto out;
     }
     rc = CS_OK;

@@ -49,6 +49,7 @@
 /* Application-specific. */
 #include "cs_store.h"
 #include "cs_store_impl.h"
+#include "cs_store_db.h"
 #include "cs_store_util.h"
 #include "cs_store_sqlite.h"
 
@@ -738,6 +739,106 @@ int     sq_run(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/*
+ * The statement interface (cs_store_db.h) on SQLite: the first step is
+ * taken when the statement runs, so a command is done and an error is
+ * seen at once, as with PostgreSQL.
+ */
+typedef struct sq_rows {
+    const struct cs_db_ops *db;
+    sq_conn *c;
+    sqlite3_stmt *q;
+    int     step;			/* result of the last sqlite3_step */
+    int     fresh;			/* that step's row not yet handed out */
+    long long changes;
+} sq_rows;
+
+static const struct cs_db_ops sq_db;
+
+/* sq_db_run - bind, take the first step */
+static cs_rows *sq_db_run(cs_store *st, int w, const char *sql, const char *types, va_list ap)
+{
+    sq_store *s = st->be;
+    sq_conn *c = w ? &s->w : &s->r;
+    sqlite3_stmt *q;
+    sq_rows *r;
+
+    if (c->db == NULL || (q = sq_stmt(c, sql)) == NULL)
+	return NULL;
+    for (int n = 0; types && types[n]; n++) {
+	if (types[n] == 'i')
+	    sqlite3_bind_int64(q, n + 1, va_arg(ap, long long));
+	else
+	    sq_bind_str(q, n + 1, va_arg(ap, const char *));
+    }
+    if ((r = calloc(1, sizeof(*r))) == NULL) {
+	sqlite3_reset(q);
+	return NULL;
+    }
+    r->db = &sq_db;
+    r->c = c;
+    r->q = q;
+    r->step = sqlite3_step(q);
+    r->fresh = 1;
+    if (r->step != SQLITE_ROW && r->step != SQLITE_DONE) {
+	sqlite3_reset(q);
+	free(r);
+	return NULL;
+    }
+    r->changes = r->step == SQLITE_DONE ? sqlite3_changes(c->db) : 0;
+    return (cs_rows *) r;
+}
+
+/* sq_db_next - the next row: 1, 0 none, -1 error */
+static int sq_db_next(cs_rows *base)
+{
+    sq_rows *r = (sq_rows *) base;
+
+    if (!r->fresh && r->step == SQLITE_ROW)
+	r->step = sqlite3_step(r->q);
+    r->fresh = 0;
+    return r->step == SQLITE_ROW ? 1 : r->step == SQLITE_DONE ? 0 : -1;
+}
+
+static const char *sq_db_text(cs_rows *base, int col)
+{
+    return sq_col_text(((sq_rows *) base)->q, col);
+}
+
+static long long sq_db_num(cs_rows *base, int col)
+{
+    return sqlite3_column_int64(((sq_rows *) base)->q, col);
+}
+
+static int sq_db_null(cs_rows *base, int col)
+{
+    return sqlite3_column_type(((sq_rows *) base)->q, col) == SQLITE_NULL;
+}
+
+static long long sq_db_changes(cs_rows *base)
+{
+    return ((sq_rows *) base)->changes;
+}
+
+static void sq_db_close(cs_rows *base)
+{
+    sqlite3_reset(((sq_rows *) base)->q);
+    free(base);
+}
+
+static const char *sq_db_error(cs_store *st, int w)
+{
+    sq_store *s = st->be;
+    sq_conn *c = w ? &s->w : &s->r;
+
+    return c->db ? sqlite3_errmsg(c->db) : "read-only";
+}
+
+static const struct cs_db_ops sq_db = {
+    sq_db_run, sq_db_next, sq_db_text, sq_db_num, sq_db_null, sq_db_changes, sq_db_close,
+    sq_db_error,
+};
+
 static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=?1";
 /* The columns of SQ_THREAD_COLS (cs_store_sqlite_ctl.c), for sq_thread_obj. */
 #define SQL_MB_HEAD \
@@ -915,6 +1016,8 @@ int     sq_milter_status_get(cs_store *, json_t **);
 
 const struct cs_store_ops cs_store_sqlite_ops = {
     .name = "sqlite",
+    .db = &sq_db,
+    .sql = &sq_sql,
     .open = sq_open,
     .close = sq_close,
     .write_group = sq_write_group,

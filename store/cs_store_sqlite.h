@@ -105,38 +105,20 @@ extern const char sq_sql_record_page_first[];
 extern const char sq_sql_thread_messages[];
 
 
-/* The owner actions' primitives (cs_store_impl.h, cs_store_act.h). */
+/* The owner actions' primitives (cs_store_impl.h) and SQL (cs_store_db.h). */
 int     sq_act_begin(cs_store *, const char *as, const char *address);
 int     sq_act_end(cs_store *, int rc);
-const char *sq_act_error(cs_store *);
-int     sq_act_thread_check(cs_store *, const char *as, long long id, char *vis, size_t);
-int     sq_act_thread_set_vis(cs_store *, const char *owner, long long id, const char *vis);
 int     sq_act_thread_delete(cs_store *, const char *owner, long long id);
-json_t *sq_act_visible_to(cs_store *, long long id);
 json_t *sq_act_thread_answer(cs_store *, const char *as, long long id);
-int     sq_act_addr_lists(cs_store *, const char *as, long long id, cs_strlist *);
-int     sq_act_record_check(cs_store *, const char *as, const char *kind, const char *id);
-int     sq_act_link_add(cs_store *, const char *owner, long long thread, const char *kind,
-			         const char *id, int *changed);
-int     sq_act_link_del(cs_store *, const char *owner, long long thread, const char *kind,
-			         const char *id, time_t now, int *changed);
-int     sq_act_user_address(cs_store *, const char *address);
-int     sq_act_persons_by_email(cs_store *, const char *address, const char *as,
-				         cs_person_rows *);
 int     sq_act_person_new(cs_store *, const char *as, const char *address, const char *name,
 			           time_t now, char *id, size_t idlen);
 int     sq_act_event_add(cs_store *, const char *type, const char *owner, long long thread,
 			          json_t *payload, json_t *content);
-int     sq_act_audit(cs_store *, const char *who, const char *what, json_t *threads, time_t);
+extern const struct cs_sql sq_sql;
 
 #define SQ_ACT_OPS \
-    .act_begin = sq_act_begin, .act_end = sq_act_end, .act_error = sq_act_error, \
-    .thread_check = sq_act_thread_check, .thread_set_vis = sq_act_thread_set_vis, \
-    .thread_delete = sq_act_thread_delete, .thread_visible_to = sq_act_visible_to, \
-    .thread_answer = sq_act_thread_answer, .thread_addr_lists = sq_act_addr_lists, \
-    .record_check = sq_act_record_check, .link_add = sq_act_link_add, \
-    .link_del = sq_act_link_del, .user_address = sq_act_user_address, \
-    .persons_by_email = sq_act_persons_by_email, .person_new = sq_act_person_new, \
-    .event_add = sq_act_event_add, .audit = sq_act_audit
+    .act_begin = sq_act_begin, .act_end = sq_act_end, \
+    .thread_delete = sq_act_thread_delete, .thread_answer = sq_act_thread_answer, \
+    .person_new = sq_act_person_new, .event_add = sq_act_event_add
 
 #endif

@@ -57,6 +57,8 @@
 #include "cs_store.h"
 #include "cs_store_dir.h"
 #include "cs_store_impl.h"
+#include "cs_store_db.h"
+#include "cs_store_prim.h"
 #include "cs_store_util.h"
 #include "cs_store_sqlite.h"
 #include "cs_store_rules.h"
@@ -425,25 +427,6 @@ out:
     return rc;
 }
 
-/* thread_check - V4/V6 for one thread on c: found, visible, owned */
-static int thread_check(sq_conn *c, const char *as, sqlite3_int64 id, char *vis, size_t vislen)
-{
-    sqlite3_stmt *q;
-    int     step, rc;
-
-    if (id == 0 || (q = owner_stmt(c, SQL_TGET, as, id)) == NULL)
-	return id == 0 ? CS_ENOTFOUND : CS_EINTERNAL;
-    step = sqlite3_step(q);
-    if (step == SQLITE_ROW) {
-	rc = strcmp(sq_col_text(q, 6), as) == 0 ? CS_OK : CS_EFORBIDDEN;
-	if (vis)
-	    snprintf(vis, vislen, "%s", sq_col_text(q, 2));
-    } else
-	rc = step == SQLITE_DONE ? CS_ENOTFOUND : CS_EINTERNAL;
-    sqlite3_reset(q);
-    return rc;
-}
-
 /* sq_thread_raw - the raw messages of one's own thread */
 int     sq_thread_raw(cs_store *st, const char *as, const char *tid,
 			         cs_store_raw_fn fn, void *arg)
@@ -458,7 +441,7 @@ int     sq_thread_raw(cs_store *st, const char *as, const char *tid,
 	return CS_ENOTFOUND;
     if (sq_read_begin(s) < 0)
 	return CS_EINTERNAL;
-    if ((rc = thread_check(c, as, id, NULL, 0)) != CS_OK)
+    if ((rc = cs_prim_thread_check(st, CS_DB_R, as, id, NULL, 0)) != CS_OK)
 	goto out;
     rc = CS_EINTERNAL;
     if ((q = owner_stmt(c, SQL_TMSGS_OWN, as, id)) == NULL)
@@ -562,24 +545,6 @@ fail:
     return NULL;
 }
 
-/* record_check - may as access this deal or person? CS_OK or CS_ENOTFOUND */
-static int record_check(sq_conn *c, const char *as, const char *kind, const char *rid)
-{
-    sqlite3_stmt *q;
-    int     step;
-
-    if ((q = sq_stmt(c, SQL_REC)) == NULL)
-	return CS_EINTERNAL;
-    sq_bind_str(q, 1, as);
-    sq_bind_str(q, 2, kind);
-    sq_bind_str(q, 3, rid);
-    step = sqlite3_step(q);
-    sqlite3_reset(q);
-    if (step == SQLITE_ROW)
-	return CS_OK;
-    return step == SQLITE_DONE ? CS_ENOTFOUND : CS_EINTERNAL;
-}
-
 /* sq_record_threads - the threads on a deal's or person's page (V3) */
 int     sq_record_threads(cs_store *st, const char *as, const char *kind, const char *rid,
 			             int limit, const char *cursor, json_t **out)
@@ -597,7 +562,7 @@ int     sq_record_threads(cs_store *st, const char *as, const char *kind, const 
 	return CS_EINVAL;
     if (sq_read_begin(s) < 0)
 	return CS_EINTERNAL;
-    if ((rc = record_check(c, as, kind, rid)) != CS_OK)
+    if ((rc = cs_prim_record_check(st, CS_DB_R, as, kind, rid)) != CS_OK)
 	goto out;
     rc = CS_EINTERNAL;
     if ((q = sq_stmt(c, cursor ? SQL_RT_NEXT : SQL_RT_FIRST)) == NULL)
@@ -654,27 +619,6 @@ static int write_end(cs_store *st, int rc)
     return rc;
 }
 
-/* audit - one row per change: who, when, what, which threads */
-static int audit(sq_conn *c, const char *who, const char *what, json_t *threads, time_t now)
-{
-    sqlite3_stmt *q;
-    char   *text;
-    int     rc;
-
-    if ((text = json_dumps(threads, JSON_COMPACT)) == NULL
-	|| (q = sq_stmt(c, SQL_AUDIT)) == NULL) {
-	free(text);
-	return SQLITE_ERROR;
-    }
-    sq_bind_str(q, 1, who);
-    sqlite3_bind_int64(q, 2, (sqlite3_int64) now);
-    sq_bind_str(q, 3, what);
-    sq_bind_str(q, 4, text);
-    rc = sq_run(q);
-    free(text);
-    return rc;
-}
-
 /* delete_thread - messages, unshared raw copies, threading ids, links, row */
 static int delete_thread(sq_conn *c, const char *owner, sqlite3_int64 id)
 {
@@ -720,62 +664,6 @@ static int delete_thread(sq_conn *c, const char *owner, sqlite3_int64 id)
     }
     free(raws);
     return rc;
-}
-
-/* visible_to - the users who may see a thread now, owner included */
-static json_t *visible_to(sq_conn *c, sqlite3_int64 id)
-{
-    sqlite3_stmt *q;
-    json_t *a = json_array();
-    int     step;
-
-    if (a == NULL || (q = sq_stmt(c, SQL_VISIBLE_TO)) == NULL) {
-	json_decref(a);
-	return NULL;
-    }
-    sqlite3_bind_int64(q, 1, id);
-    while ((step = sqlite3_step(q)) == SQLITE_ROW)
-	if (json_array_append_new(a, json_string(sq_col_text(q, 0))) < 0)
-	    break;
-    sqlite3_reset(q);
-    if (step != SQLITE_DONE) {
-	json_decref(a);
-	return NULL;
-    }
-    return a;
-}
-
-/* link_stmt - a cached statement bound with owner, thread, kind, id */
-static sqlite3_stmt *link_stmt(sq_conn *c, const char *sql, const char *owner,
-			               sqlite3_int64 thread, const char *kind, const char *rid)
-{
-    sqlite3_stmt *q = owner_stmt(c, sql, owner, thread);
-
-    if (q) {
-	sq_bind_str(q, 3, kind);
-	sq_bind_str(q, 4, rid);
-    }
-    return q;
-}
-
-/* link_add - a hand link (idempotent); *changed when it is new */
-static int link_add(sq_conn *c, const char *owner, sqlite3_int64 thread, const char *kind,
-		            const char *rid, int *changed)
-{
-    sqlite3_stmt *q;
-    int     step, rc;
-
-    if ((q = link_stmt(c, SQL_LINK_HAS, owner, thread, kind, rid)) == NULL)
-	return SQLITE_ERROR;
-    step = sqlite3_step(q);
-    sqlite3_reset(q);
-    if (step != SQLITE_ROW && step != SQLITE_DONE)
-	return step;
-    *changed = step == SQLITE_DONE;
-    /* A hand link forgets an earlier hand unlink; an automatic one becomes hand. */
-    if ((rc = sq_run(link_stmt(c, SQL_UNLINK_DEL, owner, thread, kind, rid))) != SQLITE_OK)
-	return rc;
-    return sq_run(link_stmt(c, SQL_LINK_HAND, owner, thread, kind, rid));
 }
 
 /* one_row - step once: 1 a row (left unreset), 0 none, -1 error */
@@ -853,35 +741,9 @@ int     sq_act_end(cs_store *st, int rc)
     return write_end(st, rc);
 }
 
-const char *sq_act_error(cs_store *st)
-{
-    return sqlite3_errmsg(W(st)->db);
-}
-
-int     sq_act_thread_check(cs_store *st, const char *as, long long id, char *vis,
-			            size_t vislen)
-{
-    return thread_check(W(st), as, id, vis, vislen);
-}
-
-int     sq_act_thread_set_vis(cs_store *st, const char *owner, long long id, const char *vis)
-{
-    sqlite3_stmt *q = owner_stmt(W(st), SQL_SET_VIS, owner, id);
-
-    if (q == NULL)
-	return -1;
-    sq_bind_str(q, 3, vis);
-    return OK(sq_run(q));
-}
-
 int     sq_act_thread_delete(cs_store *st, const char *owner, long long id)
 {
     return OK(delete_thread(W(st), owner, id));
-}
-
-json_t *sq_act_visible_to(cs_store *st, long long id)
-{
-    return visible_to(W(st), id);
 }
 
 json_t *sq_act_thread_answer(cs_store *st, const char *as, long long id)
@@ -898,78 +760,6 @@ json_t *sq_act_thread_answer(cs_store *st, const char *as, long long id)
     return t;
 }
 
-int     sq_act_addr_lists(cs_store *st, const char *as, long long id, cs_strlist *out)
-{
-    sqlite3_stmt *q;
-    int     step, rc = 0;
-
-    if ((q = owner_stmt(W(st), SQL_K_ADDRS, as, id)) == NULL)
-	return -1;
-    while (rc == 0 && (step = sqlite3_step(q)) == SQLITE_ROW)
-	for (int i = 0; rc == 0 && i < 5; i++)
-	    rc = cs_strlist_add(out, sq_col_text(q, i));
-    sqlite3_reset(q);
-    return rc == 0 && step == SQLITE_DONE ? 0 : -1;
-}
-
-int     sq_act_record_check(cs_store *st, const char *as, const char *kind, const char *rid)
-{
-    return record_check(W(st), as, kind, rid);
-}
-
-int     sq_act_link_add(cs_store *st, const char *owner, long long thread, const char *kind,
-			        const char *rid, int *changed)
-{
-    return OK(link_add(W(st), owner, thread, kind, rid, changed));
-}
-
-int     sq_act_link_del(cs_store *st, const char *owner, long long thread, const char *kind,
-			        const char *rid, time_t now, int *changed)
-{
-    sq_conn *c = W(st);
-    sqlite3_stmt *q;
-
-    if (sq_run(link_stmt(c, SQL_LINK_DEL, owner, thread, kind, rid)) != SQLITE_OK)
-	return -1;
-    *changed = sqlite3_changes(c->db) > 0;
-    if ((q = link_stmt(c, SQL_UNLINK_ADD, owner, thread, kind, rid)) != NULL)
-	sqlite3_bind_int64(q, 5, (sqlite3_int64) now);
-    return OK(sq_run(q));
-}
-
-int     sq_act_user_address(cs_store *st, const char *address)
-{
-    sqlite3_stmt *q = sq_stmt(W(st), SQL_USER_ADDR);
-    int     r;
-
-    if (q == NULL)
-	return -1;
-    sq_bind_str(q, 1, address);
-    r = one_row(q);
-    if (r > 0)
-	sqlite3_reset(q);
-    return r;
-}
-
-int     sq_act_persons_by_email(cs_store *st, const char *address, const char *as,
-				        cs_person_rows *out)
-{
-    sqlite3_stmt *q = sq_stmt(W(st), SQL_PERSON_BY_EMAIL);
-    int     step, rc = 0;
-
-    if (q == NULL)
-	return -1;
-    sq_bind_str(q, 1, address);
-    sq_bind_str(q, 2, as);
-    while (rc == 0 && (step = sqlite3_step(q)) == SQLITE_ROW)
-	rc = cs_person_rows_add(out, sq_col_text(q, 0),
-				sqlite3_column_type(q, 1) == SQLITE_NULL ? NULL : sq_col_text(q, 1),
-				sqlite3_column_type(q, 2) == SQLITE_NULL ? NULL : sq_col_text(q, 2),
-				sqlite3_column_int(q, 3) ? CS_PERSON_ACCESSIBLE : 0);
-    sqlite3_reset(q);
-    return rc == 0 && step == SQLITE_DONE ? 0 : -1;
-}
-
 int     sq_act_person_new(cs_store *st, const char *as, const char *address, const char *name,
 			          time_t now, char *id, size_t idlen)
 {
@@ -980,12 +770,6 @@ int     sq_act_event_add(cs_store *st, const char *type, const char *owner, long
 			         json_t *payload, json_t *content)
 {
     return OK(sq_event_add_c(W(st), type, owner, thread, 0, payload, content));
-}
-
-int     sq_act_audit(cs_store *st, const char *who, const char *what, json_t *threads,
-		             time_t now)
-{
-    return OK(audit(W(st), who, what, threads, now));
 }
 
 /* The CRM directory (X2). */
@@ -1163,7 +947,7 @@ int     sq_directory_import(cs_store *st, json_t *doc, json_t **out, char *err, 
     else
 	src = dir_apply(c, &d, taken, now);
     if (src == SQLITE_OK)
-	src = audit(c, "directory", "directory import", aud, now);
+	src = cs_prim_audit(st, "directory", "directory import", aud, now);
     if (src == SQLITE_OK
 	&& (res = json_pack("{s:I,s:I,s:O}", "persons", (json_int_t) d.npersons,
 			    "deals", (json_int_t) json_array_size(d.deals),
@@ -1185,3 +969,20 @@ int     sq_directory_import(cs_store *st, json_t *doc, json_t **out, char *err, 
     return rc;
 }
 
+
+/* This dialect's text of the statements written-once code runs (cs_store_db.h). */
+const struct cs_sql sq_sql = {
+    .tget = SQL_TGET,
+    .set_vis = SQL_SET_VIS,
+    .visible_to = SQL_VISIBLE_TO,
+    .rec = SQL_REC,
+    .audit = SQL_AUDIT,
+    .link_has = SQL_LINK_HAS,
+    .link_hand = SQL_LINK_HAND,
+    .link_del = SQL_LINK_DEL,
+    .unlink_add = SQL_UNLINK_ADD,
+    .unlink_del = SQL_UNLINK_DEL,
+    .k_addrs = SQL_K_ADDRS,
+    .user_addr = SQL_USER_ADDR,
+    .person_by_email = SQL_PERSON_BY_EMAIL,
+};

@@ -1,0 +1,77 @@
+/*
+ * NAME
+ *	cs_store_db 3h
+ * SUMMARY
+ *	one statement interface over the SQLite and PostgreSQL connections
+ * DESCRIPTION
+ *	A dialect (store/sqlite/, store/pg/) fills a struct cs_db_ops: run
+ *	one prepared statement with typed parameters on its write or read
+ *	connection, walk its rows, read columns. Code written once above the
+ *	dialects (the owner actions' primitives, the directory import ...)
+ *	uses it with the dialect's own SQL text from struct cs_sql, so each
+ *	workflow exists once and only the SQL differs.
+ *
+ *	types names each parameter: 's' const char * (NULL is SQL NULL), 'i'
+ *	long long. Both dialects number parameters ?1/$1 in that order.
+ */
+#ifndef CS_STORE_DB_H
+#define CS_STORE_DB_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct cs_store;
+typedef struct cs_rows cs_rows;
+
+#define CS_DB_W	1			/* the write connection */
+#define CS_DB_R	0			/* the read connection (snapshot) */
+
+struct cs_db_ops {
+    /* Run sql; NULL on error (cs_db_error says why). */
+    cs_rows *(*run) (struct cs_store *, int w, const char *sql, const char *types, va_list);
+    /* Move to the next row: 1 a row, 0 no more, -1 error. */
+    int     (*next) (cs_rows *);
+    const char *(*text) (cs_rows *, int col);	/* "" for NULL */
+    long long (*num) (cs_rows *, int col);		/* 0 for NULL */
+    int     (*null) (cs_rows *, int col);
+    long long (*changes) (cs_rows *);		/* rows a command changed */
+    void    (*close) (cs_rows *);
+    const char *(*error) (struct cs_store *, int w);
+};
+
+/* The statement's rows (close them), or NULL on error. */
+cs_rows *cs_db_q(struct cs_store *, int w, const char *sql, const char *types, ...);
+/* A statement whose rows are not wanted: 0 or -1; *changes if not NULL. */
+int     cs_db_x(struct cs_store *, int w, const char *sql, const char *types, ...);
+int     cs_db_xn(struct cs_store *, int w, long long *changes, const char *sql,
+		         const char *types, ...);
+/* Does the statement answer a row? 1, 0, -1. */
+int     cs_db_exists(struct cs_store *, int w, const char *sql, const char *types, ...);
+int     cs_db_next(cs_rows *);
+const char *cs_db_text(cs_rows *, int col);
+long long cs_db_num(cs_rows *, int col);
+int     cs_db_null(cs_rows *, int col);
+void    cs_db_close(cs_rows *);
+const char *cs_db_error(struct cs_store *, int w);
+
+/*
+ * The SQL a dialect gives to the code written once (its own text of each
+ * statement; parameters in the order the comment gives).
+ */
+struct cs_sql {
+    const char *tget;			/* as, thread: SQ/PG thread columns */
+    const char *set_vis;		/* owner, thread, visibility */
+    const char *visible_to;		/* thread: user ids */
+    const char *rec;			/* as, kind, id: a row if as may access */
+    const char *audit;			/* who, at, what, threads */
+    const char *link_has;		/* owner, thread, kind, id */
+    const char *link_hand;		/* owner, thread, kind, id */
+    const char *link_del;		/* owner, thread, kind, id */
+    const char *unlink_add;		/* owner, thread, kind, id, at */
+    const char *unlink_del;		/* owner, thread, kind, id */
+    const char *k_addrs;		/* owner, thread: from, to, cc, reply-to, envelope */
+    const char *user_addr;		/* address */
+    const char *person_by_email;	/* address, as: id, name, owner, accessible (0/1) */
+};
+
+#endif
