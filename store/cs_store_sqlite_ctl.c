@@ -63,8 +63,9 @@
  * The access rules, the only place they are written. Arguments are SQL
  * expressions (a parameter such as "?1" or a column).
  */
+/* R3: a user of the policy in force (active since the last sync). */
 #define SQ_KNOWN(u) \
-    "EXISTS (SELECT 1 FROM users ku WHERE ku.id=" u ")"
+    "EXISTS (SELECT 1 FROM users ku WHERE ku.id=" u " AND ku.active=1)"
 #define SQ_CAN_ACCESS(k, i, u) \
     "(" SQ_KNOWN(u) " AND EXISTS (SELECT 1 FROM access ca WHERE ca.user=" u \
     " AND ca.kind=" k " AND ca.id=" i ") AND CASE " k \

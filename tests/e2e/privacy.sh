@@ -12,8 +12,11 @@
 # person) two assertions: the exit code, and that the output (stdout and
 # stderr) holds no subject, body or attachment of a thread the actor may
 # not see, and holds the expected ones. Then V4 refusals and all-or-
-# nothing, and: a bulk private of 1000 threads killed with SIGKILL at
-# random moments leaves 0 or 1000 threads shared, never a mix.
+# nothing; R3: once a user is removed from the policy (crmsync-milter
+# reloaded) every CRM-facing command as that user answers as for a user
+# that never existed, and share no longer counts them; and: a bulk
+# private of 1000 threads killed with SIGKILL at random moments leaves 0
+# or 1000 threads shared, never a mix.
 #
 # Either backend: the store is a SQLite file unless CS_TEST_DATABASE names
 # an empty PostgreSQL database (postgresql://...), with
@@ -193,6 +196,83 @@ tap_is "$(dbq "$DB" "SELECT visibility FROM threads WHERE id=${su#t}")" shared \
 check "olivia links sl to a deal she may not see" 2 "" "" \
     ctl link --as olivia "$sl" --deal d404
 
+# --- R3: a user removed from the policy in force reads nothing. The
+# policy reaches the store when crmsync-milter starts or reloads: start
+# one on this store, remove dave (access to d1, so he sees sl) and reload.
+# Every CRM-facing command as dave must then answer exactly as for ghost,
+# a user that never existed; share's answer no longer names him.
+printf 'Socket unix:%s\n' "$CS_TMP/milter.sock" >"$CS_TMP/milter.conf"
+cat "$CONF" >>"$CS_TMP/milter.conf"
+# policy USERS... - one block per user
+policy() {
+    for _u in "$@"; do
+	printf 'User %s\nAddress %s@example.com\n\n' "$_u" "$_u"
+    done >"$CS_TMP/policy/users.policy"
+}
+policy $ACTORS
+ms_start_crmsync "$CS_TMP/milter.conf" "unix:$CS_TMP/milter.sock" "$CS_TMP/milter.log" \
+    || tap_bail "crmsync-milter did not start"
+# r3_cmds THREAD - every CRM-facing command, one a line, without --as
+r3_cmds() {
+    cat <<CMDS
+mailbox
+thread $1
+thread $1 --raw
+attachment $1 1
+deal d1
+person p1
+share $1
+private $1
+delete $1
+link $1 --person p1
+unlink $1 --deal d1
+contact create --thread $1 --address client@acme.example
+CMDS
+}
+# r3_reload USERS... - the policy in force becomes USERS (milter reload)
+r3_reload() {
+    _gone=$(for _a in $ACTORS; do case " $* " in *" $_a "*) ;; *) echo "$_a" ;; esac; done)
+    policy "$@"
+    kill -USR1 "$(ms_pid "unix:$CS_TMP/milter.sock")"
+    for _a in $_gone; do
+	cs_wait 10 sh -c "! '$CRMSYNCCTL' -c '$CONF' mailbox --as $_a" \
+	    || tap_diag "the reload did not reach the store: $(tail -n 3 "$CS_TMP/milter.log")"
+    done
+}
+# r3_check USER THREAD - USER (removed) answers every command as ghost does
+r3_check() {
+    r3_cmds "$2" >"$CS_TMP/r3.cmds"
+    while read -r line; do
+	# shellcheck disable=SC2086
+	check "R3: removed $1: $line" 2 "" "" ctl $line --as "$1"
+	cp "$OUT" "$CS_TMP/removed.out"
+	# shellcheck disable=SC2086
+	ctl $line --as ghost >"$OUT" 2>&1
+	tap_ok "R3: removed $1: $line answers as for a user that never was" \
+	    cmp -s "$CS_TMP/removed.out" "$OUT"
+    done <"$CS_TMP/r3.cmds"
+}
+check "R3: dave (in the policy) reads sl" 0 "sl" "sl" ctl thread "$sl" --as dave
+r3_reload olivia pete nora adam
+r3_check dave "$sl"
+tap_is "$(dbq "$DB" "SELECT visibility FROM threads WHERE id=${sl#t}")" shared \
+    "R3: nothing dave tried changed sl"
+ctl share --as olivia "$sl" >"$OUT" 2>&1
+tap_is "$("$JGET" 'threads[0].visible_to' <"$OUT")" '["olivia","pete"]' \
+    "R3: share answers only users of the policy in force"
+# The owner removed: her own mailbox, raw bytes and attachments too.
+r3_reload dave pete nora adam
+r3_check olivia "$priv"
+tap_is "$(dbq "$DB" "SELECT count(*) FROM threads WHERE owner='olivia'")" 3 \
+    "R3: her mailbox stays in the store"
+# Back in the policy, both read again: their access was never removed.
+r3_reload $ACTORS
+cs_wait 10 ctl mailbox --as dave
+cs_wait 10 ctl mailbox --as olivia
+check "R3: dave back in the policy reads sl" 0 "sl" "sl" ctl thread "$sl" --as dave
+check "R3: olivia back in the policy reads priv" 0 "priv" "priv" ctl thread "$priv" --as olivia
+ms_stop "unix:$CS_TMP/milter.sock"
+
 # --- V5: revocation is immediate.
 check "olivia makes su and sl private" 0 "su sl" "" ctl private --as olivia "$su" "$sl"
 matrix private
@@ -202,8 +282,8 @@ check "olivia deletes all three" 0 "" "" ctl delete --as olivia "$priv" "$su" "$
 tap_is "$(dbq "$DB" "SELECT count(*) FROM messages")" 0 "delete: no message left"
 tap_is "$(dbq "$DB" "SELECT count(*) FROM raw")" 0 "delete: no raw copy left"
 tap_is "$(dbq "$DB" "SELECT count(*) FROM thread_links")" 0 "delete: no link left"
-tap_is "$(dbq "$DB" "SELECT count(*) FROM audit WHERE who='olivia'")" 3 \
-    "one audit row per change"
+tap_is "$(dbq "$DB" "SELECT count(*) FROM audit WHERE who='olivia'")" 4 \
+    "one audit row per change (share, R3's share again, private, delete)"
 matrix deleted
 
 # --- V4 atomicity under SIGKILL: 1000 threads change together or not at all.
