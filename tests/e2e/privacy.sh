@@ -14,7 +14,10 @@
 # not see, and holds the expected ones. Then V4 refusals and all-or-
 # nothing; R3: once a user is removed from the policy (crmsync-milter
 # reloaded) every CRM-facing command as that user answers as for a user
-# that never existed, and share no longer counts them; and: a bulk
+# that never existed, and share no longer counts them; X2: directory
+# snapshots that re-point a person crmsync made by its id, use an id in
+# crmsync's own form it has not made, or are malformed (unknown keys,
+# missing fields, wrong types) are refused with exit 4; and: a bulk
 # private of 1000 threads killed with SIGKILL at random moments leaves 0
 # or 1000 threads shared, never a mix.
 #
@@ -273,6 +276,47 @@ check "R3: dave back in the policy reads sl" 0 "sl" "sl" ctl thread "$sl" --as d
 check "R3: olivia back in the policy reads priv" 0 "priv" "priv" ctl thread "$priv" --as olivia
 ms_stop "unix:$CS_TMP/milter.sock"
 
+# --- X2 (issue #15 hole 8): a snapshot cannot re-point by id a person
+# crmsync made, nor be malformed; refused whole (exit 4), the old stays.
+ctl contact create --as olivia --thread "$su" --address stranger@nowhere.example >"$OUT" 2>&1
+tap_is "$?" 0 "K3: olivia makes a person for su's stranger"
+hp=$("$JGET" person.id <"$OUT")
+tap_like "$hp" '^hand-[0-9][0-9]*$' "... under crmsync's own id form ($hp)"
+# snapshot FILE PERSON2-JSON [EXTRA-TOP-LEVEL] - the fixture's directory plus one person
+snapshot() {
+    cat >"$1" <<SNAP
+{"persons": [{"id": "p1", "name": "Carl Client", "emails": ["client@acme.example"],
+              "access": ["olivia", "pete"]}, $2],
+ "deals": [{"id": "d1", "title": "Acme renewal", "status": "open", "persons": ["p1"],
+            "access": ["olivia", "dave"]}]$3}
+SNAP
+}
+snapshot "$CS_TMP/repoint.json" "{\"id\": \"$hp\", \"name\": \"Zed\", \"emails\": [\"zed@elsewhere.example\"], \"access\": [\"nora\"]}"
+check "X2: a snapshot giving $hp to another address" 4 "" "" \
+    ctl directory import "$CS_TMP/repoint.json"
+tap_like "$(cat "$OUT")" "\"error\":\"bad_input\".*persons\\[1\\]\\.id: $hp is a person crmsync made for stranger@nowhere.example" \
+    "... naming the path and the address"
+check "X2: nora reads nothing on $hp" 2 "" "" ctl person "$hp" --as nora
+check "X2: olivia still sees su on $hp" 0 "su" "su" ctl person "$hp" --as olivia
+snapshot "$CS_TMP/future.json" '{"id": "bcc-9999", "emails": ["zed@elsewhere.example"], "access": ["nora"]}'
+check "X2: a snapshot using an id crmsync has not made yet" 4 "" "" \
+    ctl directory import "$CS_TMP/future.json"
+snapshot "$CS_TMP/typo.json" '{"id": "p2", "emails": ["zed@elsewhere.example"], "acess": ["nora"]}'
+check "X2: a misspelled key" 4 "" "" ctl directory import "$CS_TMP/typo.json"
+tap_like "$(cat "$OUT")" 'persons\[1\]\.acess: unknown key' "... named with its path"
+snapshot "$CS_TMP/missing.json" '{"id": "p2", "emails": ["zed@elsewhere.example"]}'
+check "X2: a missing required field" 4 "" "" ctl directory import "$CS_TMP/missing.json"
+tap_like "$(cat "$OUT")" 'persons\[1\]\.access: required field missing' "... named with its path"
+snapshot "$CS_TMP/type.json" '{"id": "p2", "name": ["Zed"], "emails": [], "access": []}'
+check "X2: a wrong type" 4 "" "" ctl directory import "$CS_TMP/type.json"
+tap_like "$(cat "$OUT")" 'persons\[1\]\.name: expected a string' "... named with its path"
+snapshot "$CS_TMP/top.json" '{"id": "p2", "emails": [], "access": []}' ', "version": 2'
+check "X2: an unknown top-level key" 4 "" "" ctl directory import "$CS_TMP/top.json"
+check "X2: the old snapshot stays (dave sees sl on d1)" 0 "sl" "sl" ctl deal d1 --as dave
+snapshot "$CS_TMP/adopt.json" "{\"id\": \"$hp\", \"name\": \"Stan\", \"emails\": [\"stranger@nowhere.example\"], \"access\": [\"olivia\"]}"
+check "X2: the CRM adopts $hp with its address" 0 "" "" ctl directory import "$CS_TMP/adopt.json"
+check "X2: ... and nora still reads nothing on it" 2 "" "" ctl person "$hp" --as nora
+
 # --- V5: revocation is immediate.
 check "olivia makes su and sl private" 0 "su sl" "" ctl private --as olivia "$su" "$sl"
 matrix private
@@ -282,7 +326,7 @@ check "olivia deletes all three" 0 "" "" ctl delete --as olivia "$priv" "$su" "$
 tap_is "$(dbq "$DB" "SELECT count(*) FROM messages")" 0 "delete: no message left"
 tap_is "$(dbq "$DB" "SELECT count(*) FROM raw")" 0 "delete: no raw copy left"
 tap_is "$(dbq "$DB" "SELECT count(*) FROM thread_links")" 0 "delete: no link left"
-tap_is "$(dbq "$DB" "SELECT count(*) FROM audit WHERE who='olivia'")" 4 \
+tap_is "$(dbq "$DB" "SELECT count(*) FROM audit WHERE who='olivia' AND what IN ('share', 'private', 'delete')")" 4 \
     "one audit row per change (share, R3's share again, private, delete)"
 matrix deleted
 

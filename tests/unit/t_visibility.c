@@ -586,22 +586,75 @@ int     main(void)
     is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='alice' AND id='hand-1'"), 1,
 	   "K3: thread linked to the new person");
 
-    /* X2: refused whole, old snapshot kept. */
-    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"status\":\"maybe\"}]}",
+    /* X2: refused whole, old snapshot kept: each fault named by its path. */
+#define P_OK "{\"id\":\"a\",\"emails\":[],\"access\":[]}"
+    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"status\":\"maybe\",\"access\":[]}]}",
 	    "deals[0].status: expected open, won or lost");
-    bad_dir(st, "{\"persons\":[{\"id\":\"a\"},{\"id\":\"a\"}]}",
+    bad_dir(st, "{\"persons\":[" P_OK "," P_OK "],\"deals\":[]}",
 	    "persons[1].id: duplicate id (also persons[0])");
-    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[\"nope\"]}]}",
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[\"nope\"],\"access\":[]}],\"deals\":[]}",
 	    "persons[0].emails[0]: not a mail address");
-    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[\"x@y.z\"]},"
-	    "{\"id\":\"b\",\"emails\":[\"X@y.z\"]}]}",
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[\"x@y.z\"],\"access\":[]},"
+	    "{\"id\":\"b\",\"emails\":[\"X@y.z\"],\"access\":[]}],\"deals\":[]}",
 	    "persons[1].emails[0]: x@y.z is also an address of persons[0]");
     bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"status\":\"open\","
-	    "\"persons\":[\"ghost\"]}]}", "deals[0].persons[0]: unknown person");
-    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"access\":[1]}]}",
+	    "\"persons\":[\"ghost\"],\"access\":[]}]}", "deals[0].persons[0]: unknown person");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[],\"access\":[1]}],\"deals\":[]}",
 	    "persons[0].access[0]: expected a user id");
-    bad_dir(st, "{\"persons\":{}}", "persons: expected an array");
+    bad_dir(st, "{\"persons\":{},\"deals\":[]}", "persons: expected an array");
     bad_dir(st, "[]", "the snapshot must be a JSON object");
+    /* Unknown keys (issue #21: misspellings imported with exit 0). */
+    bad_dir(st, "{\"persons\":[" P_OK ",{\"id\":\"b\",\"emails\":[],\"access\":[]},"
+	    "{\"id\":\"c\",\"emails\":[],\"access\":[]},{\"id\":\"d\",\"emails\":[],"
+	    "\"acess\":[\"bob\"]}],\"deals\":[]}", "persons[3].acess: unknown key");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"addresses\":[\"x@y.z\"],\"access\":[]}],"
+	    "\"deals\":[]}", "persons[0].addresses: unknown key");
+    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"name\":\"Renewal\","
+	    "\"status\":\"open\",\"access\":[]}]}", "deals[0].name: unknown key");
+    bad_dir(st, "{\"persons\":[],\"deals\":[],\"version\":2}", "version: unknown key");
+    /* Required fields. */
+    bad_dir(st, "{\"persons\":[]}", "deals: required field missing");
+    bad_dir(st, "{\"deals\":[]}", "persons: required field missing");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"access\":[]}],\"deals\":[]}",
+	    "persons[0].emails: required field missing");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[]}],\"deals\":[]}",
+	    "persons[0].access: required field missing");
+    bad_dir(st, "{\"persons\":[{\"emails\":[],\"access\":[]}],\"deals\":[]}",
+	    "persons[0].id: required field missing");
+    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"access\":[]}]}",
+	    "deals[0].status: required field missing");
+    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"status\":\"open\"}]}",
+	    "deals[0].access: required field missing");
+    /* Wrong types. */
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"name\":5,\"emails\":[],\"access\":[]}],"
+	    "\"deals\":[]}", "persons[0].name: expected a string");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":\"x@y.z\",\"access\":[]}],"
+	    "\"deals\":[]}", "persons[0].emails: expected an array");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[],\"access\":null}],\"deals\":[]}",
+	    "persons[0].access: expected an array");
+    bad_dir(st, "{\"persons\":[{\"id\":7,\"emails\":[],\"access\":[]}],\"deals\":[]}",
+	    "persons[0].id: expected a non-empty string of at most 256 bytes");
+    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"title\":[],\"status\":\"open\","
+	    "\"access\":[]}]}", "deals[0].title: expected a string");
+    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"status\":\"open\","
+	    "\"persons\":{},\"access\":[]}]}", "deals[0].persons: expected an array");
+    /* Hole 8: hand-1 is alice's person for stan@: no re-pointing by id. */
+    bad_dir(st, "{\"persons\":[" P_OK ",{\"id\":\"hand-1\",\"emails\":[\"zed@other.example\"],"
+	    "\"access\":[\"bob\"]}],\"deals\":[]}",
+	    "persons[1].id: hand-1 is a person crmsync made for stan@other.example;"
+	    " a record under its id must have that address");
+    bad_dir(st, "{\"persons\":[{\"id\":\"hand-1\",\"emails\":[],\"access\":[\"bob\"]}],"
+	    "\"deals\":[]}", "persons[0].id: hand-1 is a person crmsync made for stan@other.example;"
+	    " a record under its id must have that address");
+    bad_dir(st, "{\"persons\":[{\"id\":\"bcc-77\",\"emails\":[\"zed@other.example\"],"
+	    "\"access\":[\"bob\"]}],\"deals\":[]}",
+	    "persons[0].id: bcc-77 is in crmsync's own id form (bcc-N, hand-N) and crmsync made"
+	    " no such person");
+#undef P_OK
+    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='alice' AND id='hand-1'"), 1,
+	   "X2: hand-1 keeps its link after the refusals");
+    is_int(q_int("SELECT count(*) FROM access WHERE kind='person' AND id='hand-1' AND user='bob'"),
+	   0, "X2: bob got no access to hand-1");
     is_int(q_int("SELECT count(*) FROM persons WHERE origin='crm'"), 1, "X2: old snapshot kept");
     is_int(q_int("SELECT count(*) FROM deals"), 1, "X2: old deals kept");
 
