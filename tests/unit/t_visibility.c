@@ -397,6 +397,49 @@ static void test_page_order(cs_store *st)
 }
 
 /* main - one store, the checks in the order a user would act */
+/* raw_count - cs_store_thread_raw callback: count what was given out */
+static int raw_count(void *arg, const char *message_id, const void *raw, size_t len,
+		             int truncated)
+{
+    (void) message_id;
+    (void) raw;
+    (void) len;
+    (void) truncated;
+    (*(int *) arg)++;
+    return 0;
+}
+
+/* policy_users - R3: the policy in force becomes these of alice, bob, carol */
+static int policy_users(cs_store *st, int alice, int bob, int carol)
+{
+    static const char *const ids[] = {"alice", "bob", "carol"};
+    const int in[] = {alice, bob, carol};
+    cs_user u[3];
+    const cs_user *up[3];
+    size_t  n = 0;
+    int     rc;
+
+    memset(u, 0, sizeof(u));
+    for (int i = 0; i < 3; i++) {
+	if (!in[i])
+	    continue;
+	u[n].id = (char *) ids[i];
+	u[n].role = i == 2 ? CS_ROLE_ADMIN : CS_ROLE_USER;
+	{
+	    char    a[64];
+
+	    snprintf(a, sizeof(a), "%s@corp.example", ids[i]);
+	    cs_strlist_add(&u[n].addresses, a);
+	}
+	up[n] = &u[n];
+	n++;
+    }
+    rc = cs_store_sync_users2(st, up, n);
+    for (size_t i = 0; i < n; i++)
+	cs_strlist_free(&u[i].addresses);
+    return rc;
+}
+
 int     main(void)
 {
     const char *users[] = {"alice", "bob", "carol"};
@@ -503,6 +546,44 @@ int     main(void)
     }
     is_int(cs_store_thread_raw(st, "bob", ta, (cs_store_raw_fn) abort, NULL), CS_EFORBIDDEN,
 	   "--raw: owner only");
+
+    /* R3: bob leaves the policy: not found everywhere, and share forgets him. */
+    is_int(policy_users(st, 1, 0, 1), CS_OK, "R3: bob removed from the policy");
+    is_int(cs_store_thread(st, "bob", ta, &out), CS_ENOTFOUND, "R3: bob cannot open the shared thread");
+    is_int(cs_store_mailbox(st, "bob", NULL, 0, NULL, &out), CS_ENOTFOUND,
+	   "R3: nor his own mailbox");
+    {
+	int     nraw = 0;
+
+	is_int(cs_store_thread_raw(st, "bob", tb, raw_count, &nraw), CS_ENOTFOUND,
+	       "R3: nor his own thread's raw bytes");
+	is_int(nraw, 0, "R3: not one raw message given out");
+    }
+    is_int(cs_store_attachment(st, "bob", tb, 1, &buf), CS_ENOTFOUND, "R3: nor an attachment");
+    is_int(cs_store_record_threads(st, "bob", "person", "p1", 0, NULL, &out), CS_ENOTFOUND,
+	   "R3: nor the person page");
+    {
+	const char *one[] = {tb};
+
+	is_int(cs_store_threads_set(st, "bob", CS_THREADS_PRIVATE, one, 1, &out, err,
+				    sizeof(err)), CS_ENOTFOUND, "R3: nor change his own thread");
+	is_str(err, "thread t2 not found", "R3: the answer for a thread that is not there");
+	is_int(cs_store_link(st, "bob", tb, "person", "p1", 0, &out, err, sizeof(err)),
+	       CS_ENOTFOUND, "R3: nor link it");
+	is_int(cs_store_contact_create(st, "bob", tb, "client@acme.example", NULL, &out, err,
+				       sizeof(err)), CS_ENOTFOUND, "R3: nor make a contact");
+	one[0] = ta;
+	is_int(cs_store_threads_set(st, "alice", CS_THREADS_SHARE, one, 1, &out, err,
+				    sizeof(err)), CS_OK, "R3: alice shares t1 again");
+	is_json(out, "{\"threads\":[{\"id\":\"t1\",\"visible_to\":[\"alice\"]}]}",
+		"R3: share counts only users of the policy in force");
+	json_decref(out);
+	out = NULL;
+    }
+    is_int(policy_users(st, 1, 1, 1), CS_OK, "R3: bob back in the policy");
+    is_int(cs_store_thread(st, "bob", ta, &out), CS_OK, "R3: bob reads it again");
+    json_decref(out);
+    out = NULL;
 
     /* Deal and person pages. */
     is_int(cs_store_record_threads(st, "bob", "deal", "d1", 0, NULL, &out), CS_ENOTFOUND,
@@ -695,8 +776,8 @@ int     main(void)
 	out = NULL;
 	is_int(q_int("SELECT count(*) FROM raw"), raws - 2, "the last copy's raw goes with it");
     }
-    /* share, unlink twice, link, contact twice, delete; refusals leave none. */
-    is_int(q_int("SELECT count(*) FROM audit WHERE who='alice'"), 7,
+    /* share (twice, R3), unlink twice, link, contact twice, delete; refusals none. */
+    is_int(q_int("SELECT count(*) FROM audit WHERE who='alice'"), 8,
 	   "audit: one row per change, none for refused ones");
     is_int(q_int("SELECT count(*) FROM events WHERE type='thread.deleted'"), 2,
 	   "X3: two thread.deleted events");
