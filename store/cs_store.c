@@ -57,6 +57,7 @@
 #include "cs_store.h"
 #include "cs_store_impl.h"
 #include "cs_store_act.h"
+#include "cs_store_dir.h"
 
 #ifdef HAVE_LIBPQ
 /* The fleet backend (cs_store_pg.c), chosen by a postgresql:// Database. */
@@ -1272,7 +1273,7 @@ int     cs_store_directory_import(cs_store *st, json_t *snapshot, json_t **out,
 	return CS_EINVAL;
     if (st->flags & CS_STORE_READONLY)
 	return CS_EINTERNAL;
-    return st->ops->directory_import(st, snapshot, out, err, errlen);
+    return cs_dir_import(st, snapshot, out, err, errlen);
 }
 
 /* cs_store_outbox_open - the event sender's own connection (X3) */

@@ -72,6 +72,22 @@ struct cs_sql {
     const char *k_addrs;		/* owner, thread: from, to, cc, reply-to, envelope */
     const char *user_addr;		/* address */
     const char *person_by_email;	/* address, as: id, name, owner, accessible (0/1) */
+    const char *access_add;		/* user, kind, id (idempotent) */
+    /* The directory import (X2, cs_store_dir.c). */
+    const char *dir_id;			/* id: origin, email of a person */
+    const char *take_find;		/* email: a local person's id */
+    const char *take_links;		/* local, crm: move links that do not collide */
+    const char *take_links_left;	/* local */
+    const char *take_unlinks;		/* local, crm */
+    const char *take_unlinks_left;	/* local */
+    const char *local_access_del;	/* person */
+    const char *local_del;		/* person: only a local one */
+    const char *dir_clear;		/* script: the CRM's rows go */
+    const char *dir_person;		/* id, name, created */
+    const char *dir_person_email;	/* email, person */
+    const char *dir_deal;		/* id, title, status */
+    const char *dir_deal_person;	/* deal, person (idempotent) */
+    const char *dir_dangling;		/* script: links to records gone */
 };
 
 #endif

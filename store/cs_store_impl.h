@@ -183,8 +183,10 @@ struct cs_store_ops {
     /* An X3 event in the transaction (payload, content borrowed). */
     int     (*event_add) (cs_store *, const char *type, const char *owner, long long thread,
 			          json_t *payload, json_t *content);
-    int     (*directory_import) (cs_store *, json_t *snapshot, json_t **, char *err,
-					 size_t errlen);
+    /* X2 (cs_store_dir.c): act_begin for one import at a time. */
+    int     (*dir_begin) (cs_store *);
+    /* Constant statements without parameters, several at once (X2). */
+    int     (*script) (cs_store *, const char *sql);
     /* The milter's status per host (cs_store_milter_status_put): put is
      * called under wlock with the document as JSON text and must not wait
      * long; get answers {host: {...document..., "updated_at"}}. */

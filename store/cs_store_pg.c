@@ -1286,5 +1286,4 @@ const struct cs_store_ops cs_store_pg_ops = {
     .attachment = pg_attachment,
     .record_threads = pg_record_threads,
     PG_ACT_OPS,
-    .directory_import = pg_directory_import,
 };

@@ -121,7 +121,6 @@ int     pg_thread_raw(cs_store *, const char *, const char *, cs_store_raw_fn, v
 int     pg_attachment(cs_store *, const char *, const char *, size_t, cs_buf *);
 int     pg_record_threads(cs_store *, const char *, const char *, const char *, int,
 			          const char *, json_t **);
-int     pg_directory_import(cs_store *, json_t *, json_t **, char *, size_t);
 /* The thread objects of a page's rows, in a constant number of queries. */
 int     pg_thread_list(cs_store *, pg_conn *, const char *as, PGresult *, int n,
 		               int owner_col, json_t *out);
@@ -137,11 +136,14 @@ int     pg_act_person_new(cs_store *, const char *as, const char *address, const
 			           time_t now, char *id, size_t idlen);
 int     pg_act_event_add(cs_store *, const char *type, const char *owner, long long thread,
 			          json_t *payload, json_t *content);
+int     pg_act_dir_begin(cs_store *);
+int     pg_act_script(cs_store *, const char *sql);
 extern const struct cs_sql pg_sql;
 
 #define PG_ACT_OPS \
     .act_begin = pg_act_begin, .act_end = pg_act_end, \
     .thread_delete = pg_act_thread_delete, .thread_answer = pg_act_thread_answer, \
-    .person_new = pg_act_person_new, .event_add = pg_act_event_add
+    .person_new = pg_act_person_new, .event_add = pg_act_event_add, \
+    .dir_begin = pg_act_dir_begin, .script = pg_act_script
 
 #endif

@@ -916,171 +916,26 @@ static const char SQL_DIR_DANGLING[] =
 "DELETE FROM thread_unlinks WHERE kind='deal' AND id NOT IN (SELECT id FROM deals);"
 "DELETE FROM thread_unlinks WHERE kind='person' AND id NOT IN (SELECT id FROM persons);";
 
-/* access_rows - the access rows of one record from its snapshot list */
-static int access_rows(pg_conn *c, json_t *o, const char *kind, const char *rid)
-{
-    json_t *v;
-    size_t  k;
-
-    json_array_foreach(json_object_get(o, "access"), k, v)
-	if (pg_x(c, SQL_ACCESS_ADD, "sss", json_string_value(v), kind, rid) < 0)
-	return -1;
-    return 0;
-}
-
-/* take_over - X2: a CRM person takes a local person's links; it goes */
-static int take_over(pg_conn *c, const char *local, const char *crm)
-{
-    if (strcmp(local, crm) != 0
-	&& (pg_x(c, SQL_TAKE_LINKS, "ss", local, crm) < 0
-	    || pg_x(c, SQL_TAKE_LINKS_LEFT, "s", local) < 0
-	    || pg_x(c, SQL_TAKE_UNLINKS, "ss", local, crm) < 0
-	    || pg_x(c, SQL_TAKE_UNLINKS_LEFT, "s", local) < 0))
-	return -1;
-    if (pg_x(c, SQL_LOCAL_ACCESS_DEL, "s", local) < 0)
-	return -1;
-    return pg_x(c, SQL_LOCAL_DEL, "s", local);
-}
-
-/* dir_apply - replace the directory inside the open transaction */
-static int dir_apply(pg_conn *c, cs_dir_snap *d, json_t *taken, time_t now)
-{
-    json_t *p, *v;
-    size_t  i, k;
-    PGresult *q;
-    long long gone;
-
-    json_array_foreach(d->persons, i, p) {
-	const char *pid = json_string_value(json_object_get(p, "id"));
-	char    local[PG_MAX_ID + 64];
-
-	/* K5: each user may have one; every one goes (take_over drops it). */
-	for (k = 0; k < d->emails[i].n; k++) for (;;) {
-	    if ((q = pg_q(c, SQL_TAKE_FIND, "s", d->emails[i].v[k])) == NULL)
-		return -1;
-	    if (PQntuples(q) == 0) {
-		PQclear(q);
-		break;
-	    }
-	    snprintf(local, sizeof(local), "%s", pg_text(q, 0, 0));
-	    PQclear(q);
-	    if (take_over(c, local, pid) < 0)
-		return -1;
-	    if (json_array_append_new(taken, json_pack("{s:s,s:s}", "person", local,
-						       "by", pid)) < 0)
-		return -1;
-	}
-	if ((q = pg_q(c, SQL_LOCAL_DEL, "s", pid)) == NULL)
-	    return -1;
-	gone = pg_changes(q);
-	PQclear(q);
-	if (gone > 0 && pg_x(c, SQL_LOCAL_ACCESS_DEL, "s", pid) < 0)
-	    return -1;
-    }
-    if (pg_cmd(c, SQL_DIR_CLEAR) < 0)
-	return -1;
-    json_array_foreach(d->persons, i, p) {
-	const char *pid = json_string_value(json_object_get(p, "id"));
-
-	if (pg_x(c, SQL_DIR_PERSON, "ssi", pid, json_string_value(json_object_get(p, "name")),
-		 (long long) now) < 0)
-	    return -1;
-	for (k = 0; k < d->emails[i].n; k++)
-	    if (pg_x(c, SQL_DIR_PERSON_EMAIL, "ss", d->emails[i].v[k], pid) < 0)
-		return -1;
-	if (access_rows(c, p, "person", pid) < 0)
-	    return -1;
-    }
-    json_array_foreach(d->deals, i, p) {
-	const char *did = json_string_value(json_object_get(p, "id"));
-
-	if (pg_x(c, SQL_DIR_DEAL, "sss", did, json_string_value(json_object_get(p, "title")),
-		 json_string_value(json_object_get(p, "status"))) < 0)
-	    return -1;
-	json_array_foreach(json_object_get(p, "persons"), k, v)
-	    if (pg_x(c, SQL_DIR_DEAL_PERSON, "ss", did, json_string_value(v)) < 0)
-	    return -1;
-	if (access_rows(c, p, "deal", did) < 0)
-	    return -1;
-    }
-    return pg_cmd(c, SQL_DIR_DANGLING);
-}
-
 static const char SQL_DIR_ID[] =
 "SELECT p.origin, pe.email FROM persons p LEFT JOIN person_emails pe ON pe.person=p.id"
 " WHERE p.id=$1";
 
-/* dir_lookup - cs_dir_check_ids: what the store holds under a person id */
-static int dir_lookup(void *arg, const char *id, cs_strlist *addrs)
+int     pg_act_dir_begin(cs_store *st)
 {
-    PGresult *q = pg_q(arg, SQL_DIR_ID, "s", id);
-    int     r = CS_DIR_ID_NONE;
-
-    if (q == NULL)
+    if (write_begin(st, NULL, 0) < 0)
 	return -1;
-    for (int i = 0; i < PQntuples(q) && r >= 0; i++) {
-	if (strcmp(pg_text(q, i, 0), "crm") == 0)
-	    r = CS_DIR_ID_CRM;
-	else {
-	    r = CS_DIR_ID_LOCAL;
-	    if (!PQgetisnull(q, i, 1) && cs_strlist_add(addrs, pg_text(q, i, 1)) < 0)
-		r = -1;
-	}
+    /* One import at a time across the fleet. */
+    if (pg_x(W(st), SQL_DIR_LOCK, "ii", (long long) PG_LOCK_CLASS,
+	     (long long) PG_LOCK_DIRECTORY) < 0) {
+	write_end(st, CS_EINTERNAL);
+	return -1;
     }
-    PQclear(q);
-    return r;
+    return 0;
 }
 
-/* pg_directory_import - X2: validate whole, then replace in one transaction */
-int     pg_directory_import(cs_store *st, json_t *doc, json_t **out, char *err, size_t errlen)
+int     pg_act_script(cs_store *st, const char *sql)
 {
-    pg_store *s = st->be;
-    pg_conn *c = &s->w;
-    cs_dir_snap d;
-    json_t *taken = NULL, *aud = NULL, *res = NULL;
-    time_t  now = time(NULL);
-    int     rc = CS_EINTERNAL, src;
-
-    if (cs_dir_validate(st, doc, &d, err, errlen) < 0) {
-	cs_dir_free(&d);
-	return strcmp(err, "out of memory") == 0 ? CS_EINTERNAL : CS_EINVAL;
-    }
-    if (write_begin(st, NULL, 0) < 0) {
-	cs_dir_free(&d);
-	return CS_EINTERNAL;
-    }
-    /* One import at a time across the fleet. */
-    src = pg_x(c, SQL_DIR_LOCK, "ii", (long long) PG_LOCK_CLASS, (long long) PG_LOCK_DIRECTORY);
-    /* X2: the local persons' ids, checked under the lock, in the transaction. */
-    if (src == 0 && (src = cs_dir_check_ids(&d, dir_lookup, c, err, errlen)) == -1) {
-	cs_dir_free(&d);
-	return write_end(st, CS_EINVAL);
-    }
-    if (src == 0 && ((taken = json_array()) == NULL || (aud = json_array()) == NULL))
-	src = -1;
-    if (src == 0)
-	src = dir_apply(c, &d, taken, now);
-    if (src == 0)
-	src = cs_prim_audit(st, "directory", "directory import", aud, now);
-    if (src == 0
-	&& (res = json_pack("{s:I,s:I,s:O}", "persons", (json_int_t) d.npersons,
-			    "deals", (json_int_t) json_array_size(d.deals),
-			    "taken_over", taken)) == NULL)
-	src = -1;
-    if (src < 0) {
-	cs_error(NULL, "store: directory import: %s", c->msg);
-	snprintf(err, errlen, "the directory was not changed: %s", c->msg);
-    } else
-	rc = CS_OK;
-    if ((rc = write_end(st, rc)) == CS_OK) {
-	*out = res;
-	res = NULL;
-    }
-    json_decref(res);
-    json_decref(taken);
-    json_decref(aud);
-    cs_dir_free(&d);
-    return rc;
+    return pg_cmd(W(st), sql);
 }
 
 /* This dialect's text of the statements written-once code runs (cs_store_db.h). */
@@ -1098,4 +953,19 @@ const struct cs_sql pg_sql = {
     .k_addrs = SQL_K_ADDRS,
     .user_addr = SQL_USER_ADDR,
     .person_by_email = SQL_PERSON_BY_EMAIL,
+    .access_add = SQL_ACCESS_ADD,
+    .dir_id = SQL_DIR_ID,
+    .take_find = SQL_TAKE_FIND,
+    .take_links = SQL_TAKE_LINKS,
+    .take_links_left = SQL_TAKE_LINKS_LEFT,
+    .take_unlinks = SQL_TAKE_UNLINKS,
+    .take_unlinks_left = SQL_TAKE_UNLINKS_LEFT,
+    .local_access_del = SQL_LOCAL_ACCESS_DEL,
+    .local_del = SQL_LOCAL_DEL,
+    .dir_clear = SQL_DIR_CLEAR,
+    .dir_person = SQL_DIR_PERSON,
+    .dir_person_email = SQL_DIR_PERSON_EMAIL,
+    .dir_deal = SQL_DIR_DEAL,
+    .dir_deal_person = SQL_DIR_DEAL_PERSON,
+    .dir_dangling = SQL_DIR_DANGLING,
 };

@@ -1028,7 +1028,6 @@ int     sq_thread_raw(cs_store *, const char *, const char *, cs_store_raw_fn, v
 int     sq_attachment(cs_store *, const char *, const char *, size_t, cs_buf *);
 int     sq_record_threads(cs_store *, const char *, const char *, const char *, int,
 			          const char *, json_t **);
-int     sq_directory_import(cs_store *, json_t *, json_t **, char *, size_t);
 /* The milters' status (cs_store_sqlite_status.c). */
 int     sq_milter_status_put(cs_store *, const char *, time_t, const char *);
 int     sq_milter_status_get(cs_store *, json_t **);
@@ -1058,7 +1057,6 @@ const struct cs_store_ops cs_store_sqlite_ops = {
     .attachment = sq_attachment,
     .record_threads = sq_record_threads,
     SQ_ACT_OPS,
-    .directory_import = sq_directory_import,
     .milter_status_put = sq_milter_status_put,
     .milter_status_get = sq_milter_status_get,
 };

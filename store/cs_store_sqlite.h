@@ -114,11 +114,14 @@ int     sq_act_person_new(cs_store *, const char *as, const char *address, const
 			           time_t now, char *id, size_t idlen);
 int     sq_act_event_add(cs_store *, const char *type, const char *owner, long long thread,
 			          json_t *payload, json_t *content);
+int     sq_act_dir_begin(cs_store *);
+int     sq_act_script(cs_store *, const char *sql);
 extern const struct cs_sql sq_sql;
 
 #define SQ_ACT_OPS \
     .act_begin = sq_act_begin, .act_end = sq_act_end, \
     .thread_delete = sq_act_thread_delete, .thread_answer = sq_act_thread_answer, \
-    .person_new = sq_act_person_new, .event_add = sq_act_event_add
+    .person_new = sq_act_person_new, .event_add = sq_act_event_add, \
+    .dir_begin = sq_act_dir_begin, .script = sq_act_script
 
 #endif

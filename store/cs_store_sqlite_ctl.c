@@ -667,20 +667,6 @@ static int delete_thread(sq_conn *c, const char *owner, sqlite3_int64 id)
     return rc;
 }
 
-/* one_row - step once: 1 a row (left unreset), 0 none, -1 error */
-static int one_row(sqlite3_stmt *q)
-{
-    int     step;
-
-    if (q == NULL)
-	return -1;
-    step = sqlite3_step(q);
-    if (step == SQLITE_ROW)
-	return 1;
-    sqlite3_reset(q);
-    return step == SQLITE_DONE ? 0 : -1;
-}
-
 /* person_new - K3: a hand person owned by and accessible to as */
 static int person_new(sq_conn *c, const char *as, const char *norm, const char *name,
 		              time_t now, char *pid, size_t pidlen)
@@ -805,208 +791,20 @@ static const char SQL_DIR_DANGLING[] =
 "DELETE FROM thread_unlinks WHERE kind='deal' AND id NOT IN (SELECT id FROM deals);"
 "DELETE FROM thread_unlinks WHERE kind='person' AND id NOT IN (SELECT id FROM persons);";
 
-/* str_stmt - a cached statement with text ?1 and ?2 bound */
-static sqlite3_stmt *str_stmt(sq_conn *c, const char *sql, const char *a, const char *b)
-{
-    sqlite3_stmt *q = sq_stmt(c, sql);
-
-    if (q) {
-	sq_bind_str(q, 1, a);
-	if (b)
-	    sq_bind_str(q, 2, b);
-    }
-    return q;
-}
-
-/* access_rows - the access rows of one record from its snapshot list */
-static int access_rows(sq_conn *c, json_t *o, const char *kind, const char *rid)
-{
-    json_t *v;
-    size_t  k;
-    sqlite3_stmt *q;
-    int     rc = SQLITE_OK;
-
-    json_array_foreach(json_object_get(o, "access"), k, v) {
-	if ((q = sq_stmt(c, SQL_ACCESS_ADD)) == NULL)
-	    return SQLITE_ERROR;
-	sq_bind_str(q, 1, json_string_value(v));
-	sq_bind_str(q, 2, kind);
-	sq_bind_str(q, 3, rid);
-	if ((rc = sq_run(q)) != SQLITE_OK)
-	    break;
-    }
-    return rc;
-}
-
-/* take_over - X2: a CRM person takes a local person's links; it goes */
-static int take_over(sq_conn *c, const char *local, const char *crm)
-{
-    int     rc;
-
-    if (strcmp(local, crm) != 0
-	&& ((rc = sq_run(str_stmt(c, SQL_TAKE_LINKS, local, crm))) != SQLITE_OK
-	    || (rc = sq_run(str_stmt(c, SQL_TAKE_LINKS_LEFT, local, NULL))) != SQLITE_OK
-	    || (rc = sq_run(str_stmt(c, SQL_TAKE_UNLINKS, local, crm))) != SQLITE_OK
-	    || (rc = sq_run(str_stmt(c, SQL_TAKE_UNLINKS_LEFT, local, NULL))) != SQLITE_OK))
-	return rc;
-    if ((rc = sq_run(str_stmt(c, SQL_LOCAL_ACCESS_DEL, local, NULL))) != SQLITE_OK)
-	return rc;
-    return sq_run(str_stmt(c, SQL_LOCAL_DEL, local, NULL));
-}
-
-/* dir_apply - replace the directory inside the open transaction */
-static int dir_apply(sq_conn *c, cs_dir_snap *d, json_t *taken, time_t now)
-{
-    json_t *p, *v;
-    size_t  i, k;
-    sqlite3_stmt *q;
-    int     rc, r;
-
-    /* Local persons whose address (or id) the CRM now owns. */
-    json_array_foreach(d->persons, i, p) {
-	const char *pid = json_string_value(json_object_get(p, "id"));
-	char    local[SQ_MAX_ID + 64];
-
-	/* K5: each user may have one; every one goes (take_over drops it). */
-	for (k = 0; k < d->emails[i].n; k++) for (;;) {
-	    if ((q = str_stmt(c, SQL_TAKE_FIND, d->emails[i].v[k], NULL)) == NULL
-		|| (r = one_row(q)) < 0)
-		return SQLITE_ERROR;
-	    if (r == 0)
-		break;
-	    snprintf(local, sizeof(local), "%s", sq_col_text(q, 0));
-	    sqlite3_reset(q);
-	    if ((rc = take_over(c, local, pid)) != SQLITE_OK)
-		return rc;
-	    if (json_array_append_new(taken, json_pack("{s:s,s:s}", "person", local,
-						       "by", pid)) < 0)
-		return SQLITE_NOMEM;
-	}
-	if ((rc = sq_run(str_stmt(c, SQL_LOCAL_DEL, pid, NULL))) != SQLITE_OK)
-	    return rc;
-	if (sqlite3_changes(c->db) > 0
-	    && (rc = sq_run(str_stmt(c, SQL_LOCAL_ACCESS_DEL, pid, NULL))) != SQLITE_OK)
-	    return rc;
-    }
-    if ((rc = sqlite3_exec(c->db, SQL_DIR_CLEAR, NULL, NULL, NULL)) != SQLITE_OK)
-	return rc;
-    json_array_foreach(d->persons, i, p) {
-	const char *pid = json_string_value(json_object_get(p, "id"));
-
-	if ((q = str_stmt(c, SQL_DIR_PERSON, pid, json_string_value(json_object_get(p, "name"))))
-	    == NULL)
-	    return SQLITE_ERROR;
-	sqlite3_bind_int64(q, 3, (sqlite3_int64) now);
-	if ((rc = sq_run(q)) != SQLITE_OK)
-	    return rc;
-	for (k = 0; k < d->emails[i].n; k++)
-	    if ((rc = sq_run(str_stmt(c, SQL_DIR_PERSON_EMAIL, d->emails[i].v[k], pid)))
-		!= SQLITE_OK)
-		return rc;
-	if ((rc = access_rows(c, p, "person", pid)) != SQLITE_OK)
-	    return rc;
-    }
-    json_array_foreach(d->deals, i, p) {
-	const char *did = json_string_value(json_object_get(p, "id"));
-
-	if ((q = str_stmt(c, SQL_DIR_DEAL, did, json_string_value(json_object_get(p, "title"))))
-	    == NULL)
-	    return SQLITE_ERROR;
-	sq_bind_str(q, 3, json_string_value(json_object_get(p, "status")));
-	if ((rc = sq_run(q)) != SQLITE_OK)
-	    return rc;
-	json_array_foreach(json_object_get(p, "persons"), k, v)
-	    if ((rc = sq_run(str_stmt(c, SQL_DIR_DEAL_PERSON, did, json_string_value(v))))
-		!= SQLITE_OK)
-	    return rc;
-	if ((rc = access_rows(c, p, "deal", did)) != SQLITE_OK)
-	    return rc;
-    }
-    return sqlite3_exec(c->db, SQL_DIR_DANGLING, NULL, NULL, NULL);
-}
-
 static const char SQL_DIR_ID[] =
 "SELECT p.origin, pe.email FROM persons p LEFT JOIN person_emails pe ON pe.person=p.id"
 " WHERE p.id=?1";
 
-/* dir_lookup - cs_dir_check_ids: what the store holds under a person id */
-static int dir_lookup(void *arg, const char *id, cs_strlist *addrs)
-{
-    sqlite3_stmt *q = str_stmt(arg, SQL_DIR_ID, id, NULL);
-    int     r = CS_DIR_ID_NONE, step;
 
-    if (q == NULL)
-	return -1;
-    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-	if (strcmp(sq_col_text(q, 0), "crm") == 0)
-	    r = CS_DIR_ID_CRM;
-	else {
-	    r = CS_DIR_ID_LOCAL;
-	    if (sqlite3_column_type(q, 1) != SQLITE_NULL
-		&& cs_strlist_add(addrs, sq_col_text(q, 1)) < 0)
-		step = SQLITE_NOMEM;
-	}
-	if (step != SQLITE_ROW)
-	    break;
-    }
-    sqlite3_reset(q);
-    return step == SQLITE_DONE ? r : -1;
+int     sq_act_dir_begin(cs_store *st)
+{
+    return write_begin(st);
 }
 
-/* sq_directory_import - X2: validate whole, then replace in one transaction */
-int     sq_directory_import(cs_store *st, json_t *doc, json_t **out, char *err, size_t errlen)
+int     sq_act_script(cs_store *st, const char *sql)
 {
-    sq_store *s = st->be;
-    sq_conn *c = &s->w;
-    cs_dir_snap d;
-    json_t *taken = NULL, *aud = NULL, *res = NULL;
-    time_t  now = time(NULL);
-    int     rc = CS_EINTERNAL, src;
-
-    if (cs_dir_validate(st, doc, &d, err, errlen) < 0) {
-	cs_dir_free(&d);
-	return strcmp(err, "out of memory") == 0 ? CS_EINTERNAL : CS_EINVAL;
-    }
-    if (write_begin(st) < 0) {
-	cs_dir_free(&d);
-	return CS_EINTERNAL;
-    }
-    /* X2: the local persons' ids, checked where nothing can change them. */
-    if ((src = cs_dir_check_ids(&d, dir_lookup, c, err, errlen)) < 0) {
-	if (src == -2) {
-	    cs_error(NULL, "store: directory import: %s", sqlite3_errmsg(c->db));
-	    snprintf(err, errlen, "the directory was not changed: %s", sqlite3_errmsg(c->db));
-	}
-	cs_dir_free(&d);
-	return write_end(st, src == -1 ? CS_EINVAL : CS_EINTERNAL);
-    }
-    if ((taken = json_array()) == NULL || (aud = json_array()) == NULL)
-	src = SQLITE_NOMEM;
-    else
-	src = dir_apply(c, &d, taken, now);
-    if (src == SQLITE_OK)
-	src = cs_prim_audit(st, "directory", "directory import", aud, now);
-    if (src == SQLITE_OK
-	&& (res = json_pack("{s:I,s:I,s:O}", "persons", (json_int_t) d.npersons,
-			    "deals", (json_int_t) json_array_size(d.deals),
-			    "taken_over", taken)) == NULL)
-	src = SQLITE_NOMEM;
-    if (src != SQLITE_OK) {
-	cs_error(NULL, "store: directory import: %s", sqlite3_errmsg(c->db));
-	snprintf(err, errlen, "the directory was not changed: %s", sqlite3_errmsg(c->db));
-    } else
-	rc = CS_OK;
-    if ((rc = write_end(st, rc)) == CS_OK) {
-	*out = res;
-	res = NULL;
-    }
-    json_decref(res);
-    json_decref(taken);
-    json_decref(aud);
-    cs_dir_free(&d);
-    return rc;
+    return OK(sqlite3_exec(W(st)->db, sql, NULL, NULL, NULL));
 }
-
 
 /* This dialect's text of the statements written-once code runs (cs_store_db.h). */
 const struct cs_sql sq_sql = {
@@ -1023,4 +821,19 @@ const struct cs_sql sq_sql = {
     .k_addrs = SQL_K_ADDRS,
     .user_addr = SQL_USER_ADDR,
     .person_by_email = SQL_PERSON_BY_EMAIL,
+    .access_add = SQL_ACCESS_ADD,
+    .dir_id = SQL_DIR_ID,
+    .take_find = SQL_TAKE_FIND,
+    .take_links = SQL_TAKE_LINKS,
+    .take_links_left = SQL_TAKE_LINKS_LEFT,
+    .take_unlinks = SQL_TAKE_UNLINKS,
+    .take_unlinks_left = SQL_TAKE_UNLINKS_LEFT,
+    .local_access_del = SQL_LOCAL_ACCESS_DEL,
+    .local_del = SQL_LOCAL_DEL,
+    .dir_clear = SQL_DIR_CLEAR,
+    .dir_person = SQL_DIR_PERSON,
+    .dir_person_email = SQL_DIR_PERSON_EMAIL,
+    .dir_deal = SQL_DIR_DEAL,
+    .dir_deal_person = SQL_DIR_DEAL_PERSON,
+    .dir_dangling = SQL_DIR_DANGLING,
 };
