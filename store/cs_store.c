@@ -58,6 +58,7 @@
 #include "cs_store_impl.h"
 #include "cs_store_act.h"
 #include "cs_store_dir.h"
+#include "cs_store_read.h"
 
 #ifdef HAVE_LIBPQ
 /* The fleet backend (cs_store_pg.c), chosen by a postgresql:// Database. */
@@ -1098,7 +1099,7 @@ int     cs_store_stats(cs_store *st, json_t **out)
 	*out = NULL;
     if (st == NULL || out == NULL)
 	return CS_EINVAL;
-    rc = st->ops->stats(st, out);
+    rc = cs_read_stats(st, out);
     /* X3: the outbox's counts, when the backend has one. */
     if (rc == CS_OK && st->ops->events_stats && st->ops->events_stats(st, &ev) == CS_OK
 	&& json_object_set_new(*out, "events", ev) < 0)
@@ -1162,7 +1163,7 @@ int     cs_store_thread(cs_store *st, const char *as, const char *thread, json_t
 	return CS_EINVAL;
     if ((rc = ctl_args(st, as, out, NULL, 0, NULL)) != CS_OK)
 	return rc;
-    return st->ops->thread(st, as, thread, out);
+    return cs_read_thread(st, as, thread, out);
 }
 
 /* cs_store_thread_raw - the raw messages of one's own thread */
@@ -1175,7 +1176,7 @@ int     cs_store_thread_raw(cs_store *st, const char *as, const char *thread,
 	return CS_EINVAL;
     if ((rc = ctl_args(st, as, NULL, NULL, 0, NULL)) != CS_OK)
 	return rc;
-    return st->ops->thread_raw(st, as, thread, fn, arg);
+    return cs_read_thread_raw(st, as, thread, fn, arg);
 }
 
 /* cs_store_attachment - decoded bytes of a visible thread's attachment n */
@@ -1190,7 +1191,7 @@ int     cs_store_attachment(cs_store *st, const char *as, const char *thread, si
 	return rc;
     if (n == 0)
 	return CS_ENOTFOUND;
-    return st->ops->attachment(st, as, thread, n, out);
+    return cs_read_attachment(st, as, thread, n, out);
 }
 
 /* cs_store_record_threads - the threads on a deal's or person's page */

@@ -119,3 +119,8 @@ const char *cs_db_error(cs_store *st, int w)
 {
     return st->ops->db->error(st, w);
 }
+
+const void *cs_db_blob(cs_rows *r, int col, size_t *len)
+{
+    return r->db->blob(r, col, len);
+}

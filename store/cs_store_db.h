@@ -35,6 +35,8 @@ struct cs_db_ops {
     long long (*num) (cs_rows *, int col);		/* 0 for NULL */
     int     (*null) (cs_rows *, int col);
     long long (*changes) (cs_rows *);		/* rows a command changed */
+    /* Bytes of a blob column, valid until the next row; NULL: error. */
+    const void *(*blob) (cs_rows *, int col, size_t *len);
     void    (*close) (cs_rows *);
     const char *(*error) (struct cs_store *, int w);
 };
@@ -52,6 +54,7 @@ const char *cs_db_text(cs_rows *, int col);
 long long cs_db_num(cs_rows *, int col);
 int     cs_db_null(cs_rows *, int col);
 void    cs_db_close(cs_rows *);
+const void *cs_db_blob(cs_rows *, int col, size_t *len);
 const char *cs_db_error(struct cs_store *, int w);
 
 /*
@@ -88,6 +91,13 @@ struct cs_sql {
     const char *dir_deal;		/* id, title, status */
     const char *dir_deal_person;	/* deal, person (idempotent) */
     const char *dir_dangling;		/* script: links to records gone */
+    /* Reading (cs_store_read.c). */
+    const char *tmsgs;			/* as, thread: message_id, from, to, cc, date,
+					 * sort_date, subject, truncated, raw */
+    const char *tmsgs_own;		/* as, thread: message_id, truncated, raw */
+    const char *stat_schema;		/* the schema's version */
+    const char *stat_db_bytes;		/* the database's size in bytes */
+    const char *stat_counter;		/* name: a counter's value (0 if none) */
 };
 
 #endif

@@ -142,7 +142,6 @@ struct cs_store_ops {
     /* R3: 1 when as is a user of the policy in force (users.active, set
      * by the last sync_users), 0 when not, CS_EINTERNAL on error. */
     int     (*user_active) (cs_store *, const char *as);
-    int     (*stats) (cs_store *, json_t **);
     /* X3 event outbox (see cs_store.h). */
     cs_outbox *(*outbox_open) (cs_store *, const char *holder, char *err, size_t errlen);
     void    (*outbox_close) (cs_outbox *);
@@ -156,10 +155,6 @@ struct cs_store_ops {
     /* A consistent copy into a file (crmsyncctl backup); NULL: cannot. */
     int     (*backup) (cs_store *, const char *path, json_t **, char *err, size_t errlen);
     /* Visibility, owner actions, K3, X2 (cs_store.h; cs_store_sqlite_ctl.c). */
-    int     (*thread) (cs_store *, const char *as, const char *thread, json_t **);
-    int     (*thread_raw) (cs_store *, const char *as, const char *thread,
-			           cs_store_raw_fn, void *);
-    int     (*attachment) (cs_store *, const char *as, const char *thread, size_t n, cs_buf *);
     int     (*record_threads) (cs_store *, const char *as, const char *kind, const char *id,
 				       int limit, const char *cursor, json_t **);
 
@@ -175,8 +170,11 @@ struct cs_store_ops {
     int     (*act_end) (cs_store *, int rc);
     /* Messages, raw copies no other copy uses, threading ids, links, row. */
     int     (*thread_delete) (cs_store *, const char *owner, long long id);
-    /* The thread object as its owner sees it now; NULL: error. */
-    json_t *(*thread_answer) (cs_store *, const char *as, long long id);
+    /* A thread object (X1) as as sees it: CS_OK, CS_ENOTFOUND, CS_EINTERNAL. */
+    int     (*thread_get) (cs_store *, int w, const char *as, long long id, json_t **);
+    /* A read snapshot on the read connection (cs_store_read.c): 0 or -1. */
+    int     (*read_begin) (cs_store *);
+    void    (*read_end) (cs_store *);
     /* A hand person owned by and accessible to as; its id into id. */
     int     (*person_new) (cs_store *, const char *as, const char *address, const char *name,
 			           time_t now, char *id, size_t idlen);

@@ -56,7 +56,7 @@ int     cs_act_link(cs_store *st, const char *as, const char *tid, const char *k
 			   json_pack("{s:s,s:s,s:s}", "thread", tid, kind, rid, "origin", "hand"));
     if (src == 0)
 	src = cs_act_audit_one(st, as, unlink ? "unlink" : "link", tid, now);
-    if (src == 0 && ((t = o->thread_answer(st, as, id)) == NULL
+    if (src == 0 && (o->thread_get(st, CS_DB_W, as, id, &t) != CS_OK
 		     || (res = json_pack("{s:o}", "thread", t)) == NULL
 		     || json_object_set_new(res, "changed", json_boolean(changed)) < 0))
 	src = -1;

@@ -623,6 +623,7 @@ typedef struct pg_rows {
     const struct cs_db_ops *db;
     PGresult *res;
     int     row;			/* -1 before the first */
+    unsigned char *blob;		/* the row's unescaped bytea */
 } pg_rows;
 
 static const struct cs_db_ops pg_db;
@@ -650,6 +651,10 @@ static int pg_db_next(cs_rows *base)
 {
     pg_rows *r = (pg_rows *) base;
 
+    if (r->blob) {
+	PQfreemem(r->blob);
+	r->blob = NULL;
+    }
     if (r->row < PQntuples(r->res))
 	r->row++;
     return r->row < PQntuples(r->res);
@@ -681,8 +686,21 @@ static long long pg_db_changes(cs_rows *base)
     return pg_changes(((pg_rows *) base)->res);
 }
 
+static const void *pg_db_blob(cs_rows *base, int col, size_t *len)
+{
+    pg_rows *r = (pg_rows *) base;
+
+    if (r->blob)
+	PQfreemem(r->blob);
+    *len = 0;
+    r->blob = PQunescapeBytea((const unsigned char *) pg_text(r->res, r->row, col), len);
+    return r->blob;
+}
+
 static void pg_db_close(cs_rows *base)
 {
+    if (((pg_rows *) base)->blob)
+	PQfreemem(((pg_rows *) base)->blob);
     PQclear(((pg_rows *) base)->res);
     free(base);
 }
@@ -695,8 +713,8 @@ static const char *pg_db_error(cs_store *st, int w)
 }
 
 static const struct cs_db_ops pg_db = {
-    pg_db_run, pg_db_next, pg_db_text, pg_db_num, pg_db_null, pg_db_changes, pg_db_close,
-    pg_db_error,
+    pg_db_run, pg_db_next, pg_db_text, pg_db_num, pg_db_null, pg_db_changes, pg_db_blob,
+    pg_db_close, pg_db_error,
 };
 
 /* pg_x - run a prepared statement, rows ignored */
@@ -1182,72 +1200,6 @@ static int pg_milter_status_get(cs_store *st, json_t **out)
  * pg_stats - counts for crmsyncctl stats, the SQLite backend's fields;
  * db_bytes is pg_database_size() of the whole database.
  */
-static int pg_stats(cs_store *st, json_t **out)
-{
-    static const struct {
-	const char *key;
-	const char *sql;
-    }       q[] = {
-	{"users", "SELECT count(*) FROM users"},
-	{"messages", "SELECT count(*) FROM messages"},
-	{"threads", "SELECT count(*) FROM threads"},
-	{"persons", "SELECT count(*) FROM persons"},
-	{"deals", "SELECT count(*) FROM deals"},
-	{"raw_blobs", "SELECT count(*) FROM raw"},
-	{"raw_bytes", "SELECT coalesce(sum(size),0) FROM raw"},
-	{"db_bytes", "SELECT pg_database_size(current_database())"},
-	{"merges", "SELECT count(*) FROM merges"},
-	{"commit_groups", "SELECT coalesce(sum(value),0) FROM counters WHERE name='commit_groups'"},
-	{"records", "SELECT coalesce(sum(value),0) FROM counters WHERE name='records'"},
-	{"events_pending", "SELECT count(*) FROM events WHERE state='pending'"},
-	{"events_failed", "SELECT count(*) FROM events WHERE state='failed'"},
-    };
-    static const char SQL_MB[] =
-	"SELECT u.id, (SELECT count(*) FROM messages m WHERE m.owner=u.id) FROM users u"
-	" ORDER BY u.id";
-    pg_store *s = st->be;
-    pg_conn *c = &s->r;
-    PGresult *res_q;
-    json_t *res, *mb;
-    size_t  i;
-    int     rc = CS_EINTERNAL, v;
-
-    if ((res = json_object()) == NULL || (mb = json_object()) == NULL
-	|| json_object_set_new(res, "mailboxes", mb) < 0) {
-	json_decref(res);
-	return CS_EINTERNAL;
-    }
-    pthread_mutex_lock(&s->rlock);
-    if (pg_begin(s, c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") < 0)
-	goto out;
-    if ((v = schema_version(c)) < 0
-	|| json_object_set_new(res, "schema_version", json_integer(v)) < 0)
-	goto out;
-    for (i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
-	if ((res_q = pg_q(c, q[i].sql, "")) == NULL)
-	    goto out;
-	v = json_object_set_new(res, q[i].key, json_integer((json_int_t) pg_int(res_q, 0, 0)));
-	PQclear(res_q);
-	if (v < 0)
-	    goto out;
-    }
-    if ((res_q = pg_q(c, SQL_MB, "")) == NULL)
-	goto out;
-    for (v = 0; v < PQntuples(res_q); v++)
-	json_object_set_new(mb, pg_text(res_q, v, 0), json_integer((json_int_t) pg_int(res_q, v, 1)));
-    PQclear(res_q);
-    *out = res;
-    res = NULL;
-    rc = CS_OK;
-out:
-    if (rc != CS_OK)
-	cs_error(NULL, "store: stats: %s", c->msg);
-    pg_cmd(c, "COMMIT");
-    pthread_mutex_unlock(&s->rlock);
-    json_decref(res);
-    return rc;
-}
-
 /* pg_backup - crmsyncctl backup is SQLite's; PostgreSQL has pg_dump */
 static int pg_backup(cs_store *st, const char *path, json_t **out, char *err, size_t errlen)
 {
@@ -1270,7 +1222,6 @@ const struct cs_store_ops cs_store_pg_ops = {
     .sync_users = pg_sync_users,
     .mailbox = pg_mailbox,
     .user_active = pg_user_active,
-    .stats = pg_stats,
     .milter_status_put = pg_milter_status_put,
     .milter_status_get = pg_milter_status_get,
     .backup = pg_backup,
@@ -1281,9 +1232,6 @@ const struct cs_store_ops cs_store_pg_ops = {
     .outbox_prune = pg_outbox_prune,
     .events_retry = pg_events_retry,
     .events_stats = pg_events_stats,
-    .thread = pg_thread,
-    .thread_raw = pg_thread_raw,
-    .attachment = pg_attachment,
     .record_threads = pg_record_threads,
     PG_ACT_OPS,
 };

@@ -116,9 +116,6 @@ int     pg_events_retry(cs_store *, long *n);
 int     pg_events_stats(cs_store *, json_t **out);
 
 /* Visibility, owner actions, K3, X2 (cs_store_pg_ctl.c). */
-int     pg_thread(cs_store *, const char *, const char *, json_t **);
-int     pg_thread_raw(cs_store *, const char *, const char *, cs_store_raw_fn, void *);
-int     pg_attachment(cs_store *, const char *, const char *, size_t, cs_buf *);
 int     pg_record_threads(cs_store *, const char *, const char *, const char *, int,
 			          const char *, json_t **);
 /* The thread objects of a page's rows, in a constant number of queries. */
@@ -131,7 +128,9 @@ int     pg_thread_list(cs_store *, pg_conn *, const char *as, PGresult *, int n,
 int     pg_act_begin(cs_store *, const char *as, const char *address);
 int     pg_act_end(cs_store *, int rc);
 int     pg_act_thread_delete(cs_store *, const char *owner, long long id);
-json_t *pg_act_thread_answer(cs_store *, const char *as, long long id);
+int     pg_act_thread_get(cs_store *, int w, const char *as, long long id, json_t **);
+int     pg_act_read_begin(cs_store *);
+void    pg_act_read_end(cs_store *);
 int     pg_act_person_new(cs_store *, const char *as, const char *address, const char *name,
 			           time_t now, char *id, size_t idlen);
 int     pg_act_event_add(cs_store *, const char *type, const char *owner, long long thread,
@@ -142,7 +141,8 @@ extern const struct cs_sql pg_sql;
 
 #define PG_ACT_OPS \
     .act_begin = pg_act_begin, .act_end = pg_act_end, \
-    .thread_delete = pg_act_thread_delete, .thread_answer = pg_act_thread_answer, \
+    .thread_delete = pg_act_thread_delete, .thread_get = pg_act_thread_get, \
+    .read_begin = pg_act_read_begin, .read_end = pg_act_read_end, \
     .person_new = pg_act_person_new, .event_add = pg_act_event_add, \
     .dir_begin = pg_act_dir_begin, .script = pg_act_script
 

@@ -499,57 +499,6 @@ static json_t *thread_obj(cs_store *st, pg_conn *c, const char *as, PGresult *re
     return o;
 }
 
-/* raw_bytes - a bytea column's bytes (free with PQfreemem); NULL on error */
-static unsigned char *raw_bytes(PGresult *q, int r, int col, size_t *len)
-{
-    *len = 0;
-    return PQunescapeBytea((const unsigned char *) pg_text(q, r, col), len);
-}
-
-/* message_obj - one message of "thread": fields, text and attachments */
-static json_t *message_obj(PGresult *q, int r)
-{
-    size_t  len;
-    unsigned char *raw = raw_bytes(q, r, 8, &len);
-    cs_mimeinfo mi = {0};
-    json_t *o, *from, *atts;
-    char    date[32];
-    size_t  i;
-
-    if (raw == NULL)
-	return NULL;
-    cs_iso_date(pg_null(q, r, 4) ? pg_int(q, r, 5) : pg_int(q, r, 4), date, sizeof(date));
-    from = cs_addr_array(pg_text(q, r, 1));
-    if (cs_mime_parse((const char *) raw, len, &mi) < 0) {
-	PQfreemem(raw);
-	json_decref(from);
-	return NULL;
-    }
-    PQfreemem(raw);
-    atts = json_array();
-    for (i = 0; atts && i < mi.natt; i++)
-	if (json_array_append_new(atts, json_pack("{s:s?,s:s,s:I}", "name", mi.att[i].name,
-						  "type", mi.att[i].type ? mi.att[i].type : "",
-					      "size", (json_int_t) mi.att[i].size)) < 0) {
-	    json_decref(atts);
-	    atts = NULL;
-	}
-    o = atts == NULL ? NULL :
-	json_pack("{s:s?,s:O,s:o,s:o,s:s,s:s?,s:s,s:o,s:b}",
-		  "message_id", pg_null(q, r, 0) ? NULL : pg_text(q, r, 0),
-		  "from", json_array_size(from) ? json_array_get(from, 0) : json_null(),
-		  "to", cs_addr_array(pg_text(q, r, 2)),
-		  "cc", cs_addr_array(pg_text(q, r, 3)),
-		  "date", date,
-		  "subject", pg_null(q, r, 6) ? NULL : pg_text(q, r, 6),
-		  "text", mi.text ? mi.text : "",
-		  "attachments", atts,
-		  "truncated", pg_int(q, r, 7) != 0);
-    json_decref(from);
-    cs_mimeinfo_free(&mi);
-    return o;
-}
-
 /* read_begin - lock the read connection and open one snapshot */
 static int read_begin(pg_store *s)
 {
@@ -567,129 +516,6 @@ static void read_end(pg_store *s)
 {
     pg_cmd(&s->r, "COMMIT");
     pthread_mutex_unlock(&s->rlock);
-}
-
-/* pg_thread - one visible thread with its messages */
-int     pg_thread(cs_store *st, const char *as, const char *tid, json_t **out)
-{
-    pg_store *s = st->be;
-    pg_conn *c = &s->r;
-    long long id = cs_thread_id(tid);
-    PGresult *q = NULL;
-    json_t *t = NULL, *msgs = NULL, *m;
-    int     rc = CS_EINTERNAL, i;
-
-    if (id == 0)
-	return CS_ENOTFOUND;
-    if (read_begin(s) < 0)
-	return CS_EINTERNAL;
-    if ((q = pg_q(c, SQL_TGET, "si", as, id)) == NULL)
-	goto out;
-    if (PQntuples(q) == 0) {
-	rc = CS_ENOTFOUND;
-	goto out;
-    }
-    t = thread_obj(st, c, as, q);
-    PQclear(q);
-    q = NULL;
-    if (t == NULL || (msgs = json_array()) == NULL
-	|| json_object_set_new(t, "messages", msgs) < 0)
-	goto out;
-    if ((q = pg_q(c, SQL_TMSGS, "si", as, id)) == NULL)
-	goto out;
-    for (i = 0; i < PQntuples(q); i++)
-	if ((m = message_obj(q, i)) == NULL || json_array_append_new(msgs, m) < 0)
-	    goto out;
-    *out = t;
-    t = NULL;
-    rc = CS_OK;
-out:
-    if (rc == CS_EINTERNAL)
-	cs_error(NULL, "store: thread: %s", c->msg);
-    PQclear(q);
-    read_end(s);
-    json_decref(t);
-    return rc;
-}
-
-/* pg_thread_raw - the raw messages of one's own thread */
-int     pg_thread_raw(cs_store *st, const char *as, const char *tid,
-			         cs_store_raw_fn fn, void *arg)
-{
-    pg_store *s = st->be;
-    pg_conn *c = &s->r;
-    long long id = cs_thread_id(tid);
-    PGresult *q;
-    int     rc, i;
-
-    if (id == 0)
-	return CS_ENOTFOUND;
-    if (read_begin(s) < 0)
-	return CS_EINTERNAL;
-    if ((rc = cs_prim_thread_check(st, CS_DB_R, as, id, NULL, 0)) != CS_OK)
-	goto out;
-    rc = CS_EINTERNAL;
-    if ((q = pg_q(c, SQL_TMSGS_OWN, "si", as, id)) == NULL)
-	goto out;
-    rc = CS_OK;
-    for (i = 0; rc == CS_OK && i < PQntuples(q); i++) {
-	size_t  len;
-	unsigned char *raw = raw_bytes(q, i, 2, &len);
-
-	if (raw == NULL || fn(arg, pg_null(q, i, 0) ? NULL : pg_text(q, i, 0), raw, len,
-			      (int) pg_int(q, i, 1)) != 0)
-	    rc = CS_EINTERNAL;
-	if (raw)
-	    PQfreemem(raw);
-    }
-    PQclear(q);
-out:
-    read_end(s);
-    return rc;
-}
-
-/* pg_attachment - attachment n counted over the thread's messages in order */
-int     pg_attachment(cs_store *st, const char *as, const char *tid, size_t n, cs_buf *out)
-{
-    pg_store *s = st->be;
-    pg_conn *c = &s->r;
-    long long id = cs_thread_id(tid);
-    PGresult *q;
-    int     rc = CS_EINTERNAL, i;
-
-    if (id == 0)
-	return CS_ENOTFOUND;
-    if (read_begin(s) < 0)
-	return CS_EINTERNAL;
-    if ((q = pg_q(c, SQL_TMSGS, "si", as, id)) == NULL)
-	goto out;
-    rc = CS_ENOTFOUND;
-    for (i = 0; i < PQntuples(q); i++) {
-	size_t  len, natt;
-	unsigned char *raw = raw_bytes(q, i, 8, &len);
-	cs_mimeinfo mi = {0};
-
-	if (raw == NULL || cs_mime_parse((const char *) raw, len, &mi) < 0) {
-	    if (raw)
-		PQfreemem(raw);
-	    rc = CS_EINTERNAL;
-	    break;
-	}
-	natt = mi.natt;
-	cs_mimeinfo_free(&mi);
-	if (n > natt) {
-	    n -= natt;
-	    PQfreemem(raw);
-	    continue;
-	}
-	rc = cs_mime_attachment((const char *) raw, len, n, out) == 0 ? CS_OK : CS_EINTERNAL;
-	PQfreemem(raw);
-	break;
-    }
-    PQclear(q);
-out:
-    read_end(s);
-    return rc;
 }
 
 /* pg_record_threads - the threads on a deal's or person's page (V3) */
@@ -844,17 +670,32 @@ int     pg_act_thread_delete(cs_store *st, const char *owner, long long id)
     return delete_thread(W(st), owner, id) < 0 ? -1 : 0;
 }
 
-json_t *pg_act_thread_answer(cs_store *st, const char *as, long long id)
+int     pg_act_thread_get(cs_store *st, int w, const char *as, long long id, json_t **t)
 {
+    pg_store *s = st->be;
+    pg_conn *c = w ? &s->w : &s->r;
     PGresult *q;
-    json_t *t = NULL;
+    int     n;
 
-    if ((q = pg_q(W(st), SQL_TGET, "si", as, id)) == NULL)
-	return NULL;
-    if (PQntuples(q) > 0)
-	t = thread_obj(st, W(st), as, q);
+    *t = NULL;
+    if ((q = pg_q(c, SQL_TGET, "si", as, id)) == NULL)
+	return CS_EINTERNAL;
+    if ((n = PQntuples(q)) > 0)
+	*t = thread_obj(st, c, as, q);
     PQclear(q);
-    return t;
+    if (n > 0)
+	return *t ? CS_OK : CS_EINTERNAL;
+    return CS_ENOTFOUND;
+}
+
+int     pg_act_read_begin(cs_store *st)
+{
+    return read_begin(st->be);
+}
+
+void    pg_act_read_end(cs_store *st)
+{
+    read_end(st->be);
 }
 
 int     pg_act_person_new(cs_store *st, const char *as, const char *address, const char *name,
@@ -968,4 +809,9 @@ const struct cs_sql pg_sql = {
     .dir_deal = SQL_DIR_DEAL,
     .dir_deal_person = SQL_DIR_DEAL_PERSON,
     .dir_dangling = SQL_DIR_DANGLING,
+    .tmsgs = SQL_TMSGS,
+    .tmsgs_own = SQL_TMSGS_OWN,
+    .stat_schema = "SELECT coalesce(max(version), 0) FROM schema_version",
+    .stat_db_bytes = "SELECT pg_database_size(current_database())",
+    .stat_counter = "SELECT coalesce(sum(value),0) FROM counters WHERE name=$1",
 };

@@ -820,6 +820,15 @@ static long long sq_db_changes(cs_rows *base)
     return ((sq_rows *) base)->changes;
 }
 
+static const void *sq_db_blob(cs_rows *base, int col, size_t *len)
+{
+    sq_rows *r = (sq_rows *) base;
+    const void *b = sqlite3_column_blob(r->q, col);
+
+    *len = b ? (size_t) sqlite3_column_bytes(r->q, col) : 0;
+    return b ? b : "";
+}
+
 static void sq_db_close(cs_rows *base)
 {
     sqlite3_reset(((sq_rows *) base)->q);
@@ -835,8 +844,8 @@ static const char *sq_db_error(cs_store *st, int w)
 }
 
 static const struct cs_db_ops sq_db = {
-    sq_db_run, sq_db_next, sq_db_text, sq_db_num, sq_db_null, sq_db_changes, sq_db_close,
-    sq_db_error,
+    sq_db_run, sq_db_next, sq_db_text, sq_db_num, sq_db_null, sq_db_changes, sq_db_blob,
+    sq_db_close, sq_db_error,
 };
 
 static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=?1";
@@ -934,20 +943,6 @@ out:
     return rc;
 }
 
-/* int_query - a single integer from a query with no parameters */
-static int int_query(sqlite3 *db, const char *sql, sqlite3_int64 *v)
-{
-    sqlite3_stmt *st;
-    int     rc;
-
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-	return -1;
-    rc = sqlite3_step(st);
-    *v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
-}
-
 /*
  * sq_stats - counts for crmsyncctl stats. Fields: schema_version; users
  * (known to the store, active or not); messages (owner copies); threads;
@@ -958,74 +953,7 @@ static int int_query(sqlite3 *db, const char *sql, sqlite3_int64 *v)
  * mean group size); events_pending and events_failed (X3 outbox);
  * mailboxes {user: messages}.
  */
-static int sq_stats(cs_store *st, json_t **out)
-{
-    static const struct {
-	const char *key;
-	const char *sql;
-    }       q[] = {
-	{"users", "SELECT count(*) FROM users"},
-	{"messages", "SELECT count(*) FROM messages"},
-	{"threads", "SELECT count(*) FROM threads"},
-	{"persons", "SELECT count(*) FROM persons"},
-	{"deals", "SELECT count(*) FROM deals"},
-	{"raw_blobs", "SELECT count(*) FROM raw"},
-	{"raw_bytes", "SELECT coalesce(sum(size),0) FROM raw"},
-	{"db_bytes", "SELECT page_count*page_size FROM pragma_page_count, pragma_page_size"},
-	{"merges", "SELECT count(*) FROM merges"},
-	{"commit_groups", "SELECT value FROM counters WHERE name='commit_groups'"},
-	{"records", "SELECT value FROM counters WHERE name='records'"},
-	{"events_pending", "SELECT count(*) FROM events WHERE state='pending'"},
-	{"events_failed", "SELECT count(*) FROM events WHERE state='failed'"},
-    };
-    sq_store *s = st->be;
-    sqlite3 *db = s->r.db;
-    sqlite3_stmt *ps = NULL;
-    json_t *res, *mb;
-    sqlite3_int64 v;
-    size_t  i;
-    int     rc = CS_EINTERNAL;
-
-    if ((res = json_object()) == NULL || (mb = json_object()) == NULL
-	|| json_object_set_new(res, "mailboxes", mb) < 0) {
-	json_decref(res);
-	return CS_EINTERNAL;
-    }
-    pthread_mutex_lock(&s->rlock);
-    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-	goto out;
-    v = user_version(db);
-    if (json_object_set_new(res, "schema_version", json_integer((json_int_t) v)) < 0)
-	goto out;
-    for (i = 0; i < sizeof(q) / sizeof(q[0]); i++)
-	if (int_query(db, q[i].sql, &v) < 0
-	    || json_object_set_new(res, q[i].key, json_integer((json_int_t) v)) < 0)
-	    goto out;
-    if (sqlite3_prepare_v2(db, "SELECT u.id, (SELECT count(*) FROM messages m"
-			   " WHERE m.owner=u.id) FROM users u ORDER BY u.id",
-			   -1, &ps, NULL) != SQLITE_OK)
-	goto out;
-    while (sqlite3_step(ps) == SQLITE_ROW)
-	if (json_object_set_new(mb, sq_col_text(ps, 0),
-			 json_integer((json_int_t) sqlite3_column_int64(ps, 1))) < 0)
-	    goto out;
-    *out = res;
-    res = NULL;
-    rc = CS_OK;
-out:
-    if (rc != CS_OK)
-	cs_error(NULL, "store: stats: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(ps);
-    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    pthread_mutex_unlock(&s->rlock);
-    json_decref(res);
-    return rc;
-}
-
 /* Visibility, owner actions, K3, X2 (cs_store_sqlite_ctl.c). */
-int     sq_thread(cs_store *, const char *, const char *, json_t **);
-int     sq_thread_raw(cs_store *, const char *, const char *, cs_store_raw_fn, void *);
-int     sq_attachment(cs_store *, const char *, const char *, size_t, cs_buf *);
 int     sq_record_threads(cs_store *, const char *, const char *, const char *, int,
 			          const char *, json_t **);
 /* The milters' status (cs_store_sqlite_status.c). */
@@ -1043,7 +971,6 @@ const struct cs_store_ops cs_store_sqlite_ops = {
     .sync_users = sq_sync_users,
     .mailbox = sq_mailbox,
     .user_active = sq_user_active,
-    .stats = sq_stats,
     .backup = sq_backup,
     .outbox_open = sq_outbox_open,
     .outbox_close = sq_outbox_close,
@@ -1052,9 +979,6 @@ const struct cs_store_ops cs_store_sqlite_ops = {
     .outbox_prune = sq_outbox_prune,
     .events_retry = sq_events_retry,
     .events_stats = sq_events_stats,
-    .thread = sq_thread,
-    .thread_raw = sq_thread_raw,
-    .attachment = sq_attachment,
     .record_threads = sq_record_threads,
     SQ_ACT_OPS,
     .milter_status_put = sq_milter_status_put,

@@ -109,7 +109,9 @@ extern const char sq_sql_thread_messages[];
 int     sq_act_begin(cs_store *, const char *as, const char *address);
 int     sq_act_end(cs_store *, int rc);
 int     sq_act_thread_delete(cs_store *, const char *owner, long long id);
-json_t *sq_act_thread_answer(cs_store *, const char *as, long long id);
+int     sq_act_thread_get(cs_store *, int w, const char *as, long long id, json_t **);
+int     sq_act_read_begin(cs_store *);
+void    sq_act_read_end(cs_store *);
 int     sq_act_person_new(cs_store *, const char *as, const char *address, const char *name,
 			           time_t now, char *id, size_t idlen);
 int     sq_act_event_add(cs_store *, const char *type, const char *owner, long long thread,
@@ -120,7 +122,8 @@ extern const struct cs_sql sq_sql;
 
 #define SQ_ACT_OPS \
     .act_begin = sq_act_begin, .act_end = sq_act_end, \
-    .thread_delete = sq_act_thread_delete, .thread_answer = sq_act_thread_answer, \
+    .thread_delete = sq_act_thread_delete, .thread_get = sq_act_thread_get, \
+    .read_begin = sq_act_read_begin, .read_end = sq_act_read_end, \
     .person_new = sq_act_person_new, .event_add = sq_act_event_add, \
     .dir_begin = sq_act_dir_begin, .script = sq_act_script
 

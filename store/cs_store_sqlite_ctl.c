@@ -325,47 +325,6 @@ fail:
     return NULL;
 }
 
-/* message_obj - one message of "thread": fields, text and attachments */
-static json_t *message_obj(sqlite3_stmt *q)
-{
-    const char *raw = sqlite3_column_blob(q, 8);
-    int     len = sqlite3_column_bytes(q, 8);
-    cs_mimeinfo mi = {0};
-    json_t *o, *from, *atts;
-    char    date[32];
-    size_t  i;
-
-    cs_iso_date(sqlite3_column_type(q, 4) == SQLITE_NULL ? sqlite3_column_int64(q, 5)
-	     : sqlite3_column_int64(q, 4), date, sizeof(date));
-    from = cs_addr_array(sq_col_text(q, 1));
-    if (cs_mime_parse(raw ? raw : "", raw ? (size_t) len : 0, &mi) < 0) {
-	json_decref(from);
-	return NULL;
-    }
-    atts = json_array();
-    for (i = 0; atts && i < mi.natt; i++)
-	if (json_array_append_new(atts, json_pack("{s:s?,s:s,s:I}", "name", mi.att[i].name,
-						  "type", mi.att[i].type ? mi.att[i].type : "",
-					      "size", (json_int_t) mi.att[i].size)) < 0) {
-	    json_decref(atts);
-	    atts = NULL;
-	}
-    o = atts == NULL ? NULL :
-	json_pack("{s:s?,s:O,s:o,s:o,s:s,s:s?,s:s,s:o,s:b}",
-		  "message_id", sqlite3_column_type(q, 0) == SQLITE_NULL ? NULL : sq_col_text(q, 0),
-		  "from", json_array_size(from) ? json_array_get(from, 0) : json_null(),
-		  "to", cs_addr_array(sq_col_text(q, 2)),
-		  "cc", cs_addr_array(sq_col_text(q, 3)),
-		  "date", date,
-		  "subject", sqlite3_column_type(q, 6) == SQLITE_NULL ? NULL : sq_col_text(q, 6),
-		  "text", mi.text ? mi.text : "",
-		  "attachments", atts,
-		  "truncated", sqlite3_column_int(q, 7) != 0);
-    json_decref(from);
-    cs_mimeinfo_free(&mi);
-    return o;
-}
-
 /* sq_read_begin - lock the read connection and open one snapshot */
 int     sq_read_begin(sq_store *s)
 {
@@ -383,125 +342,6 @@ void    sq_read_end(sq_store *s)
     sq_reset_all(&s->r);
     sqlite3_exec(s->r.db, "COMMIT", NULL, NULL, NULL);
     pthread_mutex_unlock(&s->rlock);
-}
-
-/* sq_thread - one visible thread with its messages */
-int     sq_thread(cs_store *st, const char *as, const char *tid, json_t **out)
-{
-    sq_store *s = st->be;
-    sq_conn *c = &s->r;
-    sqlite3_int64 id = cs_thread_id(tid);
-    sqlite3_stmt *q;
-    json_t *t = NULL, *msgs = NULL, *m;
-    int     rc = CS_EINTERNAL, step;
-
-    if (id == 0)
-	return CS_ENOTFOUND;
-    if (sq_read_begin(s) < 0)
-	return CS_EINTERNAL;
-    if ((q = owner_stmt(c, SQL_TGET, as, id)) == NULL)
-	goto out;
-    if ((step = sqlite3_step(q)) != SQLITE_ROW) {
-	rc = step == SQLITE_DONE ? CS_ENOTFOUND : CS_EINTERNAL;
-	goto out;
-    }
-    t = sq_thread_obj(st, c, as, q);
-    sqlite3_reset(q);
-    if (t == NULL || (msgs = json_array()) == NULL
-	|| json_object_set_new(t, "messages", msgs) < 0)
-	goto out;
-    if ((q = owner_stmt(c, SQL_TMSGS, as, id)) == NULL)
-	goto out;
-    while ((step = sqlite3_step(q)) == SQLITE_ROW)
-	if ((m = message_obj(q)) == NULL || json_array_append_new(msgs, m) < 0)
-	    goto out;
-    if (step != SQLITE_DONE)
-	goto out;
-    *out = t;
-    t = NULL;
-    rc = CS_OK;
-out:
-    if (rc == CS_EINTERNAL)
-	cs_error(NULL, "store: thread: %s", sqlite3_errmsg(c->db));
-    sq_read_end(s);
-    json_decref(t);
-    return rc;
-}
-
-/* sq_thread_raw - the raw messages of one's own thread */
-int     sq_thread_raw(cs_store *st, const char *as, const char *tid,
-			         cs_store_raw_fn fn, void *arg)
-{
-    sq_store *s = st->be;
-    sq_conn *c = &s->r;
-    sqlite3_int64 id = cs_thread_id(tid);
-    sqlite3_stmt *q;
-    int     rc, step;
-
-    if (id == 0)
-	return CS_ENOTFOUND;
-    if (sq_read_begin(s) < 0)
-	return CS_EINTERNAL;
-    if ((rc = cs_prim_thread_check(st, CS_DB_R, as, id, NULL, 0)) != CS_OK)
-	goto out;
-    rc = CS_EINTERNAL;
-    if ((q = owner_stmt(c, SQL_TMSGS_OWN, as, id)) == NULL)
-	goto out;
-    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-	const void *raw = sqlite3_column_blob(q, 2);
-	int     len = sqlite3_column_bytes(q, 2);
-
-	if (fn(arg, sqlite3_column_type(q, 0) == SQLITE_NULL ? NULL : sq_col_text(q, 0),
-	       raw ? raw : "", raw ? (size_t) len : 0, sqlite3_column_int(q, 1)) != 0)
-	    goto out;
-    }
-    if (step == SQLITE_DONE)
-	rc = CS_OK;
-out:
-    sq_read_end(s);
-    return rc;
-}
-
-/* sq_attachment - attachment n counted over the thread's messages in order */
-int     sq_attachment(cs_store *st, const char *as, const char *tid, size_t n, cs_buf *out)
-{
-    sq_store *s = st->be;
-    sq_conn *c = &s->r;
-    sqlite3_int64 id = cs_thread_id(tid);
-    sqlite3_stmt *q;
-    int     rc = CS_EINTERNAL, step;
-
-    if (id == 0)
-	return CS_ENOTFOUND;
-    if (sq_read_begin(s) < 0)
-	return CS_EINTERNAL;
-    if ((q = owner_stmt(c, SQL_TMSGS, as, id)) == NULL)
-	goto out;
-    rc = CS_ENOTFOUND;
-    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-	const char *raw = sqlite3_column_blob(q, 8);
-	size_t  len = raw ? (size_t) sqlite3_column_bytes(q, 8) : 0;
-	cs_mimeinfo mi = {0};
-	size_t  natt;
-
-	if (cs_mime_parse(raw ? raw : "", len, &mi) < 0) {
-	    rc = CS_EINTERNAL;
-	    break;
-	}
-	natt = mi.natt;
-	cs_mimeinfo_free(&mi);
-	if (n > natt) {
-	    n -= natt;
-	    continue;
-	}
-	rc = cs_mime_attachment(raw ? raw : "", len, n, out) == 0 ? CS_OK : CS_EINTERNAL;
-	break;
-    }
-    if (step != SQLITE_ROW && step != SQLITE_DONE)
-	rc = CS_EINTERNAL;
-out:
-    sq_read_end(s);
-    return rc;
 }
 
 /*
@@ -733,18 +573,32 @@ int     sq_act_thread_delete(cs_store *st, const char *owner, long long id)
     return OK(delete_thread(W(st), owner, id));
 }
 
-json_t *sq_act_thread_answer(cs_store *st, const char *as, long long id)
+int     sq_act_thread_get(cs_store *st, int w, const char *as, long long id, json_t **t)
 {
-    sq_conn *c = W(st);
+    sq_store *s = st->be;
+    sq_conn *c = w ? &s->w : &s->r;
     sqlite3_stmt *q;
-    json_t *t = NULL;
+    int     step;
 
+    *t = NULL;
     if ((q = owner_stmt(c, SQL_TGET, as, id)) == NULL)
-	return NULL;
-    if (sqlite3_step(q) == SQLITE_ROW)
-	t = sq_thread_obj(st, c, as, q);
+	return CS_EINTERNAL;
+    if ((step = sqlite3_step(q)) == SQLITE_ROW)
+	*t = sq_thread_obj(st, c, as, q);
     sqlite3_reset(q);
-    return t;
+    if (step == SQLITE_ROW)
+	return *t ? CS_OK : CS_EINTERNAL;
+    return step == SQLITE_DONE ? CS_ENOTFOUND : CS_EINTERNAL;
+}
+
+int     sq_act_read_begin(cs_store *st)
+{
+    return sq_read_begin(st->be);
+}
+
+void    sq_act_read_end(cs_store *st)
+{
+    sq_read_end(st->be);
 }
 
 int     sq_act_person_new(cs_store *st, const char *as, const char *address, const char *name,
@@ -836,4 +690,9 @@ const struct cs_sql sq_sql = {
     .dir_deal = SQL_DIR_DEAL,
     .dir_deal_person = SQL_DIR_DEAL_PERSON,
     .dir_dangling = SQL_DIR_DANGLING,
+    .tmsgs = SQL_TMSGS,
+    .tmsgs_own = SQL_TMSGS_OWN,
+    .stat_schema = "PRAGMA user_version",
+    .stat_db_bytes = "SELECT page_count*page_size FROM pragma_page_count, pragma_page_size",
+    .stat_counter = "SELECT coalesce(sum(value),0) FROM counters WHERE name=?1",
 };
