@@ -59,6 +59,7 @@
 #include "cs_store_act.h"
 #include "cs_store_dir.h"
 #include "cs_store_read.h"
+#include "cs_store_thread.h"
 
 #ifdef HAVE_LIBPQ
 /* The fleet backend (cs_store_pg.c), chosen by a postgresql:// Database. */
@@ -999,7 +1000,7 @@ int     cs_store_joins_thread(cs_store *st, const char *user, const cs_msginfo *
     rec.arrival = time(NULL);
     if ((job = job_new(st, &rec, why, sizeof(why))) == NULL)
 	return CS_EINTERNAL;
-    rc = st->ops->joins_thread(st, user, job);
+    rc = cs_wt_joins_thread(st, user, job);
     job_free(job);
     return rc;
 }

@@ -100,4 +100,18 @@ struct cs_sql {
     const char *stat_counter;		/* name: a counter's value (0 if none) */
 };
 
+/* The write path's SQL (cs_store_thread.c), in the dialect's write file. */
+struct cs_sql_write {
+    const char *own_addrs;		/* user: addresses */
+    const char *msgid_thread;		/* owner, msgid: thread */
+    const char *tindex;			/* owner, root: a private thread */
+    const char *subject;		/* owner, subject, outside key, from, to: thread */
+    const char *thread_vis;		/* owner, thread: visibility */
+    const char *thread_linkset;		/* owner, thread: "kind:id,..." sorted */
+    const char *link_auto;		/* owner, thread, kind, id: unless unlinked */
+    const char *link_deals;		/* owner, person: open deals owner may access */
+    const char *link_person;		/* owner, address: persons owner may access */
+    const char *ev_shared;		/* thread: a row if shared */
+};
+
 #endif

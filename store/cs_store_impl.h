@@ -130,11 +130,11 @@ struct cs_store_ops {
     const char *name;
     const struct cs_db_ops *db;		/* statements (cs_store_db.h) */
     const struct cs_sql *sql;		/* the dialect's SQL for them */
+    const struct cs_sql_write *sqlw;	/* ... on the write path */
     int     (*open) (cs_store *, const char *database, unsigned flags,
 		             long timeout_ms, char *err, size_t errlen);
     void    (*close) (cs_store *);
     int     (*write_group) (cs_store *, cs_store_job **, size_t);
-    int     (*joins_thread) (cs_store *, const char *user, const cs_store_job *);
     int     (*sync_users) (cs_store *, const char *const *ids, const int *roles,
 			           const cs_strlist *const *addresses, size_t n);
     int     (*mailbox) (cs_store *, const char *as, const char *label, int limit,
@@ -180,7 +180,10 @@ struct cs_store_ops {
 			           time_t now, char *id, size_t idlen);
     /* An X3 event in the transaction (payload, content borrowed). */
     int     (*event_add) (cs_store *, const char *type, const char *owner, long long thread,
-			          json_t *payload, json_t *content);
+			          long long thread2, json_t *payload, json_t *content);
+    /* T1 (cs_store_thread.c): move old's rows into target, note the merge. */
+    int     (*merge_rows) (cs_store *, const char *owner, long long old, long long target,
+			           time_t now);
     /* X2 (cs_store_dir.c): act_begin for one import at a time. */
     int     (*dir_begin) (cs_store *);
     /* Constant statements without parameters, several at once (X2). */

@@ -1218,7 +1218,6 @@ const struct cs_store_ops cs_store_pg_ops = {
     .open = pg_open,
     .close = pg_close,
     .write_group = pg_write_group,
-    .joins_thread = pg_joins_thread,
     .sync_users = pg_sync_users,
     .mailbox = pg_mailbox,
     .user_active = pg_user_active,

@@ -97,7 +97,6 @@ int     pg_lock_buckets(pg_conn *c, int *v, size_t n);
 
 /* Writing and T1 (cs_store_pg_write.c). */
 int     pg_write_group(cs_store *, cs_store_job **, size_t);
-int     pg_joins_thread(cs_store *, const char *user, const cs_store_job *);
 
 /* X3 events in the caller's transaction; thread/thread2 0 for none. */
 int     pg_event_add(pg_conn *c, const char *type, const char *owner, long long thread,
@@ -134,7 +133,9 @@ void    pg_act_read_end(cs_store *);
 int     pg_act_person_new(cs_store *, const char *as, const char *address, const char *name,
 			           time_t now, char *id, size_t idlen);
 int     pg_act_event_add(cs_store *, const char *type, const char *owner, long long thread,
-			          json_t *payload, json_t *content);
+			          long long thread2, json_t *payload, json_t *content);
+int     pg_merge_rows(cs_store *, const char *owner, long long old, long long target, time_t);
+extern const struct cs_sql_write pg_sql_write;
 int     pg_act_dir_begin(cs_store *);
 int     pg_act_script(cs_store *, const char *sql);
 extern const struct cs_sql pg_sql;
@@ -144,6 +145,7 @@ extern const struct cs_sql pg_sql;
     .thread_delete = pg_act_thread_delete, .thread_get = pg_act_thread_get, \
     .read_begin = pg_act_read_begin, .read_end = pg_act_read_end, \
     .person_new = pg_act_person_new, .event_add = pg_act_event_add, \
+    .merge_rows = pg_merge_rows, .sqlw = &pg_sql_write, \
     .dir_begin = pg_act_dir_begin, .script = pg_act_script
 
 #endif

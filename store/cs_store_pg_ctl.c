@@ -715,9 +715,9 @@ int     pg_act_person_new(cs_store *st, const char *as, const char *address, con
 }
 
 int     pg_act_event_add(cs_store *st, const char *type, const char *owner, long long thread,
-			         json_t *payload, json_t *content)
+			         long long thread2, json_t *payload, json_t *content)
 {
-    return pg_event_add(W(st), type, owner, thread, 0, payload, content) < 0 ? -1 : 0;
+    return pg_event_add(W(st), type, owner, thread, thread2, payload, content) < 0 ? -1 : 0;
 }
 
 /* The CRM directory (X2). */

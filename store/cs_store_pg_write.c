@@ -64,6 +64,8 @@
 #include "cs_store_util.h"
 #include "cs_store_pg.h"
 #include "cs_store_rules.h"
+#include "cs_store_db.h"
+#include "cs_store_thread.h"
 
 /* A small set of thread ids (T1 lookups). */
 static const char SQL_COUNTER_ADD[] =
@@ -108,7 +110,6 @@ static const char SQL_MERGE_DROP[] = "DELETE FROM threads WHERE owner=$1 AND id=
 static const char SQL_MERGE_NOTE[] =
 "INSERT INTO merges(owner, old_thread, new_thread, at, announced) VALUES($1, $2, $3, $4, 1)";
 static const char SQL_THREAD_COUNT[] = "SELECT message_count FROM threads WHERE owner=$1 AND id=$2";
-static const char SQL_SET_VIS[] = "UPDATE threads SET visibility=$3 WHERE owner=$1 AND id=$2";
 static const char SQL_THREAD_NEW[] =
 "INSERT INTO threads(owner, id, subject, subject_norm, visibility, first_date, last_date,"
 " message_count, thread_index_root, created)"
@@ -193,195 +194,6 @@ static int one_text(PGresult *res, char *out, size_t outlen)
     return found;
 }
 
-/* strcmp_p - qsort comparator for strings */
-static int strcmp_p(const void *a, const void *b)
-{
-    return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/* outside_key - digest of the participants that are not the owner's */
-static int outside_key(pg_conn *c, const char *owner, const cs_store_job *job, char hex[65])
-{
-    cs_strlist own = {0};
-    char  **v = NULL;
-    size_t  i, n = 0;
-    cs_buf  b = {0};
-    PGresult *res;
-    int     rc = 0, k;
-
-    if ((res = pg_q(c, SQL_OWN_ADDRS, "s", owner)) == NULL)
-	return -1;
-    for (k = 0; k < PQntuples(res); k++)
-	if (cs_strlist_add(&own, pg_text(res, k, 0)) < 0)
-	    rc = -1;
-    PQclear(res);
-    if (rc == 0 && job->participants.n && (v = calloc(job->participants.n, sizeof(*v))) == NULL)
-	rc = -1;
-    for (i = 0; rc == 0 && i < job->participants.n; i++)
-	if (!cs_strlist_contains(&own, job->participants.v[i]))
-	    v[n++] = job->participants.v[i];
-    if (rc == 0) {
-	if (n)
-	    qsort(v, n, sizeof(*v), strcmp_p);
-	cs_buf_append(&b, "", 0);
-	for (i = 0; i < n; i++)
-	    if (cs_buf_appendf(&b, "%s\n", v[i]) < 0)
-		rc = -1;
-	if (rc == 0)
-	    cs_sha256_hex(b.data ? b.data : "", b.len, hex);
-    }
-    cs_buf_free(&b);
-    free(v);
-    cs_strlist_free(&own);
-    return rc < 0 && c->state[0] == 0 ? local_err(c, "out of memory") : rc;
-}
-
-/* ref_threads - T1: threads holding or naming any of the message's ids */
-static int ref_threads(pg_conn *c, const char *owner, const cs_store_job *job, cs_ids *found)
-{
-    long long t = 0;
-    int     r;
-
-    for (size_t i = 0; i < job->msgids.n; i++) {
-	if ((r = one_int(pg_q(c, SQL_MSGID_THREAD, "ss", owner, job->msgids.v[i]), &t)) < 0)
-	    return -1;
-	if (r > 0 && cs_ids_add(found, t) < 0)
-	    return local_err(c, "out of memory");
-    }
-    return 0;
-}
-
-/* heuristic_thread - T1 fallbacks: Thread-Index root, then subject+participants */
-static int heuristic_thread(pg_conn *c, const char *owner, const cs_store_job *job,
-			            const char *okey, long long *thread)
-{
-    int     r;
-
-    *thread = 0;
-    if (job->thread_index_root && *job->thread_index_root) {
-	r = one_int(pg_q(c, SQL_TINDEX, "ss", owner, job->thread_index_root), thread);
-	if (r != 0)
-	    return r < 0 ? -1 : 0;
-    }
-    if (job->subject_norm == NULL || *job->subject_norm == 0)
-	return 0;				/* never on an empty subject */
-    r = one_int(pg_q(c, SQL_SUBJECT, "sssii", owner, job->subject_norm, okey,
-		     (long long) job->sort_date - CS_STORE_JOIN_WINDOW,
-		     (long long) job->sort_date + CS_STORE_JOIN_WINDOW), thread);
-    return r < 0 ? -1 : 0;
-}
-
-/* find_thread - the T1 decision; *how: 0 none, 1 references, 2 heuristic */
-static int find_thread(pg_conn *c, const char *owner, const cs_store_job *job,
-		               const char *okey, cs_ids *found, long long *thread, int *how)
-{
-    *how = 0;
-    *thread = 0;
-    if (ref_threads(c, owner, job, found) < 0)
-	return -1;
-    if (found->n) {
-	/* The oldest thread (lowest id) survives a merge. */
-	*thread = found->v[0];
-	for (size_t i = 1; i < found->n; i++)
-	    if (found->v[i] < *thread)
-		*thread = found->v[i];
-	*how = 1;
-	return 0;
-    }
-    if (heuristic_thread(c, owner, job, okey, thread) < 0)
-	return -1;
-    if (*thread)
-	*how = 2;
-    return 0;
-}
-
-/* thread_event - an X3 event about one thread: its id plus ids (both taken) */
-static int thread_event(pg_conn *c, const char *type, const char *owner, long long thread,
-			        long long thread2, json_t *ids, json_t *content)
-{
-    char    t[32];
-    json_t *all;
-    int     rc = local_err(c, "out of memory");
-
-    snprintf(t, sizeof(t), "t%lld", thread);
-    if (ids && (all = json_pack("{s:s}", "thread", t)) != NULL) {
-	if (json_object_update_missing(all, ids) == 0)
-	    rc = pg_event_add(c, type, owner, thread, thread2, all, content);
-	json_decref(all);
-    }
-    json_decref(ids);
-    json_decref(content);
-    return rc;
-}
-
-/* merge_threads - fold every found thread into target (T1, V3, V7) */
-static int merge_threads(pg_conn *c, const char *owner, const cs_ids *found,
-			         long long target, time_t now)
-{
-    char    vis[16], set0[4096], set[4096], from[32], into[32];
-    int    *was, shared, same = 1, r, rc = -1;
-    long long old;
-    size_t  i;
-
-    if ((was = calloc(found->n, sizeof(*was))) == NULL)
-	return local_err(c, "out of memory");
-    /*
-     * V3: every merged thread's visibility and links, the decision in
-     * cs_store_rules.c. Link sets too long to compare count as different.
-     */
-    for (i = 0; i < found->n; i++) {
-	if ((r = one_text(pg_q(c, SQL_THREAD_VIS, "si", owner, found->v[i]), vis,
-			  sizeof(vis))) <= 0) {
-	    rc = r < 0 ? -1 : local_err(c, "merged thread vanished");
-	    goto out;
-	}
-	was[i] = strcmp(vis, "shared") == 0;
-	if ((r = one_text(pg_q(c, SQL_THREAD_LINKSET, "si", owner, found->v[i]),
-			  i ? set : set0, sizeof(set))) <= 0) {
-	    rc = r < 0 ? -1 : local_err(c, "no link set");
-	    goto out;
-	}
-	if (strlen(i ? set : set0) >= sizeof(set) - 1 || (i && strcmp(set, set0) != 0))
-	    same = 0;
-    }
-    shared = cs_rule_merge_shared(was, found->n, same);
-    for (i = 0; i < found->n; i++) {
-	if ((old = found->v[i]) == target)
-	    continue;
-	/* V7: a shared thread folded into a private one went private. */
-	if (cs_rule_merge_changed(was[i], shared)
-	    && thread_event(c, "thread.visibility_changed", owner, old, 0,
-			    json_pack("{s:s}", "visibility", "private"), NULL) < 0)
-	    goto out;
-	if (pg_x(c, SQL_MERGE_LINKS, "sii", owner, old, target) < 0
-	    || pg_x(c, SQL_MERGE_UNLINKS, "sii", owner, old, target) < 0
-	    || pg_x(c, SQL_MERGE_UNLINKS_DROP, "si", owner, old) < 0
-	    || pg_x(c, SQL_MERGE_MSGS, "sii", owner, old, target) < 0
-	    || pg_x(c, SQL_MERGE_IDS, "sii", owner, old, target) < 0
-	    || pg_x(c, SQL_MERGE_COUNTS, "sii", owner, old, target) < 0
-	    || pg_x(c, SQL_MERGE_DROP, "si", owner, old) < 0
-	    || pg_x(c, SQL_MERGE_NOTE, "siii", owner, old, target, (long long) now) < 0)
-	    goto out;
-	/* X3: which id became which, ordered after both threads' events. */
-	snprintf(from, sizeof(from), "t%lld", old);
-	snprintf(into, sizeof(into), "t%lld", target);
-	if (thread_event(c, "thread.merged", owner, target, old,
-			 json_pack("{s:s,s:s}", "from", from, "into", into), NULL) < 0)
-	    goto out;
-    }
-    if (pg_x(c, SQL_SET_VIS, "sis", owner, target, shared ? "shared" : "private") < 0)
-	goto out;
-    rc = 0;
-    /* V3, V5, V7: the surviving thread, if it was shared, is private now. */
-    for (i = 0; i < found->n; i++)
-	if (found->v[i] == target && cs_rule_merge_changed(was[i], shared))
-	    rc = thread_event(c, "thread.visibility_changed", owner, target, 0,
-			      json_pack("{s:s}", "visibility", "private"), NULL);
-out:
-    free(was);
-    return rc;
-}
-
 /* raw_store - the raw message once per SHA-256 */
 static int raw_store(pg_conn *c, cs_store_job *job, long long *raw_id)
 {
@@ -419,117 +231,41 @@ static int raw_store(pg_conn *c, cs_store_job *job, long long *raw_id)
     return 0;
 }
 
-/* link_person - T3 for one person of an address: it and its one open deal */
-static int link_person(pg_conn *c, const char *owner, long long thread, const char *person)
-{
-    PGresult *res;
-    char    deal[512];
-    int     ndeals;
-    long long changed;
-
-    if ((res = pg_q(c, SQL_LINK_ADD, "siss", owner, thread, "person", person)) == NULL)
-	return -1;
-    changed = pg_changes(res);
-    PQclear(res);
-    if (changed > 0
-	&& thread_event(c, "thread.linked", owner, thread, 0,
-		   json_pack("{s:s,s:s}", "person", person, "origin", "auto"), NULL) < 0)
-	return -1;
-    if ((res = pg_q(c, SQL_LINK_DEALS, "ss", owner, person)) == NULL)
-	return -1;
-    ndeals = PQntuples(res);
-    if (ndeals == 1)
-	snprintf(deal, sizeof(deal), "%s", pg_text(res, 0, 0));
-    PQclear(res);
-    if (ndeals != 1)
-	return 0;				/* none, or ambiguous: no deal */
-    if ((res = pg_q(c, SQL_LINK_ADD, "siss", owner, thread, "deal", deal)) == NULL)
-	return -1;
-    changed = pg_changes(res);
-    PQclear(res);
-    if (changed == 0)
-	return 0;
-    return thread_event(c, "thread.linked", owner, thread, 0,
-			json_pack("{s:s,s:s}", "deal", deal, "origin", "auto"), NULL);
-}
-
 /*
  * link_address - T3 for one address: every person with it that the
  * owner may access (K5: the CRM's and the owner's own may both exist)
  */
-static int link_address(pg_conn *c, const char *owner, long long thread, const char *addr)
+/* pg_merge_rows - T1: move one thread's rows into another, note the merge */
+int     pg_merge_rows(cs_store *cst, const char *owner, long long old, long long target,
+		              time_t now)
 {
-    PGresult *res;
-    cs_strlist persons = {0};
-    int     rc = 0, n;
+    pg_conn *c = &((pg_store *) cst->be)->w;
 
-    if ((res = pg_q(c, SQL_LINK_PERSON, "ss", owner, addr)) == NULL)
+    if (pg_x(c, SQL_MERGE_LINKS, "sii", owner, old, target) < 0
+	|| pg_x(c, SQL_MERGE_UNLINKS, "sii", owner, old, target) < 0
+	|| pg_x(c, SQL_MERGE_UNLINKS_DROP, "si", owner, old) < 0
+	|| pg_x(c, SQL_MERGE_MSGS, "sii", owner, old, target) < 0
+	|| pg_x(c, SQL_MERGE_IDS, "sii", owner, old, target) < 0
+	|| pg_x(c, SQL_MERGE_COUNTS, "sii", owner, old, target) < 0
+	|| pg_x(c, SQL_MERGE_DROP, "si", owner, old) < 0
+	|| pg_x(c, SQL_MERGE_NOTE, "siii", owner, old, target, (long long) now) < 0)
 	return -1;
-    n = PQntuples(res);
-    for (int i = 0; i < n && rc == 0; i++)
-	if (cs_strlist_add(&persons, pg_text(res, i, 0)) < 0)
-	    rc = local_err(c, "out of memory");
-    PQclear(res);
-    for (size_t i = 0; rc == 0 && i < persons.n; i++)
-	rc = link_person(c, owner, thread, persons.v[i]);
-    cs_strlist_free(&persons);
-    return rc;
-}
-
-/* link_thread - T3 for every participant of the copy, on a private thread */
-static int link_thread(cs_store *cst, pg_conn *c, const cs_store_job *job,
-		               const cs_store_jcopy *cp, long long thread)
-{
-    char    norm[CS_ADDR_MAX + 1], vis[16];
-    size_t  i;
-    int     r;
-
-    if ((r = one_text(pg_q(c, SQL_THREAD_VIS, "si", cp->user, thread), vis, sizeof(vis))) <= 0)
-	return r < 0 ? -1 : local_err(c, "thread vanished");
-    if (!cs_rule_auto_links(vis))
-	return 0;				/* shared: the owner's hand only */
-    for (i = 0; i < job->participants.n; i++)
-	if (link_address(c, cp->user, thread, job->participants.v[i]) < 0)
-	    return -1;
-    /* Envelope-only recipients this copy keeps are participants too. */
-    for (i = 0; i < cp->env_rcpts.n; i++)
-	if (cs_store_normalize(cst, cp->env_rcpts.v[i], norm, sizeof(norm)) == 0
-	    && !cs_strlist_contains(&job->participants, norm)
-	    && link_address(c, cp->user, thread, norm) < 0)
-	    return -1;
     return 0;
 }
 
-/* message_event - X3 message.added; subject and participants only if shared (V6) */
-static int message_event(pg_conn *c, const cs_store_job *job, const char *owner,
-			         long long thread, long long msg)
-{
-    long long count = 0;
-    json_t *content = NULL, *parts;
-    char    m[32];
-    int     r;
-
-    if ((r = one_int(pg_q(c, SQL_THREAD_COUNT, "si", owner, thread), &count)) <= 0)
-	return r < 0 ? -1 : local_err(c, "thread vanished");
-    snprintf(m, sizeof(m), "m%lld", msg);
-    if ((r = pg_event_shared(c, thread)) < 0)
-	return -1;
-    if (r > 0) {
-	if ((parts = json_array()) == NULL)
-	    return local_err(c, "out of memory");
-	if (cs_add_list(parts, job->from_json) < 0 || cs_add_list(parts, job->to_json) < 0
-	    || cs_add_list(parts, job->cc_json) < 0) {
-	    json_decref(parts);
-	    return local_err(c, "out of memory");
-	}
-	if ((content = json_pack("{s:s?,s:o}", "subject", job->subject,
-				 "participants", parts)) == NULL)
-	    return local_err(c, "out of memory");
-    }
-    return thread_event(c, "message.added", owner, thread, 0,
-			json_pack("{s:s,s:I}", "message", m, "message_count", (json_int_t) count),
-			content);
-}
+/* The write path's SQL for cs_store_thread.c. */
+const struct cs_sql_write pg_sql_write = {
+    .own_addrs = SQL_OWN_ADDRS,
+    .msgid_thread = SQL_MSGID_THREAD,
+    .tindex = SQL_TINDEX,
+    .subject = SQL_SUBJECT,
+    .thread_vis = SQL_THREAD_VIS,
+    .thread_linkset = SQL_THREAD_LINKSET,
+    .link_auto = SQL_LINK_ADD,
+    .link_deals = SQL_LINK_DEALS,
+    .link_person = SQL_LINK_PERSON,
+    .ev_shared = "SELECT 1 FROM threads WHERE id=$1 AND visibility='shared'",
+};
 
 /* store_copy - T2, T1, the message row and T3 for one owner's copy */
 static int store_copy(cs_store *cst, pg_conn *c, cs_store_job *job, size_t ci,
@@ -537,7 +273,8 @@ static int store_copy(cs_store *cst, pg_conn *c, cs_store_job *job, size_t ci,
 {
     cs_store_jcopy *cp = &job->copies[ci];
     const char *owner = cp->user;
-    long long thread, msg, one;
+    long long thread, msg, one, count = 0;
+    cs_strlist own = {0};
     cs_ids  found = {0};
     char    okey[65], date[24];
     int     rc = -1, how, r;
@@ -552,15 +289,16 @@ static int store_copy(cs_store *cst, pg_conn *c, cs_store_job *job, size_t ci,
 	    *result = CS_COPY_DUPLICATE;
 	return r < 0 ? -1 : 0;
     }
-    if (outside_key(c, owner, job, okey) < 0
-	|| find_thread(c, owner, job, okey, &found, &thread, &how) < 0)
+    if (cs_wt_own_addrs(cst, CS_DB_W, owner, &own) < 0
+	|| cs_wt_outside_key(&own, job, okey) < 0
+	|| cs_wt_find(cst, CS_DB_W, owner, job, okey, &found, &thread, &how) < 0)
 	goto out;
     if (how == 0 && cp->conditional) {
 	*result = CS_COPY_SKIPPED;
 	rc = 0;
 	goto out;
     }
-    if (found.n > 1 && merge_threads(c, owner, &found, thread, now) < 0)
+    if (found.n > 1 && cs_wt_merge(cst, owner, &found, thread, now) < 0)
 	goto out;
     if (how == 0) {
 	/* V1: a new thread is private. */
@@ -571,7 +309,7 @@ static int store_copy(cs_store *cst, pg_conn *c, cs_store_job *job, size_t ci,
 		local_err(c, "no thread id");
 	    goto out;
 	}
-	if (thread_event(c, "thread.created", owner, thread, 0, json_object(), NULL) < 0)
+	if (cs_wt_event(cst, "thread.created", owner, thread, 0, json_object(), NULL) < 0)
 	    goto out;
     }
     if (*raw_id == 0 && raw_store(c, job, raw_id) < 0)
@@ -597,13 +335,20 @@ static int store_copy(cs_store *cst, pg_conn *c, cs_store_job *job, size_t ci,
     for (i = 0; i < job->msgids.n; i++)
 	if (pg_x(c, SQL_MSGID_ADD, "ssi", owner, job->msgids.v[i], thread) < 0)
 	    goto out;
-    if (pg_x(c, SQL_THREAD_ADD, "sii", owner, thread, (long long) job->sort_date) < 0
-	|| message_event(c, job, owner, thread, msg) < 0
-	|| link_thread(cst, c, job, cp, thread) < 0)
+    if (pg_x(c, SQL_THREAD_ADD, "sii", owner, thread, (long long) job->sort_date) < 0)
+	goto out;
+    if ((r = one_int(pg_q(c, SQL_THREAD_COUNT, "si", owner, thread), &count)) <= 0) {
+	if (r == 0)
+	    local_err(c, "thread vanished");
+	goto out;
+    }
+    if (cs_wt_message_event(cst, job, owner, thread, msg, count, how == 0) < 0
+	|| cs_wt_link(cst, job, cp, thread) < 0)
 	goto out;
     *result = CS_COPY_STORED;
     rc = 0;
 out:
+    cs_strlist_free(&own);
     free(found.v);
     return rc;
 }
@@ -744,29 +489,4 @@ group_fail:
 	pg_cmd(c, "ROLLBACK");
     cs_jobs_fail_all(jobs, n);
     return CS_EINTERNAL;
-}
-
-/* pg_joins_thread - would this message join a thread of user's? (read side) */
-int     pg_joins_thread(cs_store *cst, const char *user, const cs_store_job *job)
-{
-    pg_store *s = cst->be;
-    pg_conn *c = &s->r;
-    cs_ids  found = {0};
-    long long thread;
-    char    okey[65];
-    int     rc = -1, how = 0;
-
-    pthread_mutex_lock(&s->rlock);
-    if (pg_begin(s, c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") == 0) {
-	if (outside_key(c, user, job, okey) == 0)
-	    rc = find_thread(c, user, job, okey, &found, &thread, &how);
-	pg_cmd(c, "COMMIT");
-    }
-    if (rc < 0)
-	cs_error(NULL, "store: thread lookup: %s", c->msg);
-    pthread_mutex_unlock(&s->rlock);
-    free(found.v);
-    if (rc < 0)
-	return CS_EINTERNAL;
-    return how != 0;
 }

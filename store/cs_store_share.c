@@ -35,7 +35,7 @@ int     cs_act_event(cs_store *st, const char *type, const char *owner, long lon
 
     if (payload == NULL)
 	return -1;
-    rc = st->ops->event_add(st, type, owner, thread, payload, NULL);
+    rc = st->ops->event_add(st, type, owner, thread, 0, payload, NULL);
     json_decref(payload);
     return rc;
 }

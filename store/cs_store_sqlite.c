@@ -967,7 +967,6 @@ const struct cs_store_ops cs_store_sqlite_ops = {
     .open = sq_open,
     .close = sq_close,
     .write_group = sq_write_group,
-    .joins_thread = sq_joins_thread,
     .sync_users = sq_sync_users,
     .mailbox = sq_mailbox,
     .user_active = sq_user_active,

@@ -54,7 +54,6 @@ json_t *sq_thread_page(cs_store *, sq_conn *, const char *as, sqlite3_stmt *,
 
 /* Writing and T1 (cs_store_sqlite_write.c). */
 int     sq_write_group(cs_store *, cs_store_job **, size_t);
-int     sq_joins_thread(cs_store *, const char *user, const cs_store_job *);
 
 /*
  * Event outbox (X3, cs_store_sqlite_events.c). sq_event_add() inserts one
@@ -115,7 +114,9 @@ void    sq_act_read_end(cs_store *);
 int     sq_act_person_new(cs_store *, const char *as, const char *address, const char *name,
 			           time_t now, char *id, size_t idlen);
 int     sq_act_event_add(cs_store *, const char *type, const char *owner, long long thread,
-			          json_t *payload, json_t *content);
+			          long long thread2, json_t *payload, json_t *content);
+int     sq_merge_rows(cs_store *, const char *owner, long long old, long long target, time_t);
+extern const struct cs_sql_write sq_sql_write;
 int     sq_act_dir_begin(cs_store *);
 int     sq_act_script(cs_store *, const char *sql);
 extern const struct cs_sql sq_sql;
@@ -125,6 +126,7 @@ extern const struct cs_sql sq_sql;
     .thread_delete = sq_act_thread_delete, .thread_get = sq_act_thread_get, \
     .read_begin = sq_act_read_begin, .read_end = sq_act_read_end, \
     .person_new = sq_act_person_new, .event_add = sq_act_event_add, \
+    .merge_rows = sq_merge_rows, .sqlw = &sq_sql_write, \
     .dir_begin = sq_act_dir_begin, .script = sq_act_script
 
 #endif

@@ -609,9 +609,9 @@ int     sq_act_person_new(cs_store *st, const char *as, const char *address, con
 }
 
 int     sq_act_event_add(cs_store *st, const char *type, const char *owner, long long thread,
-			         json_t *payload, json_t *content)
+			         long long thread2, json_t *payload, json_t *content)
 {
-    return OK(sq_event_add_c(W(st), type, owner, thread, 0, payload, content));
+    return OK(sq_event_add_c(W(st), type, owner, thread, thread2, payload, content));
 }
 
 /* The CRM directory (X2). */
