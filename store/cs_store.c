@@ -60,6 +60,7 @@
 #include "cs_store_dir.h"
 #include "cs_store_read.h"
 #include "cs_store_thread.h"
+#include "cs_store_users.h"
 
 #ifdef HAVE_LIBPQ
 /* The fleet backend (cs_store_pg.c), chosen by a postgresql:// Database. */
@@ -1015,7 +1016,7 @@ int     cs_store_sync_users(cs_store *st, const char *const *ids, const int *rol
     if (st->flags & CS_STORE_READONLY)
 	return CS_EINTERNAL;
     pthread_mutex_lock(&st->wlock);
-    rc = st->ops->sync_users(st, ids, roles, NULL, n);
+    rc = cs_users_sync(st, ids, roles, NULL, n);
     pthread_mutex_unlock(&st->wlock);
     return rc;
 }
@@ -1047,7 +1048,7 @@ int     cs_store_sync_users2(cs_store *st, const cs_user *const *users, size_t n
 	addrs[i] = &users[i]->addresses;
     }
     pthread_mutex_lock(&st->wlock);
-    rc = st->ops->sync_users(st, ids, roles, addrs, n);
+    rc = cs_users_sync(st, ids, roles, addrs, n);
     pthread_mutex_unlock(&st->wlock);
 out:
     free(ids);
@@ -1102,7 +1103,7 @@ int     cs_store_stats(cs_store *st, json_t **out)
 	return CS_EINVAL;
     rc = cs_read_stats(st, out);
     /* X3: the outbox's counts, when the backend has one. */
-    if (rc == CS_OK && st->ops->events_stats && st->ops->events_stats(st, &ev) == CS_OK
+    if (rc == CS_OK && cs_events_stats(st, &ev) == CS_OK
 	&& json_object_set_new(*out, "events", ev) < 0)
 	rc = CS_EINTERNAL;
     if (rc == CS_OK && events_mode(st, *out) < 0)
@@ -1350,10 +1351,10 @@ int     cs_store_events_retry(cs_store *st, long *n)
 	*n = 0;
     if (st == NULL || n == NULL)
 	return CS_EINVAL;
-    if ((st->flags & CS_STORE_READONLY) || st->ops->events_retry == NULL)
+    if (st->flags & CS_STORE_READONLY)
 	return CS_EINTERNAL;
     pthread_mutex_lock(&st->wlock);
-    rc = st->ops->events_retry(st, n);
+    rc = cs_events_retry(st, n);
     pthread_mutex_unlock(&st->wlock);
     return rc;
 }
@@ -1365,9 +1366,7 @@ int     cs_store_events_stats(cs_store *st, json_t **out)
 	*out = NULL;
     if (st == NULL || out == NULL)
 	return CS_EINVAL;
-    if (st->ops->events_stats == NULL)
-	return CS_EINTERNAL;
-    return st->ops->events_stats(st, out);
+    return cs_events_stats(st, out);
 }
 
 /* cs_store_milter_status_put - one host's milter status, if the writer is free */

@@ -91,6 +91,12 @@ struct cs_sql {
     const char *dir_deal;		/* id, title, status */
     const char *dir_deal_person;	/* deal, person (idempotent) */
     const char *dir_dangling;		/* script: links to records gone */
+    /* Users and the outbox (cs_store_users.c). */
+    const char *users_off;		/* every user inactive */
+    const char *addr_clear;		/* every user address goes */
+    const char *user_upsert;		/* id, role: active */
+    const char *addr_add;		/* user, address (idempotent) */
+    const char *ev_retry;		/* failed events pending again */
     /* Reading (cs_store_read.c). */
     const char *tmsgs;			/* as, thread: message_id, from, to, cc, date,
 					 * sort_date, subject, truncated, raw */

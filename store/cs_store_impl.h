@@ -83,6 +83,9 @@ int     cs_person_rows_add(cs_person_rows *, const char *id, const char *name,
 			           const char *owner, int flags);
 void    cs_person_rows_free(cs_person_rows *);
 
+#define CS_TX_PLAIN	0
+#define CS_TX_USERS	1		/* one users sync at a time (fleet) */
+
 /* At most this many threads in one share, private or delete (V4). */
 #define CS_STORE_MAX_THREADS	100000
 
@@ -135,12 +138,10 @@ struct cs_store_ops {
 		             long timeout_ms, char *err, size_t errlen);
     void    (*close) (cs_store *);
     int     (*write_group) (cs_store *, cs_store_job **, size_t);
-    int     (*sync_users) (cs_store *, const char *const *ids, const int *roles,
-			           const cs_strlist *const *addresses, size_t n);
     int     (*mailbox) (cs_store *, const char *as, const char *label, int limit,
 			        const char *cursor, json_t **);
     /* R3: 1 when as is a user of the policy in force (users.active, set
-     * by the last sync_users), 0 when not, CS_EINTERNAL on error. */
+     * by the last users sync), 0 when not, CS_EINTERNAL on error. */
     int     (*user_active) (cs_store *, const char *as);
     /* X3 event outbox (see cs_store.h). */
     cs_outbox *(*outbox_open) (cs_store *, const char *holder, char *err, size_t errlen);
@@ -150,8 +151,6 @@ struct cs_store_ops {
     int     (*outbox_settle) (cs_outbox *, const cs_event *, size_t n, int outcome,
 			              time_t when, const char *error);
     int     (*outbox_prune) (cs_outbox *, time_t sent_before, time_t any_before);
-    int     (*events_retry) (cs_store *, long *n);
-    int     (*events_stats) (cs_store *, json_t **);
     /* A consistent copy into a file (crmsyncctl backup); NULL: cannot. */
     int     (*backup) (cs_store *, const char *path, json_t **, char *err, size_t errlen);
     /* Visibility, owner actions, K3, X2 (cs_store.h; cs_store_sqlite_ctl.c). */
@@ -164,6 +163,9 @@ struct cs_store_ops {
      * cs_store_prim.c; what differs by more than SQL text is here, on the
      * write connection between act_begin and act_end. 0 or -1.
      */
+    /* A transaction on the write connection, the caller holding wlock. */
+    int     (*tx_begin) (cs_store *, int what);	/* CS_TX_* */
+    int     (*tx_end) (cs_store *, int rc);
     /* A write transaction for as's mailbox (and address, when given). */
     int     (*act_begin) (cs_store *, const char *as, const char *address);
     /* Commit when rc is CS_OK, else roll back; answers rc or CS_EINTERNAL. */

@@ -975,51 +975,6 @@ static void pg_close(cs_store *st)
     st->be = NULL;
 }
 
-static const char SQL_USERS_OFF[] = "UPDATE users SET active=0";
-static const char SQL_USER_UPSERT[] =
-"INSERT INTO users(id, role, active) VALUES($1, $2, 1)"
-" ON CONFLICT(id) DO UPDATE SET role=excluded.role, active=1";
-static const char SQL_ADDR_CLEAR[] = "DELETE FROM user_addresses";
-static const char SQL_ADDR_ADD[] =
-"INSERT INTO user_addresses(\"user\", address) VALUES($1, $2) ON CONFLICT DO NOTHING";
-static const char SQL_USERS_LOCK[] = "SELECT pg_advisory_xact_lock($1::integer, $2::integer)";
-
-/* pg_sync_users - replace the set of active users (and addresses) */
-static int pg_sync_users(cs_store *st, const char *const *ids, const int *roles,
-			         const cs_strlist *const *addrs, size_t n)
-{
-    pg_store *s = st->be;
-    pg_conn *c = &s->w;
-    size_t  i, j;
-    int     rc = 0;
-
-    if (pg_begin(s, c, "BEGIN") < 0) {
-	cs_error(NULL, "store: sync users: %s", c->msg);
-	return CS_EINTERNAL;
-    }
-    /* Hosts reloading at once replace the list one after the other. */
-    rc = pg_x(c, SQL_USERS_LOCK, "ii", (long long) PG_LOCK_CLASS, 
-	      (long long) PG_LOCK_USERS);
-    if (rc == 0)
-	rc = pg_x(c, SQL_USERS_OFF, "");
-    if (rc == 0 && addrs)
-	rc = pg_x(c, SQL_ADDR_CLEAR, "");
-    for (i = 0; rc == 0 && i < n; i++) {
-	if (ids[i] == NULL) {
-	    rc = -1;
-	    break;
-	}
-	rc = pg_x(c, SQL_USER_UPSERT, "ss", ids[i], roles[i] == CS_ROLE_ADMIN ? "admin" : "user");
-	for (j = 0; rc == 0 && addrs && addrs[i] && j < addrs[i]->n; j++)
-	    rc = pg_x(c, SQL_ADDR_ADD, "ss", ids[i], addrs[i]->v[j]);
-    }
-    if (rc < 0 || pg_cmd(c, "COMMIT") < 0) {
-	cs_error(NULL, "store: sync users: %s", c->msg);
-	pg_cmd(c, "ROLLBACK");
-	return CS_EINTERNAL;
-    }
-    return CS_OK;
-}
 
 static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=$1";
 static const char SQL_USER_ACTIVE[] = "SELECT 1 FROM users WHERE id=$1 AND active=1";
@@ -1218,7 +1173,6 @@ const struct cs_store_ops cs_store_pg_ops = {
     .open = pg_open,
     .close = pg_close,
     .write_group = pg_write_group,
-    .sync_users = pg_sync_users,
     .mailbox = pg_mailbox,
     .user_active = pg_user_active,
     .milter_status_put = pg_milter_status_put,
@@ -1229,8 +1183,6 @@ const struct cs_store_ops cs_store_pg_ops = {
     .outbox_claim = pg_outbox_claim,
     .outbox_settle = pg_outbox_settle,
     .outbox_prune = pg_outbox_prune,
-    .events_retry = pg_events_retry,
-    .events_stats = pg_events_stats,
     .record_threads = pg_record_threads,
     PG_ACT_OPS,
 };

@@ -111,8 +111,6 @@ int     pg_outbox_claim(cs_outbox *, time_t now, size_t max, size_t max_bytes,
 int     pg_outbox_settle(cs_outbox *, const cs_event *, size_t n, int outcome,
 			         time_t when, const char *error);
 int     pg_outbox_prune(cs_outbox *, time_t sent_before, time_t any_before);
-int     pg_events_retry(cs_store *, long *n);
-int     pg_events_stats(cs_store *, json_t **out);
 
 /* Visibility, owner actions, K3, X2 (cs_store_pg_ctl.c). */
 int     pg_record_threads(cs_store *, const char *, const char *, const char *, int,
@@ -125,6 +123,8 @@ int     pg_thread_list(cs_store *, pg_conn *, const char *as, PGresult *, int n,
 
 /* The owner actions' primitives (cs_store_impl.h) and SQL (cs_store_db.h). */
 int     pg_act_begin(cs_store *, const char *as, const char *address);
+int     pg_act_tx_begin(cs_store *, int what);
+int     pg_act_tx_end(cs_store *, int rc);
 int     pg_act_end(cs_store *, int rc);
 int     pg_act_thread_delete(cs_store *, const char *owner, long long id);
 int     pg_act_thread_get(cs_store *, int w, const char *as, long long id, json_t **);
@@ -141,7 +141,8 @@ int     pg_act_script(cs_store *, const char *sql);
 extern const struct cs_sql pg_sql;
 
 #define PG_ACT_OPS \
-    .act_begin = pg_act_begin, .act_end = pg_act_end, \
+    .act_begin = pg_act_begin, .tx_begin = pg_act_tx_begin, .tx_end = pg_act_tx_end, \
+    .act_end = pg_act_end, \
     .thread_delete = pg_act_thread_delete, .thread_get = pg_act_thread_get, \
     .read_begin = pg_act_read_begin, .read_end = pg_act_read_end, \
     .person_new = pg_act_person_new, .event_add = pg_act_event_add, \

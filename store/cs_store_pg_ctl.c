@@ -154,6 +154,7 @@ static const char SQL_PERSON_EMAIL[] =
 static const char SQL_ACCESS_ADD[] =
 "INSERT INTO access(\"user\", kind, id) VALUES($1, $2, $3) ON CONFLICT DO NOTHING";
 static const char SQL_DIR_LOCK[] = "SELECT pg_advisory_xact_lock($1::integer, $2::integer)";
+#define SQL_USERS_LOCK SQL_DIR_LOCK
 
 /* Limits on what one command may name or import. */
 #define PG_MAX_ID	256
@@ -573,26 +574,24 @@ out:
     return rc;
 }
 
-/* write_begin - take the write connection, open a transaction, lock buckets */
-static int write_begin(cs_store *st, int *buckets, size_t nb)
+/* pg_act_tx_begin - a transaction on the write connection (wlock held) */
+int     pg_act_tx_begin(cs_store *st, int what)
 {
     pg_store *s = st->be;
 
     if (s->readonly)
 	return -1;
-    pthread_mutex_lock(&st->wlock);
-    if (pg_begin(s, &s->w, "BEGIN") < 0 || pg_lock_buckets(&s->w, buckets, nb) < 0) {
-	cs_error(NULL, "store: begin: %s", s->w.msg);
-	if (s->w.pc && PQstatus(s->w.pc) == CONNECTION_OK)
-	    pg_cmd(&s->w, "ROLLBACK");
-	pthread_mutex_unlock(&st->wlock);
-	return -1;
-    }
-    return 0;
+    if (pg_begin(s, &s->w, "BEGIN") == 0
+	&& (what != CS_TX_USERS || pg_x(&s->w, SQL_USERS_LOCK, "ii", (long long) PG_LOCK_CLASS,
+					(long long) PG_LOCK_USERS) == 0))
+	return 0;
+    if (s->w.pc && PQstatus(s->w.pc) == CONNECTION_OK)
+	pg_cmd(&s->w, "ROLLBACK");
+    return -1;
 }
 
-/* write_end - commit when rc is CS_OK, else roll back; release the connection */
-static int write_end(cs_store *st, int rc)
+/* pg_act_tx_end - commit when rc is CS_OK, else roll back */
+int     pg_act_tx_end(cs_store *st, int rc)
 {
     pg_store *s = st->be;
 
@@ -602,6 +601,31 @@ static int write_end(cs_store *st, int rc)
     }
     if (rc != CS_OK && s->w.pc && PQstatus(s->w.pc) == CONNECTION_OK)
 	pg_cmd(&s->w, "ROLLBACK");
+    return rc;
+}
+
+/* write_begin - take the write connection, open a transaction, lock buckets */
+static int write_begin(cs_store *st, int *buckets, size_t nb)
+{
+    pg_store *s = st->be;
+
+    if (s->readonly)
+	return -1;
+    pthread_mutex_lock(&st->wlock);
+    if (pg_act_tx_begin(st, CS_TX_PLAIN) == 0) {
+	if (pg_lock_buckets(&s->w, buckets, nb) == 0)
+	    return 0;
+	pg_act_tx_end(st, CS_EINTERNAL);
+    }
+    cs_error(NULL, "store: begin: %s", s->w.msg);
+    pthread_mutex_unlock(&st->wlock);
+    return -1;
+}
+
+/* write_end - commit when rc is CS_OK, else roll back; release the connection */
+static int write_end(cs_store *st, int rc)
+{
+    rc = pg_act_tx_end(st, rc);
     pthread_mutex_unlock(&st->wlock);
     return rc;
 }
@@ -809,6 +833,12 @@ const struct cs_sql pg_sql = {
     .dir_deal = SQL_DIR_DEAL,
     .dir_deal_person = SQL_DIR_DEAL_PERSON,
     .dir_dangling = SQL_DIR_DANGLING,
+    .users_off = "UPDATE users SET active=0",
+    .addr_clear = "DELETE FROM user_addresses",
+    .user_upsert = "INSERT INTO users(id, role, active) VALUES($1, $2, 1)"
+	" ON CONFLICT(id) DO UPDATE SET role=excluded.role, active=1",
+    .addr_add = "INSERT INTO user_addresses(\"user\", address) VALUES($1, $2) ON CONFLICT DO NOTHING",
+    .ev_retry = "UPDATE events SET state='pending', next_try=0, done_at=NULL WHERE state='failed'",
     .tmsgs = SQL_TMSGS,
     .tmsgs_own = SQL_TMSGS_OWN,
     .stat_schema = "SELECT coalesce(max(version), 0) FROM schema_version",

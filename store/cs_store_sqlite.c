@@ -645,69 +645,6 @@ static void sq_close(cs_store *st)
     st->be = NULL;
 }
 
-static const char SQL_USERS_OFF[] = "UPDATE users SET active=0";
-static const char SQL_USER_UPSERT[] =
-"INSERT INTO users(id, role, active) VALUES(?1, ?2, 1)"
-" ON CONFLICT(id) DO UPDATE SET role=excluded.role, active=1";
-static const char SQL_ADDR_CLEAR[] = "DELETE FROM user_addresses";
-static const char SQL_ADDR_ADD[] =
-"INSERT OR IGNORE INTO user_addresses(user, address) VALUES(?1, ?2)";
-
-/* step_done - run a statement that returns no rows */
-static int step_done(sqlite3_stmt *st)
-{
-    int     rc;
-
-    if (st == NULL)
-	return SQLITE_ERROR;
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
-}
-
-/* sq_sync_users - replace the set of active users (and addresses) */
-static int sq_sync_users(cs_store *st, const char *const *ids, const int *roles,
-			         const cs_strlist *const *addrs, size_t n)
-{
-    sq_store *s = st->be;
-    sq_conn *c = &s->w;
-    sqlite3_stmt *q;
-    size_t  i, j;
-    int     rc;
-
-    if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-	cs_error(NULL, "store: sync users: %s", sqlite3_errmsg(c->db));
-	return CS_EINTERNAL;
-    }
-    rc = step_done(sq_stmt(c, SQL_USERS_OFF));
-    if (rc == SQLITE_OK && addrs)
-	rc = step_done(sq_stmt(c, SQL_ADDR_CLEAR));
-    for (i = 0; rc == SQLITE_OK && i < n; i++) {
-	if (ids[i] == NULL || (q = sq_stmt(c, SQL_USER_UPSERT)) == NULL) {
-	    rc = SQLITE_ERROR;
-	    break;
-	}
-	sqlite3_bind_text(q, 1, ids[i], -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, roles[i] == CS_ROLE_ADMIN ? "admin" : "user", -1, SQLITE_STATIC);
-	rc = step_done(q);
-	for (j = 0; rc == SQLITE_OK && addrs && addrs[i] && j < addrs[i]->n; j++) {
-	    if ((q = sq_stmt(c, SQL_ADDR_ADD)) == NULL) {
-		rc = SQLITE_ERROR;
-		break;
-	    }
-	    sqlite3_bind_text(q, 1, ids[i], -1, SQLITE_STATIC);
-	    sqlite3_bind_text(q, 2, addrs[i]->v[j], -1, SQLITE_STATIC);
-	    rc = step_done(q);
-	}
-    }
-    sq_reset_all(c);
-    if (rc != SQLITE_OK || sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-	cs_error(NULL, "store: sync users: %s", sqlite3_errmsg(c->db));
-	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-	return CS_EINTERNAL;
-    }
-    return CS_OK;
-}
 
 /* sq_col_text - a text column as a C string, "" for NULL */
 const char *sq_col_text(sqlite3_stmt *st, int i)
@@ -967,7 +904,6 @@ const struct cs_store_ops cs_store_sqlite_ops = {
     .open = sq_open,
     .close = sq_close,
     .write_group = sq_write_group,
-    .sync_users = sq_sync_users,
     .mailbox = sq_mailbox,
     .user_active = sq_user_active,
     .backup = sq_backup,
@@ -976,8 +912,6 @@ const struct cs_store_ops cs_store_sqlite_ops = {
     .outbox_claim = sq_outbox_claim,
     .outbox_settle = sq_outbox_settle,
     .outbox_prune = sq_outbox_prune,
-    .events_retry = sq_events_retry,
-    .events_stats = sq_events_stats,
     .record_threads = sq_record_threads,
     SQ_ACT_OPS,
     .milter_status_put = sq_milter_status_put,

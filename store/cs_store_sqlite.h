@@ -87,8 +87,6 @@ int     sq_outbox_claim(cs_outbox *, time_t now, size_t max, size_t max_bytes,
 int     sq_outbox_settle(cs_outbox *, const cs_event *, size_t n, int outcome,
 			         time_t when, const char *error);
 int     sq_outbox_prune(cs_outbox *, time_t sent_before, time_t any_before);
-int     sq_events_retry(cs_store *, long *n);
-int     sq_events_stats(cs_store *, json_t **out);
 
 /* crmsyncctl backup (cs_store_sqlite_backup.c). */
 int     sq_backup(cs_store *, const char *path, json_t **out, char *err, size_t errlen);
@@ -106,6 +104,8 @@ extern const char sq_sql_thread_messages[];
 
 /* The owner actions' primitives (cs_store_impl.h) and SQL (cs_store_db.h). */
 int     sq_act_begin(cs_store *, const char *as, const char *address);
+int     sq_act_tx_begin(cs_store *, int what);
+int     sq_act_tx_end(cs_store *, int rc);
 int     sq_act_end(cs_store *, int rc);
 int     sq_act_thread_delete(cs_store *, const char *owner, long long id);
 int     sq_act_thread_get(cs_store *, int w, const char *as, long long id, json_t **);
@@ -122,7 +122,8 @@ int     sq_act_script(cs_store *, const char *sql);
 extern const struct cs_sql sq_sql;
 
 #define SQ_ACT_OPS \
-    .act_begin = sq_act_begin, .act_end = sq_act_end, \
+    .act_begin = sq_act_begin, .tx_begin = sq_act_tx_begin, .tx_end = sq_act_tx_end, \
+    .act_end = sq_act_end, \
     .thread_delete = sq_act_thread_delete, .thread_get = sq_act_thread_get, \
     .read_begin = sq_act_read_begin, .read_end = sq_act_read_end, \
     .person_new = sq_act_person_new, .event_add = sq_act_event_add, \

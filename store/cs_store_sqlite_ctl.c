@@ -429,24 +429,19 @@ out:
     return rc;
 }
 
-/* write_begin - take the write connection and open a write transaction */
-static int write_begin(cs_store *st)
+/* sq_act_tx_begin - a write transaction (wlock held) */
+int     sq_act_tx_begin(cs_store *st, int what)
 {
     sq_store *s = st->be;
 
+    (void) what;			/* one writer per file already */
     if (s->w.db == NULL)
 	return -1;
-    pthread_mutex_lock(&st->wlock);
-    if (sqlite3_exec(s->w.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-	cs_error(NULL, "store: begin: %s", sqlite3_errmsg(s->w.db));
-	pthread_mutex_unlock(&st->wlock);
-	return -1;
-    }
-    return 0;
+    return sqlite3_exec(s->w.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
-/* write_end - commit when rc is CS_OK, else roll back; release the connection */
-static int write_end(cs_store *st, int rc)
+/* sq_act_tx_end - commit when rc is CS_OK, else roll back */
+int     sq_act_tx_end(cs_store *st, int rc)
 {
     sq_store *s = st->be;
 
@@ -457,6 +452,29 @@ static int write_end(cs_store *st, int rc)
     }
     if (rc != CS_OK)
 	sqlite3_exec(s->w.db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* write_begin - take the write connection and open a write transaction */
+static int write_begin(cs_store *st)
+{
+    sq_store *s = st->be;
+
+    if (s->w.db == NULL)
+	return -1;
+    pthread_mutex_lock(&st->wlock);
+    if (sq_act_tx_begin(st, CS_TX_PLAIN) < 0) {
+	cs_error(NULL, "store: begin: %s", sqlite3_errmsg(s->w.db));
+	pthread_mutex_unlock(&st->wlock);
+	return -1;
+    }
+    return 0;
+}
+
+/* write_end - commit when rc is CS_OK, else roll back; release the connection */
+static int write_end(cs_store *st, int rc)
+{
+    rc = sq_act_tx_end(st, rc);
     pthread_mutex_unlock(&st->wlock);
     return rc;
 }
@@ -691,6 +709,12 @@ const struct cs_sql sq_sql = {
     .dir_deal = SQL_DIR_DEAL,
     .dir_deal_person = SQL_DIR_DEAL_PERSON,
     .dir_dangling = SQL_DIR_DANGLING,
+    .users_off = "UPDATE users SET active=0",
+    .addr_clear = "DELETE FROM user_addresses",
+    .user_upsert = "INSERT INTO users(id, role, active) VALUES(?1, ?2, 1)"
+	" ON CONFLICT(id) DO UPDATE SET role=excluded.role, active=1",
+    .addr_add = "INSERT OR IGNORE INTO user_addresses(user, address) VALUES(?1, ?2)",
+    .ev_retry = "UPDATE events SET state='pending', next_try=0, done_at=NULL WHERE state='failed'",
     .tmsgs = SQL_TMSGS,
     .tmsgs_own = SQL_TMSGS_OWN,
     .stat_schema = "PRAGMA user_version",
