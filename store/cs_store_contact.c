@@ -23,6 +23,7 @@
 
 /* Application-specific. */
 #include "cs_addr.h"
+#include "cs_util.h"
 #include "cs_log.h"
 #include "cs_store.h"
 #include "cs_store_impl.h"
@@ -31,6 +32,7 @@
 #include "cs_store_db.h"
 #include "cs_store_prim.h"
 #include "cs_store_act.h"
+#include "cs_store_thread.h"
 
 #define CS_ACT_MAX_ID	256		/* bytes of a person id */
 
@@ -208,4 +210,40 @@ out:
     free(seen_name);
     free(pname);
     return rc;
+}
+
+/*
+ * cs_k2_contact - K2, in the write path: a Smart BCC person for an
+ * address, the sender's own, unless a person with it is already one the
+ * sender may access (K5: never another user's); person.created.
+ */
+int     cs_k2_contact(cs_store *st, const cs_store_jcontact *k, time_t now)
+{
+    char    email[CS_ADDR_MAX + 1], id[64], name[1024];
+    cs_rows *r;
+    json_t *ids;
+    int     n;
+
+    if (strlen(k->address) >= sizeof(email) || strchr(k->address, '@') == NULL)
+	return 0;				/* not an address: no contact */
+    snprintf(email, sizeof(email), "%s", k->address);
+    cs_lowercase(email);
+    if (cs_db_x(st, CS_DB_W, st->ops->sqlw->user_ensure, "s", k->owner) < 0
+	|| (r = cs_db_q(st, CS_DB_W, st->ops->sqlw->k2_person, "ss", email, k->owner)) == NULL)
+	return -1;
+    n = cs_db_next(r);
+    cs_db_close(r);
+    if (n != 0)
+	return n < 0 ? -1 : 0;			/* already a person the sender may access */
+    cs_rule_person_name(k->name, NULL, email, name, sizeof(name));
+    if ((n = st->ops->bcc_person(st, k->owner, email, name, now, id, sizeof(id))) <= 0)
+	return n;				/* 0: another writer made it first */
+    if (cs_db_x(st, CS_DB_W, st->ops->sql->access_add, "sss", k->owner, "person", id) < 0)
+	return -1;
+    /* X3: a person is no thread's content; SPEC gives its name and address. */
+    if ((ids = json_pack("{s:s,s:s,s:s}", "person", id, "name", name, "address", email)) == NULL)
+	return -1;
+    n = st->ops->event_add(st, "person.created", k->owner, 0, 0, ids, NULL);
+    json_decref(ids);
+    return n;
 }

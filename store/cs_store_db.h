@@ -118,6 +118,8 @@ struct cs_sql_write {
     const char *link_deals;		/* owner, person: open deals owner may access */
     const char *link_person;		/* owner, address: persons owner may access */
     const char *ev_shared;		/* thread: a row if shared */
+    const char *user_ensure;		/* id: the users row */
+    const char *k2_person;		/* email, owner: a person owner may access */
 };
 
 #endif

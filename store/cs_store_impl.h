@@ -183,6 +183,10 @@ struct cs_store_ops {
     /* An X3 event in the transaction (payload, content borrowed). */
     int     (*event_add) (cs_store *, const char *type, const char *owner, long long thread,
 			          long long thread2, json_t *payload, json_t *content);
+    /* K2 (cs_store_contact.c): a Smart BCC person, its address; 1 made,
+     * 0 another writer made the owner's first, -1. */
+    int     (*bcc_person) (cs_store *, const char *owner, const char *email,
+			           const char *name, time_t now, char *id, size_t idlen);
     /* T1 (cs_store_thread.c): move old's rows into target, note the merge. */
     int     (*merge_rows) (cs_store *, const char *owner, long long old, long long target,
 			           time_t now);

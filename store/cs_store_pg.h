@@ -135,6 +135,8 @@ int     pg_act_person_new(cs_store *, const char *as, const char *address, const
 int     pg_act_event_add(cs_store *, const char *type, const char *owner, long long thread,
 			          long long thread2, json_t *payload, json_t *content);
 int     pg_merge_rows(cs_store *, const char *owner, long long old, long long target, time_t);
+int     pg_bcc_person(cs_store *, const char *owner, const char *email, const char *name,
+			           time_t now, char *id, size_t idlen);
 extern const struct cs_sql_write pg_sql_write;
 int     pg_act_dir_begin(cs_store *);
 int     pg_act_script(cs_store *, const char *sql);
@@ -146,7 +148,7 @@ extern const struct cs_sql pg_sql;
     .thread_delete = pg_act_thread_delete, .thread_get = pg_act_thread_get, \
     .read_begin = pg_act_read_begin, .read_end = pg_act_read_end, \
     .person_new = pg_act_person_new, .event_add = pg_act_event_add, \
-    .merge_rows = pg_merge_rows, .sqlw = &pg_sql_write, \
+    .merge_rows = pg_merge_rows, .bcc_person = pg_bcc_person, .sqlw = &pg_sql_write, \
     .dir_begin = pg_act_dir_begin, .script = pg_act_script
 
 #endif

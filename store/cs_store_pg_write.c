@@ -155,8 +155,6 @@ static const char SQL_PERSON_NEW[] =
 static const char SQL_PERSON_EMAIL[] =
 "INSERT INTO person_emails(email, person, owner) VALUES($1, $2, $3) ON CONFLICT DO NOTHING";
 static const char SQL_PERSON_DROP[] = "DELETE FROM persons WHERE id=$1";
-static const char SQL_ACCESS_ADD[] =
-"INSERT INTO access(\"user\", kind, id) VALUES($1, $2, $3) ON CONFLICT DO NOTHING";
 
 /* local_err - an error of this job only (not the database's) */
 static int local_err(pg_conn *c, const char *what)
@@ -265,6 +263,8 @@ const struct cs_sql_write pg_sql_write = {
     .link_deals = SQL_LINK_DEALS,
     .link_person = SQL_LINK_PERSON,
     .ev_shared = "SELECT 1 FROM threads WHERE id=$1 AND visibility='shared'",
+    .user_ensure = SQL_USER_ENSURE,
+    .k2_person = SQL_PERSON_BY_EMAIL,
 };
 
 /* store_copy - T2, T1, the message row and T3 for one owner's copy */
@@ -358,56 +358,33 @@ out:
  * unless the owner may already access one; one with that address that
  * the owner may not access is neither shown nor shared (K5)
  */
-static int store_contact(pg_conn *c, const cs_store_jcontact *k, time_t now)
+/* pg_bcc_person - K2: a "bcc-N" person and its address, the owner's */
+int     pg_bcc_person(cs_store *cst, const char *owner, const char *email, const char *name,
+		              time_t now, char *id, size_t idlen)
 {
+    pg_conn *c = &((pg_store *) cst->be)->w;
     PGresult *res;
-    char    email[CS_ADDR_MAX + 1], id[64], name[1024];
-    json_t *ids;
+    long long made;
     int     r;
 
-    if (strlen(k->address) >= sizeof(email) || strchr(k->address, '@') == NULL)
-	return 0;				/* not an address: no contact */
-    snprintf(email, sizeof(email), "%s", k->address);
-    cs_lowercase(email);
-    if (pg_x(c, SQL_USER_ENSURE, "s", k->owner) < 0)
-	return -1;
-    if ((r = one_text(pg_q(c, SQL_PERSON_BY_EMAIL, "ss", email, k->owner), id, sizeof(id))) != 0)
-	return r < 0 ? -1 : 0;			/* K2: already a person the sender may access */
-    cs_rule_person_name(k->name, NULL, email, name, sizeof(name));
-    r = one_text(pg_q(c, SQL_PERSON_NEW, "ssi", name, k->owner, (long long) now), id, sizeof(id));
+    r = one_text(pg_q(c, SQL_PERSON_NEW, "ssi", name, owner, (long long) now), id, idlen);
     if (r <= 0)
 	return r < 0 ? -1 : local_err(c, "no person id");
-    if ((res = pg_q(c, SQL_PERSON_EMAIL, "sss", email, id, k->owner)) == NULL)
+    if ((res = pg_q(c, SQL_PERSON_EMAIL, "sss", email, id, owner)) == NULL)
 	return -1;
-    if (pg_changes(res) == 0) {
-	/* Another writer made the owner's person first ((email, owner) unique). */
-	PQclear(res);
-	return pg_x(c, SQL_PERSON_DROP, "s", id);
-    }
+    made = pg_changes(res);
     PQclear(res);
-    if (pg_x(c, SQL_ACCESS_ADD, "sss", k->owner, "person", id) < 0)
-	return -1;
-    ids = json_pack("{s:s,s:s,s:s}", "person", id, "name", name, "address", email);
-    if (ids == NULL)
-	return local_err(c, "out of memory");
-    r = pg_event_add(c, "person.created", k->owner, 0, 0, ids, NULL);
-    json_decref(ids);
-    return r;
+    /* Another writer made the owner's person first ((email, owner) unique). */
+    if (made == 0)
+	return pg_x(c, SQL_PERSON_DROP, "s", id) < 0 ? -1 : 0;
+    return 1;
 }
 
-/* store_job - contacts first (so the sender's copy links them), then copies */
-static int store_job(cs_store *cst, pg_conn *c, cs_store_job *job, time_t now)
+/* copy - cs_wt_job's call for one copy */
+static int copy(cs_store *cst, void *ctx, cs_store_job *job, size_t i, long long *raw_id,
+		        int *result)
 {
-    long long raw_id = 0;
-    size_t  i;
-
-    for (i = 0; i < job->ncontacts; i++)
-	if (store_contact(c, &job->contacts[i], now) < 0)
-	    return -1;
-    for (i = 0; i < job->ncopies; i++)
-	if (store_copy(cst, c, job, i, &raw_id, now, &job->results[i]) < 0)
-	    return -1;
-    return 0;
+    return store_copy(cst, &((pg_store *) cst->be)->w, job, i, raw_id, *(time_t *) ctx, result);
 }
 
 /* group_locks - every bucket the group writes under, taken in order */
@@ -459,7 +436,7 @@ int     pg_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
     for (i = 0; i < n; i++) {
 	if (pg_cmd(c, "SAVEPOINT job") < 0)
 	    goto group_fail;
-	if (store_job(cst, c, jobs[i], now) == 0) {
+	if (cs_wt_job(cst, jobs[i], now, copy, &now) == 0) {
 	    if (pg_cmd(c, "RELEASE SAVEPOINT job") < 0)
 		goto group_fail;
 	    jobs[i]->rc = CS_OK;

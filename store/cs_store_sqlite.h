@@ -116,6 +116,8 @@ int     sq_act_person_new(cs_store *, const char *as, const char *address, const
 int     sq_act_event_add(cs_store *, const char *type, const char *owner, long long thread,
 			          long long thread2, json_t *payload, json_t *content);
 int     sq_merge_rows(cs_store *, const char *owner, long long old, long long target, time_t);
+int     sq_bcc_person(cs_store *, const char *owner, const char *email, const char *name,
+			           time_t now, char *id, size_t idlen);
 extern const struct cs_sql_write sq_sql_write;
 int     sq_act_dir_begin(cs_store *);
 int     sq_act_script(cs_store *, const char *sql);
@@ -127,7 +129,7 @@ extern const struct cs_sql sq_sql;
     .thread_delete = sq_act_thread_delete, .thread_get = sq_act_thread_get, \
     .read_begin = sq_act_read_begin, .read_end = sq_act_read_end, \
     .person_new = sq_act_person_new, .event_add = sq_act_event_add, \
-    .merge_rows = sq_merge_rows, .sqlw = &sq_sql_write, \
+    .merge_rows = sq_merge_rows, .bcc_person = sq_bcc_person, .sqlw = &sq_sql_write, \
     .dir_begin = sq_act_dir_begin, .script = sq_act_script
 
 #endif

@@ -141,8 +141,6 @@ static const char SQL_PERSON_NEW[] =
 "INSERT INTO persons(id, name, origin, owner, created) VALUES(?1, ?2, 'bcc', ?3, ?4)";
 static const char SQL_PERSON_EMAIL[] =
 "INSERT INTO person_emails(email, person, owner) VALUES(?1, ?2, ?3)";
-static const char SQL_ACCESS_ADD[] =
-"INSERT OR IGNORE INTO access(user, kind, id) VALUES(?1, ?2, ?3)";
 static const char SQL_SAVEPOINT[] = "SAVEPOINT job";
 static const char SQL_RELEASE[] = "RELEASE job";
 
@@ -158,6 +156,7 @@ static const char SQL_RELEASE[] = "RELEASE job";
  */
 typedef struct sq_wctx {
     time_t  now;
+    int     rc;				/* the last copy's SQLite code */
     cs_strlist ensured;
     size_t  nown;
     struct {
@@ -193,24 +192,6 @@ static int one_int(sqlite3_stmt *st, sqlite3_int64 *v)
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
 	*v = sqlite3_column_int64(st, 0);
-	rc = SQLITE_OK;
-    }
-    sqlite3_reset(st);
-    return rc;
-}
-
-/* one_text - first column of the first row, copied into out */
-static int one_text(sqlite3_stmt *st, char *out, size_t outlen)
-{
-    int     rc;
-
-    if (st == NULL)
-	return SQLITE_ERROR;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-	const unsigned char *t = sqlite3_column_text(st, 0);
-
-	snprintf(out, outlen, "%s", t ? (const char *) t : "");
 	rc = SQLITE_OK;
     }
     sqlite3_reset(st);
@@ -405,6 +386,8 @@ const struct cs_sql_write sq_sql_write = {
     .link_deals = SQL_LINK_DEALS,
     .link_person = SQL_LINK_PERSON,
     .ev_shared = "SELECT 1 FROM threads WHERE id=?1 AND visibility='shared'",
+    .user_ensure = SQL_USER_ENSURE,
+    .k2_person = SQL_PERSON_BY_EMAIL,
 };
 
 /* user_ensure - the owner's users row, once per group */
@@ -571,81 +554,37 @@ out:
  * unless the owner may already access one; one with that address that
  * the owner may not access is neither shown nor shared (K5)
  */
-static int store_contact(sq_conn *c, const cs_store_jcontact *k, time_t now)
+/* sq_bcc_person - K2: a "bcc-N" person and its address, the owner's */
+int     sq_bcc_person(cs_store *cst, const char *owner, const char *email, const char *name,
+		              time_t now, char *id, size_t idlen)
 {
+    sq_conn *c = &((sq_store *) cst->be)->w;
     sqlite3_stmt *st;
-    char    email[CS_ADDR_MAX + 1], id[32], name[1024];
     sqlite3_int64 n;
-    int     rc;
 
-    if (strlen(k->address) >= sizeof(email) || strchr(k->address, '@') == NULL)
-	return SQLITE_OK;			/* not an address: no contact */
-    snprintf(email, sizeof(email), "%s", k->address);
-    cs_lowercase(email);
-    if ((st = sq_stmt(c, SQL_USER_ENSURE)) == NULL)
-	return SQLITE_ERROR;
-    sq_bind_str(st, 1, k->owner);
-    if ((rc = sq_run(st)) != SQLITE_OK)
-	return rc;
-    if ((st = sq_stmt(c, SQL_PERSON_BY_EMAIL)) == NULL)
-	return SQLITE_ERROR;
-    sq_bind_str(st, 1, email);
-    sq_bind_str(st, 2, k->owner);
-    if ((rc = one_text(st, id, sizeof(id))) != SQLITE_DONE)
-	return rc;				/* K2: already a person the sender may access */
-    if ((rc = counter_next(c, "person", &n)) != SQLITE_OK)
-	return rc;
-    snprintf(id, sizeof(id), "bcc-%lld", (long long) n);
-    if ((st = sq_stmt(c, SQL_PERSON_NEW)) == NULL)
-	return SQLITE_ERROR;
+    if (counter_next(c, "person", &n) != SQLITE_OK || (st = sq_stmt(c, SQL_PERSON_NEW)) == NULL)
+	return -1;
+    snprintf(id, idlen, "bcc-%lld", (long long) n);
     sq_bind_str(st, 1, id);
-    sq_bind_str(st, 2, cs_rule_person_name(k->name, NULL, email, name, sizeof(name)));
-    sq_bind_str(st, 3, k->owner);
+    sq_bind_str(st, 2, name);
+    sq_bind_str(st, 3, owner);
     sqlite3_bind_int64(st, 4, (sqlite3_int64) now);
-    rc = sq_run(st);
-    if (rc != SQLITE_OK)
-	return rc;
-    if ((st = sq_stmt(c, SQL_PERSON_EMAIL)) == NULL)
-	return SQLITE_ERROR;
+    if (sq_run(st) != SQLITE_OK || (st = sq_stmt(c, SQL_PERSON_EMAIL)) == NULL)
+	return -1;
     sq_bind_str(st, 1, email);
     sq_bind_str(st, 2, id);
-    sq_bind_str(st, 3, k->owner);
-    if ((rc = sq_run(st)) != SQLITE_OK)
-	return rc;
-    if ((st = sq_stmt(c, SQL_ACCESS_ADD)) == NULL)
-	return SQLITE_ERROR;
-    sq_bind_str(st, 1, k->owner);
-    sq_bind_str(st, 2, "person");
-    sq_bind_str(st, 3, id);
-    if ((rc = sq_run(st)) != SQLITE_OK)
-	return rc;
-    /* X3: a person is no thread's content; SPEC gives its name and address. */
-    {
-	json_t *ids = json_pack("{s:s,s:s,s:s}", "person", id, "name", name,
-				"address", email);
-
-	if (ids == NULL)
-	    return SQLITE_NOMEM;
-	rc = sq_event_add_c(c, "person.created", k->owner, 0, 0, ids, NULL);
-	json_decref(ids);
-	return rc;
-    }
+    sq_bind_str(st, 3, owner);
+    return sq_run(st) == SQLITE_OK ? 1 : -1;
 }
 
-/* store_job - contacts first (so the sender's copy links them), then copies */
-static int store_job(cs_store *cst, sq_conn *c, sq_wctx *x, cs_store_job *job)
+/* copy - cs_wt_job's call for one copy; its SQLite code kept in the context */
+static int copy(cs_store *cst, void *ctx, cs_store_job *job, size_t i, long long *raw_id,
+		        int *result)
 {
-    sqlite3_int64 raw_id = 0;
-    size_t  i;
-    int     rc;
+    sq_wctx *x = ctx;
 
-    for (i = 0; i < job->ncontacts; i++)
-	if ((rc = store_contact(c, &job->contacts[i], x->now)) != SQLITE_OK)
-	    return rc;
-    for (i = 0; i < job->ncopies; i++)
-	if ((rc = store_copy(cst, c, x, job, i, &raw_id, &job->results[i])) != SQLITE_OK)
-	    return rc;
-    return SQLITE_OK;
+    x->rc = store_copy(cst, &((sq_store *) cst->be)->w, x, job, i, raw_id, result);
+    return x->rc == SQLITE_OK ? 0 : -1;
 }
 
 /* A store that is down fails every group: log that once a minute (C1). */
@@ -690,7 +629,9 @@ int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
 	/* Prepared once: two statements per record, parsed once. */
 	if ((rc = sq_run(sq_stmt(c, SQL_SAVEPOINT))) != SQLITE_OK)
 	    goto group_fail;
-	rc = store_job(cst, c, &x, jobs[i]);
+	x.rc = SQLITE_OK;
+	if ((rc = cs_wt_job(cst, jobs[i], x.now, copy, &x)) < 0)
+	    rc = x.rc != SQLITE_OK ? x.rc : sq_wrc(c);
 	sq_reset_all(c);
 	if (rc == SQLITE_OK) {
 	    if ((rc = sq_run(sq_stmt(c, SQL_RELEASE))) != SQLITE_OK)

@@ -390,3 +390,18 @@ int     cs_wt_joins_thread(cs_store *st, const char *user, const cs_store_job *j
     cs_ids_free(&found);
     return rc < 0 ? CS_EINTERNAL : how != 0;
 }
+
+/* cs_wt_job - one record: contacts (K2), then every owner's copy (C3) */
+int     cs_wt_job(cs_store *st, cs_store_job *job, time_t now, cs_wt_copy_fn fn, void *ctx)
+{
+    long long raw_id = 0;			/* the raw message, stored once (C4) */
+    size_t  i;
+
+    for (i = 0; i < job->ncontacts; i++)
+	if (cs_k2_contact(st, &job->contacts[i], now) < 0)
+	    return -1;
+    for (i = 0; i < job->ncopies; i++)
+	if (fn(st, ctx, job, i, &raw_id, &job->results[i]) < 0)
+	    return -1;
+    return 0;
+}

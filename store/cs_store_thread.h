@@ -52,4 +52,12 @@ int     cs_wt_link(cs_store *, const cs_store_job *, const cs_store_jcopy *, lon
 /* Does the record join a thread of user's mailbox? 1, 0, CS_EINTERNAL. */
 int     cs_wt_joins_thread(cs_store *, const char *user, const cs_store_job *);
 
+/* K2 (cs_store_contact.c): a record's Smart BCC contact. */
+int     cs_k2_contact(cs_store *, const cs_store_jcontact *, time_t now);
+
+/* One record: its K2 contacts, then each copy through the dialect's fn. */
+typedef int (*cs_wt_copy_fn) (cs_store *, void *ctx, cs_store_job *, size_t copy,
+			              long long *raw_id, int *result);
+int     cs_wt_job(cs_store *, cs_store_job *, time_t now, cs_wt_copy_fn, void *ctx);
+
 #endif
