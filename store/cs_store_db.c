@@ -10,6 +10,7 @@
 
 /* System library. */
 #include <stdarg.h>
+#include <stdio.h>
 
 /* Application-specific. */
 #include "cs_store.h"
@@ -123,4 +124,30 @@ const char *cs_db_error(cs_store *st, int w)
 const void *cs_db_blob(cs_rows *r, int col, size_t *len)
 {
     return r->db->blob(r, col, len);
+}
+
+/* cs_db_int - a query's first column of its first row: 1, 0 no row, -1 */
+int     cs_db_int(cs_rows *r, long long *v)
+{
+    int     n;
+
+    if (r == NULL)
+	return -1;
+    if ((n = r->db->next(r)) > 0)
+	*v = r->db->num(r, 0);
+    r->db->close(r);
+    return n;
+}
+
+/* cs_db_str - the same for text, copied into out */
+int     cs_db_str(cs_rows *r, char *out, size_t outlen)
+{
+    int     n;
+
+    if (r == NULL)
+	return -1;
+    if ((n = r->db->next(r)) > 0)
+	snprintf(out, outlen, "%s", r->db->text(r, 0));
+    r->db->close(r);
+    return n;
 }

@@ -56,6 +56,9 @@ int     cs_db_null(cs_rows *, int col);
 void    cs_db_close(cs_rows *);
 const void *cs_db_blob(cs_rows *, int col, size_t *len);
 const char *cs_db_error(struct cs_store *, int w);
+/* The first column of r's first row, r closed: 1, 0 no row, -1 (r NULL too). */
+int     cs_db_int(cs_rows *r, long long *v);
+int     cs_db_str(cs_rows *r, char *out, size_t outlen);
 
 /*
  * The SQL a dialect gives to the code written once (its own text of each

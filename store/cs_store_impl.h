@@ -172,8 +172,9 @@ struct cs_store_ops {
     int     (*act_end) (cs_store *, int rc);
     /* Messages, raw copies no other copy uses, threading ids, links, row. */
     int     (*thread_delete) (cs_store *, const char *owner, long long id);
-    /* A thread object (X1) as as sees it: CS_OK, CS_ENOTFOUND, CS_EINTERNAL. */
-    int     (*thread_get) (cs_store *, int w, const char *as, long long id, json_t **);
+    /* A thread object (X1) as as sees it, from a row of struct cs_sql's
+     * tget (cs_read_thread_get); NULL: error. */
+    json_t *(*thread_obj) (cs_store *, int w, const char *as, cs_rows *row);
     /* A read snapshot on the read connection (cs_store_read.c): 0 or -1. */
     int     (*read_begin) (cs_store *);
     void    (*read_end) (cs_store *);

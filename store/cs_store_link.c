@@ -25,6 +25,7 @@
 #include "cs_store_db.h"
 #include "cs_store_prim.h"
 #include "cs_store_act.h"
+#include "cs_store_read.h"
 
 /* cs_act_link - link or unlink one thread and one deal or person */
 int     cs_act_link(cs_store *st, const char *as, const char *tid, const char *kind,
@@ -56,7 +57,7 @@ int     cs_act_link(cs_store *st, const char *as, const char *tid, const char *k
 			   json_pack("{s:s,s:s,s:s}", "thread", tid, kind, rid, "origin", "hand"));
     if (src == 0)
 	src = cs_act_audit_one(st, as, unlink ? "unlink" : "link", tid, now);
-    if (src == 0 && (o->thread_get(st, CS_DB_W, as, id, &t) != CS_OK
+    if (src == 0 && (cs_read_thread_get(st, CS_DB_W, as, id, &t) != CS_OK
 		     || (res = json_pack("{s:o}", "thread", t)) == NULL
 		     || json_object_set_new(res, "changed", json_boolean(changed)) < 0))
 	src = -1;

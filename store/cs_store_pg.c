@@ -712,6 +712,12 @@ static const char *pg_db_error(cs_store *st, int w)
     return w ? s->w.msg : s->r.msg;
 }
 
+/* pg_rows_res - the result behind cs_db_q's rows (its dialect's code) */
+PGresult *pg_rows_res(cs_rows *base)
+{
+    return ((pg_rows *) base)->res;
+}
+
 static const struct cs_db_ops pg_db = {
     pg_db_run, pg_db_next, pg_db_text, pg_db_num, pg_db_null, pg_db_changes, pg_db_blob,
     pg_db_close, pg_db_error,

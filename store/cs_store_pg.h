@@ -127,7 +127,8 @@ int     pg_act_tx_begin(cs_store *, int what);
 int     pg_act_tx_end(cs_store *, int rc);
 int     pg_act_end(cs_store *, int rc);
 int     pg_act_thread_delete(cs_store *, const char *owner, long long id);
-int     pg_act_thread_get(cs_store *, int w, const char *as, long long id, json_t **);
+json_t *pg_act_thread_obj(cs_store *, int w, const char *as, cs_rows *row);
+PGresult *pg_rows_res(cs_rows *);
 int     pg_act_read_begin(cs_store *);
 void    pg_act_read_end(cs_store *);
 int     pg_act_person_new(cs_store *, const char *as, const char *address, const char *name,
@@ -145,7 +146,7 @@ extern const struct cs_sql pg_sql;
 #define PG_ACT_OPS \
     .act_begin = pg_act_begin, .tx_begin = pg_act_tx_begin, .tx_end = pg_act_tx_end, \
     .act_end = pg_act_end, \
-    .thread_delete = pg_act_thread_delete, .thread_get = pg_act_thread_get, \
+    .thread_delete = pg_act_thread_delete, .thread_obj = pg_act_thread_obj, \
     .read_begin = pg_act_read_begin, .read_end = pg_act_read_end, \
     .person_new = pg_act_person_new, .event_add = pg_act_event_add, \
     .merge_rows = pg_merge_rows, .bcc_person = pg_bcc_person, .sqlw = &pg_sql_write, \

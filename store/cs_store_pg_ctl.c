@@ -56,6 +56,7 @@
 #include "cs_store_impl.h"
 #include "cs_store_db.h"
 #include "cs_store_prim.h"
+#include "cs_store_read.h"
 #include "cs_store_util.h"
 #include "cs_store_pg.h"
 #include "cs_store_rules.h"
@@ -158,7 +159,6 @@ static const char SQL_DIR_LOCK[] = "SELECT pg_advisory_xact_lock($1::integer, $2
 
 /* Limits on what one command may name or import. */
 #define PG_MAX_ID	256
-#define PG_MAX_PARTICIPANTS 100
 
 /*
  * A list of threads (a page, or the one thread of "thread") is built in
@@ -252,69 +252,32 @@ static int array_text(cs_buf *b, const char *s)
     return cs_buf_append(b, "\"", 1);
 }
 
-/*
- * add_participants - a JSON address list's new addresses, each queued
- * for its person; the first PG_MAX_PARTICIPANTS of the thread only.
- */
-static int add_participants(cs_store *st, const char *text, pg_tdraft *d, pg_plist *pl)
+/* pending - cs_read_parts: the participant waits for fill_persons (V6) */
+static int pending(void *arg, const char *key, json_t *participant)
 {
-    json_t *arr, *v, *ix;
-    size_t  i, k;
-    char    norm[CS_ADDR_MAX + 1];
-    int     rc = 0;
+    pg_plist *pl = arg;
+    json_t *ix;
+    size_t  k;
 
-    if ((arr = json_loads(text, 0, NULL)) == NULL || !json_is_array(arr)) {
-	json_decref(arr);
-	return 0;				/* not ours: show nothing */
+    if ((ix = json_object_get(pl->index, key)) != NULL)
+	k = (size_t) json_integer_value(ix);
+    else {
+	k = pl->keys.n;
+	if (cs_strlist_add(&pl->keys, key) < 0
+	    || json_object_set_new_nocheck(pl->index, key, json_integer((json_int_t) k)) < 0)
+	    return -1;
     }
-    json_array_foreach(arr, i, v) {
-	const char *addr = json_string_value(json_object_get(v, "address"));
-	const char *name = json_string_value(json_object_get(v, "name"));
-	const char *key;
-	json_t *o;
+    if (pl->n == pl->cap) {
+	size_t  cap = pl->cap ? pl->cap * 2 : 64;
+	pg_pending *nv = realloc(pl->v, cap * sizeof(*nv));
 
-	if (json_array_size(d->parts) >= PG_MAX_PARTICIPANTS)
-	    break;
-	if (addr == NULL)
-	    continue;
-	key = cs_store_normalize(st, addr, norm, sizeof(norm)) == 0 ? norm : addr;
-	if (cs_store_part_seen(d->parts, &d->seen, key, name))
-	    continue;
-	if ((ix = json_object_get(pl->index, key)) != NULL)
-	    k = (size_t) json_integer_value(ix);
-	else {
-	    k = pl->keys.n;
-	    if (cs_strlist_add(&pl->keys, key) < 0
-		|| json_object_set_new_nocheck(pl->index, key, json_integer((json_int_t) k)) < 0) {
-		rc = -1;
-		break;
-	    }
-	}
-	if (pl->n == pl->cap) {
-	    size_t  cap = pl->cap ? pl->cap * 2 : 64;
-	    pg_pending *nv = realloc(pl->v, cap * sizeof(*nv));
-
-	    if (nv == NULL) {
-		rc = -1;
-		break;
-	    }
-	    pl->v = nv;
-	    pl->cap = cap;
-	}
-	o = json_pack("{s:s?,s:s,s:n}", "name", name, "address", addr, "person");
-	if (o == NULL || cs_strlist_add(&d->seen, key) < 0) {
-	    json_decref(o);
-	    rc = -1;
-	    break;
-	}
-	if (json_array_append_new(d->parts, o) < 0) {
-	    rc = -1;
-	    break;
-	}
-	pl->v[pl->n++] = (pg_pending) {o, k};
+	if (nv == NULL)
+	    return -1;
+	pl->v = nv;
+	pl->cap = cap;
     }
-    json_decref(arr);
-    return rc;
+    pl->v[pl->n++] = (pg_pending) {participant, k};
+    return 0;
 }
 
 /* fill_persons - one statement: each queued participant's person, if any */
@@ -444,10 +407,11 @@ int     pg_thread_list(cs_store *st, pg_conn *c, const char *as, PGresult *res, 
 	    /* C4: the sender's copy shows its envelope-only recipients. */
 	    char   *bcc = cs_store_bcc_json(pg_text(q, i, 4));
 
-	    rc = add_participants(st, pg_text(q, i, 1), &d[r], &pl) < 0
-		|| add_participants(st, pg_text(q, i, 2), &d[r], &pl) < 0
-		|| add_participants(st, pg_text(q, i, 3), &d[r], &pl) < 0
-		|| (bcc && add_participants(st, bcc, &d[r], &pl) < 0) ? -1 : 0;
+	    rc = cs_read_parts(st, pg_text(q, i, 1), d[r].parts, &d[r].seen, pending, &pl) < 0
+		|| cs_read_parts(st, pg_text(q, i, 2), d[r].parts, &d[r].seen, pending, &pl) < 0
+		|| cs_read_parts(st, pg_text(q, i, 3), d[r].parts, &d[r].seen, pending, &pl) < 0
+		|| (bcc && cs_read_parts(st, bcc, d[r].parts, &d[r].seen, pending, &pl) < 0)
+		? -1 : 0;
 	    free(bcc);
 	}
     PQclear(q);
@@ -694,22 +658,11 @@ int     pg_act_thread_delete(cs_store *st, const char *owner, long long id)
     return delete_thread(W(st), owner, id) < 0 ? -1 : 0;
 }
 
-int     pg_act_thread_get(cs_store *st, int w, const char *as, long long id, json_t **t)
+json_t *pg_act_thread_obj(cs_store *st, int w, const char *as, cs_rows *row)
 {
     pg_store *s = st->be;
-    pg_conn *c = w ? &s->w : &s->r;
-    PGresult *q;
-    int     n;
 
-    *t = NULL;
-    if ((q = pg_q(c, SQL_TGET, "si", as, id)) == NULL)
-	return CS_EINTERNAL;
-    if ((n = PQntuples(q)) > 0)
-	*t = thread_obj(st, c, as, q);
-    PQclear(q);
-    if (n > 0)
-	return *t ? CS_OK : CS_EINTERNAL;
-    return CS_ENOTFOUND;
+    return thread_obj(st, w ? &s->w : &s->r, as, pg_rows_res(row));
 }
 
 int     pg_act_read_begin(cs_store *st)

@@ -164,44 +164,16 @@ static int local_err(pg_conn *c, const char *what)
     return -1;
 }
 
-/* one_int - first column of the first row: 1 found, 0 none, -1 error */
-static int one_int(PGresult *res, long long *v)
-{
-    int     found;
-
-    if (res == NULL)
-	return -1;
-    found = PQntuples(res) > 0;
-    if (found)
-	*v = pg_int(res, 0, 0);
-    PQclear(res);
-    return found;
-}
-
-/* one_text - first column of the first row into out: 1, 0 or -1 */
-static int one_text(PGresult *res, char *out, size_t outlen)
-{
-    int     found;
-
-    if (res == NULL)
-	return -1;
-    found = PQntuples(res) > 0;
-    if (found)
-	snprintf(out, outlen, "%s", pg_text(res, 0, 0));
-    PQclear(res);
-    return found;
-}
-
 /* raw_store - the raw message once per SHA-256 */
-static int raw_store(pg_conn *c, cs_store_job *job, long long *raw_id)
+static int raw_store(cs_store *cst, pg_conn *c, cs_store_job *job, long long *raw_id)
 {
     char   *buf = NULL;
     uint64_t off = 0;
     ssize_t got;
-    PGresult *res;
+    cs_rows *res;
     int     r;
 
-    if ((r = one_int(pg_q(c, SQL_RAW_FIND, "s", job->raw_sha256), raw_id)) != 0)
+    if ((r = cs_db_int(cs_db_q(cst, CS_DB_W, SQL_RAW_FIND, "s", job->raw_sha256), raw_id)) != 0)
 	return r < 0 ? -1 : 0;
     if (job->raw_size > 0x7fffffffULL)
 	return local_err(c, "message too large for one bytea");
@@ -218,13 +190,13 @@ static int raw_store(pg_conn *c, cs_store_job *job, long long *raw_id)
 	}
 	off += (uint64_t) got;
     }
-    res = pg_q(c, SQL_RAW_NEW, "sib", job->raw_sha256, (long long) job->raw_size,
-	       (const void *) buf, (size_t) job->raw_size);
+    res = cs_db_q(cst, CS_DB_W, SQL_RAW_NEW, "sib", job->raw_sha256, (long long) job->raw_size,
+		  (const void *) buf, (size_t) job->raw_size);
     free(buf);
-    if ((r = one_int(res, raw_id)) != 0)
+    if ((r = cs_db_int(res, raw_id)) != 0)
 	return r < 0 ? -1 : 0;
     /* Another writer stored the same bytes first. */
-    if ((r = one_int(pg_q(c, SQL_RAW_FIND, "s", job->raw_sha256), raw_id)) <= 0)
+    if ((r = cs_db_int(cs_db_q(cst, CS_DB_W, SQL_RAW_FIND, "s", job->raw_sha256), raw_id)) <= 0)
 	return r < 0 ? -1 : local_err(c, "raw message vanished");
     return 0;
 }
@@ -268,9 +240,11 @@ const struct cs_sql_write pg_sql_write = {
 };
 
 /* store_copy - T2, T1, the message row and T3 for one owner's copy */
-static int store_copy(cs_store *cst, pg_conn *c, cs_store_job *job, size_t ci,
-		              long long *raw_id, time_t now, int *result)
+static int store_copy(cs_store *cst, void *ctx, cs_store_job *job, size_t ci,
+		              long long *raw_id, int *result)
 {
+    pg_conn *c = &((pg_store *) cst->be)->w;
+    time_t  now = *(const time_t *) ctx;
     cs_store_jcopy *cp = &job->copies[ci];
     const char *owner = cp->user;
     long long thread, msg, one, count = 0;
@@ -284,7 +258,7 @@ static int store_copy(cs_store *cst, pg_conn *c, cs_store_job *job, size_t ci,
     if (pg_x(c, SQL_USER_ENSURE, "s", owner) < 0)
 	return -1;
     /* T2: stored once per mailbox (the owner's lock is held). */
-    if ((r = one_int(pg_q(c, SQL_DUP, "ss", owner, job->dedup_key), &one)) != 0) {
+    if ((r = cs_db_int(cs_db_q(cst, CS_DB_W, SQL_DUP, "ss", owner, job->dedup_key), &one)) != 0) {
 	if (r > 0)
 	    *result = CS_COPY_DUPLICATE;
 	return r < 0 ? -1 : 0;
@@ -302,7 +276,7 @@ static int store_copy(cs_store *cst, pg_conn *c, cs_store_job *job, size_t ci,
 	goto out;
     if (how == 0) {
 	/* V1: a new thread is private. */
-	if ((r = one_int(pg_q(c, SQL_THREAD_NEW, "sssisi", owner, job->subject,
+	if ((r = cs_db_int(cs_db_q(cst, CS_DB_W, SQL_THREAD_NEW, "sssisi", owner, job->subject,
 			      job->subject_norm, (long long) job->sort_date,
 			      job->thread_index_root, (long long) now), &thread)) <= 0) {
 	    if (r == 0)
@@ -312,10 +286,10 @@ static int store_copy(cs_store *cst, pg_conn *c, cs_store_job *job, size_t ci,
 	if (cs_wt_event(cst, "thread.created", owner, thread, 0, json_object(), NULL) < 0)
 	    goto out;
     }
-    if (*raw_id == 0 && raw_store(c, job, raw_id) < 0)
+    if (*raw_id == 0 && raw_store(cst, c, job, raw_id) < 0)
 	goto out;
     snprintf(date, sizeof(date), "%lld", (long long) job->date);
-    r = one_int(pg_q(c, SQL_MSG_NEW, "sissssisissssssssssssii", owner, thread,
+    r = cs_db_int(cs_db_q(cst, CS_DB_W, SQL_MSG_NEW, "sissssisissssssssssssii", owner, thread,
 		     job->message_id, job->dedup_key, job->queue_id, job->source,
 		     (long long) job->arrival, job->has_date ? date : NULL,
 		     (long long) job->sort_date, job->subject, job->subject_norm, okey,
@@ -337,7 +311,7 @@ static int store_copy(cs_store *cst, pg_conn *c, cs_store_job *job, size_t ci,
 	    goto out;
     if (pg_x(c, SQL_THREAD_ADD, "sii", owner, thread, (long long) job->sort_date) < 0)
 	goto out;
-    if ((r = one_int(pg_q(c, SQL_THREAD_COUNT, "si", owner, thread), &count)) <= 0) {
+    if ((r = cs_db_int(cs_db_q(cst, CS_DB_W, SQL_THREAD_COUNT, "si", owner, thread), &count)) <= 0) {
 	if (r == 0)
 	    local_err(c, "thread vanished");
 	goto out;
@@ -367,7 +341,7 @@ int     pg_bcc_person(cs_store *cst, const char *owner, const char *email, const
     long long made;
     int     r;
 
-    r = one_text(pg_q(c, SQL_PERSON_NEW, "ssi", name, owner, (long long) now), id, idlen);
+    r = cs_db_str(cs_db_q(cst, CS_DB_W, SQL_PERSON_NEW, "ssi", name, owner, (long long) now), id, idlen);
     if (r <= 0)
 	return r < 0 ? -1 : local_err(c, "no person id");
     if ((res = pg_q(c, SQL_PERSON_EMAIL, "sss", email, id, owner)) == NULL)
@@ -378,13 +352,6 @@ int     pg_bcc_person(cs_store *cst, const char *owner, const char *email, const
     if (made == 0)
 	return pg_x(c, SQL_PERSON_DROP, "s", id) < 0 ? -1 : 0;
     return 1;
-}
-
-/* copy - cs_wt_job's call for one copy */
-static int copy(cs_store *cst, void *ctx, cs_store_job *job, size_t i, long long *raw_id,
-		        int *result)
-{
-    return store_copy(cst, &((pg_store *) cst->be)->w, job, i, raw_id, *(time_t *) ctx, result);
 }
 
 /* group_locks - every bucket the group writes under, taken in order */
@@ -436,7 +403,7 @@ int     pg_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
     for (i = 0; i < n; i++) {
 	if (pg_cmd(c, "SAVEPOINT job") < 0)
 	    goto group_fail;
-	if (cs_wt_job(cst, jobs[i], now, copy, &now) == 0) {
+	if (cs_wt_job(cst, jobs[i], now, store_copy, &now) == 0) {
 	    if (pg_cmd(c, "RELEASE SAVEPOINT job") < 0)
 		goto group_fail;
 	    jobs[i]->rc = CS_OK;

@@ -16,9 +16,17 @@
 #include "cs_store.h"
 
 int     cs_read_thread(cs_store *, const char *as, const char *tid, json_t **out);
+/* One thread object (no messages): CS_OK, CS_ENOTFOUND, CS_EINTERNAL. */
+int     cs_read_thread_get(cs_store *, int w, const char *as, long long id, json_t **);
 int     cs_read_thread_raw(cs_store *, const char *as, const char *tid, cs_store_raw_fn,
 			           void *);
 int     cs_read_attachment(cs_store *, const char *as, const char *tid, size_t n, cs_buf *);
 int     cs_read_stats(cs_store *, json_t **out);
+
+/* Participants of a thread object from a stored address list (V6). */
+#define CS_STORE_MAX_PARTICIPANTS 100
+typedef int (*cs_read_person_fn) (void *arg, const char *key, json_t *participant);
+int     cs_read_parts(cs_store *, const char *text, json_t *parts, cs_strlist *seen,
+		              cs_read_person_fn, void *arg);
 
 #endif

@@ -780,6 +780,12 @@ static const char *sq_db_error(cs_store *st, int w)
     return c->db ? sqlite3_errmsg(c->db) : "read-only";
 }
 
+/* sq_rows_stmt - the statement behind a row of cs_db_q (its dialect's code) */
+sqlite3_stmt *sq_rows_stmt(cs_rows *base)
+{
+    return ((sq_rows *) base)->q;
+}
+
 static const struct cs_db_ops sq_db = {
     sq_db_run, sq_db_next, sq_db_text, sq_db_num, sq_db_null, sq_db_changes, sq_db_blob,
     sq_db_close, sq_db_error,

@@ -108,7 +108,8 @@ int     sq_act_tx_begin(cs_store *, int what);
 int     sq_act_tx_end(cs_store *, int rc);
 int     sq_act_end(cs_store *, int rc);
 int     sq_act_thread_delete(cs_store *, const char *owner, long long id);
-int     sq_act_thread_get(cs_store *, int w, const char *as, long long id, json_t **);
+json_t *sq_act_thread_obj(cs_store *, int w, const char *as, cs_rows *row);
+sqlite3_stmt *sq_rows_stmt(cs_rows *);
 int     sq_act_read_begin(cs_store *);
 void    sq_act_read_end(cs_store *);
 int     sq_act_person_new(cs_store *, const char *as, const char *address, const char *name,
@@ -126,7 +127,7 @@ extern const struct cs_sql sq_sql;
 #define SQ_ACT_OPS \
     .act_begin = sq_act_begin, .tx_begin = sq_act_tx_begin, .tx_end = sq_act_tx_end, \
     .act_end = sq_act_end, \
-    .thread_delete = sq_act_thread_delete, .thread_get = sq_act_thread_get, \
+    .thread_delete = sq_act_thread_delete, .thread_obj = sq_act_thread_obj, \
     .read_begin = sq_act_read_begin, .read_end = sq_act_read_end, \
     .person_new = sq_act_person_new, .event_add = sq_act_event_add, \
     .merge_rows = sq_merge_rows, .bcc_person = sq_bcc_person, .sqlw = &sq_sql_write, \

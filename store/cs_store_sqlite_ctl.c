@@ -59,6 +59,7 @@
 #include "cs_store_impl.h"
 #include "cs_store_db.h"
 #include "cs_store_prim.h"
+#include "cs_store_read.h"
 #include "cs_store_util.h"
 #include "cs_store_sqlite.h"
 #include "cs_store_rules.h"
@@ -177,7 +178,6 @@ static const char SQL_ACCESS_ADD[] =
 
 /* Limits on what one command may name or import. */
 #define SQ_MAX_ID	256
-#define SQ_MAX_PARTICIPANTS 100
 
 /* owner_stmt - a cached statement with owner and thread bound as ?1, ?2 */
 static sqlite3_stmt *owner_stmt(sq_conn *c, const char *sql, const char *owner,
@@ -192,51 +192,27 @@ static sqlite3_stmt *owner_stmt(sq_conn *c, const char *sql, const char *owner,
     return st;
 }
 
-/* add_participants - append a JSON address list's new addresses (V6 persons) */
-static int add_participants(cs_store *st, sq_conn *c, const char *as, const char *text,
-			            json_t *out, cs_strlist *seen)
+/* A reader's person for a participant, looked up at once (V6). */
+typedef struct sq_pctx {
+    sq_conn *c;
+    const char *as;
+} sq_pctx;
+
+/* person_of - cs_read_parts: the person id the reader may access */
+static int person_of(void *arg, const char *key, json_t *participant)
 {
-    json_t *arr, *v;
-    size_t  i;
-    char    norm[CS_ADDR_MAX + 1];
+    sq_pctx *p = arg;
+    sqlite3_stmt *q = sq_stmt(p->c, SQL_PERSON_OF);
     int     rc = 0;
 
-    if ((arr = json_loads(text, 0, NULL)) == NULL || !json_is_array(arr)) {
-	json_decref(arr);
-	return 0;				/* not ours: show nothing */
-    }
-    json_array_foreach(arr, i, v) {
-	const char *addr = json_string_value(json_object_get(v, "address"));
-	const char *name = json_string_value(json_object_get(v, "name"));
-	const char *key;
-	json_t *person = NULL, *o;
-	sqlite3_stmt *q;
-
-	if (json_array_size(out) >= SQ_MAX_PARTICIPANTS)
-	    break;
-	if (addr == NULL)
-	    continue;
-	key = cs_store_normalize(st, addr, norm, sizeof(norm)) == 0 ? norm : addr;
-	if (cs_store_part_seen(out, seen, key, name))
-	    continue;
-	if (cs_strlist_add(seen, key) < 0 || (q = sq_stmt(c, SQL_PERSON_OF)) == NULL) {
-	    rc = -1;
-	    break;
-	}
-	/* V6: a person's id only when the reader may access that person. */
-	sq_bind_str(q, 1, as);
-	sq_bind_str(q, 2, key);
-	if (sqlite3_step(q) == SQLITE_ROW)
-	    person = json_string(sq_col_text(q, 0));
-	sqlite3_reset(q);
-	o = json_pack("{s:s?,s:s,s:o}", "name", name, "address", addr, "person",
-		      person ? person : json_null());
-	if (o == NULL || json_array_append_new(out, o) < 0) {
-	    rc = -1;
-	    break;
-	}
-    }
-    json_decref(arr);
+    if (q == NULL)
+	return -1;
+    /* V6: a person's id only when the reader may access that person. */
+    sq_bind_str(q, 1, p->as);
+    sq_bind_str(q, 2, key);
+    if (sqlite3_step(q) == SQLITE_ROW)
+	rc = json_object_set_new(participant, "person", json_string(sq_col_text(q, 0)));
+    sqlite3_reset(q);
     return rc;
 }
 
@@ -252,6 +228,7 @@ json_t *sq_thread_obj(cs_store *st, sq_conn *c, const char *as, sqlite3_stmt *ro
     char    tid[32], first[32], last[32], *owner;
     json_t *o = NULL, *parts, *labels, *deals, *persons;
     cs_strlist seen = {0};
+    sq_pctx pc = {c, as};
     sqlite3_stmt *q;
     int     rc = 0, mine;
 
@@ -287,10 +264,10 @@ json_t *sq_thread_obj(cs_store *st, sq_conn *c, const char *as, sqlite3_stmt *ro
 	if (f == NULL || t == NULL || cc == NULL)
 	    rc = -1;
 	else
-	    rc = add_participants(st, c, as, f, parts, &seen) < 0
-		|| add_participants(st, c, as, t, parts, &seen) < 0
-		|| add_participants(st, c, as, cc, parts, &seen) < 0
-		|| (bcc && add_participants(st, c, as, bcc, parts, &seen) < 0) ? -1 : 0;
+	    rc = cs_read_parts(st, f, parts, &seen, person_of, &pc) < 0
+		|| cs_read_parts(st, t, parts, &seen, person_of, &pc) < 0
+		|| cs_read_parts(st, cc, parts, &seen, person_of, &pc) < 0
+		|| (bcc && cs_read_parts(st, bcc, parts, &seen, person_of, &pc) < 0) ? -1 : 0;
 	free(f);
 	free(t);
 	free(cc);
@@ -592,22 +569,11 @@ int     sq_act_thread_delete(cs_store *st, const char *owner, long long id)
     return OK(delete_thread(W(st), owner, id));
 }
 
-int     sq_act_thread_get(cs_store *st, int w, const char *as, long long id, json_t **t)
+json_t *sq_act_thread_obj(cs_store *st, int w, const char *as, cs_rows *row)
 {
     sq_store *s = st->be;
-    sq_conn *c = w ? &s->w : &s->r;
-    sqlite3_stmt *q;
-    int     step;
 
-    *t = NULL;
-    if ((q = owner_stmt(c, SQL_TGET, as, id)) == NULL)
-	return CS_EINTERNAL;
-    if ((step = sqlite3_step(q)) == SQLITE_ROW)
-	*t = sq_thread_obj(st, c, as, q);
-    sqlite3_reset(q);
-    if (step == SQLITE_ROW)
-	return *t ? CS_OK : CS_EINTERNAL;
-    return step == SQLITE_DONE ? CS_ENOTFOUND : CS_EINTERNAL;
+    return sq_thread_obj(st, w ? &s->w : &s->r, as, sq_rows_stmt(row));
 }
 
 int     sq_act_read_begin(cs_store *st)

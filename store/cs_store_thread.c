@@ -30,32 +30,6 @@
 #define SQL(st)	((st)->ops->sql)
 #define SQLW(st)	((st)->ops->sqlw)
 
-/* one_int - the first column of a query's first row: 1, 0 no row, -1 */
-static int one_int(cs_rows *r, long long *v)
-{
-    int     n;
-
-    if (r == NULL)
-	return -1;
-    if ((n = cs_db_next(r)) > 0)
-	*v = cs_db_num(r, 0);
-    cs_db_close(r);
-    return n;
-}
-
-/* one_text - the same for text, copied into out */
-static int one_text(cs_rows *r, char *out, size_t outlen)
-{
-    int     n;
-
-    if (r == NULL)
-	return -1;
-    if ((n = cs_db_next(r)) > 0)
-	snprintf(out, outlen, "%s", cs_db_text(r, 0));
-    cs_db_close(r);
-    return n;
-}
-
 /* cs_wt_own_addrs - an owner's own addresses */
 int     cs_wt_own_addrs(cs_store *st, int w, const char *owner, cs_strlist *own)
 {
@@ -115,7 +89,7 @@ static int ref_threads(cs_store *st, int w, const char *owner, const cs_store_jo
     int     r;
 
     for (size_t i = 0; i < job->msgids.n; i++) {
-	if ((r = one_int(cs_db_q(st, w, SQLW(st)->msgid_thread, "ss", owner, job->msgids.v[i]),
+	if ((r = cs_db_int(cs_db_q(st, w, SQLW(st)->msgid_thread, "ss", owner, job->msgids.v[i]),
 			 &t)) < 0)
 	    return -1;
 	if (r > 0 && cs_ids_add(found, t) < 0)
@@ -132,14 +106,14 @@ static int heuristic_thread(cs_store *st, int w, const char *owner, const cs_sto
 
     *thread = 0;
     if (job->thread_index_root && *job->thread_index_root) {
-	r = one_int(cs_db_q(st, w, SQLW(st)->tindex, "ss", owner, job->thread_index_root),
+	r = cs_db_int(cs_db_q(st, w, SQLW(st)->tindex, "ss", owner, job->thread_index_root),
 		    thread);
 	if (r != 0)
 	    return r < 0 ? -1 : 0;
     }
     if (job->subject_norm == NULL || *job->subject_norm == 0)
 	return 0;				/* never on an empty subject */
-    r = one_int(cs_db_q(st, w, SQLW(st)->subject, "sssii", owner, job->subject_norm, okey,
+    r = cs_db_int(cs_db_q(st, w, SQLW(st)->subject, "sssii", owner, job->subject_norm, okey,
 			(long long) job->sort_date - CS_STORE_JOIN_WINDOW,
 			(long long) job->sort_date + CS_STORE_JOIN_WINDOW), thread);
     return r < 0 ? -1 : 0;
@@ -213,9 +187,9 @@ int     cs_wt_merge(cs_store *st, const char *owner, const cs_ids *found, long l
      * different: privacy is the safe side.
      */
     for (i = 0; i < found->n; i++) {
-	if (one_text(cs_db_q(st, CS_DB_W, SQLW(st)->thread_vis, "si", owner, found->v[i]),
+	if (cs_db_str(cs_db_q(st, CS_DB_W, SQLW(st)->thread_vis, "si", owner, found->v[i]),
 		     vis, sizeof(vis)) <= 0
-	    || one_text(cs_db_q(st, CS_DB_W, SQLW(st)->thread_linkset, "si", owner,
+	    || cs_db_str(cs_db_q(st, CS_DB_W, SQLW(st)->thread_linkset, "si", owner,
 				found->v[i]), i ? set : set0, sizeof(set)) <= 0)
 	    goto out;
 	was[i] = strcmp(vis, "shared") == 0;
@@ -352,7 +326,7 @@ int     cs_wt_link(cs_store *st, const cs_store_job *job, const cs_store_jcopy *
     char    norm[CS_ADDR_MAX + 1], vis[16];
     size_t  i;
 
-    if (one_text(cs_db_q(st, CS_DB_W, SQLW(st)->thread_vis, "si", cp->user, thread), vis,
+    if (cs_db_str(cs_db_q(st, CS_DB_W, SQLW(st)->thread_vis, "si", cp->user, thread), vis,
 		 sizeof(vis)) <= 0)
 	return -1;
     if (!cs_rule_auto_links(vis))
