@@ -1099,7 +1099,7 @@ int     cs_store_link(cs_store *st, const char *as, const char *thread, const ch
     return st->ops->link(st, as, thread, kind, id, unlink, out, err, errlen);
 }
 
-/* cs_store_contact_create - K3: a person from a participant of one's thread */
+/* cs_store_contact_create - K3, K5: a person from a participant of one's thread */
 int     cs_store_contact_create(cs_store *st, const char *as, const char *thread,
 				        const char *address, const char *name, json_t **out,
 				        char *err, size_t errlen)

@@ -263,8 +263,12 @@ int     cs_store_threads_set(cs_store *, const char *as, int action,
  * {"thread": {...}, "changed": bool}. */
 int     cs_store_link(cs_store *, const char *as, const char *thread, const char *kind,
 		              const char *id, int unlink, json_t **out, char *err, size_t errlen);
-/* K3: a person (origin "hand", owner and access as) from a participant
- * of one's own thread, linked to it. {"person": {"id", "name",
+/* K3, K5: a person (origin "hand", owner and access as) from a
+ * participant of one's own thread, linked to it; or, when as may
+ * already access a person with the address (their own, a CRM person the
+ * directory gives them), that one (created false). Never access to
+ * another's: for an address only persons as may not access hold, the
+ * answer is the one for an unknown address. {"person": {"id", "name",
  * "address"}, "created": bool, "thread"}. CS_EINVAL: not a participant,
  * or a user's address. */
 int     cs_store_contact_create(cs_store *, const char *as, const char *thread,

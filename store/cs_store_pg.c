@@ -304,12 +304,30 @@ static const char pg_schema_4[] =
 "CREATE INDEX messages_tindex ON messages(owner, thread_index_root, sort_date, id)"
 "  WHERE thread_index_root IS NOT NULL;";
 
+/*
+ * Step 5: persons crmsync makes are their maker's (K2, K3, K5), as
+ * SQLite's migration person_owner: person_emails gains the owner of a
+ * local person (NULL for the CRM's), an address is no longer unique
+ * across persons but (address, owner) is, and access crmsync gave to a
+ * local person's non-owners (contact create before K5) is taken back.
+ */
+static const char pg_schema_5[] =
+"ALTER TABLE person_emails DROP CONSTRAINT person_emails_pkey;"
+"ALTER TABLE person_emails ADD COLUMN owner text;"
+"UPDATE person_emails pe SET owner=p.owner FROM persons p"
+"  WHERE p.id=pe.person AND p.origin<>'crm';"
+"ALTER TABLE person_emails ADD PRIMARY KEY(email, person);"
+"CREATE UNIQUE INDEX person_emails_owner ON person_emails(email, owner);"
+"DELETE FROM access a USING persons p WHERE a.kind='person' AND a.id=p.id"
+"  AND p.origin<>'crm' AND a.\"user\" IS DISTINCT FROM p.owner;";
+
 /* Ordered migration steps: step i brings the version from i to i+1. */
 static const char *const pg_migrations[] = {
     pg_schema_1,
     pg_schema_2,
     pg_schema_3,
     pg_schema_4,
+    pg_schema_5,
 };
 
 #define PG_SCHEMA_VERSION ((int) (sizeof(pg_migrations) / sizeof(pg_migrations[0])))

@@ -55,6 +55,7 @@
 #include "cs_store_dir.h"
 #include "cs_store_impl.h"
 #include "cs_store_pg.h"
+#include "cs_store_rules.h"
 
 /*
  * The access rules, the only place they are written. Arguments are SQL
@@ -139,12 +140,13 @@ static const char SQL_K_ADDRS[] =
 " WHERE owner=$1 AND thread=$2 ORDER BY sort_date, id";
 static const char SQL_USER_ADDR[] = "SELECT 1 FROM user_addresses WHERE address=$1";
 static const char SQL_PERSON_BY_EMAIL[] =
-"SELECT p.id, p.name, p.origin FROM person_emails pe JOIN persons p ON p.id=pe.person"
-" WHERE pe.email=$1";
+"SELECT p.id, p.name, pe.owner, " PG_CAN_ACCESS("'person'", "p.id", "$2::text")
+" FROM person_emails pe JOIN persons p ON p.id=pe.person WHERE pe.email=$1 ORDER BY p.id";
 static const char SQL_PERSON_NEW[] =
 "INSERT INTO persons(id, name, origin, owner, created)"
 " VALUES('hand-' || nextval('person_ids'), $1, 'hand', $2, $3) RETURNING id";
-static const char SQL_PERSON_EMAIL[] = "INSERT INTO person_emails(email, person) VALUES($1, $2)";
+static const char SQL_PERSON_EMAIL[] =
+"INSERT INTO person_emails(email, person, owner) VALUES($1, $2, $3)";
 static const char SQL_ACCESS_ADD[] =
 "INSERT INTO access(\"user\", kind, id) VALUES($1, $2, $3) ON CONFLICT DO NOTHING";
 static const char SQL_DIR_LOCK[] = "SELECT pg_advisory_xact_lock($1::integer, $2::integer)";
@@ -210,11 +212,13 @@ static const char SQL_OWN_LINKS[] =
  */
 static const char SQL_READER_PERSONS[] =
 "SELECT k.email, (SELECT pe.person FROM person_emails pe WHERE pe.email=k.email"
-" AND " PG_CAN_ACCESS("'person'", "pe.person", "$1::text") " LIMIT 1)"
+" AND " PG_CAN_ACCESS("'person'", "pe.person", "$1::text")
+" ORDER BY pe.owner IS DISTINCT FROM $1::text, pe.owner IS NOT NULL, pe.person LIMIT 1)"
 " FROM unnest($2::text[]) k(email)";
 static const char SQL_OWN_PERSONS[] =
 "SELECT k.email, (SELECT pe.person FROM person_emails pe JOIN access a"
-" ON a.\"user\"=$1::text AND a.kind='person' AND a.id=pe.person WHERE pe.email=k.email LIMIT 1)"
+" ON a.\"user\"=$1::text AND a.kind='person' AND a.id=pe.person WHERE pe.email=k.email"
+" ORDER BY pe.owner IS DISTINCT FROM $1::text, pe.owner IS NOT NULL, pe.person LIMIT 1)"
 " FROM unnest($2::text[]) k(email)";
 
 /* One thread of a list while its details come in. */
@@ -1184,7 +1188,38 @@ static int participant(cs_store *st, pg_conn *c, const char *as, long long id,
     return found;
 }
 
-/* pg_contact_create - K3, as the SQLite backend (see sq_contact_create) */
+/* known_person - K5: the person with norm that as may access (1), none (0), -1 */
+static int known_person(pg_conn *c, const char *as, const char *norm, char *pid,
+			        size_t pidlen, char **pname)
+{
+    PGresult *q;
+    cs_rule_person *v = NULL;
+    long    pick;
+    int     n, rc = -1;
+
+    if ((q = pg_q(c, SQL_PERSON_BY_EMAIL, "ss", norm, as)) == NULL)
+	return -1;
+    /* Every person with the address; cs_rule_contact_pick decides. */
+    n = PQntuples(q);
+    if (n == 0 || (v = calloc((size_t) n, sizeof(*v))) != NULL) {
+	for (int i = 0; i < n; i++) {
+	    v[i].id = pg_text(q, i, 0);
+	    v[i].owner = pg_null(q, i, 2) ? NULL : pg_text(q, i, 2);
+	    v[i].accessible = strcmp(pg_text(q, i, 3), "t") == 0;
+	}
+	rc = 0;
+	if ((pick = cs_rule_contact_pick(v, (size_t) n, as)) >= 0) {
+	    snprintf(pid, pidlen, "%s", v[pick].id);
+	    *pname = pg_null(q, (int) pick, 1) ? NULL : strdup(pg_text(q, (int) pick, 1));
+	    rc = pg_null(q, (int) pick, 1) || *pname ? 1 : -1;
+	}
+    }
+    free(v);
+    PQclear(q);
+    return rc;
+}
+
+/* pg_contact_create - K3, K5, as the SQLite backend (see sq_contact_create) */
 int     pg_contact_create(cs_store *st, const char *as, const char *tid, const char *address,
 			             const char *name, json_t **out, char *err, size_t errlen)
 {
@@ -1231,37 +1266,15 @@ int     pg_contact_create(cs_store *st, const char *as, const char *tid, const c
 	rc = CS_EINVAL;
 	goto out;
     }
-    if ((q = pg_q(c, SQL_PERSON_BY_EMAIL, "s", norm)) == NULL) {
+    if ((r = known_person(c, as, norm, pid, sizeof(pid), &pname)) < 0) {
 	rc = CS_EINTERNAL;
 	goto out;
     }
-    if (PQntuples(q) > 0) {
-	int     crm = strcmp(pg_text(q, 0, 2), "crm") == 0;
+    /* r > 0: already the caller's to see: linked, nothing granted (K5). */
+    if (r == 0) {
+	char    use[1024];
 
-	snprintf(pid, sizeof(pid), "%s", pg_text(q, 0, 0));
-	pname = pg_null(q, 0, 1) ? NULL : strdup(pg_text(q, 0, 1));
-	PQclear(q);
-	if ((rc = record_check(c, as, "person", pid)) == CS_ENOTFOUND && crm) {
-	    snprintf(err, errlen, "%s belongs to a CRM person you may not access", norm);
-	    rc = CS_EFORBIDDEN;
-	    goto out;
-	}
-	if (rc == CS_EINTERNAL)
-	    goto out;
-	if (rc == CS_ENOTFOUND)
-	    src = pg_x(c, SQL_ACCESS_ADD, "sss", as, "person", pid);
-    } else {
-	const char *use = name && *name ? name : seen_name;
-	char    local[CS_ADDR_MAX + 1];
-
-	PQclear(q);
-	/* K2's rule for names: the display name, else the local part. */
-	if (use == NULL) {
-	    snprintf(local, sizeof(local), "%s", norm);
-	    if (strrchr(local, '@'))
-		*strrchr(local, '@') = 0;
-	    use = local;
-	}
+	cs_rule_person_name(name, seen_name, norm, use, sizeof(use));
 	if ((pname = strdup(use)) == NULL)
 	    src = -1;
 	else if ((q = pg_q(c, SQL_PERSON_NEW, "ssi", pname, as, (long long) now)) == NULL)
@@ -1270,7 +1283,7 @@ int     pg_contact_create(cs_store *st, const char *as, const char *tid, const c
 	    snprintf(pid, sizeof(pid), "%s", PQntuples(q) ? pg_text(q, 0, 0) : "");
 	    PQclear(q);
 	    created = 1;
-	    if (pg_x(c, SQL_PERSON_EMAIL, "ss", norm, pid) < 0
+	    if (pg_x(c, SQL_PERSON_EMAIL, "sss", norm, pid, as) < 0
 		|| pg_x(c, SQL_ACCESS_ADD, "sss", as, "person", pid) < 0)
 		src = -1;
 	}
@@ -1308,9 +1321,11 @@ out:
 }
 
 /* The CRM directory (X2). */
+/* A CRM person's address: no owner (K5). */
+static const char SQL_DIR_PERSON_EMAIL[] = "INSERT INTO person_emails(email, person) VALUES($1, $2)";
 static const char SQL_TAKE_FIND[] =
 "SELECT p.id FROM person_emails pe JOIN persons p ON p.id=pe.person"
-" WHERE pe.email=$1 AND p.origin<>'crm'";
+" WHERE pe.email=$1 AND p.origin<>'crm' ORDER BY p.id LIMIT 1";
 /* SQLite's UPDATE OR IGNORE: move the rows that do not collide, drop the rest. */
 static const char SQL_TAKE_LINKS[] =
 "UPDATE thread_links l SET id=$2 WHERE l.kind='person' AND l.id=$1 AND NOT EXISTS"
@@ -1380,12 +1395,13 @@ static int dir_apply(pg_conn *c, cs_dir_snap *d, json_t *taken, time_t now)
 	const char *pid = json_string_value(json_object_get(p, "id"));
 	char    local[PG_MAX_ID + 64];
 
-	for (k = 0; k < d->emails[i].n; k++) {
+	/* K5: each user may have one; every one goes (take_over drops it). */
+	for (k = 0; k < d->emails[i].n; k++) for (;;) {
 	    if ((q = pg_q(c, SQL_TAKE_FIND, "s", d->emails[i].v[k])) == NULL)
 		return -1;
 	    if (PQntuples(q) == 0) {
 		PQclear(q);
-		continue;
+		break;
 	    }
 	    snprintf(local, sizeof(local), "%s", pg_text(q, 0, 0));
 	    PQclear(q);
@@ -1411,7 +1427,7 @@ static int dir_apply(pg_conn *c, cs_dir_snap *d, json_t *taken, time_t now)
 		 (long long) now) < 0)
 	    return -1;
 	for (k = 0; k < d->emails[i].n; k++)
-	    if (pg_x(c, SQL_PERSON_EMAIL, "ss", d->emails[i].v[k], pid) < 0)
+	    if (pg_x(c, SQL_DIR_PERSON_EMAIL, "ss", d->emails[i].v[k], pid) < 0)
 		return -1;
 	if (access_rows(c, p, "person", pid) < 0)
 	    return -1;

@@ -314,6 +314,32 @@ static const char sq_schema_link_dates[] =
 "  WHERE owner=NEW.owner AND thread=NEW.id;"
 "  END;";
 
+/*
+ * Migration: persons crmsync makes are their maker's (K2, K3, K5).
+ * person_emails gains the owner of a local person (NULL for the CRM's)
+ * and loses the global uniqueness of an address: a Smart BCC or hand
+ * person is unique by (address, owner), so two users writing to one
+ * address each get their own, beside a CRM person with that address.
+ * Access to a local person that crmsync gave to anyone but its maker
+ * (contact create before K5) is taken back: only the directory grants.
+ */
+static const char sq_schema_person_owner[] =
+"CREATE TABLE person_emails_k5("
+"  email TEXT NOT NULL,"
+"  person TEXT NOT NULL REFERENCES persons(id) ON DELETE CASCADE,"
+"  owner TEXT,"
+"  PRIMARY KEY(email, person)"
+") WITHOUT ROWID;"
+"INSERT INTO person_emails_k5(email, person, owner)"
+"  SELECT pe.email, pe.person, CASE WHEN p.origin='crm' THEN NULL ELSE p.owner END"
+"  FROM person_emails pe JOIN persons p ON p.id=pe.person;"
+"DROP TABLE person_emails;"
+"ALTER TABLE person_emails_k5 RENAME TO person_emails;"
+"CREATE INDEX person_emails_person ON person_emails(person);"
+"CREATE UNIQUE INDEX person_emails_owner ON person_emails(email, owner);"
+"DELETE FROM access WHERE kind='person' AND EXISTS (SELECT 1 FROM persons p"
+"  WHERE p.id=access.id AND p.origin<>'crm' AND p.owner IS NOT access.user);";
+
 /* Ordered migration steps: step i brings user_version from i to i+1. */
 static const char *const sq_migrations[] = {
     sq_schema_1,
@@ -321,6 +347,7 @@ static const char *const sq_migrations[] = {
     sq_schema_unlinks,
     sq_schema_milter_status,
     sq_schema_link_dates,
+    sq_schema_person_owner,
 };
 
 #define SQ_SCHEMA_VERSION ((int) (sizeof(sq_migrations) / sizeof(sq_migrations[0])))
