@@ -344,7 +344,7 @@ static void dead_add(const char *sid)
 static pm_thr *copy_arrives(int u, int mi, const int *refs, int nrefs, int bcc)
 {
     pm_thr *found[MAXT], *t;
-    int     nf = 0, all_shared = 1, same_links = 1, any_shared = 0;
+    int     nf = 0, all_shared = 1, same_links = 1;
 
     for (int i = 0; i < S.nt; i++) {
 	pm_thr *x = &S.t[i];
@@ -372,7 +372,6 @@ static pm_thr *copy_arrives(int u, int mi, const int *refs, int nrefs, int bcc)
 	    if (found[i]->num < t->num)
 		t = found[i];
 	    all_shared &= found[i]->shared;
-	    any_shared |= found[i]->shared;
 	    same_links &= found[i]->links == found[0]->links;
 	}
 	for (int i = 0; nf > 1 && i < nf; i++) {
@@ -412,8 +411,11 @@ static pm_thr *copy_arrives(int u, int mi, const int *refs, int nrefs, int bcc)
 	    note("  %s's threads merge:%s -> %s %s", UID[u], line, t->sid,
 		 now ? "shared" : "private");
 
-	    if (any_shared && !now)
-		vis_expect(t, 0);
+	    /* Each shared thread the merge makes private, by the id the CRM
+	     * knew it by (the survivor's or the one merged into it). */
+	    for (int i = 0; i < nf && !now; i++)
+		if (found[i]->shared)
+		    vis_expect(found[i], 0);
 	    t->shared = now;
 	}
     }
