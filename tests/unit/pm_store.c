@@ -139,11 +139,13 @@ static int ps_policy(void *ctx, const pm_user *users, size_t n)
     return rc_map(rc);
 }
 
+/* ps_directory - X2 import */
 static int ps_directory(void *ctx, json_t *snap, json_t **out, char *err, size_t errlen)
 {
     return rc_map(cs_store_directory_import(((pm_store *) ctx)->st, snap, out, err, errlen));
 }
 
+/* ps_threads_set - share, private, delete */
 static int ps_threads_set(void *ctx, const char *as, int action, const char *const *ids,
 			          size_t n, json_t **out, char *err, size_t errlen)
 {
@@ -153,6 +155,7 @@ static int ps_threads_set(void *ctx, const char *as, int action, const char *con
     return rc_map(cs_store_threads_set(((pm_store *) ctx)->st, as, a, ids, n, out, err, errlen));
 }
 
+/* ps_link - link or unlink by hand */
 static int ps_link(void *ctx, const char *as, const char *thread, const char *kind,
 		           const char *id, int unlink, json_t **out, char *err, size_t errlen)
 {
@@ -160,6 +163,7 @@ static int ps_link(void *ctx, const char *as, const char *thread, const char *ki
 				err, errlen));
 }
 
+/* ps_contact - contact create (K3) */
 static int ps_contact(void *ctx, const char *as, const char *thread, const char *address,
 		              const char *name, json_t **out, char *err, size_t errlen)
 {
@@ -206,16 +210,19 @@ static int all_pages(pm_store *p, const char *as, const char *kind, const char *
     return PM_OK;
 }
 
+/* ps_mailbox - every page of the acting user's mailbox */
 static int ps_mailbox(void *ctx, const char *as, json_t **out)
 {
     return all_pages(ctx, as, NULL, NULL, out);
 }
 
+/* ps_thread - one thread with its messages */
 static int ps_thread(void *ctx, const char *as, const char *id, json_t **out)
 {
     return rc_map(cs_store_thread(((pm_store *) ctx)->st, as, id, out));
 }
 
+/* ps_page - every page of a deal's or person's threads */
 static int ps_page(void *ctx, const char *as, const char *kind, const char *id, json_t **out)
 {
     return all_pages(ctx, as, kind, id, out);
@@ -259,6 +266,7 @@ static int ps_events(void *ctx, json_t **out)
     return PM_OK;
 }
 
+/* ps_close - outbox and store closed, adapter freed */
 static void ps_close(void *ctx)
 {
     pm_store *p = ctx;

@@ -84,6 +84,7 @@ typedef struct pm_msg {
     long    date;
     int     from;			/* address index */
     uint32_t to, cc;			/* address masks */
+    int     nrefs, refs[6];		/* the ids its References name */
 } pm_msg;
 
 typedef struct pm_thr {
@@ -161,22 +162,26 @@ static int chance(int pct)
     return pick(100) < pct;
 }
 
+/* ms_set - add message i to a set */
 static void ms_set(mset *s, int i)
 {
     s->w[i / 64] |= 1ULL << (i % 64);
 }
 
+/* ms_has - is message i in the set? */
 static int ms_has(const mset *s, int i)
 {
     return (s->w[i / 64] >> (i % 64)) & 1;
 }
 
+/* ms_or - d gets every message of s */
 static void ms_or(mset *d, const mset *s)
 {
     for (int i = 0; i < MAXM / 64; i++)
 	d->w[i] |= s->w[i];
 }
 
+/* ms_count - how many messages */
 static int ms_count(const mset *s)
 {
     int     n = 0;
@@ -214,11 +219,13 @@ static void note(const char *fmt, ...)
 	diag("%s", line);
 }
 
+/* addr - address a's text */
 static const char *addr(int a)
 {
     return a < NU ? UADDR[a] : XADDR[a - NU];
 }
 
+/* aname - address a's display name */
 static const char *aname(int a)
 {
     return a < NU ? UID[a] : XNAME[a - NU];
@@ -230,6 +237,7 @@ static int is_user_addr(int a)
     return a < NU && (S.cur >> a & 1);
 }
 
+/* addr_index - the index of an address text, -1 if none of ours */
 static int addr_index(const char *s)
 {
     for (int a = 0; a < NA; a++)
@@ -238,6 +246,7 @@ static int addr_index(const char *s)
     return -1;
 }
 
+/* thr_by_sid - the live model thread the store calls sid, or NULL */
 static pm_thr *thr_by_sid(const char *sid)
 {
     for (int i = 0; i < S.nt; i++)
@@ -246,6 +255,7 @@ static pm_thr *thr_by_sid(const char *sid)
     return NULL;
 }
 
+/* rec_find - the record index of a person or deal id, -1 if never seen */
 static int rec_find(char kind, const char *id)
 {
     for (int i = 0; i < S.nr; i++)
@@ -254,6 +264,7 @@ static int rec_find(char kind, const char *id)
     return -1;
 }
 
+/* kind_word - "deal" or "person" */
 static const char *kind_word(char k)
 {
     return k == 'd' ? "deal" : "person";
@@ -334,6 +345,7 @@ static void vis_expect(const pm_thr *t, int shared)
 	snprintf(S.vis_want[S.nvis++], 48, "%s %s", t->sid, shared ? "shared" : "private");
 }
 
+/* dead_add - a thread id that is gone (merged or deleted) */
 static void dead_add(const char *sid)
 {
     if (S.ndead < MAXDEAD)
@@ -433,6 +445,7 @@ static pm_thr *copy_arrives(int u, int mi, const int *refs, int nrefs, int bcc)
 
 /* --- Comparing what a user sees with the model. --- */
 
+/* js - compact JSON text for a message (free it) */
 static char *js(json_t *j)
 {
     char   *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
@@ -604,7 +617,7 @@ static void check_list(json_t *out, pm_thr **want, int n, int u, const char *whe
 	check_thread_obj(want[i], u, json_array_get(list, (size_t) i), 0, where);
 }
 
-/* nothing_there - V6: an error answers no content and says not found */
+/* not_found - V6: an error answers no content and says not found */
 static void not_found(int rc, json_t *out, const char *where)
 {
     if (rc != PM_NOTFOUND || out != NULL)
@@ -706,8 +719,10 @@ static void check_all(int all_threads)
     S.checks++;
 }
 
-/* check_events - V7 (each visibility change, none other) and V6 (private
- * threads' events carry no content) for the last step */
+/*
+ * check_events - V7 (each visibility change, none other) and V6 (private
+ * threads' events carry no content) for the last step
+ */
 static void check_events(void)
 {
     json_t *evs = NULL, *e;
@@ -767,6 +782,7 @@ static int current_user(void)
     return u;
 }
 
+/* outside - a random outside address */
 static int outside(void)
 {
     return NU + pick(NX);
@@ -860,6 +876,8 @@ static void deliver(int from, uint32_t to, uint32_t cc, const int *refs, int nre
      * T1's subject rule (7 days) never joins: every join is by reference. */
     m->date = BASE + (long) mi * 8 * 86400;
     m->from = from;
+    for (int k = nrefs > 6 ? nrefs - 6 : 0; k < nrefs; k++)
+	m->refs[m->nrefs++] = refs[k];
     m->to = to & ~(1u << from);
     m->cc = cc & ~(1u << from) & ~m->to;
     /* One subject per message: no subject join either. */
@@ -893,10 +911,10 @@ static void deliver(int from, uint32_t to, uint32_t cc, const int *refs, int nre
 	    }
 	}
     for (int c = 0; c < ncopies; c++) {
-	int     u;
+	int     u = 0;
 
-	for (u = 0; u < NU && strcmp(UID[u], copies[c].user) != 0; u++)
-	    ;
+	while (u < NU && strcmp(UID[u], copies[c].user) != 0)
+	    u++;
 	got[c] = copy_arrives(u, mi, refs, nrefs, bcc_sender);
     }
     note("%s %s from %s to %x cc %x refs %d%s -> %s%s%s", kind, m->mid, addr(from), to, cc,
@@ -948,16 +966,18 @@ static void deliver(int from, uint32_t to, uint32_t cc, const int *refs, int nre
     }
 }
 
-/* some_refs - the ids a reply to message mi names: its last few and mi */
+/* some_refs - the ids a reply to message mi names: mi's References, mi */
 static int some_refs(int mi, int *refs)
 {
     int     n = 0;
 
-    /* The References chain of mi is not kept; naming mi is enough for T1. */
+    for (int k = 0; k < S.m[mi].nrefs; k++)
+	refs[n++] = S.m[mi].refs[k];
     refs[n++] = mi;
     return n;
 }
 
+/* op_new_incoming - an outside sender starts a conversation with users */
 static void op_new_incoming(void)
 {
     int     x = outside(), u = current_user(), v = current_user();
@@ -970,6 +990,7 @@ static void op_new_incoming(void)
     deliver(x, to, cc & ~(1u << x), NULL, 0, 0, "Inquiry");
 }
 
+/* op_new_outgoing - a user (authenticated) writes to outside people */
 static void op_new_outgoing(void)
 {
     int     s = current_user(), x = outside();
@@ -982,6 +1003,7 @@ static void op_new_outgoing(void)
     deliver(s, 1u << x, cc & ~(1u << s) & ~(1u << x), NULL, 0, 0, "Offer");
 }
 
+/* op_reply - a participant replies to a recent message, now and then Cc'ing more */
 static void op_reply(void)
 {
     int     mi, refs[8], nrefs, from;
@@ -1064,8 +1086,10 @@ static int invisible_existing(const char *sid, int u)
     return t && !visible(t, u);
 }
 
-/* same_as_ghost - V6: the answer for what u may not see equals the answer
- * for an id that never existed (ghost), its name put back in the message */
+/*
+ * same_as_ghost - V6: the answer for what u may not see equals the answer
+ * for an id that never existed (ghost), its name put back in the message
+ */
 static void same_as_ghost(int rc, const char *err, json_t *out, int rc2, const char *err2,
 			          json_t *out2, const char *id, const char *ghost, const char *what)
 {
