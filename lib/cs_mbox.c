@@ -777,7 +777,7 @@ static int maildir_open_dir(cs_mbox *mb, cs_mbox_msg *m, cs_mb *b)
     cs_buf  path = {0};
     const char *sub = mb->sub == 0 ? "cur" : "new";
     const int dflags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-    int     rc, dfd = mb->rootfd, fd;
+    int     rc, dfd = mb->rootfd, fd, e;
 
     free(mb->label);
     mb->label = NULL;
@@ -794,8 +794,7 @@ static int maildir_open_dir(cs_mbox *mb, cs_mbox_msg *m, cs_mb *b)
 	    return -1;
 	}
 	if ((dfd = openat(mb->rootfd, folder, dflags)) < 0) {
-	    int     e = errno;
-
+	    e = errno;
 	    if (e == ENOENT)
 		return 0;
 	    if (cs_buf_appendf(&path, "%s/%s", mb->root, folder) < 0)
@@ -818,12 +817,13 @@ static int maildir_open_dir(cs_mbox *mb, cs_mbox_msg *m, cs_mb *b)
     }
     mb->dirpath = path.data;
     fd = openat(dfd, sub, dflags);
-    if (fd < 0 && (errno == ELOOP || is_link(dfd, sub))) {
+    e = fd < 0 ? errno : 0;
+    if (fd < 0 && (e == ELOOP || is_link(dfd, sub))) {
 	if (dfd != mb->rootfd)
 	    close(dfd);
 	return link_entry(mb, m, mb->dirpath) < 0 ? -1 : 3;
     }
-    if (fd < 0 && errno == ENOENT) {
+    if (fd < 0 && e == ENOENT) {
 	if (dfd != mb->rootfd)
 	    close(dfd);
 	return 0;

@@ -1122,12 +1122,12 @@ int     cs_store_threads_set(cs_store *st, const char *as, int action,
 {
     int     rc;
 
-    if (st == NULL || out == NULL || (n && threads == NULL) || action < CS_THREADS_SHARE
-	|| action > CS_THREADS_DELETE)
+    if (st == NULL || as == NULL || *as == 0 || out == NULL || (n && threads == NULL)
+	|| action < CS_THREADS_SHARE || action > CS_THREADS_DELETE)
 	return CS_EINVAL;
     if (st->flags & CS_STORE_READONLY)
 	return CS_EINTERNAL;
-    /* n == 0 or too many: the backend's own bad-input answer. */
+    /* n == 0: the backend's own bad-input answer. */
     if (n && (rc = ctl_args(st, as, out, err, errlen, threads[0])) != CS_OK)
 	return rc;
     return st->ops->threads_set(st, as, action, threads, n, out, err, errlen);

@@ -309,7 +309,8 @@ static const char pg_schema_4[] =
  * SQLite's migration person_owner: person_emails gains the owner of a
  * local person (NULL for the CRM's), an address is no longer unique
  * across persons but (address, owner) is, and access crmsync gave to a
- * local person's non-owners (contact create before K5) is taken back.
+ * local person's non-owners (contact create before K5) is taken back,
+ * with their links to it.
  */
 static const char pg_schema_5[] =
 "ALTER TABLE person_emails DROP CONSTRAINT person_emails_pkey;"
@@ -319,7 +320,9 @@ static const char pg_schema_5[] =
 "ALTER TABLE person_emails ADD PRIMARY KEY(email, person);"
 "CREATE UNIQUE INDEX person_emails_owner ON person_emails(email, owner);"
 "DELETE FROM access a USING persons p WHERE a.kind='person' AND a.id=p.id"
-"  AND p.origin<>'crm' AND a.\"user\" IS DISTINCT FROM p.owner;";
+"  AND p.origin<>'crm' AND a.\"user\" IS DISTINCT FROM p.owner;"
+"DELETE FROM thread_links l USING persons p WHERE l.kind='person' AND l.id=p.id"
+"  AND p.origin<>'crm' AND l.owner IS DISTINCT FROM p.owner;";
 
 /* Ordered migration steps: step i brings the version from i to i+1. */
 static const char *const pg_migrations[] = {

@@ -19,9 +19,10 @@
  *	  T1 lookups, merges and T2's duplicate check see every committed
  *	  message of that mailbox and nothing half-done; events of one
  *	  thread get ids in commit order (X3 order per thread);
- *	- two hosts seeing the same Smart BCC recipient create one person
- *	  (the second finds the first's row; person_emails' primary key
- *	  with ON CONFLICT DO NOTHING backs it up against other writers);
+ *	- two hosts seeing the same Smart BCC recipient of one sender create
+ *	  one person (the second finds the first's row; person_emails'
+ *	  unique (email, owner) with ON CONFLICT DO NOTHING backs it up
+ *	  against other writers); each sender gets their own (K5);
  *	- the same message relayed through two hosts is stored once per
  *	  mailbox (UNIQUE(owner, dedup_key) backs the check up);
  *	- the locks are always taken in one global order and before any
@@ -34,9 +35,10 @@
  *	T2 check, T1 (references both ways merging into the oldest thread,
  *	Thread-Index root, subject and outside participants within 7 days,
  *	never into a shared thread), message row, labels, thread_msgids,
- *	counts, events, T3 links. SQLite's thread_links trigger (no automatic
- *	link over a hand unlink) is the NOT EXISTS of SQL_LINK_ADD, and its
- *	merges trigger the SQL_MERGE_UNLINKS statements.
+ *	counts, events, T3 links (private threads only). SQLite's
+ *	thread_links trigger (no automatic link over a hand unlink) is the
+ *	NOT EXISTS of SQL_LINK_ADD, and its merges trigger the
+ *	SQL_MERGE_UNLINKS statements.
  *
  *	The raw message is read whole from the spool into one bytea
  *	parameter (its size is bounded by MaxMessageSize).

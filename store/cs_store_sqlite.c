@@ -321,7 +321,9 @@ static const char sq_schema_link_dates[] =
  * person is unique by (address, owner), so two users writing to one
  * address each get their own, beside a CRM person with that address.
  * Access to a local person that crmsync gave to anyone but its maker
- * (contact create before K5) is taken back: only the directory grants.
+ * (contact create before K5) is taken back: only the directory grants;
+ * so are those users' links to it (a shared thread of theirs would
+ * otherwise stay open to the maker through a person they cannot see).
  */
 static const char sq_schema_person_owner[] =
 "CREATE TABLE person_emails_k5("
@@ -338,7 +340,9 @@ static const char sq_schema_person_owner[] =
 "CREATE INDEX person_emails_person ON person_emails(person);"
 "CREATE UNIQUE INDEX person_emails_owner ON person_emails(email, owner);"
 "DELETE FROM access WHERE kind='person' AND EXISTS (SELECT 1 FROM persons p"
-"  WHERE p.id=access.id AND p.origin<>'crm' AND p.owner IS NOT access.user);";
+"  WHERE p.id=access.id AND p.origin<>'crm' AND p.owner IS NOT access.user);"
+"DELETE FROM thread_links WHERE kind='person' AND EXISTS (SELECT 1 FROM persons p"
+"  WHERE p.id=thread_links.id AND p.origin<>'crm' AND p.owner IS NOT thread_links.owner);";
 
 /* Ordered migration steps: step i brings user_version from i to i+1. */
 static const char *const sq_migrations[] = {

@@ -18,7 +18,8 @@
  *	a private thread with the same normalized non-empty subject and the
  *	same outside participants within 7 days; else a new private thread
  *	unless the copy is conditional); then the message row, its labels,
- *	its thread_msgids rows, the thread's counters and T3 links.
+ *	its thread_msgids rows, the thread's counters and T3 links
+ *	(a private thread only: a shared one changes by its owner's hand).
  *
  *	"Outside participants" are the normalized From/To/Cc addresses
  *	minus the owner's own (users' addresses come from

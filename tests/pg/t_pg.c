@@ -212,7 +212,11 @@ static void test_migrate_k5(void)
 	      "INSERT INTO person_emails(email, person) VALUES('zed@x.example','hand-1'),"
 	      "  ('c@x.example','p1');"
 	      "INSERT INTO access(\"user\", kind, id) VALUES('alice','person','hand-1'),"
-	      "  ('bob','person','hand-1'),('bob','person','p1');") == 0,
+	      "  ('bob','person','hand-1'),('bob','person','p1');"
+	      "INSERT INTO threads(owner, id, first_date, last_date, created)"
+	      "  VALUES('bob', 1, 0, 0, 0);"
+	      "INSERT INTO thread_links(owner, thread, kind, id) VALUES('bob', 1, 'person',"
+	      "  'hand-1'), ('bob', 1, 'person', 'p1');") == 0,
        "K5 migration: a schema 4 store with a grant");
     st = cs_store_open(uri, CS_STORE_CREATE, 5000, err, sizeof(err));
     if (st == NULL)
@@ -228,10 +232,15 @@ static void test_migrate_k5(void)
 	   "K5 migration: bob's access to alice's person is taken back");
     is_int(q_int("SELECT count(*) FROM access WHERE \"user\"='bob' AND id='p1'"), 1,
 	   "K5 migration: the directory's grants stay");
+    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='bob' AND id='hand-1'"), 0,
+	   "K5 migration: and bob's link to alice's person");
+    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='bob' AND id='p1'"), 1,
+	   "K5 migration: his link to the CRM's person stays");
     is_int(q_int("SELECT count(*) FROM pg_indexes WHERE indexname='person_emails_owner'"
 		 " AND indexdef LIKE 'CREATE UNIQUE%%(email, owner)'"), 1,
 	   "K5 migration: (address, owner) unique");
-    q_exec("DELETE FROM access; DELETE FROM persons; DELETE FROM users;");
+    q_exec("DELETE FROM thread_links; DELETE FROM threads; DELETE FROM access;"
+	   " DELETE FROM persons; DELETE FROM users;");
 }
 
 /* A message to record from a thread. */

@@ -333,6 +333,10 @@ static void test_migrate_k5(void)
 	      "INSERT INTO person_emails VALUES('zed@x.example','hand-1'),('c@x.example','p1');"
 	      "INSERT INTO access VALUES('alice','person','hand-1'),('bob','person','hand-1'),"
 	      "  ('bob','person','p1');"
+	      "INSERT INTO threads(owner, id, first_date, last_date, created)"
+	      "  VALUES('bob', 1, 0, 0, 0);"
+	      "INSERT INTO thread_links(owner, thread, kind, id) VALUES('bob', 1,"
+	      "  'person', 'hand-1'), ('bob', 1, 'person', 'p1');"
 	      "PRAGMA user_version=5;") == 0, "K5 migration: a schema 5 store with a grant");
     st = cs_store_open(dbpath, 0, 2000, err, sizeof(err));
     ok(st != NULL, "K5 migration: it opens");
@@ -346,6 +350,10 @@ static void test_migrate_k5(void)
 	   "K5 migration: bob's access to alice's person is taken back");
     is_int(q_int("SELECT count(*) FROM access WHERE user='bob' AND id='p1'"), 1,
 	   "K5 migration: the directory's grants stay");
+    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='bob' AND id='hand-1'"), 0,
+	   "K5 migration: and bob's link to alice's person");
+    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='bob' AND id='p1'"), 1,
+	   "K5 migration: his link to the CRM's person stays");
     is_int(q_int("SELECT count(*) FROM pragma_index_list('person_emails')"
 		 " WHERE name='person_emails_owner' AND \"unique\"=1"), 1,
 	   "K5 migration: (address, owner) unique");

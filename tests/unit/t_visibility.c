@@ -2,8 +2,8 @@
  * NAME
  *	t_visibility 1
  * SUMMARY
- *	unit tests of the store's visibility and owner actions (SPEC V1-V6,
- *	C3, T3, K3, X2)
+ *	unit tests of the store's visibility and owner actions (SPEC V1-V7,
+ *	C3, T3, K2, K3, K5, X2)
  * DESCRIPTION
  *	A fresh store in a temporary directory: users alice, bob and carol
  *	(admin); the CRM directory has person p1 (client@acme.example, access

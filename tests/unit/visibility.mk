@@ -1,5 +1,5 @@
-# tests/unit/visibility.mk - visibility and owner actions (SPEC V1-V6, X1, X2,
-# K3, T3): store-level unit tests, the privacy matrix through crmsyncctl
+# tests/unit/visibility.mk - visibility and owner actions (SPEC V1-V7, X1, X2,
+# K2, K3, K5, T3): store-level unit tests, the privacy matrix through crmsyncctl
 # (no Postfix, no root), and the generator the benchmark uses.
 check_PROGRAMS += unit/t_visibility bench/ctl-gen
 unit_t_visibility_SOURCES = unit/t_visibility.c
