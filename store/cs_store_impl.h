@@ -4,8 +4,8 @@
  * SUMMARY
  *	what a store backend implements, and the queued record it receives
  * DESCRIPTION
- *	cs_store.c owns everything backends share: the handle, the writer
- *	thread and its queue, and the deep copy of a cs_record (a job).
+ *	cs_store.c owns the handle and dispatch, cs_store_writer.c the writer
+ *	thread and its queue, cs_store_job.c the deep copy of a cs_record (a job).
  *	A backend (cs_store_sqlite.c now, a libpq one later) fills in a
  *	struct cs_store_ops and keeps its own state behind cs_store.be.
  *
@@ -232,6 +232,16 @@ struct cs_outbox {
 };
 
 extern const struct cs_store_ops cs_store_sqlite_ops;
+
+/* Records to jobs (cs_store_job.c): NULL with why set on failure. */
+cs_store_job *cs_store_job_new(const cs_store *, const cs_record *, char *why, size_t whylen);
+void    cs_store_job_free(cs_store_job *);
+/* Is a record one the backends can store? */
+int     cs_store_record_valid(const cs_record *);
+
+/* The writer thread (cs_store_writer.c): 0 or -1; stop commits the queue first. */
+int     cs_store_writer_start(cs_store *);
+void    cs_store_writer_stop(cs_store *);
 
 /* The "bcc" of a stored envelope (C4: the sender's copy) as the JSON text
  * of an address list, names null; NULL when there is none. Free it. */
