@@ -2,12 +2,18 @@
  * NAME
  *	cs_store_impl 3h
  * SUMMARY
- *	what a store backend implements, and the queued record it receives
+ *	what a store dialect supplies, and the queued record it receives
  * DESCRIPTION
  *	cs_store.c owns the handle and dispatch, cs_store_writer.c the writer
  *	thread and its queue, cs_store_job.c the deep copy of a cs_record (a job).
- *	A backend (cs_store_sqlite.c now, a libpq one later) fills in a
- *	struct cs_store_ops and keeps its own state behind cs_store.be.
+ *	A dialect (sqlite/cs_store_sqlite*.c, pg/cs_store_pg*.c) fills in a
+ *	struct cs_store_ops and keeps its own state behind cs_store.be, as
+ *	Postfix's milter table: each supplies its connections, transactions,
+ *	a statement interface (cs_store_db.h) with its SQL text (struct
+ *	cs_sql, struct cs_sql_write) and a few primitives; the workflows are
+ *	written once above them (cs_store_share.c, cs_store_link.c,
+ *	cs_store_contact.c, cs_store_dir.c, cs_store_thread.c,
+ *	cs_store_read.c, cs_store_users.c).
  *
  *	write_group() runs a group of jobs in one transaction (one fsync):
  *	each job in its own savepoint, so one bad job fails alone and the
@@ -153,7 +159,7 @@ struct cs_store_ops {
     int     (*outbox_prune) (cs_outbox *, time_t sent_before, time_t any_before);
     /* A consistent copy into a file (crmsyncctl backup); NULL: cannot. */
     int     (*backup) (cs_store *, const char *path, json_t **, char *err, size_t errlen);
-    /* Visibility, owner actions, K3, X2 (cs_store.h; cs_store_sqlite_ctl.c). */
+    /* Record pages (cs_store.h; the dialects' ctl files). */
     int     (*record_threads) (cs_store *, const char *as, const char *kind, const char *id,
 				       int limit, const char *cursor, json_t **);
 
