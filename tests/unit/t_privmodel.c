@@ -282,7 +282,9 @@ static int can_access(int u, int r)
 /*
  * visible - V2, V3, V5, R3: the owner sees their thread; another user
  * sees it while it is shared and linked to a record they may access.
- * An acting user must be in the policy in force.
+ * An acting user must be in the policy in force, and so must the owner
+ * for anyone else to see it: the mailbox of a user who left is readable
+ * by nobody, their shared threads included (R3).
  */
 static int visible(const pm_thr *t, int u)
 {
@@ -290,7 +292,7 @@ static int visible(const pm_thr *t, int u)
 	return 0;
     if (t->owner == u)
 	return 1;
-    if (!t->shared)
+    if (!t->shared || !(S.cur >> t->owner & 1))
 	return 0;
     for (int r = 0; r < S.nr; r++)
 	if ((t->links >> r & 1) && can_access(u, r))
@@ -670,8 +672,7 @@ static void check_user(int u, int all_threads)
 	else {
 	    n = 0;
 	    for (int i = 0; i < S.nt; i++)
-		if (S.t[i].alive && (S.t[i].links >> r & 1)
-		    && (S.t[i].owner == u || S.t[i].shared))
+		if ((S.t[i].links >> r & 1) && visible(&S.t[i], u))
 		    want[n++] = &S.t[i];
 	    check_list(out, want, n, u, where);
 	}
