@@ -50,6 +50,7 @@
 #include "cs_store.h"
 #include "cs_store_impl.h"
 #include "cs_store_util.h"
+#include "cs_store_event.h"
 #include "cs_store_pg.h"
 
 #define PG_SCAN_MAX	20000		/* pending rows looked at per claim */
@@ -88,42 +89,25 @@ int     pg_event_shared(pg_conn *c, long long thread)
 int     pg_event_add(pg_conn *c, const char *type, const char *owner, long long thread,
 		             long long thread2, json_t *ids, json_t *content)
 {
-    char    uuid[37], when[64], t1[24], t2[24];
-    json_t *ev;
+    char    uuid[37], t1[24], t2[24];
     char   *text = NULL;
     time_t  now;
-    int     rc = -1, shared = 0;
+    int     rc, shared = 0;
 
     c->state[0] = 0;
-    snprintf(c->msg, sizeof(c->msg), "event %s: out of memory", type ? type : "?");
-    if (type == NULL || *type == 0 || (ids && !json_is_object(ids))
-	|| (content && !json_is_object(content)))
+    if (content && json_is_object(content) && (shared = pg_event_shared(c, thread)) < 0)
 	return -1;
-    if (content && (shared = pg_event_shared(c, thread)) < 0)
-	return -1;
-    if (cs_uuid4(uuid) < 0) {
-	snprintf(c->msg, sizeof(c->msg), "no random bytes for an event id");
+    if ((rc = cs_event_body(type, owner, ids, content, shared, uuid, &now, &text)) < 0) {
+	snprintf(c->msg, sizeof(c->msg), "event %s: %s", type ? type : "?",
+		 rc == CS_EVENT_NORANDOM ? "no random bytes for an event id"
+		 : rc == CS_EVENT_MISUSE ? "bad payload" : "out of memory");
 	return -1;
     }
-    now = cs_iso_now_ms(when, sizeof(when));
-    /* Our fields first and winning: a payload cannot forge id or type. */
-    if ((ev = json_pack("{s:s,s:s,s:s,s:s?}", "id", uuid, "type", type, "time", when,
-			"owner", owner)) == NULL)
-	return -1;
-    if (ids && json_object_update_missing(ev, ids) < 0)
-	goto out;
-    /* V6: subject and participants only while the thread is shared. */
-    if (shared && json_object_update_missing(ev, content) < 0)
-	goto out;
-    if ((text = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII)) == NULL)
-	goto out;
     snprintf(t1, sizeof(t1), "%lld", thread);
     snprintf(t2, sizeof(t2), "%lld", thread2);
     rc = pg_x(c, SQL_EV_INSERT, "sssssis", uuid, type, owner, thread > 0 ? t1 : NULL,
 	      thread2 > 0 ? t2 : NULL, (long long) now, text);
-out:
     free(text);
-    json_decref(ev);
     return rc;
 }
 

@@ -47,6 +47,7 @@
 #include "cs_store.h"
 #include "cs_store_impl.h"
 #include "cs_store_util.h"
+#include "cs_store_event.h"
 #include "cs_store_sqlite.h"
 
 #define SQ_LEASE_SECONDS	120	/* outlives any one delivery attempt */
@@ -111,37 +112,20 @@ static int ev_add(sqlite3 *db, sq_conn *c, const char *type, const char *owner,
 		          sqlite3_int64 thread, sqlite3_int64 thread2, json_t *ids,
 		          json_t *content)
 {
-    char    uuid[37], when[64];
-    json_t *ev;
+    char    uuid[37];
     char   *text = NULL;
     sqlite3_stmt *st;
     time_t  now;
-    int     rc = SQLITE_NOMEM, shared = 0;
+    int     rc, shared = 0;
 
-    if (type == NULL || *type == 0 || (ids && !json_is_object(ids))
-	|| (content && !json_is_object(content)))
-	return SQLITE_MISUSE;
-    if (content && (shared = ev_shared(db, c, thread)) < 0)
+    if (content && json_is_object(content) && (shared = ev_shared(db, c, thread)) < 0)
 	return -shared;
-    if (cs_uuid4(uuid) < 0) {
-	cs_error(NULL, "store: events: no random bytes for an event id: %m");
-	return SQLITE_ERROR;
-    }
-    now = cs_iso_now_ms(when, sizeof(when));
-    /* Our fields first and winning: a payload cannot forge id or type. */
-    if ((ev = json_pack("{s:s,s:s,s:s,s:s?}", "id", uuid, "type", type, "time", when,
-			"owner", owner)) == NULL)
-	return SQLITE_NOMEM;
-    if (ids && json_object_update_missing(ev, ids) < 0)
-	goto out;
-    /* V6: subject and participants only while the thread is shared. */
-    if (shared && json_object_update_missing(ev, content) < 0)
-	goto out;
-    if ((text = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII)) == NULL)
-	goto out;
+    if ((rc = cs_event_body(type, owner, ids, content, shared, uuid, &now, &text)) < 0)
+	return rc == CS_EVENT_MISUSE ? SQLITE_MISUSE : rc == CS_EVENT_NOMEM ? SQLITE_NOMEM
+	    : SQLITE_ERROR;
     if ((st = ev_stmt(db, c, SQL_EV_INSERT)) == NULL) {
-	rc = SQLITE_ERROR;
-	goto out;
+	free(text);
+	return SQLITE_ERROR;
     }
     sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
@@ -156,9 +140,7 @@ static int ev_add(sqlite3 *db, sq_conn *c, const char *type, const char *owner,
     rc = sqlite3_step(st);
     rc = rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(db);
     ev_release(c, st);
-out:
     free(text);
-    json_decref(ev);
     return rc;
 }
 
