@@ -14,6 +14,7 @@
 
 /* Application-specific. */
 #include "cs_log.h"
+#include "cs_util.h"
 #include "cs_store_util.h"
 #include "cs_store_event.h"
 
@@ -48,4 +49,29 @@ int     cs_event_body(const char *type, const char *owner, json_t *ids, json_t *
 out:
     json_decref(ev);
     return rc;
+}
+
+/* cs_event_waits - X3 order: not yet due, or a thread of its is held back */
+int     cs_event_waits(const cs_ids *held, long long t1, long long t2, long long next_try,
+		               time_t now)
+{
+    return next_try > (long long) now || cs_ids_blocked(held, t1) || cs_ids_blocked(held, t2);
+}
+
+/* cs_event_hold - X3 order: nothing later of a waiting event's threads overtakes it */
+int     cs_event_hold(cs_ids *held, long long t1, long long t2)
+{
+    return cs_ids_block(held, t1) < 0 || cs_ids_block(held, t2) < 0 ? -1 : 0;
+}
+
+/* cs_event_take - one claimed event, copied; -1 out of memory */
+int     cs_event_take(cs_event *e, long long seq, const char *id, const char *type,
+		              const char *body, int attempts)
+{
+    e->seq = seq;
+    e->id = cs_strdup(id);
+    e->type = cs_strdup(type);
+    e->body = cs_strdup(body && *body ? body : "{}");
+    e->attempts = attempts;
+    return e->id && e->type && e->body ? 0 : -1;
 }

@@ -16,6 +16,8 @@
 
 #include <time.h>
 #include <jansson.h>
+#include "cs_store.h"
+#include "cs_store_util.h"
 
 #define CS_EVENT_MISUSE		(-1)	/* no type, ids or content not objects */
 #define CS_EVENT_NORANDOM	(-2)
@@ -23,5 +25,18 @@
 
 int     cs_event_body(const char *type, const char *owner, json_t *ids, json_t *content,
 		              int shared, char uuid[37], time_t *now, char **text);
+
+/*
+ * X3 delivery order, for the dialects' outbox claim: scanning pending
+ * events in order, one waits when it is not yet due or when an earlier
+ * event of one of its threads (t1, t2; 0 none) waits, and a waiting
+ * event holds its threads, so that nothing later of a thread overtakes
+ * it. cs_event_take copies a claimed event (-1: out of memory).
+ */
+int     cs_event_waits(const cs_ids *held, long long t1, long long t2, long long next_try,
+		               time_t now);
+int     cs_event_hold(cs_ids *held, long long t1, long long t2);
+int     cs_event_take(cs_event *, long long seq, const char *id, const char *type,
+		              const char *body, int attempts);
 
 #endif

@@ -223,7 +223,7 @@ int     pg_outbox_claim(cs_outbox *base, time_t now, size_t max, size_t max_byte
 	cs_event *e = &ev[*n];
 	int     wait = 0;
 
-	if (pg_int(scan, i, 5) > (long long) now || cs_ids_blocked(&blk, t1) || cs_ids_blocked(&blk, t2))
+	if (cs_event_waits(&blk, t1, t2, pg_int(scan, i, 5), now))
 	    wait = 1;
 	else if (*n > 0 && bytes + len > max_bytes)
 	    break;
@@ -256,18 +256,13 @@ int     pg_outbox_claim(cs_outbox *base, time_t now, size_t max, size_t max_byte
 	    PQclear(row);
 	}
 	if (wait) {
-	    /* Waiting: nothing later of its threads may overtake it. */
-	    if (cs_ids_block(&blk, t1) < 0 || cs_ids_block(&blk, t2) < 0)
+	    if (cs_event_hold(&blk, t1, t2) < 0)
 		goto fail;
 	    continue;
 	}
-	e->seq = id;
-	e->id = cs_strdup(pg_text(scan, i, 1));
-	e->type = cs_strdup(pg_text(scan, i, 2));
-	e->body = cs_strdup(*body ? body : "{}");
-	e->attempts = (int) pg_int(scan, i, 7);
 	(*n)++;
-	if (e->id == NULL || e->type == NULL || e->body == NULL)
+	if (cs_event_take(e, id, pg_text(scan, i, 1), pg_text(scan, i, 2), body,
+			  (int) pg_int(scan, i, 7)) < 0)
 	    goto fail;
 	bytes += len;
     }

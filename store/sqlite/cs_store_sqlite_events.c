@@ -349,10 +349,8 @@ int     sq_outbox_claim(cs_outbox *base, time_t now, size_t max, size_t max_byte
 	size_t  len = (size_t) sqlite3_column_bytes(st, 6);
 	cs_event *e = &ev[*n];
 
-	if (sqlite3_column_int64(st, 5) > (sqlite3_int64) now || cs_ids_blocked(&blk, t1)
-	    || cs_ids_blocked(&blk, t2)) {
-	    /* Waiting: nothing later of its threads may overtake it. */
-	    if (cs_ids_block(&blk, t1) < 0 || cs_ids_block(&blk, t2) < 0) {
+	if (cs_event_waits(&blk, t1, t2, sqlite3_column_int64(st, 5), now)) {
+	    if (cs_event_hold(&blk, t1, t2) < 0) {
 		rc = CS_EINTERNAL;
 		break;
 	    }
@@ -360,12 +358,8 @@ int     sq_outbox_claim(cs_outbox *base, time_t now, size_t max, size_t max_byte
 	}
 	if (*n > 0 && bytes + len > max_bytes)
 	    break;
-	e->seq = sqlite3_column_int64(st, 0);
-	e->id = cs_strdup((const char *) sqlite3_column_text(st, 1));
-	e->type = cs_strdup((const char *) sqlite3_column_text(st, 2));
-	e->body = cs_strdup(body ? body : "{}");
-	e->attempts = sqlite3_column_int(st, 7);
-	if (e->id == NULL || e->type == NULL || e->body == NULL) {
+	if (cs_event_take(e, sqlite3_column_int64(st, 0), sq_col_text(st, 1), sq_col_text(st, 2),
+			  body, sqlite3_column_int(st, 7)) < 0) {
 	    (*n)++;
 	    rc = CS_EINTERNAL;
 	    break;
