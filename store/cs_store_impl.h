@@ -106,6 +106,34 @@ typedef struct cs_store_job {
     size_t  ncontacts;
 } cs_store_job;
 
+/*
+ * A stored copy as the erasure and retention primitives list it
+ * (cs_store_subject.c, cs_store_retention.c decide what to do with it).
+ */
+typedef struct cs_store_msg {
+    char   *owner;
+    int64_t id;
+    int64_t thread;
+    int64_t raw;			/* raw copy id (C3: shared by copies) */
+    time_t  arrival;
+    time_t  date;			/* valid if has_date */
+    int     has_date;
+    char   *subject;			/* NULL: none */
+    char   *lists[5];			/* from, to, cc, reply_to, envelope JSON */
+} cs_store_msg;
+
+/* Which copies msg_list returns, a keyset page in (owner, id) order. */
+typedef struct cs_store_msgq {
+    const char *owner;			/* NULL: every mailbox */
+    time_t  before;			/* 0: any; else min(date, arrival) < before */
+    const char *needle;			/* NULL: any; else in the lower-cased lists */
+    const char *after_owner;		/* NULL: from the start */
+    int64_t after_id;
+    size_t  limit;
+} cs_store_msgq;
+
+void    cs_store_msgs_free(cs_store_msg *, size_t n);
+
 struct cs_store_ops {
     const char *name;
     int     (*open) (cs_store *, const char *database, unsigned flags,
@@ -151,6 +179,36 @@ struct cs_store_ops {
      * long; get answers {host: {...document..., "updated_at"}}. */
     int     (*milter_status_put) (cs_store *, const char *host, time_t at, const char *json);
     int     (*milter_status_get) (cs_store *, json_t **);
+    /*
+     * Erasure and retention primitives (R1-R3). The workflows are
+     * cs_store_subject.c and cs_store_retention.c. msg_list and msg_raw
+     * read; the others write between wbegin (takes wlock, opens a write
+     * transaction) and wend (commits when rc is CS_OK, else rolls back,
+     * releases wlock). msg_delete removes one copy, its labels and its raw
+     * message when no other copy uses it, and sets *left to the messages
+     * its thread still holds; thread_delete removes an (empty) thread with
+     * its threading ids, links and unlinks; event_add queues an X3 event
+     * in the transaction (payload borrowed); audit_add one audit row;
+     * persons_made_delete removes the persons crmsync made (Smart BCC,
+     * hand) for a normalized address, their access and links, and appends
+     * the ids of CRM persons with it to crm_ids; user_drop removes a user,
+     * their addresses and access rows. scrub runs after wend: no page of
+     * the store keeps deleted bytes (SQLite: WAL checkpointed and
+     * truncated, with secure_delete on; PostgreSQL: VACUUM). All return
+     * CS_OK or CS_EINTERNAL.
+     */
+    int     (*msg_list) (cs_store *, const cs_store_msgq *, cs_store_msg **, size_t *n);
+    int     (*msg_raw) (cs_store *, int64_t raw, cs_buf *);
+    int     (*wbegin) (cs_store *);
+    int     (*wend) (cs_store *, int rc);
+    int     (*msg_delete) (cs_store *, const char *owner, int64_t id, int64_t *left);
+    int     (*thread_delete) (cs_store *, const char *owner, int64_t thread);
+    int     (*event_add) (cs_store *, const char *type, const char *owner, int64_t thread,
+			          json_t *payload);
+    int     (*audit_add) (cs_store *, const char *who, const char *what, json_t *detail);
+    int     (*persons_made_delete) (cs_store *, const char *norm, long *n, json_t *crm_ids);
+    int     (*user_drop) (cs_store *, const char *user);
+    int     (*scrub) (cs_store *);
 };
 
 struct cs_store {
