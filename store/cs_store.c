@@ -1081,9 +1081,17 @@ int     cs_store_threads_set(cs_store *st, const char *as, int action,
     if (ctl_args(st, as, out, err, errlen) != CS_OK || out == NULL
 	|| (n && threads == NULL) || action < CS_THREADS_SHARE || action > CS_THREADS_DELETE)
 	return CS_EINVAL;
+    int     rc;
+
     if (st->flags & CS_STORE_READONLY)
 	return CS_EINTERNAL;
-    return st->ops->threads_set(st, as, action, threads, n, out, err, errlen);
+    rc = st->ops->threads_set(st, as, action, threads, n, out, err, errlen);
+    /* R2: a deleted thread's bytes leave the store's pages and WAL too. */
+    if (rc == CS_OK && action == CS_THREADS_DELETE && st->ops->scrub
+	&& st->ops->scrub(st) != CS_OK)
+	cs_error(NULL, "store: scrub after delete failed: deleted bytes may remain"
+		 " in free pages until the next scrub");
+    return rc;
 }
 
 /* cs_store_link - link or unlink a thread by hand (T3, V4) */
