@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Utility library. */
 #include "cs_log.h"
@@ -46,8 +47,45 @@ int     cs_store_erase_supported(const cs_store *st)
     const struct cs_store_ops *o = st->ops;
 
     return o->msg_list && o->msg_raw && o->wbegin && o->wend && o->msg_delete
-	&& o->thread_delete && o->event_add && o->audit_add && o->persons_made_delete
-	&& o->user_drop && o->scrub;
+	&& o->erase_step && o->crm_persons && o->event_add && o->audit_add && o->scrub;
+}
+
+/* cs_store_wbegin - take the write connection, open a transaction */
+int     cs_store_wbegin(cs_store *st)
+{
+    int     rc;
+
+    if (st->flags & CS_STORE_READONLY)
+	return CS_EINTERNAL;
+    pthread_mutex_lock(&st->wlock);
+    if ((rc = st->ops->wbegin(st)) != CS_OK)
+	pthread_mutex_unlock(&st->wlock);
+    return rc;
+}
+
+/* cs_store_wend - commit (rc CS_OK) or roll back, release */
+int     cs_store_wend(cs_store *st, int rc)
+{
+    rc = st->ops->wend(st, rc);
+    pthread_mutex_unlock(&st->wlock);
+    return rc;
+}
+
+/* cs_store_event - an X3 event in the open write transaction; payload consumed */
+int     cs_store_event(cs_store *st, const char *type, const char *owner, int64_t thread,
+		               json_t *payload)
+{
+    int     rc = payload ? st->ops->event_add(st, type, owner, thread, payload) : CS_EINTERNAL;
+
+    json_decref(payload);
+    return rc;
+}
+
+/* cs_store_audit - one audit row in the open write transaction */
+int     cs_store_audit(cs_store *st, const char *who, const char *what, json_t *detail,
+		               time_t now)
+{
+    return detail ? st->ops->audit_add(st, who, what, detail, now) : CS_EINTERNAL;
 }
 
 /* erase_one - one copy, its thread if left empty, and the event */
@@ -55,7 +93,6 @@ static int erase_one(cs_store *st, const cs_store_msg *m, cs_erase_counts *c)
 {
     const struct cs_store_ops *o = st->ops;
     char    tid[32], mid[32];
-    json_t *payload;
     int64_t left;
     int     rc;
 
@@ -67,44 +104,40 @@ static int erase_one(cs_store *st, const cs_store_msg *m, cs_erase_counts *c)
     snprintf(mid, sizeof(mid), "m%lld", (long long) m->id);
     c->messages++;
     if (left == 0) {
-	if ((rc = o->thread_delete(st, m->owner, m->thread)) != CS_OK)
+	long    changed;
+
+	if ((rc = o->erase_step(st, CS_ERASE_THREAD, m->owner, m->thread, &changed)) != CS_OK)
 	    return rc;
 	c->threads++;
-	payload = json_pack("{s:s}", "thread", tid);
-	rc = payload ? o->event_add(st, "thread.deleted", m->owner, m->thread, payload)
-	    : CS_EINTERNAL;
-    } else {
-	payload = json_pack("{s:s,s:s,s:I}", "thread", tid, "message", mid,
-			    "message_count", (json_int_t) left);
-	rc = payload ? o->event_add(st, "message.deleted", m->owner, m->thread, payload)
-	    : CS_EINTERNAL;
+	return cs_store_event(st, "thread.deleted", m->owner, m->thread,
+			      json_pack("{s:s}", "thread", tid));
     }
-    json_decref(payload);
-    return rc;
+    return cs_store_event(st, "message.deleted", m->owner, m->thread,
+			  json_pack("{s:s,s:s,s:I}", "thread", tid, "message", mid,
+				    "message_count", (json_int_t) left));
 }
 
 /* cs_store_erase_batch - delete copies in one transaction, with events and audit */
 int     cs_store_erase_batch(cs_store *st, const cs_store_msg *v, size_t n, const char *who,
 			             const char *what, cs_erase_counts *c)
 {
-    const struct cs_store_ops *o = st->ops;
     cs_erase_counts mine = {0, 0};
     json_t *detail;
     int     rc;
 
     if (n == 0)
 	return CS_OK;
-    if ((rc = o->wbegin(st)) != CS_OK)
+    if ((rc = cs_store_wbegin(st)) != CS_OK)
 	return rc;
     for (size_t i = 0; rc == CS_OK && i < n; i++)
 	rc = erase_one(st, v + i, &mine);
     if (rc == CS_OK) {
 	detail = json_pack("[{s:I,s:I}]", "messages", (json_int_t) mine.messages,
 			   "threads", (json_int_t) mine.threads);
-	rc = detail ? o->audit_add(st, who, what, detail) : CS_EINTERNAL;
+	rc = cs_store_audit(st, who, what, detail, time(NULL));
 	json_decref(detail);
     }
-    if ((rc = o->wend(st, rc)) == CS_OK) {
+    if ((rc = cs_store_wend(st, rc)) == CS_OK) {
 	c->messages += mine.messages;
 	c->threads += mine.threads;
     }
@@ -114,8 +147,13 @@ int     cs_store_erase_batch(cs_store *st, const cs_store_msg *v, size_t n, cons
 /* cs_store_erase_scrub - no page keeps deleted bytes (after the last batch) */
 int     cs_store_erase_scrub(cs_store *st)
 {
-    int     rc = st->ops->scrub(st);
+    int     rc;
 
+    if (st->flags & CS_STORE_READONLY)
+	return CS_EINTERNAL;
+    pthread_mutex_lock(&st->wlock);
+    rc = st->ops->scrub(st);
+    pthread_mutex_unlock(&st->wlock);
     if (rc != CS_OK)
 	cs_error(NULL, "store: scrub after erasure failed: deleted bytes may remain"
 		 " in free pages until the next scrub");

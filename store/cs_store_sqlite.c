@@ -993,10 +993,9 @@ const struct cs_store_ops cs_store_sqlite_ops = {
     .wbegin = sq_wbegin,
     .wend = sq_wend,
     .msg_delete = sq_msg_delete,
-    .thread_delete = sq_thread_delete,
+    .erase_step = sq_erase_step,
+    .crm_persons = sq_crm_persons,
     .event_add = sq_event_put,
     .audit_add = sq_audit_add,
-    .persons_made_delete = sq_persons_made_delete,
-    .user_drop = sq_user_drop,
     .scrub = sq_scrub,
 };

@@ -100,12 +100,12 @@ int     sq_msg_raw(cs_store *, int64_t raw, cs_buf *);
 int     sq_wbegin(cs_store *);
 int     sq_wend(cs_store *, int rc);
 int     sq_msg_delete(cs_store *, const char *owner, int64_t id, int64_t *left);
-int     sq_thread_delete(cs_store *, const char *owner, int64_t thread);
+int     sq_erase_step(cs_store *, int step, const char *key, int64_t id, long *changes);
+int     sq_crm_persons(cs_store *, const char *norm, json_t *ids);
 int     sq_event_put(cs_store *, const char *type, const char *owner, int64_t thread,
 		             json_t *payload);
-int     sq_audit_add(cs_store *, const char *who, const char *what, json_t *detail);
-int     sq_persons_made_delete(cs_store *, const char *norm, long *n, json_t *crm_ids);
-int     sq_user_drop(cs_store *, const char *user);
+int     sq_audit_add(cs_store *, const char *who, const char *what, json_t *detail,
+		             time_t now);
 int     sq_scrub(cs_store *);
 
 /* Small statement helpers shared by the SQLite backend's files. */

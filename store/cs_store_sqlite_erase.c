@@ -51,40 +51,44 @@ static const char SQL_DEL_RAW_FREE[] =
 static const char SQL_THREAD_LEFT[] =
 "UPDATE threads SET message_count=(SELECT count(*) FROM messages"
 " WHERE owner=?1 AND thread=?2) WHERE owner=?1 AND id=?2 RETURNING message_count";
+/* enum cs_erase_step: each a NULL-terminated list; ?1 the key, ?2 the id. */
 static const char *const SQL_THREAD_DROP[] = {
     "DELETE FROM thread_msgids WHERE owner=?1 AND thread=?2",
     "DELETE FROM thread_links WHERE owner=?1 AND thread=?2",
     "DELETE FROM thread_unlinks WHERE owner=?1 AND thread=?2",
     "DELETE FROM threads WHERE owner=?1 AND id=?2",
+    NULL,
 };
-static const char SQL_AUDIT_ADD[] =
-"INSERT INTO audit(who, at, what, threads) VALUES(?1, strftime('%s','now'), ?2, ?3)";
-static const char SQL_CRM_PERSONS[] =
-"SELECT DISTINCT pe.person FROM person_emails pe JOIN persons p ON p.id=pe.person"
-" WHERE pe.email=?1 AND p.origin='crm' ORDER BY pe.person";
+#define SQ_MADE "(SELECT pe.person FROM person_emails pe JOIN persons p ON p.id=pe.person" \
+    " WHERE pe.email=?1 AND p.origin<>'crm')"
 static const char *const SQL_MADE_DROP[] = {
-    "DELETE FROM thread_links WHERE kind='person' AND id IN (SELECT pe.person FROM"
-    " person_emails pe JOIN persons p ON p.id=pe.person WHERE pe.email=?1 AND p.origin<>'crm')",
-    "DELETE FROM thread_unlinks WHERE kind='person' AND id IN (SELECT pe.person FROM"
-    " person_emails pe JOIN persons p ON p.id=pe.person WHERE pe.email=?1 AND p.origin<>'crm')",
-    "DELETE FROM access WHERE kind='person' AND id IN (SELECT pe.person FROM"
-    " person_emails pe JOIN persons p ON p.id=pe.person WHERE pe.email=?1 AND p.origin<>'crm')",
+    "DELETE FROM thread_links WHERE kind='person' AND id IN " SQ_MADE,
+    "DELETE FROM thread_unlinks WHERE kind='person' AND id IN " SQ_MADE,
+    "DELETE FROM access WHERE kind='person' AND id IN " SQ_MADE,
     "DELETE FROM persons WHERE origin<>'crm' AND id IN"
     " (SELECT person FROM person_emails WHERE email=?1)",
+    NULL,
 };
+#define SQ_OWNED "(SELECT id FROM persons WHERE owner=?1 AND origin<>'crm')"
 static const char *const SQL_USER_DROP[] = {
-    "DELETE FROM thread_links WHERE kind='person' AND id IN"
-    " (SELECT id FROM persons WHERE owner=?1 AND origin<>'crm')",
-    "DELETE FROM thread_unlinks WHERE kind='person' AND id IN"
-    " (SELECT id FROM persons WHERE owner=?1 AND origin<>'crm')",
-    "DELETE FROM access WHERE kind='person' AND id IN"
-    " (SELECT id FROM persons WHERE owner=?1 AND origin<>'crm')",
+    "DELETE FROM thread_links WHERE kind='person' AND id IN " SQ_OWNED,
+    "DELETE FROM thread_unlinks WHERE kind='person' AND id IN " SQ_OWNED,
+    "DELETE FROM access WHERE kind='person' AND id IN " SQ_OWNED,
     "DELETE FROM persons WHERE owner=?1 AND origin<>'crm'",
     "UPDATE persons SET owner=NULL WHERE owner=?1",
     "DELETE FROM access WHERE user=?1",
     "DELETE FROM user_addresses WHERE user=?1",
     "DELETE FROM users WHERE id=?1 AND NOT EXISTS (SELECT 1 FROM threads WHERE owner=?1)",
+    NULL,
 };
+static const char *const *const SQL_STEPS[CS_ERASE_NSTEPS] = {
+    SQL_THREAD_DROP, SQL_MADE_DROP, SQL_USER_DROP,
+};
+static const char SQL_AUDIT_ADD[] =
+"INSERT INTO audit(who, at, what, threads) VALUES(?1, ?4, ?2, ?3)";
+static const char SQL_CRM_PERSONS[] =
+"SELECT DISTINCT pe.person FROM person_emails pe JOIN persons p ON p.id=pe.person"
+" WHERE pe.email=?1 AND p.origin='crm' ORDER BY pe.person";
 
 /* sq_msg_list - a page of copies matching q */
 int     sq_msg_list(cs_store *st, const cs_store_msgq *q, cs_store_msg **out, size_t *n)
@@ -165,23 +169,18 @@ int     sq_msg_raw(cs_store *st, int64_t raw, cs_buf *out)
     return rc;
 }
 
-/* sq_wbegin - take the write connection, open a write transaction */
+/* sq_wbegin - a write transaction (the caller holds wlock) */
 int     sq_wbegin(cs_store *st)
 {
     sq_store *s = st->be;
 
-    if (s->w.db == NULL)
-	return CS_EINTERNAL;
-    pthread_mutex_lock(&st->wlock);
-    if (sqlite3_exec(s->w.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-	cs_error(NULL, "store: begin: %s", sqlite3_errmsg(s->w.db));
-	pthread_mutex_unlock(&st->wlock);
-	return CS_EINTERNAL;
-    }
-    return CS_OK;
+    if (s->w.db && sqlite3_exec(s->w.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
+	return CS_OK;
+    cs_error(NULL, "store: begin: %s", s->w.db ? sqlite3_errmsg(s->w.db) : "read-only");
+    return CS_EINTERNAL;
 }
 
-/* sq_wend - commit (rc CS_OK) or roll back, release the write connection */
+/* sq_wend - commit (rc CS_OK) or roll back */
 int     sq_wend(cs_store *st, int rc)
 {
     sq_store *s = st->be;
@@ -193,21 +192,7 @@ int     sq_wend(cs_store *st, int rc)
     }
     if (rc != CS_OK)
 	sqlite3_exec(s->w.db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&st->wlock);
     return rc;
-}
-
-/* owner_run - run sql with ?1 owner (or address) and ?2 an id */
-static int owner_run(sq_conn *c, const char *sql, const char *owner, int64_t id)
-{
-    sqlite3_stmt *x = sq_stmt(c, sql);
-
-    if (x == NULL)
-	return CS_EINTERNAL;
-    sq_bind_str(x, 1, owner);
-    if (sqlite3_bind_parameter_count(x) >= 2)
-	sqlite3_bind_int64(x, 2, id);
-    return sq_run(x) == SQLITE_OK ? CS_OK : CS_EINTERNAL;
 }
 
 /* sq_msg_delete - one copy, its raw message if unshared; messages left */
@@ -240,15 +225,39 @@ int     sq_msg_delete(cs_store *st, const char *owner, int64_t id, int64_t *left
     return sq_run(x) == SQLITE_OK && *left >= 0 ? CS_OK : CS_EINTERNAL;
 }
 
-/* sq_thread_delete - an empty thread, its threading ids, links, unlinks */
-int     sq_thread_delete(cs_store *st, const char *owner, int64_t thread)
+/* sq_erase_step - one enum cs_erase_step's statements, in order */
+int     sq_erase_step(cs_store *st, int step, const char *key, int64_t id, long *changes)
 {
-    sq_store *s = st->be;
+    sq_conn *c = &((sq_store *) st->be)->w;
+    const char *const *sql;
+    sqlite3_stmt *x;
 
-    for (size_t i = 0; i < sizeof(SQL_THREAD_DROP) / sizeof(*SQL_THREAD_DROP); i++)
-	if (owner_run(&s->w, SQL_THREAD_DROP[i], owner, thread) != CS_OK)
+    for (sql = SQL_STEPS[step]; *sql; sql++) {
+	if ((x = sq_stmt(c, *sql)) == NULL)
 	    return CS_EINTERNAL;
+	sq_bind_str(x, 1, key);
+	if (sqlite3_bind_parameter_count(x) > 1)
+	    sqlite3_bind_int64(x, 2, id);
+	if (sq_run(x) != SQLITE_OK)
+	    return CS_EINTERNAL;
+	*changes = sqlite3_changes(c->db);
+    }
     return CS_OK;
+}
+
+/* sq_crm_persons - the CRM directory's persons with a normalized address */
+int     sq_crm_persons(cs_store *st, const char *norm, json_t *ids)
+{
+    sqlite3_stmt *x = sq_stmt(&((sq_store *) st->be)->w, SQL_CRM_PERSONS);
+    int     step = SQLITE_ERROR;
+
+    if (x != NULL) {
+	sq_bind_str(x, 1, norm);
+	while ((step = sqlite3_step(x)) == SQLITE_ROW)
+	    json_array_append_new(ids, json_string(sq_col_text(x, 0)));
+	sqlite3_reset(x);
+    }
+    return step == SQLITE_DONE ? CS_OK : CS_EINTERNAL;
 }
 
 /* sq_event_put - an X3 event in the open write transaction */
@@ -262,7 +271,8 @@ int     sq_event_put(cs_store *st, const char *type, const char *owner, int64_t 
 }
 
 /* sq_audit_add - one audit row; detail goes in its JSON column */
-int     sq_audit_add(cs_store *st, const char *who, const char *what, json_t *detail)
+int     sq_audit_add(cs_store *st, const char *who, const char *what, json_t *detail,
+		             time_t now)
 {
     sq_store *s = st->be;
     sqlite3_stmt *x;
@@ -276,58 +286,19 @@ int     sq_audit_add(cs_store *st, const char *who, const char *what, json_t *de
     sq_bind_str(x, 1, who);
     sq_bind_str(x, 2, what);
     sq_bind_str(x, 3, text);
+    sqlite3_bind_int64(x, 4, (sqlite3_int64) now);
     rc = sq_run(x);
     free(text);
     return rc == SQLITE_OK ? CS_OK : CS_EINTERNAL;
 }
 
-/* sq_persons_made_delete - crmsync's persons for norm; the CRM's are listed */
-int     sq_persons_made_delete(cs_store *st, const char *norm, long *n, json_t *crm_ids)
-{
-    sq_store *s = st->be;
-    sqlite3_stmt *x;
-    int     step;
-
-    if ((x = sq_stmt(&s->w, SQL_CRM_PERSONS)) == NULL)
-	return CS_EINTERNAL;
-    sq_bind_str(x, 1, norm);
-    while ((step = sqlite3_step(x)) == SQLITE_ROW)
-	json_array_append_new(crm_ids, json_string(sq_col_text(x, 0)));
-    sqlite3_reset(x);
-    if (step != SQLITE_DONE)
-	return CS_EINTERNAL;
-    for (size_t i = 0; i < sizeof(SQL_MADE_DROP) / sizeof(*SQL_MADE_DROP); i++) {
-	if (owner_run(&s->w, SQL_MADE_DROP[i], norm, 0) != CS_OK)
-	    return CS_EINTERNAL;
-	if (i == 3)
-	    *n = sqlite3_changes(s->w.db);
-    }
-    return CS_OK;
-}
-
-/* sq_user_drop - a user without threads, the persons they made, addresses, access */
-int     sq_user_drop(cs_store *st, const char *user)
-{
-    sq_store *s = st->be;
-
-    for (size_t i = 0; i < sizeof(SQL_USER_DROP) / sizeof(*SQL_USER_DROP); i++)
-	if (owner_run(&s->w, SQL_USER_DROP[i], user, 0) != CS_OK)
-	    return CS_EINTERNAL;
-    return CS_OK;
-}
-
-/* sq_scrub - copy the zeroed pages home and empty the WAL */
+/* sq_scrub - copy the zeroed pages home and empty the WAL (wlock held) */
 int     sq_scrub(cs_store *st)
 {
-    sq_store *s = st->be;
-    int     rc, log = 0, done = 0;
+    sqlite3 *db = ((sq_store *) st->be)->w.db;
 
-    if (s->w.db == NULL)
-	return CS_EINTERNAL;
-    pthread_mutex_lock(&st->wlock);
-    rc = sqlite3_wal_checkpoint_v2(s->w.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
-    if (rc != SQLITE_OK)
-	cs_error(NULL, "store: checkpoint: %s", sqlite3_errmsg(s->w.db));
-    pthread_mutex_unlock(&st->wlock);
-    return rc == SQLITE_OK ? CS_OK : CS_EINTERNAL;
+    if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK)
+	return CS_OK;
+    cs_error(NULL, "store: checkpoint: %s", sqlite3_errmsg(db));
+    return CS_EINTERNAL;
 }

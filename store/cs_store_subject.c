@@ -44,8 +44,8 @@
 
 #define SUBJECT_PAGE	500
 
-/* list_has - is norm in a JSON address list ([{address, name}])? */
-static int list_has(const cs_store *st, const char *text, const char *norm)
+/* cs_store_list_has - is norm in a stored address list? copies its display name */
+int     cs_store_list_has(const cs_store *st, const char *text, const char *norm, char **name)
 {
     json_t *a = json_loads(text, 0, NULL), *v;
     char    n[CS_ADDR_MAX + 1];
@@ -54,20 +54,24 @@ static int list_has(const cs_store *st, const char *text, const char *norm)
 
     json_array_foreach(a, i, v) {
 	const char *addr = json_string_value(json_object_get(v, "address"));
+	const char *dn = json_string_value(json_object_get(v, "name"));
 
-	if (addr && cs_store_normalize(st, addr, n, sizeof(n)) == 0 && strcmp(n, norm) == 0)
-	    found = 1;
+	if (addr == NULL || cs_store_normalize(st, addr, n, sizeof(n)) < 0 || strcmp(n, norm))
+	    continue;
+	found = 1;
+	if (name && dn && *dn && *name == NULL)
+	    *name = strdup(dn);
     }
     json_decref(a);
     return found;
 }
 
-/* envelope_has - is norm the envelope sender or a kept recipient? */
-static int envelope_has(const cs_store *st, const char *text, const char *norm)
+/* cs_store_envelope_has - is norm the envelope sender or a recipient this copy kept? */
+int     cs_store_envelope_has(const cs_store *st, const char *text, const char *norm)
 {
     json_t *e = json_loads(text, 0, NULL), *v;
-    const char *from = json_string_value(json_object_get(e, "from"));
     char    n[CS_ADDR_MAX + 1];
+    const char *from = json_string_value(json_object_get(e, "from"));
     size_t  i;
     int     found = from && cs_store_normalize(st, from, n, sizeof(n)) == 0
 	&& strcmp(n, norm) == 0;
@@ -86,9 +90,9 @@ static int envelope_has(const cs_store *st, const char *text, const char *norm)
 static int concerns(const cs_store *st, const cs_store_msg *m, const char *norm)
 {
     for (int i = 0; i < 4; i++)
-	if (list_has(st, m->lists[i], norm))
+	if (cs_store_list_has(st, m->lists[i], norm, NULL))
 	    return 1;
-    return envelope_has(st, m->lists[4], norm);
+    return cs_store_envelope_has(st, m->lists[4], norm);
 }
 
 /* collect - every copy q selects that names norm (NULL: all), in (owner, id) order */
@@ -267,11 +271,11 @@ int     cs_store_subject_export(cs_store *st, const char *address, FILE *mbox,
     if (rc == CS_OK && fflush(mbox) == EOF)
 	rc = CS_EINTERNAL;
     /* The audit row: what was done and how much, never the address. */
-    if (rc == CS_OK && (rc = st->ops->wbegin(st)) == CS_OK) {
+    if (rc == CS_OK && (rc = cs_store_wbegin(st)) == CS_OK) {
 	detail = json_pack("[{s:I}]", "messages", (json_int_t) json_array_size(index));
-	rc = detail ? st->ops->audit_add(st, who, "subject.export", detail) : CS_EINTERNAL;
+	rc = cs_store_audit(st, who, "subject.export", detail, time(NULL));
 	json_decref(detail);
-	rc = st->ops->wend(st, rc);
+	rc = cs_store_wend(st, rc);
     }
     if (rc != CS_OK) {
 	json_decref(index);
@@ -335,16 +339,18 @@ int     cs_store_subject_erase(cs_store *st, const char *address, int dry_run,
     } else
 	rc = erase_all(st, v, n, who, "subject.erase", &c);
     cs_store_msgs_free(v, n);
-    if (rc == CS_OK && (rc = st->ops->wbegin(st)) == CS_OK) {
-	rc = st->ops->persons_made_delete(st, norm, &persons, crm);
+    if (rc == CS_OK && (rc = cs_store_wbegin(st)) == CS_OK) {
+	rc = st->ops->crm_persons(st, norm, crm);
+	if (rc == CS_OK)
+	    rc = st->ops->erase_step(st, CS_ERASE_MADE, norm, 0, &persons);
 	if (rc == CS_OK) {
 	    detail = json_pack("[{s:I,s:I,s:I}]", "messages", (json_int_t) c.messages,
 			       "threads", (json_int_t) c.threads, "persons", (json_int_t) persons);
-	    rc = detail ? st->ops->audit_add(st, who, "subject.erase", detail) : CS_EINTERNAL;
+	    rc = cs_store_audit(st, who, "subject.erase", detail, time(NULL));
 	    json_decref(detail);
 	}
 	/* A dry run rolls back: it counts the persons it would delete. */
-	rc = st->ops->wend(st, dry_run && rc == CS_OK ? CS_EINVAL : rc);
+	rc = cs_store_wend(st, dry_run && rc == CS_OK ? CS_EINVAL : rc);
 	if (dry_run && rc == CS_EINVAL)
 	    rc = CS_OK;
     }
@@ -385,8 +391,10 @@ int     cs_store_mailbox_purge(cs_store *st, const char *user, int dry_run, cons
     } else
 	rc = erase_all(st, v, n, who, "mailbox.purge", &c);
     cs_store_msgs_free(v, n);
-    if (rc == CS_OK && !dry_run && (rc = st->ops->wbegin(st)) == CS_OK)
-	rc = st->ops->wend(st, st->ops->user_drop(st, user));
+    long    changed;
+
+    if (rc == CS_OK && !dry_run && (rc = cs_store_wbegin(st)) == CS_OK)
+	rc = cs_store_wend(st, st->ops->erase_step(st, CS_ERASE_USER, user, 0, &changed));
     if (rc == CS_OK && !dry_run)
 	rc = cs_store_erase_scrub(st);
     if (rc != CS_OK)
