@@ -166,6 +166,8 @@ int     pg_msg_raw(cs_store *st, int64_t raw, cs_buf *out)
 {
     pg_store *s = st->be;
     PGresult *r;
+    unsigned char *bytes;
+    size_t  len;
     int     rc;
 
     pthread_mutex_lock(&s->rlock);
@@ -175,9 +177,12 @@ int     pg_msg_raw(cs_store *st, int64_t raw, cs_buf *out)
 	return CS_EINTERNAL;
     if (PQntuples(r) == 0)
 	rc = CS_ENOTFOUND;
-    else
-	rc = cs_buf_append(out, PQgetvalue(r, 0, 0), (size_t) PQgetlength(r, 0, 0)) < 0
-	    ? CS_EINTERNAL : CS_OK;
+    else if ((bytes = PQunescapeBytea((const unsigned char *) pg_text(r, 0, 0), &len)) == NULL)
+	rc = CS_EINTERNAL;
+    else {
+	rc = cs_buf_append(out, bytes, len) < 0 ? CS_EINTERNAL : CS_OK;
+	PQfreemem(bytes);
+    }
     PQclear(r);
     return rc;
 }
