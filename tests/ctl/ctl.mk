@@ -4,3 +4,5 @@ EXTRA_DIST += ctl/policy-cli.sh
 # SPEC R1-R3: subject export / erase, retention run, mailbox purge
 TESTS += ctl/subject.sh
 EXTRA_DIST += ctl/subject.sh
+TESTS += ctl/retention-milter.sh
+EXTRA_DIST += ctl/retention-milter.sh
