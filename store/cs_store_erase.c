@@ -147,13 +147,23 @@ int     cs_store_erase_batch(cs_store *st, const cs_store_msg *v, size_t n, cons
 /* cs_store_erase_scrub - no page keeps deleted bytes (after the last batch) */
 int     cs_store_erase_scrub(cs_store *st)
 {
-    int     rc;
+    struct timespec pause = {0, 100 * 1000 * 1000};
+    int     rc = CS_EINTERNAL;
 
     if (st->flags & CS_STORE_READONLY)
 	return CS_EINTERNAL;
-    pthread_mutex_lock(&st->wlock);
-    rc = st->ops->scrub(st);
-    pthread_mutex_unlock(&st->wlock);
+    /*
+     * A busy store (the milter's writer, a reader on an old snapshot) can
+     * keep the scrub from finishing: try again for a while, letting this
+     * process's own writer in between.
+     */
+    for (int i = 0; i < CS_ERASE_SCRUB_TRIES && rc != CS_OK; i++) {
+	if (i)
+	    nanosleep(&pause, NULL);
+	pthread_mutex_lock(&st->wlock);
+	rc = st->ops->scrub(st);
+	pthread_mutex_unlock(&st->wlock);
+    }
     if (rc != CS_OK)
 	cs_error(NULL, "store: scrub after erasure failed: deleted bytes may remain"
 		 " in free pages until the next scrub");

@@ -14,6 +14,9 @@ typedef struct cs_erase_counts {
     long    threads;
 } cs_erase_counts;
 
+/* Tries of the scrub, 100 ms apart, before it is reported undone. */
+#define CS_ERASE_SCRUB_TRIES	50
+
 /* Copies a batch holds at most (one transaction). */
 #define CS_ERASE_BATCH	256
 
@@ -21,7 +24,8 @@ int     cs_store_erase_supported(const cs_store *);
 /* Delete v[0..n) in one transaction: events, one audit row (who, what). */
 int     cs_store_erase_batch(cs_store *, const cs_store_msg *v, size_t n, const char *who,
 			             const char *what, cs_erase_counts *);
-/* After the last batch: the deleted bytes leave the store's files. */
+/* After the last batch: the deleted bytes leave the store's files. A
+ * failure leaves the deletions done (and logged): answer "scrubbed" false. */
 int     cs_store_erase_scrub(cs_store *);
 
 #endif

@@ -127,7 +127,9 @@ typedef struct cs_store_msgq {
     const char *owner;			/* NULL: every mailbox */
     time_t  before;			/* 0: any; else min(date, arrival) < before */
     const char *needle;			/* NULL: any; else in the lower-cased lists */
-    const char *after_owner;		/* NULL: from the start */
+    const char *needle2;		/* NULL: any; else also in them */
+    const char *after_owner;		/* keyset: NULL from the start (with
+					 * owner: after_owner is ignored) */
     int64_t after_id;
     size_t  limit;
 } cs_store_msgq;

@@ -35,14 +35,21 @@
 #include "cs_store_impl.h"
 #include "cs_store_pg.h"
 
+/* As SQLite's: the keyset stands alone; one mailbox is a range of its own. */
+#define PGX_COLS \
+    "SELECT m.owner, m.id, m.thread, m.raw, m.arrival, m.date, m.subject," \
+    " m.from_json, m.to_json, m.cc_json, m.reply_to_json, m.envelope FROM messages m"
+#define PGX_FILTER \
+    " AND ($2::bigint IS NULL OR least(coalesce(m.date, m.arrival), m.arrival) < $2::bigint)" \
+    " AND ($3::text IS NULL OR strpos(lower(m.from_json || m.to_json || m.cc_json" \
+    " || m.reply_to_json || m.envelope), $3) > 0)" \
+    " AND ($7::text IS NULL OR strpos(lower(m.from_json || m.to_json || m.cc_json" \
+    " || m.reply_to_json || m.envelope), $7) > 0)"
 static const char PGX_LIST[] =
-"SELECT m.owner, m.id, m.thread, m.raw, m.arrival, m.date, m.subject,"
-" m.from_json, m.to_json, m.cc_json, m.reply_to_json, m.envelope FROM messages m"
-" WHERE ($1::text IS NULL OR m.owner=$1)"
-" AND ($2::bigint IS NULL OR least(coalesce(m.date, m.arrival), m.arrival) < $2::bigint)"
-" AND ($3::text IS NULL OR strpos(lower(m.from_json || m.to_json || m.cc_json"
-" || m.reply_to_json || m.envelope), $3) > 0)"
-" AND ($4::text IS NULL OR (m.owner, m.id) > ($4::text, $5::bigint))"
+PGX_COLS " WHERE (m.owner, m.id) > ($4::text, $5::bigint) AND $1::text IS NULL" PGX_FILTER
+" ORDER BY m.owner, m.id LIMIT $6::bigint";
+static const char PGX_LIST_OWNER[] =
+PGX_COLS " WHERE m.owner=$1::text AND m.id > $5::bigint AND $4::text IS NOT NULL" PGX_FILTER
 " ORDER BY m.owner, m.id LIMIT $6::bigint";
 static const char PGX_RAW[] = "SELECT data FROM raw WHERE id=$1::bigint";
 static const char PGX_RAW_SHA[] =
@@ -114,15 +121,16 @@ int     pg_msg_list(cs_store *st, const cs_store_msgq *q, cs_store_msg **out, si
     *out = NULL;
     *n = 0;
     snprintf(before, sizeof(before), "%lld", (long long) q->before);
-    snprintf(after_id, sizeof(after_id), "%lld", (long long) q->after_id);
+    snprintf(after_id, sizeof(after_id), "%lld", q->after_owner ? (long long) q->after_id : -1LL);
     snprintf(limit, sizeof(limit), "%zu", q->limit);
     pthread_mutex_lock(&s->rlock);
     if (pg_ensure(s, &s->r) < 0) {
 	pthread_mutex_unlock(&s->rlock);
 	return CS_EINTERNAL;
     }
-    r = pg_q(&s->r, PGX_LIST, "ssssss", q->owner, q->before ? before : NULL, q->needle,
-	     q->after_owner, after_id, limit);
+    r = pg_q(&s->r, q->owner ? PGX_LIST_OWNER : PGX_LIST, "sssssss", q->owner,
+	     q->before ? before : NULL, q->needle, q->after_owner ? q->after_owner : "",
+	     after_id, limit, q->needle2);
     pthread_mutex_unlock(&s->rlock);
     if (r == NULL) {
 	cs_error(NULL, "store: %s", s->r.msg);

@@ -55,7 +55,7 @@ int     cs_store_retention_run(cs_store *st, long dflt, const cs_retention *r, s
     char   *after = NULL;
     size_t  n, i, ndoomed = 0, scanned = 0;
     long    least = dflt;
-    int     rc = CS_OK, more = 0;
+    int     rc = CS_OK, more = 0, scrubbed = 0;
 
     *out = NULL;
     if (!cs_store_erase_supported(st))
@@ -99,13 +99,14 @@ int     cs_store_retention_run(cs_store *st, long dflt, const cs_retention *r, s
 	rc = cs_store_erase_batch(st, doomed + i, ndoomed - i < CS_ERASE_BATCH
 				  ? ndoomed - i : CS_ERASE_BATCH, "retention", "retention", &c);
     if (rc == CS_OK && !dry_run && c.messages)
-	rc = cs_store_erase_scrub(st);
+	scrubbed = cs_store_erase_scrub(st) == CS_OK;
     if (dry_run)
 	c.messages = (long) ndoomed;
     cs_store_msgs_free(doomed, ndoomed);
     if (rc != CS_OK)
 	return rc;
-    *out = json_pack("{s:b,s:I,s:I,s:I,s:b}", "dry_run", dry_run,
+    *out = json_pack("{s:b,s:b,s:I,s:I,s:I,s:b}", "dry_run", dry_run,
+		     "scrubbed", scrubbed || dry_run || c.messages == 0,
 		     "messages_deleted", (json_int_t) c.messages,
 		     "threads_deleted", (json_int_t) c.threads,
 		     "scanned", (json_int_t) scanned, "more", more);

@@ -35,14 +35,24 @@
 #define SQ_MSG_COLS \
     "m.owner, m.id, m.thread, m.raw, m.arrival, m.date, m.subject," \
     " m.from_json, m.to_json, m.cc_json, m.reply_to_json, m.envelope FROM messages m"
-#define SQ_MSG_WHERE \
-    " WHERE (?1 IS NULL OR m.owner=?1)" \
+/*
+ * The keyset condition stands alone (no "?4 IS NULL OR"), so that each
+ * page starts in the primary key where the last one ended instead of
+ * scanning from the first row: the first page passes ('', -1). One
+ * mailbox (purge) is the range owner=?1.
+ */
+#define SQ_MSG_FILTER \
     " AND (?2 IS NULL OR min(coalesce(m.date, m.arrival), m.arrival) < ?2)" \
     " AND (?3 IS NULL OR instr(lower(m.from_json || m.to_json || m.cc_json" \
     " || m.reply_to_json || m.envelope), ?3) > 0)" \
-    " AND (?4 IS NULL OR (m.owner, m.id) > (?4, ?5))" \
-    " ORDER BY m.owner, m.id LIMIT ?6"
-static const char SQL_MSG_LIST[] = "SELECT " SQ_MSG_COLS SQ_MSG_WHERE;
+    " AND (?7 IS NULL OR instr(lower(m.from_json || m.to_json || m.cc_json" \
+    " || m.reply_to_json || m.envelope), ?7) > 0)"
+static const char SQL_MSG_LIST[] =
+"SELECT " SQ_MSG_COLS " WHERE (m.owner, m.id) > (?4, ?5) AND ?1 IS NULL" SQ_MSG_FILTER
+" ORDER BY m.owner, m.id LIMIT ?6";
+static const char SQL_MSG_LIST_OWNER[] =
+"SELECT " SQ_MSG_COLS " WHERE m.owner=?1 AND m.id > ?5 AND ?4 IS NOT NULL" SQ_MSG_FILTER
+" ORDER BY m.owner, m.id LIMIT ?6";
 static const char SQL_RAW[] = "SELECT data FROM raw WHERE id=?1";
 static const char SQL_DEL_ONE[] =
 "DELETE FROM messages WHERE owner=?1 AND id=?2 RETURNING thread, raw";
@@ -104,7 +114,7 @@ int     sq_msg_list(cs_store *st, const cs_store_msgq *q, cs_store_msg **out, si
 	free(v);
 	return CS_EINTERNAL;
     }
-    if ((x = sq_stmt(&s->r, SQL_MSG_LIST)) == NULL) {
+    if ((x = sq_stmt(&s->r, q->owner ? SQL_MSG_LIST_OWNER : SQL_MSG_LIST)) == NULL) {
 	sq_read_end(s);
 	free(v);
 	return CS_EINTERNAL;
@@ -113,8 +123,9 @@ int     sq_msg_list(cs_store *st, const cs_store_msgq *q, cs_store_msg **out, si
     if (q->before)
 	sqlite3_bind_int64(x, 2, (sqlite3_int64) q->before);
     sq_bind_str(x, 3, q->needle);
-    sq_bind_str(x, 4, q->after_owner);
-    sqlite3_bind_int64(x, 5, q->after_id);
+    sq_bind_str(x, 4, q->after_owner ? q->after_owner : "");
+    sqlite3_bind_int64(x, 5, q->after_owner ? q->after_id : -1);
+    sq_bind_str(x, 7, q->needle2);
     sqlite3_bind_int64(x, 6, (sqlite3_int64) q->limit);
     while (*n < q->limit && (step = sqlite3_step(x)) == SQLITE_ROW) {
 	cs_store_msg *m = v + (*n)++;

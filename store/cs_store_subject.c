@@ -9,7 +9,9 @@
  *	its From, To, Cc or Reply-To list or its envelope (sender or a
  *	recipient the copy kept). The backend only narrows the candidates
  *	(msg_list with the address's "@domain" as a substring); the exact
- *	test is written here, once.
+ *	test is written here, once. (The local part is a second substring:
+ *	lower-cased, a stored "Dana+x@Example.org" holds both "dana" and
+ *	"@example.org".)
  *
  *	Export writes each distinct message once (copies in several
  *	mailboxes share one raw message, C3) as mboxrd, and answers the
@@ -148,7 +150,7 @@ static int collect(cs_store *st, cs_store_msgq q, const char *norm,
 
 /* subject_norm - normalize the address and derive the backend's needle */
 static int subject_norm(const cs_store *st, const char *address, char *norm, size_t normlen,
-			        char *needle, size_t needlelen)
+			        char *needle, size_t needlelen, char *local, size_t locallen)
 {
     const char *at;
 
@@ -157,21 +159,24 @@ static int subject_norm(const cs_store *st, const char *address, char *norm, siz
 	|| (at = strrchr(norm, '@')) == NULL || at == norm || at[1] == 0)
 	return CS_EINVAL;
     snprintf(needle, needlelen, "%s", at);
+    snprintf(local, locallen, "%.*s", (int) (at - norm), norm);
     return CS_OK;
 }
 
 /* subject_copies - every copy concerning address */
 static int subject_copies(cs_store *st, const char *address, cs_store_msg **all, size_t *n)
 {
-    char    norm[CS_ADDR_MAX + 1], needle[CS_ADDR_MAX + 1];
+    char    norm[CS_ADDR_MAX + 1], needle[CS_ADDR_MAX + 1], local[CS_ADDR_MAX + 1];
     cs_store_msgq q = {0};
     int     rc;
 
     if (!cs_store_erase_supported(st))
 	return CS_EINTERNAL;
-    if ((rc = subject_norm(st, address, norm, sizeof(norm), needle, sizeof(needle))) != CS_OK)
+    if ((rc = subject_norm(st, address, norm, sizeof(norm), needle, sizeof(needle),
+			   local, sizeof(local))) != CS_OK)
 	return rc;
     q.needle = needle;
+    q.needle2 = local;
     return collect(st, q, norm, all, n);
 }
 
@@ -317,18 +322,19 @@ static long distinct_threads(cs_store_msg *v, size_t n)
 int     cs_store_subject_erase(cs_store *st, const char *address, int dry_run,
 				       const char *who, json_t **out)
 {
-    char    norm[CS_ADDR_MAX + 1], needle[CS_ADDR_MAX + 1];
+    char    norm[CS_ADDR_MAX + 1], needle[CS_ADDR_MAX + 1], local[CS_ADDR_MAX + 1];
     cs_store_msg *v = NULL;
     cs_erase_counts c = {0, 0};
     json_t *crm = json_array(), *detail;
     long    persons = 0;
     size_t  n = 0;
-    int     rc;
+    int     rc, scrubbed = dry_run;
 
     *out = NULL;
     if (crm == NULL)
 	return CS_EINTERNAL;
-    if ((rc = subject_norm(st, address, norm, sizeof(norm), needle, sizeof(needle))) != CS_OK
+    if ((rc = subject_norm(st, address, norm, sizeof(norm), needle, sizeof(needle), local,
+			   sizeof(local))) != CS_OK
 	|| (rc = subject_copies(st, address, &v, &n)) != CS_OK) {
 	json_decref(crm);
 	return rc;
@@ -355,12 +361,12 @@ int     cs_store_subject_erase(cs_store *st, const char *address, int dry_run,
 	    rc = CS_OK;
     }
     if (rc == CS_OK && !dry_run)
-	rc = cs_store_erase_scrub(st);
+	scrubbed = cs_store_erase_scrub(st) == CS_OK;
     if (rc != CS_OK) {
 	json_decref(crm);
 	return rc;
     }
-    *out = json_pack("{s:b,s:I,s:I,s:I,s:o}", "dry_run", dry_run,
+    *out = json_pack("{s:b,s:b,s:I,s:I,s:I,s:o}", "dry_run", dry_run, "scrubbed", scrubbed,
 		     "messages_deleted", (json_int_t) c.messages,
 		     "threads_deleted", (json_int_t) c.threads,
 		     "persons_deleted", (json_int_t) persons, "crm_persons", crm);
@@ -375,7 +381,8 @@ int     cs_store_mailbox_purge(cs_store *st, const char *user, int dry_run, cons
     cs_store_msg *v = NULL;
     cs_erase_counts c = {0, 0};
     size_t  n = 0;
-    int     rc;
+    long    changed;
+    int     rc, scrubbed = dry_run;
 
     *out = NULL;
     if (user == NULL || *user == 0 || strlen(user) > 255)
@@ -391,15 +398,14 @@ int     cs_store_mailbox_purge(cs_store *st, const char *user, int dry_run, cons
     } else
 	rc = erase_all(st, v, n, who, "mailbox.purge", &c);
     cs_store_msgs_free(v, n);
-    long    changed;
-
     if (rc == CS_OK && !dry_run && (rc = cs_store_wbegin(st)) == CS_OK)
 	rc = cs_store_wend(st, st->ops->erase_step(st, CS_ERASE_USER, user, 0, &changed));
     if (rc == CS_OK && !dry_run)
-	rc = cs_store_erase_scrub(st);
+	scrubbed = cs_store_erase_scrub(st) == CS_OK;
     if (rc != CS_OK)
 	return rc;
-    *out = json_pack("{s:b,s:s,s:I,s:I}", "dry_run", dry_run, "user", user,
+    *out = json_pack("{s:b,s:b,s:s,s:I,s:I}", "dry_run", dry_run, "scrubbed", scrubbed,
+		     "user", user,
 		     "messages_deleted", (json_int_t) c.messages,
 		     "threads_deleted", (json_int_t) c.threads);
     return *out ? CS_OK : CS_EINTERNAL;
