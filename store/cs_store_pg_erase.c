@@ -55,7 +55,11 @@ static const char PGX_RAW[] = "SELECT data FROM raw WHERE id=$1::bigint";
 static const char PGX_RAW_SHA[] =
 "SELECT r.sha256 FROM messages m JOIN raw r ON r.id=m.raw WHERE m.owner=$1 AND m.id=$2::bigint";
 static const char PGX_DEL_ONE[] =
-"DELETE FROM messages WHERE owner=$1 AND id=$2::bigint RETURNING thread, raw";
+"DELETE FROM messages WHERE owner=$1 AND id=$2::bigint RETURNING thread, raw, message_id";
+/* Its own Message-ID leaves its thread's threading ids (T1) too. */
+static const char PGX_DEL_MSGID[] =
+"DELETE FROM thread_msgids WHERE owner=$1 AND msgid=$2"
+" AND NOT EXISTS (SELECT 1 FROM messages WHERE owner=$1 AND message_id=$2)";
 static const char PGX_DEL_RAW_FREE[] =
 "DELETE FROM raw WHERE id=$1::bigint AND NOT EXISTS (SELECT 1 FROM messages WHERE raw=$1::bigint)";
 static const char PGX_THREAD_LEFT[] =
@@ -256,6 +260,10 @@ int     pg_msg_delete(cs_store *st, const char *owner, int64_t id, int64_t *left
     }
     thread = pg_int(r, 0, 0);
     raw = pg_int(r, 0, 1);
+    if (!pg_null(r, 0, 2) && pg_x(c, PGX_DEL_MSGID, "ss", owner, pg_text(r, 0, 2)) < 0) {
+	PQclear(r);
+	return CS_EINTERNAL;
+    }
     PQclear(r);
     if (pg_x(c, PGX_DEL_RAW_FREE, "i", raw) < 0
 	|| (r = pg_q(c, PGX_THREAD_LEFT, "si", owner, thread)) == NULL)

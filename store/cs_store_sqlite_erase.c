@@ -55,7 +55,11 @@ static const char SQL_MSG_LIST_OWNER[] =
 " ORDER BY m.owner, m.id LIMIT ?6";
 static const char SQL_RAW[] = "SELECT data FROM raw WHERE id=?1";
 static const char SQL_DEL_ONE[] =
-"DELETE FROM messages WHERE owner=?1 AND id=?2 RETURNING thread, raw";
+"DELETE FROM messages WHERE owner=?1 AND id=?2 RETURNING thread, raw, message_id";
+/* Its own Message-ID leaves its thread's threading ids (T1) too. */
+static const char SQL_DEL_MSGID[] =
+"DELETE FROM thread_msgids WHERE owner=?1 AND msgid=?2"
+" AND NOT EXISTS (SELECT 1 FROM messages WHERE owner=?1 AND message_id=?2)";
 static const char SQL_DEL_RAW_FREE[] =
 "DELETE FROM raw WHERE id=?1 AND NOT EXISTS (SELECT 1 FROM messages WHERE raw=?1)";
 static const char SQL_THREAD_LEFT[] =
@@ -212,6 +216,8 @@ int     sq_msg_delete(cs_store *st, const char *owner, int64_t id, int64_t *left
     sq_store *s = st->be;
     sqlite3_stmt *x;
     sqlite3_int64 thread, raw;
+    char   *msgid;
+    int     rc;
 
     *left = -1;
     if ((x = sq_stmt(&s->w, SQL_DEL_ONE)) == NULL)
@@ -224,7 +230,19 @@ int     sq_msg_delete(cs_store *st, const char *owner, int64_t id, int64_t *left
     }
     thread = sqlite3_column_int64(x, 0);
     raw = sqlite3_column_int64(x, 1);
-    if (sq_run(x) != SQLITE_OK || (x = sq_stmt(&s->w, SQL_DEL_RAW_FREE)) == NULL)
+    if ((msgid = sqlite3_column_type(x, 2) == SQLITE_NULL ? NULL
+	 : strdup(sq_col_text(x, 2))) == NULL && sqlite3_column_type(x, 2) != SQLITE_NULL) {
+	sqlite3_reset(x);
+	return CS_EINTERNAL;
+    }
+    rc = sq_run(x);
+    if (rc == SQLITE_OK && msgid && (x = sq_stmt(&s->w, SQL_DEL_MSGID)) != NULL) {
+	sq_bind_str(x, 1, owner);
+	sq_bind_str(x, 2, msgid);
+	rc = sq_run(x);
+    }
+    free(msgid);
+    if (rc != SQLITE_OK || (x = sq_stmt(&s->w, SQL_DEL_RAW_FREE)) == NULL)
 	return CS_EINTERNAL;
     sqlite3_bind_int64(x, 1, raw);
     if (sq_run(x) != SQLITE_OK || (x = sq_stmt(&s->w, SQL_THREAD_LEFT)) == NULL)

@@ -47,6 +47,10 @@ NOW_F='Mon Nov 30 10:00:00 2026'
     msg alice@example.com 'Dana+news@Subject.Example' MARKDANA2 "$NOW_D" "$NOW_F" 'Cc: bob@example.com'
     msg carol@subject.example alice@example.com OTHERCAROL "$NOW_D" "$NOW_F"
     msg frank@x.example alice@example.com OTHERFRANK "$NOW_D" "$NOW_F"
+    # A thread dana joins with a reply: erase takes the reply, the thread
+    # stays with frank's message (message.deleted, not thread.deleted).
+    msg frank@x.example alice@example.com THREADROOT "$NOW_D" "$NOW_F"
+    msg dana@subject.example alice@example.com MARKDANA4 "$NOW_D" "$NOW_F" 'In-Reply-To: <THREADROOT@fixture>'
     # R1 fixture: old by Date; no Date (arrival: the From_ line, old);
     # 2 months old (kept by alice's 365d). The importer takes a Date as
     # the arrival, so a Date in the future is unit/t_retention's case.
@@ -80,21 +84,25 @@ hits() {
     fi
 }
 stat_of() { ctl stats | "$J" "$1"; }
+sqlq() {
+    if [ -n "$PG" ]; then psql -X -A -t -q "$DB" -c "$1"; else sqlite3 "$DB" "$1"; fi
+}
 
-tap_like "$(ctl import --user alice "$D/alice.mbox" 2>&1)" '"imported":7,' "alice's fixture imported"
+tap_like "$(ctl import --user alice "$D/alice.mbox" 2>&1)" '"imported":9,' "alice's fixture imported"
 tap_like "$(ctl import --user bob "$D/bob.mbox" 2>&1)" '"imported":4,' "bob's fixture imported"
-tap_is "$(stat_of messages)" 11 "11 copies stored"
+tap_is "$(stat_of messages)" 13 "13 copies stored"
 
 # 1. Export: exactly dana's three messages, each once, mboxrd.
 ctl subject export dana@subject.example --out "$D/ex.mbox" >"$D/ex.out" 2>"$D/ex.err"
 tap_is "$?" 0 "subject export exits 0"
-tap_is "$("$J" messages <"$D/ex.out")" 3 "three distinct messages exported"
-tap_is "$(grep -c '^From ' "$D/ex.mbox")" 3 "three From_ lines in the mbox"
-tap_is "$(grep -c '^Subject: MARKDANA[123]$' "$D/ex.mbox")" 3 "they are MARKDANA1-3"
-tap_is "$(grep -c -e OTHER -e RET -e MARKBOB "$D/ex.mbox")" 0 "no message of another address"
-tap_is "$(grep -c '^>From the start' "$D/ex.mbox")" 3 "body From_ lines quoted (mboxrd)"
+tap_is "$("$J" messages <"$D/ex.out")" 4 "four distinct messages exported"
+tap_is "$(grep -c '^From ' "$D/ex.mbox")" 4 "four From_ lines in the mbox"
+tap_is "$(grep -c '^Subject: MARKDANA[1234]$' "$D/ex.mbox")" 4 "they are MARKDANA1-4"
+tap_is "$(grep -c -e OTHER -e RET -e MARKBOB -e '^Subject: THREADROOT' "$D/ex.mbox")" 0 \
+    "no message of another address"
+tap_is "$(grep -c '^>From the start' "$D/ex.mbox")" 4 "body From_ lines quoted (mboxrd)"
 tap_is "$(stat -c %a "$D/ex.mbox")" 600 "the mbox is mode 0600"
-tap_is "$("$J" -n . <"$D/ex.mbox.json")" 3 "the index has three entries"
+tap_is "$("$J" -n . <"$D/ex.mbox.json")" 4 "the index has four entries"
 tap_is "$("$J" '[0].mailboxes' <"$D/ex.mbox.json" | tr -d ' \n')" '["alice"]' \
     "the first was alice's alone"
 tap_is "$("$J" '[1].mailboxes' <"$D/ex.mbox.json" | tr -d ' \n')" '["alice","bob"]' \
@@ -108,6 +116,11 @@ tap_is "$?" 4 "an address without @: bad input"
 ctl subject export dana@subject.example --out "$D/ex.mbox" >/dev/null 2>&1
 tap_is "$?" 4 "an existing --out file is never overwritten"
 
+# A person alice made by hand for dana (K3): crmsync's, so erase deletes it.
+t1=$("$J" '[0].threads[0].thread' <"$D/ex.mbox.json")
+tap_like "$(ctl contact create --as alice --thread "$t1" --address dana@subject.example 2>&1)" \
+    '"created": true' "alice makes a person for dana"
+
 # 2. Erase: the scan finds the markers first. On SQLite another
 #    connection stays open meanwhile (as the milter's would), so closing
 #    crmsyncctl's does not checkpoint the WAL: the erase itself must.
@@ -120,17 +133,27 @@ fi
 tap_like "$(hits MARKDANA2)" '^[1-9]' "before erase, the store's bytes hold the marker"
 ev0=$(stat_of events_pending)
 ctl subject erase dana@subject.example --dry-run >"$D/dry.json"
-tap_is "$("$J" messages_deleted <"$D/dry.json")" 4 "dry run: four copies would go"
-tap_is "$(stat_of messages)" 11 "dry run deletes nothing"
+tap_is "$("$J" messages_deleted <"$D/dry.json")" 5 "dry run: five copies would go"
+tap_is "$("$J" persons_deleted <"$D/dry.json")" 1 "dry run: and alice's person"
+tap_is "$(stat_of messages)" 13 "dry run deletes nothing"
+tap_is "$(stat_of persons)" 1 "dry run keeps the person"
 ctl subject erase DANA@subject.example >"$D/erase.json"
 tap_is "$?" 0 "subject erase exits 0"
-tap_is "$("$J" messages_deleted <"$D/erase.json")" 4 "four copies deleted"
+tap_is "$("$J" messages_deleted <"$D/erase.json")" 5 "five copies deleted"
 tap_is "$("$J" threads_deleted <"$D/erase.json")" 4 "four threads left empty deleted"
+tap_is "$("$J" persons_deleted <"$D/erase.json")" 1 "alice's person for dana deleted"
+tap_is "$(stat_of persons)" 0 "no person left"
 tap_is "$("$J" scrubbed <"$D/erase.json")" true "the answer says the store was scrubbed"
 tap_is "$(grep -c subject.example "$D/erase.json")" 0 "the answer names no address"
-tap_is "$(stat_of messages)" 7 "seven copies left"
-tap_is "$(( $(stat_of events_pending) - ev0 ))" 4 "four deletion events queued"
-for m in MARKDANA1 MARKDANA2 MARKDANA3; do
+tap_is "$(stat_of messages)" 8 "eight copies left"
+tap_is "$(( $(stat_of events_pending) - ev0 ))" 5 "five deletion events queued"
+tap_is "$(sqlq "SELECT count(*) FROM events WHERE type='message.deleted'")" 1 \
+    "one message.deleted (the thread lives on)"
+tap_like "$(sqlq "SELECT payload FROM events WHERE type='message.deleted'")" '"thread":"t[0-9]+"' \
+    "... naming its thread"
+tap_is "$(sqlq "SELECT count(*) FROM events WHERE type='thread.deleted'")" 4 "four thread.deleted"
+tap_like "$(hits THREADROOT)" '^[1-9]' "frank's message of that thread is kept"
+for m in MARKDANA1 MARKDANA2 MARKDANA3 MARKDANA4; do
     tap_is "$(hits $m)" 0 "after erase, no byte of the store holds $m"
 done
 tap_like "$(hits OTHERCAROL)" '^[1-9]' "... while the scan still finds a kept message"
@@ -149,7 +172,7 @@ tap_is "$(hits OTHERCAROL)" 0 "after delete, no byte of the store holds it"
 export CRMSYNC_TEST_NOW=1796083200
 ctl retention run --dry-run >"$D/rd.json"
 tap_is "$("$J" messages_deleted <"$D/rd.json")" 3 "retention dry run: three copies are old"
-tap_is "$(stat_of messages)" 6 "dry run deletes nothing"
+tap_is "$(stat_of messages)" 7 "dry run deletes nothing"
 tap_like "$(hits RETOLDDATE)" '^[1-9]' "before retention, the store holds an old message"
 ctl retention run >"$D/r.json"
 tap_is "$?" 0 "retention run exits 0"
@@ -173,4 +196,14 @@ tap_is "$("$J" messages_deleted <"$D/p.json")" 1 "bob's last copy deleted"
 tap_is "$(stat_of mailboxes.bob)" "" "bob's mailbox is gone"
 tap_is "$(hits MARKBOB)" 0 "no byte of the store holds bob's message"
 tap_like "$(hits OTHERFRANK)" '^[1-9]' "alice's mail is untouched"
+
+# 5. A CRM directory person with the address is listed, never deleted.
+printf '{"persons": [{"id": "crm-frank", "name": "Frank", "emails": ["frank@x.example"], "access": ["alice"]}], "deals": []}\n' \
+    >"$D/dir.json"
+tap_ok "directory with a CRM person for frank" ctl directory import "$D/dir.json"
+ctl subject erase frank@x.example >"$D/ef.json"
+tap_is "$("$J" crm_persons <"$D/ef.json" | tr -d ' \n')" '["crm-frank"]' "erase lists the CRM's person"
+tap_is "$("$J" persons_deleted <"$D/ef.json")" 0 "and deletes no CRM person"
+tap_ok "crm-frank is still there" ctl person crm-frank --as alice
+tap_is "$(hits OTHERFRANK)" 0 "frank's messages are gone"
 tap_done
