@@ -155,14 +155,13 @@ int     cs_store_erase_scrub(cs_store *st)
     /*
      * A busy store (the milter's writer, a reader on an old snapshot) can
      * keep the scrub from finishing: try again for a while, letting this
-     * process's own writer in between.
+     * process's own writer in between (the backend takes wlock if it
+     * needs the write connection).
      */
     for (int i = 0; i < CS_ERASE_SCRUB_TRIES && rc != CS_OK; i++) {
 	if (i)
 	    nanosleep(&pause, NULL);
-	pthread_mutex_lock(&st->wlock);
 	rc = st->ops->scrub(st);
-	pthread_mutex_unlock(&st->wlock);
     }
     if (rc != CS_OK)
 	cs_error(NULL, "store: scrub after erasure failed: deleted bytes may remain"

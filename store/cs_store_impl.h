@@ -204,7 +204,8 @@ struct cs_store_ops {
      * thread) and sets *changes to the rows its last statement changed;
      * crm_persons appends the CRM persons with an address; event_add
      * queues an X3 event (payload borrowed) and audit_add an audit row.
-     * scrub runs outside a transaction: no page of the store keeps
+     * scrub runs outside a transaction and without wlock (it takes it
+     * if it needs the write connection): no page of the store keeps
      * deleted bytes (SQLite: secure_delete is on, the WAL is
      * checkpointed and truncated; PostgreSQL: VACUUM). CS_OK or
      * CS_EINTERNAL (msg_delete: CS_ENOTFOUND when the copy is gone).

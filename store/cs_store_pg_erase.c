@@ -329,13 +329,21 @@ int     pg_audit_add(cs_store *st, const char *who, const char *what, json_t *de
     return rc < 0 ? CS_EINTERNAL : CS_OK;
 }
 
-/* pg_scrub - VACUUM the tables deletions touch, outside a transaction (wlock held) */
+/*
+ * pg_scrub - VACUUM the tables deletions touch, on a connection of its
+ * own: a VACUUM of large tables takes a while, and the write connection
+ * (the milter's mail) must not wait for it.
+ */
 int     pg_scrub(cs_store *st)
 {
     pg_store *s = st->be;
+    PGconn *pc = PQconnectdb(s->conninfo);
+    PGresult *r = PQstatus(pc) == CONNECTION_OK ? PQexec(pc, PGX_VACUUM) : NULL;
+    int     ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
 
-    if (pg_ensure(s, &s->w) == 0 && pg_cmd(&s->w, PGX_VACUUM) == 0)
-	return CS_OK;
-    cs_error(NULL, "store: vacuum: %s", s->w.msg);
-    return CS_EINTERNAL;
+    if (!ok)
+	cs_error(NULL, "store: vacuum: %s", PQerrorMessage(pc));
+    PQclear(r);
+    PQfinish(pc);
+    return ok ? CS_OK : CS_EINTERNAL;
 }

@@ -53,6 +53,8 @@ static const char SQL_MSG_LIST[] =
 static const char SQL_MSG_LIST_OWNER[] =
 "SELECT " SQ_MSG_COLS " WHERE m.owner=?1 AND m.id > ?5 AND ?4 IS NOT NULL" SQ_MSG_FILTER
 " ORDER BY m.owner, m.id LIMIT ?6";
+#define SQ_SCRUB_BUSY_MS	100	/* one scrub try's wait for readers */
+
 static const char SQL_RAW[] = "SELECT data FROM raw WHERE id=?1";
 static const char SQL_DEL_ONE[] =
 "DELETE FROM messages WHERE owner=?1 AND id=?2 RETURNING thread, raw, message_id";
@@ -321,13 +323,24 @@ int     sq_audit_add(cs_store *st, const char *who, const char *what, json_t *de
     return rc == SQLITE_OK ? CS_OK : CS_EINTERNAL;
 }
 
-/* sq_scrub - copy the zeroed pages home and empty the WAL (wlock held) */
+/*
+ * sq_scrub - copy the zeroed pages home and empty the WAL, under wlock.
+ * The checkpoint waits for readers through the busy handler while the
+ * write connection is taken: a short wait here, so that the writer (the
+ * milter's mail) is never held up long; the caller tries again.
+ */
 int     sq_scrub(cs_store *st)
 {
     sqlite3 *db = ((sq_store *) st->be)->w.db;
+    int     rc;
 
-    if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK)
+    pthread_mutex_lock(&st->wlock);
+    sqlite3_busy_timeout(db, SQ_SCRUB_BUSY_MS);
+    rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    sqlite3_busy_timeout(db, st->timeout_ms > 0x7fffffffL ? 0x7fffffff : (int) st->timeout_ms);
+    pthread_mutex_unlock(&st->wlock);
+    if (rc == SQLITE_OK)
 	return CS_OK;
-    cs_error(NULL, "store: checkpoint: %s", sqlite3_errmsg(db));
+    cs_debug(NULL, "store: checkpoint: %s", sqlite3_errmsg(db));
     return CS_EINTERNAL;
 }
