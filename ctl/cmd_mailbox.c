@@ -24,6 +24,8 @@ int     cmd_mailbox(ctl_ctx *ctx, int argc, char **argv)
     cs_store *store;
     json_t *out = NULL;
 
+    if (argc > 0 && strcmp(argv[0], "purge") == 0)
+	return cmd_mailbox_purge(ctx, argc - 1, argv + 1);
     for (int i = 0; i < argc; i++) {
 	if (i + 1 >= argc)
 	    return ctl_fail(CTL_USAGE, "%s needs a value", argv[i]);

@@ -86,8 +86,8 @@ static int participant(cs_store *st, const char *as, long long id, const char *n
     }
     for (size_t r = 0; r + 5 <= t.n; r += 5) {
 	for (int i = 0; i < 4; i++)
-	    found |= cs_match_list(st, t.v[r + i], norm, name);
-	found |= cs_match_envelope(st, t.v[r + 4], norm);
+	    found |= cs_store_list_has(st, t.v[r + i], norm, name);
+	found |= cs_store_envelope_has(st, t.v[r + 4], norm);
     }
     cs_strlist_free(&t);
     return found;

@@ -100,6 +100,7 @@ struct cs_sql {
     const char *user_upsert;		/* id, role: active */
     const char *addr_add;		/* user, address (idempotent) */
     const char *ev_retry;		/* failed events pending again */
+    const char *crm_persons;		/* email: the CRM's persons with it (R2) */
     /* Reading (cs_store_read.c). */
     const char *tmsgs;			/* as, thread: message_id, from, to, cc, date,
 					 * sort_date, subject, truncated, raw */

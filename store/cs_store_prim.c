@@ -164,3 +164,17 @@ int     cs_prim_persons_by_email(cs_store *st, const char *address, const char *
     cs_db_close(r);
     return bad || rc < 0 ? -1 : 0;
 }
+
+/* cs_prim_crm_persons - the CRM directory's persons with an address (R2) */
+int     cs_prim_crm_persons(cs_store *st, const char *norm, json_t *ids)
+{
+    cs_rows *r = cs_db_q(st, CS_DB_W, SQL(st)->crm_persons, "s", norm);
+    int     n = -1;
+
+    if (r == NULL)
+	return CS_EINTERNAL;
+    while ((n = cs_db_next(r)) > 0)
+	json_array_append_new(ids, json_string(cs_db_text(r, 0)));
+    cs_db_close(r);
+    return n < 0 ? CS_EINTERNAL : CS_OK;
+}

@@ -43,4 +43,7 @@ int     cs_prim_user_address(cs_store *, const char *address);
 int     cs_prim_persons_by_email(cs_store *, const char *address, const char *as,
 				         struct cs_person_rows *);
 
+/* R2: the CRM directory's persons with an address, appended; CS_OK, CS_EINTERNAL. */
+int     cs_prim_crm_persons(cs_store *, const char *norm, json_t *ids);
+
 #endif

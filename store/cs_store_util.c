@@ -222,48 +222,6 @@ int     cs_add_list(json_t *participants, const char *text)
     return rc;
 }
 
-/* cs_match_list - is norm in a stored address list? copies its display name */
-int     cs_match_list(cs_store *st, const char *text, const char *norm, char **name)
-{
-    json_t *a = json_loads(text, 0, NULL), *v;
-    char    n[CS_ADDR_MAX + 1];
-    size_t  i;
-    int     found = 0;
-
-    json_array_foreach(a, i, v) {
-	const char *addr = json_string_value(json_object_get(v, "address"));
-	const char *dn = json_string_value(json_object_get(v, "name"));
-
-	if (addr == NULL || cs_store_normalize(st, addr, n, sizeof(n)) < 0 || strcmp(n, norm))
-	    continue;
-	found = 1;
-	if (dn && *dn && *name == NULL)
-	    *name = strdup(dn);
-    }
-    json_decref(a);
-    return found;
-}
-
-/* cs_match_envelope - is norm the envelope sender or a recipient this copy kept? */
-int     cs_match_envelope(cs_store *st, const char *text, const char *norm)
-{
-    json_t *e = json_loads(text, 0, NULL), *v;
-    char    n[CS_ADDR_MAX + 1];
-    const char *from = json_string_value(json_object_get(e, "from"));
-    size_t  i;
-    int     found = from && cs_store_normalize(st, from, n, sizeof(n)) == 0
-	&& strcmp(n, norm) == 0;
-
-    json_array_foreach(json_object_get(e, "rcpts"), i, v) {
-	const char *r = json_string_value(v);
-
-	if (r && cs_store_normalize(st, r, n, sizeof(n)) == 0 && strcmp(n, norm) == 0)
-	    found = 1;
-    }
-    json_decref(e);
-    return found;
-}
-
 /* cs_jobs_fail_all - the whole group is lost: every waiter hears so */
 void    cs_jobs_fail_all(cs_store_job **jobs, size_t n)
 {

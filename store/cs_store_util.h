@@ -58,12 +58,6 @@ json_t *cs_addr_array(const char *text);
 /* Append a stored JSON address list to participants (NULL text: none). */
 int     cs_add_list(json_t *participants, const char *text);
 
-/* Is norm in a stored address list? Copies its first display name. */
-int     cs_match_list(struct cs_store *st, const char *text, const char *norm, char **name);
-
-/* Is norm the envelope sender or a recipient this copy kept? */
-int     cs_match_envelope(struct cs_store *st, const char *text, const char *norm);
-
 /* The whole group is lost: every waiter hears CS_EINTERNAL. */
 void    cs_jobs_fail_all(struct cs_store_job **jobs, size_t n);
 

@@ -119,6 +119,13 @@ int     pg_record_threads(cs_store *, const char *, const char *, const char *, 
 int     pg_thread_list(cs_store *, pg_conn *, const char *as, PGresult *, int n,
 		               int owner_col, json_t *out);
 
+/* Erasure and retention primitives (cs_store_pg_erase.c; cs_store_impl.h). */
+int     pg_msg_list(cs_store *, const cs_store_msgq *, cs_store_msg **, size_t *n);
+int     pg_msg_raw(cs_store *, int64_t raw, cs_buf *);
+int     pg_msg_delete(cs_store *, const char *owner, int64_t id, int64_t *left);
+int     pg_erase_step(cs_store *, int step, const char *key, int64_t id, long *changes);
+int     pg_scrub(cs_store *);
+
 /* Shared read helpers (cs_store_pg.c). */
 
 /* The owner actions' primitives (cs_store_impl.h) and SQL (cs_store_db.h). */

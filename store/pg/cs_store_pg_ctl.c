@@ -792,6 +792,8 @@ const struct cs_sql pg_sql = {
 	" ON CONFLICT(id) DO UPDATE SET role=excluded.role, active=1",
     .addr_add = "INSERT INTO user_addresses(\"user\", address) VALUES($1, $2) ON CONFLICT DO NOTHING",
     .ev_retry = "UPDATE events SET state='pending', next_try=0, done_at=NULL WHERE state='failed'",
+    .crm_persons = "SELECT DISTINCT pe.person FROM person_emails pe JOIN persons p"
+	" ON p.id=pe.person WHERE pe.email=$1 AND p.origin='crm' ORDER BY pe.person",
     .tmsgs = SQL_TMSGS,
     .tmsgs_own = SQL_TMSGS_OWN,
     .stat_schema = "SELECT coalesce(max(version), 0) FROM schema_version",
