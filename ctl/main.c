@@ -63,8 +63,8 @@ int     ctl_fail(int code, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     err = cs_answer_error(code, msg);
-    if (err && (text = json_dumps(err, JSON_COMPACT)) != NULL) {
-	fprintf(stderr, "%s\n", text);
+    if (err && (text = cs_answer_error_text(err, NULL)) != NULL) {
+	fputs(text, stderr);
 	free(text);
     } else
 	fprintf(stderr, "{\"error\": \"internal\", \"message\": \"out of memory\"}\n");

@@ -40,13 +40,13 @@ json_t *cs_answer_error(int code, const char *message)
     return json_pack("{s:s, s:s}", "error", cs_answer_error_name(code), "message", message);
 }
 
-/* cs_answer_text - the printed form: indent 2, newline; NULL on ENOMEM */
-char   *cs_answer_text(const json_t *j, size_t *len)
+/* dump - JSON text with a newline; NULL on ENOMEM */
+static char *dump(const json_t *j, size_t flags, size_t *len)
 {
     char   *text, *out;
     size_t  n;
 
-    if ((text = json_dumps(j, JSON_INDENT(2))) == NULL)
+    if ((text = json_dumps(j, flags)) == NULL)
 	return NULL;
     n = strlen(text);
     if ((out = realloc(text, n + 2)) == NULL) {
@@ -58,6 +58,18 @@ char   *cs_answer_text(const json_t *j, size_t *len)
     if (len)
 	*len = n + 1;
     return out;
+}
+
+/* cs_answer_text - an answer's printed form: indent 2, newline */
+char   *cs_answer_text(const json_t *j, size_t *len)
+{
+    return dump(j, JSON_INDENT(2), len);
+}
+
+/* cs_answer_error_text - an error's printed form: one line */
+char   *cs_answer_error_text(const json_t *j, size_t *len)
+{
+    return dump(j, JSON_COMPACT, len);
 }
 
 /* cs_answer_code - store error to answer code */

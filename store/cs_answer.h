@@ -41,6 +41,8 @@ const char *cs_answer_error_name(int code);
 json_t *cs_answer_error(int code, const char *message);
 /* The JSON text both programs print: 2-space indent and a newline. */
 char   *cs_answer_text(const json_t *, size_t *len);
+/* An error object as both print it: compact, one line with its newline. */
+char   *cs_answer_error_text(const json_t *, size_t *len);
 /* CS_E* to CS_ANS_*. */
 int     cs_answer_code(int store_rc);
 /* A page size, 1..500: 0 and *out set, else -1. */
