@@ -1,4 +1,7 @@
 # tests/api/api.mk - crmsync-api over HTTP (SPEC X5). No root, no Postfix:
-# the fixture is ctl-gen's.
-TESTS += api/api.sh
-EXTRA_DIST += api/api.sh api/apilib.sh
+# the fixture is ctl-gen's. privacy-api.sh runs tests/e2e/privacy.sh's
+# matrix through HTTP (ctl-via-api); privacy-api-pg.sh the same on
+# PostgreSQL (skipped as tests/pg/privacy-pg.sh is).
+TESTS += api/api.sh api/privacy-api.sh api/privacy-api-pg.sh
+EXTRA_DIST += api/api.sh api/apilib.sh api/ctl-via-api api/privacy-api.sh \
+	api/privacy-api-pg.sh
