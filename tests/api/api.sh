@@ -225,6 +225,7 @@ grep -qF -e "$T1" -e "$T2" "$LOG"
 tap_is "$?" 1 "no token in the log"
 
 # --- SIGUSR1: tokens and policy reloaded; R3 through the API.
+tap_is "$(req GET /v1/persons/p1/threads pete)" 200 "pete, in the policy, reads p1's page"
 printf 'User olivia\nAddress olivia@corp.example\nUser dave\nAddress dave@corp.example\n' \
     >"$CS_TMP/policy/users.policy"
 : >"$TOK.new"
@@ -235,8 +236,8 @@ kill -USR1 "$(cat "$API_STATE"/*.pid)"
 cs_wait 5 grep -q "reloaded:" "$LOG"
 tap_is "$(TOKEN=$T3 req GET /v1/mailbox olivia)" 200 "the new token works after SIGUSR1"
 tap_is "$(req GET /v1/mailbox olivia)" 401 "the removed token is refused after SIGUSR1"
-tap_is "$(TOKEN=$T3 req GET /v1/deals/d1/threads pete)" 404 \
-    "R3: pete, no longer in the policy, reads nothing (404)"
+tap_is "$(TOKEN=$T3 req GET /v1/persons/p1/threads pete)" 404 \
+    "R3: pete, no longer in the policy, reads nothing (404), not even p1's page"
 tap_is "$(TOKEN=$T3 req GET /v1/deals/d1/threads dave)" 200 "dave, still in it, reads d1"
 chmod 644 "$TOK"
 kill -USR1 "$(cat "$API_STATE"/*.pid)"
@@ -248,7 +249,8 @@ chmod 600 "$TOK"
 refused() {
     _d=$1 _want=$2
     shift 2
-    "$CRMSYNC_API" -f -c "$CS_TMP/bad.conf" "$@" >"$OUT" 2>&1 </dev/null
+    # A daemon that wrongly starts is stopped after 10 s (exit 124).
+    timeout 10 "$CRMSYNC_API" -f -c "$CS_TMP/bad.conf" "$@" >"$OUT" 2>&1 </dev/null
     _rc=$?
     tap_is "$_rc" 1 "$_d: refused (exit 1)"
     tap_like "$(cat "$OUT")" "$_want" "$_d: says why"
@@ -287,7 +289,7 @@ perl -MIO::Socket::INET -e '
     my @s;
     for (1..100) {
 	my $c = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $ARGV[0]) or last;
-	print $c "GET /v1/heal"; push @s, $c;
+	print $c "GET /v1/heal"; $c->blocking(0); push @s, $c;
     }
     open(my $f, ">", $ARGV[1]); print $f scalar(@s), "\n"; close $f;
     my $closed = 0; my $t0 = time;
