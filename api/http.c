@@ -124,12 +124,11 @@ static int split(const char *url, api_req *r)
     return 0;
 }
 
-/* match - route of the path; *method_ok 0 when the path is known for another method */
+/* match - the route of the path and method; NULL with allow listing the
+ * methods the path takes ("" when the path is unknown) */
 static const struct route_def *match(const api_req *r, const char *method, char *allow,
 				             size_t allowlen)
 {
-    const struct route_def *found = NULL;
-
     allow[0] = 0;
     for (size_t i = 0; i < NROUTES; i++) {
 	int     n = 0, same = 1;
@@ -150,21 +149,17 @@ static const struct route_def *match(const api_req *r, const char *method, char 
 	if (strstr(allow, routes[i].method) == NULL)
 	    snprintf(allow + strlen(allow), allowlen - strlen(allow), "%s%s",
 		     allow[0] ? ", " : "", routes[i].method);
-	found = found ? found : &routes[i];
     }
-    (void) found;
     return NULL;
 }
 
 /* log_request - the access-log line */
-static void log_request(struct MHD_Connection *c, api_req *r, const char *method,
-			        const char *url, unsigned status)
+static void log_request(api_req *r, const char *method, const char *url, unsigned status)
 {
     struct timespec t1;
     char    path[160], as[80];
     double  ms;
 
-    (void) c;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     ms = (double) (t1.tv_sec - r->t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - r->t0.tv_nsec) / 1e6;
     cs_info(NULL, "api: %s %s %u %.2fms as=%s", method, cs_sanitize(url, path, sizeof(path)),
@@ -218,7 +213,7 @@ static enum MHD_Result respond(api_state *st, struct MHD_Connection *c, api_req 
     MHD_destroy_response(resp);
     r->answered = 1;
     count(st, r, status);
-    log_request(c, r, method, url, status);
+    log_request(r, method, url, status);
     return ok;
 }
 

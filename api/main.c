@@ -137,7 +137,7 @@ static int check_listen(const cs_config *cfg, api_addr *addr, char **cert, char 
 /* reload - SIGUSR1: new policy and tokens, or the old ones kept */
 static void reload(api_state *st)
 {
-    cs_config *cfg, *oldcfg;
+    cs_config *cfg;
     cs_policy *pol, *oldpol;
     api_tokens *tok, *oldtok;
     char    err[1024];
@@ -154,15 +154,14 @@ static void reload(api_state *st)
     pthread_rwlock_wrlock(&st->lock);
     oldpol = st->policy;
     oldtok = st->tokens;
-    oldcfg = st->cfg;
     st->policy = pol;
     st->tokens = tok;
-    /* Workers read database and timeouts from st->cfg: keep the first. */
     pthread_rwlock_unlock(&st->lock);
+    /* Workers keep the store the first config named (Database needs a
+     * restart): only LogLevel, the policy and the tokens change here. */
     cs_policy_unref(oldpol);
     api_tokens_free(oldtok);
     cs_config_unref(cfg);
-    (void) oldcfg;
     cs_info(NULL, "reloaded: %zu users, %zu tokens", cs_policy_nusers(pol),
 	    api_tokens_count(tok));
 }
