@@ -3,7 +3,7 @@
 #
 # SYNOPSIS
 #	tests/bench/api-bench.sh [--messages N] [--mailboxes M] [--runs K]
-#		[--duration S] [--connections C] [--keep]
+#		[--duration S] [--connections C] [--keep] [--postgresql]
 #
 # DESCRIPTION
 #	Builds ctl-bench's store (tests/bench/ctl-gen bench: N messages,
@@ -24,6 +24,10 @@
 #	Every wrk run must answer 2xx only: a non-2xx answer or a socket
 #	error fails the benchmark.
 #
+#	--postgresql runs the same against a copy of the store in a private
+#	PostgreSQL cluster on loopback (as tests/bench/ctl-bench.sh
+#	--postgresql: root, psql and sqlite3 needed).
+#
 #	The client shares the machine with the server: on this 2-core
 #	machine wrk takes a part of the CPU that the server would otherwise
 #	have.
@@ -35,7 +39,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${CRMSYNC_API:=$top_builddir/api/crmsync-api}"
 : "${CTL_GEN:=$top_builddir/tests/bench/ctl-gen}"
 
-N=20000 M=100 K=200 D=10 C=32 KEEP=0
+N=20000 M=100 K=200 D=10 C=32 KEEP=0 PG=0
 while [ $# -gt 0 ]; do
     case $1 in
     --messages) N=$2; shift 2 ;;
@@ -44,7 +48,8 @@ while [ $# -gt 0 ]; do
     --duration) D=$2; shift 2 ;;
     --connections) C=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    *) echo "usage: $0 [--messages N] [--mailboxes M] [--runs K] [--duration S] [--connections C] [--keep]" >&2
+    --postgresql) PG=1; shift ;;
+    *) echo "usage: $0 [--messages N] [--mailboxes M] [--runs K] [--duration S] [--connections C] [--keep] [--postgresql]" >&2
 	exit 1 ;;
     esac
 done
@@ -54,10 +59,19 @@ done
 command -v wrk >/dev/null 2>&1 || { echo "$0: wrk not installed (apt-get install wrk)" >&2; exit 1; }
 . "$top_srcdir/tests/lib.sh"
 
+CLUSTER=$top_srcdir/tests/pg/pgcluster.sh
+if [ "$PG" = 1 ]; then
+    [ "$(id -u)" = 0 ] || { echo "$0: --postgresql needs root (initdb runs as postgres)" >&2; exit 1; }
+    for b in psql sqlite3; do
+	command -v $b >/dev/null 2>&1 || { echo "$0: --postgresql needs $b" >&2; exit 1; }
+    done
+fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/crmsync-apibench.XXXXXX") || exit 1
+PGDIR=$TMP/pg
 API_PID=
 cleanup() {
     [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null
+    [ "$PG" = 1 ] && sh "$CLUSTER" stop "$PGDIR" >/dev/null 2>&1
     [ "$KEEP" = 1 ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -75,6 +89,16 @@ eval "$("$CTL_GEN" bench "$DB" "$N" "$M" 2>/dev/null)" || { echo "generation fai
 t1=$(ms)
 printf 'store: %s messages in %s mailboxes, %s KB, generated in %s ms\n' \
     "$N" "$M" "$(du -k "$DB" | cut -f1)" $(( (t1 - t0) / 1000000 ))
+STORE=$DB
+if [ "$PG" = 1 ]; then
+    chmod 755 "$TMP"
+    PGPORT=$(cs_free_port) || exit 1
+    sh "$CLUSTER" start "$PGDIR" "$PGPORT" >/dev/null || exit 1
+    sh "$CLUSTER" createdb "$PGDIR" "$PGPORT" bench >/dev/null || exit 1
+    STORE=postgresql://postgres@127.0.0.1:$PGPORT/bench
+    sh "$here/ctl-pg-load.sh" "$DB" "$STORE" >/dev/null || { echo "copy to PostgreSQL failed" >&2; exit 1; }
+    printf 'PostgreSQL: a copy on 127.0.0.1:%s\n' "$PGPORT"
+fi
 i=1
 while [ "$i" -le "$M" ]; do
     u=$(printf 'u%03d' "$i")
@@ -85,7 +109,7 @@ done >"$TMP/policy/users.policy"
 TOKEN=$(cat "$TMP/tokens")
 PORT=$(cs_free_port) || exit 1
 printf 'Database %s\nPolicyDir %s\nSyslog no\nApiListen inet:%s@127.0.0.1\nApiTokenFile %s\n' \
-    "$DB" "$TMP/policy" "$PORT" "$TMP/tokens" >"$CONF"
+    "$STORE" "$TMP/policy" "$PORT" "$TMP/tokens" >"$CONF"
 "$CRMSYNC_API" -f -c "$CONF" </dev/null >"$TMP/api.log" 2>&1 &
 API_PID=$!
 i=0
