@@ -93,7 +93,7 @@ static int policy_check(ctl_ctx *ctx)
     if ((rc = ctl_print(out)) != 0)
 	return rc;
     if (nprob > 0)
-	return ctl_fail(CTL_BADINPUT, "%zu user%s with a broken Rules script",
+	return ctl_fail(CTL_BADINPUT, "%zu broken Rules script%s: their users sync nothing",
 			nprob, nprob == 1 ? "" : "s");
     return CTL_OK;
 }

@@ -5,6 +5,7 @@
  *	CRM-facing and admin command line for the crmsync store
  * SYNOPSIS
  *	crmsyncctl [-c config] command [arguments]
+ *	crmsyncctl -V | -h
  * DESCRIPTION
  *	Prints JSON on stdout; errors as a JSON object on stderr; exit codes
  *	as SPEC X1 says. CRM-facing commands act --as a user and the store's
@@ -22,6 +23,7 @@
 
 /* Application-specific. */
 #include "ctl.h"
+#include "cs_cli.h"
 #include "cs_log.h"
 #include "cs_message.h"
 
@@ -130,6 +132,8 @@ cs_store *ctl_open_store(ctl_ctx *ctx, unsigned flags)
     cs_store *s;
 
     s = cs_store_open(ctx->cfg->database, flags, ctx->cfg->store_timeout_ms, err, sizeof(err));
+    /* X3: without a WebhookURL the milter keeps events and sends none. */
+    cs_store_set_webhook(s, ctx->cfg->webhook_url != NULL);
     if (s == NULL) {
 	char    shown[512];
 
@@ -155,10 +159,18 @@ int     ctl_parse_limit(const char *s, int *out)
     return cs_answer_parse_limit(s, out);
 }
 
-/* usage - list commands */
+/* usage - options and commands */
 static int usage(FILE *fp, int code)
 {
-    fprintf(fp, "usage: crmsyncctl [-c config] command [arguments]\ncommands:\n");
+    static const cs_cli_opt opts[] = {
+	CS_CLI_OPT_CONFIG,
+	CS_CLI_OPT_VERSION,
+	CS_CLI_OPT_HELP,
+	{NULL, NULL},
+    };
+
+    cs_cli_usage(fp, "crmsyncctl", "[-c config] command [arguments] | -V | -h", opts);
+    fprintf(fp, "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
 	fprintf(fp, "  %s\n", commands[i].usage);
     return code;
@@ -170,14 +182,23 @@ int     main(int argc, char **argv)
     char    err[1024];
     int     i = 1, rc;
 
-    if (i + 1 < argc && strcmp(argv[i], "-c") == 0) {
-	ctx.config_path = argv[i + 1];
-	i += 2;
+    /* Options before the command; a command's own options follow it. */
+    while (i < argc && argv[i][0] == '-') {
+	if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+	    ctx.config_path = argv[i + 1];
+	    i += 2;
+	} else if (strcmp(argv[i], "-V") == 0) {
+	    cs_cli_version(stdout, "crmsyncctl");
+	    return CTL_OK;
+	} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+	    return usage(stdout, CTL_OK);
+	} else {
+	    ctl_fail(CTL_USAGE, "unknown option: %s", argv[i]);
+	    return usage(stderr, CTL_USAGE);
+	}
     }
     if (i >= argc)
 	return usage(stderr, CTL_USAGE);
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-	return usage(stdout, CTL_OK);
     for (size_t c = 0; c < NCOMMANDS; c++) {
 	if (strcmp(argv[i], commands[c].name) != 0)
 	    continue;

@@ -31,49 +31,63 @@
 enum key_type {
     T_STRING, T_LIST, T_DOMAINS, T_ADDRS, T_BLOCK, T_DURATION, T_MSEC, T_SIZE,
     T_BOOL, T_OCTAL, T_ONERROR, T_SYNC, T_CIDRS, T_LOGLEVEL, T_FACILITY, T_SOCKET,
+    T_DIR,				/* a string: a directory the milter makes */
 };
 
 static const char *const type_names[] = {
     "string", "list", "domain list", "address list", "block list", "duration",
     "duration", "size", "boolean", "octal", "accept|tempfail", "all|labels|off",
     "network list", "error|warn|info|debug", "syslog facility", "socket",
+    "directory",
 };
 
+/*
+ * One row per key, as Postfix's CONFIG_*_TABLE rows: name, type, field,
+ * default, whether SIGUSR1 applies a change, and for numbers (durations,
+ * sizes, octal) the smallest and largest value accepted. Defaults and
+ * bounds are written as in the file and parsed by the same code; a row
+ * may stop after "reload" (no bounds).
+ */
 typedef struct key_def {
     const char *name;
     enum key_type type;
     size_t  off;
     const char *dflt;			/* NULL: unset */
-    int     reload;
+    int     reload;			/* 1: SIGUSR1 applies it; 0: restart */
+    const char *min;			/* NULL: no lower bound */
+    const char *max;			/* NULL: no upper bound */
 } key_def;
 
 #define OFF(f) offsetof(cs_config, f)
 
+/* XXX A row without bounds stops after "reload"; C zeroes the rest. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const key_def key_table[] = {
     {"Socket", T_SOCKET, OFF(socket), "unix:/run/crmsync/crmsync.sock", 0},
     {"UserID", T_STRING, OFF(user_id), NULL, 0},
     {"PidFile", T_STRING, OFF(pid_file), NULL, 0},
-    {"UMask", T_OCTAL, OFF(umask), "007", 0},
+    {"UMask", T_OCTAL, OFF(umask), "007", 0, "0", "777"},
     {"Database", T_STRING, OFF(database), "/var/lib/crmsync/crmsync.db", 0},
-    {"SpoolDir", T_STRING, OFF(spool_dir), "/var/lib/crmsync/spool", 0},
+    {"SpoolDir", T_DIR, OFF(spool_dir), "/var/lib/crmsync/spool", 0},
     {"PolicyDir", T_STRING, OFF(policy_dir), "/etc/crmsync/policy.d", 1},
     {"InternalDomains", T_DOMAINS, OFF(internal_domains), NULL, 1},
     {"SubaddressDelimiter", T_STRING, OFF(subaddress_delimiter), "+", 1},
-    {"MaxMessageSize", T_SIZE, OFF(max_message_size), "25M", 1},
-    {"SpoolThreshold", T_SIZE, OFF(spool_threshold), "256K", 1},
+    {"MaxMessageSize", T_SIZE, OFF(max_message_size), "25M", 1, "1K", "512M"},
+    {"SpoolThreshold", T_SIZE, OFF(spool_threshold), "256K", 1, "1K", "512M"},
     {"On-Error", T_ONERROR, OFF(on_error), "accept", 1},
     {"DefaultSync", T_SYNC, OFF(default_sync), "all", 1},
-    {"DefaultWindow", T_DURATION, OFF(default_window), "30d", 1},
+    {"DefaultWindow", T_DURATION, OFF(default_window), "30d", 1, "1h", "3650d"},
     {"SyncInternal", T_BOOL, OFF(sync_internal), "no", 1},
     {"Block", T_BLOCK, OFF(block), NULL, 1},
     {"Dropbox", T_ADDRS, OFF(dropbox), NULL, 1},
     {"DropboxRemove", T_BOOL, OFF(dropbox_remove), "yes", 1},
     {"TrustedNetworks", T_CIDRS, OFF(trusted_networks), NULL, 1},
-    {"StoreTimeout", T_MSEC, OFF(store_timeout_ms), "10s", 1},
+    {"StoreTimeout", T_MSEC, OFF(store_timeout_ms), "10s", 1, "100ms", "4m"},
     {"WebhookURL", T_STRING, OFF(webhook_url), NULL, 0},
     {"WebhookSecret", T_STRING, OFF(webhook_secret), NULL, 0},
     {"WebhookCAFile", T_STRING, OFF(webhook_ca_file), NULL, 0},
-    {"EventRetention", T_DURATION, OFF(event_retention), "7d", 1},
+    {"EventRetention", T_DURATION, OFF(event_retention), "7d", 1, "1h", "3650d"},
     {"Syslog", T_BOOL, OFF(use_syslog), "yes", 0},
     {"SyslogFacility", T_FACILITY, OFF(syslog_facility), "mail", 0},
     {"LogLevel", T_LOGLEVEL, OFF(log_level), "info", 1},
@@ -82,6 +96,7 @@ static const key_def key_table[] = {
     {"ApiTLSCert", T_STRING, OFF(api_tls_cert), NULL, 0},
     {"ApiTLSKey", T_STRING, OFF(api_tls_key), NULL, 0},
 };
+#pragma GCC diagnostic pop
 
 #define NKEYS (sizeof(key_table) / sizeof(key_table[0]))
 
@@ -97,6 +112,8 @@ const cs_config_keyinfo *cs_config_keys(size_t *n)
 	    info[i].type = type_names[key_table[i].type];
 	    info[i].dflt = key_table[i].dflt;
 	    info[i].reload = key_table[i].reload;
+	    info[i].min = key_table[i].min;
+	    info[i].max = key_table[i].max;
 	}
 	atomic_store(&filled, 1);
     }
@@ -120,12 +137,71 @@ static int check_socket(const char *v, const char **why)
     return -1;
 }
 
+/* parse_number - a duration, size or octal value as a number */
+static int parse_number(const key_def *k, const char *v, uint64_t *n, const char **why)
+{
+    long    l;
+
+    switch (k->type) {
+    case T_DURATION:
+	if (cs_parse_duration(v, &l, why) < 0)
+	    return -1;
+	*n = (uint64_t) l;
+	return 0;
+    case T_MSEC:
+	if (cs_parse_duration_ms(v, &l, why) < 0)
+	    return -1;
+	*n = (uint64_t) l;
+	return 0;
+    case T_SIZE:
+	return cs_parse_size(v, n, why);
+    case T_OCTAL:{
+	    char   *end;
+	    unsigned long m;
+
+	    errno = 0;
+	    m = strtoul(v, &end, 8);
+	    if (errno || *end || end == v || v[0] < '0' || v[0] > '7' || m > 07777) {
+		*why = "expected an octal mode such as 007";
+		return -1;
+	    }
+	    *n = m;
+	    return 0;
+	}
+    default:
+	*why = "internal error: not a number type";
+	return -1;
+    }
+}
+
+/* check_bounds - a number within the row's min and max */
+static int check_bounds(const key_def *k, const char *v, uint64_t n, const char **why)
+{
+    /* Thread-safe: the message names the row's constant strings only. */
+    static _Thread_local char msg[160];
+    uint64_t lo = 0, hi = UINT64_MAX;
+    const char *ignored;
+
+    if ((k->min && parse_number(k, k->min, &lo, &ignored) < 0)
+	|| (k->max && parse_number(k, k->max, &hi, &ignored) < 0)) {
+	*why = "internal error: bad bound in the key table";
+	return -1;
+    }
+    if (n >= lo && n <= hi)
+	return 0;
+    snprintf(msg, sizeof(msg), "%.40s is out of range (%s from %s to %s)", v,
+	     type_names[k->type], k->min ? k->min : "0", k->max ? k->max : "unlimited");
+    *why = msg;
+    return -1;
+}
+
 /* set_value - parse one value into its field; why set on error */
 static int set_value(cs_config *cfg, const key_def *k, const char *v, const char **why)
 {
     switch (k->type) {
     case T_STRING:
     case T_SOCKET:
+    case T_DIR:
 	if (k->type == T_SOCKET && check_socket(v, why) < 0)
 	    return -1;
 	free(*FIELD(cfg, k, char *));
@@ -161,36 +237,21 @@ static int set_value(cs_config *cfg, const key_def *k, const char *v, const char
 	    return 0;
 	}
     case T_DURATION:
-	return cs_parse_duration(v, FIELD(cfg, k, long), why);
-    case T_MSEC:{
-	    long    secs;
+    case T_MSEC:
+    case T_SIZE:
+    case T_OCTAL:{
+	    uint64_t n;
 
-	    if (cs_parse_duration(v, &secs, why) < 0)
+	    if (parse_number(k, v, &n, why) < 0 || check_bounds(k, v, n, why) < 0)
 		return -1;
-	    if (secs > LONG_MAX / 1000) {
-		*why = "duration too large";
-		return -1;
-	    }
-	    *FIELD(cfg, k, long) = secs * 1000;
+	    if (k->type == T_SIZE)
+		*FIELD(cfg, k, uint64_t) = n;
+	    else
+		*FIELD(cfg, k, long) = (long) n;
 	    return 0;
 	}
-    case T_SIZE:
-	return cs_parse_size(v, FIELD(cfg, k, uint64_t), why);
     case T_BOOL:
 	return cs_parse_bool(v, FIELD(cfg, k, int), why);
-    case T_OCTAL:{
-	    char   *end;
-	    long    m;
-
-	    errno = 0;
-	    m = strtol(v, &end, 8);
-	    if (errno || *end || end == v || m < 0 || m > 0777 || v[0] == '-') {
-		*why = "expected an octal mode such as 007";
-		return -1;
-	    }
-	    *FIELD(cfg, k, long) = m;
-	    return 0;
-	}
     case T_ONERROR:
 	if (strcmp(v, "accept") == 0)
 	    *FIELD(cfg, k, int) = CS_ON_ERROR_ACCEPT;
@@ -248,6 +309,7 @@ static void free_fields(cs_config *cfg)
 	switch (k->type) {
 	case T_STRING:
 	case T_SOCKET:
+	case T_DIR:
 	    free(*FIELD(cfg, k, char *));
 	    break;
 	case T_LIST:
@@ -416,6 +478,192 @@ bad:
     fclose(fp);
     cs_config_unref(cfg);
     return NULL;
+}
+
+/* same_value - does a key hold the same value in both configs? */
+static int same_value(const key_def *k, const cs_config *a, const cs_config *b)
+{
+    switch (k->type) {
+    case T_STRING:
+    case T_SOCKET:
+    case T_DIR:{
+	    const char *x = *FIELD(a, k, char *), *y = *FIELD(b, k, char *);
+
+	    return strcmp(x ? x : "", y ? y : "") == 0;
+	}
+    case T_LIST:
+    case T_DOMAINS:
+    case T_ADDRS:
+    case T_BLOCK:{
+	    const cs_strlist *x = FIELD(a, k, cs_strlist), *y = FIELD(b, k, cs_strlist);
+
+	    if (x->n != y->n)
+		return 0;
+	    for (size_t i = 0; i < x->n; i++)
+		if (strcmp(x->v[i], y->v[i]) != 0)
+		    return 0;
+	    return 1;
+	}
+    case T_CIDRS:{
+	    const cs_cidrlist *x = FIELD(a, k, cs_cidrlist), *y = FIELD(b, k, cs_cidrlist);
+
+	    return x->n == y->n && (x->n == 0 || memcmp(x->v, y->v, x->n * sizeof(*x->v)) == 0);
+	}
+    case T_SIZE:
+	return *FIELD(a, k, uint64_t) == *FIELD(b, k, uint64_t);
+    case T_DURATION:
+    case T_MSEC:
+    case T_OCTAL:
+	return *FIELD(a, k, long) == *FIELD(b, k, long);
+    case T_BOOL:
+    case T_ONERROR:
+    case T_SYNC:
+    case T_LOGLEVEL:
+    case T_FACILITY:
+	return *FIELD(a, k, int) == *FIELD(b, k, int);
+    }
+    return 0;
+}
+
+/* copy_value - set a key of dst to src's value; -1 on ENOMEM */
+static int copy_value(const key_def *k, cs_config *dst, const cs_config *src)
+{
+    switch (k->type) {
+    case T_STRING:
+    case T_SOCKET:
+    case T_DIR:{
+	    const char *v = *FIELD(src, k, char *);
+	    char   *copy = NULL;
+
+	    if (v && (copy = strdup(v)) == NULL)
+		return -1;
+	    free(*FIELD(dst, k, char *));
+	    *FIELD(dst, k, char *) = copy;
+	    return 0;
+	}
+    case T_LIST:
+    case T_DOMAINS:
+    case T_ADDRS:
+    case T_BLOCK:{
+	    cs_strlist copy = {0};
+
+	    if (cs_strlist_copy(&copy, FIELD(src, k, cs_strlist)) < 0) {
+		cs_strlist_free(&copy);
+		return -1;
+	    }
+	    cs_strlist_free(FIELD(dst, k, cs_strlist));
+	    *FIELD(dst, k, cs_strlist) = copy;
+	    return 0;
+	}
+    case T_CIDRS:{
+	    const cs_cidrlist *from = FIELD(src, k, cs_cidrlist);
+	    cs_cidrlist copy = {NULL, from->n};
+
+	    if (from->n && (copy.v = malloc(from->n * sizeof(*from->v))) == NULL)
+		return -1;
+	    if (from->n)
+		memcpy(copy.v, from->v, from->n * sizeof(*from->v));
+	    cs_cidrlist_free(FIELD(dst, k, cs_cidrlist));
+	    *FIELD(dst, k, cs_cidrlist) = copy;
+	    return 0;
+	}
+    case T_SIZE:
+	*FIELD(dst, k, uint64_t) = *FIELD(src, k, uint64_t);
+	return 0;
+    case T_DURATION:
+    case T_MSEC:
+    case T_OCTAL:
+	*FIELD(dst, k, long) = *FIELD(src, k, long);
+	return 0;
+    case T_BOOL:
+    case T_ONERROR:
+    case T_SYNC:
+    case T_LOGLEVEL:
+    case T_FACILITY:
+	*FIELD(dst, k, int) = *FIELD(src, k, int);
+	return 0;
+    }
+    return -1;
+}
+
+/* cs_config_keep_restart - restart-only keys keep their running values */
+int     cs_config_keep_restart(cs_config *cfg, const cs_config *running,
+			               void (*changed) (const char *key, void *), void *arg)
+{
+    int     n = 0;
+
+    if (atomic_load(&cfg->refcount) != 1) {
+	/* A shared config is immutable (cs_config.h): misuse, say so. */
+	cs_error(NULL, "BUG: cs_config_keep_restart on a shared configuration");
+	return -1;
+    }
+    for (size_t i = 0; i < NKEYS; i++) {
+	const key_def *k = &key_table[i];
+
+	if (k->reload || same_value(k, cfg, running))
+	    continue;
+	if (copy_value(k, cfg, running) < 0)
+	    return -1;
+	if (changed)
+	    changed(k->name, arg);
+	n++;
+    }
+    return n;
+}
+
+/* parent_dir - the directory part of a file path; 0 when there is none */
+static int parent_dir(const char *path, char *out, size_t outlen)
+{
+    const char *slash = strrchr(path, '/');
+    size_t  len;
+
+    if (slash == NULL)
+	return snprintf(out, outlen, ".") < (int) outlen;
+    len = slash == path ? 1 : (size_t) (slash - path);
+    if (len >= outlen)
+	return 0;
+    memcpy(out, path, len);
+    out[len] = 0;
+    return 1;
+}
+
+/* cs_config_dirs - the directories the config names, for start and -n */
+size_t  cs_config_dirs(const cs_config *cfg, cs_config_dir *out, size_t max)
+{
+    size_t  n = 0;
+
+    /* Keys of type "directory": crmsync-milter makes them at start. */
+    for (size_t i = 0; i < NKEYS && n < max; i++) {
+	const key_def *k = &key_table[i];
+	const char *v;
+
+	if (k->type != T_DIR || (v = *FIELD(cfg, k, char *)) == NULL || *v == 0)
+	    continue;
+	out[n].key = k->name;
+	snprintf(out[n].path, sizeof(out[n].path), "%s", v);
+	out[n].made = 1;
+	n++;
+    }
+    /* The store's and the socket's directories must exist. */
+    if (n < max && cfg->database && strncmp(cfg->database, "postgresql://", 13) != 0
+	&& strncmp(cfg->database, "postgres://", 11) != 0
+	&& parent_dir(cfg->database, out[n].path, sizeof(out[n].path))) {
+	out[n].key = "Database";
+	out[n++].made = 0;
+    }
+    if (n < max && cfg->socket) {
+	const char *p = cfg->socket;
+
+	if (strncmp(p, "unix:", 5) == 0)
+	    p += 5;
+	else if (strncmp(p, "local:", 6) == 0)
+	    p += 6;
+	if (p[0] == '/' && parent_dir(p, out[n].path, sizeof(out[n].path))) {
+	    out[n].key = "Socket";
+	    out[n++].made = 0;
+	}
+    }
+    return n;
 }
 
 /* cs_config_ref - take a reference */

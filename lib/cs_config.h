@@ -74,7 +74,33 @@ typedef struct cs_config {
 cs_config *cs_config_load(const char *path, char *err, size_t errlen);
 cs_config *cs_config_default(void);	/* every key at its default */
 cs_config *cs_config_ref(cs_config *);
+
+/*
+ * Before a reloaded config is used: every key the table marks "restart"
+ * gets the running config's value back, so that a reload applies exactly
+ * the reloadable keys. changed() is called with the name of each restart
+ * key whose value differed. cfg must not be shared yet (refcount 1).
+ * Returns how many differed, or -1 (out of memory: cfg is then unusable).
+ */
+int     cs_config_keep_restart(cs_config *cfg, const cs_config *running,
+			               void (*changed) (const char *key, void *), void *arg);
 void    cs_config_unref(cs_config *);
+
+/*
+ * The directories crmsync-milter writes as UserID: every key of type
+ * "directory" (SpoolDir; made at start when missing: made = 1), the
+ * directory of a SQLite Database and of a unix Socket (made = 0: they
+ * must exist). Returns how many were put in out (at most max).
+ */
+typedef struct cs_config_dir {
+    const char *key;			/* the key that names it */
+    char    path[4096];
+    int     made;			/* 1: crmsync-milter makes it at start */
+} cs_config_dir;
+
+#define CS_CONFIG_DIRS_MAX	16
+
+size_t  cs_config_dirs(const cs_config *, cs_config_dir *out, size_t max);
 
 /* For man pages and -n: iterate over the key table. */
 typedef struct cs_config_keyinfo {
@@ -82,6 +108,8 @@ typedef struct cs_config_keyinfo {
     const char *type;			/* "string", "list", "duration", ... */
     const char *dflt;			/* default as written in the file, or NULL */
     int     reload;			/* 1 if SIGUSR1 applies a change */
+    const char *min;			/* smallest value accepted, or NULL */
+    const char *max;			/* largest value accepted, or NULL */
 } cs_config_keyinfo;
 
 const cs_config_keyinfo *cs_config_keys(size_t *n);

@@ -10,12 +10,16 @@
 #include <config.h>
 
 /* System library. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Application-specific. */
 #include "cs_log.h"
@@ -26,6 +30,13 @@ static const char *log_ident = "crmsync";
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
 static const int level_prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+
+/*
+ * Postfix's words: a line at warn or above starts with "warning: ",
+ * "error: " or "fatal: " (before the queue id), so that grep warning
+ * /var/log/mail.log finds crmsync's lines beside Postfix's.
+ */
+static const char *const level_words[] = {"error: ", "warning: ", "", ""};
 
 /* cs_log_init - choose syslog or stderr */
 void    cs_log_init(const char *ident, int use_syslog, int facility, int level)
@@ -76,22 +87,16 @@ int     cs_log_facility_parse(const char *s)
     return -1;
 }
 
-/* cs_log - one line, prefixed with the queue id when there is one */
-void    cs_log(int level, const char *qid, const char *fmt, ...)
+/* cs_vlog - one line: word, queue id when there is one, text */
+static void cs_vlog(int level, const char *word, const char *qid, const char *fmt, va_list ap)
 {
     char    msg[2048];
-    va_list ap;
+    const char *q = qid && *qid ? qid : "", *sep = qid && *qid ? ": " : "";
 
-    if (level < CS_LOG_ERROR || level > CS_LOG_DEBUG || level > atomic_load(&log_level))
-	return;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     if (log_syslog) {
-	if (qid && *qid)
-	    syslog(level_prio[level], "%s: %s", qid, msg);
-	else
-	    syslog(level_prio[level], "%s", msg);
+	syslog(word == NULL ? level_prio[level] : LOG_CRIT, "%s%s%s%s",
+	       word ? word : level_words[level], q, sep, msg);
     } else {
 	char    stamp[32];
 	time_t  now = time(NULL);
@@ -99,9 +104,62 @@ void    cs_log(int level, const char *qid, const char *fmt, ...)
 
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", gmtime_r(&now, &tm));
 	/* One fprintf per line: stdio locks the stream, lines do not interleave. */
-	fprintf(stderr, "%s %s[%s]: %s%s%s\n", stamp, log_ident, level_names[level],
-		qid && *qid ? qid : "", qid && *qid ? ": " : "", msg);
+	fprintf(stderr, "%s %s[%s]: %s%s%s%s\n", stamp, log_ident, level_names[level],
+		word ? word : level_words[level], q, sep, msg);
     }
+}
+
+/* cs_log - one line at LEVEL, if the level is enabled */
+void    cs_log(int level, const char *qid, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (level < CS_LOG_ERROR || level > CS_LOG_DEBUG || level > atomic_load(&log_level))
+	return;
+    va_start(ap, fmt);
+    cs_vlog(level, NULL, qid, fmt, ap);
+    va_end(ap);
+}
+
+/* cs_log_fatal - the line before the process gives up: "fatal: ..." */
+void    cs_log_fatal(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    cs_vlog(CS_LOG_ERROR, "fatal: ", NULL, fmt, ap);
+    va_end(ap);
+}
+
+/* cs_log_syslog_check - 0 when the syslog socket takes a connection */
+int     cs_log_syslog_check(char *why, size_t len)
+{
+    /* glibc's syslog() drops lines silently when nobody listens. */
+    static const int types[] = {SOCK_DGRAM, SOCK_STREAM};
+    struct sockaddr_un sun;
+    int     err = 0;
+
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", _PATH_LOG);
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+	int     fd = socket(AF_UNIX, types[i], 0);
+
+	if (fd < 0) {
+	    err = errno;
+	    continue;
+	}
+	if (connect(fd, (struct sockaddr *) &sun, sizeof(sun)) == 0) {
+	    close(fd);
+	    return 0;
+	}
+	err = errno;
+	close(fd);
+	if (err != EPROTOTYPE)
+	    break;
+    }
+    snprintf(why, len, "%s: %s", _PATH_LOG, strerror(err));
+    return -1;
 }
 
 /* cs_log_limited - at most one line per interval, then a count of the rest */

@@ -5,7 +5,8 @@
  *	levelled logging to syslog or stderr
  * DESCRIPTION
  *	cs_log_init() picks the sink once at start; the functions are then safe
- *	from any thread. Callers pass the queue id (or NULL) so that every line
+ *	from any thread. Lines at warn and above start with Postfix's words
+ *	"warning: ", "error: " or "fatal: ", in syslog and on stderr alike. Callers pass the queue id (or NULL) so that every line
  *	about a message can be found with grep. Never log header values without
  *	cs_sanitize() first.
  */
@@ -20,6 +21,10 @@ int     cs_log_level_parse(const char *);	/* -1 if unknown */
 int     cs_log_facility_parse(const char *);	/* -1 if unknown */
 void    cs_log(int level, const char *qid, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+/* The reason the process stops: logged as "fatal: ..." whatever LogLevel. */
+void    cs_log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* 0 when syslog's socket (/dev/log) answers; else -1 and why. */
+int     cs_log_syslog_check(char *why, size_t len);
 
 /*
  * A failure that repeats with every message (store down, disk full) is

@@ -551,24 +551,33 @@ static int cs_msgid_valid(const char *id, size_t len)
 }
 
 /*
- * cs_msgid_next - the next message id at *sp into buf (NUL-terminated,
- * white space removed), or 0 at the end of the value. Junk is skipped:
- * comments, bare words without '@', ids too long or with control
- * characters; a "<" without its ">" ends the value.
+ * Tokens of an In-Reply-To or References value (RFC 5322 3.6.4, and the
+ * obsolete forms of 4.5.4: *(phrase / msg-id), with comments and quoted
+ * strings anywhere). A quoted string or a word is part of a phrase; a
+ * word with an '@' may also be a bare id written without its brackets.
  */
-static size_t cs_msgid_next(const char **sp, char *buf)
+enum cs_msgid_tok { TOK_END, TOK_ID, TOK_BARE, TOK_WORD };
+
+/*
+ * cs_msgid_token - the next token at *sp; an id (TOK_ID, TOK_BARE) into
+ * buf, NUL-terminated, white space removed. *from is set when the token
+ * is the word "from". Junk inside <> (controls, over 998 bytes, empty)
+ * is skipped; a "<" without its ">" ends the value.
+ */
+static enum cs_msgid_tok cs_msgid_token(const char **sp, char *buf, int *from)
 {
     const char *p = *sp;
     const char *q;
     size_t  n;
     int     depth;
 
+    *from = 0;
     for (;;) {
 	while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\r' || *p == '\n')
 	    p++;
 	if (*p == 0) {
 	    *sp = p;
-	    return (0);
+	    return (TOK_END);
 	}
 	if (*p == '(') {
 	    /* A comment: nested, with quoted pairs. */
@@ -584,6 +593,14 @@ static size_t cs_msgid_next(const char **sp, char *buf)
 	    }
 	    continue;
 	}
+	if (*p == '"') {
+	    /* A quoted string (a date, a name): a phrase word, never ids. */
+	    for (p++; *p && *p != '"'; p++)
+		if (*p == '\\' && p[1])
+		    p++;
+	    *sp = *p ? p + 1 : p;
+	    return (TOK_WORD);
+	}
 	if (*p == '<') {
 	    n = 0;
 	    for (q = p + 1; *q && *q != '>' && *q != '<'; q++) {
@@ -595,7 +612,7 @@ static size_t cs_msgid_next(const char **sp, char *buf)
 	    }
 	    if (*q == 0) {			/* truncated "<abc": ignored */
 		*sp = q;
-		return (0);
+		return (TOK_END);
 	    }
 	    if (*q == '<') {			/* "<abc <d@e>": restart there */
 		p = q;
@@ -605,41 +622,79 @@ static size_t cs_msgid_next(const char **sp, char *buf)
 	    if (cs_msgid_valid(buf, n)) {
 		buf[n] = 0;
 		*sp = p;
-		return (n);
+		return (TOK_ID);
 	    }
 	    continue;
 	}
-	/* A bare word: an id only if it looks like one (has an '@'). */
+	/* A word; an id written bare if it looks like one (has an '@'). */
 	n = 0;
-	for (q = p; *q && !strchr(" \t\r\n,<(", *q); q++) {
+	for (q = p; *q && !strchr(" \t\r\n,<(\"", *q); q++) {
 	    if (n <= CS_MAX_MSGID)
 		buf[n] = *q;
 	    n++;
 	}
-	p = q;
+	*sp = q;
+	*from = n == 4 && strncasecmp(p, "from", 4) == 0;
 	if (n <= CS_MAX_MSGID && memchr(buf, '@', n) != NULL && cs_msgid_valid(buf, n)) {
 	    buf[n] = 0;
-	    *sp = p;
-	    return (n);
+	    return (TOK_BARE);
 	}
+	return (TOK_WORD);
     }
 }
 
-/* cs_msgid_list_parse - append the unique ids of value to list (see .h) */
+/* Words of a display name between "from" and its <address>, at most. */
+#define CS_MSGID_FROM_WORDS	8
+
+/*
+ * cs_msgid_list_parse - append the unique ids of value to list (see .h).
+ *
+ * Every msg-id counts, in any position (T1). Two things that look like
+ * one are not: the <address> of a "from NAME <address>" phrase, as MH,
+ * nmh and exmh write "Message from Gary <garym@canada.com> of "date."
+ * <id@host>" (the word "from", then at most a few words of a display
+ * name, then the address; a bare address after "from" ends the name
+ * the same way); and a bare word with an '@' in a value that
+ * has a phrase (an address written in it): bare ids count only in a
+ * value made of ids alone, as some old programs wrote them.
+ */
 int     cs_msgid_list_parse(const char *value, cs_strlist *list, size_t max)
 {
     char    buf[CS_MAX_MSGID + 2];
-    const char *p = value;
+    const char *p;
     GPtrArray *ids;
     GHashTable *seen;
     size_t  n, i, from;
-    int     ret = 0;
+    int     ret = 0, is_from, phrase = 0, after_from = -1;
+    enum cs_msgid_tok tok;
 
     if (value == NULL || max == 0)
 	return (0);
+    /* First pass: is there a phrase at all? */
+    for (p = value; (tok = cs_msgid_token(&p, buf, &is_from)) != TOK_END;)
+	if (tok == TOK_WORD)
+	    phrase = 1;
     ids = g_ptr_array_new_with_free_func(g_free);
     seen = g_hash_table_new(g_str_hash, g_str_equal);
-    while (cs_msgid_next(&p, buf) > 0) {
+    for (p = value; (tok = cs_msgid_token(&p, buf, &is_from)) != TOK_END;) {
+	if (is_from) {
+	    after_from = 0;			/* "from": a name may follow */
+	    continue;
+	}
+	if (tok == TOK_BARE && phrase) {
+	    after_from = -1;			/* "from addr@host of ...": the address */
+	    continue;
+	}
+	if (tok == TOK_WORD) {
+	    if (after_from >= 0 && ++after_from > CS_MSGID_FROM_WORDS)
+		after_from = -1;
+	    continue;
+	}
+	if (tok == TOK_ID && after_from >= 0) {
+	    after_from = -1;			/* the address of "from NAME <addr>" */
+	    continue;
+	}
+	after_from = -1;
 	if (g_hash_table_contains(seen, buf))
 	    continue;
 	char   *id = g_strdup(buf);
@@ -956,13 +1011,53 @@ static int cs_msginfo_dup(const cs_headers *h, const char *name, char **out)
     return (0);
 }
 
+/* cs_msginfo_is_participant - id equal to an address of the message's headers */
+static int cs_msginfo_is_participant(const cs_msginfo *mi, const cs_addrlist *sender,
+				             const char *id)
+{
+    const cs_addrlist *lists[] = {&mi->from, &mi->to, &mi->cc, &mi->reply_to, sender};
+
+    for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
+	for (size_t i = 0; i < lists[l]->n; i++)
+	    if (strcasecmp(lists[l]->v[i].address, id) == 0)
+		return (1);
+    return (0);
+}
+
+/*
+ * cs_msginfo_drop_ids - remove the message's own id and its participants'
+ * addresses from a list of parent ids. XXX Some programs write addresses
+ * where ids belong (VM puts the original author in References, MH the
+ * replied-to author in In-Reply-To): taken for ids, every reply to that
+ * person would join one thread.
+ */
+static int cs_msginfo_drop_ids(const cs_msginfo *mi, cs_strlist *l)
+{
+    cs_addrlist sender = {0};
+    const char *v = cs_headers_get(&mi->headers, "Sender");
+    size_t  i, j;
+
+    if (v && cs_addrlist_parse(v, &sender) < 0)
+	return (-1);
+    for (i = j = 0; i < l->n; i++) {
+	if ((mi->message_id && strcmp(l->v[i], mi->message_id) == 0)
+	    || cs_msginfo_is_participant(mi, &sender, l->v[i]))
+	    free(l->v[i]);
+	else
+	    l->v[j++] = l->v[i];
+    }
+    l->n = j;
+    cs_addrlist_free(&sender);
+    return (0);
+}
+
 /* cs_msginfo_fill - derive the parsed fields from mi->headers */
 static int cs_msginfo_fill(cs_msginfo *mi)
 {
     cs_headers *h = &mi->headers;
     const char *v;
     size_t  caps[4] = {0, 0, 0, 0};
-    size_t  i, j;
+    size_t  i;
 
     for (i = 0; i < h->n; i++) {
 	const char *name = h->v[i].name;
@@ -988,24 +1083,18 @@ static int cs_msginfo_fill(cs_msginfo *mi)
     if (mi->date_raw != NULL)
 	mi->has_date = cs_date_parse(mi->date_raw, &mi->date) == 0;
     if (cs_msginfo_first_id(cs_headers_get(h, "Message-ID"), &mi->message_id) < 0
-	|| cs_msginfo_first_id(cs_headers_get(h, "In-Reply-To"), &mi->in_reply_to) < 0
+	|| cs_msgid_list_parse(cs_headers_get(h, "In-Reply-To"), &mi->in_reply_to_ids,
+			       CS_MAX_REFS) < 0
 	|| cs_msgid_list_parse(cs_headers_get(h, "References"), &mi->references,
 			       CS_MAX_REFS) < 0)
 	return (-1);
-    /* A message that names itself would be its own ancestor. */
-    if (mi->message_id != NULL) {
-	if (mi->in_reply_to && strcmp(mi->in_reply_to, mi->message_id) == 0) {
-	    free(mi->in_reply_to);
-	    mi->in_reply_to = NULL;
-	}
-	for (i = j = 0; i < mi->references.n; i++) {
-	    if (strcmp(mi->references.v[i], mi->message_id) == 0)
-		free(mi->references.v[i]);
-	    else
-		mi->references.v[j++] = mi->references.v[i];
-	}
-	mi->references.n = j;
-    }
+    /* Neither the message's own id (it would be its own ancestor) nor one
+     * of its participants' addresses (written in a phrase) is a parent. */
+    if (cs_msginfo_drop_ids(mi, &mi->in_reply_to_ids) < 0
+	|| cs_msginfo_drop_ids(mi, &mi->references) < 0)
+	return (-1);
+    if (mi->in_reply_to_ids.n > 0 && (mi->in_reply_to = strdup(mi->in_reply_to_ids.v[0])) == NULL)
+	return (-1);
     if ((v = cs_headers_get(h, "Thread-Index")) != NULL)
 	mi->thread_index_root = cs_thread_index_root(v);
     if (cs_msginfo_dup(h, "List-Id", &mi->list_id) < 0
@@ -1043,6 +1132,7 @@ void    cs_msginfo_free(cs_msginfo *mi)
     free(mi->date_raw);
     free(mi->message_id);
     free(mi->in_reply_to);
+    cs_strlist_free(&mi->in_reply_to_ids);
     cs_strlist_free(&mi->references);
     free(mi->thread_index_root);
     free(mi->list_id);

@@ -57,6 +57,7 @@ typedef struct cs_msginfo {
     int     has_date;
     char   *message_id;			/* without <>, NULL if absent or junk */
     char   *in_reply_to;		/* first msg-id of In-Reply-To, no <> */
+    cs_strlist in_reply_to_ids;		/* every msg-id of In-Reply-To (T1) */
     cs_strlist references;		/* msg-ids of References, no <>, unique */
     char   *thread_index_root;		/* hex of the 22-byte Thread-Index root */
     char   *list_id;			/* raw List-Id, NULL if absent */

@@ -37,24 +37,36 @@ static int parse_number(const char *s, uint64_t *val, const char **end)
     return 0;
 }
 
-/* cs_parse_duration - "30d", "72h", "15m", "10s" to seconds */
-int     cs_parse_duration(const char *s, long *out, const char **why)
+/* parse_duration - "200ms", "30d", "72h", "15m", "10s" in units of 1/scale s */
+static int parse_duration(const char *s, long scale, int ms_ok, long *out, const char **why)
 {
     uint64_t v, mult;
     const char *end;
 
     if (parse_number(s, &v, &end) < 0) {
-	*why = "duration must be a number followed by s, m, h or d";
+	*why = ms_ok ? "duration must be a number followed by ms, s, m, h or d"
+	    : "duration must be a number followed by s, m, h or d";
 	return -1;
     }
-    switch (*end) {
-    case 's': mult = 1; break;
-    case 'm': mult = 60; break;
-    case 'h': mult = 3600; break;
-    case 'd': mult = 86400; break;
-    default:
-	*why = "duration needs a unit: s, m, h or d";
-	return -1;
+    if (ms_ok && end[0] == 'm' && end[1] == 's') {
+	if (scale != 1000) {
+	    *why = "internal error: ms needs a millisecond scale";
+	    return -1;
+	}
+	mult = 1;
+	end++;
+    } else {
+	switch (*end) {
+	case 's': mult = 1; break;
+	case 'm': mult = 60; break;
+	case 'h': mult = 3600; break;
+	case 'd': mult = 86400; break;
+	default:
+	    *why = ms_ok ? "duration needs a unit: ms, s, m, h or d"
+		: "duration needs a unit: s, m, h or d";
+	    return -1;
+	}
+	mult *= (uint64_t) scale;
     }
     if (end[1] != 0) {
 	*why = "junk after duration";
@@ -66,6 +78,18 @@ int     cs_parse_duration(const char *s, long *out, const char **why)
     }
     *out = (long) (v * mult);
     return 0;
+}
+
+/* cs_parse_duration - "30d", "72h", "15m", "10s" to seconds */
+int     cs_parse_duration(const char *s, long *out, const char **why)
+{
+    return parse_duration(s, 1, 0, out, why);
+}
+
+/* cs_parse_duration_ms - the same, or "200ms", to milliseconds */
+int     cs_parse_duration_ms(const char *s, long *out, const char **why)
+{
+    return parse_duration(s, 1000, 1, out, why);
 }
 
 /* cs_parse_size - "25M", "512K", "1G", or plain bytes */

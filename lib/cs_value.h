@@ -4,7 +4,8 @@
  * SUMMARY
  *	parse config values: durations, sizes, booleans, CIDR lists
  * DESCRIPTION
- *	Value syntax is SPEC Operations: durations "30d", "72h", "15m", "10s";
+ *	Value syntax is SPEC Operations: durations "30d", "72h", "15m", "10s"
+ *	(and "200ms" where milliseconds count);
  *	sizes "25M", "512K", "1G" (plain number = bytes); booleans yes/no.
  *	Each parser returns 0 on success, -1 with a short reason in *why.
  */
@@ -16,6 +17,8 @@
 #include "cs_util.h"
 
 int     cs_parse_duration(const char *, long *seconds, const char **why);
+/* The same, "200ms" too, in milliseconds. */
+int     cs_parse_duration_ms(const char *, long *ms, const char **why);
 int     cs_parse_size(const char *, uint64_t *bytes, const char **why);
 int     cs_parse_bool(const char *, int *, const char **why);
 

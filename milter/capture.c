@@ -114,6 +114,39 @@ static int smart_bcc_contacts(cs_msg *m, const cs_msginfo *info, cs_strlist *add
     return 0;
 }
 
+/* in_list - is norm an address of a header's list? */
+static int in_list(const cs_addrlist *l, const char *norm, const char *delims)
+{
+    char    n[CS_ADDR_MAX + 1];
+
+    for (size_t i = 0; i < l->n; i++)
+	if (cs_addr_normalize(l->v[i].address, delims, n, sizeof(n)) == 0 && strcmp(n, norm) == 0)
+	    return 1;
+    return 0;
+}
+
+/* envelope_only - C4: the envelope recipients no To or Cc names (the
+ * sender's Bcc), dropboxes and the sender's own addresses left out: what
+ * the sender's copy shows */
+static int envelope_only(const cs_msg *m, const cs_msginfo *info, cs_strlist *out)
+{
+    const char *delims = m->cfg->subaddress_delimiter;
+    char    norm[CS_ADDR_MAX + 1];
+
+    for (size_t i = 0; i < m->rcpts.n; i++) {
+	if (cs_addr_normalize(m->rcpts.v[i], delims, norm, sizeof(norm)) < 0
+	    || cs_strlist_contains(&m->cfg->dropbox, norm)
+	    || in_list(&info->to, norm, delims) || in_list(&info->cc, norm, delims)
+	    || in_list(&info->from, norm, delims)	/* a copy to oneself */
+	    || cs_policy_user_by_address(m->pol, norm) == m->owners.sender
+	    || cs_strlist_contains(out, norm))
+	    continue;
+	if (cs_strlist_add(out, norm) < 0)
+	    return -1;
+    }
+    return 0;
+}
+
 /* raw_to_keep - the whole message, or its headers when over the limit (C4) */
 static cs_spool *raw_to_keep(cs_msg *m, int *truncated)
 {
@@ -155,11 +188,11 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
     cs_decision *dec = NULL;
     cs_copy *copies = NULL;
     cs_contact *contacts = NULL;
-    cs_strlist caddrs = {0}, cnames = {0}, bcc_labels = {0};
+    cs_strlist caddrs = {0}, cnames = {0}, bcc_labels = {0}, env_only = {0};
     cs_record rec;
     char    digest[CS_DIGEST_HEX];
     char    safe[128];
-    size_t  ncopies = 0, ncontacts = 0;
+    size_t  ncopies = 0, ncontacts = 0, nstored = 0, ndup = 0;
     int     failed = 0, truncated = 0;
     int    *results = NULL;
     cs_store *store = mlfi_store();
@@ -193,10 +226,16 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
 	failed = 1;
 	goto done;
     }
+    if (m->owners.sender && envelope_only(m, &info, &env_only) < 0) {
+	failed = 1;
+	goto done;
+    }
     for (size_t i = 0; i < m->owners.n; i++) {
 	cs_owner *o = &m->owners.v[i];
 	const char *env_to = o->env_rcpts.n ? o->env_rcpts.v[0] : NULL;
 	int     bcc = m->owners.smart_bcc && o->user == m->owners.sender;
+	/* C4: the sender's own Bcc shows as bcc on the sender's copy only. */
+	int     own_bcc = o->direction == CS_DIR_OUT && env_only.n > 0;
 
 	if (cs_policy_decide(m->pol, m->cfg, o->user, &pmsg, o->direction, env_to,
 			     -1, &dec[i]) < 0) {
@@ -204,28 +243,31 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
 	    goto done;
 	}
 	/* K2: Smart BCC is an explicit request, whatever mode and labels. */
-	if (bcc) {
+	if (bcc || own_bcc) {
 	    if (cs_strlist_copy(&bcc_labels, &dec[i].labels) < 0
 		|| cs_strlist_add_unique(&bcc_labels, "bcc") < 0) {
 		failed = 1;
 		goto done;
 	    }
 	}
+	/* A conditional copy's outcome is logged once the store has decided. */
 	cs_info(m->qid, "user=%s direction=%s decision=%s reason=%s%s",
 		o->user->id, o->direction == CS_DIR_OUT ? "out" : "in",
-		dec[i].synced || bcc ? "synced" : "skipped",
+		dec[i].synced || bcc ? "synced" : dec[i].conditional && !bcc ? "pending" : "skipped",
 		dec[i].synced || bcc ? "-" : dec[i].reason,
-		bcc ? " smart-bcc" : dec[i].conditional ? " (if it joins a thread)" : "");
+		bcc ? " smart-bcc" : dec[i].conditional ? " (synced only if it joins a thread)" : "");
 	if (!dec[i].synced && !dec[i].conditional && !bcc) {
 	    cs_count_skip(dec[i].reason);
 	    continue;
 	}
 	copies[ncopies].user = o->user->id;
 	copies[ncopies].direction = o->direction;
-	copies[ncopies].labels = bcc ? &bcc_labels : &dec[i].labels;
+	copies[ncopies].labels = bcc || own_bcc ? &bcc_labels : &dec[i].labels;
 	copies[ncopies].conditional = !dec[i].synced && !bcc;
-	/* C4: only the sender's copy keeps the whole envelope. */
+	/* C4: only the sender's copy keeps the whole envelope, and shows
+	 * its envelope-only recipients among the participants. */
 	copies[ncopies].env_rcpts = o->direction == CS_DIR_OUT ? &m->rcpts : &o->env_rcpts;
+	copies[ncopies].bcc = o->direction == CS_DIR_OUT ? &env_only : NULL;
 	ncopies++;
     }
     if (m->owners.smart_bcc) {
@@ -270,15 +312,23 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
 	goto done;
     }
     for (size_t i = 0; i < ncopies; i++) {
-	cs_debug(m->qid, "user=%s %s", copies[i].user,
-		 results[i] == CS_COPY_STORED ? "stored" :
-		 results[i] == CS_COPY_DUPLICATE ? "duplicate, stored once (T2)" :
-		 "not stored: joins no thread");
-	if (results[i] == CS_COPY_STORED)
+	if (copies[i].conditional && results[i] != CS_COPY_DUPLICATE)
+	    cs_info(m->qid, "user=%s direction=%s decision=%s", copies[i].user,
+		    copies[i].direction == CS_DIR_OUT ? "out" : "in",
+		    results[i] == CS_COPY_STORED ? "synced reason=- (joins a thread)"
+		    : "skipped reason=no-label (joins no thread)");
+	else
+	    cs_debug(m->qid, "user=%s %s", copies[i].user,
+		     results[i] == CS_COPY_STORED ? "stored" :
+		     results[i] == CS_COPY_DUPLICATE ? "duplicate, stored once (T2)" :
+		     "not stored: joins no thread");
+	if (results[i] == CS_COPY_STORED) {
 	    cs_count(CS_CNT_SYNCED);
-	else if (results[i] == CS_COPY_DUPLICATE)
+	    nstored++;
+	} else if (results[i] == CS_COPY_DUPLICATE) {
 	    cs_count(CS_CNT_DUPLICATES);
-	else {
+	    ndup++;
+	} else {
 	    /* Skipped for no-label after all: counted there too. */
 	    cs_count(CS_CNT_CONDITIONAL_NOT_STORED);
 	    cs_count(CS_CNT_SKIP_NO_LABEL);
@@ -295,10 +345,17 @@ done:
 		       "could not record message from <%s>; mail %s (C1)",
 		       cs_sanitize(m->env_from, safe, sizeof(safe)),
 		       m->cfg->on_error == CS_ON_ERROR_TEMPFAIL ? "tempfailed" : "accepted");
-    } else if (m->owners.n > 0 || ncontacts > 0)
-	cs_info(m->qid, "recorded %zu cop%s, %zu contact%s%s", ncopies,
-		ncopies == 1 ? "y" : "ies", ncontacts, ncontacts == 1 ? "" : "s",
+    } else if (m->owners.n > 0 || ncontacts > 0) {
+	/* Copies actually stored: a pending one that joined no thread is not. */
+	char    dups[64] = "";
+
+	if (ndup)
+	    snprintf(dups, sizeof(dups), "; %zu duplicate%s already stored (T2)", ndup,
+		     ndup == 1 ? "" : "s");
+	cs_info(m->qid, "recorded %zu cop%s, %zu contact%s%s%s", nstored,
+		nstored == 1 ? "y" : "ies", ncontacts, ncontacts == 1 ? "" : "s", dups,
 		truncated ? ", truncated to headers" : "");
+    }
     if (rec.raw)
 	cs_spool_unref(rec.raw);
     for (size_t i = 0; dec && i < m->owners.n; i++)
@@ -310,6 +367,7 @@ done:
     cs_strlist_free(&caddrs);
     cs_strlist_free(&cnames);
     cs_strlist_free(&bcc_labels);
+    cs_strlist_free(&env_only);
     cs_msginfo_free(&info);
     if (failed && m->cfg->on_error == CS_ON_ERROR_TEMPFAIL)
 	return SMFIS_TEMPFAIL;

@@ -4,7 +4,7 @@
  * SUMMARY
  *	CRM email sync milter
  * SYNOPSIS
- *	crmsync-milter [-c config] [-f] [-n]
+ *	crmsync-milter [-c config] [-f] [-n] [-V] [-h]
  * DESCRIPTION
  *	Start-up order: parse the config and the policy (refuse to start on
  *	an error), open the log, write the pid file, drop privileges to
@@ -15,8 +15,10 @@
  *
  *	SIGUSR1 reloads the config and policy: both are parsed completely and
  *	swapped in only when valid; messages in flight finish under the ones
- *	they started with. libmilter's own signal thread ends the process on
- *	SIGHUP, SIGINT and SIGTERM.
+ *	they started with. Keys the config table marks "restart" keep their
+ *	running values, with a warning when the file changed them.
+ *	libmilter's own signal thread ends the process on SIGHUP, SIGINT and
+ *	SIGTERM.
  *
  *	A status thread (counters.h) writes what this milter saw and decided,
  *	and the policy's load time and problems, into the store every 10
@@ -35,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,7 +45,9 @@
 #include <libmilter/mfapi.h>
 
 /* Application-specific. */
+#include "cs_cli.h"
 #include "cs_config.h"
+#include "cs_dir.h"
 #include "cs_log.h"
 #include "cs_message.h"
 #include "cs_policy.h"
@@ -53,11 +58,20 @@
 
 static const char *config_path = CS_DEFAULT_CONFIG;
 
-/* usage - say how to call us */
-static void usage(void)
+/* usage - say how to call us: on stdout for -h (exit 0), else on stderr */
+static void usage(FILE *fp, int code)
 {
-    fprintf(stderr, "usage: crmsync-milter [-c config] [-f] [-n]\n");
-    exit(1);
+    static const cs_cli_opt opts[] = {
+	CS_CLI_OPT_CONFIG,
+	{"-f", "stay in the foreground"},
+	{"-n", "check the configuration and the policy, then exit"},
+	CS_CLI_OPT_VERSION,
+	CS_CLI_OPT_HELP,
+	{NULL, NULL},
+    };
+
+    cs_cli_usage(fp, "crmsync-milter", "[-c config] [-f] [-n] [-V] [-h]", opts);
+    exit(code);
 }
 
 /* load - config and policy, or -1 with the reason printed/logged and in err */
@@ -79,7 +93,7 @@ static int load(cs_config **cfgp, cs_policy **polp, int to_stderr, char *err, si
     *ms = (long) ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
     if (cfg == NULL) {
 	if (to_stderr)
-	    fprintf(stderr, "crmsync-milter: %s\n", err);
+	    fprintf(stderr, "crmsync-milter: %s%s\n", to_stderr > 1 ? "fatal: " : "", err);
 	else
 	    cs_error(NULL, "%s", err);
 	return -1;
@@ -89,29 +103,44 @@ static int load(cs_config **cfgp, cs_policy **polp, int to_stderr, char *err, si
     return 0;
 }
 
-/* restart_keys_changed - warn about keys a reload cannot apply */
-static void restart_keys_changed(const cs_config *old, const cs_config *new)
+/* restart_key_changed - a reload cannot apply this key: say so */
+static void restart_key_changed(const char *key, void *unused)
 {
-    struct {
-	const char *name, *a, *b;
-    } keys[] = {
-	{"Socket", old->socket, new->socket},
-	{"UserID", old->user_id, new->user_id},
-	{"Database", old->database, new->database},
-	{"PidFile", old->pid_file, new->pid_file},
-	{"SpoolDir", old->spool_dir, new->spool_dir},
-	{"WebhookURL", old->webhook_url, new->webhook_url},
-	{"WebhookSecret", old->webhook_secret, new->webhook_secret},
-	{"WebhookCAFile", old->webhook_ca_file, new->webhook_ca_file},
-    };
+    (void) unused;
+    cs_warn(NULL, "reload: %s changed; it takes effect at the next restart", key);
+}
 
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-	const char *a = keys[i].a ? keys[i].a : "", *b = keys[i].b ? keys[i].b : "";
+/* rules_error_users - how many users a broken Rules script disables */
+static size_t rules_error_users(const cs_policy *pol)
+{
+    size_t  n = 0;
 
-	if (strcmp(a, b) != 0)
-	    cs_warn(NULL, "reload: %s changed; it takes effect at the next restart",
-		    keys[i].name);
-    }
+    for (size_t i = 0; i < cs_policy_nusers(pol); i++)
+	n += cs_policy_user_at(pol, i)->rules_error != NULL;
+    return n;
+}
+
+/* rules_error_note - ", N of them sync nothing (rules-error)" or "" */
+static const char *rules_error_note(const cs_policy *pol)
+{
+    static _Thread_local char note[96];
+    size_t  n = rules_error_users(pol);
+
+    if (n == 0)
+	return "";
+    snprintf(note, sizeof(note), ", %zu of them sync%s nothing (rules-error)", n,
+	     n == 1 ? "s" : "");
+    return note;
+}
+
+/* log_problems - each broken Rules script once, with the users it disables */
+static void log_problems(const cs_policy *pol)
+{
+    const cs_strlist *pr = cs_policy_problems(pol);
+    char    safe[1024];
+
+    for (size_t i = 0; i < pr->n; i++)
+	cs_warn(NULL, "policy: %s", cs_sanitize(pr->v[i], safe, sizeof(safe)));
 }
 
 /* reload_thread - SIGUSR1: parse everything, swap in only if valid */
@@ -135,20 +164,43 @@ static void *reload_thread(void *arg)
 	    cs_counters_flush_kick();
 	    continue;
 	}
+	/* The key table says which keys need a restart (crmsync.conf(5)):
+	 * those keep their running values. */
 	if ((old = mlfi_config()) != NULL) {
-	    restart_keys_changed(old, cfg);
+	    int     kept = cs_config_keep_restart(cfg, old, restart_key_changed, NULL);
+
 	    cs_config_unref(old);
+	    if (kept < 0) {
+		cs_error(NULL, "reload failed: out of memory; keeping the running config");
+		cs_config_unref(cfg);
+		cs_policy_unref(pol);
+		continue;
+	    }
 	}
-	for (size_t i = 0; i < cs_policy_problems(pol)->n; i++)
-	    cs_warn(NULL, "%s", cs_policy_problems(pol)->v[i]);
 	cs_log_setlevel(cfg->log_level);
+	log_problems(pol);
 	mlfi_sync_users(mlfi_store(), cfg, pol);
 	cs_counters_policy(cs_counters_global(), pol, ms, time(NULL));
 	mlfi_install(cfg, pol);
-	cs_info(NULL, "reloaded: %zu users", cs_policy_nusers(pol));
+	cs_info(NULL, "reloaded: %zu users%s", cs_policy_nusers(pol), rules_error_note(pol));
 	cs_counters_flush_kick();
     }
     return NULL;
+}
+
+/* note_file - add the file a "file:line: what" problem names to FILES, once */
+static void note_file(char *files, size_t len, const char *problem)
+{
+    char    name[512];
+    size_t  used = strlen(files), nlen;
+
+    snprintf(name, sizeof(name), "%.*s", (int) strcspn(problem, ":"), problem);
+    nlen = strlen(name);
+    for (const char *p = files; (p = strstr(p, name)) != NULL; p += nlen)
+	if ((p == files || p[-1] == ' ') && (p[nlen] == 0 || p[nlen] == ','))
+	    return;
+    if (used + nlen + 3 < len)
+	snprintf(files + used, len - used, "%s%s", used ? ", " : "", name);
 }
 
 /* check_events - webhook settings (X3); -1 with the reason */
@@ -208,19 +260,150 @@ static int drop_privileges(const char *spec)
     return 0;
 }
 
-/* write_pidfile - best effort, before the privilege drop */
+/* make_dirs - C4: make the directories of type "directory" (SpoolDir), as
+ * UserID; -1 when one cannot be made or written (start is refused) */
+static int make_dirs(const cs_config *cfg)
+{
+    cs_config_dir dirs[CS_CONFIG_DIRS_MAX];
+    size_t  n = cs_config_dirs(cfg, dirs, CS_CONFIG_DIRS_MAX);
+    char    err[4200];
+
+    for (size_t i = 0; i < n; i++) {
+	if (dirs[i].made && cs_dir_make(dirs[i].path, 0770, err, sizeof(err)) < 0) {
+	    cs_error(NULL, "%s: %s; not starting", dirs[i].key, err);
+	    return -1;
+	}
+    }
+    return 0;
+}
+
+/* check_dirs - -n: every directory the config names, checked as UserID
+ * in a child (the check must not change our own identity); faults on
+ * stderr, -1 if any */
+static int check_dirs(const cs_config *cfg)
+{
+    cs_config_dir dirs[CS_CONFIG_DIRS_MAX];
+    size_t  n = cs_config_dirs(cfg, dirs, CS_CONFIG_DIRS_MAX);
+    int     status;
+    pid_t   pid;
+
+    fflush(NULL);
+    if ((pid = fork()) < 0) {
+	fprintf(stderr, "crmsync-milter: cannot check directories: fork: %s\n", strerror(errno));
+	return -1;
+    }
+    if (pid == 0) {
+	int     bad = 0;
+	char    err[4200];
+
+	if (drop_privileges(cfg->user_id) < 0)
+	    _exit(1);
+	for (size_t i = 0; i < n; i++) {
+	    if (cs_dir_check(dirs[i].path, dirs[i].made, err, sizeof(err)) < 0) {
+		fprintf(stderr, "crmsync-milter: %s: %s: %s%s%s%s\n", config_path, dirs[i].key,
+			err, cfg->user_id ? " (as UserID " : "", cfg->user_id ? cfg->user_id : "",
+			cfg->user_id ? ")" : "");
+		bad = 1;
+	    }
+	}
+	fflush(stderr);
+	_exit(bad);
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	continue;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/*
+ * write_pidfile - best effort, before the privilege drop. The directory
+ * must be writable by UserID (the unlink at stop), so that account could
+ * plant a link there: remove whatever is there and create the file anew,
+ * never through a link (O_EXCL|O_NOFOLLOW).
+ */
 static void write_pidfile(const char *path)
 {
-    FILE   *fp;
+    char    buf[32];
+    int     fd, len;
 
     if (path == NULL || *path == 0)
 	return;
-    if ((fp = fopen(path, "w")) == NULL) {
+    if ((unlink(path) < 0 && errno != ENOENT)
+	|| (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0) {
 	cs_warn(NULL, "cannot write pid file %s: %m", path);
 	return;
     }
-    fprintf(fp, "%ld\n", (long) getpid());
-    fclose(fp);
+    len = snprintf(buf, sizeof(buf), "%ld\n", (long) getpid());
+    if (write(fd, buf, (size_t) len) != len)
+	cs_warn(NULL, "cannot write pid file %s: %m", path);
+    close(fd);
+}
+
+/* unix_socket_path - the file of a unix:/local: socket spec, else NULL */
+static char *unix_socket_path(const char *spec)
+{
+    if (strncmp(spec, "unix:", 5) == 0)
+	spec += 5;
+    else if (strncmp(spec, "local:", 6) == 0)
+	spec += 6;
+    else if (*spec != '/')
+	return NULL;
+    return cs_strdup(spec);
+}
+
+/* remove_socket - unlink our own socket file at stop */
+static void remove_socket(const char *path, const struct stat *ours)
+{
+    struct stat st;
+
+    /*
+     * XXX libmilter removes its socket at stop only when it does not run
+     * as root. Remove it only while it is still the one we made (another
+     * instance may have taken the path since).
+     */
+    if (path && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)
+	&& st.st_dev == ours->st_dev && st.st_ino == ours->st_ino)
+	(void) unlink(path);
+}
+
+/* check - -n: every problem once, naming its file; a summary; 0 if none */
+static int check(void)
+{
+    cs_config *cfg;
+    cs_policy *pol;
+    const cs_strlist *problems;
+    char    err[1024], files[1024] = "";
+    size_t  nprob;
+    long    ms;
+
+    if (load(&cfg, &pol, 1, err, sizeof(err), &ms) < 0) {
+	note_file(files, sizeof(files), err);
+	printf("crmsync-milter -n: 1 problem, in %s; refused: crmsync-milter would not start "
+	       "(a reload would keep what runs)\n", files);
+	return 1;
+    }
+    problems = cs_policy_problems(pol);
+    nprob = problems->n;
+    for (size_t i = 0; i < problems->n; i++) {
+	fprintf(stderr, "crmsync-milter: %s\n", problems->v[i]);
+	note_file(files, sizeof(files), problems->v[i]);
+    }
+    if (check_events(cfg, err, sizeof(err)) < 0) {
+	fprintf(stderr, "crmsync-milter: %s: %s\n", config_path, err);
+	note_file(files, sizeof(files), config_path);
+	nprob++;
+    }
+    if (check_dirs(cfg) < 0) {
+	note_file(files, sizeof(files), config_path);
+	nprob++;
+    }
+    if (nprob == 0)
+	printf("crmsync-milter -n: ok, %zu users\n", cs_policy_nusers(pol));
+    else
+	printf("crmsync-milter -n: %zu problem%s, in %s; %zu users%s\n", nprob,
+	       nprob == 1 ? "" : "s", files, cs_policy_nusers(pol), rules_error_note(pol));
+    cs_policy_unref(pol);
+    cs_config_unref(cfg);
+    return nprob ? 1 : 0;
 }
 
 /* daemonize - classic double detach, unless -f */
@@ -255,9 +438,11 @@ int     main(int argc, char **argv)
     pthread_t tid;
     char   *pid_file;
     long    load_ms;
-    int     rc;
+    int     rc, use_syslog;
+    char   *sock_path = NULL;
+    struct stat sock_st;
 
-    while ((ch = getopt(argc, argv, "c:fn")) != -1) {
+    while ((ch = getopt(argc, argv, "c:fnVh")) != -1) {
 	switch (ch) {
 	case 'c':
 	    config_path = optarg;
@@ -268,58 +453,72 @@ int     main(int argc, char **argv)
 	case 'n':
 	    check_only = 1;
 	    break;
+	case 'V':
+	    cs_cli_version(stdout, "crmsync-milter");
+	    return 0;
+	case 'h':
+	    usage(stdout, 0);
+	    break;
 	default:
-	    usage();
+	    usage(stderr, 1);
 	}
     }
     if (optind != argc)
-	usage();
+	usage(stderr, 1);
 
     cs_message_init();
     cs_log_init("crmsync-milter", 0, 0, CS_LOG_WARN);
     (void) cs_counters_global();		/* started_at: now */
-    if (load(&cfg, &pol, 1, err, sizeof(err), &load_ms) < 0)
+    if (check_only)
+	return check();
+    if (load(&cfg, &pol, 2, err, sizeof(err), &load_ms) < 0)
 	return 1;
-    if (check_only) {
-	const cs_strlist *problems = cs_policy_problems(pol);
 
-	for (size_t i = 0; i < problems->n; i++)
-	    fprintf(stderr, "crmsync-milter: %s\n", problems->v[i]);
-	rc = problems->n ? 1 : 0;
-	if (check_events(cfg, err, sizeof(err)) < 0) {
-	    fprintf(stderr, "crmsync-milter: %s\n", err);
-	    rc = 1;
-	}
-	printf("%s: %s, %zu users%s\n", config_path, rc ? "NOT ok" : "config ok",
-	       cs_policy_nusers(pol), problems->n ? ", with problems" : "");
-	cs_policy_unref(pol);
-	cs_config_unref(cfg);
-	return rc;
+    /* No syslog daemon (a container, say): say so while stderr is the
+     * terminal, and with -f log there instead of losing every line. */
+    use_syslog = cfg->use_syslog;
+    if (use_syslog && cs_log_syslog_check(err, sizeof(err)) < 0) {
+	fprintf(stderr, "crmsync-milter: warning: syslog cannot be reached (%s): %s\n", err,
+		foreground ? "logging to standard error instead"
+		: "log lines are lost until a syslog daemon listens (or use -f with Syslog no)");
+	if (foreground)
+	    use_syslog = 0;
     }
-
     if (!foreground)
 	daemonize();
-    cs_log_init("crmsync-milter", cfg->use_syslog, cfg->syslog_facility, cfg->log_level);
-    for (size_t i = 0; i < cs_policy_problems(pol)->n; i++)
-	cs_warn(NULL, "%s", cs_policy_problems(pol)->v[i]);
+    cs_log_init("crmsync-milter", use_syslog, cfg->syslog_facility, cfg->log_level);
+    log_problems(pol);
     write_pidfile(cfg->pid_file);
-    if (drop_privileges(cfg->user_id) < 0)
+    if (drop_privileges(cfg->user_id) < 0) {
+	cs_log_fatal("cannot become UserID %s", cfg->user_id);
 	return 1;
+    }
+    if (geteuid() == 0)
+	cs_warn(NULL, "running as root (UserID %s): the socket and the store's files belong "
+		"to root; set UserID crmsync in %s, or start it as crmsync",
+		cfg->user_id && *cfg->user_id ? cfg->user_id : "unset", config_path);
     umask((mode_t) cfg->umask);
+    if (make_dirs(cfg) < 0)
+	return 1;
 
     /* X3: refuse bad webhook settings now, after the privilege drop so
      * that the secret file is checked as UserID reads it. */
     if (check_events(cfg, err, sizeof(err)) < 0) {
-	cs_error(NULL, "%s", err);
+	cs_log_fatal("%s", err);
 	return 1;
     }
     if (smfi_setconn(cfg->socket) != MI_SUCCESS || smfi_register(mlfi_desc) != MI_SUCCESS) {
-	cs_error(NULL, "cannot set up milter socket %s", cfg->socket);
+	cs_log_fatal("cannot set up milter socket %s", cfg->socket);
 	return 1;
     }
     if (smfi_opensocket(1) != MI_SUCCESS) {
-	cs_error(NULL, "cannot open milter socket %s: %m", cfg->socket);
+	cs_log_fatal("cannot open milter socket %s: %m", cfg->socket);
 	return 1;
+    }
+    sock_path = unix_socket_path(cfg->socket);
+    if (sock_path && lstat(sock_path, &sock_st) < 0) {
+	free(sock_path);
+	sock_path = NULL;
     }
     /*
      * Block the signals before any thread starts (the store's writer, the
@@ -361,5 +560,7 @@ int     main(int argc, char **argv)
     if (pid_file)
 	unlink(pid_file);
     free(pid_file);
+    remove_socket(sock_path, &sock_st);
+    free(sock_path);
     return rc == MI_SUCCESS ? 0 : 1;
 }

@@ -826,6 +826,38 @@ static int cs_resolve_groups(cs_pstate *ps)
     return 0;
 }
 
+/* cs_rules_problems - one problem per broken script, naming its users */
+static int cs_rules_problems(cs_policy *pol)
+{
+    /*
+     * A script several users share is one fault: -n, policy check and the
+     * log say it once, with who syncs nothing because of it (S2).
+     */
+    for (size_t i = 0; i < pol->nscripts; i++) {
+	const cs_script *s = pol->scripts[i];
+	cs_buf  line = {0};
+	size_t  n = 0;
+	int     bad;
+
+	if (s->error == NULL)
+	    continue;
+	bad = cs_buf_appendf(&line, "%s; ", s->error) < 0;
+	for (size_t j = 0; j < pol->nusers; j++) {
+	    const cs_user *u = pol->users[j];
+
+	    if (u->rules_path && strcmp(u->rules_path, s->path) == 0)
+		bad |= cs_buf_appendf(&line, "%s%s", n++ ? ", " : "user ", u->id) < 0;
+	}
+	bad |= cs_buf_appendf(&line, " sync%s nothing (rules-error)", n == 1 ? "s" : "") < 0;
+	if (bad || cs_strlist_add(&pol->problems, line.data) < 0) {
+	    cs_buf_free(&line);
+	    return -1;
+	}
+	cs_buf_free(&line);
+    }
+    return 0;
+}
+
 /* cs_compile_rules - compile each script once; failures only mark users */
 static int cs_compile_rules(cs_policy *pol)
 {
@@ -868,18 +900,10 @@ static int cs_compile_rules(cs_policy *pol)
 	    }
 	}
 	u->rules = s->sieve;
-	if (s->error) {
-	    char    line[1024], safe[1024];
-
-	    if ((u->rules_error = cs_strdup(s->error)) == NULL)
-		return -1;
-	    snprintf(line, sizeof(line), "user \"%s\": %s", u->id, s->error);
-	    if (cs_strlist_add(&pol->problems, line) < 0)
-		return -1;
-	    cs_warn(NULL, "policy: %s", cs_sanitize(line, safe, sizeof(safe)));
-	}
+	if (s->error && (u->rules_error = cs_strdup(s->error)) == NULL)
+	    return -1;
     }
-    return 0;
+    return cs_rules_problems(pol);
 }
 
 /* cs_policy_load - read PolicyDir; NULL and "file:line: what" if refused */
@@ -1012,7 +1036,7 @@ const char *cs_policy_group_at(const cs_policy *pol, size_t i)
     return pol && i < pol->ngroups ? pol->groups[i]->address : NULL;
 }
 
-/* cs_policy_problems - rules-error users, one line each */
+/* cs_policy_problems - broken Rules scripts, one line each with their users */
 const cs_strlist *cs_policy_problems(const cs_policy *pol)
 {
     return pol ? &pol->problems : NULL;

@@ -11,8 +11,10 @@
  *	labels) refuses the whole policy: NULL, with "file:line: what" in err.
  *	A script that cannot be read or parsed does not: that user gets
  *	rules_error set (with the script's own line:col) and every decision
- *	for them is skipped/rules-error; cs_policy_problems() lists these so
- *	that -n and "policy check" can report them and exit non-zero.
+ *	for them is skipped/rules-error; cs_policy_problems() lists these,
+ *	one line per script with the users it disables, so that -n, "policy
+ *	check" and the daemon's log report each fault once and exit non-zero.
+ *	Loading logs nothing: the caller reports.
  *
  *	A policy is immutable once loaded and reference-counted, like the
  *	config; lookups are hash-based and safe from any thread.
@@ -75,7 +77,8 @@ size_t  cs_policy_group(const cs_policy *, const char *addr, const cs_user *cons
 /* Group addresses, in order of first mention. */
 size_t  cs_policy_ngroups(const cs_policy *);
 const char *cs_policy_group_at(const cs_policy *, size_t);
-/* Problems that do not refuse the policy (rules-error users), one per line. */
+/* Problems that do not refuse the policy: one line per broken Rules script,
+ * "path:line:col: what; users a, b sync nothing (rules-error)". */
 const cs_strlist *cs_policy_problems(const cs_policy *);
 
 /* What decide needs to know about the message. */

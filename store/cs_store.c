@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <pthread.h>
 #include <openssl/evp.h>
@@ -345,10 +346,11 @@ out:
     return rc;
 }
 
-/* envelope_json - C4: the sender and the recipients this copy keeps */
-static char *envelope_json(const char *env_from, const cs_strlist *rcpts)
+/* envelope_json - C4: the sender and the recipients this copy keeps, and
+ * which of them it shows as participants (bcc) */
+static char *envelope_json(const char *env_from, const cs_strlist *rcpts, const cs_strlist *bcc)
 {
-    json_t *o, *a;
+    json_t *o, *a, *b = NULL;
     char   *s;
     size_t  i;
 
@@ -359,11 +361,61 @@ static char *envelope_json(const char *env_from, const cs_strlist *rcpts)
 	    json_decref(a);
 	    return NULL;
 	}
-    if ((o = json_pack("{s:s,s:o}", "from", env_from, "rcpts", a)) == NULL)
+    if (bcc && bcc->n > 0) {
+	if ((b = json_array()) == NULL) {
+	    json_decref(a);
+	    return NULL;
+	}
+	for (i = 0; i < bcc->n; i++)
+	    if (json_array_append_new(b, json_string(bcc->v[i])) < 0) {
+		json_decref(a);
+		json_decref(b);
+		return NULL;
+	    }
+    }
+    if ((o = json_pack("{s:s,s:o,s:o*}", "from", env_from, "rcpts", a, "bcc", b)) == NULL)
 	return NULL;
     s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
+}
+
+/* cs_store_bcc_json - a stored envelope's bcc as an address list's JSON */
+char   *cs_store_bcc_json(const char *envelope)
+{
+    json_t *o = envelope ? json_loads(envelope, 0, NULL) : NULL;
+    json_t *b = json_object_get(o, "bcc"), *out, *v;
+    char   *s = NULL;
+    size_t  i;
+
+    if (!json_is_array(b) || json_array_size(b) == 0 || (out = json_array()) == NULL) {
+	json_decref(o);
+	return NULL;
+    }
+    json_array_foreach(b, i, v)
+	if (json_is_string(v))
+	    json_array_append_new(out, json_pack("{s:n,s:O}", "name", "address", v));
+    s = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+    json_decref(o);
+    return s;
+}
+
+/* cs_store_part_seen - a participant seen before; its name filled in late */
+int     cs_store_part_seen(json_t *parts, const cs_strlist *seen, const char *key,
+			           const char *name)
+{
+    for (size_t i = 0; i < seen->n; i++) {
+	json_t *p;
+
+	if (strcasecmp(seen->v[i], key) != 0)
+	    continue;
+	p = json_array_get(parts, i);
+	if (p && name && *name && !json_is_string(json_object_get(p, "name")))
+	    json_object_set_new(p, "name", json_string(name));
+	return 1;
+    }
+    return 0;
 }
 
 /* job_new - deep copy of a record, with every derived field computed */
@@ -426,6 +478,10 @@ static cs_store_job *job_new(const cs_store *st, const cs_record *rec, char *why
 	goto fail;
     if (job->in_reply_to && cs_strlist_add_unique(&job->msgids, job->in_reply_to) < 0)
 	goto fail;
+    /* T1: every msg-id of In-Reply-To counts, not only the first. */
+    for (i = 0; i < mi->in_reply_to_ids.n && job->msgids.n < CS_MAX_REFS; i++)
+	if (cs_strlist_add_unique(&job->msgids, mi->in_reply_to_ids.v[i]) < 0)
+	    goto fail;
     if ((refs = json_array()) == NULL)
 	goto fail;
     for (i = 0; i < mi->references.n; i++) {
@@ -472,11 +528,17 @@ static cs_store_job *job_new(const cs_store *st, const cs_record *rec, char *why
 
 	jc->direction = c->direction;
 	jc->conditional = c->conditional;
+	cs_strlist bcc = {0};
+
 	if ((jc->user = cs_strdup(c->user)) == NULL
 	    || clean_list(&jc->labels, c->labels) < 0
 	    || clean_list(&jc->env_rcpts, c->env_rcpts) < 0
-	    || (jc->envelope_json = envelope_json(job->env_from, &jc->env_rcpts)) == NULL)
+	    || clean_list(&bcc, c->bcc) < 0
+	    || (jc->envelope_json = envelope_json(job->env_from, &jc->env_rcpts, &bcc)) == NULL) {
+	    cs_strlist_free(&bcc);
 	    goto fail;
+	}
+	cs_strlist_free(&bcc);
     }
     if (rec->ncontacts) {
 	if ((job->contacts = calloc(rec->ncontacts, sizeof(*job->contacts))) == NULL)
@@ -712,6 +774,36 @@ void    cs_store_set_subaddress(cs_store *st, const char *delims)
     if (st == NULL)
 	return;
     snprintf(st->delims, sizeof(st->delims), "%s", delims ? delims : "");
+}
+
+/* cs_store_set_webhook - are events sent at all? (stats) */
+void    cs_store_set_webhook(cs_store *st, int configured)
+{
+    if (st)
+	st->events_unsent = !configured;
+}
+
+/* events_mode - X3 without a webhook: undelivered events are kept, not pending */
+static int events_mode(const cs_store *st, json_t *stats)
+{
+    json_t *ev = json_object_get(stats, "events");
+    json_int_t undelivered = json_integer_value(json_object_get(stats, "events_pending"));
+    json_int_t pending = st->events_unsent ? 0 : undelivered;
+    json_int_t kept = st->events_unsent ? undelivered : 0;
+
+    if (json_object_set_new(stats, "events_pending", json_integer(pending)) < 0
+	|| json_object_set_new(stats, "events_kept", json_integer(kept)) < 0)
+	return -1;
+    if (ev == NULL)
+	return 0;
+    undelivered = json_integer_value(json_object_get(ev, "pending"));
+    pending = st->events_unsent ? 0 : undelivered;
+    kept = st->events_unsent ? undelivered : 0;
+    if (json_object_set_new(ev, "webhook", json_boolean(!st->events_unsent)) < 0
+	|| json_object_set_new(ev, "pending", json_integer(pending)) < 0
+	|| json_object_set_new(ev, "kept", json_integer(kept)) < 0)
+	return -1;
+    return 0;
 }
 
 /* deadline - now + ms on CLOCK_MONOTONIC */
@@ -960,14 +1052,31 @@ out:
     return rc;
 }
 
+/*
+ * acting_user - R3, the one check for every CRM-facing call: the acting
+ * user must be a user of the policy in force (the last one synced into
+ * the store by crmsync-milter's start or reload, or by an import);
+ * anyone else gets CS_ENOTFOUND, as for a thing that does not exist.
+ */
+static int acting_user(cs_store *st, const char *as)
+{
+    int     r = st->ops->user_active(st, as);
+
+    return r == 1 ? CS_OK : r == 0 ? CS_ENOTFOUND : CS_EINTERNAL;
+}
+
 /* cs_store_mailbox - the acting user's own threads, newest first (V2) */
 int     cs_store_mailbox(cs_store *st, const char *as, const char *label, int limit,
 			         const char *cursor, json_t **out)
 {
+    int     rc;
+
     if (out)
 	*out = NULL;
     if (st == NULL || as == NULL || out == NULL)
 	return CS_EINVAL;
+    if ((rc = acting_user(st, as)) != CS_OK)
+	return rc;
     if (limit < 0)
 	return CS_EINVAL;
     if (limit == 0)
@@ -991,6 +1100,8 @@ int     cs_store_stats(cs_store *st, json_t **out)
     /* X3: the outbox's counts, when the backend has one. */
     if (rc == CS_OK && st->ops->events_stats && st->ops->events_stats(st, &ev) == CS_OK
 	&& json_object_set_new(*out, "events", ev) < 0)
+	rc = CS_EINTERNAL;
+    if (rc == CS_OK && events_mode(st, *out) < 0)
 	rc = CS_EINTERNAL;
     /* The milters' own figures (issue 10), when the backend keeps them. */
     if (rc == CS_OK && st->ops->milter_status_get
@@ -1019,23 +1130,36 @@ int     cs_store_backup(cs_store *st, const char *path, json_t **out, char *err,
     return st->ops->backup(st, path, out, err, errlen);
 }
 
-/* ctl_args - common checks of the visibility calls' arguments */
-static int ctl_args(cs_store *st, const char *as, json_t **out, char *err, size_t errlen)
+/*
+ * ctl_args - common checks of the visibility calls' arguments, then R3;
+ * thread (may be NULL) names what a refused acting user is told is not
+ * found, in the words the backends use for a thread that is not there.
+ */
+static int ctl_args(cs_store *st, const char *as, json_t **out, char *err, size_t errlen,
+		            const char *thread)
 {
+    int     rc;
+
     if (out)
 	*out = NULL;
     if (err && errlen)
 	*err = 0;
     if (st == NULL || as == NULL || *as == 0)
 	return CS_EINVAL;
-    return CS_OK;
+    if ((rc = acting_user(st, as)) == CS_ENOTFOUND && err && errlen && thread)
+	snprintf(err, errlen, "thread %.64s not found", thread);
+    return rc;
 }
 
 /* cs_store_thread - one visible thread with its messages (V3, V6) */
 int     cs_store_thread(cs_store *st, const char *as, const char *thread, json_t **out)
 {
-    if (ctl_args(st, as, out, NULL, 0) != CS_OK || thread == NULL || out == NULL)
+    int     rc;
+
+    if (thread == NULL || out == NULL)
 	return CS_EINVAL;
+    if ((rc = ctl_args(st, as, out, NULL, 0, NULL)) != CS_OK)
+	return rc;
     return st->ops->thread(st, as, thread, out);
 }
 
@@ -1043,8 +1167,12 @@ int     cs_store_thread(cs_store *st, const char *as, const char *thread, json_t
 int     cs_store_thread_raw(cs_store *st, const char *as, const char *thread,
 			            cs_store_raw_fn fn, void *arg)
 {
-    if (ctl_args(st, as, NULL, NULL, 0) != CS_OK || thread == NULL || fn == NULL)
+    int     rc;
+
+    if (thread == NULL || fn == NULL)
 	return CS_EINVAL;
+    if ((rc = ctl_args(st, as, NULL, NULL, 0, NULL)) != CS_OK)
+	return rc;
     return st->ops->thread_raw(st, as, thread, fn, arg);
 }
 
@@ -1052,8 +1180,12 @@ int     cs_store_thread_raw(cs_store *st, const char *as, const char *thread,
 int     cs_store_attachment(cs_store *st, const char *as, const char *thread, size_t n,
 			            cs_buf *out)
 {
-    if (ctl_args(st, as, NULL, NULL, 0) != CS_OK || thread == NULL || out == NULL)
+    int     rc;
+
+    if (thread == NULL || out == NULL)
 	return CS_EINVAL;
+    if ((rc = ctl_args(st, as, NULL, NULL, 0, NULL)) != CS_OK)
+	return rc;
     if (n == 0)
 	return CS_ENOTFOUND;
     return st->ops->attachment(st, as, thread, n, out);
@@ -1063,9 +1195,13 @@ int     cs_store_attachment(cs_store *st, const char *as, const char *thread, si
 int     cs_store_record_threads(cs_store *st, const char *as, const char *kind, const char *id,
 				        int limit, const char *cursor, json_t **out)
 {
-    if (ctl_args(st, as, out, NULL, 0) != CS_OK || kind == NULL || id == NULL || out == NULL
+    int     rc;
+
+    if (kind == NULL || id == NULL || out == NULL
 	|| (strcmp(kind, "deal") != 0 && strcmp(kind, "person") != 0) || limit < 0)
 	return CS_EINVAL;
+    if ((rc = ctl_args(st, as, out, NULL, 0, NULL)) != CS_OK)
+	return rc;
     if (limit == 0)
 	limit = 50;
     if (limit > 500)
@@ -1078,11 +1214,16 @@ int     cs_store_threads_set(cs_store *st, const char *as, int action,
 			             const char *const *threads, size_t n, json_t **out,
 			             char *err, size_t errlen)
 {
-    if (ctl_args(st, as, out, err, errlen) != CS_OK || out == NULL
-	|| (n && threads == NULL) || action < CS_THREADS_SHARE || action > CS_THREADS_DELETE)
+    int     rc;
+
+    if (st == NULL || as == NULL || *as == 0 || out == NULL || (n && threads == NULL)
+	|| action < CS_THREADS_SHARE || action > CS_THREADS_DELETE)
 	return CS_EINVAL;
     if (st->flags & CS_STORE_READONLY)
 	return CS_EINTERNAL;
+    /* n == 0: the backend's own bad-input answer. */
+    if (n && (rc = ctl_args(st, as, out, err, errlen, threads[0])) != CS_OK)
+	return rc;
     return st->ops->threads_set(st, as, action, threads, n, out, err, errlen);
 }
 
@@ -1090,25 +1231,31 @@ int     cs_store_threads_set(cs_store *st, const char *as, int action,
 int     cs_store_link(cs_store *st, const char *as, const char *thread, const char *kind,
 		              const char *id, int unlink, json_t **out, char *err, size_t errlen)
 {
-    if (ctl_args(st, as, out, err, errlen) != CS_OK || out == NULL || thread == NULL
-	|| id == NULL || kind == NULL
+    int     rc;
+
+    if (st == NULL || out == NULL || thread == NULL || id == NULL || kind == NULL
 	|| (strcmp(kind, "deal") != 0 && strcmp(kind, "person") != 0))
 	return CS_EINVAL;
     if (st->flags & CS_STORE_READONLY)
 	return CS_EINTERNAL;
+    if ((rc = ctl_args(st, as, out, err, errlen, thread)) != CS_OK)
+	return rc;
     return st->ops->link(st, as, thread, kind, id, unlink, out, err, errlen);
 }
 
-/* cs_store_contact_create - K3: a person from a participant of one's thread */
+/* cs_store_contact_create - K3, K5: a person from a participant of one's thread */
 int     cs_store_contact_create(cs_store *st, const char *as, const char *thread,
 				        const char *address, const char *name, json_t **out,
 				        char *err, size_t errlen)
 {
-    if (ctl_args(st, as, out, err, errlen) != CS_OK || out == NULL || thread == NULL
-	|| address == NULL)
+    int     rc;
+
+    if (st == NULL || out == NULL || thread == NULL || address == NULL)
 	return CS_EINVAL;
     if (st->flags & CS_STORE_READONLY)
 	return CS_EINTERNAL;
+    if ((rc = ctl_args(st, as, out, err, errlen, thread)) != CS_OK)
+	return rc;
     return st->ops->contact_create(st, as, thread, address, name, out, err, errlen);
 }
 

@@ -67,6 +67,9 @@ typedef struct cs_copy {
     const cs_strlist *env_rcpts;	/* envelope recipients this copy keeps:
 					 * all for the sender's copy, the
 					 * owner's own for a recipient's (C4) */
+    const cs_strlist *bcc;		/* envelope-only recipients this copy
+					 * shows among the thread's participants:
+					 * the sender's copy only (C4); may be NULL */
 } cs_copy;
 
 /* A person to create for Smart BCC (K2), owned by and visible to owner. */
@@ -139,6 +142,11 @@ int     cs_store_sync_users2(cs_store *, const struct cs_user *const *users, siz
 /* SubaddressDelimiter for normalizing participants (C2); default "+". */
 void    cs_store_set_subaddress(cs_store *, const char *delims);
 
+/* Whether events are sent (a WebhookURL is set; the default). Without one,
+ * cs_store_stats counts the outbox's undelivered events as "kept", none
+ * as pending: nobody is waiting for them. */
+void    cs_store_set_webhook(cs_store *, int configured);
+
 /* Reads, SPEC X1 shapes. Ids are text: threads "t<n>", persons and deals
  * the CRM directory's own ids, Smart BCC persons "bcc-<n>". Mailbox: limit
  * 0 means 50, above 500 means 500, negative is CS_EINVAL; cursor is the
@@ -148,7 +156,9 @@ int     cs_store_mailbox(cs_store *, const char *as, const char *label, int limi
 			 const char *cursor, json_t **out);
 /* {"schema_version", "users", "messages", "threads", "persons", "deals",
  *  "raw_blobs", "raw_bytes", "db_bytes", "merges", "commit_groups",
- *  "records", "mailboxes": {user: messages}, "events": {...},
+ *  "records", "events_pending", "events_kept", "events_failed",
+ *  "mailboxes": {user: messages},
+ *  "events": {"webhook", "pending", "kept", "failed", "delivered"},
  *  "milter": {host: {...}}} (see cs_store_milter_status_put). */
 int     cs_store_stats(cs_store *, json_t **out);
 
@@ -227,6 +237,11 @@ int     cs_store_backup(cs_store *, const char *path, json_t **out, char *err, s
  * deal or person the user may not see is CS_ENOTFOUND exactly like one
  * that does not exist (V6), and CS_EFORBIDDEN means visible but not the
  * user's (V4). err (may be NULL) names the first offending id.
+ * R3: every one of them (and cs_store_mailbox) first checks that the
+ * acting user is a user of the policy in force, i.e. of the last
+ * cs_store_sync_users2() (or cs_store_sync_users()); anyone else gets
+ * CS_ENOTFOUND, as a thread that does not exist would, and is never
+ * among the users share answers with.
  */
 /* The thread object (as mailbox lists it) with "messages": message_id,
  * from, to, cc, date, subject, text, attachments [{name, type, size}],
@@ -263,8 +278,12 @@ int     cs_store_threads_set(cs_store *, const char *as, int action,
  * {"thread": {...}, "changed": bool}. */
 int     cs_store_link(cs_store *, const char *as, const char *thread, const char *kind,
 		              const char *id, int unlink, json_t **out, char *err, size_t errlen);
-/* K3: a person (origin "hand", owner and access as) from a participant
- * of one's own thread, linked to it. {"person": {"id", "name",
+/* K3, K5: a person (origin "hand", owner and access as) from a
+ * participant of one's own thread, linked to it; or, when as may
+ * already access a person with the address (their own, a CRM person the
+ * directory gives them), that one (created false). Never access to
+ * another's: for an address only persons as may not access hold, the
+ * answer is the one for an unknown address. {"person": {"id", "name",
  * "address"}, "created": bool, "thread"}. CS_EINVAL: not a participant,
  * or a user's address. */
 int     cs_store_contact_create(cs_store *, const char *as, const char *thread,

@@ -117,6 +117,9 @@ struct cs_store_ops {
 			           const cs_strlist *const *addresses, size_t n);
     int     (*mailbox) (cs_store *, const char *as, const char *label, int limit,
 			        const char *cursor, json_t **);
+    /* R3: 1 when as is a user of the policy in force (users.active, set
+     * by the last sync_users), 0 when not, CS_EINTERNAL on error. */
+    int     (*user_active) (cs_store *, const char *as);
     int     (*stats) (cs_store *, json_t **);
     /* X3 event outbox (see cs_store.h). */
     cs_outbox *(*outbox_open) (cs_store *, const char *holder, char *err, size_t errlen);
@@ -159,6 +162,7 @@ struct cs_store {
     unsigned flags;
     long    timeout_ms;
     char    delims[16];			/* subaddress delimiters (C2) */
+    int     events_unsent;		/* no WebhookURL: stats says "kept" (X3) */
 
     pthread_mutex_t wlock;		/* the write connection */
     pthread_mutex_t qlock;		/* queue, job refs and done flags */
@@ -182,6 +186,16 @@ struct cs_outbox {
 };
 
 extern const struct cs_store_ops cs_store_sqlite_ops;
+
+/* The "bcc" of a stored envelope (C4: the sender's copy) as the JSON text
+ * of an address list, names null; NULL when there is none. Free it. */
+char   *cs_store_bcc_json(const char *envelope_json);
+
+/* Read side: is key already among a thread's participants (parts and seen
+ * grow together)? A display name missing at its first sight is taken from
+ * a later one: names come from the headers, users' too. */
+int     cs_store_part_seen(json_t *parts, const cs_strlist *seen, const char *key,
+			           const char *name);
 
 /* Participant addresses of a job normalized with the store's delimiters. */
 int     cs_store_normalize(const cs_store *, const char *in, char *out, size_t outlen);

@@ -304,12 +304,33 @@ static const char pg_schema_4[] =
 "CREATE INDEX messages_tindex ON messages(owner, thread_index_root, sort_date, id)"
 "  WHERE thread_index_root IS NOT NULL;";
 
+/*
+ * Step 5: persons crmsync makes are their maker's (K2, K3, K5), as
+ * SQLite's migration person_owner: person_emails gains the owner of a
+ * local person (NULL for the CRM's), an address is no longer unique
+ * across persons but (address, owner) is, and access crmsync gave to a
+ * local person's non-owners (contact create before K5) is taken back,
+ * with their links to it.
+ */
+static const char pg_schema_5[] =
+"ALTER TABLE person_emails DROP CONSTRAINT person_emails_pkey;"
+"ALTER TABLE person_emails ADD COLUMN owner text;"
+"UPDATE person_emails pe SET owner=p.owner FROM persons p"
+"  WHERE p.id=pe.person AND p.origin<>'crm';"
+"ALTER TABLE person_emails ADD PRIMARY KEY(email, person);"
+"CREATE UNIQUE INDEX person_emails_owner ON person_emails(email, owner);"
+"DELETE FROM access a USING persons p WHERE a.kind='person' AND a.id=p.id"
+"  AND p.origin<>'crm' AND a.\"user\" IS DISTINCT FROM p.owner;"
+"DELETE FROM thread_links l USING persons p WHERE l.kind='person' AND l.id=p.id"
+"  AND p.origin<>'crm' AND l.owner IS DISTINCT FROM p.owner;";
+
 /* Ordered migration steps: step i brings the version from i to i+1. */
 static const char *const pg_migrations[] = {
     pg_schema_1,
     pg_schema_2,
     pg_schema_3,
     pg_schema_4,
+    pg_schema_5,
 };
 
 #define PG_SCHEMA_VERSION ((int) (sizeof(pg_migrations) / sizeof(pg_migrations[0])))
@@ -961,6 +982,27 @@ int     pg_cursor_decode(const char *c, long long *last, long long *id)
 }
 
 static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=$1";
+static const char SQL_USER_ACTIVE[] = "SELECT 1 FROM users WHERE id=$1 AND active=1";
+
+/* pg_user_active - R3: is as a user of the policy in force? */
+static int pg_user_active(cs_store *st, const char *as)
+{
+    pg_store *s = st->be;
+    PGresult *q;
+    int     rc;
+
+    pthread_mutex_lock(&s->rlock);
+    if (pg_begin(s, &s->r, "BEGIN READ ONLY") < 0) {
+	pthread_mutex_unlock(&s->rlock);
+	return CS_EINTERNAL;
+    }
+    q = pg_q(&s->r, SQL_USER_ACTIVE, "s", as);
+    rc = q == NULL ? CS_EINTERNAL : PQntuples(q) > 0;
+    PQclear(q);
+    pg_cmd(&s->r, q ? "COMMIT" : "ROLLBACK");
+    pthread_mutex_unlock(&s->rlock);
+    return rc;
+}
 #define PG_MB_COLS "id, subject, visibility, message_count, first_date, last_date"
 static const char SQL_MB_FIRST[] =
 "SELECT " PG_MB_COLS " FROM threads WHERE owner=$1 AND $3::bigint IS NULL AND $4::bigint IS NULL"
@@ -1203,6 +1245,7 @@ const struct cs_store_ops cs_store_pg_ops = {
     .joins_thread = pg_joins_thread,
     .sync_users = pg_sync_users,
     .mailbox = pg_mailbox,
+    .user_active = pg_user_active,
     .stats = pg_stats,
     .milter_status_put = pg_milter_status_put,
     .milter_status_get = pg_milter_status_get,

@@ -55,13 +55,15 @@
 #include "cs_store_dir.h"
 #include "cs_store_impl.h"
 #include "cs_store_pg.h"
+#include "cs_store_rules.h"
 
 /*
  * The access rules, the only place they are written. Arguments are SQL
  * expressions (a parameter such as "$1::text" or a column).
  */
+/* R3: a user of the policy in force (active since the last sync). */
 #define PG_KNOWN(u) \
-    "EXISTS (SELECT 1 FROM users ku WHERE ku.id=" u ")"
+    "EXISTS (SELECT 1 FROM users ku WHERE ku.id=" u " AND ku.active=1)"
 #define PG_CAN_ACCESS(k, i, u) \
     "(" PG_KNOWN(u) " AND EXISTS (SELECT 1 FROM access ca WHERE ca.\"user\"=" u \
     " AND ca.kind=" k " AND ca.id=" i ") AND CASE " k \
@@ -70,7 +72,7 @@
     " ELSE false END)"
 #define PG_VISIBLE(t, u) \
     "(" PG_KNOWN(u) " AND (" t ".owner=" u " OR (" t ".visibility='shared'" \
-    " AND EXISTS (SELECT 1 FROM thread_links vl WHERE vl.owner=" t ".owner" \
+    " AND " PG_KNOWN(t ".owner") " AND EXISTS (SELECT 1 FROM thread_links vl WHERE vl.owner=" t ".owner" \
     " AND vl.thread=" t ".id AND " PG_CAN_ACCESS("vl.kind", "vl.id", u) "))))"
 
 #define PG_THREAD_COLS \
@@ -139,12 +141,13 @@ static const char SQL_K_ADDRS[] =
 " WHERE owner=$1 AND thread=$2 ORDER BY sort_date, id";
 static const char SQL_USER_ADDR[] = "SELECT 1 FROM user_addresses WHERE address=$1";
 static const char SQL_PERSON_BY_EMAIL[] =
-"SELECT p.id, p.name, p.origin FROM person_emails pe JOIN persons p ON p.id=pe.person"
-" WHERE pe.email=$1";
+"SELECT p.id, p.name, pe.owner, " PG_CAN_ACCESS("'person'", "p.id", "$2::text")
+" FROM person_emails pe JOIN persons p ON p.id=pe.person WHERE pe.email=$1 ORDER BY p.id";
 static const char SQL_PERSON_NEW[] =
 "INSERT INTO persons(id, name, origin, owner, created)"
 " VALUES('hand-' || nextval('person_ids'), $1, 'hand', $2, $3) RETURNING id";
-static const char SQL_PERSON_EMAIL[] = "INSERT INTO person_emails(email, person) VALUES($1, $2)";
+static const char SQL_PERSON_EMAIL[] =
+"INSERT INTO person_emails(email, person, owner) VALUES($1, $2, $3)";
 static const char SQL_ACCESS_ADD[] =
 "INSERT INTO access(\"user\", kind, id) VALUES($1, $2, $3) ON CONFLICT DO NOTHING";
 static const char SQL_DIR_LOCK[] = "SELECT pg_advisory_xact_lock($1::integer, $2::integer)";
@@ -186,7 +189,7 @@ static long long thread_id(const char *s)
  */
 #define PG_PAGE_KEYS "unnest($1::text[], $2::bigint[]) WITH ORDINALITY k(owner, id, ord)"
 static const char SQL_LIST_ADDRS[] =
-"SELECT k.ord, m.from_json, m.to_json, m.cc_json FROM " PG_PAGE_KEYS
+"SELECT k.ord, m.from_json, m.to_json, m.cc_json, m.envelope FROM " PG_PAGE_KEYS
 " JOIN messages m ON m.owner=k.owner AND m.thread=k.id ORDER BY k.ord, m.sort_date, m.id";
 /* Labels are the owner's own: others' threads come with id 0. */
 static const char SQL_LIST_LABELS[] =
@@ -210,11 +213,13 @@ static const char SQL_OWN_LINKS[] =
  */
 static const char SQL_READER_PERSONS[] =
 "SELECT k.email, (SELECT pe.person FROM person_emails pe WHERE pe.email=k.email"
-" AND " PG_CAN_ACCESS("'person'", "pe.person", "$1::text") " LIMIT 1)"
+" AND " PG_CAN_ACCESS("'person'", "pe.person", "$1::text")
+" ORDER BY pe.owner IS DISTINCT FROM $1::text, pe.owner IS NOT NULL, pe.person LIMIT 1)"
 " FROM unnest($2::text[]) k(email)";
 static const char SQL_OWN_PERSONS[] =
 "SELECT k.email, (SELECT pe.person FROM person_emails pe JOIN access a"
-" ON a.\"user\"=$1::text AND a.kind='person' AND a.id=pe.person WHERE pe.email=k.email LIMIT 1)"
+" ON a.\"user\"=$1::text AND a.kind='person' AND a.id=pe.person WHERE pe.email=k.email"
+" ORDER BY pe.owner IS DISTINCT FROM $1::text, pe.owner IS NOT NULL, pe.person LIMIT 1)"
 " FROM unnest($2::text[]) k(email)";
 
 /* One thread of a list while its details come in. */
@@ -285,7 +290,7 @@ static int add_participants(cs_store *st, const char *text, pg_tdraft *d, pg_pli
 	if (addr == NULL)
 	    continue;
 	key = cs_store_normalize(st, addr, norm, sizeof(norm)) == 0 ? norm : addr;
-	if (cs_strlist_contains_ci(&d->seen, key))
+	if (cs_store_part_seen(d->parts, &d->seen, key, name))
 	    continue;
 	if ((ix = json_object_get(pl->index, key)) != NULL)
 	    k = (size_t) json_integer_value(ix);
@@ -447,10 +452,16 @@ int     pg_thread_list(cs_store *st, pg_conn *c, const char *as, PGresult *res, 
     if (rc == 0 && (q = pg_q(c, SQL_LIST_ADDRS, "ss", owners.data, ids.data)) == NULL)
 	rc = -1;
     for (i = 0; rc == 0 && i < PQntuples(q); i++)
-	if ((r = ord_row(q, i, n)) >= 0)
+	if ((r = ord_row(q, i, n)) >= 0) {
+	    /* C4: the sender's copy shows its envelope-only recipients. */
+	    char   *bcc = cs_store_bcc_json(pg_text(q, i, 4));
+
 	    rc = add_participants(st, pg_text(q, i, 1), &d[r], &pl) < 0
 		|| add_participants(st, pg_text(q, i, 2), &d[r], &pl) < 0
-		|| add_participants(st, pg_text(q, i, 3), &d[r], &pl) < 0 ? -1 : 0;
+		|| add_participants(st, pg_text(q, i, 3), &d[r], &pl) < 0
+		|| (bcc && add_participants(st, bcc, &d[r], &pl) < 0) ? -1 : 0;
+	    free(bcc);
+	}
     PQclear(q);
     q = NULL;
     if (rc == 0)
@@ -1184,7 +1195,38 @@ static int participant(cs_store *st, pg_conn *c, const char *as, long long id,
     return found;
 }
 
-/* pg_contact_create - K3, as the SQLite backend (see sq_contact_create) */
+/* known_person - K5: the person with norm that as may access (1), none (0), -1 */
+static int known_person(pg_conn *c, const char *as, const char *norm, char *pid,
+			        size_t pidlen, char **pname)
+{
+    PGresult *q;
+    cs_rule_person *v = NULL;
+    long    pick;
+    int     n, rc = -1;
+
+    if ((q = pg_q(c, SQL_PERSON_BY_EMAIL, "ss", norm, as)) == NULL)
+	return -1;
+    /* Every person with the address; cs_rule_contact_pick decides. */
+    n = PQntuples(q);
+    if (n == 0 || (v = calloc((size_t) n, sizeof(*v))) != NULL) {
+	for (int i = 0; i < n; i++) {
+	    v[i].id = pg_text(q, i, 0);
+	    v[i].owner = pg_null(q, i, 2) ? NULL : pg_text(q, i, 2);
+	    v[i].accessible = strcmp(pg_text(q, i, 3), "t") == 0;
+	}
+	rc = 0;
+	if ((pick = cs_rule_contact_pick(v, (size_t) n, as)) >= 0) {
+	    snprintf(pid, pidlen, "%s", v[pick].id);
+	    *pname = pg_null(q, (int) pick, 1) ? NULL : strdup(pg_text(q, (int) pick, 1));
+	    rc = pg_null(q, (int) pick, 1) || *pname ? 1 : -1;
+	}
+    }
+    free(v);
+    PQclear(q);
+    return rc;
+}
+
+/* pg_contact_create - K3, K5, as the SQLite backend (see sq_contact_create) */
 int     pg_contact_create(cs_store *st, const char *as, const char *tid, const char *address,
 			             const char *name, json_t **out, char *err, size_t errlen)
 {
@@ -1231,37 +1273,15 @@ int     pg_contact_create(cs_store *st, const char *as, const char *tid, const c
 	rc = CS_EINVAL;
 	goto out;
     }
-    if ((q = pg_q(c, SQL_PERSON_BY_EMAIL, "s", norm)) == NULL) {
+    if ((r = known_person(c, as, norm, pid, sizeof(pid), &pname)) < 0) {
 	rc = CS_EINTERNAL;
 	goto out;
     }
-    if (PQntuples(q) > 0) {
-	int     crm = strcmp(pg_text(q, 0, 2), "crm") == 0;
+    /* r > 0: already the caller's to see: linked, nothing granted (K5). */
+    if (r == 0) {
+	char    use[1024];
 
-	snprintf(pid, sizeof(pid), "%s", pg_text(q, 0, 0));
-	pname = pg_null(q, 0, 1) ? NULL : strdup(pg_text(q, 0, 1));
-	PQclear(q);
-	if ((rc = record_check(c, as, "person", pid)) == CS_ENOTFOUND && crm) {
-	    snprintf(err, errlen, "%s belongs to a CRM person you may not access", norm);
-	    rc = CS_EFORBIDDEN;
-	    goto out;
-	}
-	if (rc == CS_EINTERNAL)
-	    goto out;
-	if (rc == CS_ENOTFOUND)
-	    src = pg_x(c, SQL_ACCESS_ADD, "sss", as, "person", pid);
-    } else {
-	const char *use = name && *name ? name : seen_name;
-	char    local[CS_ADDR_MAX + 1];
-
-	PQclear(q);
-	/* K2's rule for names: the display name, else the local part. */
-	if (use == NULL) {
-	    snprintf(local, sizeof(local), "%s", norm);
-	    if (strrchr(local, '@'))
-		*strrchr(local, '@') = 0;
-	    use = local;
-	}
+	cs_rule_person_name(name, seen_name, norm, use, sizeof(use));
 	if ((pname = strdup(use)) == NULL)
 	    src = -1;
 	else if ((q = pg_q(c, SQL_PERSON_NEW, "ssi", pname, as, (long long) now)) == NULL)
@@ -1270,7 +1290,7 @@ int     pg_contact_create(cs_store *st, const char *as, const char *tid, const c
 	    snprintf(pid, sizeof(pid), "%s", PQntuples(q) ? pg_text(q, 0, 0) : "");
 	    PQclear(q);
 	    created = 1;
-	    if (pg_x(c, SQL_PERSON_EMAIL, "ss", norm, pid) < 0
+	    if (pg_x(c, SQL_PERSON_EMAIL, "sss", norm, pid, as) < 0
 		|| pg_x(c, SQL_ACCESS_ADD, "sss", as, "person", pid) < 0)
 		src = -1;
 	}
@@ -1308,9 +1328,11 @@ out:
 }
 
 /* The CRM directory (X2). */
+/* A CRM person's address: no owner (K5). */
+static const char SQL_DIR_PERSON_EMAIL[] = "INSERT INTO person_emails(email, person) VALUES($1, $2)";
 static const char SQL_TAKE_FIND[] =
 "SELECT p.id FROM person_emails pe JOIN persons p ON p.id=pe.person"
-" WHERE pe.email=$1 AND p.origin<>'crm'";
+" WHERE pe.email=$1 AND p.origin<>'crm' ORDER BY p.id LIMIT 1";
 /* SQLite's UPDATE OR IGNORE: move the rows that do not collide, drop the rest. */
 static const char SQL_TAKE_LINKS[] =
 "UPDATE thread_links l SET id=$2 WHERE l.kind='person' AND l.id=$1 AND NOT EXISTS"
@@ -1380,12 +1402,13 @@ static int dir_apply(pg_conn *c, cs_dir_snap *d, json_t *taken, time_t now)
 	const char *pid = json_string_value(json_object_get(p, "id"));
 	char    local[PG_MAX_ID + 64];
 
-	for (k = 0; k < d->emails[i].n; k++) {
+	/* K5: each user may have one; every one goes (take_over drops it). */
+	for (k = 0; k < d->emails[i].n; k++) for (;;) {
 	    if ((q = pg_q(c, SQL_TAKE_FIND, "s", d->emails[i].v[k])) == NULL)
 		return -1;
 	    if (PQntuples(q) == 0) {
 		PQclear(q);
-		continue;
+		break;
 	    }
 	    snprintf(local, sizeof(local), "%s", pg_text(q, 0, 0));
 	    PQclear(q);
@@ -1411,7 +1434,7 @@ static int dir_apply(pg_conn *c, cs_dir_snap *d, json_t *taken, time_t now)
 		 (long long) now) < 0)
 	    return -1;
 	for (k = 0; k < d->emails[i].n; k++)
-	    if (pg_x(c, SQL_PERSON_EMAIL, "ss", d->emails[i].v[k], pid) < 0)
+	    if (pg_x(c, SQL_DIR_PERSON_EMAIL, "ss", d->emails[i].v[k], pid) < 0)
 		return -1;
 	if (access_rows(c, p, "person", pid) < 0)
 	    return -1;
@@ -1429,6 +1452,31 @@ static int dir_apply(pg_conn *c, cs_dir_snap *d, json_t *taken, time_t now)
 	    return -1;
     }
     return pg_cmd(c, SQL_DIR_DANGLING);
+}
+
+static const char SQL_DIR_ID[] =
+"SELECT p.origin, pe.email FROM persons p LEFT JOIN person_emails pe ON pe.person=p.id"
+" WHERE p.id=$1";
+
+/* dir_lookup - cs_dir_check_ids: what the store holds under a person id */
+static int dir_lookup(void *arg, const char *id, cs_strlist *addrs)
+{
+    PGresult *q = pg_q(arg, SQL_DIR_ID, "s", id);
+    int     r = CS_DIR_ID_NONE;
+
+    if (q == NULL)
+	return -1;
+    for (int i = 0; i < PQntuples(q) && r >= 0; i++) {
+	if (strcmp(pg_text(q, i, 0), "crm") == 0)
+	    r = CS_DIR_ID_CRM;
+	else {
+	    r = CS_DIR_ID_LOCAL;
+	    if (!PQgetisnull(q, i, 1) && cs_strlist_add(addrs, pg_text(q, i, 1)) < 0)
+		r = -1;
+	}
+    }
+    PQclear(q);
+    return r;
 }
 
 /* pg_directory_import - X2: validate whole, then replace in one transaction */
@@ -1451,6 +1499,11 @@ int     pg_directory_import(cs_store *st, json_t *doc, json_t **out, char *err, 
     }
     /* One import at a time across the fleet. */
     src = pg_x(c, SQL_DIR_LOCK, "ii", (long long) PG_LOCK_CLASS, (long long) PG_LOCK_DIRECTORY);
+    /* X2: the local persons' ids, checked under the lock, in the transaction. */
+    if (src == 0 && (src = cs_dir_check_ids(&d, dir_lookup, c, err, errlen)) == -1) {
+	cs_dir_free(&d);
+	return write_end(st, CS_EINVAL);
+    }
     if (src == 0 && ((taken = json_array()) == NULL || (aud = json_array()) == NULL))
 	src = -1;
     if (src == 0)

@@ -19,9 +19,10 @@
  *	  T1 lookups, merges and T2's duplicate check see every committed
  *	  message of that mailbox and nothing half-done; events of one
  *	  thread get ids in commit order (X3 order per thread);
- *	- two hosts seeing the same Smart BCC recipient create one person
- *	  (the second finds the first's row; person_emails' primary key
- *	  with ON CONFLICT DO NOTHING backs it up against other writers);
+ *	- two hosts seeing the same Smart BCC recipient of one sender create
+ *	  one person (the second finds the first's row; person_emails'
+ *	  unique (email, owner) with ON CONFLICT DO NOTHING backs it up
+ *	  against other writers); each sender gets their own (K5);
  *	- the same message relayed through two hosts is stored once per
  *	  mailbox (UNIQUE(owner, dedup_key) backs the check up);
  *	- the locks are always taken in one global order and before any
@@ -34,9 +35,10 @@
  *	T2 check, T1 (references both ways merging into the oldest thread,
  *	Thread-Index root, subject and outside participants within 7 days,
  *	never into a shared thread), message row, labels, thread_msgids,
- *	counts, events, T3 links. SQLite's thread_links trigger (no automatic
- *	link over a hand unlink) is the NOT EXISTS of SQL_LINK_ADD, and its
- *	merges trigger the SQL_MERGE_UNLINKS statements.
+ *	counts, events, T3 links (private threads only). SQLite's
+ *	thread_links trigger (no automatic link over a hand unlink) is the
+ *	NOT EXISTS of SQL_LINK_ADD, and its merges trigger the
+ *	SQL_MERGE_UNLINKS statements.
  *
  *	The raw message is read whole from the spool into one bytea
  *	parameter (its size is bounded by MaxMessageSize).
@@ -60,6 +62,7 @@
 #include "cs_store.h"
 #include "cs_store_impl.h"
 #include "cs_store_pg.h"
+#include "cs_store_rules.h"
 
 /* A small set of thread ids (T1 lookups). */
 typedef struct pg_ids {
@@ -107,10 +110,14 @@ static const char SQL_THREAD_VIS[] = "SELECT visibility FROM threads WHERE owner
 static const char SQL_THREAD_LINKSET[] =
 "SELECT coalesce(string_agg(kind || ':' || id, ',' ORDER BY kind, id), '')"
 " FROM thread_links WHERE owner=$1 AND thread=$2";
+/* Like SQLite's thread_links_unlinked trigger: the surviving thread's
+ * hand unlinks hold against the automatic links the other brings (T3). */
 static const char SQL_MERGE_LINKS[] =
 "INSERT INTO thread_links(owner, thread, kind, id, origin)"
-" SELECT owner, $3::bigint, kind, id, origin FROM thread_links WHERE owner=$1 AND thread=$2"
-" ON CONFLICT DO NOTHING";
+" SELECT l.owner, $3::bigint, l.kind, l.id, l.origin FROM thread_links l"
+" WHERE l.owner=$1 AND l.thread=$2 AND NOT (l.origin='auto' AND EXISTS (SELECT 1"
+" FROM thread_unlinks u WHERE u.owner=$1 AND u.thread=$3::bigint AND u.kind=l.kind"
+" AND u.id=l.id)) ON CONFLICT DO NOTHING";
 static const char SQL_MERGE_UNLINKS[] =
 "INSERT INTO thread_unlinks(owner, thread, kind, id, at)"
 " SELECT owner, $3::bigint, kind, id, at FROM thread_unlinks WHERE owner=$1 AND thread=$2"
@@ -164,12 +171,15 @@ static const char SQL_LINK_ADD[] =
 " SELECT $1::text, $2::bigint, $3::text, $4::text WHERE NOT EXISTS (SELECT 1 FROM"
 " thread_unlinks u WHERE u.owner=$1 AND u.thread=$2 AND u.kind=$3 AND u.id=$4)"
 " ON CONFLICT DO NOTHING";
-static const char SQL_PERSON_BY_EMAIL[] = "SELECT person FROM person_emails WHERE email=$1";
+/* K2, K5: a person with the address that the sender may already access. */
+static const char SQL_PERSON_BY_EMAIL[] =
+"SELECT pe.person FROM person_emails pe JOIN access a"
+" ON a.\"user\"=$2 AND a.kind='person' AND a.id=pe.person WHERE pe.email=$1 LIMIT 1";
 static const char SQL_PERSON_NEW[] =
 "INSERT INTO persons(id, name, origin, owner, created)"
 " VALUES('bcc-' || nextval('person_ids'), $1, 'bcc', $2, $3) RETURNING id";
 static const char SQL_PERSON_EMAIL[] =
-"INSERT INTO person_emails(email, person) VALUES($1, $2) ON CONFLICT DO NOTHING";
+"INSERT INTO person_emails(email, person, owner) VALUES($1, $2, $3) ON CONFLICT DO NOTHING";
 static const char SQL_PERSON_DROP[] = "DELETE FROM persons WHERE id=$1";
 static const char SQL_ACCESS_ADD[] =
 "INSERT INTO access(\"user\", kind, id) VALUES($1, $2, $3) ON CONFLICT DO NOTHING";
@@ -331,36 +341,45 @@ static int thread_event(pg_conn *c, const char *type, const char *owner, long lo
     return rc;
 }
 
-/* merge_threads - fold every found thread into target (T1, V3) */
+/* merge_threads - fold every found thread into target (T1, V3, V7) */
 static int merge_threads(pg_conn *c, const char *owner, const pg_ids *found,
 			         long long target, time_t now)
 {
     char    vis[16], set0[4096], set[4096], from[32], into[32];
-    int     shared = 1, was_shared = 0, r;
+    int    *was, shared, same = 1, r, rc = -1;
     long long old;
     size_t  i;
 
+    if ((was = calloc(found->n, sizeof(*was))) == NULL)
+	return local_err(c, "out of memory");
     /*
-     * V3: shared only if every merged thread was shared with the same
-     * links. Link sets too long to compare here count as different.
+     * V3: every merged thread's visibility and links, the decision in
+     * cs_store_rules.c. Link sets too long to compare count as different.
      */
-    for (i = 0; i < found->n && shared; i++) {
+    for (i = 0; i < found->n; i++) {
 	if ((r = one_text(pg_q(c, SQL_THREAD_VIS, "si", owner, found->v[i]), vis,
-			  sizeof(vis))) <= 0)
-	    return r < 0 ? -1 : local_err(c, "merged thread vanished");
-	if (strcmp(vis, "shared") != 0)
-	    shared = 0;
-	else if (found->v[i] == target)
-	    was_shared = 1;
+			  sizeof(vis))) <= 0) {
+	    rc = r < 0 ? -1 : local_err(c, "merged thread vanished");
+	    goto out;
+	}
+	was[i] = strcmp(vis, "shared") == 0;
 	if ((r = one_text(pg_q(c, SQL_THREAD_LINKSET, "si", owner, found->v[i]),
-			  i ? set : set0, sizeof(set))) <= 0)
-	    return r < 0 ? -1 : local_err(c, "no link set");
+			  i ? set : set0, sizeof(set))) <= 0) {
+	    rc = r < 0 ? -1 : local_err(c, "no link set");
+	    goto out;
+	}
 	if (strlen(i ? set : set0) >= sizeof(set) - 1 || (i && strcmp(set, set0) != 0))
-	    shared = 0;
+	    same = 0;
     }
+    shared = cs_rule_merge_shared(was, found->n, same);
     for (i = 0; i < found->n; i++) {
 	if ((old = found->v[i]) == target)
 	    continue;
+	/* V7: a shared thread folded into a private one went private. */
+	if (cs_rule_merge_changed(was[i], shared)
+	    && thread_event(c, "thread.visibility_changed", owner, old, 0,
+			    json_pack("{s:s}", "visibility", "private"), NULL) < 0)
+	    goto out;
 	if (pg_x(c, SQL_MERGE_LINKS, "sii", owner, old, target) < 0
 	    || pg_x(c, SQL_MERGE_UNLINKS, "sii", owner, old, target) < 0
 	    || pg_x(c, SQL_MERGE_UNLINKS_DROP, "si", owner, old) < 0
@@ -369,21 +388,25 @@ static int merge_threads(pg_conn *c, const char *owner, const pg_ids *found,
 	    || pg_x(c, SQL_MERGE_COUNTS, "sii", owner, old, target) < 0
 	    || pg_x(c, SQL_MERGE_DROP, "si", owner, old) < 0
 	    || pg_x(c, SQL_MERGE_NOTE, "siii", owner, old, target, (long long) now) < 0)
-	    return -1;
+	    goto out;
 	/* X3: which id became which, ordered after both threads' events. */
 	snprintf(from, sizeof(from), "t%lld", old);
 	snprintf(into, sizeof(into), "t%lld", target);
 	if (thread_event(c, "thread.merged", owner, target, old,
 			 json_pack("{s:s,s:s}", "from", from, "into", into), NULL) < 0)
-	    return -1;
+	    goto out;
     }
     if (pg_x(c, SQL_SET_VIS, "sis", owner, target, shared ? "shared" : "private") < 0)
-	return -1;
-    /* V3, V5: a shared thread merged with a private one is private now. */
-    if (was_shared && !shared)
-	return thread_event(c, "thread.visibility_changed", owner, target, 0,
-			    json_pack("{s:s}", "visibility", "private"), NULL);
-    return 0;
+	goto out;
+    rc = 0;
+    /* V3, V5, V7: the surviving thread, if it was shared, is private now. */
+    for (i = 0; i < found->n; i++)
+	if (found->v[i] == target && cs_rule_merge_changed(was[i], shared))
+	    rc = thread_event(c, "thread.visibility_changed", owner, target, 0,
+			      json_pack("{s:s}", "visibility", "private"), NULL);
+out:
+    free(was);
+    return rc;
 }
 
 /* raw_store - the raw message once per SHA-256 */
@@ -423,16 +446,14 @@ static int raw_store(pg_conn *c, cs_store_job *job, long long *raw_id)
     return 0;
 }
 
-/* link_address - T3 for one address: its accessible person and one open deal */
-static int link_address(pg_conn *c, const char *owner, long long thread, const char *addr)
+/* link_person - T3 for one person of an address: it and its one open deal */
+static int link_person(pg_conn *c, const char *owner, long long thread, const char *person)
 {
     PGresult *res;
-    char    person[512], deal[512];
-    int     r, ndeals;
+    char    deal[512];
+    int     ndeals;
     long long changed;
 
-    if ((r = one_text(pg_q(c, SQL_LINK_PERSON, "ss", owner, addr), person, sizeof(person))) <= 0)
-	return r;
     if ((res = pg_q(c, SQL_LINK_ADD, "siss", owner, thread, "person", person)) == NULL)
 	return -1;
     changed = pg_changes(res);
@@ -459,13 +480,41 @@ static int link_address(pg_conn *c, const char *owner, long long thread, const c
 			json_pack("{s:s,s:s}", "deal", deal, "origin", "auto"), NULL);
 }
 
-/* link_thread - T3 for every participant of the copy */
+/*
+ * link_address - T3 for one address: every person with it that the
+ * owner may access (K5: the CRM's and the owner's own may both exist)
+ */
+static int link_address(pg_conn *c, const char *owner, long long thread, const char *addr)
+{
+    PGresult *res;
+    cs_strlist persons = {0};
+    int     rc = 0, n;
+
+    if ((res = pg_q(c, SQL_LINK_PERSON, "ss", owner, addr)) == NULL)
+	return -1;
+    n = PQntuples(res);
+    for (int i = 0; i < n && rc == 0; i++)
+	if (cs_strlist_add(&persons, pg_text(res, i, 0)) < 0)
+	    rc = local_err(c, "out of memory");
+    PQclear(res);
+    for (size_t i = 0; rc == 0 && i < persons.n; i++)
+	rc = link_person(c, owner, thread, persons.v[i]);
+    cs_strlist_free(&persons);
+    return rc;
+}
+
+/* link_thread - T3 for every participant of the copy, on a private thread */
 static int link_thread(cs_store *cst, pg_conn *c, const cs_store_job *job,
 		               const cs_store_jcopy *cp, long long thread)
 {
-    char    norm[CS_ADDR_MAX + 1];
+    char    norm[CS_ADDR_MAX + 1], vis[16];
     size_t  i;
+    int     r;
 
+    if ((r = one_text(pg_q(c, SQL_THREAD_VIS, "si", cp->user, thread), vis, sizeof(vis))) <= 0)
+	return r < 0 ? -1 : local_err(c, "thread vanished");
+    if (!cs_rule_auto_links(vis))
+	return 0;				/* shared: the owner's hand only */
     for (i = 0; i < job->participants.n; i++)
 	if (link_address(c, cp->user, thread, job->participants.v[i]) < 0)
 	    return -1;
@@ -598,12 +647,15 @@ out:
     return rc;
 }
 
-/* store_contact - K2: one person per address, owned by and visible to owner */
+/*
+ * store_contact - K2, K5: a person of the owner's own for an address,
+ * unless the owner may already access one; one with that address that
+ * the owner may not access is neither shown nor shared (K5)
+ */
 static int store_contact(pg_conn *c, const cs_store_jcontact *k, time_t now)
 {
     PGresult *res;
-    char    email[CS_ADDR_MAX + 1], id[64], *at;
-    const char *name;
+    char    email[CS_ADDR_MAX + 1], id[64], name[1024];
     json_t *ids;
     int     r;
 
@@ -613,33 +665,23 @@ static int store_contact(pg_conn *c, const cs_store_jcontact *k, time_t now)
     cs_lowercase(email);
     if (pg_x(c, SQL_USER_ENSURE, "s", k->owner) < 0)
 	return -1;
-    if ((r = one_text(pg_q(c, SQL_PERSON_BY_EMAIL, "s", email), id, sizeof(id))) != 0)
-	return r < 0 ? -1 : 0;			/* exists (K2: not already a person) */
-    at = strrchr(email, '@');
-    /* K2: the display name, else the local part. */
-    if (k->name && *k->name)
-	name = k->name;
-    else {
-	*at = 0;
-	name = email;
-    }
+    if ((r = one_text(pg_q(c, SQL_PERSON_BY_EMAIL, "ss", email, k->owner), id, sizeof(id))) != 0)
+	return r < 0 ? -1 : 0;			/* K2: already a person the sender may access */
+    cs_rule_person_name(k->name, NULL, email, name, sizeof(name));
     r = one_text(pg_q(c, SQL_PERSON_NEW, "ssi", name, k->owner, (long long) now), id, sizeof(id));
-    *at = '@';
     if (r <= 0)
 	return r < 0 ? -1 : local_err(c, "no person id");
-    if ((res = pg_q(c, SQL_PERSON_EMAIL, "ss", email, id)) == NULL)
+    if ((res = pg_q(c, SQL_PERSON_EMAIL, "sss", email, id, k->owner)) == NULL)
 	return -1;
     if (pg_changes(res) == 0) {
-	/* Someone outside our locks (directory import) took the address. */
+	/* Another writer made the owner's person first ((email, owner) unique). */
 	PQclear(res);
 	return pg_x(c, SQL_PERSON_DROP, "s", id);
     }
     PQclear(res);
     if (pg_x(c, SQL_ACCESS_ADD, "sss", k->owner, "person", id) < 0)
 	return -1;
-    ids = json_pack("{s:s,s:o,s:s}", "person", id, "name",
-		    k->name && *k->name ? json_string(k->name)
-		    : json_stringn(email, (size_t) (at - email)), "address", email);
+    ids = json_pack("{s:s,s:s,s:s}", "person", id, "name", name, "address", email);
     if (ids == NULL)
 	return local_err(c, "out of memory");
     r = pg_event_add(c, "person.created", k->owner, 0, 0, ids, NULL);

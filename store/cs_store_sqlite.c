@@ -314,6 +314,36 @@ static const char sq_schema_link_dates[] =
 "  WHERE owner=NEW.owner AND thread=NEW.id;"
 "  END;";
 
+/*
+ * Migration: persons crmsync makes are their maker's (K2, K3, K5).
+ * person_emails gains the owner of a local person (NULL for the CRM's)
+ * and loses the global uniqueness of an address: a Smart BCC or hand
+ * person is unique by (address, owner), so two users writing to one
+ * address each get their own, beside a CRM person with that address.
+ * Access to a local person that crmsync gave to anyone but its maker
+ * (contact create before K5) is taken back: only the directory grants;
+ * so are those users' links to it (a shared thread of theirs would
+ * otherwise stay open to the maker through a person they cannot see).
+ */
+static const char sq_schema_person_owner[] =
+"CREATE TABLE person_emails_k5("
+"  email TEXT NOT NULL,"
+"  person TEXT NOT NULL REFERENCES persons(id) ON DELETE CASCADE,"
+"  owner TEXT,"
+"  PRIMARY KEY(email, person)"
+") WITHOUT ROWID;"
+"INSERT INTO person_emails_k5(email, person, owner)"
+"  SELECT pe.email, pe.person, CASE WHEN p.origin='crm' THEN NULL ELSE p.owner END"
+"  FROM person_emails pe JOIN persons p ON p.id=pe.person;"
+"DROP TABLE person_emails;"
+"ALTER TABLE person_emails_k5 RENAME TO person_emails;"
+"CREATE INDEX person_emails_person ON person_emails(person);"
+"CREATE UNIQUE INDEX person_emails_owner ON person_emails(email, owner);"
+"DELETE FROM access WHERE kind='person' AND EXISTS (SELECT 1 FROM persons p"
+"  WHERE p.id=access.id AND p.origin<>'crm' AND p.owner IS NOT access.user);"
+"DELETE FROM thread_links WHERE kind='person' AND EXISTS (SELECT 1 FROM persons p"
+"  WHERE p.id=thread_links.id AND p.origin<>'crm' AND p.owner IS NOT thread_links.owner);";
+
 /* Ordered migration steps: step i brings user_version from i to i+1. */
 static const char *const sq_migrations[] = {
     sq_schema_1,
@@ -321,6 +351,7 @@ static const char *const sq_migrations[] = {
     sq_schema_unlinks,
     sq_schema_milter_status,
     sq_schema_link_dates,
+    sq_schema_person_owner,
 };
 
 #define SQ_SCHEMA_VERSION ((int) (sizeof(sq_migrations) / sizeof(sq_migrations[0])))
@@ -748,6 +779,25 @@ int     sq_cursor_decode(const char *c, sqlite3_int64 *last, sqlite3_int64 *id)
 }
 
 static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=?1";
+static const char SQL_USER_ACTIVE[] = "SELECT 1 FROM users WHERE id=?1 AND active=1";
+
+/* sq_user_active - R3: is as a user of the policy in force? */
+static int sq_user_active(cs_store *st, const char *as)
+{
+    sq_store *s = st->be;
+    sqlite3_stmt *q;
+    int     step = SQLITE_ERROR;
+
+    if (sq_read_begin(s) < 0)
+	return CS_EINTERNAL;
+    if ((q = sq_stmt(&s->r, SQL_USER_ACTIVE)) != NULL) {
+	sq_bind_str(q, 1, as);
+	step = sqlite3_step(q);
+	sqlite3_reset(q);
+    }
+    sq_read_end(s);
+    return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : CS_EINTERNAL;
+}
 /* The columns of SQ_THREAD_COLS (cs_store_sqlite_ctl.c), for sq_thread_obj. */
 #define SQL_MB_HEAD \
 "SELECT id, subject, visibility, message_count, first_date, last_date, owner FROM threads"
@@ -936,6 +986,7 @@ const struct cs_store_ops cs_store_sqlite_ops = {
     .joins_thread = sq_joins_thread,
     .sync_users = sq_sync_users,
     .mailbox = sq_mailbox,
+    .user_active = sq_user_active,
     .stats = sq_stats,
     .backup = sq_backup,
     .outbox_open = sq_outbox_open,

@@ -58,13 +58,16 @@
 #include "cs_store_dir.h"
 #include "cs_store_impl.h"
 #include "cs_store_sqlite.h"
+#include "cs_store_rules.h"
 
 /*
  * The access rules, the only place they are written. Arguments are SQL
  * expressions (a parameter such as "?1" or a column).
  */
+/* R3: a user of the policy in force (active since the last sync); the
+ * shared threads of an owner who left are read by nobody either. */
 #define SQ_KNOWN(u) \
-    "EXISTS (SELECT 1 FROM users ku WHERE ku.id=" u ")"
+    "EXISTS (SELECT 1 FROM users ku WHERE ku.id=" u " AND ku.active=1)"
 #define SQ_CAN_ACCESS(k, i, u) \
     "(" SQ_KNOWN(u) " AND EXISTS (SELECT 1 FROM access ca WHERE ca.user=" u \
     " AND ca.kind=" k " AND ca.id=" i ") AND CASE " k \
@@ -73,7 +76,7 @@
     " ELSE 0 END)"
 #define SQ_VISIBLE(t, u) \
     "(" SQ_KNOWN(u) " AND (" t ".owner=" u " OR (" t ".visibility='shared'" \
-    " AND EXISTS (SELECT 1 FROM thread_links vl WHERE vl.owner=" t ".owner" \
+    " AND " SQ_KNOWN(t ".owner") " AND EXISTS (SELECT 1 FROM thread_links vl WHERE vl.owner=" t ".owner" \
     " AND vl.thread=" t ".id AND " SQ_CAN_ACCESS("vl.kind", "vl.id", u) "))))"
 
 #define SQ_THREAD_COLS \
@@ -92,7 +95,7 @@ static const char SQL_TMSGS_OWN[] =
 " ON m.owner=t.owner AND m.thread=t.id JOIN raw r ON r.id=m.raw"
 " WHERE t.id=?2 AND t.owner=?1 AND " SQ_VISIBLE("t", "?1") " ORDER BY m.sort_date, m.id";
 static const char SQL_T_ADDRS[] =
-"SELECT from_json, to_json, cc_json FROM messages WHERE owner=?1 AND thread=?2"
+"SELECT from_json, to_json, cc_json, envelope FROM messages WHERE owner=?1 AND thread=?2"
 " ORDER BY sort_date, id";
 static const char SQL_T_LABELS[] =
 "SELECT DISTINCT l.label FROM messages m JOIN message_labels l"
@@ -100,9 +103,11 @@ static const char SQL_T_LABELS[] =
 static const char SQL_T_LINKS[] =
 "SELECT tl.kind, tl.id FROM thread_links tl WHERE tl.owner=?1 AND tl.thread=?2"
 " AND " SQ_CAN_ACCESS("tl.kind", "tl.id", "?3") " ORDER BY tl.kind, tl.id";
+/* The reader's own person first, then the CRM's (K5: both may exist). */
 static const char SQL_PERSON_OF[] =
 "SELECT pe.person FROM person_emails pe WHERE pe.email=?2"
-" AND " SQ_CAN_ACCESS("'person'", "pe.person", "?1");
+" AND " SQ_CAN_ACCESS("'person'", "pe.person", "?1")
+" ORDER BY pe.owner IS NOT ?1, pe.owner IS NOT NULL, pe.person LIMIT 1";
 static const char SQL_REC[] = "SELECT 1 WHERE " SQ_CAN_ACCESS("?2", "?3", "?1");
 /*
  * A record's page walks thread_links_page (kind, id, last_date, thread)
@@ -156,13 +161,14 @@ static const char SQL_K_ADDRS[] =
 " WHERE owner=?1 AND thread=?2 ORDER BY sort_date, id";
 static const char SQL_USER_ADDR[] = "SELECT 1 FROM user_addresses WHERE address=?1";
 static const char SQL_PERSON_BY_EMAIL[] =
-"SELECT p.id, p.name, p.origin FROM person_emails pe JOIN persons p ON p.id=pe.person"
-" WHERE pe.email=?1";
+"SELECT p.id, p.name, pe.owner, " SQ_CAN_ACCESS("'person'", "p.id", "?2")
+" FROM person_emails pe JOIN persons p ON p.id=pe.person WHERE pe.email=?1 ORDER BY p.id";
 static const char SQL_COUNTER_INC[] = "UPDATE counters SET value=value+1 WHERE name=?1";
 static const char SQL_COUNTER_GET[] = "SELECT value FROM counters WHERE name=?1";
 static const char SQL_PERSON_NEW[] =
 "INSERT INTO persons(id, name, origin, owner, created) VALUES(?1, ?2, ?3, ?4, ?5)";
-static const char SQL_PERSON_EMAIL[] = "INSERT INTO person_emails(email, person) VALUES(?1, ?2)";
+static const char SQL_PERSON_EMAIL[] =
+"INSERT INTO person_emails(email, person, owner) VALUES(?1, ?2, ?3)";
 static const char SQL_ACCESS_ADD[] =
 "INSERT OR IGNORE INTO access(user, kind, id) VALUES(?1, ?2, ?3)";
 
@@ -234,7 +240,7 @@ static int add_participants(cs_store *st, sq_conn *c, const char *as, const char
 	if (addr == NULL)
 	    continue;
 	key = cs_store_normalize(st, addr, norm, sizeof(norm)) == 0 ? norm : addr;
-	if (cs_strlist_contains_ci(seen, key))
+	if (cs_store_part_seen(out, seen, key, name))
 	    continue;
 	if (cs_strlist_add(seen, key) < 0 || (q = sq_stmt(c, SQL_PERSON_OF)) == NULL) {
 	    rc = -1;
@@ -297,6 +303,8 @@ json_t *sq_thread_obj(cs_store *st, sq_conn *c, const char *as, sqlite3_stmt *ro
 	goto fail;
     while (rc == 0 && sqlite3_step(q) == SQLITE_ROW) {
 	char   *f = strdup(sq_col_text(q, 0)), *t = strdup(sq_col_text(q, 1)), *cc = strdup(sq_col_text(q, 2));
+	/* C4: the sender's copy shows its envelope-only recipients. */
+	char   *bcc = cs_store_bcc_json(sq_col_text(q, 3));
 
 	/* The lookups below use other statements; the row is copied first. */
 	if (f == NULL || t == NULL || cc == NULL)
@@ -304,10 +312,12 @@ json_t *sq_thread_obj(cs_store *st, sq_conn *c, const char *as, sqlite3_stmt *ro
 	else
 	    rc = add_participants(st, c, as, f, parts, &seen) < 0
 		|| add_participants(st, c, as, t, parts, &seen) < 0
-		|| add_participants(st, c, as, cc, parts, &seen) < 0 ? -1 : 0;
+		|| add_participants(st, c, as, cc, parts, &seen) < 0
+		|| (bcc && add_participants(st, c, as, bcc, parts, &seen) < 0) ? -1 : 0;
 	free(f);
 	free(t);
 	free(cc);
+	free(bcc);
     }
     sqlite3_reset(q);
     cs_strlist_free(&seen);
@@ -1129,6 +1139,7 @@ static int person_new(sq_conn *c, const char *as, const char *norm, const char *
 	return rc ? rc : SQLITE_ERROR;
     sq_bind_str(q, 1, norm);
     sq_bind_str(q, 2, pid);
+    sq_bind_str(q, 3, as);
     if ((rc = sq_run(q)) != SQLITE_OK || (q = sq_stmt(c, SQL_ACCESS_ADD)) == NULL)
 	return rc ? rc : SQLITE_ERROR;
     sq_bind_str(q, 1, as);
@@ -1137,12 +1148,67 @@ static int person_new(sq_conn *c, const char *as, const char *norm, const char *
     return sq_run(q);
 }
 
+/* known_person - K5: the person with norm that as may access (1), none (0), -1 */
+static int known_person(sq_conn *c, const char *as, const char *norm, char *pid,
+			        size_t pidlen, char **pname)
+{
+    sqlite3_stmt *q;
+    cs_strlist ids = {0}, names = {0}, owners = {0};
+    cs_rule_person *v = NULL;
+    int    *acc = NULL, step, rc = -1;
+    long    pick;
+    size_t  n = 0;
+
+    if ((q = sq_stmt(c, SQL_PERSON_BY_EMAIL)) == NULL)
+	return -1;
+    sq_bind_str(q, 1, norm);
+    sq_bind_str(q, 2, as);
+    /* Every person with the address; cs_rule_contact_pick decides. */
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+	int    *na = realloc(acc, (n + 1) * sizeof(*acc));
+
+	if (na == NULL)
+	    break;
+	acc = na;
+	/* bit 0: accessible; bit 1: no name (answered null). */
+	acc[n] = (sqlite3_column_int(q, 3) != 0) | (sqlite3_column_type(q, 1) == SQLITE_NULL) << 1;
+	if (cs_strlist_add(&ids, sq_col_text(q, 0)) < 0
+	    || cs_strlist_add(&names, sq_col_text(q, 1)) < 0
+	    || cs_strlist_add(&owners, sq_col_text(q, 2)) < 0)
+	    break;
+	if (sqlite3_column_type(q, 2) == SQLITE_NULL)
+	    owners.v[n][0] = 0;			/* the CRM's: no owner */
+	n++;
+    }
+    sqlite3_reset(q);
+    if (step != SQLITE_DONE || (n && (v = calloc(n, sizeof(*v))) == NULL))
+	goto out;
+    for (size_t i = 0; i < n; i++) {
+	v[i].id = ids.v[i];
+	v[i].owner = *owners.v[i] ? owners.v[i] : NULL;
+	v[i].accessible = acc[i] & 1;
+    }
+    rc = 0;
+    if ((pick = cs_rule_contact_pick(v, n, as)) >= 0) {
+	snprintf(pid, pidlen, "%s", ids.v[pick]);
+	*pname = acc[pick] & 2 ? NULL : strdup(names.v[pick]);
+	rc = acc[pick] & 2 || *pname ? 1 : -1;
+    }
+out:
+    free(v);
+    free(acc);
+    cs_strlist_free(&ids);
+    cs_strlist_free(&names);
+    cs_strlist_free(&owners);
+    return rc;
+}
+
 /*
- * sq_contact_create - K3. An existing person with the address is
- * answered (created false) and linked: a CRM person only if as may
- * access it (else CS_EFORBIDDEN: the address is the CRM's), a Smart BCC
- * or hand person after giving as access to it (as has the address in
- * their own mail, so nothing is revealed but the name).
+ * sq_contact_create - K3, K5. A person with the address that as may
+ * already access (their own, else the CRM's) is answered (created
+ * false) and linked; otherwise as gets a person of their own, whoever
+ * else has one: the answer for an address another user's or the CRM's
+ * person holds is the answer for an address nobody knew.
  */
 int     sq_contact_create(cs_store *st, const char *as, const char *tid, const char *address,
 			             const char *name, json_t **out, char *err, size_t errlen)
@@ -1189,48 +1255,15 @@ int     sq_contact_create(cs_store *st, const char *as, const char *tid, const c
 	rc = r > 0 ? CS_EINVAL : CS_EINTERNAL;
 	goto out;
     }
-    if ((q = sq_stmt(c, SQL_PERSON_BY_EMAIL)) == NULL) {
+    if ((r = known_person(c, as, norm, pid, sizeof(pid), &pname)) < 0) {
 	rc = CS_EINTERNAL;
 	goto out;
     }
-    sq_bind_str(q, 1, norm);
-    if ((r = one_row(q)) < 0) {
-	rc = CS_EINTERNAL;
-	goto out;
-    }
-    if (r > 0) {
-	int     crm = strcmp(sq_col_text(q, 2), "crm") == 0;
+    /* r > 0: already the caller's to see: linked, nothing granted (K5). */
+    if (r == 0) {
+	char    use[1024];
 
-	snprintf(pid, sizeof(pid), "%s", sq_col_text(q, 0));
-	pname = sqlite3_column_type(q, 1) == SQLITE_NULL ? NULL : strdup(sq_col_text(q, 1));
-	sqlite3_reset(q);
-	if ((rc = record_check(c, as, "person", pid)) == CS_ENOTFOUND && crm) {
-	    snprintf(err, errlen, "%s belongs to a CRM person you may not access", norm);
-	    rc = CS_EFORBIDDEN;
-	    goto out;
-	}
-	if (rc == CS_EINTERNAL)
-	    goto out;
-	if (rc == CS_ENOTFOUND) {
-	    if ((q = sq_stmt(c, SQL_ACCESS_ADD)) == NULL)
-		src = SQLITE_ERROR;
-	    else {
-		sq_bind_str(q, 1, as);
-		sq_bind_str(q, 2, "person");
-		sq_bind_str(q, 3, pid);
-		src = sq_run(q);
-	    }
-	}
-    } else {
-	const char *use = name && *name ? name : seen_name;
-	char    local[CS_ADDR_MAX + 1];
-
-	/* K2's rule for names: the display name, else the local part. */
-	if (use == NULL) {
-	    snprintf(local, sizeof(local), "%s", norm);
-	    *strrchr(local, '@') = 0;
-	    use = local;
-	}
+	cs_rule_person_name(name, seen_name, norm, use, sizeof(use));
 	if ((pname = strdup(use)) == NULL)
 	    src = SQLITE_NOMEM;
 	else if ((src = person_new(c, as, norm, pname, now, pid, sizeof(pid))) == SQLITE_OK)
@@ -1271,9 +1304,11 @@ out:
 }
 
 /* The CRM directory (X2). */
+/* A CRM person's address: no owner (K5). */
+static const char SQL_DIR_PERSON_EMAIL[] = "INSERT INTO person_emails(email, person) VALUES(?1, ?2)";
 static const char SQL_TAKE_FIND[] =
 "SELECT p.id FROM person_emails pe JOIN persons p ON p.id=pe.person"
-" WHERE pe.email=?1 AND p.origin<>'crm'";
+" WHERE pe.email=?1 AND p.origin<>'crm' ORDER BY p.id LIMIT 1";
 static const char SQL_TAKE_LINKS[] =
 "UPDATE OR IGNORE thread_links SET id=?2 WHERE kind='person' AND id=?1";
 static const char SQL_TAKE_LINKS_LEFT[] = "DELETE FROM thread_links WHERE kind='person' AND id=?1";
@@ -1362,12 +1397,13 @@ static int dir_apply(sq_conn *c, cs_dir_snap *d, json_t *taken, time_t now)
 	const char *pid = json_string_value(json_object_get(p, "id"));
 	char    local[SQ_MAX_ID + 64];
 
-	for (k = 0; k < d->emails[i].n; k++) {
+	/* K5: each user may have one; every one goes (take_over drops it). */
+	for (k = 0; k < d->emails[i].n; k++) for (;;) {
 	    if ((q = str_stmt(c, SQL_TAKE_FIND, d->emails[i].v[k], NULL)) == NULL
 		|| (r = one_row(q)) < 0)
 		return SQLITE_ERROR;
 	    if (r == 0)
-		continue;
+		break;
 	    snprintf(local, sizeof(local), "%s", sq_col_text(q, 0));
 	    sqlite3_reset(q);
 	    if ((rc = take_over(c, local, pid)) != SQLITE_OK)
@@ -1394,7 +1430,8 @@ static int dir_apply(sq_conn *c, cs_dir_snap *d, json_t *taken, time_t now)
 	if ((rc = sq_run(q)) != SQLITE_OK)
 	    return rc;
 	for (k = 0; k < d->emails[i].n; k++)
-	    if ((rc = sq_run(str_stmt(c, SQL_PERSON_EMAIL, d->emails[i].v[k], pid))) != SQLITE_OK)
+	    if ((rc = sq_run(str_stmt(c, SQL_DIR_PERSON_EMAIL, d->emails[i].v[k], pid)))
+		!= SQLITE_OK)
 		return rc;
 	if ((rc = access_rows(c, p, "person", pid)) != SQLITE_OK)
 	    return rc;
@@ -1418,6 +1455,34 @@ static int dir_apply(sq_conn *c, cs_dir_snap *d, json_t *taken, time_t now)
     return sqlite3_exec(c->db, SQL_DIR_DANGLING, NULL, NULL, NULL);
 }
 
+static const char SQL_DIR_ID[] =
+"SELECT p.origin, pe.email FROM persons p LEFT JOIN person_emails pe ON pe.person=p.id"
+" WHERE p.id=?1";
+
+/* dir_lookup - cs_dir_check_ids: what the store holds under a person id */
+static int dir_lookup(void *arg, const char *id, cs_strlist *addrs)
+{
+    sqlite3_stmt *q = str_stmt(arg, SQL_DIR_ID, id, NULL);
+    int     r = CS_DIR_ID_NONE, step;
+
+    if (q == NULL)
+	return -1;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+	if (strcmp(sq_col_text(q, 0), "crm") == 0)
+	    r = CS_DIR_ID_CRM;
+	else {
+	    r = CS_DIR_ID_LOCAL;
+	    if (sqlite3_column_type(q, 1) != SQLITE_NULL
+		&& cs_strlist_add(addrs, sq_col_text(q, 1)) < 0)
+		step = SQLITE_NOMEM;
+	}
+	if (step != SQLITE_ROW)
+	    break;
+    }
+    sqlite3_reset(q);
+    return step == SQLITE_DONE ? r : -1;
+}
+
 /* sq_directory_import - X2: validate whole, then replace in one transaction */
 int     sq_directory_import(cs_store *st, json_t *doc, json_t **out, char *err, size_t errlen)
 {
@@ -1435,6 +1500,15 @@ int     sq_directory_import(cs_store *st, json_t *doc, json_t **out, char *err, 
     if (write_begin(st) < 0) {
 	cs_dir_free(&d);
 	return CS_EINTERNAL;
+    }
+    /* X2: the local persons' ids, checked where nothing can change them. */
+    if ((src = cs_dir_check_ids(&d, dir_lookup, c, err, errlen)) < 0) {
+	if (src == -2) {
+	    cs_error(NULL, "store: directory import: %s", sqlite3_errmsg(c->db));
+	    snprintf(err, errlen, "the directory was not changed: %s", sqlite3_errmsg(c->db));
+	}
+	cs_dir_free(&d);
+	return write_end(st, src == -1 ? CS_EINVAL : CS_EINTERNAL);
     }
     if ((taken = json_array()) == NULL || (aud = json_array()) == NULL)
 	src = SQLITE_NOMEM;

@@ -18,7 +18,8 @@
  *	a private thread with the same normalized non-empty subject and the
  *	same outside participants within 7 days; else a new private thread
  *	unless the copy is conditional); then the message row, its labels,
- *	its thread_msgids rows, the thread's counters and T3 links.
+ *	its thread_msgids rows, the thread's counters and T3 links
+ *	(a private thread only: a shared one changes by its owner's hand).
  *
  *	"Outside participants" are the normalized From/To/Cc addresses
  *	minus the owner's own (users' addresses come from
@@ -59,6 +60,7 @@
 #include "cs_store.h"
 #include "cs_store_impl.h"
 #include "cs_store_sqlite.h"
+#include "cs_store_rules.h"
 
 #define SQ_W_BULK	0x01		/* cs_store.wflags: bulk settings made */
 
@@ -153,10 +155,14 @@ static const char SQL_LINK_DEALS[] =
 " JOIN access a ON a.user=?1 AND a.kind='deal' AND a.id=d.id WHERE dp.person=?2 LIMIT 2";
 static const char SQL_LINK_ADD[] =
 "INSERT OR IGNORE INTO thread_links(owner, thread, kind, id) VALUES(?1, ?2, ?3, ?4)";
-static const char SQL_PERSON_BY_EMAIL[] = "SELECT person FROM person_emails WHERE email=?1";
+/* K2, K5: a person with the address that the sender may already access. */
+static const char SQL_PERSON_BY_EMAIL[] =
+"SELECT pe.person FROM person_emails pe JOIN access a"
+" ON a.user=?2 AND a.kind='person' AND a.id=pe.person WHERE pe.email=?1 LIMIT 1";
 static const char SQL_PERSON_NEW[] =
 "INSERT INTO persons(id, name, origin, owner, created) VALUES(?1, ?2, 'bcc', ?3, ?4)";
-static const char SQL_PERSON_EMAIL[] = "INSERT INTO person_emails(email, person) VALUES(?1, ?2)";
+static const char SQL_PERSON_EMAIL[] =
+"INSERT INTO person_emails(email, person, owner) VALUES(?1, ?2, ?3)";
 static const char SQL_ACCESS_ADD[] =
 "INSERT OR IGNORE INTO access(user, kind, id) VALUES(?1, ?2, ?3)";
 static const char SQL_SAVEPOINT[] = "SAVEPOINT job";
@@ -444,52 +450,60 @@ static int thread_event(sq_conn *c, const char *type, const char *owner, sqlite3
     return rc;
 }
 
-/* merge_threads - fold every found thread into target (T1, V3) */
+/* merge_threads - fold every found thread into target (T1, V3, V7) */
 static int merge_threads(sq_conn *c, const char *owner, const sq_ids *found,
 			         sqlite3_int64 target, time_t now)
 {
     char    vis[16], set0[4096], set[4096], from[32], into[32];
-    int     shared = 1, was_shared = 0, rc;
+    int    *was, shared, same = 1, rc = SQLITE_OK;
     sqlite3_int64 old;
     size_t  i;
 
+    if ((was = calloc(found->n, sizeof(*was))) == NULL)
+	return SQLITE_NOMEM;
     /*
-     * V3: shared only if every merged thread was shared with the same
-     * links. Link sets too long to compare here count as different:
-     * privacy is the safe side.
+     * V3: every merged thread's visibility and links, the decision in
+     * cs_store_rules.c. Link sets too long to compare here count as
+     * different: privacy is the safe side.
      */
-    for (i = 0; i < found->n && shared; i++) {
+    for (i = 0; i < found->n; i++) {
 	rc = one_text(owner_pair(c, SQL_THREAD_VIS, owner, found->v[i], 0), vis, sizeof(vis));
 	if (rc != SQLITE_OK)
-	    return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
-	if (strcmp(vis, "shared") != 0)
-	    shared = 0;
-	else if (found->v[i] == target)
-	    was_shared = 1;
+	    goto out;
+	was[i] = strcmp(vis, "shared") == 0;
 	rc = one_text(owner_pair(c, SQL_THREAD_LINKSET, owner, found->v[i], 0),
 		      i ? set : set0, sizeof(set));
 	if (rc != SQLITE_OK)
-	    return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+	    goto out;
 	if (strlen(i ? set : set0) >= sizeof(set) - 1 || (i && strcmp(set, set0) != 0))
-	    shared = 0;
+	    same = 0;
     }
+    shared = cs_rule_merge_shared(was, found->n, same);
     for (i = 0; i < found->n; i++) {
 	if ((old = found->v[i]) == target)
 	    continue;
+	/* V7: a shared thread folded into a private one went private. */
+	if (cs_rule_merge_changed(was[i], shared)
+	    && (rc = thread_event(c, "thread.visibility_changed", owner, old, 0,
+				  json_pack("{s:s}", "visibility", "private"),
+				  NULL)) != SQLITE_OK)
+	    goto out;
 	if ((rc = sq_run(owner_pair(c, SQL_MERGE_LINKS, owner, old, target))) != SQLITE_OK
 	    || (rc = sq_run(owner_pair(c, SQL_MERGE_MSGS, owner, old, target))) != SQLITE_OK
 	    || (rc = sq_run(owner_pair(c, SQL_MERGE_IDS, owner, old, target))) != SQLITE_OK
 	    || (rc = sq_run(owner_pair(c, SQL_MERGE_COUNTS, owner, old, target))) != SQLITE_OK
 	    || (rc = sq_run(owner_pair(c, SQL_MERGE_DROP, owner, old, 0))) != SQLITE_OK)
-	    return rc;
+	    goto out;
 	{
 	    sqlite3_stmt *st = owner_pair(c, SQL_MERGE_NOTE, owner, old, target);
 
-	    if (st == NULL)
-		return SQLITE_ERROR;
+	    if (st == NULL) {
+		rc = SQLITE_ERROR;
+		goto out;
+	    }
 	    sqlite3_bind_int64(st, 4, (sqlite3_int64) now);
 	    if ((rc = sq_run(st)) != SQLITE_OK)
-		return rc;
+		goto out;
 	}
 	/* X3: which id became which, ordered after both threads' events. */
 	tid(from, sizeof(from), old);
@@ -497,22 +511,27 @@ static int merge_threads(sq_conn *c, const char *owner, const sq_ids *found,
 	if ((rc = thread_event(c, "thread.merged", owner, target, old,
 			       json_pack("{s:s,s:s}", "from", from, "into", into),
 			       NULL)) != SQLITE_OK)
-	    return rc;
+	    goto out;
     }
     {
 	sqlite3_stmt *st = owner_pair(c, SQL_SET_VIS, owner, target, 0);
 
-	if (st == NULL)
-	    return SQLITE_ERROR;
+	if (st == NULL) {
+	    rc = SQLITE_ERROR;
+	    goto out;
+	}
 	sq_bind_str(st, 3, shared ? "shared" : "private");
 	if ((rc = sq_run(st)) != SQLITE_OK)
-	    return rc;
+	    goto out;
     }
-    /* V3, V5: a shared thread merged with a private one is private now. */
-    if (was_shared && !shared)
-	return thread_event(c, "thread.visibility_changed", owner, target, 0,
-			    json_pack("{s:s}", "visibility", "private"), NULL);
-    return SQLITE_OK;
+    /* V3, V5, V7: the surviving thread, if it was shared, is private now. */
+    for (i = 0; i < found->n; i++)
+	if (found->v[i] == target && cs_rule_merge_changed(was[i], shared))
+	    rc = thread_event(c, "thread.visibility_changed", owner, target, 0,
+			      json_pack("{s:s}", "visibility", "private"), NULL);
+out:
+    free(was);
+    return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
 }
 
 /* raw_small - a raw message of one chunk at most, bound in one INSERT */
@@ -603,19 +622,13 @@ static int raw_store(sq_conn *c, cs_store_job *job, sqlite3_int64 *raw_id)
     return rc;
 }
 
-/* link_address - T3 for one address: its accessible person and one open deal */
-static int link_address(sq_conn *c, const char *owner, sqlite3_int64 thread, const char *addr)
+/* link_person - T3 for one person of an address: it and its one open deal */
+static int link_person(sq_conn *c, const char *owner, sqlite3_int64 thread, const char *person)
 {
     sqlite3_stmt *st;
-    char    person[512], deal[512];
+    char    deal[512];
     int     rc, ndeals = 0, step;
 
-    if ((st = sq_stmt(c, SQL_LINK_PERSON)) == NULL)
-	return SQLITE_ERROR;
-    sq_bind_str(st, 1, owner);
-    sq_bind_str(st, 2, addr);
-    if ((rc = one_text(st, person, sizeof(person))) != SQLITE_OK)
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
     if ((st = sq_stmt(c, SQL_LINK_ADD)) == NULL)
 	return SQLITE_ERROR;
     sq_bind_str(st, 1, owner);
@@ -654,14 +667,48 @@ static int link_address(sq_conn *c, const char *owner, sqlite3_int64 thread, con
 			json_pack("{s:s,s:s}", "deal", deal, "origin", "auto"), NULL);
 }
 
-/* link_thread - T3 for every participant of the copy */
+/*
+ * link_address - T3 for one address: every person with it that the
+ * owner may access (K5: the CRM's and the owner's own may both exist)
+ */
+static int link_address(sq_conn *c, const char *owner, sqlite3_int64 thread, const char *addr)
+{
+    sqlite3_stmt *st;
+    cs_strlist persons = {0};
+    int     rc = SQLITE_OK, step;
+
+    if ((st = sq_stmt(c, SQL_LINK_PERSON)) == NULL)
+	return SQLITE_ERROR;
+    sq_bind_str(st, 1, owner);
+    sq_bind_str(st, 2, addr);
+    /* Read them all first: linking reuses cached statements. */
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+	if (cs_strlist_add(&persons, (const char *) sqlite3_column_text(st, 0)) < 0) {
+	    rc = SQLITE_NOMEM;
+	    break;
+	}
+    sqlite3_reset(st);
+    if (rc == SQLITE_OK && step != SQLITE_DONE)
+	rc = step;
+    for (size_t i = 0; rc == SQLITE_OK && i < persons.n; i++)
+	rc = link_person(c, owner, thread, persons.v[i]);
+    cs_strlist_free(&persons);
+    return rc;
+}
+
+/* link_thread - T3 for every participant of the copy, on a private thread */
 static int link_thread(cs_store *cst, sq_conn *c, const cs_store_job *job,
 		               const cs_store_jcopy *cp, sqlite3_int64 thread)
 {
-    char    norm[CS_ADDR_MAX + 1];
+    char    norm[CS_ADDR_MAX + 1], vis[16];
     size_t  i;
     int     rc;
 
+    rc = one_text(owner_pair(c, SQL_THREAD_VIS, cp->user, thread, 0), vis, sizeof(vis));
+    if (rc != SQLITE_OK)
+	return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+    if (!cs_rule_auto_links(vis))
+	return SQLITE_OK;			/* shared: the owner's hand only */
     for (i = 0; i < job->participants.n; i++)
 	if ((rc = link_address(c, cp->user, thread, job->participants.v[i])) != SQLITE_OK)
 	    return rc;
@@ -871,12 +918,15 @@ out:
     return rc;
 }
 
-/* store_contact - K2: one person per address, owned by and visible to owner */
+/*
+ * store_contact - K2, K5: a person of the owner's own for an address,
+ * unless the owner may already access one; one with that address that
+ * the owner may not access is neither shown nor shared (K5)
+ */
 static int store_contact(sq_conn *c, const cs_store_jcontact *k, time_t now)
 {
     sqlite3_stmt *st;
-    char    email[CS_ADDR_MAX + 1], id[32], *at;
-    const char *name;
+    char    email[CS_ADDR_MAX + 1], id[32], name[1024];
     sqlite3_int64 n;
     int     rc;
 
@@ -892,33 +942,26 @@ static int store_contact(sq_conn *c, const cs_store_jcontact *k, time_t now)
     if ((st = sq_stmt(c, SQL_PERSON_BY_EMAIL)) == NULL)
 	return SQLITE_ERROR;
     sq_bind_str(st, 1, email);
+    sq_bind_str(st, 2, k->owner);
     if ((rc = one_text(st, id, sizeof(id))) != SQLITE_DONE)
-	return rc;				/* exists (K2: not already a person) */
+	return rc;				/* K2: already a person the sender may access */
     if ((rc = counter_next(c, "person", &n)) != SQLITE_OK)
 	return rc;
     snprintf(id, sizeof(id), "bcc-%lld", (long long) n);
     if ((st = sq_stmt(c, SQL_PERSON_NEW)) == NULL)
 	return SQLITE_ERROR;
     sq_bind_str(st, 1, id);
-    /* K2: the display name, else the local part. */
-    at = strrchr(email, '@');
-    if (k->name && *k->name)
-	name = k->name;
-    else {
-	*at = 0;
-	name = email;
-    }
-    sq_bind_str(st, 2, name);
+    sq_bind_str(st, 2, cs_rule_person_name(k->name, NULL, email, name, sizeof(name)));
     sq_bind_str(st, 3, k->owner);
     sqlite3_bind_int64(st, 4, (sqlite3_int64) now);
     rc = sq_run(st);
-    *at = '@';
     if (rc != SQLITE_OK)
 	return rc;
     if ((st = sq_stmt(c, SQL_PERSON_EMAIL)) == NULL)
 	return SQLITE_ERROR;
     sq_bind_str(st, 1, email);
     sq_bind_str(st, 2, id);
+    sq_bind_str(st, 3, k->owner);
     if ((rc = sq_run(st)) != SQLITE_OK)
 	return rc;
     if ((st = sq_stmt(c, SQL_ACCESS_ADD)) == NULL)
@@ -930,9 +973,7 @@ static int store_contact(sq_conn *c, const cs_store_jcontact *k, time_t now)
 	return rc;
     /* X3: a person is no thread's content; SPEC gives its name and address. */
     {
-	json_t *ids = json_pack("{s:s,s:o,s:s}", "person", id, "name",
-				k->name && *k->name ? json_string(k->name)
-				: json_stringn(email, (size_t) (at - email)),
+	json_t *ids = json_pack("{s:s,s:s,s:s}", "person", id, "name", name,
 				"address", email);
 
 	if (ids == NULL)

@@ -6,6 +6,7 @@
  * SYNOPSIS
  *	ctl-gen fixture DB
  *	ctl-gen bulk DB USER N
+ *	ctl-gen mail DB USER FILE [BCC]
  *	ctl-gen bench DB MESSAGES MAILBOXES
  *	ctl-gen sql DB QUERY
  *	ctl-gen plan DB
@@ -26,6 +27,10 @@
  *	concurrent threads, so that the store commits them in groups) and
  *	prints the ids of USER's threads on one line, newest first (the
  *	privacy test's PostgreSQL fixture for its SIGKILL run).
+ *
+ *	mail records FILE (a message, LF or CRLF lines) as USER's incoming
+ *	copy, or with BCC as USER's outgoing Smart BCC message with a K2
+ *	person for the address BCC (tests/e2e/privacy.sh, K5).
  *
  *	bench writes MESSAGES messages over MAILBOXES mailboxes directly in
  *	SQLite's SQL, in one transaction (fast: a million rows
@@ -71,9 +76,9 @@ static void die(const char *what, const char *detail)
     exit(1);
 }
 
-/* record - one raw message as one copy for user */
-static void record(cs_store *st, const char *spooldir, const char *raw, const char *user,
-		           int dir)
+/* record_k - one raw message as one copy for user, its envelope recipient, K2 contacts */
+static void record_k(cs_store *st, const char *spooldir, const char *raw, const char *user,
+		             int dir, const char *rcpt, const cs_contact *k, size_t nk)
 {
     cs_msginfo mi = {0};
     cs_spool *sp;
@@ -93,7 +98,8 @@ static void record(cs_store *st, const char *spooldir, const char *raw, const ch
     body = body ? body + 4 : raw + strlen(raw);
     cs_bodyhash_update(h, body, strlen(body));
     cs_bodyhash_final(h, digest);
-    cs_strlist_add(&rcpts, dir == CS_DIR_OUT ? "client@acme.example" : "olivia@corp.example");
+    if (rcpt)
+	cs_strlist_add(&rcpts, rcpt);
     cp.user = user;
     cp.direction = dir;
     cp.env_rcpts = &rcpts;
@@ -105,11 +111,21 @@ static void record(cs_store *st, const char *spooldir, const char *raw, const ch
     rec.body_digest = digest;
     rec.copies = &cp;
     rec.ncopies = 1;
+    rec.contacts = k;
+    rec.ncontacts = nk;
     if (cs_store_record(st, &rec, 10000, &res) != CS_OK || res != CS_COPY_STORED)
 	die("record failed", mi.subject);
     cs_strlist_free(&rcpts);
     cs_msginfo_free(&mi);
     cs_spool_unref(sp);
+}
+
+/* record - one raw message as one copy for user */
+static void record(cs_store *st, const char *spooldir, const char *raw, const char *user,
+		           int dir)
+{
+    record_k(st, spooldir, raw, user, dir,
+	     dir == CS_DIR_OUT ? "client@acme.example" : "olivia@corp.example", NULL, 0);
 }
 
 /* message - a multipart message with a text body and one text attachment */
@@ -660,6 +676,41 @@ static int timing(const char *path, const char *user, const char *deal, const ch
     return 0;
 }
 
+/*
+ * mail - FILE (LF or CRLF lines) recorded as USER's copy of an incoming
+ * message, or, with BCC, as USER's Smart BCC message: outgoing, with a
+ * K2 person for BCC (the address, no display name) owned by USER
+ */
+static int mail(const char *path, const char *user, const char *file, const char *bcc)
+{
+    FILE   *f = fopen(file, "r");
+    cs_buf  raw = {0};
+    cs_contact k = {user, bcc, NULL};
+    char    line[4096], *dir = spool_dir(path);
+    cs_store *st;
+
+    if (f == NULL)
+	die("cannot read", file);
+    while (fgets(line, sizeof(line), f) != NULL) {
+	size_t  n = strcspn(line, "\r\n");
+
+	if (cs_buf_append(&raw, line, n) < 0 || cs_buf_append(&raw, "\r\n", 2) < 0)
+	    die("out of memory", NULL);
+    }
+    fclose(f);
+    if (raw.data == NULL)
+	die("empty message", file);
+    if ((st = cs_store_open(path, 0, 10000, line, sizeof(line))) == NULL)
+	die("cannot open the store", line);
+    /* The envelope this copy keeps (C4): the Smart BCC recipient, or none. */
+    record_k(st, dir, raw.data, user, bcc ? CS_DIR_OUT : CS_DIR_IN, bcc, bcc ? &k : NULL,
+	     bcc ? 1 : 0);
+    cs_store_close(st);
+    cs_buf_free(&raw);
+    free(dir);
+    return 0;
+}
+
 /* main - dispatch on the mode word */
 int     main(int argc, char **argv)
 {
@@ -670,13 +721,16 @@ int     main(int argc, char **argv)
 	return bulk(argv[2], argv[3], atol(argv[4]));
     if (argc == 5 && strcmp(argv[1], "bench") == 0)
 	return bench(argv[2], atol(argv[3]), atoi(argv[4]));
+    if ((argc == 5 || argc == 6) && strcmp(argv[1], "mail") == 0)
+	return mail(argv[2], argv[3], argv[4], argc == 6 ? argv[5] : NULL);
     if (argc == 4 && strcmp(argv[1], "sql") == 0)
 	return sql(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "plan") == 0)
 	return plan(argv[2]);
     if (argc == 8 && strcmp(argv[1], "time") == 0)
 	return timing(argv[2], argv[3], argv[4], argv[5], argv[6], atoi(argv[7]));
-    fprintf(stderr, "usage: ctl-gen fixture DB | bulk DB USER N | bench DB MESSAGES MAILBOXES"
+    fprintf(stderr, "usage: ctl-gen fixture DB | bulk DB USER N | mail DB USER FILE [BCC]"
+	    " | bench DB MESSAGES MAILBOXES"
 	    " | sql DB QUERY | plan DB | time DB USER DEAL THREAD OWNER N\n");
     return 1;
 }

@@ -58,4 +58,40 @@ t.run(function()
     t.is(t.nthreads("alice"), 0, "alice (rules-error) syncs nothing")
     t.ok(t.sh("grep -c 'R5: user=alice .*reason=rules-error' " .. tmp .. "/milter.log"):match("^[1-9]") ~= nil,
          "logged with reason rules-error")
+
+    -- labels mode, no label, no thread: the pending copy's outcome is
+    -- logged once the store decided, and it is not counted as recorded
+    write_policy("User dave\nAddress dave@example.com\nSync labels\nLabels Customers\n")
+    t.ok(reload_and_wait("reloaded:", 3), "reload: dave syncs labels")
+    conn = t.connect("192.0.2.62")
+    t.send(conn, {qid = "R6", from = "<x@outside.example>", rcpts = {"<dave@example.com>"},
+                  headers = t.headers("x@outside.example", "dave@example.com", "No label", "r6@outside.example")})
+    mt.disconnect(conn)
+    t.is(t.nthreads("dave"), 0, "dave: no label, no thread, nothing stored")
+    t.ok(t.sh("grep -c 'R6: user=dave direction=in decision=pending reason=no-label (synced only if it joins a thread)' " ..
+              tmp .. "/milter.log"):match("^1") ~= nil, "logged as pending first")
+    t.ok(t.sh("grep -c 'R6: user=dave direction=in decision=skipped reason=no-label (joins no thread)' " ..
+              tmp .. "/milter.log"):match("^1") ~= nil, "then as skipped: it joined no thread")
+    t.ok(t.sh("grep -c 'R6: recorded 0 copies' " .. tmp .. "/milter.log"):match("^1") ~= nil,
+         "and counted as 0 copies recorded")
+    -- restart-only keys (crmsync.conf(5), the key table) are warned about
+    -- and keep their running values; SpoolDir included (issue #16 point 6)
+    write_policy("User carol\nAddress carol@example.com\nSync all\n")
+    t.sh("sed -i -e 's|^SpoolDir .*|SpoolDir " .. tmp .. "/not-there|' " .. conf ..
+         " && printf 'UMask 077\\nSyslogFacility local3\\n' >> " .. conf)
+    t.ok(reload_and_wait("reloaded:", 4), "SIGUSR1 with restart-only keys changed")
+    for _, key in ipairs({"SpoolDir", "UMask", "SyslogFacility"}) do
+        t.ok(t.sh("grep -c 'reload: " .. key .. " changed; it takes effect at the next restart' " ..
+                  tmp .. "/milter.log"):match("^[1-9]") ~= nil, "reload warns that " .. key .. " needs a restart")
+    end
+    t.ok(t.sh("grep -c 'reload: [A-Za-z-]* changed' " .. tmp .. "/milter.log"):match("^3") ~= nil,
+         "and about nothing else")
+    local big = string.rep("A large body line that goes over SpoolThreshold.\r\n", 600)
+    conn = t.connect("192.0.2.62")
+    t.is(t.send(conn, {qid = "R7", from = "<x@outside.example>", rcpts = {"<carol@example.com>"},
+                       headers = t.headers("x@outside.example", "carol@example.com", "Big after reload",
+                                           "r7@outside.example"), body = big}),
+         SMFIR_ACCEPT, "a message over SpoolThreshold accepted")
+    mt.disconnect(conn)
+    t.is(t.nthreads("carol"), 4, "recorded: the running SpoolDir is still used until a restart")
 end)

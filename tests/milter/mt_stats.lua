@@ -76,6 +76,16 @@ t.run(function()
         t.is(t.jget(s, w[1]), w[2], w[3])
     end
 
+    -- no WebhookURL here: events are kept, not sent, and none is pending
+    -- (X3; issue #16 point 7)
+    local all = t.ctl("stats")
+    local kept = tonumber(t.jget(all, "events.kept") or "0")
+    t.ok(kept >= 2, "events.kept counts the outbox (" .. kept .. ")")
+    t.is(t.jget(all, "events.pending"), "0", "events.pending is 0 without a webhook")
+    t.is(t.jget(all, "events_pending"), "0", "events_pending is 0 without a webhook")
+    t.is(t.jget(all, "events_kept"), tostring(kept), "events_kept is events.kept")
+    t.is(t.jget(all, "events.webhook"), "false", "events.webhook says they are not sent")
+
     -- a broken Sieve script: its user is listed with the error
     local f = io.open(tmp .. "/bad.sieve", "w")
     f:write('require "fileinto";\nif header :contains "Subject" "x" { fileinto "X" \n')

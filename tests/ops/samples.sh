@@ -6,17 +6,22 @@
 # them together (Rules paths ../sieve/*.sieve resolved from a copy of the
 # conf tree), must load with no problem; crmsyncctl policy check agrees.
 # And -n must be able to fail: a broken sample and a broken Sieve script
-# are reported with file:line and a non-zero exit.
+# are reported with file:line and a non-zero exit. The CRM directory
+# example, conf/directory.example.json, imports with crmsyncctl.
 . "$top_srcdir/tests/lib.sh"
 cs_init || tap_bail "cannot make a temporary directory"
 cs_find_bins
 D=$CS_TMP
 S=$top_srcdir/conf
 
-# mkconf POLICYDIR OUT - the sample with PolicyDir pointed at POLICYDIR
+# mkconf POLICYDIR OUT - the sample with PolicyDir pointed at POLICYDIR,
+# and the directories -n checks (Database's, Socket's, SpoolDir) in $D:
+# the package makes the real ones (packaging.sh checks those)
 mkconf() {
     sed -e "s|^#*PolicyDir .*|PolicyDir $1|" \
-	-e "s|^#*Database .*|Database $D/crmsync.db|" "$S/crmsync.conf" >"$2"
+	-e "s|^#*Database .*|Database $D/crmsync.db|" \
+	-e "s|^#*Socket .*|Socket unix:$D/crmsync.sock|" \
+	-e "s|^#*SpoolDir .*|SpoolDir $D/spool|" "$S/crmsync.conf" >"$2"
 }
 
 # check CONF DESC - crmsync-milter -n passes, quietly
@@ -73,16 +78,45 @@ done
 # -n can fail: a bad key, and a broken script.
 mkconf "$D/policy" "$D/bad.conf"
 echo "NoSuchKey 1" >>"$D/bad.conf"
-"$CRMSYNC_MILTER" -n -c "$D/bad.conf" >/dev/null 2>"$D/bad.err"
+"$CRMSYNC_MILTER" -n -c "$D/bad.conf" >"$D/bad.out" 2>"$D/bad.err"
 tap_is "$?" 1 "a bad key: exit 1"
 tap_like "$(cat "$D/bad.err")" "bad.conf:[0-9]+: unknown key" "  reported as file:line"
+tap_like "$(cat "$D/bad.out")" "^crmsync-milter -n: 1 problem, in $D/bad.conf; refused" \
+    "  the summary names the file and says the start is refused"
 cp -R "$D/policy" "$D/broken"
 printf 'require ["fileinto"];\nfileinto "x"\n' >"$D/sieve/broken.sieve"
+# Two users share the broken script: one fault, reported once.
 printf 'User zed\nAddress zed@example.com\nRules ../sieve/broken.sieve\n' \
     >"$D/broken/90-broken.policy"
+printf 'User yan\nAddress yan@example.com\nRules ../sieve/broken.sieve\n' \
+    >>"$D/broken/90-broken.policy"
 mkconf "$D/broken" "$D/broken.conf"
-"$CRMSYNC_MILTER" -n -c "$D/broken.conf" >/dev/null 2>"$D/broken.err"
+"$CRMSYNC_MILTER" -n -c "$D/broken.conf" >"$D/broken.out" 2>"$D/broken.err"
 tap_is "$?" 1 "a broken Sieve script: exit 1"
 tap_like "$(cat "$D/broken.err")" 'broken.sieve:[0-9]+:[0-9]+' "  reported with line:column"
+tap_is "$(wc -l <"$D/broken.err" | tr -d ' ')" 1 "  reported once, though two users share it"
+tap_like "$(cat "$D/broken.err")" 'user zed, yan sync nothing \(rules-error\)$' \
+    "  naming the users who sync nothing"
+tap_like "$(cat "$D/broken.out")" \
+    "^crmsync-milter -n: 1 problem, in $D/broken/../sieve/broken.sieve; 7 users, 2 of them sync nothing \\(rules-error\\)$" \
+    "  the summary names the Sieve file, not the config"
+tap_ok "  and not the config" sh -c "! grep -q 'broken.conf' '$D/broken.out'"
+# A structural error in a policy file refuses the policy: a summary too.
+mkdir -p "$D/structural"
+printf 'User x\nAddress x@example.com\nAcess all\n' >"$D/structural/10-x.policy"
+mkconf "$D/structural" "$D/structural.conf"
+"$CRMSYNC_MILTER" -n -c "$D/structural.conf" >"$D/st.out" 2>"$D/st.err"
+tap_is "$?" 1 "a structural policy error: exit 1"
+tap_is "$(cat "$D/st.err")" "crmsync-milter: $D/structural/10-x.policy:3: unknown key \"Acess\"" \
+    "  reported once as file:line"
+tap_like "$(cat "$D/st.out")" "^crmsync-milter -n: 1 problem, in $D/structural/10-x.policy; refused" \
+    "  with a summary naming the policy file"
+
+# The CRM directory example (crmsyncctl(1), SPEC X2) imports as shipped.
+"$CRMSYNCCTL" -c "$D/all.conf" directory import "$S/directory.example.json" >"$D/dir.json" \
+    2>"$D/dir.err"
+tap_is "$?" 0 "conf/directory.example.json imports (exit 0)"
+tap_is "$("$top_builddir/tests/jget" persons <"$D/dir.json") $("$top_builddir/tests/jget" deals <"$D/dir.json")" \
+    "3 3" "  with its 3 persons and 3 deals"
 
 tap_done

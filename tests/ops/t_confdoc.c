@@ -6,10 +6,10 @@
  *	the key table defines it
  * DESCRIPTION
  *	For every key of cs_config_keys(): conf/crmsync.conf has the line
- *	"# KEY  [TYPE; default DFLT; reload|restart]" ("no default" when
- *	there is none) and a line setting the key, commented out with the
+ *	"# KEY  [TYPE; default DFLT; MIN to MAX; reload|restart]" ("no
+ *	default" when there is none, the bounds only when the table has them) and a line setting the key, commented out with the
  *	default as its value unless the sample sets it; crmsync.conf(5) has
- *	".B KEY" followed by "[TYPE; default DFLT; reload|restart]" (font
+ *	".B KEY" followed by the same bracket (font
  *	escapes and "\-" removed). Neither names a key the table does not
  *	have. The sample itself loads. So a key added, renamed, retyped or
  *	given a new default fails here until the docs follow.
@@ -80,14 +80,19 @@ static void plain(const char *in, char *out, size_t outlen)
     out[o] = 0;
 }
 
-/* summary - "[type; default X; reload]" as both files write it */
+/* summary - "[type; default X; MIN to MAX; reload]" as both files write it */
 static void summary(const cs_config_keyinfo *k, char *out, size_t outlen)
 {
+    char    dflt[256], bounds[128] = "";
+
     if (k->dflt)
-	snprintf(out, outlen, "[%s; default %s; %s]", k->type, k->dflt,
-		 k->reload ? "reload" : "restart");
+	snprintf(dflt, sizeof(dflt), "default %s", k->dflt);
     else
-	snprintf(out, outlen, "[%s; no default; %s]", k->type, k->reload ? "reload" : "restart");
+	snprintf(dflt, sizeof(dflt), "no default");
+    if (k->min || k->max)
+	snprintf(bounds, sizeof(bounds), "; %s to %s", k->min ? k->min : "0",
+		 k->max ? k->max : "unlimited");
+    snprintf(out, outlen, "[%s; %s%s; %s]", k->type, dflt, bounds, k->reload ? "reload" : "restart");
 }
 
 /* check_sample - the sample's header line and setting line for each key */

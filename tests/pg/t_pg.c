@@ -176,6 +176,73 @@ static void test_migrate(void)
 	   "F1: every step from 1 to the latest, none skipped");
 }
 
+/* q_exec - run SQL on a separate connection (test setup); 0 or -1 */
+static int q_exec(const char *sql)
+{
+    PGconn *pc = PQconnectdb(uri);
+    PGresult *res = PQstatus(pc) == CONNECTION_OK ? PQexec(pc, sql) : NULL;
+    int     rc = res && PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+
+    if (rc < 0)
+	diag("q_exec: %s", PQerrorMessage(pc));
+    PQclear(res);
+    PQfinish(pc);
+    return rc;
+}
+
+/*
+ * test_migrate_k5 - a schema 4 store (an address unique across persons;
+ * contact create used to give other users access to a local person)
+ * migrates to K5's: person_emails knows each local person's owner, and
+ * access crmsync gave to anyone but that owner is taken back.
+ */
+static void test_migrate_k5(void)
+{
+    char    err[512];
+    cs_store *st;
+
+    ok(q_exec("DROP INDEX person_emails_owner;"
+	      "ALTER TABLE person_emails DROP CONSTRAINT person_emails_pkey;"
+	      "ALTER TABLE person_emails DROP COLUMN owner;"
+	      "ALTER TABLE person_emails ADD PRIMARY KEY(email);"
+	      "DELETE FROM schema_version WHERE version=5;"
+	      "INSERT INTO users(id) VALUES('alice'),('bob') ON CONFLICT DO NOTHING;"
+	      "INSERT INTO persons(id, name, origin, owner, created) VALUES"
+	      "  ('hand-1','Zed','hand','alice',0),('p1','Carl','crm',NULL,0);"
+	      "INSERT INTO person_emails(email, person) VALUES('zed@x.example','hand-1'),"
+	      "  ('c@x.example','p1');"
+	      "INSERT INTO access(\"user\", kind, id) VALUES('alice','person','hand-1'),"
+	      "  ('bob','person','hand-1'),('bob','person','p1');"
+	      "INSERT INTO threads(owner, id, first_date, last_date, created)"
+	      "  VALUES('bob', 1, 0, 0, 0);"
+	      "INSERT INTO thread_links(owner, thread, kind, id) VALUES('bob', 1, 'person',"
+	      "  'hand-1'), ('bob', 1, 'person', 'p1');") == 0,
+       "K5 migration: a schema 4 store with a grant");
+    st = cs_store_open(uri, CS_STORE_CREATE, 5000, err, sizeof(err));
+    if (st == NULL)
+	diag("open: %s", err);
+    ok(st != NULL, "K5 migration: it opens");
+    cs_store_close(st);
+    is_int(q_int("SELECT max(version) FROM schema_version"), 5, "K5 migration: schema 5");
+    is_int(q_int("SELECT count(*) FROM person_emails WHERE person='hand-1' AND owner='alice'"),
+	   1, "K5 migration: the local person's address knows its owner");
+    is_int(q_int("SELECT count(*) FROM person_emails WHERE person='p1' AND owner IS NULL"), 1,
+	   "K5 migration: the CRM person's has none");
+    is_int(q_int("SELECT count(*) FROM access WHERE id='hand-1'"), 1,
+	   "K5 migration: bob's access to alice's person is taken back");
+    is_int(q_int("SELECT count(*) FROM access WHERE \"user\"='bob' AND id='p1'"), 1,
+	   "K5 migration: the directory's grants stay");
+    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='bob' AND id='hand-1'"), 0,
+	   "K5 migration: and bob's link to alice's person");
+    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='bob' AND id='p1'"), 1,
+	   "K5 migration: his link to the CRM's person stays");
+    is_int(q_int("SELECT count(*) FROM pg_indexes WHERE indexname='person_emails_owner'"
+		 " AND indexdef LIKE 'CREATE UNIQUE%%(email, owner)'"), 1,
+	   "K5 migration: (address, owner) unique");
+    q_exec("DELETE FROM thread_links; DELETE FROM threads; DELETE FROM access;"
+	   " DELETE FROM persons; DELETE FROM users;");
+}
+
 /* A message to record from a thread. */
 typedef struct job {
     cs_store *st;
@@ -315,7 +382,10 @@ static void test_dedup(cs_store *a, cs_store *b)
 	   1, "X3: one message.added");
 }
 
-/* test_contacts - K2 across hosts: the same new recipient, one person */
+/*
+ * test_contacts - K2, K5 across hosts: the same new recipient, one person
+ * per sender (unique by address and owner), however many hosts race
+ */
 static void test_contacts(cs_store *a, cs_store *b)
 {
     job     jobs[4];
@@ -342,10 +412,18 @@ static void test_contacts(cs_store *a, cs_store *b)
     }
     ok(okall, "F1 K2: four Smart BCC messages through two hosts at once");
     is_int(q_int("SELECT count(*) FROM person_emails WHERE email='new.client@prospect.example'"),
-	   1, "F1 K2: one address row");
-    is_int(q_int("SELECT count(*) FROM persons WHERE origin='bcc'"), 1, "F1 K2: one person");
-    is_int(q_int("SELECT count(*) FROM events WHERE type='person.created'"), 1,
-	   "X3: one person.created");
+	   2, "F1 K5: one address row per sender");
+    is_int(q_int("SELECT count(DISTINCT owner) FROM persons WHERE origin='bcc'"), 2,
+	   "F1 K5: alice and bob each own one person");
+    is_int(q_int("SELECT count(*) FROM persons WHERE origin='bcc'"), 2, "F1 K5: two in all");
+    is_int(q_int("SELECT count(*) FROM access a JOIN persons p ON p.id=a.id AND a.kind='person'"
+		 " WHERE p.origin='bcc' AND a.\"user\"<>p.owner"), 0,
+	   "K5: neither may access the other's");
+    is_int(q_int("SELECT count(*) FROM thread_links l JOIN persons p ON p.id=l.id"
+		 " WHERE l.kind='person' AND p.origin='bcc' AND l.owner<>p.owner"), 0,
+	   "T3: each sender's threads link to their own person only");
+    is_int(q_int("SELECT count(*) FROM events WHERE type='person.created'"), 2,
+	   "X3: one person.created per sender");
 }
 
 /* Two senders claiming at once (X3 order per thread across hosts). */
@@ -577,6 +655,7 @@ int     main(void)
     cs_message_init();
     test_mask();
     test_migrate();
+    test_migrate_k5();
     a = open_host();
     b = open_host();
     ok(a && b, "two hosts open the store");

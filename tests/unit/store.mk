@@ -6,3 +6,7 @@ TESTS += unit/t_store
 check_PROGRAMS += unit/t_store_submit
 unit_t_store_submit_SOURCES = unit/t_store_submit.c
 TESTS += unit/t_store_submit
+# The store's privacy decisions, pure (cs_store_rules.c: V3, V7, T3, K2, K5)
+check_PROGRAMS += unit/t_rules
+unit_t_rules_SOURCES = unit/t_rules.c
+TESTS += unit/t_rules

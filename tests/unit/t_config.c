@@ -41,6 +41,15 @@ static void refused(const char *text, int line, const char *what)
     cs_config_unref(cfg);
 }
 
+/* note_key - collect the names cs_config_keep_restart reports */
+static void note_key(const char *key, void *arg)
+{
+    char   *names = arg;
+
+    strncat(names, key, 255 - strlen(names));
+    strncat(names, " ", 255 - strlen(names));
+}
+
 int     main(void)
 {
     char    err[1024];
@@ -146,6 +155,28 @@ int     main(void)
     refused("SyslogFacility kernel\n", 1, "unknown syslog facility");
     refused("Database\n", 1, "Database needs a value");
 
+    /* Bounds from the key table (issue #16 point 5). */
+    refused("StoreTimeout 0s\n", 1, "StoreTimeout: 0s is out of range (duration from 100ms to 4m)");
+    refused("StoreTimeout 99ms\n", 1, "out of range");
+    refused("StoreTimeout 5m\n", 1, "out of range");
+    refused("# x\nMaxMessageSize 0\n", 2, "MaxMessageSize: 0 is out of range (size from 1K to 512M)");
+    refused("MaxMessageSize 1G\n", 1, "out of range");
+    refused("SpoolThreshold 0\n", 1, "out of range");
+    refused("DefaultWindow 0s\n", 1, "DefaultWindow: 0s is out of range");
+    refused("EventRetention 0d\n", 1, "EventRetention: 0d is out of range");
+    refused("UMask 1000\n", 1, "out of range (octal from 0 to 777)");
+    refused("StoreTimeout 10x\n", 1, "duration needs a unit: ms, s, m, h or d");
+    cfg = load_text("StoreTimeout 100ms\nMaxMessageSize 512M\nUMask 0\nDefaultWindow 1h\n", err,
+		    sizeof(err));
+    if (!ok(cfg != NULL, "values at the bounds load"))
+	diag("err: %s", err);
+    if (cfg) {
+	is_int(cfg->store_timeout_ms, 100, "StoreTimeout 100ms in ms");
+	is_int(cfg->max_message_size, 512 * 1024 * 1024, "MaxMessageSize at its maximum");
+	is_int(cfg->umask, 0, "UMask 0");
+	cs_config_unref(cfg);
+    }
+
     {
 	char    big[10000];
 
@@ -170,6 +201,39 @@ int     main(void)
 
 	ok(n >= 24, "key table has every SPEC key (%zu)", n);
 	ok(strcmp(k[0].name, "Socket") == 0 && k[0].reload == 0, "Socket needs a restart");
+	for (size_t i = 0; i < n; i++)
+	    if (strcmp(k[i].name, "StoreTimeout") == 0)
+		ok(k[i].min && strcmp(k[i].min, "100ms") == 0 && k[i].max
+		   && strcmp(k[i].max, "4m") == 0, "keyinfo carries StoreTimeout's bounds");
+    }
+    {
+	cs_config *d = cs_config_default();
+
+	ok(d != NULL, "every default parses and lies within its bounds");
+	cs_config_unref(d);
+    }
+    /* A reload applies reloadable keys only (issue #16 point 6). */
+    {
+	cs_config *run = load_text("SpoolDir /a\nUMask 027\nSyslog yes\nLogLevel info\n", err,
+				   sizeof(err));
+	cs_config *next = load_text("SpoolDir /b\nUMask 077\nSyslog no\nLogLevel debug\n"
+				    "SyslogFacility local1\nStoreTimeout 3s\n", err, sizeof(err));
+	char    names[256] = "";
+	int     n = cs_config_keep_restart(next, run, note_key, names);
+
+	is_int(n, 4, "four restart-only keys differed");
+	is_str(names, "UMask SpoolDir Syslog SyslogFacility ", "named in table order");
+	is_str(next->spool_dir, "/a", "SpoolDir keeps its running value");
+	is_int(next->umask, 027, "UMask keeps its running value");
+	is_int(next->use_syslog, 1, "Syslog keeps its running value");
+	is_int(next->log_level, CS_LOG_DEBUG, "LogLevel (reload) takes the new value");
+	is_int(next->store_timeout_ms, 3000, "StoreTimeout (reload) takes the new value");
+	is_int(cs_config_keep_restart(next, run, NULL, NULL), 0, "nothing differs the second time");
+	cs_config_ref(next);
+	is_int(cs_config_keep_restart(next, run, NULL, NULL), -1, "refused on a shared config");
+	cs_config_unref(next);
+	cs_config_unref(next);
+	cs_config_unref(run);
     }
     unlink(path);
     return done_testing();

@@ -386,6 +386,22 @@ static void test_outbox(void)
     json_decref(s);
     is_int(cs_store_events_retry(st, &moved), CS_OK, "retry: ok");
     is_int(moved, 1, "retry: one moved");
+    /* X3: with a webhook (the default) the undelivered event is pending;
+     * without one it is kept and nothing is pending. */
+    cs_store_stats(st, &s);
+    is_int(json_integer_value(json_object_get(s, "events_pending")), 1, "webhook: events_pending");
+    ok(json_is_true(json_object_get(json_object_get(s, "events"), "webhook")), "webhook: true");
+    json_decref(s);
+    cs_store_set_webhook(st, 0);
+    cs_store_stats(st, &s);
+    is_int(json_integer_value(json_object_get(s, "events_pending")), 0, "no webhook: none pending");
+    is_int(json_integer_value(json_object_get(s, "events_kept")), 1, "no webhook: one kept");
+    is_int(json_integer_value(json_object_get(json_object_get(s, "events"), "pending")), 0,
+	   "no webhook: events.pending 0");
+    is_int(json_integer_value(json_object_get(json_object_get(s, "events"), "kept")), 1,
+	   "no webhook: events.kept 1");
+    json_decref(s);
+    cs_store_set_webhook(st, 1);
     cs_store_outbox_claim(ob, now + 61, 100, 1 << 20, &e, &n);
     is_int(n, 1, "retry: pending again");
     cs_store_events_free(e, n);

@@ -235,6 +235,45 @@ static void test_msgid(void)
     ids("", 10, "", "empty value");
     ids("<a@b>", 0, "", "max 0");
 
+    /* RFC 5322 4.5.4 obsolete forms: phrases, quoted strings and comments
+     * between ids; MH, nmh and exmh write the replied-to author's address
+     * after "from" (T1, issue #16). Each case as found in real mail. */
+    {
+	static const struct {
+	    const char *name, *in, *want;
+	} obs[] = {
+	    {"exmh: Message from NAME <addr> of \"date.\" <id>",
+	     "Message from Gary Lawrence Murphy <garym@canada.com> of\r\n"
+	     "    \"28 Aug 2002 15:06:39 EDT.\"\r\n    <m2vg5u3irk.fsf@maya.dyndns.org>",
+	     "m2vg5u3irk.fsf@maya.dyndns.org"},
+	    {"exmh: quoted display name",
+	     "Message from \"James Tauber\" <jtauber@jtauber.com> of \"Mon, 02 Sep 2002.\""
+	     " <20020902.1@jtauber.com>", "20020902.1@jtauber.com"},
+	    {"exmh: bare address after from",
+	     "Message from Valdis.Kletnieks@vt.edu of \"Mon, 26 Aug 2002 14:22:46 EDT.\""
+	     " <200208261822.g7QIMk7P005756@turing-police.cc.vt.edu>",
+	     "200208261822.g7QIMk7P005756@turing-police.cc.vt.edu"},
+	    {"MH: Your message of \"date.\" <id>",
+	     "Your message of \"Thu, 22 Aug 2002 12:36:23 +0100.\" <id.1@host>", "id.1@host"},
+	    {"quoted string holding <> is no id", "\"see <not@an.id>\" <id2@host>", "id2@host"},
+	    {"Elm: <id> from NAME at date", "<id3@host> from \"Gary\" at Aug 28, 2 03:06 pm",
+	     "id3@host"},
+	    {"comment holding an address", "<id4@host> (from Gary <g@c.com>)", "id4@host"},
+	    {"Gnus: NAME's message of \"date\" with no id",
+	     "Theo Van Dinter's message of \"Tue, 1 Oct 2002 16:58:21 -0400\"", ""},
+	    {"a bare address in a phrase is no id", "Your message to garym@canada.com of today",
+	     ""},
+	    {"two ids, a phrase between", "<p1@h> and also <p2@h>", "p1@h p2@h"},
+	    {"from NAME with no address: the next <id> is taken for it (a missed link, never"
+	     " a false join)", "Message from Gary of \"x\" <id5@h>", ""},
+	    {"from, then too many words: an id again",
+	     "from a b c d e f g h i j <id6@h>", "id6@h"},
+	};
+
+	for (size_t k = 0; k < sizeof(obs) / sizeof(obs[0]); k++)
+	    ids(obs[k].in, 10, obs[k].want, obs[k].name);
+    }
+
     memset(longid, 'x', sizeof(longid));
     longid[0] = '<';
     longid[1000] = '@';
@@ -351,6 +390,31 @@ static void test_msginfo(void)
     ok(mi.subject == NULL && mi.headers.n == 0, "free zeroes");
 }
 
+/* test_obsolete_irt - every In-Reply-To id counts; participants' addresses do not */
+static void test_obsolete_irt(void)
+{
+    static const char raw[] =
+	"From: Bob <bob@example.com>\r\n"
+	"To: Gary Murphy <garym@canada.com>\r\n"
+	"Message-ID: <reply@example.com>\r\n"
+	"In-Reply-To: <garym@canada.com> <p1@h> (two parents) \"x\" <p2@h> <reply@example.com>\r\n"
+	"References: <GaryM@Canada.com> <root@h>\r\n"
+	"\r\n";
+    cs_msginfo mi;
+
+    ok(cs_msginfo_parse(raw, sizeof(raw) - 1, &mi) == 0, "obsolete In-Reply-To parses");
+    is_int(mi.in_reply_to_ids.n, 2, "T1: both parent ids of In-Reply-To kept");
+    if (mi.in_reply_to_ids.n == 2) {
+	is_str(mi.in_reply_to_ids.v[0], "p1@h", "first parent");
+	is_str(mi.in_reply_to_ids.v[1], "p2@h", "second parent");
+    }
+    is_str(mi.in_reply_to, "p1@h", "in_reply_to: the first id that is one");
+    is_int(mi.references.n, 1, "a participant's address in References is no id");
+    if (mi.references.n == 1)
+	is_str(mi.references.v[0], "root@h", "references keeps the real id");
+    cs_msginfo_free(&mi);
+}
+
 /* test_hostile - junk lines, NUL, caps, missing fields */
 static void test_hostile(void)
 {
@@ -379,6 +443,7 @@ static void test_hostile(void)
     ok(cs_headers_get(&mi.headers, "From") == NULL && mi.from.n == 0, "NUL in name: ignored");
     ok(mi.message_id == NULL, "junk Message-ID: NULL");
     is_str(mi.in_reply_to, "self@x", "in_reply_to kept without message_id");
+    is_int(mi.in_reply_to_ids.n, 1, "in_reply_to_ids: the one id");
     ok(mi.thread_index_root == NULL, "short Thread-Index: no root");
     ok(mi.date_raw != NULL && !mi.has_date, "junk date: raw kept, not parsed");
     addr(&mi.to, 0, NULL, "c@d", "last line without newline");
@@ -435,6 +500,7 @@ int     main(void)
     test_subject();
     test_msginfo();
     test_hostile();
+    test_obsolete_irt();
     test_headers();
     return (done_testing());
 }

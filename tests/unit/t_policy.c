@@ -497,9 +497,14 @@ static void test_decisions(void)
 	snprintf(want, sizeof(want), "%s/nowhere/x.sieve: cannot read: No such file or directory",
 		 fx.dir);
 	is_str(mi->rules_error, want, "unreadable script, relative to the policy dir");
-	is_int(p->n, 3, "three problems (off, broken, missing)");
-	snprintf(want, sizeof(want), "user \"missing\": %s", mi->rules_error);
-	ok(p->n == 3 && strcmp(p->v[2], want) == 0, "problem line names the user");
+	/* Each broken script once, with the users it disables (-n, log). */
+	is_int(p->n, 2, "two problems: broken.sieve (off, broken), x.sieve (missing)");
+	snprintf(want, sizeof(want), "%s; user off, broken sync nothing (rules-error)",
+		 br->rules_error);
+	ok(p->n == 2 && strcmp(p->v[0], want) == 0, "a shared broken script is one problem (%s)",
+	   p->n ? p->v[0] : "none");
+	snprintf(want, sizeof(want), "%s; user missing syncs nothing (rules-error)", mi->rules_error);
+	ok(p->n == 2 && strcmp(p->v[1], want) == 0, "problem line names the user");
 	ok(cs_policy_user(fx.pol, "alice")->rules != NULL, "alice's script compiled");
 	ok(cs_policy_user(fx.pol, "alice")->rules == cs_policy_user(fx.pol, "lab")->rules,
 	   "one compiled copy per script");

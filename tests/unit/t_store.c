@@ -312,6 +312,53 @@ static void test_open(void)
        && strstr(err, "newer") != NULL, "open: newer schema refused");
 }
 
+/*
+ * test_migrate_k5 - a store of schema 5 (an address unique across
+ * persons; contact create used to give other users access to a local
+ * person) migrates to K5's: person_emails knows each local person's
+ * owner, and access crmsync gave to anyone but that owner is taken back.
+ */
+static void test_migrate_k5(void)
+{
+    cs_store *st = fresh("k5", 0, 2000);
+    char    err[256], buf[64];
+
+    cs_store_close(st);
+    ok(q_exec("DROP TABLE person_emails;"
+	      "CREATE TABLE person_emails(email TEXT PRIMARY KEY,"
+	      "  person TEXT NOT NULL REFERENCES persons(id) ON DELETE CASCADE) WITHOUT ROWID;"
+	      "CREATE INDEX person_emails_person ON person_emails(person);"
+	      "INSERT INTO persons VALUES('hand-1','Zed','hand','alice',0),"
+	      "  ('p1','Carl','crm',NULL,0);"
+	      "INSERT INTO person_emails VALUES('zed@x.example','hand-1'),('c@x.example','p1');"
+	      "INSERT INTO access VALUES('alice','person','hand-1'),('bob','person','hand-1'),"
+	      "  ('bob','person','p1');"
+	      "INSERT INTO threads(owner, id, first_date, last_date, created)"
+	      "  VALUES('bob', 1, 0, 0, 0);"
+	      "INSERT INTO thread_links(owner, thread, kind, id) VALUES('bob', 1,"
+	      "  'person', 'hand-1'), ('bob', 1, 'person', 'p1');"
+	      "PRAGMA user_version=5;") == 0, "K5 migration: a schema 5 store with a grant");
+    st = cs_store_open(dbpath, 0, 2000, err, sizeof(err));
+    ok(st != NULL, "K5 migration: it opens");
+    cs_store_close(st);
+    is_int(q_int("PRAGMA user_version"), 6, "K5 migration: schema 6");
+    is_str(q_text("SELECT owner FROM person_emails WHERE person='hand-1'", buf, sizeof(buf)),
+	   "alice", "K5 migration: the local person's address knows its owner");
+    is_int(q_int("SELECT count(*) FROM person_emails WHERE person='p1' AND owner IS NULL"), 1,
+	   "K5 migration: the CRM person's has none");
+    is_int(q_int("SELECT count(*) FROM access WHERE id='hand-1'"), 1,
+	   "K5 migration: bob's access to alice's person is taken back");
+    is_int(q_int("SELECT count(*) FROM access WHERE user='bob' AND id='p1'"), 1,
+	   "K5 migration: the directory's grants stay");
+    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='bob' AND id='hand-1'"), 0,
+	   "K5 migration: and bob's link to alice's person");
+    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='bob' AND id='p1'"), 1,
+	   "K5 migration: his link to the CRM's person stays");
+    is_int(q_int("SELECT count(*) FROM pragma_index_list('person_emails')"
+		 " WHERE name='person_emails_owner' AND \"unique\"=1"), 1,
+	   "K5 migration: (address, owner) unique");
+}
+
 /* test_copies - C3 two copies, C4 envelopes, raw shared */
 static void test_copies(void)
 {
@@ -642,7 +689,7 @@ static void test_contacts(void)
 
     /* T3: a CRM person with exactly one open deal the owner may access. */
     q_exec("INSERT INTO persons VALUES('p9','Xavier','crm',NULL,0);"
-	   "INSERT INTO person_emails VALUES('x@ext.com','p9');"
+	   "INSERT INTO person_emails(email, person) VALUES('x@ext.com','p9');"
 	   "INSERT INTO deals VALUES('d1','Big','open'),('d2','Old','won'),('d3','Other','open');"
 	   "INSERT INTO deal_persons VALUES('d1','p9'),('d2','p9'),('d3','p9');"
 	   "INSERT INTO access VALUES('alice','person','p9'),('alice','deal','d1'),"
@@ -1107,6 +1154,7 @@ int     main(void)
     umask(022);					/* the store must not depend on it */
     cs_message_init();
     test_open();
+    test_migrate_k5();
     test_copies();
     test_threads();
     test_contacts();

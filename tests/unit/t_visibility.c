@@ -2,8 +2,8 @@
  * NAME
  *	t_visibility 1
  * SUMMARY
- *	unit tests of the store's visibility and owner actions (SPEC V1-V6,
- *	C3, T3, K3, X2)
+ *	unit tests of the store's visibility and owner actions (SPEC V1-V7,
+ *	C3, T3, K2, K3, K5, X2)
  * DESCRIPTION
  *	A fresh store in a temporary directory: users alice, bob and carol
  *	(admin); the CRM directory has person p1 (client@acme.example, access
@@ -39,8 +39,9 @@
 static char tmpdir[256];
 static char dbpath[300];
 
-/* record - one raw message as a copy for each user in users (NULL-ended) */
-static int record(cs_store *st, const char *raw, const char *const *users)
+/* record_k - one raw message as a copy for each user, with K2 contacts */
+static int record_k(cs_store *st, const char *raw, const char *const *users,
+		            const cs_contact *k, size_t nk)
 {
     cs_msginfo mi = {0};
     cs_spool *sp = cs_spool_new(tmpdir, 1 << 20, 1 << 26);
@@ -69,10 +70,18 @@ static int record(cs_store *st, const char *raw, const char *const *users)
     rec.body_digest = digest;
     rec.copies = cp;
     rec.ncopies = n;
+    rec.contacts = k;
+    rec.ncontacts = nk;
     rc = cs_store_record(st, &rec, 5000, res);
     cs_msginfo_free(&mi);
     cs_spool_unref(sp);
     return rc;
+}
+
+/* record - one raw message as a copy for each user in users (NULL-ended) */
+static int record(cs_store *st, const char *raw, const char *const *users)
+{
+    return record_k(st, raw, users, NULL, 0);
 }
 
 /* mk - a message with an optional In-Reply-To */
@@ -396,6 +405,312 @@ static void test_page_order(cs_store *st)
 		 " WHERE t.owner=tl.owner AND t.id=tl.thread)"), 0, "pages: no link without a thread");
 }
 
+/* share1 - one thread shared by its owner */
+static int share1(cs_store *st, const char *as, const char *t)
+{
+    const char *one[] = {t};
+    char    err[256];
+    json_t *out = NULL;
+    int     rc = cs_store_threads_set(st, as, CS_THREADS_SHARE, one, 1, &out, err, sizeof(err));
+
+    json_decref(out);
+    return rc;
+}
+
+/* vis_events - thread.visibility_changed events to private of one thread */
+static long long vis_events(const char *t)
+{
+    return q_int("SELECT count(*) FROM events WHERE type='thread.visibility_changed'"
+		 " AND thread=%s AND payload LIKE '%%private%%'", t + 1);
+}
+
+/*
+ * test_merge_events - V7: a merge that makes shared threads private
+ * announces each of them, wherever it stands among the merged threads
+ * (In-Reply-To first, References after; the oldest survives).
+ */
+static void test_merge_events(cs_store *st)
+{
+    char    a[32], b[32], c[32], d[32], *raw;
+
+    /* Case 1: private oldest A survives; the shared B folded into it. */
+    raw = mk("Quinn <quinn@far.example>", "alice@corp.example", "Merge A", "ma1@far.example",
+	     NULL, BASE + 20000, "A.");
+    record(st, raw, ALICE);
+    free(raw);
+    raw = mk("Quinn <quinn@far.example>", "alice@corp.example", "Merge B", "mb1@far.example",
+	     NULL, BASE + 20100, "B.");
+    record(st, raw, ALICE);
+    free(raw);
+    tid_of("alice", "Merge A", a, sizeof(a));
+    tid_of("alice", "Merge B", b, sizeof(b));
+    is_int(share1(st, "alice", b), CS_OK, "V7: alice shares B");
+    raw = mk("Quinn <quinn@far.example>", "alice@corp.example", "Merge both",
+	     "mab@far.example", "ma1@far.example>\r\nReferences: <mb1@far.example",
+	     BASE + 20200, "Both.");
+    is_int(record(st, raw, ALICE), CS_OK, "T1: a message naming A and B");
+    free(raw);
+    is_int(q_int("SELECT count(*) FROM threads WHERE owner='alice' AND id IN (%s, %s)",
+		 a + 1, b + 1), 1, "T1: A and B merged");
+    is_int(q_int("SELECT count(*) FROM threads WHERE id=%s AND visibility='private'", a + 1), 1,
+	   "V3: the merge is private");
+    is_int(vis_events(b), 1, "V7: shared B folded into private A: thread.visibility_changed");
+    is_int(vis_events(a), 0, "V7: A stayed private: no event");
+
+    /* Case 2: shared oldest C survives, named after the private D. */
+    raw = mk("Quinn <quinn@far.example>", "alice@corp.example", "Merge C", "mc1@far.example",
+	     NULL, BASE + 21000, "C.");
+    record(st, raw, ALICE);
+    free(raw);
+    raw = mk("Quinn <quinn@far.example>", "alice@corp.example", "Merge D", "md1@far.example",
+	     NULL, BASE + 21100, "D.");
+    record(st, raw, ALICE);
+    free(raw);
+    tid_of("alice", "Merge C", c, sizeof(c));
+    tid_of("alice", "Merge D", d, sizeof(d));
+    is_int(share1(st, "alice", c), CS_OK, "V7: alice shares C");
+    raw = mk("Quinn <quinn@far.example>", "alice@corp.example", "Merge again",
+	     "mcd@far.example", "md1@far.example>\r\nReferences: <mc1@far.example",
+	     BASE + 21200, "Again.");
+    is_int(record(st, raw, ALICE), CS_OK, "T1: a message naming D, then C");
+    free(raw);
+    is_int(q_int("SELECT count(*) FROM threads WHERE id=%s AND visibility='private'", c + 1), 1,
+	   "V3: C merged with private D is private");
+    is_int(vis_events(c), 1, "V7: shared C, not first in the list, announced private");
+    is_int(vis_events(d), 0, "V7: D stayed private: no event");
+}
+
+/*
+ * test_shared_join - T3: a message joining a shared thread gets no
+ * automatic links, so naming a CRM person in a reply cannot widen who
+ * reads the thread's history.
+ */
+static void test_shared_join(cs_store *st)
+{
+    char    t[32], *raw;
+    json_t *out = NULL;
+
+    raw = mk("Quinn <quinn@far.example>", "alice@corp.example", "Shared talk",
+	     "st1@far.example", NULL, BASE + 30000, "Secret history.");
+    record(st, raw, ALICE);
+    free(raw);
+    tid_of("alice", "Shared talk", t, sizeof(t));
+    is_int(share1(st, "alice", t), CS_OK, "T3: alice shares a thread linked to nothing");
+    raw = mk("Quinn <quinn@far.example>", "alice@corp.example, Carl <client@acme.example>",
+	     "Re: Shared talk", "st2@far.example", "st1@far.example", BASE + 30100, "Cc Carl.");
+    is_int(record(st, raw, ALICE), CS_OK, "T3: a reply Cc's p1's address");
+    free(raw);
+    is_int(q_int("SELECT message_count FROM threads WHERE id=%s", t + 1), 2,
+	   "T1: the reply joined the shared thread");
+    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='alice' AND thread=%s", t + 1), 0,
+	   "T3: no automatic link on a shared thread");
+    is_int(q_int("SELECT count(*) FROM events WHERE type='thread.linked' AND thread=%s", t + 1), 0,
+	   "T3: no thread.linked event");
+    is_int(cs_store_thread(st, "bob", t, &out), CS_ENOTFOUND,
+	   "T3, V6: bob (access to p1) still cannot open it");
+    json_decref(out);
+}
+
+/* contact - K3 through the store: the answer (caller frees) or NULL */
+static json_t *contact(cs_store *st, const char *as, const char *t, const char *addr,
+		               const char *name, int *rc)
+{
+    char    err[256] = "";
+    json_t *out = NULL;
+
+    *rc = cs_store_contact_create(st, as, t, addr, name, &out, err, sizeof(err));
+    if (*rc != CS_OK)
+	diag("contact create: %s", err);
+    return out;
+}
+
+/* pid_of - the answer's person id, "" if none */
+static const char *pid_of(json_t *ans)
+{
+    const char *id = json_string_value(json_object_get(json_object_get(ans, "person"), "id"));
+
+    return id ? id : "";
+}
+
+/* without_id - the answer's text with person.id left out */
+static char *without_id(json_t *ans)
+{
+    json_t *c = json_deep_copy(ans);
+    char   *s;
+
+    json_object_del(json_object_get(c, "person"), "id");
+    s = jstr(c);
+    json_decref(c);
+    return s;
+}
+
+/*
+ * test_k5 - K2, K3, K5: crmsync never grants access to an existing
+ * person. A user asking a contact for an address another user's person
+ * or a CRM person holds gets a person of their own, answered exactly as
+ * for an address nobody knew; Smart BCC by two users makes one each;
+ * T3 matches each owner's own; a snapshot bringing the address under a
+ * CRM id takes every one of them over (X2).
+ */
+static void test_k5(cs_store *st)
+{
+    static const char *const BOB[] = {"bob", NULL};
+    char    zb[32], za[32], sb[32], want[256], *raw, *s;
+    char    pzb[64] = "", pza[64] = "";
+    json_t *ans, *out = NULL;
+    int     rc;
+
+    /* Bob makes "Zed by Bob" from his thread and shares it. */
+    raw = mk("Zed <zed@outside.example>", "bob@corp.example", "Zed B", "zb1@outside.example",
+	     NULL, BASE + 40000, "Bob's business with Zed.");
+    record(st, raw, BOB);
+    free(raw);
+    tid_of("bob", "Zed B", zb, sizeof(zb));
+    ans = contact(st, "bob", zb, "zed@outside.example", "Zed by Bob", &rc);
+    is_int(rc, CS_OK, "K3: bob makes a person for zed");
+    snprintf(pzb, sizeof(pzb), "%s",
+	     pid_of(ans));
+    json_decref(ans);
+    is_int(share1(st, "bob", zb), CS_OK, "bob shares his Zed thread (linked to his person)");
+
+    /* Alice asks for zed too: a person of her own, nothing of bob's. */
+    raw = mk("Zed <zed@outside.example>", "alice@corp.example", "Zed A", "za1@outside.example",
+	     NULL, BASE + 40100, "Alice's business with Zed.");
+    record(st, raw, ALICE);
+    free(raw);
+    tid_of("alice", "Zed A", za, sizeof(za));
+    ans = contact(st, "alice", za, "zed@outside.example", NULL, &rc);
+    is_int(rc, CS_OK, "K5: alice asks a contact for an address bob's person holds");
+    snprintf(pza, sizeof(pza), "%s",
+	     pid_of(ans));
+    ok(*pza && strcmp(pza, pzb) != 0, "K5: alice gets a person of her own (%s, not %s)", pza,
+       pzb);
+    s = without_id(ans);
+    snprintf(want, sizeof(want), "{\"person\":{\"name\":\"Zed\",\"address\":"
+	     "\"zed@outside.example\"},\"created\":true,\"thread\":\"%s\"}", za);
+    is_str(s, want, "K5: answered as for an address nobody knew (no name of bob's)");
+    free(s);
+    json_decref(ans);
+    is_int(q_int("SELECT count(*) FROM access WHERE \"user\"='alice' AND id='%s'", pzb), 0,
+	   "K5: alice was given no access to bob's person");
+    is_int(cs_store_record_threads(st, "alice", "person", pzb, 0, NULL, &out), CS_ENOTFOUND,
+	   "K5, V6: bob's person is not found for alice");
+    json_decref(out);
+    out = NULL;
+    is_int(cs_store_thread(st, "alice", zb, &out), CS_ENOTFOUND,
+	   "K5, V6: nor is bob's shared thread on it");
+    json_decref(out);
+    out = NULL;
+    is_int(q_int("SELECT count(*) FROM person_emails WHERE email='zed@outside.example'"), 2,
+	   "K5: two persons with zed's address, one per owner");
+
+    /* T3: a message to both links each copy to its owner's own person. */
+    raw = mk("Zed <zed@outside.example>", "alice@corp.example, bob@corp.example", "Zed both",
+	     "zab@outside.example", NULL, BASE + 40200, "To both.");
+    record(st, raw, BOTH);
+    free(raw);
+    is_int(q_int("SELECT count(*) FROM thread_links l JOIN threads t ON t.owner=l.owner"
+		 " AND t.id=l.thread WHERE t.subject='Zed both' AND l.kind='person'"
+		 " AND ((l.owner='alice' AND l.id='%s') OR (l.owner='bob' AND l.id='%s'))",
+		 pza, pzb), 2, "T3: each copy linked to its owner's person");
+    is_int(q_int("SELECT count(*) FROM thread_links l JOIN threads t ON t.owner=l.owner"
+		 " AND t.id=l.thread WHERE t.subject='Zed both' AND l.kind='person'"), 2,
+	   "T3: and to no one else's");
+
+    /* A CRM person (crm9, stan@, alice only): bob gets his own, no forbidden. */
+    raw = mk("Stan S <stan@other.example>", "bob@corp.example", "Stan B",
+	     "sb1@other.example", NULL, BASE + 40300, "Stan to bob.");
+    record(st, raw, BOB);
+    free(raw);
+    tid_of("bob", "Stan B", sb, sizeof(sb));
+    ans = contact(st, "bob", sb, "stan@other.example", NULL, &rc);
+    is_int(rc, CS_OK, "K5, V6: an address of a CRM person bob may not access: no forbidden");
+    ok(*pid_of(ans) && strcmp(pid_of(ans), "crm9") != 0, "K5: bob's own person, not crm9");
+    s = without_id(ans);
+    snprintf(want, sizeof(want), "{\"person\":{\"name\":\"Stan S\",\"address\":"
+	     "\"stan@other.example\"},\"created\":true,\"thread\":\"%s\"}", sb);
+    is_str(s, want, "K5: answered as for an unknown address (not the CRM's name)");
+    free(s);
+    json_decref(ans);
+    is_int(q_int("SELECT count(*) FROM access WHERE \"user\"='bob' AND id='crm9'"), 0,
+	   "K5: bob was given no access to crm9");
+
+    /* K2: Smart BCC by alice and bob to one new address: one person each. */
+    {
+	cs_contact ka = {"alice", "yan@far.example", "Yan"};
+	cs_contact kb = {"bob", "yan@far.example", NULL};
+
+	raw = mk("alice@corp.example", "Yan <yan@far.example>", "Yan A", "ya1@corp.example",
+		 NULL, BASE + 40400, "Alice to Yan.");
+	is_int(record_k(st, raw, ALICE, &ka, 1), CS_OK, "K2: alice Smart-BCCs yan");
+	free(raw);
+	raw = mk("bob@corp.example", "Yan <yan@far.example>", "Yan B", "yb1@corp.example",
+		 NULL, BASE + 40500, "Bob to Yan.");
+	is_int(record_k(st, raw, BOB, &kb, 1), CS_OK, "K2: bob Smart-BCCs yan");
+	free(raw);
+    }
+    is_int(q_int("SELECT count(DISTINCT p.owner) FROM persons p JOIN person_emails e"
+		 " ON e.person=p.id WHERE e.email='yan@far.example' AND p.origin='bcc'"), 2,
+	   "K5: Smart BCC by two users, a person each");
+    is_int(q_int("SELECT count(*) FROM access a JOIN persons p ON p.id=a.id"
+		 " JOIN person_emails e ON e.person=p.id WHERE e.email='yan@far.example'"
+		 " AND a.\"user\"<>p.owner"), 0, "K5: neither may access the other's");
+    is_int(q_int("SELECT count(*) FROM thread_links l JOIN persons p ON p.id=l.id"
+		 " JOIN person_emails e ON e.person=p.id WHERE e.email='yan@far.example'"
+		 " AND l.owner=p.owner"), 2, "T3: each Smart BCC thread linked to its own");
+
+    /* X2: the CRM brings yan under crm9: both are taken over. */
+    is_int(directory(st, "yan@far.example"), CS_OK, "X2: snapshot with yan under crm9");
+    is_int(q_int("SELECT count(*) FROM person_emails WHERE email='yan@far.example'"), 1,
+	   "X2: one person with yan's address left, the CRM's");
+    is_int(q_int("SELECT count(*) FROM thread_links l JOIN threads t ON t.owner=l.owner"
+		 " AND t.id=l.thread WHERE t.subject IN ('Yan A', 'Yan B') AND l.id='crm9'"), 2,
+	   "X2: crm9 took over both users' links");
+}
+
+/* raw_count - cs_store_thread_raw callback: count what was given out */
+static int raw_count(void *arg, const char *message_id, const void *raw, size_t len,
+		             int truncated)
+{
+    (void) message_id;
+    (void) raw;
+    (void) len;
+    (void) truncated;
+    (*(int *) arg)++;
+    return 0;
+}
+
+/* policy_users - R3: the policy in force becomes these of alice, bob, carol */
+static int policy_users(cs_store *st, int alice, int bob, int carol)
+{
+    static const char *const ids[] = {"alice", "bob", "carol"};
+    const int in[] = {alice, bob, carol};
+    cs_user u[3];
+    const cs_user *up[3];
+    size_t  n = 0;
+    int     rc;
+
+    memset(u, 0, sizeof(u));
+    for (int i = 0; i < 3; i++) {
+	if (!in[i])
+	    continue;
+	u[n].id = (char *) ids[i];
+	u[n].role = i == 2 ? CS_ROLE_ADMIN : CS_ROLE_USER;
+	{
+	    char    a[64];
+
+	    snprintf(a, sizeof(a), "%s@corp.example", ids[i]);
+	    cs_strlist_add(&u[n].addresses, a);
+	}
+	up[n] = &u[n];
+	n++;
+    }
+    rc = cs_store_sync_users2(st, up, n);
+    for (size_t i = 0; i < n; i++)
+	cs_strlist_free(&u[i].addresses);
+    return rc;
+}
+
 /* main - one store, the checks in the order a user would act */
 int     main(void)
 {
@@ -504,6 +819,67 @@ int     main(void)
     is_int(cs_store_thread_raw(st, "bob", ta, (cs_store_raw_fn) abort, NULL), CS_EFORBIDDEN,
 	   "--raw: owner only");
 
+    /* R3: bob leaves the policy: not found everywhere, and share forgets him. */
+    is_int(policy_users(st, 1, 0, 1), CS_OK, "R3: bob removed from the policy");
+    is_int(cs_store_thread(st, "bob", ta, &out), CS_ENOTFOUND, "R3: bob cannot open the shared thread");
+    is_int(cs_store_mailbox(st, "bob", NULL, 0, NULL, &out), CS_ENOTFOUND,
+	   "R3: nor his own mailbox");
+    {
+	int     nraw = 0;
+
+	is_int(cs_store_thread_raw(st, "bob", tb, raw_count, &nraw), CS_ENOTFOUND,
+	       "R3: nor his own thread's raw bytes");
+	is_int(nraw, 0, "R3: not one raw message given out");
+    }
+    is_int(cs_store_attachment(st, "bob", tb, 1, &buf), CS_ENOTFOUND, "R3: nor an attachment");
+    is_int(cs_store_record_threads(st, "bob", "person", "p1", 0, NULL, &out), CS_ENOTFOUND,
+	   "R3: nor the person page");
+    {
+	const char *one[] = {tb};
+
+	is_int(cs_store_threads_set(st, "bob", CS_THREADS_PRIVATE, one, 1, &out, err,
+				    sizeof(err)), CS_ENOTFOUND, "R3: nor change his own thread");
+	is_str(err, "thread t2 not found", "R3: the answer for a thread that is not there");
+	is_int(cs_store_link(st, "bob", tb, "person", "p1", 0, &out, err, sizeof(err)),
+	       CS_ENOTFOUND, "R3: nor link it");
+	is_int(cs_store_contact_create(st, "bob", tb, "client@acme.example", NULL, &out, err,
+				       sizeof(err)), CS_ENOTFOUND, "R3: nor make a contact");
+	one[0] = ta;
+	is_int(cs_store_threads_set(st, "alice", CS_THREADS_SHARE, one, 1, &out, err,
+				    sizeof(err)), CS_OK, "R3: alice shares t1 again");
+	is_json(out, "{\"threads\":[{\"id\":\"t1\",\"visible_to\":[\"alice\"]}]}",
+		"R3: share counts only users of the policy in force");
+	json_decref(out);
+	out = NULL;
+    }
+    is_int(policy_users(st, 1, 1, 1), CS_OK, "R3: bob back in the policy");
+    is_int(cs_store_thread(st, "bob", ta, &out), CS_OK, "R3: bob reads it again");
+    json_decref(out);
+    out = NULL;
+
+    /* R3: the owner leaves: her mailbox is readable by nobody, her shared
+     * thread included, on the pages of the records it is linked to too. */
+    is_int(policy_users(st, 0, 1, 1), CS_OK, "R3: alice removed from the policy");
+    is_int(cs_store_thread(st, "bob", ta, &out), CS_ENOTFOUND,
+	   "R3: bob no longer opens the shared thread of a user who left");
+    is_int(cs_store_record_threads(st, "bob", "person", "p1", 0, NULL, &out), CS_OK,
+	   "R3: bob opens p1's page");
+    {
+	json_t *th;
+	size_t  i;
+	int     listed = 0;
+
+	json_array_foreach(json_object_get(out, "threads"), i, th)
+	    listed += strcmp(json_string_value(json_object_get(th, "id")), ta) == 0;
+	is_int(listed, 0, "R3: p1's page no longer lists the thread of a user who left");
+    }
+    json_decref(out);
+    out = NULL;
+    is_int(policy_users(st, 1, 1, 1), CS_OK, "R3: alice back in the policy");
+    is_int(cs_store_thread(st, "bob", ta, &out), CS_OK, "R3: bob reads her thread again");
+    json_decref(out);
+    out = NULL;
+
     /* Deal and person pages. */
     is_int(cs_store_record_threads(st, "bob", "deal", "d1", 0, NULL, &out), CS_ENOTFOUND,
 	   "deal page: bob has no access to d1");
@@ -586,22 +962,75 @@ int     main(void)
     is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='alice' AND id='hand-1'"), 1,
 	   "K3: thread linked to the new person");
 
-    /* X2: refused whole, old snapshot kept. */
-    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"status\":\"maybe\"}]}",
+    /* X2: refused whole, old snapshot kept: each fault named by its path. */
+#define P_OK "{\"id\":\"a\",\"emails\":[],\"access\":[]}"
+    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"status\":\"maybe\",\"access\":[]}]}",
 	    "deals[0].status: expected open, won or lost");
-    bad_dir(st, "{\"persons\":[{\"id\":\"a\"},{\"id\":\"a\"}]}",
+    bad_dir(st, "{\"persons\":[" P_OK "," P_OK "],\"deals\":[]}",
 	    "persons[1].id: duplicate id (also persons[0])");
-    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[\"nope\"]}]}",
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[\"nope\"],\"access\":[]}],\"deals\":[]}",
 	    "persons[0].emails[0]: not a mail address");
-    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[\"x@y.z\"]},"
-	    "{\"id\":\"b\",\"emails\":[\"X@y.z\"]}]}",
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[\"x@y.z\"],\"access\":[]},"
+	    "{\"id\":\"b\",\"emails\":[\"X@y.z\"],\"access\":[]}],\"deals\":[]}",
 	    "persons[1].emails[0]: x@y.z is also an address of persons[0]");
     bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"status\":\"open\","
-	    "\"persons\":[\"ghost\"]}]}", "deals[0].persons[0]: unknown person");
-    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"access\":[1]}]}",
+	    "\"persons\":[\"ghost\"],\"access\":[]}]}", "deals[0].persons[0]: unknown person");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[],\"access\":[1]}],\"deals\":[]}",
 	    "persons[0].access[0]: expected a user id");
-    bad_dir(st, "{\"persons\":{}}", "persons: expected an array");
+    bad_dir(st, "{\"persons\":{},\"deals\":[]}", "persons: expected an array");
     bad_dir(st, "[]", "the snapshot must be a JSON object");
+    /* Unknown keys (issue #21: misspellings imported with exit 0). */
+    bad_dir(st, "{\"persons\":[" P_OK ",{\"id\":\"b\",\"emails\":[],\"access\":[]},"
+	    "{\"id\":\"c\",\"emails\":[],\"access\":[]},{\"id\":\"d\",\"emails\":[],"
+	    "\"acess\":[\"bob\"]}],\"deals\":[]}", "persons[3].acess: unknown key");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"addresses\":[\"x@y.z\"],\"access\":[]}],"
+	    "\"deals\":[]}", "persons[0].addresses: unknown key");
+    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"name\":\"Renewal\","
+	    "\"status\":\"open\",\"access\":[]}]}", "deals[0].name: unknown key");
+    bad_dir(st, "{\"persons\":[],\"deals\":[],\"version\":2}", "version: unknown key");
+    /* Required fields. */
+    bad_dir(st, "{\"persons\":[]}", "deals: required field missing");
+    bad_dir(st, "{\"deals\":[]}", "persons: required field missing");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"access\":[]}],\"deals\":[]}",
+	    "persons[0].emails: required field missing");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[]}],\"deals\":[]}",
+	    "persons[0].access: required field missing");
+    bad_dir(st, "{\"persons\":[{\"emails\":[],\"access\":[]}],\"deals\":[]}",
+	    "persons[0].id: required field missing");
+    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"access\":[]}]}",
+	    "deals[0].status: required field missing");
+    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"status\":\"open\"}]}",
+	    "deals[0].access: required field missing");
+    /* Wrong types. */
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"name\":5,\"emails\":[],\"access\":[]}],"
+	    "\"deals\":[]}", "persons[0].name: expected a string");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":\"x@y.z\",\"access\":[]}],"
+	    "\"deals\":[]}", "persons[0].emails: expected an array");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[],\"access\":null}],\"deals\":[]}",
+	    "persons[0].access: expected an array");
+    bad_dir(st, "{\"persons\":[{\"id\":7,\"emails\":[],\"access\":[]}],\"deals\":[]}",
+	    "persons[0].id: expected a non-empty string of at most 256 bytes");
+    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"title\":[],\"status\":\"open\","
+	    "\"access\":[]}]}", "deals[0].title: expected a string");
+    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"status\":\"open\","
+	    "\"persons\":{},\"access\":[]}]}", "deals[0].persons: expected an array");
+    /* Hole 8: hand-1 is alice's person for stan@: no re-pointing by id. */
+    bad_dir(st, "{\"persons\":[" P_OK ",{\"id\":\"hand-1\",\"emails\":[\"zed@other.example\"],"
+	    "\"access\":[\"bob\"]}],\"deals\":[]}",
+	    "persons[1].id: hand-1 is a person crmsync made for stan@other.example;"
+	    " a record under its id must have that address");
+    bad_dir(st, "{\"persons\":[{\"id\":\"hand-1\",\"emails\":[],\"access\":[\"bob\"]}],"
+	    "\"deals\":[]}", "persons[0].id: hand-1 is a person crmsync made for stan@other.example;"
+	    " a record under its id must have that address");
+    bad_dir(st, "{\"persons\":[{\"id\":\"bcc-77\",\"emails\":[\"zed@other.example\"],"
+	    "\"access\":[\"bob\"]}],\"deals\":[]}",
+	    "persons[0].id: bcc-77 is in crmsync's own id form (bcc-N, hand-N) and crmsync made"
+	    " no such person");
+#undef P_OK
+    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='alice' AND id='hand-1'"), 1,
+	   "X2: hand-1 keeps its link after the refusals");
+    is_int(q_int("SELECT count(*) FROM access WHERE kind='person' AND id='hand-1' AND user='bob'"),
+	   0, "X2: bob got no access to hand-1");
     is_int(q_int("SELECT count(*) FROM persons WHERE origin='crm'"), 1, "X2: old snapshot kept");
     is_int(q_int("SELECT count(*) FROM deals"), 1, "X2: old deals kept");
 
@@ -642,13 +1071,16 @@ int     main(void)
 	out = NULL;
 	is_int(q_int("SELECT count(*) FROM raw"), raws - 2, "the last copy's raw goes with it");
     }
-    /* share, unlink twice, link, contact twice, delete; refusals leave none. */
-    is_int(q_int("SELECT count(*) FROM audit WHERE who='alice'"), 7,
+    /* share (twice, R3), unlink twice, link, contact twice, delete; refusals none. */
+    is_int(q_int("SELECT count(*) FROM audit WHERE who='alice'"), 8,
 	   "audit: one row per change, none for refused ones");
     is_int(q_int("SELECT count(*) FROM events WHERE type='thread.deleted'"), 2,
 	   "X3: two thread.deleted events");
 
     test_page_order(st);
+    test_merge_events(st);
+    test_shared_join(st);
+    test_k5(st);
 
     cs_store_close(st);
     {
