@@ -94,6 +94,8 @@ static cs_store *worker_store(api_state *st)
 	return NULL;
     }
     cs_store_set_subaddress(tl_store, st->cfg->subaddress_delimiter);
+    /* X3: without a WebhookURL the milter keeps events and sends none. */
+    cs_store_set_webhook(tl_store, st->cfg->webhook_url != NULL);
     return tl_store;
 }
 
@@ -497,10 +499,6 @@ static enum MHD_Result serve(api_state *st, struct MHD_Connection *c, api_req *r
 	json_decref(body);
 	return send_error(st, c, r, method, url, CS_ANS_INTERNAL, 0, "store unavailable");
     }
-    pthread_rwlock_rdlock(&st->lock);
-    ans.policy = cs_policy_ref(st->policy);
-    pthread_rwlock_unlock(&st->lock);
-
     switch (r->route) {
     case R_STATS:
 	stats(st, store, &ans);
@@ -593,7 +591,6 @@ static enum MHD_Result serve(api_state *st, struct MHD_Connection *c, api_req *r
 	ans.code = CS_ANS_INTERNAL;
 	snprintf(ans.message, sizeof(ans.message), "no handler");
     }
-    cs_policy_unref((cs_policy *) ans.policy);
     json_decref(body);
 
     if (ans.code != CS_ANS_OK) {

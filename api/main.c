@@ -31,6 +31,7 @@
 
 /* Application-specific. */
 #include "api.h"
+#include "cs_cli.h"
 #include "cs_log.h"
 #include "cs_message.h"
 #include "cs_store.h"
@@ -41,12 +42,16 @@ static const char *config_path = CS_DEFAULT_CONFIG;
 /* usage - say how to call us */
 static int usage(FILE *fp, int code)
 {
-    fprintf(fp, "usage: crmsync-api [-c config] [-f] [-n] [-V] [-h]\n"
-	    "  -c FILE  config file (default %s)\n"
-	    "  -f       stay in the foreground\n"
-	    "  -n       check the config, policy, tokens and TLS files, then exit\n"
-	    "  -V       print the version\n"
-	    "  -h       this help\n", CS_DEFAULT_CONFIG);
+    static const cs_cli_opt opts[] = {
+	CS_CLI_OPT_CONFIG,
+	{"-f", "stay in the foreground"},
+	{"-n", "check the config, policy, tokens, address and TLS files, then exit"},
+	CS_CLI_OPT_VERSION,
+	CS_CLI_OPT_HELP,
+	{NULL, NULL},
+    };
+
+    cs_cli_usage(fp, "crmsync-api", "[-c config] [-f] [-n] | -V | -h", opts);
     return code;
 }
 
@@ -134,6 +139,34 @@ static int check_listen(const cs_config *cfg, api_addr *addr, char **cert, char 
     return 0;
 }
 
+/* sync_users - R3: tell the store the policy's users, as crmsync-milter
+ * does, so that the store's check of acting users follows this policy */
+static int sync_users(const cs_config *cfg, const cs_policy *pol)
+{
+    size_t  n = cs_policy_nusers(pol);
+    const cs_user **users;
+    char    err[512], shown[512];
+    cs_store *s;
+    int     rc = CS_EINTERNAL;
+
+    if ((s = cs_store_open(cfg->database, 0, cfg->store_timeout_ms, err, sizeof(err))) == NULL) {
+	cs_store_display(cfg->database, shown, sizeof(shown));
+	cs_error(NULL, "store %s: %s: users not updated", shown, err);
+	return -1;
+    }
+    cs_store_set_subaddress(s, cfg->subaddress_delimiter);
+    if ((users = calloc(n ? n : 1, sizeof(*users))) != NULL) {
+	for (size_t i = 0; i < n; i++)
+	    users[i] = cs_policy_user_at(pol, i);
+	rc = cs_store_sync_users2(s, users, n);
+	free(users);
+    }
+    cs_store_close(s);
+    if (rc != CS_OK)
+	cs_error(NULL, "could not update the users in the store");
+    return rc == CS_OK ? 0 : -1;
+}
+
 /* reload - SIGUSR1: new policy and tokens, or the old ones kept */
 static void reload(api_state *st)
 {
@@ -151,6 +184,7 @@ static void reload(api_state *st)
 	|| strcmp(cfg->database, st->cfg->database) != 0)
 	cs_warn(NULL, "reload: ApiListen or Database changed; it takes effect at the next restart");
     cs_log_setlevel(cfg->log_level);
+    sync_users(st->cfg, pol);
     pthread_rwlock_wrlock(&st->lock);
     oldpol = st->policy;
     oldtok = st->tokens;
@@ -238,7 +272,7 @@ int     main(int argc, char **argv)
 	    check = 1;
 	    break;
 	case 'V':
-	    printf("crmsync-api %s\n", PACKAGE_VERSION);
+	    cs_cli_version(stdout, "crmsync-api");
 	    return 0;
 	case 'h':
 	    return usage(stdout, 0);
@@ -304,6 +338,8 @@ int     main(int argc, char **argv)
 	cs_error(NULL, "cannot start the HTTP server on %s", st.cfg->api_listen);
 	return 1;
     }
+    /* The store may be down now: its users are told again at SIGUSR1. */
+    sync_users(st.cfg, st.policy);
     cs_info(NULL, "listening on %s%s, %u workers, %zu users, %zu tokens", st.cfg->api_listen,
 	    cert ? " (TLS)" : "", st.workers, cs_policy_nusers(st.policy),
 	    api_tokens_count(st.tokens));

@@ -22,7 +22,6 @@
 
 /* Application-specific. */
 #include "cs_answer.h"
-#include "cs_policy.h"
 
 /* cs_answer_error_name - the error object's name for a code */
 const char *cs_answer_error_name(int code)
@@ -138,12 +137,6 @@ static void ok(cs_answer *a, json_t *body)
 	fail(a, CS_ANS_INTERNAL, "out of memory");
 }
 
-/* acting - R3: the acting user is in the policy in force (when one is given) */
-static int acting(const cs_answer *a, const char *as)
-{
-    return a->policy == NULL || cs_policy_user(a->policy, as) != NULL;
-}
-
 /* store_fail - the store's own message, else a default */
 static void store_fail(cs_answer *a, int rc, const char *err, const char *dflt)
 {
@@ -158,7 +151,7 @@ void    cs_answer_mailbox(cs_store *st, const char *as, const char *label, int l
     int     rc;
 
     a->body = NULL;
-    rc = acting(a, as) ? cs_store_mailbox(st, as, label, limit, cursor, &out) : CS_ENOTFOUND;
+    rc = cs_store_mailbox(st, as, label, limit, cursor, &out);
     if (rc == CS_OK)
 	ok(a, out);
     else if (rc == CS_EINVAL)
@@ -177,8 +170,7 @@ void    cs_answer_record(cs_store *st, const char *as, const char *kind, const c
     int     rc;
 
     a->body = NULL;
-    rc = acting(a, as) ? cs_store_record_threads(st, as, kind, id, limit, cursor, &out)
-	: CS_ENOTFOUND;
+    rc = cs_store_record_threads(st, as, kind, id, limit, cursor, &out);
     if (rc == CS_OK) {
 	ok(a, out);
 	return;
@@ -225,9 +217,7 @@ void    cs_answer_thread(cs_store *st, const char *as, const char *thread, int r
     int     rc;
 
     a->body = NULL;
-    if (!acting(a, as))
-	rc = CS_ENOTFOUND;
-    else if (raw) {
+    if (raw) {
 	msgs = json_array();
 	out = json_pack("{s:s,s:o}", "thread", thread, "messages", msgs);
 	rc = out ? cs_store_thread_raw(st, as, thread, raw_one, msgs) : CS_EINTERNAL;
@@ -253,7 +243,7 @@ void    cs_answer_attachment(cs_store *st, const char *as, const char *thread, s
     int     rc;
 
     a->body = NULL;
-    rc = acting(a, as) ? cs_store_attachment(st, as, thread, n, out) : CS_ENOTFOUND;
+    rc = cs_store_attachment(st, as, thread, n, out);
     if (rc == CS_OK)
 	a->code = CS_ANS_OK;
     /* V6: the same answer whether the thread or the attachment is missing. */
@@ -272,8 +262,7 @@ void    cs_answer_threads_set(cs_store *st, const char *as, int action,
     int     rc;
 
     a->body = NULL;
-    rc = acting(a, as) ? cs_store_threads_set(st, as, action, threads, n, &out, err, sizeof(err))
-	: CS_ENOTFOUND;
+    rc = cs_store_threads_set(st, as, action, threads, n, &out, err, sizeof(err));
     if (rc == CS_OK)
 	ok(a, out);
     else {
@@ -291,8 +280,7 @@ void    cs_answer_link(cs_store *st, const char *as, const char *thread, const c
     int     rc;
 
     a->body = NULL;
-    rc = acting(a, as) ? cs_store_link(st, as, thread, kind, id, unlink, &out, err, sizeof(err))
-	: CS_ENOTFOUND;
+    rc = cs_store_link(st, as, thread, kind, id, unlink, &out, err, sizeof(err));
     if (rc == CS_OK)
 	ok(a, out);
     else {
@@ -310,9 +298,7 @@ void    cs_answer_contact(cs_store *st, const char *as, const char *thread,
     int     rc;
 
     a->body = NULL;
-    rc = acting(a, as)
-	? cs_store_contact_create(st, as, thread, address, name, &out, err, sizeof(err))
-	: CS_ENOTFOUND;
+    rc = cs_store_contact_create(st, as, thread, address, name, &out, err, sizeof(err));
     if (rc == CS_OK)
 	ok(a, out);
     else {

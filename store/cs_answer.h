@@ -14,9 +14,8 @@
  *	3 forbidden, 4 bad input, 5 internal; cs_answer_error_name() names
  *	them as the error objects do.
  *
- *	R3: when ans->policy is set (crmsync-api sets it to the policy in
- *	force), an acting user the policy does not name is answered as for
- *	a thread, deal or person that does not exist.
+ *	R3 (an acting user outside the policy in force reads nothing) is
+ *	the store's own check (cs_store.h), the same for both programs.
  */
 #ifndef CS_ANSWER_H
 #define CS_ANSWER_H
@@ -27,10 +26,7 @@
 enum { CS_ANS_OK = 0, CS_ANS_USAGE = 1, CS_ANS_NOTFOUND = 2, CS_ANS_FORBIDDEN = 3,
        CS_ANS_BADINPUT = 4, CS_ANS_INTERNAL = 5 };
 
-struct cs_policy;
-
 typedef struct cs_answer {
-    const struct cs_policy *policy;	/* in: R3 check when not NULL */
     int     code;			/* out: CS_ANS_* */
     json_t *body;			/* out: the answer when code is 0 */
     char    message[1024];		/* out: the error's message */
