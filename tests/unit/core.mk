@@ -7,3 +7,6 @@ TESTS += unit/t_config unit/t_addr unit/t_owners
 check_PROGRAMS += unit/t_threadcorpus
 unit_t_threadcorpus_SOURCES = unit/t_threadcorpus.c
 TESTS += unit/t_threadcorpus
+check_PROGRAMS += unit/t_journal
+unit_t_journal_SOURCES = unit/t_journal.c
+TESTS += unit/t_journal
