@@ -70,6 +70,9 @@ static const key_def key_table[] = {
     {"DropboxRemove", T_BOOL, OFF(dropbox_remove), "yes", 1},
     {"TrustedNetworks", T_CIDRS, OFF(trusted_networks), NULL, 1},
     {"StoreTimeout", T_MSEC, OFF(store_timeout_ms), "10s", 1},
+    {"StoreWait", T_MSEC, OFF(store_wait_ms), "200ms", 1},
+    {"JournalDir", T_STRING, OFF(journal_dir), "/var/lib/crmsync/journal", 0},
+    {"JournalMaxSize", T_SIZE, OFF(journal_max_size), "1G", 0},
     {"WebhookURL", T_STRING, OFF(webhook_url), NULL, 0},
     {"WebhookSecret", T_STRING, OFF(webhook_secret), NULL, 0},
     {"WebhookCAFile", T_STRING, OFF(webhook_ca_file), NULL, 0},
@@ -160,7 +163,22 @@ static int set_value(cs_config *cfg, const key_def *k, const char *v, const char
 	return cs_parse_duration(v, FIELD(cfg, k, long), why);
     case T_MSEC:{
 	    long    secs;
+	    size_t  vl = strlen(v);
 
+	    /* Milliseconds ("200ms", SPEC Operations) for the keys in ms. */
+	    if (vl > 2 && strcmp(v + vl - 2, "ms") == 0) {
+		char   *end;
+		unsigned long long ms;
+
+		errno = 0;
+		ms = strtoull(v, &end, 10);
+		if (errno || end != v + vl - 2 || v[0] < '0' || v[0] > '9' || ms > LONG_MAX) {
+		    *why = "duration must be a number followed by ms, s, m, h or d";
+		    return -1;
+		}
+		*FIELD(cfg, k, long) = (long) ms;
+		return 0;
+	    }
 	    if (cs_parse_duration(v, &secs, why) < 0)
 		return -1;
 	    if (secs > LONG_MAX / 1000) {

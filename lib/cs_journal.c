@@ -514,6 +514,10 @@ cs_journal *cs_journal_open(const char *dir, const char *ident, uint64_t max_byt
 	cs_journal_close(j);
 	return NULL;
     }
+    /* Segments replayed and deleted still count: a new one comes after
+     * the cursor, or the replayer would never look at it. */
+    if (j->cursor.seq > 0 && j->cursor.seq - 1 > j->seq)
+	j->seq = j->cursor.seq - 1;
     return j;
 }
 
@@ -799,6 +803,25 @@ int     cs_journal_consume(cs_journal *j, cs_journal_pos pos, uint64_t nrec, uin
     free(segs);
     pthread_mutex_unlock(&j->lock);
     return rc;
+}
+
+/* cs_journal_settle - the replayer is at the end: nothing is pending */
+void    cs_journal_settle(cs_journal *j, cs_journal_pos pos)
+{
+    size_t  n;
+    uint64_t *segs = list_segs(j->dir, &n);
+    int     later = 0;
+
+    for (size_t i = 0; i < n; i++)
+	if (segs[i] > pos.seq)
+	    later = 1;
+    free(segs);
+    pthread_mutex_lock(&j->lock);
+    if (!later && (j->fd < 0 || j->broken || (pos.seq == j->seq && pos.off >= j->synced))) {
+	j->records = j->bytes = 0;
+	j->oldest = 0;
+    }
+    pthread_mutex_unlock(&j->lock);
 }
 
 /* cs_journal_depth - what stats shows */

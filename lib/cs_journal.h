@@ -130,6 +130,11 @@ cs_journal_pos cs_journal_cursor(cs_journal *);
  * (the records are then applied again after a restart: T2). */
 int     cs_journal_consume(cs_journal *, cs_journal_pos pos, uint64_t nrec, uint64_t nbytes,
 			           int64_t next_at);
+/* The replayer read everything durable up to pos and found nothing
+ * more: pending is zero (records counted but found damaged on reading
+ * must not keep the journal "pending" for ever). Nothing if an append
+ * landed meanwhile. */
+void    cs_journal_settle(cs_journal *, cs_journal_pos pos);
 /* Depth: pending records and their bytes, oldest pending time (0: none),
  * bytes on disk. */
 void    cs_journal_depth(cs_journal *, uint64_t *records, uint64_t *bytes, int64_t *oldest,

@@ -18,6 +18,7 @@
 /* Application-specific. */
 #include "capture.h"
 #include "counters.h"
+#include "journal.h"
 #include "cs_addr.h"
 #include "cs_log.h"
 #include "cs_message.h"
@@ -147,6 +148,32 @@ static void remove_dropbox(SMFICTX *ctx, cs_msg *m)
     }
 }
 
+enum { CAPTURE_STORED, CAPTURE_JOURNALED, CAPTURE_FAILED };
+
+/*
+ * record - into the store, or the journal (C6): while the breaker is open
+ * or records wait in the journal, straight to the journal (arrival
+ * order); else the store for StoreWait, then the journal. Without a
+ * journal, the store for StoreTimeout as before.
+ */
+static int record(cs_store *store, cs_msg *m, const cs_record *rec, int *results)
+{
+    cs_store_wait w;
+    const char *hdr = m->hdr.data ? m->hdr.data : "";
+
+    if (!jnl_active())
+	return cs_store_record(store, rec, m->cfg->store_timeout_ms, results) == CS_OK
+	    ? CAPTURE_STORED : CAPTURE_FAILED;
+    if (store == NULL || jnl_route())
+	return jnl_put(rec, hdr, m->hdr.len) == 0 ? CAPTURE_JOURNALED : CAPTURE_FAILED;
+    if (cs_store_record_wait(store, rec, m->cfg->store_wait_ms, results, &w) == CS_OK)
+	return CAPTURE_STORED;
+    /* Slow but moving (a large group committing) is not stuck. */
+    if (!w.timed_out || !w.progress)
+	jnl_trip();
+    return jnl_put(rec, hdr, m->hdr.len) == 0 ? CAPTURE_JOURNALED : CAPTURE_FAILED;
+}
+
 /* capture_eom - record one finished message */
 sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
 {
@@ -160,7 +187,7 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
     char    digest[CS_DIGEST_HEX];
     char    safe[128];
     size_t  ncopies = 0, ncontacts = 0;
-    int     failed = 0, truncated = 0;
+    int     failed = 0, truncated = 0, journaled = 0;
     int    *results = NULL;
     cs_store *store = mlfi_store();
 
@@ -246,7 +273,7 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
     }
     if (ncopies == 0 && ncontacts == 0)
 	goto done;
-    if (store == NULL) {
+    if (store == NULL && !jnl_active()) {
 	failed = 1;
 	goto done;
     }
@@ -265,7 +292,11 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
 	goto done;
     }
     rec.truncated = truncated;
-    if (cs_store_record(store, &rec, m->cfg->store_timeout_ms, results) != CS_OK) {
+    switch (record(store, m, &rec, results)) {
+    case CAPTURE_JOURNALED:
+	journaled = 1;
+	goto done;
+    case CAPTURE_FAILED:
 	failed = 1;
 	goto done;
     }
@@ -295,7 +326,11 @@ done:
 		       "could not record message from <%s>; mail %s (C1)",
 		       cs_sanitize(m->env_from, safe, sizeof(safe)),
 		       m->cfg->on_error == CS_ON_ERROR_TEMPFAIL ? "tempfailed" : "accepted");
-    } else if (m->owners.n > 0 || ncontacts > 0)
+    } else if (journaled)
+	cs_info(m->qid, "journaled %zu cop%s, %zu contact%s%s: the store applies them"
+		" when it answers (C6)", ncopies, ncopies == 1 ? "y" : "ies", ncontacts,
+		ncontacts == 1 ? "" : "s", truncated ? ", truncated to headers" : "");
+    else if (m->owners.n > 0 || ncontacts > 0)
 	cs_info(m->qid, "recorded %zu cop%s, %zu contact%s%s", ncopies,
 		ncopies == 1 ? "y" : "ies", ncontacts, ncontacts == 1 ? "" : "s",
 		truncated ? ", truncated to headers" : "");

@@ -47,6 +47,7 @@
 #include "cs_message.h"
 #include "cs_policy.h"
 #include "cs_store.h"
+#include "journal.h"
 #include "counters.h"
 #include "events.h"
 #include "mlfi.h"
@@ -100,6 +101,7 @@ static void restart_keys_changed(const cs_config *old, const cs_config *new)
 	{"Database", old->database, new->database},
 	{"PidFile", old->pid_file, new->pid_file},
 	{"SpoolDir", old->spool_dir, new->spool_dir},
+	{"JournalDir", old->journal_dir, new->journal_dir},
 	{"WebhookURL", old->webhook_url, new->webhook_url},
 	{"WebhookSecret", old->webhook_secret, new->webhook_secret},
 	{"WebhookCAFile", old->webhook_ca_file, new->webhook_ca_file},
@@ -341,6 +343,9 @@ int     main(int argc, char **argv)
     /* C1: a store that cannot be opened is logged and tried again later;
      * the event sender starts with it (X3). */
     mlfi_open_store(cfg, pol);
+    /* C6: what the store does not commit within StoreWait is journaled. */
+    if (jnl_start(cfg, mlfi_store) == 0)
+	cs_counters_set_extra("journal", jnl_status);
     cs_counters_policy(cs_counters_global(), pol, load_ms, time(NULL));
     mlfi_install(cfg, pol);
     /* crmsyncctl stats reads the milter's figures from the store. */
@@ -356,6 +361,7 @@ int     main(int argc, char **argv)
     rc = smfi_main();
     cs_info(NULL, "stopping");
     cs_counters_flush_stop();
+    jnl_stop();
     mlfi_close_store();
     mlfi_install(NULL, NULL);
     if (pid_file)

@@ -611,6 +611,8 @@ static void *writer_main(void *arg)
 		group[i]->notify(group[i]->notify_arg, group[i]->rc, group[i]->results);
 
 	pthread_mutex_lock(&st->qlock);
+	if (rc == CS_OK)
+	    st->groups_done++;
 	writer_report(group, n);
 	for (i = 0; i < n; i++) {
 	    if (group[i]->notify) {
@@ -756,12 +758,49 @@ static int record_valid(const cs_record *rec)
     return 1;
 }
 
+static int record_wait(cs_store *, const cs_record *, long, int *, cs_store_wait *);
+
+/* queue_withdraw - take a job the writer has not started on out of the
+ * queue; 1 if it was there. qlock held. */
+static int queue_withdraw(cs_store *st, cs_store_job *job)
+{
+    cs_store_job **pp, *prev = NULL;
+
+    for (pp = &st->qhead; *pp != NULL; prev = *pp, pp = &(*pp)->next)
+	if (*pp == job) {
+	    *pp = job->next;
+	    if (st->qtail == job)
+		st->qtail = prev;
+	    job->next = NULL;
+	    st->qlen--;
+	    job_unref(job);			/* the queue's reference */
+	    return 1;
+	}
+    return 0;
+}
+
 /* cs_store_record - store a record's copies; wait at most timeout_ms */
 int     cs_store_record(cs_store *st, const cs_record *rec, long timeout_ms, int *results)
+{
+    return record_wait(st, rec, timeout_ms, results, NULL);
+}
+
+/* cs_store_record_wait - the same; on timeout taken back if not started */
+int     cs_store_record_wait(cs_store *st, const cs_record *rec, long timeout_ms,
+			             int *results, cs_store_wait *w)
+{
+    memset(w, 0, sizeof(*w));
+    return record_wait(st, rec, timeout_ms, results, w);
+}
+
+/* record_wait - cs_store_record, and with w the journal's variant */
+static int record_wait(cs_store *st, const cs_record *rec, long timeout_ms, int *results,
+		               cs_store_wait *w)
 {
     cs_store_job *job;
     char    why[128];
     struct timespec ts;
+    uint64_t groups0;
     int     rc, e = 0;
 
     if (st == NULL || !record_valid(rec))
@@ -802,12 +841,20 @@ int     cs_store_record(cs_store *st, const cs_record *rec, long timeout_ms, int
     }
     job->refs = 2;				/* queue and this caller */
     queue_push(st, job);
+    groups0 = st->groups_done;
     while (!job->done && e != ETIMEDOUT)
 	e = pthread_cond_timedwait(&job->cond, &st->qlock, &ts);
     if (job->done) {
 	rc = job->rc;
 	if (results)
 	    memcpy(results, job->results, rec->ncopies * sizeof(int));
+    } else if (w != NULL) {
+	/* The caller journals it (C6): the writer must not store it too. */
+	rc = CS_EINTERNAL;
+	w->timed_out = 1;
+	w->progress = st->groups_done != groups0;
+	if (!queue_withdraw(st, job))
+	    job->detached = 1;			/* in a group now: T2 dedups */
     } else {
 	/* The writer still commits it and logs "recorded late" then. */
 	rc = CS_EINTERNAL;

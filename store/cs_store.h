@@ -104,6 +104,21 @@ void    cs_store_display(const char *database, char *out, size_t outlen);
 int     cs_store_record(cs_store *, const cs_record *, long timeout_ms, int *results);
 
 /*
+ * The milter with a journal (SPEC C6): as cs_store_record, but a record
+ * not committed within timeout_ms is taken back out of the writer's
+ * queue when the writer has not started on it (the caller journals it
+ * instead; one the writer is committing may still land, and T2 makes
+ * its replay a duplicate). timed_out: the wait ran out; progress: the
+ * writer finished a group meanwhile (slow, not stuck).
+ */
+typedef struct cs_store_wait {
+    int     timed_out;
+    int     progress;
+} cs_store_wait;
+int     cs_store_record_wait(cs_store *, const cs_record *, long timeout_ms, int *results,
+			             cs_store_wait *);
+
+/*
  * Bulk capture (crmsyncctl import). cs_store_submit() copies the record
  * and queues it for the writer without waiting for its commit, so that
  * one caller fills whole groups (one transaction and one fsync each; up

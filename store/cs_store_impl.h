@@ -173,6 +173,7 @@ struct cs_store {
     size_t  async_n;
     uint64_t async_bytes;
     pthread_cond_t acond;		/* async_n went down */
+    uint64_t groups_done;		/* groups the writer finished, under qlock */
     unsigned wflags;			/* the backend's own marks (write side) */
 };
 

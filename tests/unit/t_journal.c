@@ -228,6 +228,41 @@ static void case_consume(void)
     cs_journal_close(j);
 }
 
+/* Everything replayed and deleted, then a restart: new records must come
+ * after the cursor, where the replayer looks. */
+static void case_restart_empty(void)
+{
+    char    err[256];
+    cs_journal *j;
+    cs_journal_pos p;
+    seen    s;
+    uint64_t recs, bytes, disk, seq;
+    int64_t oldest;
+
+    fresh("restart-empty");
+    j = cs_journal_open(dir, "store-a", 1 << 20, err, sizeof(err));
+    append_n(j, 0, 2, 10);
+    cs_journal_close(j);
+    j = cs_journal_open(dir, "store-a", 1 << 20, err, sizeof(err));
+    p.seq = 2;				/* segment 1 replayed, none written */
+    p.off = 0;
+    cs_journal_consume(j, p, 2, 0, 0);
+    cs_journal_close(j);
+    j = cs_journal_open(dir, "store-a", 1 << 20, err, sizeof(err));
+    is_int(cs_journal_next_seg(j, 1), 0, "restart-empty: no segment left");
+    append_n(j, 5, 1, 10);
+    p = cs_journal_cursor(j);
+    seq = cs_journal_next_seg(j, p.seq);
+    ok(seq >= p.seq && seq != 0, "restart-empty: the new segment is at or after the cursor");
+    cs_journal_close(j);
+    j = cs_journal_open(dir, "store-a", 1 << 20, err, sizeof(err));
+    cs_journal_depth(j, &recs, &bytes, &oldest, &disk);
+    is_int(recs, 1, "restart-empty: the new record is pending after a restart");
+    read_all(j, &s);
+    is_str(s.names, "rec5 ", "restart-empty: and read");
+    cs_journal_close(j);
+}
+
 static void case_full(void)
 {
     char    err[256], f[8] = "big";
@@ -296,6 +331,7 @@ int     main(void)
     case_damage("damage-header", 2);
     case_damage("damage-length", 3);
     case_consume();
+    case_restart_empty();
     case_full();
     case_refused();
     case_large();
