@@ -243,6 +243,7 @@ UserID crmsync
 UMask 007
 Database $CS_TMP/$2/crmsync.db
 SpoolDir $CS_TMP/spool
+JournalDir $CS_TMP/$2/journal
 PolicyDir $CS_TMP/policy
 InternalDomains example.com
 Syslog no
