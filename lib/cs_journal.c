@@ -68,13 +68,48 @@ static void crc_init(void)
     }
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CRC_HW 1
+/* crc_hw - the same with SSE4.2's crc32 instruction (large bodies) */
+__attribute__((target("sse4.2")))
+static uint32_t crc_hw(uint32_t crc, const unsigned char *b, size_t len)
+{
+    uint64_t c = crc;
+
+    for (; len >= 8; b += 8, len -= 8) {
+	uint64_t v;
+
+	memcpy(&v, b, 8);
+	c = __builtin_ia32_crc32di(c, v);
+    }
+    crc = (uint32_t) c;
+    while (len--)
+	crc = __builtin_ia32_crc32qi(crc, *b++);
+    return crc;
+}
+
+static int crc_have_hw;
+#endif
+
+static void crc_setup(void)
+{
+    crc_init();
+#ifdef CRC_HW
+    crc_have_hw = __builtin_cpu_supports("sse4.2");
+#endif
+}
+
 /* cs_crc32c - continue a CRC32C over len bytes (start with 0) */
 uint32_t cs_crc32c(uint32_t crc, const void *p, size_t len)
 {
     const unsigned char *b = p;
 
-    pthread_once(&crc_once, crc_init);
+    pthread_once(&crc_once, crc_setup);
     crc = ~crc;
+#ifdef CRC_HW
+    if (crc_have_hw)
+	return ~crc_hw(crc, b, len);
+#endif
     while (len--)
 	crc = crc_table[(crc ^ *b++) & 0xff] ^ (crc >> 8);
     return ~crc;

@@ -153,25 +153,38 @@ enum { CAPTURE_STORED, CAPTURE_JOURNALED, CAPTURE_FAILED };
 /*
  * record - into the store, or the journal (C6): while the breaker is open
  * or records wait in the journal, straight to the journal (arrival
- * order); else the store for StoreWait, then the journal. Without a
- * journal, the store for StoreTimeout as before.
+ * order); else the store, waited on in steps of StoreWait while its
+ * writer gets on, then the journal. A full journal while the store is not
+ * known stuck: the store, for up to StoreTimeout. Without a journal, the
+ * store for StoreTimeout as before.
  */
 static int record(cs_store *store, cs_msg *m, const cs_record *rec, int *results)
 {
     cs_store_wait w;
     const char *hdr = m->hdr.data ? m->hdr.data : "";
+    int     rc;
 
     if (!jnl_active())
 	return cs_store_record(store, rec, m->cfg->store_timeout_ms, results) == CS_OK
 	    ? CAPTURE_STORED : CAPTURE_FAILED;
-    if (store == NULL || jnl_route())
-	return jnl_put(rec, hdr, m->hdr.len) == 0 ? CAPTURE_JOURNALED : CAPTURE_FAILED;
-    if (cs_store_record_wait(store, rec, m->cfg->store_wait_ms, results, &w) == CS_OK)
+    if (store == NULL || jnl_route()) {
+	int     retry = store != NULL && !jnl_breaker_open();
+
+	if ((rc = jnl_put(rec, hdr, m->hdr.len, retry)) == 0)
+	    return CAPTURE_JOURNALED;
+	if (!retry)
+	    return CAPTURE_FAILED;
+	if (cs_store_record(store, rec, m->cfg->store_timeout_ms, results) == CS_OK)
+	    return CAPTURE_STORED;
+	jnl_dropped(m->qid, "journal full and the store did not commit");
+	return CAPTURE_FAILED;
+    }
+    if (cs_store_record_wait(store, rec, m->cfg->store_wait_ms, m->cfg->store_timeout_ms,
+			     results, &w) == CS_OK)
 	return CAPTURE_STORED;
-    /* Slow but moving (a large group committing) is not stuck. */
     if (!w.timed_out || !w.progress)
 	jnl_trip();
-    return jnl_put(rec, hdr, m->hdr.len) == 0 ? CAPTURE_JOURNALED : CAPTURE_FAILED;
+    return jnl_put(rec, hdr, m->hdr.len, 0) == 0 ? CAPTURE_JOURNALED : CAPTURE_FAILED;
 }
 
 /* capture_eom - record one finished message */

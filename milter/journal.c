@@ -58,7 +58,7 @@ static size_t jnl_spool_threshold;
 
 /* Figures for stats, under jnl_stat_lock. */
 static pthread_mutex_t jnl_stat_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned long jnl_journaled, jnl_replayed, jnl_dropped, jnl_damaged, jnl_replay_fail;
+static unsigned long jnl_journaled, jnl_replayed, jnl_drops, jnl_damaged, jnl_replay_fail;
 static double jnl_rate;			/* records/s over the last busy rounds */
 static char jnl_last_error[256];
 static time_t jnl_last_error_at;
@@ -368,8 +368,23 @@ void    jnl_trip(void)
 		       " the journal %s until it answers again (C6)", jnl_dir);
 }
 
+/* jnl_breaker_open - is the store known stuck? */
+int     jnl_breaker_open(void)
+{
+    return atomic_load(&jnl_open);
+}
+
+/* jnl_dropped - a record neither journaled nor stored: count, log */
+void    jnl_dropped(const char *qid, const char *why)
+{
+    stat_add(&jnl_drops, 1);
+    stat_error(why);
+    cs_log_limited(&drop_log, JNL_LOG_INTERVAL, CS_LOG_ERROR, qid,
+		   "journal: record dropped: %s; mail accepted (C1)", why);
+}
+
 /* jnl_put - journal one record; 0 when durable */
-int     jnl_put(const cs_record *rec, const char *hdr, size_t hdrlen)
+int     jnl_put(const cs_record *rec, const char *hdr, size_t hdrlen, int may_retry)
 {
     cs_buf  b = {0};
     char    err[256];
@@ -388,11 +403,11 @@ int     jnl_put(const cs_record *rec, const char *hdr, size_t hdrlen)
 	stat_add(&jnl_journaled, 1);
 	return 0;
     }
-    stat_add(&jnl_dropped, 1);
-    stat_error(err);
-    cs_log_limited(&drop_log, JNL_LOG_INTERVAL, CS_LOG_ERROR, rec->queue_id,
-		   "journal: record dropped: %s; mail accepted (C1)", err);
-    return -1;
+    if (!may_retry)
+	jnl_dropped(rec->queue_id, err);
+    else
+	stat_error(err);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- replay */
@@ -721,7 +736,7 @@ json_t *jnl_status(void)
 		  "oldest_age_seconds", (json_int_t) (recs && oldest ? now - oldest : 0),
 		  "journaled", (json_int_t) jnl_journaled,
 		  "replayed", (json_int_t) jnl_replayed,
-		  "dropped", (json_int_t) jnl_dropped,
+		  "dropped", (json_int_t) jnl_drops,
 		  "damaged", (json_int_t) jnl_damaged,
 		  "replay_failures", (json_int_t) jnl_replay_fail,
 		  "replay_rate", jnl_rate,

@@ -43,9 +43,14 @@ int     jnl_active(void);
 int     jnl_route(void);
 /* The store was found stuck: open the breaker. */
 void    jnl_trip(void);
+/* 1 while the store is known stuck. */
+int     jnl_breaker_open(void);
 /* Journal a record (hdr: the header block it was parsed from); 0 when
- * durable, -1 when dropped (counted and logged). */
-int     jnl_put(const cs_record *, const char *hdr, size_t hdrlen);
+ * durable; CS_JOURNAL_FULL (JournalMaxSize, disk full) or -1 otherwise,
+ * counted and logged as a drop unless may_retry (the caller tries the
+ * store instead and calls jnl_dropped if that fails too). */
+int     jnl_put(const cs_record *, const char *hdr, size_t hdrlen, int may_retry);
+void    jnl_dropped(const char *qid, const char *why);
 json_t *jnl_status(void);
 
 #endif

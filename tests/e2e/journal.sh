@@ -67,8 +67,9 @@ CONF
 }
 conf "$JDIR"
 printf 'User alice\nAddress alice@example.com\n' >"$CS_TMP/policy/users.policy"
+# (fd 7 is the lock's fifo: a milter holding it open would keep sqlite3 alive)
 start_milter() {
-    ms_start "$SOCK" "$LOG" env CRMSYNC_STATUS_INTERVAL=1 "$CRMSYNC_MILTER" -c "$CONF" -f
+    ms_start "$SOCK" "$LOG" env CRMSYNC_STATUS_INTERVAL=1 "$CRMSYNC_MILTER" -c "$CONF" -f 7>&-
 }
 sq() { sqlite3 -cmd '.timeout 5000' "$DB" "$1"; }
 # tagged TAG: rows stored with subject TAG; distinct TAG: distinct queue ids
