@@ -151,7 +151,7 @@ tap_is "$(q "SELECT count(*) - count(DISTINCT uuid) FROM events")" 0 "X3: event 
 # C1, C6: PostgreSQL down (immediate) for 20 s while a conversation of 10
 # goes through both hosts; each host journals, then replays.
 n0=$(sink_count "$DUMP")
-tap_ok "PostgreSQL stopped (immediate)" sh "$CLUSTER" stop "$PGDIR" immediate
+tap_ok "PostgreSQL stopped (immediate)" sh "$CLUSTER" stop "$PGDIR" "$PGPORT" immediate
 down_at=$(date +%s)
 i=0
 while [ $i -lt 10 ]; do
