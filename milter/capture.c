@@ -184,7 +184,18 @@ static int record(cs_store *store, cs_msg *m, const cs_record *rec, int *results
 	return CAPTURE_STORED;
     if (!w.timed_out || !w.progress)
 	jnl_trip();
-    return jnl_put(rec, hdr, m->hdr.len, 0) == 0 ? CAPTURE_JOURNALED : CAPTURE_FAILED;
+    if ((rc = jnl_put(rec, hdr, m->hdr.len, w.progress)) == 0)
+	return CAPTURE_JOURNALED;
+    if (!w.progress)
+	return CAPTURE_FAILED;
+    /*
+     * Slow, not stuck, and the journal full (large mail far behind): back
+     * in the writer's queue as before C6, which commits it late (a 1 ms
+     * wait, then the record stays queued). Not durable until then.
+     */
+    (void) cs_store_record(store, rec, 1, results);
+    jnl_dropped(m->qid, "journal full: the record was left in the store's queue");
+    return CAPTURE_FAILED;
 }
 
 /* capture_eom - record one finished message */
