@@ -18,6 +18,7 @@
 /* Application-specific. */
 #include "capture.h"
 #include "counters.h"
+#include "journal.h"
 #include "cs_addr.h"
 #include "cs_log.h"
 #include "cs_message.h"
@@ -180,6 +181,56 @@ static void remove_dropbox(SMFICTX *ctx, cs_msg *m)
     }
 }
 
+enum { CAPTURE_STORED, CAPTURE_JOURNALED, CAPTURE_FAILED };
+
+/*
+ * record - into the store, or the journal (C6): while the breaker is open
+ * or records wait in the journal, straight to the journal (arrival
+ * order); else the store, waited on in steps of StoreWait while its
+ * writer gets on, then the journal. A full journal while the store is not
+ * known stuck: the store, for up to StoreTimeout. Without a journal, the
+ * store for StoreTimeout as before.
+ */
+static int record(cs_store *store, cs_msg *m, const cs_record *rec, int *results)
+{
+    cs_store_wait w;
+    const char *hdr = m->hdr.data ? m->hdr.data : "";
+    int     rc;
+
+    if (!jnl_active())
+	return cs_store_record(store, rec, m->cfg->store_timeout_ms, results) == CS_OK
+	    ? CAPTURE_STORED : CAPTURE_FAILED;
+    if (store == NULL || jnl_route()) {
+	int     retry = store != NULL && !jnl_breaker_open();
+
+	if ((rc = jnl_put(rec, hdr, m->hdr.len, retry)) == 0)
+	    return CAPTURE_JOURNALED;
+	if (!retry)
+	    return CAPTURE_FAILED;
+	if (cs_store_record(store, rec, m->cfg->store_timeout_ms, results) == CS_OK)
+	    return CAPTURE_STORED;
+	jnl_dropped(m->qid, "journal full and the store did not commit");
+	return CAPTURE_FAILED;
+    }
+    if (cs_store_record_wait(store, rec, m->cfg->store_wait_ms, m->cfg->store_timeout_ms,
+			     results, &w) == CS_OK)
+	return CAPTURE_STORED;
+    if (!w.timed_out || !w.progress)
+	jnl_trip();
+    if ((rc = jnl_put(rec, hdr, m->hdr.len, w.progress)) == 0)
+	return CAPTURE_JOURNALED;
+    if (!w.progress)
+	return CAPTURE_FAILED;
+    /*
+     * Slow, not stuck, and the journal full (large mail far behind): back
+     * in the writer's queue as before C6, which commits it late (a 1 ms
+     * wait, then the record stays queued). Not durable until then.
+     */
+    (void) cs_store_record(store, rec, 1, results);
+    jnl_dropped(m->qid, "journal full: the record was left in the store's queue");
+    return CAPTURE_FAILED;
+}
+
 /* capture_eom - record one finished message */
 sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
 {
@@ -193,7 +244,7 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
     char    digest[CS_DIGEST_HEX];
     char    safe[128];
     size_t  ncopies = 0, ncontacts = 0, nstored = 0, ndup = 0;
-    int     failed = 0, truncated = 0;
+    int     failed = 0, truncated = 0, journaled = 0;
     int    *results = NULL;
     cs_store *store = mlfi_store();
 
@@ -288,7 +339,7 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
     }
     if (ncopies == 0 && ncontacts == 0)
 	goto done;
-    if (store == NULL) {
+    if (store == NULL && !jnl_active()) {
 	failed = 1;
 	goto done;
     }
@@ -307,7 +358,11 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
 	goto done;
     }
     rec.truncated = truncated;
-    if (cs_store_record(store, &rec, m->cfg->store_timeout_ms, results) != CS_OK) {
+    switch (record(store, m, &rec, results)) {
+    case CAPTURE_JOURNALED:
+	journaled = 1;
+	goto done;
+    case CAPTURE_FAILED:
 	failed = 1;
 	goto done;
     }
@@ -345,6 +400,10 @@ done:
 		       "could not record message from <%s>; mail %s (C1)",
 		       cs_sanitize(m->env_from, safe, sizeof(safe)),
 		       m->cfg->on_error == CS_ON_ERROR_TEMPFAIL ? "tempfailed" : "accepted");
+    } else if (journaled) {
+	cs_info(m->qid, "journaled %zu cop%s, %zu contact%s%s: the store applies them"
+		" when it answers (C6)", ncopies, ncopies == 1 ? "y" : "ies", ncontacts,
+		ncontacts == 1 ? "" : "s", truncated ? ", truncated to headers" : "");
     } else if (m->owners.n > 0 || ncontacts > 0) {
 	/* Copies actually stored: a pending one that joined no thread is not. */
 	char    dups[64] = "";
