@@ -182,15 +182,16 @@ static int same_bytes(const char *body, const char *ghost, const char *id, const
     return strcmp(body, fixed) == 0;
 }
 
-/* seg - a path segment, escaped (static buffer per slot) */
-static const char *seg(pm_http *h, int slot, const char *s)
+typedef struct { char s[300]; } pm_seg;
+
+/* seg - s escaped as a URL path segment or query value, in buf */
+static const char *seg(pm_http *h, pm_seg *buf, const char *s)
 {
-    static char buf[4][300];
     char   *e = curl_easy_escape(h->curl, s, 0);
 
-    snprintf(buf[slot], sizeof(buf[slot]), "%s", e ? e : "");
+    snprintf(buf->s, sizeof(buf->s), "%s", e ? e : "");
     curl_free(e);
-    return buf[slot];
+    return buf->s;
 }
 
 /* read_one - GET path; on 404 the same GET of a never-existing id must
@@ -199,17 +200,18 @@ static int read_one(pm_http *h, const char *fmt, const char *id, const char *nev
 		            const char *as, int by_as, const char *query, json_t **out)
 {
     char    path[1000], first[2048];
+    pm_seg  s0;
     long    st;
     int     rc;
 
-    snprintf(path, sizeof(path), fmt, seg(h, 0, by_as ? "" : id));
+    snprintf(path, sizeof(path), fmt, seg(h, &s0, by_as ? "" : id));
     if (query)
 	snprintf(path + strlen(path), sizeof(path) - strlen(path), "%s", query);
     st = request(h, "GET", path, as, NULL);
     if ((rc = answer(h, st, out, NULL, 0)) != PM_NOTFOUND)
 	return rc;
     snprintf(first, sizeof(first), "%s", h->body);
-    snprintf(path, sizeof(path), fmt, seg(h, 0, by_as ? "" : never));
+    snprintf(path, sizeof(path), fmt, seg(h, &s0, by_as ? "" : never));
     if (query)
 	snprintf(path + strlen(path), sizeof(path) - strlen(path), "%s", query);
     st = request(h, "GET", path, by_as ? never : as, NULL);
@@ -227,6 +229,7 @@ static int all_pages(pm_http *h, const char *as, const char *kind, const char *i
 {
     json_t *all = json_array(), *page = NULL;
     char   *cursor = NULL, query[700], fmt[64];
+    pm_seg  s1;
     int     rc = PM_OK, pages = 0;
 
     *out = NULL;
@@ -239,7 +242,7 @@ static int all_pages(pm_http *h, const char *as, const char *kind, const char *i
 	json_t *cur;
 
 	snprintf(query, sizeof(query), "?limit=3%s%s", cursor ? "&cursor=" : "",
-		 cursor ? seg(h, 1, cursor) : "");
+		 cursor ? seg(h, &s1, cursor) : "");
 	free(cursor);
 	cursor = NULL;
 	page = NULL;
@@ -313,15 +316,16 @@ static int ph_link(void *ctx, const char *as, const char *thread, const char *ki
 {
     pm_http *h = ctx;
     char    path[1000], *body = NULL;
+    pm_seg  s0, s1;
     json_t *b;
     long    st;
 
     if (unlink) {
-	snprintf(path, sizeof(path), "/v1/threads/%s/links/%s/%s", seg(h, 0, thread),
-		 strcmp(kind, "deal") == 0 ? "deals" : "persons", seg(h, 1, id));
+	snprintf(path, sizeof(path), "/v1/threads/%s/links/%s/%s", seg(h, &s0, thread),
+		 strcmp(kind, "deal") == 0 ? "deals" : "persons", seg(h, &s1, id));
 	st = request(h, "DELETE", path, as, NULL);
     } else {
-	snprintf(path, sizeof(path), "/v1/threads/%s/links", seg(h, 0, thread));
+	snprintf(path, sizeof(path), "/v1/threads/%s/links", seg(h, &s0, thread));
 	b = json_pack("{s:s}", kind, id);
 	body = json_dumps(b, JSON_COMPACT);
 	json_decref(b);
@@ -350,6 +354,8 @@ static int ph_contact(void *ctx, const char *as, const char *thread, const char 
 }
 
 /* The store's side: operations crmsync-api has no endpoint for. */
+
+/* ph_deliver - mail arriving, recorded as the milter records it */
 static int ph_deliver(void *ctx, const pm_mail *m)
 {
     pm_adapter *s = ((pm_http *) ctx)->store;
@@ -357,6 +363,7 @@ static int ph_deliver(void *ctx, const pm_mail *m)
     return s->deliver(s->ctx, m);
 }
 
+/* ph_policy - the users in force, told to the store as crmsync-api does */
 static int ph_policy(void *ctx, const pm_user *u, size_t n)
 {
     pm_adapter *s = ((pm_http *) ctx)->store;
@@ -364,6 +371,7 @@ static int ph_policy(void *ctx, const pm_user *u, size_t n)
     return s->policy(s->ctx, u, n);
 }
 
+/* ph_directory - X2 import, as crmsyncctl makes it */
 static int ph_directory(void *ctx, json_t *snap, json_t **out, char *err, size_t errlen)
 {
     pm_adapter *s = ((pm_http *) ctx)->store;
@@ -371,6 +379,7 @@ static int ph_directory(void *ctx, json_t *snap, json_t **out, char *err, size_t
     return s->directory(s->ctx, snap, out, err, errlen);
 }
 
+/* ph_events - the outbox drained as a sender would */
 static int ph_events(void *ctx, json_t **out)
 {
     pm_adapter *s = ((pm_http *) ctx)->store;
