@@ -249,7 +249,8 @@ int     cs_store_backup(cs_store *, const char *path, json_t **out, char *err, s
 
 /*
  * Visibility, owner actions, contacts and the directory (SPEC V1-V6, X1,
- * X2, K3; cs_store_sqlite_ctl.c). Ids are text ("t<n>" for threads). A
+ * X2, K3; cs_store_share.c, cs_store_link.c, cs_store_contact.c,
+ * cs_store_dir.c, cs_store_read.c). Ids are text ("t<n>" for threads). A
  * thread is visible to a user who owns it, or when it is shared and
  * linked to a deal or person the user may access (V3): every query that
  * returns a thread or its content carries that condition, so a thread,

@@ -4,8 +4,9 @@
  * SUMMARY
  *	the CRM directory snapshot (SPEC X2): validation shared by the backends
  * DESCRIPTION
- *	See cs_store_dir.h. Pure JSON checking and address normalization; the
- *	backends (cs_store_sqlite_ctl.c, cs_store_pg_ctl.c) apply the result.
+ *	See cs_store_dir.h. Validation (pure JSON checking and address
+ *	normalization), the id checks, and the import itself, written once
+ *	over cs_store_db.h with each dialect's SQL.
  */
 #include <config.h>
 
@@ -13,11 +14,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Application-specific. */
 #include "cs_addr.h"
 #include "cs_store_dir.h"
+#include "cs_log.h"
 #include "cs_store_impl.h"
+#include "cs_store_db.h"
+#include "cs_store_prim.h"
 
 /* id_ok - a record or user id: 1..CS_DIR_MAX_ID bytes, no control characters */
 static int id_ok(const json_t *v)
@@ -339,4 +344,182 @@ int     cs_dir_check_ids(const cs_dir_snap *d, cs_dir_lookup_fn lookup, void *ar
     }
     cs_strlist_free(&have);
     return 0;
+}
+
+/*
+ * Applying a snapshot, once for both dialects (cs_store_db.h and each
+ * dialect's SQL in struct cs_sql): cs_dir_import() below.
+ */
+#define SQL(st)	((st)->ops->sql)
+
+/* dir_lookup - cs_dir_check_ids: what the store holds under a person id */
+static int dir_lookup(void *arg, const char *id, cs_strlist *addrs)
+{
+    cs_store *st = arg;
+    cs_rows *r = cs_db_q(st, CS_DB_W, SQL(st)->dir_id, "s", id);
+    int     n = 0, kind = CS_DIR_ID_NONE;
+
+    if (r == NULL)
+	return -1;
+    while (kind >= 0 && (n = cs_db_next(r)) > 0) {
+	if (strcmp(cs_db_text(r, 0), "crm") == 0)
+	    kind = CS_DIR_ID_CRM;
+	else {
+	    kind = CS_DIR_ID_LOCAL;
+	    if (!cs_db_null(r, 1) && cs_strlist_add(addrs, cs_db_text(r, 1)) < 0)
+		kind = -1;
+	}
+    }
+    cs_db_close(r);
+    return n < 0 ? -1 : kind;
+}
+
+/* access_rows - the access rows of one record from its snapshot list */
+static int access_rows(cs_store *st, json_t *o, const char *kind, const char *rid)
+{
+    json_t *v;
+    size_t  k;
+
+    json_array_foreach(json_object_get(o, "access"), k, v)
+	if (cs_db_x(st, CS_DB_W, SQL(st)->access_add, "sss", json_string_value(v), kind,
+		    rid) < 0)
+	return -1;
+    return 0;
+}
+
+/* take_over - X2: a CRM person takes a local person's links; it goes */
+static int take_over(cs_store *st, const char *local, const char *crm)
+{
+    const struct cs_sql *q = SQL(st);
+
+    if (strcmp(local, crm) != 0
+	&& (cs_db_x(st, CS_DB_W, q->take_links, "ss", local, crm) < 0
+	    || cs_db_x(st, CS_DB_W, q->take_links_left, "s", local) < 0
+	    || cs_db_x(st, CS_DB_W, q->take_unlinks, "ss", local, crm) < 0
+	    || cs_db_x(st, CS_DB_W, q->take_unlinks_left, "s", local) < 0))
+	return -1;
+    if (cs_db_x(st, CS_DB_W, q->local_access_del, "s", local) < 0)
+	return -1;
+    return cs_db_x(st, CS_DB_W, q->local_del, "s", local);
+}
+
+/* take_local - K5, X2: every local person with the CRM person's addresses goes */
+static int take_local(cs_store *st, cs_dir_snap *d, size_t i, const char *pid, json_t *taken)
+{
+    char    local[CS_DIR_MAX_ID + 64];
+    long long gone = 0;
+    cs_rows *r;
+    int     n;
+
+    /* Each user may have one; every one goes (take_over drops it). */
+    for (size_t k = 0; k < d->emails[i].n; k++) for (;;) {
+	if ((r = cs_db_q(st, CS_DB_W, SQL(st)->take_find, "s", d->emails[i].v[k])) == NULL)
+	    return -1;
+	if ((n = cs_db_next(r)) > 0)
+	    snprintf(local, sizeof(local), "%s", cs_db_text(r, 0));
+	cs_db_close(r);
+	if (n < 0)
+	    return -1;
+	if (n == 0)
+	    break;
+	if (take_over(st, local, pid) < 0
+	    || json_array_append_new(taken, json_pack("{s:s,s:s}", "person", local,
+						      "by", pid)) < 0)
+	    return -1;
+    }
+    if (cs_db_xn(st, CS_DB_W, &gone, SQL(st)->local_del, "s", pid) < 0)
+	return -1;
+    if (gone > 0 && cs_db_x(st, CS_DB_W, SQL(st)->local_access_del, "s", pid) < 0)
+	return -1;
+    return 0;
+}
+
+/* dir_apply - replace the directory inside the open transaction */
+static int dir_apply(cs_store *st, cs_dir_snap *d, json_t *taken, time_t now)
+{
+    const struct cs_sql *q = SQL(st);
+    json_t *p, *v;
+    size_t  i, k;
+
+    /* Local persons whose address (or id) the CRM now owns. */
+    json_array_foreach(d->persons, i, p)
+	if (take_local(st, d, i, json_string_value(json_object_get(p, "id")), taken) < 0)
+	return -1;
+    if (st->ops->script(st, q->dir_clear) < 0)
+	return -1;
+    json_array_foreach(d->persons, i, p) {
+	const char *pid = json_string_value(json_object_get(p, "id"));
+
+	if (cs_db_x(st, CS_DB_W, q->dir_person, "ssi", pid,
+		    json_string_value(json_object_get(p, "name")), (long long) now) < 0)
+	    return -1;
+	for (k = 0; k < d->emails[i].n; k++)
+	    if (cs_db_x(st, CS_DB_W, q->dir_person_email, "ss", d->emails[i].v[k], pid) < 0)
+		return -1;
+	if (access_rows(st, p, "person", pid) < 0)
+	    return -1;
+    }
+    json_array_foreach(d->deals, i, p) {
+	const char *did = json_string_value(json_object_get(p, "id"));
+
+	if (cs_db_x(st, CS_DB_W, q->dir_deal, "sss", did,
+		    json_string_value(json_object_get(p, "title")),
+		    json_string_value(json_object_get(p, "status"))) < 0)
+	    return -1;
+	json_array_foreach(json_object_get(p, "persons"), k, v)
+	    if (cs_db_x(st, CS_DB_W, q->dir_deal_person, "ss", did, json_string_value(v)) < 0)
+	    return -1;
+	if (access_rows(st, p, "deal", did) < 0)
+	    return -1;
+    }
+    return st->ops->script(st, q->dir_dangling);
+}
+
+/* cs_dir_import - X2: validate whole, then replace in one transaction */
+int     cs_dir_import(cs_store *st, json_t *doc, json_t **out, char *err, size_t errlen)
+{
+    cs_dir_snap d;
+    json_t *taken = NULL, *aud = NULL, *res = NULL;
+    time_t  now = time(NULL);
+    int     rc = CS_EINTERNAL, src;
+
+    if (cs_dir_validate(st, doc, &d, err, errlen) < 0) {
+	cs_dir_free(&d);
+	return strcmp(err, "out of memory") == 0 ? CS_EINTERNAL : CS_EINVAL;
+    }
+    /* One import at a time (across a fleet too). */
+    if (st->ops->dir_begin(st) < 0) {
+	cs_dir_free(&d);
+	return CS_EINTERNAL;
+    }
+    /* X2: the local persons' ids, checked where nothing can change them. */
+    if ((src = cs_dir_check_ids(&d, dir_lookup, st, err, errlen)) == -1) {
+	cs_dir_free(&d);
+	return st->ops->act_end(st, CS_EINVAL);
+    }
+    if (src == 0 && ((taken = json_array()) == NULL || (aud = json_array()) == NULL))
+	src = -1;
+    if (src == 0)
+	src = dir_apply(st, &d, taken, now);
+    if (src == 0)
+	src = cs_prim_audit(st, "directory", "directory import", aud, now);
+    if (src == 0
+	&& (res = json_pack("{s:I,s:I,s:O}", "persons", (json_int_t) d.npersons,
+			    "deals", (json_int_t) json_array_size(d.deals),
+			    "taken_over", taken)) == NULL)
+	src = -1;
+    if (src < 0) {
+	cs_error(NULL, "store: directory import: %s", cs_db_error(st, CS_DB_W));
+	snprintf(err, errlen, "the directory was not changed: %s", cs_db_error(st, CS_DB_W));
+    } else
+	rc = CS_OK;
+    if ((rc = st->ops->act_end(st, rc)) == CS_OK) {
+	*out = res;
+	res = NULL;
+    }
+    json_decref(res);
+    json_decref(taken);
+    json_decref(aud);
+    cs_dir_free(&d);
+    return rc;
 }

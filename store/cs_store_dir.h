@@ -51,4 +51,7 @@ typedef int (*cs_dir_lookup_fn) (void *arg, const char *id, cs_strlist *addresse
 int     cs_dir_check_ids(const cs_dir_snap *, cs_dir_lookup_fn, void *arg, char *err,
 			         size_t errlen);
 
+/* X2: validate, check ids, replace the directory in one transaction. */
+int     cs_dir_import(cs_store *, json_t *snapshot, json_t **out, char *err, size_t errlen);
+
 #endif

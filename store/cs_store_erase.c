@@ -27,6 +27,8 @@
 /* Application-specific. */
 #include "cs_store.h"
 #include "cs_store_impl.h"
+#include "cs_store_db.h"
+#include "cs_store_prim.h"
 #include "cs_store_erase.h"
 
 /* cs_store_msgs_free - a page of msg_list */
@@ -46,8 +48,8 @@ int     cs_store_erase_supported(const cs_store *st)
 {
     const struct cs_store_ops *o = st->ops;
 
-    return o->msg_list && o->msg_raw && o->wbegin && o->wend && o->msg_delete
-	&& o->erase_step && o->crm_persons && o->event_add && o->audit_add && o->scrub;
+    return o->msg_list && o->msg_raw && o->tx_begin && o->tx_end && o->msg_delete
+	&& o->erase_step && o->event_add && o->scrub;
 }
 
 /* cs_store_wbegin - take the write connection, open a transaction */
@@ -58,15 +60,17 @@ int     cs_store_wbegin(cs_store *st)
     if (st->flags & CS_STORE_READONLY)
 	return CS_EINTERNAL;
     pthread_mutex_lock(&st->wlock);
-    if ((rc = st->ops->wbegin(st)) != CS_OK)
+    if ((rc = st->ops->tx_begin(st, CS_TX_PLAIN) < 0 ? CS_EINTERNAL : CS_OK) != CS_OK) {
+	cs_error(NULL, "store: begin: %s", cs_db_error(st, CS_DB_W));
 	pthread_mutex_unlock(&st->wlock);
+    }
     return rc;
 }
 
 /* cs_store_wend - commit (rc CS_OK) or roll back, release */
 int     cs_store_wend(cs_store *st, int rc)
 {
-    rc = st->ops->wend(st, rc);
+    rc = st->ops->tx_end(st, rc);
     pthread_mutex_unlock(&st->wlock);
     return rc;
 }
@@ -75,7 +79,8 @@ int     cs_store_wend(cs_store *st, int rc)
 int     cs_store_event(cs_store *st, const char *type, const char *owner, int64_t thread,
 		               json_t *payload)
 {
-    int     rc = payload ? st->ops->event_add(st, type, owner, thread, payload) : CS_EINTERNAL;
+    int     rc = payload && st->ops->event_add(st, type, owner, thread, 0, payload, NULL) == 0
+	? CS_OK : CS_EINTERNAL;
 
     json_decref(payload);
     return rc;
@@ -85,7 +90,7 @@ int     cs_store_event(cs_store *st, const char *type, const char *owner, int64_
 int     cs_store_audit(cs_store *st, const char *who, const char *what, json_t *detail,
 		               time_t now)
 {
-    return detail ? st->ops->audit_add(st, who, what, detail, now) : CS_EINTERNAL;
+    return detail && cs_prim_audit(st, who, what, detail, now) == 0 ? CS_OK : CS_EINTERNAL;
 }
 
 /* erase_one - one copy, its thread if left empty, and the event */

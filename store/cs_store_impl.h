@@ -2,12 +2,18 @@
  * NAME
  *	cs_store_impl 3h
  * SUMMARY
- *	what a store backend implements, and the queued record it receives
+ *	what a store dialect supplies, and the queued record it receives
  * DESCRIPTION
- *	cs_store.c owns everything backends share: the handle, the writer
- *	thread and its queue, and the deep copy of a cs_record (a job).
- *	A backend (cs_store_sqlite.c now, a libpq one later) fills in a
- *	struct cs_store_ops and keeps its own state behind cs_store.be.
+ *	cs_store.c owns the handle and dispatch, cs_store_writer.c the writer
+ *	thread and its queue, cs_store_job.c the deep copy of a cs_record (a job).
+ *	A dialect (sqlite/cs_store_sqlite*.c, pg/cs_store_pg*.c) fills in a
+ *	struct cs_store_ops and keeps its own state behind cs_store.be, as
+ *	Postfix's milter table: each supplies its connections, transactions,
+ *	a statement interface (cs_store_db.h) with its SQL text (struct
+ *	cs_sql, struct cs_sql_write) and a few primitives; the workflows are
+ *	written once above them (cs_store_share.c, cs_store_link.c,
+ *	cs_store_contact.c, cs_store_dir.c, cs_store_thread.c,
+ *	cs_store_read.c, cs_store_users.c).
  *
  *	write_group() runs a group of jobs in one transaction (one fsync):
  *	each job in its own savepoint, so one bad job fails alone and the
@@ -28,6 +34,7 @@
 #include <stdint.h>
 #include <time.h>
 #include "cs_store.h"
+#include "cs_store_db.h"
 
 #define CS_STORE_GROUP_MAX	256	/* jobs per transaction */
 /*
@@ -65,6 +72,28 @@ typedef struct cs_store_jcontact {
     char   *address;
     char   *name;
 } cs_store_jcontact;
+
+/* Persons with one address (persons_by_email), for cs_rule_contact_pick. */
+typedef struct cs_person_rows {
+    cs_strlist ids, names, owners;	/* names[i] "" when null, owners too */
+    int    *flags;			/* CS_PERSON_* */
+    size_t  n;
+} cs_person_rows;
+
+#define CS_PERSON_ACCESSIBLE	0x01
+#define CS_PERSON_NONAME	0x02	/* name is NULL: answered null */
+#define CS_PERSON_CRM		0x04	/* owner is NULL: the CRM's */
+
+/* Add one row (strings copied); 0 or -1. Free them all. */
+int     cs_person_rows_add(cs_person_rows *, const char *id, const char *name,
+			           const char *owner, int flags);
+void    cs_person_rows_free(cs_person_rows *);
+
+#define CS_TX_PLAIN	0
+#define CS_TX_USERS	1		/* one users sync at a time (fleet) */
+
+/* At most this many threads in one share, private or delete (V4). */
+#define CS_STORE_MAX_THREADS	100000
 
 /* A queued record: owned by the queue and the waiting caller (refs). */
 typedef struct cs_store_job {
@@ -149,19 +178,18 @@ enum cs_erase_step {
 
 struct cs_store_ops {
     const char *name;
+    const struct cs_db_ops *db;		/* statements (cs_store_db.h) */
+    const struct cs_sql *sql;		/* the dialect's SQL for them */
+    const struct cs_sql_write *sqlw;	/* ... on the write path */
     int     (*open) (cs_store *, const char *database, unsigned flags,
 		             long timeout_ms, char *err, size_t errlen);
     void    (*close) (cs_store *);
     int     (*write_group) (cs_store *, cs_store_job **, size_t);
-    int     (*joins_thread) (cs_store *, const char *user, const cs_store_job *);
-    int     (*sync_users) (cs_store *, const char *const *ids, const int *roles,
-			           const cs_strlist *const *addresses, size_t n);
     int     (*mailbox) (cs_store *, const char *as, const char *label, int limit,
 			        const char *cursor, json_t **);
     /* R3: 1 when as is a user of the policy in force (users.active, set
-     * by the last sync_users), 0 when not, CS_EINTERNAL on error. */
+     * by the last users sync), 0 when not, CS_EINTERNAL on error. */
     int     (*user_active) (cs_store *, const char *as);
-    int     (*stats) (cs_store *, json_t **);
     /* X3 event outbox (see cs_store.h). */
     cs_outbox *(*outbox_open) (cs_store *, const char *holder, char *err, size_t errlen);
     void    (*outbox_close) (cs_outbox *);
@@ -170,26 +198,50 @@ struct cs_store_ops {
     int     (*outbox_settle) (cs_outbox *, const cs_event *, size_t n, int outcome,
 			              time_t when, const char *error);
     int     (*outbox_prune) (cs_outbox *, time_t sent_before, time_t any_before);
-    int     (*events_retry) (cs_store *, long *n);
-    int     (*events_stats) (cs_store *, json_t **);
     /* A consistent copy into a file (crmsyncctl backup); NULL: cannot. */
     int     (*backup) (cs_store *, const char *path, json_t **, char *err, size_t errlen);
-    /* Visibility, owner actions, K3, X2 (cs_store.h; cs_store_sqlite_ctl.c). */
-    int     (*thread) (cs_store *, const char *as, const char *thread, json_t **);
-    int     (*thread_raw) (cs_store *, const char *as, const char *thread,
-			           cs_store_raw_fn, void *);
-    int     (*attachment) (cs_store *, const char *as, const char *thread, size_t n, cs_buf *);
+    /* Record pages (cs_store.h; the dialects' ctl files). */
     int     (*record_threads) (cs_store *, const char *as, const char *kind, const char *id,
 				       int limit, const char *cursor, json_t **);
-    int     (*threads_set) (cs_store *, const char *as, int action, const char *const *threads,
-			            size_t n, json_t **, char *err, size_t errlen);
-    int     (*link) (cs_store *, const char *as, const char *thread, const char *kind,
-		             const char *id, int unlink, json_t **, char *err, size_t errlen);
-    int     (*contact_create) (cs_store *, const char *as, const char *thread,
-				       const char *address, const char *name, json_t **,
-				       char *err, size_t errlen);
-    int     (*directory_import) (cs_store *, json_t *snapshot, json_t **, char *err,
-					 size_t errlen);
+
+    /*
+     * The owner actions (cs_store_share.c V4, cs_store_link.c T3,
+     * cs_store_contact.c K3 K5) are written once over cs_store_db.h and
+     * cs_store_prim.c; what differs by more than SQL text is here, on the
+     * write connection between act_begin and act_end. 0 or -1.
+     */
+    /* A transaction on the write connection, the caller holding wlock. */
+    int     (*tx_begin) (cs_store *, int what);	/* CS_TX_* */
+    int     (*tx_end) (cs_store *, int rc);
+    /* A write transaction for as's mailbox (and address, when given). */
+    int     (*act_begin) (cs_store *, const char *as, const char *address);
+    /* Commit when rc is CS_OK, else roll back; answers rc or CS_EINTERNAL. */
+    int     (*act_end) (cs_store *, int rc);
+    /* Messages, raw copies no other copy uses, threading ids, links, row. */
+    int     (*thread_delete) (cs_store *, const char *owner, long long id);
+    /* A thread object (X1) as as sees it, from a row of struct cs_sql's
+     * tget (cs_read_thread_get); NULL: error. */
+    json_t *(*thread_obj) (cs_store *, int w, const char *as, cs_rows *row);
+    /* A read snapshot on the read connection (cs_store_read.c): 0 or -1. */
+    int     (*read_begin) (cs_store *);
+    void    (*read_end) (cs_store *);
+    /* A hand person owned by and accessible to as; its id into id. */
+    int     (*person_new) (cs_store *, const char *as, const char *address, const char *name,
+			           time_t now, char *id, size_t idlen);
+    /* An X3 event in the transaction (payload, content borrowed). */
+    int     (*event_add) (cs_store *, const char *type, const char *owner, long long thread,
+			          long long thread2, json_t *payload, json_t *content);
+    /* K2 (cs_store_contact.c): a Smart BCC person, its address; 1 made,
+     * 0 another writer made the owner's first, -1. */
+    int     (*bcc_person) (cs_store *, const char *owner, const char *email,
+			           const char *name, time_t now, char *id, size_t idlen);
+    /* T1 (cs_store_thread.c): move old's rows into target, note the merge. */
+    int     (*merge_rows) (cs_store *, const char *owner, long long old, long long target,
+			           time_t now);
+    /* X2 (cs_store_dir.c): act_begin for one import at a time. */
+    int     (*dir_begin) (cs_store *);
+    /* Constant statements without parameters, several at once (X2). */
+    int     (*script) (cs_store *, const char *sql);
     /* The milter's status per host (cs_store_milter_status_put): put is
      * called under wlock with the document as JSON text and must not wait
      * long; get answers {host: {...document..., "updated_at"}}. */
@@ -199,14 +251,13 @@ struct cs_store_ops {
      * Erasure and retention primitives (R1-R3); the workflows are
      * cs_store_erase.c, cs_store_subject.c and cs_store_retention.c.
      * msg_list and msg_raw read. The others run with cs_store.wlock held
-     * by the caller: wbegin opens a write transaction, wend commits it
-     * when rc is CS_OK (else rolls back); inside, msg_delete removes one
+     * by the caller, in a write transaction (tx_begin, tx_end): msg_delete removes one
      * copy, its labels and its raw message when no other copy uses it,
      * and sets *left to the messages its thread still holds; erase_step
      * runs one enum cs_erase_step (key: owner, address or user; id: a
      * thread) and sets *changes to the rows its last statement changed;
-     * crm_persons appends the CRM persons with an address; event_add
-     * queues an X3 event (payload borrowed) and audit_add an audit row.
+     * events and audit rows: event_add above, cs_prim_audit; the CRM's
+     * persons with an address: cs_prim_crm_persons.
      * scrub runs outside a transaction and without wlock (it takes it
      * if it needs the write connection): no page of the store keeps
      * deleted bytes (SQLite: secure_delete is on, the WAL is
@@ -215,15 +266,8 @@ struct cs_store_ops {
      */
     int     (*msg_list) (cs_store *, const cs_store_msgq *, cs_store_msg **, size_t *n);
     int     (*msg_raw) (cs_store *, int64_t raw, cs_buf *);
-    int     (*wbegin) (cs_store *);
-    int     (*wend) (cs_store *, int rc);
     int     (*msg_delete) (cs_store *, const char *owner, int64_t id, int64_t *left);
     int     (*erase_step) (cs_store *, int step, const char *key, int64_t id, long *changes);
-    int     (*crm_persons) (cs_store *, const char *norm, json_t *ids);
-    int     (*event_add) (cs_store *, const char *type, const char *owner, int64_t thread,
-			          json_t *payload);
-    int     (*audit_add) (cs_store *, const char *who, const char *what, json_t *detail,
-			          time_t now);
     int     (*scrub) (cs_store *);
 };
 
@@ -262,6 +306,16 @@ struct cs_outbox {
 
 extern const struct cs_store_ops cs_store_sqlite_ops;
 
+/* Records to jobs (cs_store_job.c): NULL with why set on failure. */
+cs_store_job *cs_store_job_new(const cs_store *, const cs_record *, char *why, size_t whylen);
+void    cs_store_job_free(cs_store_job *);
+/* Is a record one the backends can store? */
+int     cs_store_record_valid(const cs_record *);
+
+/* The writer thread (cs_store_writer.c): 0 or -1; stop commits the queue first. */
+int     cs_store_writer_start(cs_store *);
+void    cs_store_writer_stop(cs_store *);
+
 /* The "bcc" of a stored envelope (C4: the sender's copy) as the JSON text
  * of an address list, names null; NULL when there is none. Free it. */
 char   *cs_store_bcc_json(const char *envelope_json);
@@ -282,7 +336,7 @@ int     cs_store_envelope_has(const cs_store *, const char *text, const char *no
 
 /*
  * Write transactions of the store's own changes (cs_store_erase.c): wbegin
- * takes wlock and opens one (ops->wbegin), wend commits it when rc is
+ * takes wlock and opens one (ops->tx_begin), wend commits it when rc is
  * CS_OK, else rolls back, and releases wlock. Inside: cs_store_event
  * queues an X3 event (payload consumed; NULL is CS_EINTERNAL) and
  * cs_store_audit writes one audit row (detail borrowed).

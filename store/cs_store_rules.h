@@ -2,11 +2,12 @@
  * NAME
  *	cs_store_rules 3h
  * SUMMARY
- *	the privacy decisions both store backends take, written once
+ *	the privacy decisions of the store, written once
  * DESCRIPTION
- *	Pure functions: the backends (cs_store_sqlite_*.c, cs_store_pg_*.c)
- *	read the rows these decisions need with their own SQL and apply the
- *	outcome with their own SQL; what the rule is lives only here.
+ *	Pure functions: the code written once over both dialects
+ *	(cs_store_thread.c, cs_store_contact.c) reads the rows these
+ *	decisions need with each dialect's SQL and applies the outcome;
+ *	what the rule is lives only here.
  */
 #ifndef CS_STORE_RULES_H
 #define CS_STORE_RULES_H

@@ -42,6 +42,8 @@
 /* Application-specific. */
 #include "cs_store.h"
 #include "cs_store_impl.h"
+#include "cs_store_db.h"
+#include "cs_store_prim.h"
 #include "cs_store_erase.h"
 
 #define SUBJECT_PAGE	500
@@ -346,7 +348,7 @@ int     cs_store_subject_erase(cs_store *st, const char *address, int dry_run,
 	rc = erase_all(st, v, n, who, "subject.erase", &c);
     cs_store_msgs_free(v, n);
     if (rc == CS_OK && (rc = cs_store_wbegin(st)) == CS_OK) {
-	rc = st->ops->crm_persons(st, norm, crm);
+	rc = cs_prim_crm_persons(st, norm, crm);
 	if (rc == CS_OK)
 	    rc = st->ops->erase_step(st, CS_ERASE_MADE, norm, 0, &persons);
 	if (rc == CS_OK) {

@@ -49,6 +49,8 @@
 /* Application-specific. */
 #include "cs_store.h"
 #include "cs_store_impl.h"
+#include "cs_store_db.h"
+#include "cs_store_util.h"
 #include "cs_store_sqlite.h"
 
 /*
@@ -645,69 +647,6 @@ static void sq_close(cs_store *st)
     st->be = NULL;
 }
 
-static const char SQL_USERS_OFF[] = "UPDATE users SET active=0";
-static const char SQL_USER_UPSERT[] =
-"INSERT INTO users(id, role, active) VALUES(?1, ?2, 1)"
-" ON CONFLICT(id) DO UPDATE SET role=excluded.role, active=1";
-static const char SQL_ADDR_CLEAR[] = "DELETE FROM user_addresses";
-static const char SQL_ADDR_ADD[] =
-"INSERT OR IGNORE INTO user_addresses(user, address) VALUES(?1, ?2)";
-
-/* step_done - run a statement that returns no rows */
-static int step_done(sqlite3_stmt *st)
-{
-    int     rc;
-
-    if (st == NULL)
-	return SQLITE_ERROR;
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
-}
-
-/* sq_sync_users - replace the set of active users (and addresses) */
-static int sq_sync_users(cs_store *st, const char *const *ids, const int *roles,
-			         const cs_strlist *const *addrs, size_t n)
-{
-    sq_store *s = st->be;
-    sq_conn *c = &s->w;
-    sqlite3_stmt *q;
-    size_t  i, j;
-    int     rc;
-
-    if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-	cs_error(NULL, "store: sync users: %s", sqlite3_errmsg(c->db));
-	return CS_EINTERNAL;
-    }
-    rc = step_done(sq_stmt(c, SQL_USERS_OFF));
-    if (rc == SQLITE_OK && addrs)
-	rc = step_done(sq_stmt(c, SQL_ADDR_CLEAR));
-    for (i = 0; rc == SQLITE_OK && i < n; i++) {
-	if (ids[i] == NULL || (q = sq_stmt(c, SQL_USER_UPSERT)) == NULL) {
-	    rc = SQLITE_ERROR;
-	    break;
-	}
-	sqlite3_bind_text(q, 1, ids[i], -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, roles[i] == CS_ROLE_ADMIN ? "admin" : "user", -1, SQLITE_STATIC);
-	rc = step_done(q);
-	for (j = 0; rc == SQLITE_OK && addrs && addrs[i] && j < addrs[i]->n; j++) {
-	    if ((q = sq_stmt(c, SQL_ADDR_ADD)) == NULL) {
-		rc = SQLITE_ERROR;
-		break;
-	    }
-	    sqlite3_bind_text(q, 1, ids[i], -1, SQLITE_STATIC);
-	    sqlite3_bind_text(q, 2, addrs[i]->v[j], -1, SQLITE_STATIC);
-	    rc = step_done(q);
-	}
-    }
-    sq_reset_all(c);
-    if (rc != SQLITE_OK || sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-	cs_error(NULL, "store: sync users: %s", sqlite3_errmsg(c->db));
-	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-	return CS_EINTERNAL;
-    }
-    return CS_OK;
-}
 
 /* sq_col_text - a text column as a C string, "" for NULL */
 const char *sq_col_text(sqlite3_stmt *st, int i)
@@ -739,46 +678,120 @@ int     sq_run(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* sq_cursor_encode - opaque keyset cursor: hex of "last_date:id" */
-void    sq_cursor_encode(sqlite3_int64 last, sqlite3_int64 id, char *out, size_t outlen)
+/*
+ * The statement interface (cs_store_db.h) on SQLite: the first step is
+ * taken when the statement runs, so a command is done and an error is
+ * seen at once, as with PostgreSQL.
+ */
+typedef struct sq_rows {
+    const struct cs_db_ops *db;
+    sq_conn *c;
+    sqlite3_stmt *q;
+    int     step;			/* result of the last sqlite3_step */
+    int     fresh;			/* that step's row not yet handed out */
+    long long changes;
+} sq_rows;
+
+static const struct cs_db_ops sq_db;
+
+/* sq_db_run - bind, take the first step */
+static cs_rows *sq_db_run(cs_store *st, int w, const char *sql, const char *types, va_list ap)
 {
-    char    plain[48];
-    size_t  i, n;
+    sq_store *s = st->be;
+    sq_conn *c = w ? &s->w : &s->r;
+    sqlite3_stmt *q;
+    sq_rows *r;
 
-    n = (size_t) snprintf(plain, sizeof(plain), "%lld:%lld", (long long) last, (long long) id);
-    for (i = 0; i < n && 2 * i + 2 < outlen; i++)
-	snprintf(out + 2 * i, 3, "%02x", (unsigned char) plain[i]);
-}
-
-/* sq_cursor_decode - parse a cursor strictly; -1 if it is not one of ours */
-int     sq_cursor_decode(const char *c, sqlite3_int64 *last, sqlite3_int64 *id)
-{
-    char    plain[48], *end;
-    size_t  i, n = strlen(c);
-    long long a, b;
-
-    if (n == 0 || n % 2 || n / 2 >= sizeof(plain))
-	return -1;
-    for (i = 0; i < n / 2; i++) {
-	unsigned v;
-
-	if (sscanf(c + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdef", c[2 * i])
-	    || !strchr("0123456789abcdef", c[2 * i + 1]))
-	    return -1;
-	plain[i] = (char) v;
+    if (c->db == NULL || (q = sq_stmt(c, sql)) == NULL)
+	return NULL;
+    for (int n = 0; types && types[n]; n++) {
+	if (types[n] == 'i')
+	    sqlite3_bind_int64(q, n + 1, va_arg(ap, long long));
+	else
+	    sq_bind_str(q, n + 1, va_arg(ap, const char *));
     }
-    plain[n / 2] = 0;
-    errno = 0;
-    a = strtoll(plain, &end, 10);
-    if (end == plain || *end != ':' || errno)
-	return -1;
-    b = strtoll(end + 1, &end, 10);
-    if (*end != 0 || errno || b <= 0)
-	return -1;
-    *last = a;
-    *id = b;
-    return 0;
+    if ((r = calloc(1, sizeof(*r))) == NULL) {
+	sqlite3_reset(q);
+	return NULL;
+    }
+    r->db = &sq_db;
+    r->c = c;
+    r->q = q;
+    r->step = sqlite3_step(q);
+    r->fresh = 1;
+    if (r->step != SQLITE_ROW && r->step != SQLITE_DONE) {
+	sqlite3_reset(q);
+	free(r);
+	return NULL;
+    }
+    r->changes = r->step == SQLITE_DONE ? sqlite3_changes(c->db) : 0;
+    return (cs_rows *) r;
 }
+
+/* sq_db_next - the next row: 1, 0 none, -1 error */
+static int sq_db_next(cs_rows *base)
+{
+    sq_rows *r = (sq_rows *) base;
+
+    if (!r->fresh && r->step == SQLITE_ROW)
+	r->step = sqlite3_step(r->q);
+    r->fresh = 0;
+    return r->step == SQLITE_ROW ? 1 : r->step == SQLITE_DONE ? 0 : -1;
+}
+
+static const char *sq_db_text(cs_rows *base, int col)
+{
+    return sq_col_text(((sq_rows *) base)->q, col);
+}
+
+static long long sq_db_num(cs_rows *base, int col)
+{
+    return sqlite3_column_int64(((sq_rows *) base)->q, col);
+}
+
+static int sq_db_null(cs_rows *base, int col)
+{
+    return sqlite3_column_type(((sq_rows *) base)->q, col) == SQLITE_NULL;
+}
+
+static long long sq_db_changes(cs_rows *base)
+{
+    return ((sq_rows *) base)->changes;
+}
+
+static const void *sq_db_blob(cs_rows *base, int col, size_t *len)
+{
+    sq_rows *r = (sq_rows *) base;
+    const void *b = sqlite3_column_blob(r->q, col);
+
+    *len = b ? (size_t) sqlite3_column_bytes(r->q, col) : 0;
+    return b ? b : "";
+}
+
+static void sq_db_close(cs_rows *base)
+{
+    sqlite3_reset(((sq_rows *) base)->q);
+    free(base);
+}
+
+static const char *sq_db_error(cs_store *st, int w)
+{
+    sq_store *s = st->be;
+    sq_conn *c = w ? &s->w : &s->r;
+
+    return c->db ? sqlite3_errmsg(c->db) : "read-only";
+}
+
+/* sq_rows_stmt - the statement behind a row of cs_db_q (its dialect's code) */
+sqlite3_stmt *sq_rows_stmt(cs_rows *base)
+{
+    return ((sq_rows *) base)->q;
+}
+
+static const struct cs_db_ops sq_db = {
+    sq_db_run, sq_db_next, sq_db_text, sq_db_num, sq_db_null, sq_db_changes, sq_db_blob,
+    sq_db_close, sq_db_error,
+};
 
 static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=?1";
 static const char SQL_USER_ACTIVE[] = "SELECT 1 FROM users WHERE id=?1 AND active=1";
@@ -833,7 +846,7 @@ static int sq_mailbox(cs_store *st, const char *as, const char *label, int limit
     json_t *res;
     int     rc = CS_EINTERNAL, step;
 
-    if (cursor && *cursor && sq_cursor_decode(cursor, &clast, &cid) < 0)
+    if (cursor && *cursor && cs_cursor_decode(cursor, &clast, &cid) < 0)
 	return CS_EINVAL;
     if (cursor && *cursor == 0)
 	cursor = NULL;
@@ -875,20 +888,6 @@ out:
     return rc;
 }
 
-/* int_query - a single integer from a query with no parameters */
-static int int_query(sqlite3 *db, const char *sql, sqlite3_int64 *v)
-{
-    sqlite3_stmt *st;
-    int     rc;
-
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-	return -1;
-    rc = sqlite3_step(st);
-    *v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
-}
-
 /*
  * sq_stats - counts for crmsyncctl stats. Fields: schema_version; users
  * (known to the store, active or not); messages (owner copies); threads;
@@ -899,123 +898,35 @@ static int int_query(sqlite3 *db, const char *sql, sqlite3_int64 *v)
  * mean group size); events_pending and events_failed (X3 outbox);
  * mailboxes {user: messages}.
  */
-static int sq_stats(cs_store *st, json_t **out)
-{
-    static const struct {
-	const char *key;
-	const char *sql;
-    }       q[] = {
-	{"users", "SELECT count(*) FROM users"},
-	{"messages", "SELECT count(*) FROM messages"},
-	{"threads", "SELECT count(*) FROM threads"},
-	{"persons", "SELECT count(*) FROM persons"},
-	{"deals", "SELECT count(*) FROM deals"},
-	{"raw_blobs", "SELECT count(*) FROM raw"},
-	{"raw_bytes", "SELECT coalesce(sum(size),0) FROM raw"},
-	{"db_bytes", "SELECT page_count*page_size FROM pragma_page_count, pragma_page_size"},
-	{"merges", "SELECT count(*) FROM merges"},
-	{"commit_groups", "SELECT value FROM counters WHERE name='commit_groups'"},
-	{"records", "SELECT value FROM counters WHERE name='records'"},
-	{"events_pending", "SELECT count(*) FROM events WHERE state='pending'"},
-	{"events_failed", "SELECT count(*) FROM events WHERE state='failed'"},
-    };
-    sq_store *s = st->be;
-    sqlite3 *db = s->r.db;
-    sqlite3_stmt *ps = NULL;
-    json_t *res, *mb;
-    sqlite3_int64 v;
-    size_t  i;
-    int     rc = CS_EINTERNAL;
-
-    if ((res = json_object()) == NULL || (mb = json_object()) == NULL
-	|| json_object_set_new(res, "mailboxes", mb) < 0) {
-	json_decref(res);
-	return CS_EINTERNAL;
-    }
-    pthread_mutex_lock(&s->rlock);
-    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-	goto out;
-    v = user_version(db);
-    if (json_object_set_new(res, "schema_version", json_integer((json_int_t) v)) < 0)
-	goto out;
-    for (i = 0; i < sizeof(q) / sizeof(q[0]); i++)
-	if (int_query(db, q[i].sql, &v) < 0
-	    || json_object_set_new(res, q[i].key, json_integer((json_int_t) v)) < 0)
-	    goto out;
-    if (sqlite3_prepare_v2(db, "SELECT u.id, (SELECT count(*) FROM messages m"
-			   " WHERE m.owner=u.id) FROM users u ORDER BY u.id",
-			   -1, &ps, NULL) != SQLITE_OK)
-	goto out;
-    while (sqlite3_step(ps) == SQLITE_ROW)
-	if (json_object_set_new(mb, sq_col_text(ps, 0),
-			 json_integer((json_int_t) sqlite3_column_int64(ps, 1))) < 0)
-	    goto out;
-    *out = res;
-    res = NULL;
-    rc = CS_OK;
-out:
-    if (rc != CS_OK)
-	cs_error(NULL, "store: stats: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(ps);
-    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    pthread_mutex_unlock(&s->rlock);
-    json_decref(res);
-    return rc;
-}
-
 /* Visibility, owner actions, K3, X2 (cs_store_sqlite_ctl.c). */
-int     sq_thread(cs_store *, const char *, const char *, json_t **);
-int     sq_thread_raw(cs_store *, const char *, const char *, cs_store_raw_fn, void *);
-int     sq_attachment(cs_store *, const char *, const char *, size_t, cs_buf *);
 int     sq_record_threads(cs_store *, const char *, const char *, const char *, int,
 			          const char *, json_t **);
-int     sq_threads_set(cs_store *, const char *, int, const char *const *, size_t, json_t **,
-		               char *, size_t);
-int     sq_link(cs_store *, const char *, const char *, const char *, const char *, int,
-		        json_t **, char *, size_t);
-int     sq_contact_create(cs_store *, const char *, const char *, const char *, const char *,
-			          json_t **, char *, size_t);
-int     sq_directory_import(cs_store *, json_t *, json_t **, char *, size_t);
 /* The milters' status (cs_store_sqlite_status.c). */
 int     sq_milter_status_put(cs_store *, const char *, time_t, const char *);
 int     sq_milter_status_get(cs_store *, json_t **);
 
 const struct cs_store_ops cs_store_sqlite_ops = {
     .name = "sqlite",
+    .db = &sq_db,
+    .sql = &sq_sql,
     .open = sq_open,
     .close = sq_close,
     .write_group = sq_write_group,
-    .joins_thread = sq_joins_thread,
-    .sync_users = sq_sync_users,
     .mailbox = sq_mailbox,
     .user_active = sq_user_active,
-    .stats = sq_stats,
     .backup = sq_backup,
     .outbox_open = sq_outbox_open,
     .outbox_close = sq_outbox_close,
     .outbox_claim = sq_outbox_claim,
     .outbox_settle = sq_outbox_settle,
     .outbox_prune = sq_outbox_prune,
-    .events_retry = sq_events_retry,
-    .events_stats = sq_events_stats,
-    .thread = sq_thread,
-    .thread_raw = sq_thread_raw,
-    .attachment = sq_attachment,
     .record_threads = sq_record_threads,
-    .threads_set = sq_threads_set,
-    .link = sq_link,
-    .contact_create = sq_contact_create,
-    .directory_import = sq_directory_import,
+    SQ_ACT_OPS,
     .milter_status_put = sq_milter_status_put,
     .milter_status_get = sq_milter_status_get,
     .msg_list = sq_msg_list,
     .msg_raw = sq_msg_raw,
-    .wbegin = sq_wbegin,
-    .wend = sq_wend,
     .msg_delete = sq_msg_delete,
     .erase_step = sq_erase_step,
-    .crm_persons = sq_crm_persons,
-    .event_add = sq_event_put,
-    .audit_add = sq_audit_add,
     .scrub = sq_scrub,
 };

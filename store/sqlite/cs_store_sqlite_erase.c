@@ -100,11 +100,6 @@ static const char *const SQL_USER_DROP[] = {
 static const char *const *const SQL_STEPS[CS_ERASE_NSTEPS] = {
     SQL_THREAD_DROP, SQL_MADE_DROP, SQL_USER_DROP,
 };
-static const char SQL_AUDIT_ADD[] =
-"INSERT INTO audit(who, at, what, threads) VALUES(?1, ?4, ?2, ?3)";
-static const char SQL_CRM_PERSONS[] =
-"SELECT DISTINCT pe.person FROM person_emails pe JOIN persons p ON p.id=pe.person"
-" WHERE pe.email=?1 AND p.origin='crm' ORDER BY pe.person";
 
 /* sq_msg_list - a page of copies matching q */
 int     sq_msg_list(cs_store *st, const cs_store_msgq *q, cs_store_msg **out, size_t *n)
@@ -186,32 +181,6 @@ int     sq_msg_raw(cs_store *st, int64_t raw, cs_buf *out)
     return rc;
 }
 
-/* sq_wbegin - a write transaction (the caller holds wlock) */
-int     sq_wbegin(cs_store *st)
-{
-    sq_store *s = st->be;
-
-    if (s->w.db && sqlite3_exec(s->w.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
-	return CS_OK;
-    cs_error(NULL, "store: begin: %s", s->w.db ? sqlite3_errmsg(s->w.db) : "read-only");
-    return CS_EINTERNAL;
-}
-
-/* sq_wend - commit (rc CS_OK) or roll back */
-int     sq_wend(cs_store *st, int rc)
-{
-    sq_store *s = st->be;
-
-    sq_reset_all(&s->w);
-    if (rc == CS_OK && sqlite3_exec(s->w.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-	cs_error(NULL, "store: commit: %s", sqlite3_errmsg(s->w.db));
-	rc = CS_EINTERNAL;
-    }
-    if (rc != CS_OK)
-	sqlite3_exec(s->w.db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
-}
-
 /* sq_msg_delete - one copy, its raw message if unshared; messages left */
 int     sq_msg_delete(cs_store *st, const char *owner, int64_t id, int64_t *left)
 {
@@ -274,53 +243,6 @@ int     sq_erase_step(cs_store *st, int step, const char *key, int64_t id, long 
 	*changes = sqlite3_changes(c->db);
     }
     return CS_OK;
-}
-
-/* sq_crm_persons - the CRM directory's persons with a normalized address */
-int     sq_crm_persons(cs_store *st, const char *norm, json_t *ids)
-{
-    sqlite3_stmt *x = sq_stmt(&((sq_store *) st->be)->w, SQL_CRM_PERSONS);
-    int     step = SQLITE_ERROR;
-
-    if (x != NULL) {
-	sq_bind_str(x, 1, norm);
-	while ((step = sqlite3_step(x)) == SQLITE_ROW)
-	    json_array_append_new(ids, json_string(sq_col_text(x, 0)));
-	sqlite3_reset(x);
-    }
-    return step == SQLITE_DONE ? CS_OK : CS_EINTERNAL;
-}
-
-/* sq_event_put - an X3 event in the open write transaction */
-int     sq_event_put(cs_store *st, const char *type, const char *owner, int64_t thread,
-		             json_t *payload)
-{
-    sq_store *s = st->be;
-
-    return sq_event_add_c(&s->w, type, owner, thread, 0, payload, NULL) == SQLITE_OK
-	? CS_OK : CS_EINTERNAL;
-}
-
-/* sq_audit_add - one audit row; detail goes in its JSON column */
-int     sq_audit_add(cs_store *st, const char *who, const char *what, json_t *detail,
-		             time_t now)
-{
-    sq_store *s = st->be;
-    sqlite3_stmt *x;
-    char   *text = json_dumps(detail, JSON_COMPACT);
-    int     rc;
-
-    if (text == NULL || (x = sq_stmt(&s->w, SQL_AUDIT_ADD)) == NULL) {
-	free(text);
-	return CS_EINTERNAL;
-    }
-    sq_bind_str(x, 1, who);
-    sq_bind_str(x, 2, what);
-    sq_bind_str(x, 3, text);
-    sqlite3_bind_int64(x, 4, (sqlite3_int64) now);
-    rc = sq_run(x);
-    free(text);
-    return rc == SQLITE_OK ? CS_OK : CS_EINTERNAL;
 }
 
 /*

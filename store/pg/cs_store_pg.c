@@ -76,6 +76,7 @@
 /* Application-specific. */
 #include "cs_store.h"
 #include "cs_store_impl.h"
+#include "cs_store_util.h"
 #include "cs_store_pg.h"
 
 #define PG_BACKOFF_MAX	16		/* seconds between reconnect attempts */
@@ -617,6 +618,111 @@ PGresult *pg_q(pg_conn *c, const char *sql, const char *types, ...)
     return res;
 }
 
+/* The statement interface (cs_store_db.h) on PostgreSQL. */
+typedef struct pg_rows {
+    const struct cs_db_ops *db;
+    PGresult *res;
+    int     row;			/* -1 before the first */
+    unsigned char *blob;		/* the row's unescaped bytea */
+} pg_rows;
+
+static const struct cs_db_ops pg_db;
+
+/* pg_db_run - run a statement on the write or read connection */
+static cs_rows *pg_db_run(cs_store *st, int w, const char *sql, const char *types, va_list ap)
+{
+    pg_store *s = st->be;
+    PGresult *res = vq(w ? &s->w : &s->r, sql, types, ap);
+    pg_rows *r;
+
+    if (res == NULL)
+	return NULL;
+    if ((r = calloc(1, sizeof(*r))) == NULL) {
+	PQclear(res);
+	return NULL;
+    }
+    r->db = &pg_db;
+    r->res = res;
+    r->row = -1;
+    return (cs_rows *) r;
+}
+
+static int pg_db_next(cs_rows *base)
+{
+    pg_rows *r = (pg_rows *) base;
+
+    if (r->blob) {
+	PQfreemem(r->blob);
+	r->blob = NULL;
+    }
+    if (r->row < PQntuples(r->res))
+	r->row++;
+    return r->row < PQntuples(r->res);
+}
+
+static const char *pg_db_text(cs_rows *base, int col)
+{
+    pg_rows *r = (pg_rows *) base;
+
+    return pg_text(r->res, r->row, col);
+}
+
+static long long pg_db_num(cs_rows *base, int col)
+{
+    pg_rows *r = (pg_rows *) base;
+
+    return pg_int(r->res, r->row, col);
+}
+
+static int pg_db_null(cs_rows *base, int col)
+{
+    pg_rows *r = (pg_rows *) base;
+
+    return pg_null(r->res, r->row, col);
+}
+
+static long long pg_db_changes(cs_rows *base)
+{
+    return pg_changes(((pg_rows *) base)->res);
+}
+
+static const void *pg_db_blob(cs_rows *base, int col, size_t *len)
+{
+    pg_rows *r = (pg_rows *) base;
+
+    if (r->blob)
+	PQfreemem(r->blob);
+    *len = 0;
+    r->blob = PQunescapeBytea((const unsigned char *) pg_text(r->res, r->row, col), len);
+    return r->blob;
+}
+
+static void pg_db_close(cs_rows *base)
+{
+    if (((pg_rows *) base)->blob)
+	PQfreemem(((pg_rows *) base)->blob);
+    PQclear(((pg_rows *) base)->res);
+    free(base);
+}
+
+static const char *pg_db_error(cs_store *st, int w)
+{
+    pg_store *s = st->be;
+
+    return w ? s->w.msg : s->r.msg;
+}
+
+/* pg_rows_res - the result behind cs_db_q's rows (its dialect's code) */
+PGresult *pg_rows_res(cs_rows *base)
+{
+    return ((pg_rows *) base)->res;
+}
+
+static const struct cs_db_ops pg_db = {
+    pg_db_run, pg_db_next, pg_db_text, pg_db_num, pg_db_null, pg_db_changes, pg_db_blob,
+    pg_db_close, pg_db_error,
+};
+
 /* pg_x - run a prepared statement, rows ignored */
 int     pg_x(pg_conn *c, const char *sql, const char *types, ...)
 {
@@ -875,111 +981,6 @@ static void pg_close(cs_store *st)
     st->be = NULL;
 }
 
-static const char SQL_USERS_OFF[] = "UPDATE users SET active=0";
-static const char SQL_USER_UPSERT[] =
-"INSERT INTO users(id, role, active) VALUES($1, $2, 1)"
-" ON CONFLICT(id) DO UPDATE SET role=excluded.role, active=1";
-static const char SQL_ADDR_CLEAR[] = "DELETE FROM user_addresses";
-static const char SQL_ADDR_ADD[] =
-"INSERT INTO user_addresses(\"user\", address) VALUES($1, $2) ON CONFLICT DO NOTHING";
-static const char SQL_USERS_LOCK[] = "SELECT pg_advisory_xact_lock($1::integer, $2::integer)";
-
-/* pg_sync_users - replace the set of active users (and addresses) */
-static int pg_sync_users(cs_store *st, const char *const *ids, const int *roles,
-			         const cs_strlist *const *addrs, size_t n)
-{
-    pg_store *s = st->be;
-    pg_conn *c = &s->w;
-    size_t  i, j;
-    int     rc = 0;
-
-    if (pg_begin(s, c, "BEGIN") < 0) {
-	cs_error(NULL, "store: sync users: %s", c->msg);
-	return CS_EINTERNAL;
-    }
-    /* Hosts reloading at once replace the list one after the other. */
-    rc = pg_x(c, SQL_USERS_LOCK, "ii", (long long) PG_LOCK_CLASS, 
-	      (long long) PG_LOCK_USERS);
-    if (rc == 0)
-	rc = pg_x(c, SQL_USERS_OFF, "");
-    if (rc == 0 && addrs)
-	rc = pg_x(c, SQL_ADDR_CLEAR, "");
-    for (i = 0; rc == 0 && i < n; i++) {
-	if (ids[i] == NULL) {
-	    rc = -1;
-	    break;
-	}
-	rc = pg_x(c, SQL_USER_UPSERT, "ss", ids[i], roles[i] == CS_ROLE_ADMIN ? "admin" : "user");
-	for (j = 0; rc == 0 && addrs && addrs[i] && j < addrs[i]->n; j++)
-	    rc = pg_x(c, SQL_ADDR_ADD, "ss", ids[i], addrs[i]->v[j]);
-    }
-    if (rc < 0 || pg_cmd(c, "COMMIT") < 0) {
-	cs_error(NULL, "store: sync users: %s", c->msg);
-	pg_cmd(c, "ROLLBACK");
-	return CS_EINTERNAL;
-    }
-    return CS_OK;
-}
-
-/* pg_iso_date - ISO 8601 UTC text of a Unix time */
-void    pg_iso_date(long long t, char *out, size_t outlen)
-{
-    time_t  tt = (time_t) t;
-    struct tm tm;
-
-    if (gmtime_r(&tt, &tm) == NULL || strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-	snprintf(out, outlen, "1970-01-01T00:00:00Z");
-}
-
-/* pg_cursor_encode - opaque keyset cursor: hex of "last_date:id" (SQLite's form) */
-void    pg_cursor_encode(long long last, long long id, char *out, size_t outlen)
-{
-    char    plain[48];
-    size_t  i, n;
-
-    n = (size_t) snprintf(plain, sizeof(plain), "%lld:%lld", last, id);
-    for (i = 0; i < n && 2 * i + 2 < outlen; i++)
-	snprintf(out + 2 * i, 3, "%02x", (unsigned char) plain[i]);
-}
-
-/* hexval - value of a lower-case hex digit, -1 otherwise */
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-	return c - '0';
-    if (c >= 'a' && c <= 'f')
-	return c - 'a' + 10;
-    return -1;
-}
-
-/* pg_cursor_decode - parse a cursor strictly; -1 if it is not one of ours */
-int     pg_cursor_decode(const char *c, long long *last, long long *id)
-{
-    char    plain[48], *end;
-    size_t  i, n = strlen(c);
-    long long a, b;
-
-    if (n == 0 || n % 2 || n / 2 >= sizeof(plain))
-	return -1;
-    for (i = 0; i < n / 2; i++) {
-	int     hi = hexval(c[2 * i]), lo = hexval(c[2 * i + 1]);
-
-	if (hi < 0 || lo < 0)
-	    return -1;
-	plain[i] = (char) (hi * 16 + lo);
-    }
-    plain[n / 2] = 0;
-    errno = 0;
-    a = strtoll(plain, &end, 10);
-    if (end == plain || *end != ':' || errno)
-	return -1;
-    b = strtoll(end + 1, &end, 10);
-    if (*end != 0 || errno || b <= 0)
-	return -1;
-    *last = a;
-    *id = b;
-    return 0;
-}
 
 static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=$1";
 static const char SQL_USER_ACTIVE[] = "SELECT 1 FROM users WHERE id=$1 AND active=1";
@@ -1033,7 +1034,7 @@ static int pg_mailbox(cs_store *st, const char *as, const char *label, int limit
     char    next[128] = "";
     const char *sql;
 
-    if (cursor && *cursor && pg_cursor_decode(cursor, &clast, &cid) < 0)
+    if (cursor && *cursor && cs_cursor_decode(cursor, &clast, &cid) < 0)
 	return CS_EINVAL;
     if (cursor && *cursor == 0)
 	cursor = NULL;
@@ -1071,7 +1072,7 @@ static int pg_mailbox(cs_store *st, const char *as, const char *label, int limit
     if (pg_thread_list(st, c, as, q, n, -1, threads) < 0)
 	goto out;
     if (more)
-	pg_cursor_encode(pg_int(q, n - 1, 5), pg_int(q, n - 1, 0), next, sizeof(next));
+	cs_cursor_encode(pg_int(q, n - 1, 5), pg_int(q, n - 1, 0), next, sizeof(next));
     if (json_object_set_new(res, "cursor", more ? json_string(next) : json_null()) < 0)
 	goto out;
     *out = res;
@@ -1160,72 +1161,6 @@ static int pg_milter_status_get(cs_store *st, json_t **out)
  * pg_stats - counts for crmsyncctl stats, the SQLite backend's fields;
  * db_bytes is pg_database_size() of the whole database.
  */
-static int pg_stats(cs_store *st, json_t **out)
-{
-    static const struct {
-	const char *key;
-	const char *sql;
-    }       q[] = {
-	{"users", "SELECT count(*) FROM users"},
-	{"messages", "SELECT count(*) FROM messages"},
-	{"threads", "SELECT count(*) FROM threads"},
-	{"persons", "SELECT count(*) FROM persons"},
-	{"deals", "SELECT count(*) FROM deals"},
-	{"raw_blobs", "SELECT count(*) FROM raw"},
-	{"raw_bytes", "SELECT coalesce(sum(size),0) FROM raw"},
-	{"db_bytes", "SELECT pg_database_size(current_database())"},
-	{"merges", "SELECT count(*) FROM merges"},
-	{"commit_groups", "SELECT coalesce(sum(value),0) FROM counters WHERE name='commit_groups'"},
-	{"records", "SELECT coalesce(sum(value),0) FROM counters WHERE name='records'"},
-	{"events_pending", "SELECT count(*) FROM events WHERE state='pending'"},
-	{"events_failed", "SELECT count(*) FROM events WHERE state='failed'"},
-    };
-    static const char SQL_MB[] =
-	"SELECT u.id, (SELECT count(*) FROM messages m WHERE m.owner=u.id) FROM users u"
-	" ORDER BY u.id";
-    pg_store *s = st->be;
-    pg_conn *c = &s->r;
-    PGresult *res_q;
-    json_t *res, *mb;
-    size_t  i;
-    int     rc = CS_EINTERNAL, v;
-
-    if ((res = json_object()) == NULL || (mb = json_object()) == NULL
-	|| json_object_set_new(res, "mailboxes", mb) < 0) {
-	json_decref(res);
-	return CS_EINTERNAL;
-    }
-    pthread_mutex_lock(&s->rlock);
-    if (pg_begin(s, c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") < 0)
-	goto out;
-    if ((v = schema_version(c)) < 0
-	|| json_object_set_new(res, "schema_version", json_integer(v)) < 0)
-	goto out;
-    for (i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
-	if ((res_q = pg_q(c, q[i].sql, "")) == NULL)
-	    goto out;
-	v = json_object_set_new(res, q[i].key, json_integer((json_int_t) pg_int(res_q, 0, 0)));
-	PQclear(res_q);
-	if (v < 0)
-	    goto out;
-    }
-    if ((res_q = pg_q(c, SQL_MB, "")) == NULL)
-	goto out;
-    for (v = 0; v < PQntuples(res_q); v++)
-	json_object_set_new(mb, pg_text(res_q, v, 0), json_integer((json_int_t) pg_int(res_q, v, 1)));
-    PQclear(res_q);
-    *out = res;
-    res = NULL;
-    rc = CS_OK;
-out:
-    if (rc != CS_OK)
-	cs_error(NULL, "store: stats: %s", c->msg);
-    pg_cmd(c, "COMMIT");
-    pthread_mutex_unlock(&s->rlock);
-    json_decref(res);
-    return rc;
-}
-
 /* pg_backup - crmsyncctl backup is SQLite's; PostgreSQL has pg_dump */
 static int pg_backup(cs_store *st, const char *path, json_t **out, char *err, size_t errlen)
 {
@@ -1239,25 +1174,19 @@ static int pg_backup(cs_store *st, const char *path, json_t **out, char *err, si
 
 const struct cs_store_ops cs_store_pg_ops = {
     .name = "postgresql",
+    .db = &pg_db,
+    .sql = &pg_sql,
     .open = pg_open,
     .close = pg_close,
     .write_group = pg_write_group,
-    .joins_thread = pg_joins_thread,
-    .sync_users = pg_sync_users,
     .mailbox = pg_mailbox,
     .user_active = pg_user_active,
-    .stats = pg_stats,
     .milter_status_put = pg_milter_status_put,
     .milter_status_get = pg_milter_status_get,
     .msg_list = pg_msg_list,
     .msg_raw = pg_msg_raw,
-    .wbegin = pg_wbegin,
-    .wend = pg_wend,
     .msg_delete = pg_msg_delete,
     .erase_step = pg_erase_step,
-    .crm_persons = pg_crm_persons,
-    .event_add = pg_event_put,
-    .audit_add = pg_audit_add,
     .scrub = pg_scrub,
     .backup = pg_backup,
     .outbox_open = pg_outbox_open,
@@ -1265,14 +1194,6 @@ const struct cs_store_ops cs_store_pg_ops = {
     .outbox_claim = pg_outbox_claim,
     .outbox_settle = pg_outbox_settle,
     .outbox_prune = pg_outbox_prune,
-    .events_retry = pg_events_retry,
-    .events_stats = pg_events_stats,
-    .thread = pg_thread,
-    .thread_raw = pg_thread_raw,
-    .attachment = pg_attachment,
     .record_threads = pg_record_threads,
-    .threads_set = pg_threads_set,
-    .link = pg_link,
-    .contact_create = pg_contact_create,
-    .directory_import = pg_directory_import,
+    PG_ACT_OPS,
 };

@@ -54,7 +54,6 @@ json_t *sq_thread_page(cs_store *, sq_conn *, const char *as, sqlite3_stmt *,
 
 /* Writing and T1 (cs_store_sqlite_write.c). */
 int     sq_write_group(cs_store *, cs_store_job **, size_t);
-int     sq_joins_thread(cs_store *, const char *user, const cs_store_job *);
 
 /*
  * Event outbox (X3, cs_store_sqlite_events.c). sq_event_add() inserts one
@@ -88,8 +87,6 @@ int     sq_outbox_claim(cs_outbox *, time_t now, size_t max, size_t max_bytes,
 int     sq_outbox_settle(cs_outbox *, const cs_event *, size_t n, int outcome,
 			         time_t when, const char *error);
 int     sq_outbox_prune(cs_outbox *, time_t sent_before, time_t any_before);
-int     sq_events_retry(cs_store *, long *n);
-int     sq_events_stats(cs_store *, json_t **out);
 
 /* crmsyncctl backup (cs_store_sqlite_backup.c). */
 int     sq_backup(cs_store *, const char *path, json_t **out, char *err, size_t errlen);
@@ -97,15 +94,8 @@ int     sq_backup(cs_store *, const char *path, json_t **out, char *err, size_t 
 /* Erasure and retention primitives (cs_store_sqlite_erase.c; cs_store_impl.h). */
 int     sq_msg_list(cs_store *, const cs_store_msgq *, cs_store_msg **, size_t *n);
 int     sq_msg_raw(cs_store *, int64_t raw, cs_buf *);
-int     sq_wbegin(cs_store *);
-int     sq_wend(cs_store *, int rc);
 int     sq_msg_delete(cs_store *, const char *owner, int64_t id, int64_t *left);
 int     sq_erase_step(cs_store *, int step, const char *key, int64_t id, long *changes);
-int     sq_crm_persons(cs_store *, const char *norm, json_t *ids);
-int     sq_event_put(cs_store *, const char *type, const char *owner, int64_t thread,
-		             json_t *payload);
-int     sq_audit_add(cs_store *, const char *who, const char *what, json_t *detail,
-		             time_t now);
 int     sq_scrub(cs_store *);
 
 /* Small statement helpers shared by the SQLite backend's files. */
@@ -118,7 +108,36 @@ extern const char sq_sql_mailbox_first[];
 extern const char sq_sql_record_page_first[];
 extern const char sq_sql_thread_messages[];
 
-void    sq_cursor_encode(sqlite3_int64 last, sqlite3_int64 id, char *out, size_t outlen);
-int     sq_cursor_decode(const char *, sqlite3_int64 *last, sqlite3_int64 *id);
+
+/* The owner actions' primitives (cs_store_impl.h) and SQL (cs_store_db.h). */
+int     sq_act_begin(cs_store *, const char *as, const char *address);
+int     sq_act_tx_begin(cs_store *, int what);
+int     sq_act_tx_end(cs_store *, int rc);
+int     sq_act_end(cs_store *, int rc);
+int     sq_act_thread_delete(cs_store *, const char *owner, long long id);
+json_t *sq_act_thread_obj(cs_store *, int w, const char *as, cs_rows *row);
+sqlite3_stmt *sq_rows_stmt(cs_rows *);
+int     sq_act_read_begin(cs_store *);
+void    sq_act_read_end(cs_store *);
+int     sq_act_person_new(cs_store *, const char *as, const char *address, const char *name,
+			           time_t now, char *id, size_t idlen);
+int     sq_act_event_add(cs_store *, const char *type, const char *owner, long long thread,
+			          long long thread2, json_t *payload, json_t *content);
+int     sq_merge_rows(cs_store *, const char *owner, long long old, long long target, time_t);
+int     sq_bcc_person(cs_store *, const char *owner, const char *email, const char *name,
+			           time_t now, char *id, size_t idlen);
+extern const struct cs_sql_write sq_sql_write;
+int     sq_act_dir_begin(cs_store *);
+int     sq_act_script(cs_store *, const char *sql);
+extern const struct cs_sql sq_sql;
+
+#define SQ_ACT_OPS \
+    .act_begin = sq_act_begin, .tx_begin = sq_act_tx_begin, .tx_end = sq_act_tx_end, \
+    .act_end = sq_act_end, \
+    .thread_delete = sq_act_thread_delete, .thread_obj = sq_act_thread_obj, \
+    .read_begin = sq_act_read_begin, .read_end = sq_act_read_end, \
+    .person_new = sq_act_person_new, .event_add = sq_act_event_add, \
+    .merge_rows = sq_merge_rows, .bcc_person = sq_bcc_person, .sqlw = &sq_sql_write, \
+    .dir_begin = sq_act_dir_begin, .script = sq_act_script
 
 #endif

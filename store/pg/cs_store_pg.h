@@ -97,7 +97,6 @@ int     pg_lock_buckets(pg_conn *c, int *v, size_t n);
 
 /* Writing and T1 (cs_store_pg_write.c). */
 int     pg_write_group(cs_store *, cs_store_job **, size_t);
-int     pg_joins_thread(cs_store *, const char *user, const cs_store_job *);
 
 /* X3 events in the caller's transaction; thread/thread2 0 for none. */
 int     pg_event_add(pg_conn *c, const char *type, const char *owner, long long thread,
@@ -112,22 +111,10 @@ int     pg_outbox_claim(cs_outbox *, time_t now, size_t max, size_t max_bytes,
 int     pg_outbox_settle(cs_outbox *, const cs_event *, size_t n, int outcome,
 			         time_t when, const char *error);
 int     pg_outbox_prune(cs_outbox *, time_t sent_before, time_t any_before);
-int     pg_events_retry(cs_store *, long *n);
-int     pg_events_stats(cs_store *, json_t **out);
 
 /* Visibility, owner actions, K3, X2 (cs_store_pg_ctl.c). */
-int     pg_thread(cs_store *, const char *, const char *, json_t **);
-int     pg_thread_raw(cs_store *, const char *, const char *, cs_store_raw_fn, void *);
-int     pg_attachment(cs_store *, const char *, const char *, size_t, cs_buf *);
 int     pg_record_threads(cs_store *, const char *, const char *, const char *, int,
 			          const char *, json_t **);
-int     pg_threads_set(cs_store *, const char *, int, const char *const *, size_t, json_t **,
-		               char *, size_t);
-int     pg_link(cs_store *, const char *, const char *, const char *, const char *, int,
-		        json_t **, char *, size_t);
-int     pg_contact_create(cs_store *, const char *, const char *, const char *, const char *,
-			          json_t **, char *, size_t);
-int     pg_directory_import(cs_store *, json_t *, json_t **, char *, size_t);
 /* The thread objects of a page's rows, in a constant number of queries. */
 int     pg_thread_list(cs_store *, pg_conn *, const char *as, PGresult *, int n,
 		               int owner_col, json_t *out);
@@ -135,20 +122,41 @@ int     pg_thread_list(cs_store *, pg_conn *, const char *as, PGresult *, int n,
 /* Erasure and retention primitives (cs_store_pg_erase.c; cs_store_impl.h). */
 int     pg_msg_list(cs_store *, const cs_store_msgq *, cs_store_msg **, size_t *n);
 int     pg_msg_raw(cs_store *, int64_t raw, cs_buf *);
-int     pg_wbegin(cs_store *);
-int     pg_wend(cs_store *, int rc);
 int     pg_msg_delete(cs_store *, const char *owner, int64_t id, int64_t *left);
 int     pg_erase_step(cs_store *, int step, const char *key, int64_t id, long *changes);
-int     pg_crm_persons(cs_store *, const char *norm, json_t *ids);
-int     pg_event_put(cs_store *, const char *type, const char *owner, int64_t thread,
-		             json_t *payload);
-int     pg_audit_add(cs_store *, const char *who, const char *what, json_t *detail,
-		             time_t now);
 int     pg_scrub(cs_store *);
 
 /* Shared read helpers (cs_store_pg.c). */
-void    pg_iso_date(long long t, char *out, size_t outlen);
-void    pg_cursor_encode(long long last, long long id, char *out, size_t outlen);
-int     pg_cursor_decode(const char *c, long long *last, long long *id);
+
+/* The owner actions' primitives (cs_store_impl.h) and SQL (cs_store_db.h). */
+int     pg_act_begin(cs_store *, const char *as, const char *address);
+int     pg_act_tx_begin(cs_store *, int what);
+int     pg_act_tx_end(cs_store *, int rc);
+int     pg_act_end(cs_store *, int rc);
+int     pg_act_thread_delete(cs_store *, const char *owner, long long id);
+json_t *pg_act_thread_obj(cs_store *, int w, const char *as, cs_rows *row);
+PGresult *pg_rows_res(cs_rows *);
+int     pg_act_read_begin(cs_store *);
+void    pg_act_read_end(cs_store *);
+int     pg_act_person_new(cs_store *, const char *as, const char *address, const char *name,
+			           time_t now, char *id, size_t idlen);
+int     pg_act_event_add(cs_store *, const char *type, const char *owner, long long thread,
+			          long long thread2, json_t *payload, json_t *content);
+int     pg_merge_rows(cs_store *, const char *owner, long long old, long long target, time_t);
+int     pg_bcc_person(cs_store *, const char *owner, const char *email, const char *name,
+			           time_t now, char *id, size_t idlen);
+extern const struct cs_sql_write pg_sql_write;
+int     pg_act_dir_begin(cs_store *);
+int     pg_act_script(cs_store *, const char *sql);
+extern const struct cs_sql pg_sql;
+
+#define PG_ACT_OPS \
+    .act_begin = pg_act_begin, .tx_begin = pg_act_tx_begin, .tx_end = pg_act_tx_end, \
+    .act_end = pg_act_end, \
+    .thread_delete = pg_act_thread_delete, .thread_obj = pg_act_thread_obj, \
+    .read_begin = pg_act_read_begin, .read_end = pg_act_read_end, \
+    .person_new = pg_act_person_new, .event_add = pg_act_event_add, \
+    .merge_rows = pg_merge_rows, .bcc_person = pg_bcc_person, .sqlw = &pg_sql_write, \
+    .dir_begin = pg_act_dir_begin, .script = pg_act_script
 
 #endif

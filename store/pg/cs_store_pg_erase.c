@@ -101,11 +101,6 @@ static const pg_step PGX_USER_DROP[] = {
 static const pg_step *const PGX_STEPS[CS_ERASE_NSTEPS] = {
     PGX_THREAD_DROP, PGX_MADE_DROP, PGX_USER_DROP,
 };
-static const char PGX_AUDIT[] =
-"INSERT INTO audit(who, at, what, threads) VALUES($1, $4::bigint, $2, $3)";
-static const char PGX_CRM_PERSONS[] =
-"SELECT DISTINCT pe.person FROM person_emails pe JOIN persons p ON p.id=pe.person"
-" WHERE pe.email=$1 AND p.origin='crm' ORDER BY pe.person";
 /* Every table a deletion above touches. */
 static const char PGX_VACUUM[] =
 "VACUUM messages, message_labels, raw, threads, thread_msgids, thread_links,"
@@ -199,31 +194,6 @@ int     pg_msg_raw(cs_store *st, int64_t raw, cs_buf *out)
     return rc;
 }
 
-/* pg_wbegin - a write transaction (the caller holds wlock) */
-int     pg_wbegin(cs_store *st)
-{
-    pg_store *s = st->be;
-
-    if (!s->readonly && pg_begin(s, &s->w, "BEGIN") == 0)
-	return CS_OK;
-    cs_error(NULL, "store: begin: %s", s->readonly ? "read-only" : s->w.msg);
-    return CS_EINTERNAL;
-}
-
-/* pg_wend - commit (rc CS_OK) or roll back */
-int     pg_wend(cs_store *st, int rc)
-{
-    pg_conn *c = &((pg_store *) st->be)->w;
-
-    if (rc == CS_OK && pg_cmd(c, "COMMIT") < 0) {
-	cs_error(NULL, "store: commit: %s", c->msg);
-	rc = CS_EINTERNAL;
-    }
-    if (rc != CS_OK && c->pc && PQstatus(c->pc) == CONNECTION_OK)
-	pg_cmd(c, "ROLLBACK");
-    return rc;
-}
-
 /* pg_msg_delete - one copy under its locks, its raw if unshared; left count */
 int     pg_msg_delete(cs_store *st, const char *owner, int64_t id, int64_t *left)
 {
@@ -291,42 +261,6 @@ int     pg_erase_step(cs_store *st, int step, const char *key, int64_t id, long 
 	PQclear(r);
     }
     return CS_OK;
-}
-
-/* pg_crm_persons - the CRM directory's persons with a normalized address */
-int     pg_crm_persons(cs_store *st, const char *norm, json_t *ids)
-{
-    PGresult *r = pg_q(&((pg_store *) st->be)->w, PGX_CRM_PERSONS, "s", norm);
-
-    for (int i = 0; r && i < PQntuples(r); i++)
-	json_array_append_new(ids, json_string(pg_text(r, i, 0)));
-    PQclear(r);
-    return r ? CS_OK : CS_EINTERNAL;
-}
-
-/* pg_event_put - an X3 event in the open write transaction */
-int     pg_event_put(cs_store *st, const char *type, const char *owner, int64_t thread,
-		             json_t *payload)
-{
-    pg_store *s = st->be;
-
-    return pg_event_add(&s->w, type, owner, (long long) thread, 0, payload, NULL) < 0
-	? CS_EINTERNAL : CS_OK;
-}
-
-/* pg_audit_add - one audit row; detail in its JSON column */
-int     pg_audit_add(cs_store *st, const char *who, const char *what, json_t *detail,
-		             time_t now)
-{
-    pg_store *s = st->be;
-    char   *text = json_dumps(detail, JSON_COMPACT);
-    int     rc;
-
-    if (text == NULL)
-	return CS_EINTERNAL;
-    rc = pg_x(&s->w, PGX_AUDIT, "sssi", who, what, text, (long long) now);
-    free(text);
-    return rc < 0 ? CS_EINTERNAL : CS_OK;
 }
 
 /*

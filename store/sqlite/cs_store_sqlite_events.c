@@ -46,6 +46,8 @@
 /* Application-specific. */
 #include "cs_store.h"
 #include "cs_store_impl.h"
+#include "cs_store_util.h"
+#include "cs_store_event.h"
 #include "cs_store_sqlite.h"
 
 #define SQ_LEASE_SECONDS	120	/* outlives any one delivery attempt */
@@ -63,44 +65,6 @@ static const char SQL_EV_INSERT[] =
 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 static const char SQL_EV_SHARED[] =
 "SELECT 1 FROM threads WHERE id=?1 AND visibility='shared'";
-
-/* ev_uuid - a random (version 4) UUID */
-static int ev_uuid(char out[37])
-{
-    unsigned char b[16];
-    size_t  got = 0;
-    ssize_t r;
-
-    while (got < sizeof(b)) {
-	if ((r = getrandom(b + got, sizeof(b) - got, 0)) < 0) {
-	    if (errno == EINTR)
-		continue;
-	    return -1;
-	}
-	got += (size_t) r;
-    }
-    b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-	     b[12], b[13], b[14], b[15]);
-    return 0;
-}
-
-/* ev_time - now as ISO 8601 UTC with milliseconds */
-static time_t ev_time(char *out, size_t outlen)
-{
-    struct timespec ts;
-    struct tm tm;
-    char    base[32];
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    if (gmtime_r(&ts.tv_sec, &tm) == NULL
-	|| strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-	snprintf(base, sizeof(base), "1970-01-01T00:00:00");
-    snprintf(out, outlen, "%.20s.%03dZ", base, (int) ((ts.tv_nsec / 1000000L) % 1000));
-    return ts.tv_sec;
-}
 
 /* ev_stmt - cached statement on c, else a fresh one on db */
 static sqlite3_stmt *ev_stmt(sqlite3 *db, sq_conn *c, const char *sql)
@@ -148,37 +112,20 @@ static int ev_add(sqlite3 *db, sq_conn *c, const char *type, const char *owner,
 		          sqlite3_int64 thread, sqlite3_int64 thread2, json_t *ids,
 		          json_t *content)
 {
-    char    uuid[37], when[64];
-    json_t *ev;
+    char    uuid[37];
     char   *text = NULL;
     sqlite3_stmt *st;
     time_t  now;
-    int     rc = SQLITE_NOMEM, shared = 0;
+    int     rc, shared = 0;
 
-    if (type == NULL || *type == 0 || (ids && !json_is_object(ids))
-	|| (content && !json_is_object(content)))
-	return SQLITE_MISUSE;
-    if (content && (shared = ev_shared(db, c, thread)) < 0)
+    if (content && json_is_object(content) && (shared = ev_shared(db, c, thread)) < 0)
 	return -shared;
-    if (ev_uuid(uuid) < 0) {
-	cs_error(NULL, "store: events: no random bytes for an event id: %m");
-	return SQLITE_ERROR;
-    }
-    now = ev_time(when, sizeof(when));
-    /* Our fields first and winning: a payload cannot forge id or type. */
-    if ((ev = json_pack("{s:s,s:s,s:s,s:s?}", "id", uuid, "type", type, "time", when,
-			"owner", owner)) == NULL)
-	return SQLITE_NOMEM;
-    if (ids && json_object_update_missing(ev, ids) < 0)
-	goto out;
-    /* V6: subject and participants only while the thread is shared. */
-    if (shared && json_object_update_missing(ev, content) < 0)
-	goto out;
-    if ((text = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII)) == NULL)
-	goto out;
+    if ((rc = cs_event_body(type, owner, ids, content, shared, uuid, &now, &text)) < 0)
+	return rc == CS_EVENT_MISUSE ? SQLITE_MISUSE : rc == CS_EVENT_NOMEM ? SQLITE_NOMEM
+	    : SQLITE_ERROR;
     if ((st = ev_stmt(db, c, SQL_EV_INSERT)) == NULL) {
-	rc = SQLITE_ERROR;
-	goto out;
+	free(text);
+	return SQLITE_ERROR;
     }
     sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
@@ -193,36 +140,15 @@ static int ev_add(sqlite3 *db, sq_conn *c, const char *type, const char *owner,
     rc = sqlite3_step(st);
     rc = rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(db);
     ev_release(c, st);
-out:
     free(text);
-    json_decref(ev);
     return rc;
-}
-
-/* sq_thread_num - "t<n>" or "<n>" to n; 0 if NULL or malformed */
-static sqlite3_int64 sq_thread_num(const char *s)
-{
-    sqlite3_int64 v = 0;
-
-    if (s == NULL)
-	return 0;
-    if (*s == 't')
-	s++;
-    if (*s == 0)
-	return 0;
-    for (; *s; s++) {
-	if (*s < '0' || *s > '9' || v > (INT64_MAX - 9) / 10)
-	    return 0;
-	v = v * 10 + (*s - '0');
-    }
-    return v;
 }
 
 /* sq_event_add - one event in the caller's transaction (see cs_store_sqlite.h) */
 int     sq_event_add(sqlite3 *db, const char *type, const char *owner,
 		             const char *thread_id, json_t *ids_payload, json_t *content_or_null)
 {
-    sqlite3_int64 thread = sq_thread_num(thread_id);
+    sqlite3_int64 thread = cs_thread_num(thread_id);
     int     rc;
 
     if (db == NULL || (thread_id && thread == 0)) {
@@ -392,43 +318,14 @@ void    sq_outbox_close(cs_outbox *base)
     free(ob);
 }
 
-/* blocked - is thread t in the set? */
-static int blocked(const sqlite3_int64 *v, size_t n, sqlite3_int64 t)
-{
-    if (t <= 0)
-	return 0;
-    for (size_t i = 0; i < n; i++)
-	if (v[i] == t)
-	    return 1;
-    return 0;
-}
-
-/* block - add thread t to the set */
-static int block(sqlite3_int64 **v, size_t *n, size_t *cap, sqlite3_int64 t)
-{
-    if (t <= 0 || blocked(*v, *n, t))
-	return 0;
-    if (*n == *cap) {
-	size_t  ncap = *cap ? 2 * *cap : 16;
-	sqlite3_int64 *nv = realloc(*v, ncap * sizeof(*nv));
-
-	if (nv == NULL)
-	    return -1;
-	*v = nv;
-	*cap = ncap;
-    }
-    (*v)[(*n)++] = t;
-    return 0;
-}
-
 /* sq_outbox_claim - the next events due, in order, none overtaking its thread */
 int     sq_outbox_claim(cs_outbox *base, time_t now, size_t max, size_t max_bytes,
 			        cs_event **out, size_t *n)
 {
     sq_outbox *ob = (sq_outbox *) base;
     sqlite3_stmt *st;
-    sqlite3_int64 *blk = NULL;
-    size_t  nblk = 0, cblk = 0, bytes = 0, scanned = 0;
+    cs_ids  blk = {0};
+    size_t  bytes = 0, scanned = 0;
     cs_event *ev = NULL;
     int     rc, step = SQLITE_DONE;
 
@@ -452,10 +349,8 @@ int     sq_outbox_claim(cs_outbox *base, time_t now, size_t max, size_t max_byte
 	size_t  len = (size_t) sqlite3_column_bytes(st, 6);
 	cs_event *e = &ev[*n];
 
-	if (sqlite3_column_int64(st, 5) > (sqlite3_int64) now || blocked(blk, nblk, t1)
-	    || blocked(blk, nblk, t2)) {
-	    /* Waiting: nothing later of its threads may overtake it. */
-	    if (block(&blk, &nblk, &cblk, t1) < 0 || block(&blk, &nblk, &cblk, t2) < 0) {
+	if (cs_event_waits(&blk, t1, t2, sqlite3_column_int64(st, 5), now)) {
+	    if (cs_event_hold(&blk, t1, t2) < 0) {
 		rc = CS_EINTERNAL;
 		break;
 	    }
@@ -463,12 +358,8 @@ int     sq_outbox_claim(cs_outbox *base, time_t now, size_t max, size_t max_byte
 	}
 	if (*n > 0 && bytes + len > max_bytes)
 	    break;
-	e->seq = sqlite3_column_int64(st, 0);
-	e->id = cs_strdup((const char *) sqlite3_column_text(st, 1));
-	e->type = cs_strdup((const char *) sqlite3_column_text(st, 2));
-	e->body = cs_strdup(body ? body : "{}");
-	e->attempts = sqlite3_column_int(st, 7);
-	if (e->id == NULL || e->type == NULL || e->body == NULL) {
+	if (cs_event_take(e, sqlite3_column_int64(st, 0), sq_col_text(st, 1), sq_col_text(st, 2),
+			  body, sqlite3_column_int(st, 7)) < 0) {
 	    (*n)++;
 	    rc = CS_EINTERNAL;
 	    break;
@@ -484,7 +375,7 @@ out:
 	cs_error(NULL, "store: events: claim: %s", sqlite3_errmsg(ob->c.db));
     sq_reset_all(&ob->c);
     sqlite3_exec(ob->c.db, "COMMIT", NULL, NULL, NULL);
-    free(blk);
+    cs_ids_free(&blk);
     if (rc != CS_OK || *n == 0) {
 	cs_store_events_free(ev, *n);
 	*n = 0;
@@ -552,56 +443,4 @@ int     sq_outbox_prune(cs_outbox *base, time_t sent_before, time_t any_before)
 	return CS_EINTERNAL;
     }
     return CS_OK;
-}
-
-/* sq_events_retry - parked events back to pending, due now */
-int     sq_events_retry(cs_store *cst, long *n)
-{
-    sq_store *s = cst->be;
-    sq_conn *c = &s->w;
-    int     rc;
-
-    *n = 0;
-    if (c->db == NULL)
-	return CS_EINTERNAL;
-    rc = sqlite3_exec(c->db, "UPDATE events SET state='pending', next_try=0, done_at=NULL"
-		      " WHERE state='failed'", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-	cs_error(NULL, "store: events retry: %s", sqlite3_errmsg(c->db));
-	return CS_EINTERNAL;
-    }
-    *n = (long) sqlite3_changes(c->db);
-    return CS_OK;
-}
-
-/* sq_events_stats - {"pending", "failed", "delivered"} */
-int     sq_events_stats(cs_store *cst, json_t **out)
-{
-    sq_store *s = cst->be;
-    sqlite3_stmt *st = NULL;
-    sqlite3_int64 v[3] = {0, 0, 0};
-    int     rc;
-
-    *out = NULL;
-    pthread_mutex_lock(&s->rlock);
-    rc = sqlite3_prepare_v2(s->r.db, "SELECT state, count(*) FROM events GROUP BY state",
-			    -1, &st, NULL);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-	const char *state = (const char *) sqlite3_column_text(st, 0);
-
-	if (state == NULL)
-	    continue;
-	v[strcmp(state, "pending") == 0 ? 0 : strcmp(state, "failed") == 0 ? 1 : 2] +=
-	    sqlite3_column_int64(st, 1);
-	rc = SQLITE_OK;
-    }
-    if (rc != SQLITE_DONE)
-	cs_error(NULL, "store: events stats: %s", sqlite3_errmsg(s->r.db));
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->rlock);
-    if (rc != SQLITE_DONE)
-	return CS_EINTERNAL;
-    *out = json_pack("{s:I,s:I,s:I}", "pending", (json_int_t) v[0], "failed",
-		     (json_int_t) v[1], "delivered", (json_int_t) v[2]);
-    return *out ? CS_OK : CS_EINTERNAL;
 }

@@ -59,36 +59,15 @@
 /* Application-specific. */
 #include "cs_store.h"
 #include "cs_store_impl.h"
+#include "cs_store_util.h"
 #include "cs_store_sqlite.h"
 #include "cs_store_rules.h"
+#include "cs_store_db.h"
+#include "cs_store_thread.h"
 
 #define SQ_W_BULK	0x01		/* cs_store.wflags: bulk settings made */
 
 /* A small set of thread ids (T1 lookups). */
-typedef struct sq_ids {
-    sqlite3_int64 *v;
-    size_t  n, cap;
-} sq_ids;
-
-/* ids_add - add a thread id once */
-static int ids_add(sq_ids *s, sqlite3_int64 id)
-{
-    for (size_t i = 0; i < s->n; i++)
-	if (s->v[i] == id)
-	    return 0;
-    if (s->n == s->cap) {
-	size_t  ncap = s->cap ? 2 * s->cap : 8;
-	sqlite3_int64 *nv = realloc(s->v, ncap * sizeof(*nv));
-
-	if (nv == NULL)
-	    return -1;
-	s->v = nv;
-	s->cap = ncap;
-    }
-    s->v[s->n++] = id;
-    return 0;
-}
-
 static const char SQL_COUNTER_INC[] = "UPDATE counters SET value=value+?2 WHERE name=?1";
 static const char SQL_COUNTER_NEXT[] =
 "UPDATE counters SET value=value+1 WHERE name=?1 RETURNING value";
@@ -126,7 +105,6 @@ static const char SQL_MERGE_DROP[] = "DELETE FROM threads WHERE owner=?1 AND id=
 /* Announced: its thread.merged event commits with it (X3). */
 static const char SQL_MERGE_NOTE[] =
 "INSERT INTO merges(owner, old_thread, new_thread, at, announced) VALUES(?1, ?2, ?3, ?4, 1)";
-static const char SQL_SET_VIS[] = "UPDATE threads SET visibility=?3 WHERE owner=?1 AND id=?2";
 static const char SQL_THREAD_NEW[] =
 "INSERT INTO threads(owner, id, subject, subject_norm, visibility, first_date, last_date,"
 " message_count, thread_index_root, created) VALUES(?1, ?2, ?3, ?4, 'private', ?5, ?5, 1, ?6, ?7)";
@@ -163,8 +141,6 @@ static const char SQL_PERSON_NEW[] =
 "INSERT INTO persons(id, name, origin, owner, created) VALUES(?1, ?2, 'bcc', ?3, ?4)";
 static const char SQL_PERSON_EMAIL[] =
 "INSERT INTO person_emails(email, person, owner) VALUES(?1, ?2, ?3)";
-static const char SQL_ACCESS_ADD[] =
-"INSERT OR IGNORE INTO access(user, kind, id) VALUES(?1, ?2, ?3)";
 static const char SQL_SAVEPOINT[] = "SAVEPOINT job";
 static const char SQL_RELEASE[] = "RELEASE job";
 
@@ -180,6 +156,7 @@ static const char SQL_RELEASE[] = "RELEASE job";
  */
 typedef struct sq_wctx {
     time_t  now;
+    int     rc;				/* the last copy's SQLite code */
     cs_strlist ensured;
     size_t  nown;
     struct {
@@ -221,24 +198,6 @@ static int one_int(sqlite3_stmt *st, sqlite3_int64 *v)
     return rc;
 }
 
-/* one_text - first column of the first row, copied into out */
-static int one_text(sqlite3_stmt *st, char *out, size_t outlen)
-{
-    int     rc;
-
-    if (st == NULL)
-	return SQLITE_ERROR;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-	const unsigned char *t = sqlite3_column_text(st, 0);
-
-	snprintf(out, outlen, "%s", t ? (const char *) t : "");
-	rc = SQLITE_OK;
-    }
-    sqlite3_reset(st);
-    return rc;
-}
-
 /* counter_next - the next value of a global id sequence */
 static int counter_next(sq_conn *c, const char *name, sqlite3_int64 *v)
 {
@@ -268,32 +227,17 @@ static sqlite3_stmt *owner_pair(sq_conn *c, const char *sql, const char *owner,
     return st;
 }
 
-/* strcmp_p - qsort comparator for strings */
-static int strcmp_p(const void *a, const void *b)
+/* sq_wrc - the SQLite code of a failure in code written once (cs_store_thread.c) */
+static int sq_wrc(sq_conn *c)
 {
-    return strcmp(*(char *const *) a, *(char *const *) b);
-}
+    int     rc = sqlite3_errcode(c->db);
 
-/* own_load - an owner's own addresses into a list */
-static int own_load(sq_conn *c, const char *owner, cs_strlist *own)
-{
-    sqlite3_stmt *st;
-    int     step;
-
-    if ((st = sq_stmt(c, SQL_OWN_ADDRS)) == NULL)
-	return SQLITE_ERROR;
-    sq_bind_str(st, 1, owner);
-    while ((step = sqlite3_step(st)) == SQLITE_ROW)
-	if (cs_strlist_add(own, (const char *) sqlite3_column_text(st, 0)) < 0) {
-	    step = SQLITE_NOMEM;
-	    break;
-	}
-    sqlite3_reset(st);
-    return step == SQLITE_DONE ? SQLITE_OK : step;
+    return rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_ERROR : rc;
 }
 
 /* own_addrs - an owner's own addresses, looked up once per group */
-static int own_addrs(sq_conn *c, sq_wctx *x, const char *owner, const cs_strlist **out)
+static int own_addrs(cs_store *cst, sq_conn *c, sq_wctx *x, const char *owner,
+		             const cs_strlist **out)
 {
     cs_strlist own = {0};
     size_t  i;
@@ -306,7 +250,8 @@ static int own_addrs(sq_conn *c, sq_wctx *x, const char *owner, const cs_strlist
 	}
     if (x->nown == SQ_OWNERS_MAX)		/* many owners: start over */
 	wctx_forget_own(x);
-    if ((rc = own_load(c, owner, &own)) != SQLITE_OK) {
+    if (cs_wt_own_addrs(cst, CS_DB_W, owner, &own) < 0) {
+	rc = sq_wrc(c);
 	cs_strlist_free(&own);
 	return rc;
     }
@@ -317,221 +262,6 @@ static int own_addrs(sq_conn *c, sq_wctx *x, const char *owner, const cs_strlist
     x->own[x->nown].addrs = own;
     *out = &x->own[x->nown++].addrs;
     return SQLITE_OK;
-}
-
-/* outside_key - digest of the participants that are not the owner's */
-static int outside_key(const cs_strlist *own, const cs_store_job *job, char hex[65])
-{
-    char  **v = NULL;
-    size_t  i, n = 0;
-    cs_buf  b = {0};
-    int     rc = SQLITE_OK;
-
-    if (job->participants.n && (v = calloc(job->participants.n, sizeof(*v))) == NULL)
-	rc = SQLITE_NOMEM;
-    for (i = 0; rc == SQLITE_OK && i < job->participants.n; i++)
-	if (!cs_strlist_contains(own, job->participants.v[i]))
-	    v[n++] = job->participants.v[i];
-    if (rc == SQLITE_OK) {
-	if (n)
-	    qsort(v, n, sizeof(*v), strcmp_p);
-	cs_buf_append(&b, "", 0);
-	for (i = 0; i < n; i++)
-	    if (cs_buf_appendf(&b, "%s\n", v[i]) < 0)
-		rc = SQLITE_NOMEM;
-	if (rc == SQLITE_OK)
-	    cs_sha256_hex(b.data ? b.data : "", b.len, hex);
-    }
-    cs_buf_free(&b);
-    free(v);
-    return rc;
-}
-
-/* ref_threads - T1: threads holding or naming any of the message's ids */
-static int ref_threads(sq_conn *c, const char *owner, const cs_store_job *job, sq_ids *found)
-{
-    sqlite3_stmt *st;
-    sqlite3_int64 t = 0;
-    int     rc;
-
-    for (size_t i = 0; i < job->msgids.n; i++) {
-	if ((st = sq_stmt(c, SQL_MSGID_THREAD)) == NULL)
-	    return SQLITE_ERROR;
-	sq_bind_str(st, 1, owner);
-	sq_bind_str(st, 2, job->msgids.v[i]);
-	rc = one_int(st, &t);
-	if (rc == SQLITE_OK) {
-	    if (ids_add(found, t) < 0)
-		return SQLITE_NOMEM;
-	} else if (rc != SQLITE_DONE)
-	    return rc;
-    }
-    return SQLITE_OK;
-}
-
-/* heuristic_thread - T1 fallbacks: Thread-Index root, then subject+participants */
-static int heuristic_thread(sq_conn *c, const char *owner, const cs_store_job *job,
-			            const char *okey, sqlite3_int64 *thread)
-{
-    sqlite3_stmt *st;
-    int     rc;
-
-    *thread = 0;
-    if (job->thread_index_root && *job->thread_index_root) {
-	if ((st = sq_stmt(c, SQL_TINDEX)) == NULL)
-	    return SQLITE_ERROR;
-	sq_bind_str(st, 1, owner);
-	sq_bind_str(st, 2, job->thread_index_root);
-	if ((rc = one_int(st, thread)) != SQLITE_DONE)
-	    return rc;
-    }
-    if (job->subject_norm == NULL || *job->subject_norm == 0)
-	return SQLITE_OK;			/* never on an empty subject */
-    if ((st = sq_stmt(c, SQL_SUBJECT)) == NULL)
-	return SQLITE_ERROR;
-    sq_bind_str(st, 1, owner);
-    sq_bind_str(st, 2, job->subject_norm);
-    sq_bind_str(st, 3, okey);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64) job->sort_date - CS_STORE_JOIN_WINDOW);
-    sqlite3_bind_int64(st, 5, (sqlite3_int64) job->sort_date + CS_STORE_JOIN_WINDOW);
-    rc = one_int(st, thread);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-/* find_thread - the T1 decision; *how: 0 none, 1 references, 2 heuristic */
-static int find_thread(sq_conn *c, const char *owner, const cs_store_job *job,
-		               const char *okey, sq_ids *found, sqlite3_int64 *thread, int *how)
-{
-    int     rc;
-
-    *how = 0;
-    *thread = 0;
-    if ((rc = ref_threads(c, owner, job, found)) != SQLITE_OK)
-	return rc;
-    if (found->n) {
-	/* The oldest thread (lowest id) survives a merge. */
-	*thread = found->v[0];
-	for (size_t i = 1; i < found->n; i++)
-	    if (found->v[i] < *thread)
-		*thread = found->v[i];
-	*how = 1;
-	return SQLITE_OK;
-    }
-    if ((rc = heuristic_thread(c, owner, job, okey, thread)) != SQLITE_OK)
-	return rc;
-    if (*thread)
-	*how = 2;
-    return SQLITE_OK;
-}
-
-/* tid - a thread's text id */
-static void tid(char *out, size_t outlen, sqlite3_int64 t)
-{
-    snprintf(out, outlen, "t%lld", (long long) t);
-}
-
-/* thread_event - an X3 event about one thread: its id plus ids (both taken) */
-static int thread_event(sq_conn *c, const char *type, const char *owner, sqlite3_int64 thread,
-			        sqlite3_int64 thread2, json_t *ids, json_t *content)
-{
-    char    t[32];
-    json_t *all;
-    int     rc = SQLITE_NOMEM;
-
-    /* The thread first: every thread event reads the same way. */
-    tid(t, sizeof(t), thread);
-    if (ids && (all = json_pack("{s:s}", "thread", t)) != NULL) {
-	if (json_object_update_missing(all, ids) == 0)
-	    rc = sq_event_add_c(c, type, owner, thread, thread2, all, content);
-	json_decref(all);
-    }
-    json_decref(ids);
-    json_decref(content);
-    return rc;
-}
-
-/* merge_threads - fold every found thread into target (T1, V3, V7) */
-static int merge_threads(sq_conn *c, const char *owner, const sq_ids *found,
-			         sqlite3_int64 target, time_t now)
-{
-    char    vis[16], set0[4096], set[4096], from[32], into[32];
-    int    *was, shared, same = 1, rc = SQLITE_OK;
-    sqlite3_int64 old;
-    size_t  i;
-
-    if ((was = calloc(found->n, sizeof(*was))) == NULL)
-	return SQLITE_NOMEM;
-    /*
-     * V3: every merged thread's visibility and links, the decision in
-     * cs_store_rules.c. Link sets too long to compare here count as
-     * different: privacy is the safe side.
-     */
-    for (i = 0; i < found->n; i++) {
-	rc = one_text(owner_pair(c, SQL_THREAD_VIS, owner, found->v[i], 0), vis, sizeof(vis));
-	if (rc != SQLITE_OK)
-	    goto out;
-	was[i] = strcmp(vis, "shared") == 0;
-	rc = one_text(owner_pair(c, SQL_THREAD_LINKSET, owner, found->v[i], 0),
-		      i ? set : set0, sizeof(set));
-	if (rc != SQLITE_OK)
-	    goto out;
-	if (strlen(i ? set : set0) >= sizeof(set) - 1 || (i && strcmp(set, set0) != 0))
-	    same = 0;
-    }
-    shared = cs_rule_merge_shared(was, found->n, same);
-    for (i = 0; i < found->n; i++) {
-	if ((old = found->v[i]) == target)
-	    continue;
-	/* V7: a shared thread folded into a private one went private. */
-	if (cs_rule_merge_changed(was[i], shared)
-	    && (rc = thread_event(c, "thread.visibility_changed", owner, old, 0,
-				  json_pack("{s:s}", "visibility", "private"),
-				  NULL)) != SQLITE_OK)
-	    goto out;
-	if ((rc = sq_run(owner_pair(c, SQL_MERGE_LINKS, owner, old, target))) != SQLITE_OK
-	    || (rc = sq_run(owner_pair(c, SQL_MERGE_MSGS, owner, old, target))) != SQLITE_OK
-	    || (rc = sq_run(owner_pair(c, SQL_MERGE_IDS, owner, old, target))) != SQLITE_OK
-	    || (rc = sq_run(owner_pair(c, SQL_MERGE_COUNTS, owner, old, target))) != SQLITE_OK
-	    || (rc = sq_run(owner_pair(c, SQL_MERGE_DROP, owner, old, 0))) != SQLITE_OK)
-	    goto out;
-	{
-	    sqlite3_stmt *st = owner_pair(c, SQL_MERGE_NOTE, owner, old, target);
-
-	    if (st == NULL) {
-		rc = SQLITE_ERROR;
-		goto out;
-	    }
-	    sqlite3_bind_int64(st, 4, (sqlite3_int64) now);
-	    if ((rc = sq_run(st)) != SQLITE_OK)
-		goto out;
-	}
-	/* X3: which id became which, ordered after both threads' events. */
-	tid(from, sizeof(from), old);
-	tid(into, sizeof(into), target);
-	if ((rc = thread_event(c, "thread.merged", owner, target, old,
-			       json_pack("{s:s,s:s}", "from", from, "into", into),
-			       NULL)) != SQLITE_OK)
-	    goto out;
-    }
-    {
-	sqlite3_stmt *st = owner_pair(c, SQL_SET_VIS, owner, target, 0);
-
-	if (st == NULL) {
-	    rc = SQLITE_ERROR;
-	    goto out;
-	}
-	sq_bind_str(st, 3, shared ? "shared" : "private");
-	if ((rc = sq_run(st)) != SQLITE_OK)
-	    goto out;
-    }
-    /* V3, V5, V7: the surviving thread, if it was shared, is private now. */
-    for (i = 0; i < found->n; i++)
-	if (found->v[i] == target && cs_rule_merge_changed(was[i], shared))
-	    rc = thread_event(c, "thread.visibility_changed", owner, target, 0,
-			      json_pack("{s:s}", "visibility", "private"), NULL);
-out:
-    free(was);
-    return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
 }
 
 /* raw_small - a raw message of one chunk at most, bound in one INSERT */
@@ -622,147 +352,43 @@ static int raw_store(sq_conn *c, cs_store_job *job, sqlite3_int64 *raw_id)
     return rc;
 }
 
-/* link_person - T3 for one person of an address: it and its one open deal */
-static int link_person(sq_conn *c, const char *owner, sqlite3_int64 thread, const char *person)
-{
-    sqlite3_stmt *st;
-    char    deal[512];
-    int     rc, ndeals = 0, step;
-
-    if ((st = sq_stmt(c, SQL_LINK_ADD)) == NULL)
-	return SQLITE_ERROR;
-    sq_bind_str(st, 1, owner);
-    sqlite3_bind_int64(st, 2, thread);
-    sq_bind_str(st, 3, "person");
-    sq_bind_str(st, 4, person);
-    if ((rc = sq_run(st)) != SQLITE_OK)
-	return rc;
-    if (sqlite3_changes(c->db) > 0
-	&& (rc = thread_event(c, "thread.linked", owner, thread, 0,
-			      json_pack("{s:s,s:s}", "person", person, "origin", "auto"),
-			      NULL)) != SQLITE_OK)
-	return rc;
-    if ((st = sq_stmt(c, SQL_LINK_DEALS)) == NULL)
-	return SQLITE_ERROR;
-    sq_bind_str(st, 1, owner);
-    sq_bind_str(st, 2, person);
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-	if (ndeals++ == 0)
-	    snprintf(deal, sizeof(deal), "%s", (const char *) sqlite3_column_text(st, 0));
-    }
-    sqlite3_reset(st);
-    if (step != SQLITE_DONE)
-	return step;
-    if (ndeals != 1)
-	return SQLITE_OK;			/* none, or ambiguous: no deal */
-    if ((st = sq_stmt(c, SQL_LINK_ADD)) == NULL)
-	return SQLITE_ERROR;
-    sq_bind_str(st, 1, owner);
-    sqlite3_bind_int64(st, 2, thread);
-    sq_bind_str(st, 3, "deal");
-    sq_bind_str(st, 4, deal);
-    if ((rc = sq_run(st)) != SQLITE_OK || sqlite3_changes(c->db) == 0)
-	return rc;
-    return thread_event(c, "thread.linked", owner, thread, 0,
-			json_pack("{s:s,s:s}", "deal", deal, "origin", "auto"), NULL);
-}
-
 /*
  * link_address - T3 for one address: every person with it that the
  * owner may access (K5: the CRM's and the owner's own may both exist)
  */
-static int link_address(sq_conn *c, const char *owner, sqlite3_int64 thread, const char *addr)
+/* sq_merge_rows - T1: move one thread's rows into another, note the merge */
+int     sq_merge_rows(cs_store *cst, const char *owner, long long old, long long target,
+		              time_t now)
 {
+    sq_conn *c = &((sq_store *) cst->be)->w;
     sqlite3_stmt *st;
-    cs_strlist persons = {0};
-    int     rc = SQLITE_OK, step;
 
-    if ((st = sq_stmt(c, SQL_LINK_PERSON)) == NULL)
-	return SQLITE_ERROR;
-    sq_bind_str(st, 1, owner);
-    sq_bind_str(st, 2, addr);
-    /* Read them all first: linking reuses cached statements. */
-    while ((step = sqlite3_step(st)) == SQLITE_ROW)
-	if (cs_strlist_add(&persons, (const char *) sqlite3_column_text(st, 0)) < 0) {
-	    rc = SQLITE_NOMEM;
-	    break;
-	}
-    sqlite3_reset(st);
-    if (rc == SQLITE_OK && step != SQLITE_DONE)
-	rc = step;
-    for (size_t i = 0; rc == SQLITE_OK && i < persons.n; i++)
-	rc = link_person(c, owner, thread, persons.v[i]);
-    cs_strlist_free(&persons);
-    return rc;
+    if (sq_run(owner_pair(c, SQL_MERGE_LINKS, owner, old, target)) != SQLITE_OK
+	|| sq_run(owner_pair(c, SQL_MERGE_MSGS, owner, old, target)) != SQLITE_OK
+	|| sq_run(owner_pair(c, SQL_MERGE_IDS, owner, old, target)) != SQLITE_OK
+	|| sq_run(owner_pair(c, SQL_MERGE_COUNTS, owner, old, target)) != SQLITE_OK
+	|| sq_run(owner_pair(c, SQL_MERGE_DROP, owner, old, 0)) != SQLITE_OK
+	|| (st = owner_pair(c, SQL_MERGE_NOTE, owner, old, target)) == NULL)
+	return -1;
+    sqlite3_bind_int64(st, 4, (sqlite3_int64) now);
+    return sq_run(st) == SQLITE_OK ? 0 : -1;
 }
 
-/* link_thread - T3 for every participant of the copy, on a private thread */
-static int link_thread(cs_store *cst, sq_conn *c, const cs_store_job *job,
-		               const cs_store_jcopy *cp, sqlite3_int64 thread)
-{
-    char    norm[CS_ADDR_MAX + 1], vis[16];
-    size_t  i;
-    int     rc;
-
-    rc = one_text(owner_pair(c, SQL_THREAD_VIS, cp->user, thread, 0), vis, sizeof(vis));
-    if (rc != SQLITE_OK)
-	return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
-    if (!cs_rule_auto_links(vis))
-	return SQLITE_OK;			/* shared: the owner's hand only */
-    for (i = 0; i < job->participants.n; i++)
-	if ((rc = link_address(c, cp->user, thread, job->participants.v[i])) != SQLITE_OK)
-	    return rc;
-    /* Envelope-only recipients this copy keeps are participants too. */
-    for (i = 0; i < cp->env_rcpts.n; i++)
-	if (cs_store_normalize(cst, cp->env_rcpts.v[i], norm, sizeof(norm)) == 0
-	    && !cs_strlist_contains(&job->participants, norm)
-	    && (rc = link_address(c, cp->user, thread, norm)) != SQLITE_OK)
-	    return rc;
-    return SQLITE_OK;
-}
-
-/* add_list - append a stored JSON address list to participants */
-static int add_list(json_t *participants, const char *text)
-{
-    json_t *arr = text ? json_loads(text, 0, NULL) : NULL;
-    int     rc = 0;
-
-    if (json_is_array(arr))
-	rc = json_array_extend(participants, arr);
-    json_decref(arr);
-    return rc;
-}
-
-/* message_event - X3 message.added; subject and participants only if shared (V6) */
-static int message_event(sq_conn *c, const cs_store_job *job, const char *owner,
-			         sqlite3_int64 thread, sqlite3_int64 msg, sqlite3_int64 count,
-			         int new_thread)
-{
-    json_t *content = NULL, *parts;
-    char    m[32];
-
-    snprintf(m, sizeof(m), "m%lld", (long long) msg);
-    /*
-     * Building content costs JSON parsing: only for a shared thread. A
-     * thread made for this message is private (V1): no need to ask.
-     */
-    if (!new_thread && sq_event_shared(c, thread)) {
-	if ((parts = json_array()) == NULL)
-	    return SQLITE_NOMEM;
-	if (add_list(parts, job->from_json) < 0 || add_list(parts, job->to_json) < 0
-	    || add_list(parts, job->cc_json) < 0) {
-	    json_decref(parts);
-	    return SQLITE_NOMEM;
-	}
-	/* "o" takes parts even when packing fails. */
-	if ((content = json_pack("{s:s?,s:o}", "subject", job->subject,
-				 "participants", parts)) == NULL)
-	    return SQLITE_NOMEM;
-    }
-    return thread_event(c, "message.added", owner, thread, 0,
-			json_pack("{s:s,s:I}", "message", m, "message_count", (json_int_t) count),
-			content);
-}
+/* The write path's SQL for cs_store_thread.c. */
+const struct cs_sql_write sq_sql_write = {
+    .own_addrs = SQL_OWN_ADDRS,
+    .msgid_thread = SQL_MSGID_THREAD,
+    .tindex = SQL_TINDEX,
+    .subject = SQL_SUBJECT,
+    .thread_vis = SQL_THREAD_VIS,
+    .thread_linkset = SQL_THREAD_LINKSET,
+    .link_auto = SQL_LINK_ADD,
+    .link_deals = SQL_LINK_DEALS,
+    .link_person = SQL_LINK_PERSON,
+    .ev_shared = "SELECT 1 FROM threads WHERE id=?1 AND visibility='shared'",
+    .user_ensure = SQL_USER_ENSURE,
+    .k2_person = SQL_PERSON_BY_EMAIL,
+};
 
 /* user_ensure - the owner's users row, once per group */
 static int user_ensure(sq_conn *c, sq_wctx *x, const char *owner)
@@ -792,7 +418,7 @@ static int store_copy(cs_store *cst, sq_conn *c, sq_wctx *x, cs_store_job *job, 
     const cs_strlist *own;
     sqlite3_stmt *st;
     sqlite3_int64 thread, msg, one, count = 1;
-    sq_ids  found = {0};
+    cs_ids  found = {0};
     char    okey[65];
     int     rc, how;
     size_t  i;
@@ -812,16 +438,19 @@ static int store_copy(cs_store *cst, sq_conn *c, sq_wctx *x, cs_store_job *job, 
     } else if (rc != SQLITE_DONE)
 	return rc;
 
-    if ((rc = own_addrs(c, x, owner, &own)) != SQLITE_OK
-	|| (rc = outside_key(own, job, okey)) != SQLITE_OK
-	|| (rc = find_thread(c, owner, job, okey, &found, &thread, &how)) != SQLITE_OK)
+    if ((rc = own_addrs(cst, c, x, owner, &own)) != SQLITE_OK
+	|| (rc = cs_wt_outside_key(own, job, okey) < 0 ? SQLITE_NOMEM : SQLITE_OK) != SQLITE_OK
+	|| (rc = cs_wt_find(cst, CS_DB_W, owner, job, okey, &found, &thread, &how) < 0
+	    ? sq_wrc(c) : SQLITE_OK) != SQLITE_OK)
 	goto out;
     if (how == 0 && cp->conditional) {
 	*result = CS_COPY_SKIPPED;
 	goto out;
     }
-    if (found.n > 1 && (rc = merge_threads(c, owner, &found, thread, x->now)) != SQLITE_OK)
+    if (found.n > 1 && cs_wt_merge(cst, owner, &found, thread, x->now) < 0) {
+	rc = sq_wrc(c);
 	goto out;
+    }
     if (how == 0) {
 	/*
 	 * V1: a new thread is private. It is made with this message
@@ -841,8 +470,8 @@ static int store_copy(cs_store *cst, sq_conn *c, sq_wctx *x, cs_store_job *job, 
 	sq_bind_str(st, 6, job->thread_index_root);
 	sqlite3_bind_int64(st, 7, (sqlite3_int64) x->now);
 	if ((rc = sq_run(st)) != SQLITE_OK
-	    || (rc = thread_event(c, "thread.created", owner, thread, 0, json_object(),
-				  NULL)) != SQLITE_OK)
+	    || (rc = cs_wt_event(cst, "thread.created", owner, thread, 0, json_object(),
+				 NULL) < 0 ? sq_wrc(c) : SQLITE_OK) != SQLITE_OK)
 	    goto out;
     }
     if (*raw_id == 0 && (rc = raw_store(c, job, raw_id)) != SQLITE_OK)
@@ -909,9 +538,11 @@ static int store_copy(cs_store *cst, sq_conn *c, sq_wctx *x, cs_store_job *job, 
 	    goto out;
 	}
     }
-    if ((rc = message_event(c, job, owner, thread, msg, count, how == 0)) != SQLITE_OK
-	|| (rc = link_thread(cst, c, job, cp, thread)) != SQLITE_OK)
+    if (cs_wt_message_event(cst, job, owner, thread, msg, count, how == 0) < 0
+	|| cs_wt_link(cst, job, cp, thread) < 0) {
+	rc = sq_wrc(c);
 	goto out;
+    }
     *result = CS_COPY_STORED;
 out:
     free(found.v);
@@ -923,90 +554,37 @@ out:
  * unless the owner may already access one; one with that address that
  * the owner may not access is neither shown nor shared (K5)
  */
-static int store_contact(sq_conn *c, const cs_store_jcontact *k, time_t now)
+/* sq_bcc_person - K2: a "bcc-N" person and its address, the owner's */
+int     sq_bcc_person(cs_store *cst, const char *owner, const char *email, const char *name,
+		              time_t now, char *id, size_t idlen)
 {
+    sq_conn *c = &((sq_store *) cst->be)->w;
     sqlite3_stmt *st;
-    char    email[CS_ADDR_MAX + 1], id[32], name[1024];
     sqlite3_int64 n;
-    int     rc;
 
-    if (strlen(k->address) >= sizeof(email) || strchr(k->address, '@') == NULL)
-	return SQLITE_OK;			/* not an address: no contact */
-    snprintf(email, sizeof(email), "%s", k->address);
-    cs_lowercase(email);
-    if ((st = sq_stmt(c, SQL_USER_ENSURE)) == NULL)
-	return SQLITE_ERROR;
-    sq_bind_str(st, 1, k->owner);
-    if ((rc = sq_run(st)) != SQLITE_OK)
-	return rc;
-    if ((st = sq_stmt(c, SQL_PERSON_BY_EMAIL)) == NULL)
-	return SQLITE_ERROR;
-    sq_bind_str(st, 1, email);
-    sq_bind_str(st, 2, k->owner);
-    if ((rc = one_text(st, id, sizeof(id))) != SQLITE_DONE)
-	return rc;				/* K2: already a person the sender may access */
-    if ((rc = counter_next(c, "person", &n)) != SQLITE_OK)
-	return rc;
-    snprintf(id, sizeof(id), "bcc-%lld", (long long) n);
-    if ((st = sq_stmt(c, SQL_PERSON_NEW)) == NULL)
-	return SQLITE_ERROR;
+    if (counter_next(c, "person", &n) != SQLITE_OK || (st = sq_stmt(c, SQL_PERSON_NEW)) == NULL)
+	return -1;
+    snprintf(id, idlen, "bcc-%lld", (long long) n);
     sq_bind_str(st, 1, id);
-    sq_bind_str(st, 2, cs_rule_person_name(k->name, NULL, email, name, sizeof(name)));
-    sq_bind_str(st, 3, k->owner);
+    sq_bind_str(st, 2, name);
+    sq_bind_str(st, 3, owner);
     sqlite3_bind_int64(st, 4, (sqlite3_int64) now);
-    rc = sq_run(st);
-    if (rc != SQLITE_OK)
-	return rc;
-    if ((st = sq_stmt(c, SQL_PERSON_EMAIL)) == NULL)
-	return SQLITE_ERROR;
+    if (sq_run(st) != SQLITE_OK || (st = sq_stmt(c, SQL_PERSON_EMAIL)) == NULL)
+	return -1;
     sq_bind_str(st, 1, email);
     sq_bind_str(st, 2, id);
-    sq_bind_str(st, 3, k->owner);
-    if ((rc = sq_run(st)) != SQLITE_OK)
-	return rc;
-    if ((st = sq_stmt(c, SQL_ACCESS_ADD)) == NULL)
-	return SQLITE_ERROR;
-    sq_bind_str(st, 1, k->owner);
-    sq_bind_str(st, 2, "person");
-    sq_bind_str(st, 3, id);
-    if ((rc = sq_run(st)) != SQLITE_OK)
-	return rc;
-    /* X3: a person is no thread's content; SPEC gives its name and address. */
-    {
-	json_t *ids = json_pack("{s:s,s:s,s:s}", "person", id, "name", name,
-				"address", email);
-
-	if (ids == NULL)
-	    return SQLITE_NOMEM;
-	rc = sq_event_add_c(c, "person.created", k->owner, 0, 0, ids, NULL);
-	json_decref(ids);
-	return rc;
-    }
+    sq_bind_str(st, 3, owner);
+    return sq_run(st) == SQLITE_OK ? 1 : -1;
 }
 
-/* store_job - contacts first (so the sender's copy links them), then copies */
-static int store_job(cs_store *cst, sq_conn *c, sq_wctx *x, cs_store_job *job)
+/* copy - cs_wt_job's call for one copy; its SQLite code kept in the context */
+static int copy(cs_store *cst, void *ctx, cs_store_job *job, size_t i, long long *raw_id,
+		        int *result)
 {
-    sqlite3_int64 raw_id = 0;
-    size_t  i;
-    int     rc;
+    sq_wctx *x = ctx;
 
-    for (i = 0; i < job->ncontacts; i++)
-	if ((rc = store_contact(c, &job->contacts[i], x->now)) != SQLITE_OK)
-	    return rc;
-    for (i = 0; i < job->ncopies; i++)
-	if ((rc = store_copy(cst, c, x, job, i, &raw_id, &job->results[i])) != SQLITE_OK)
-	    return rc;
-    return SQLITE_OK;
-}
-
-/* fail_all - the whole group is lost: every waiter hears so */
-static void fail_all(cs_store_job **jobs, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-	jobs[i]->rc = CS_EINTERNAL;
-	memset(jobs[i]->results, 0, jobs[i]->ncopies * sizeof(int));
-    }
+    x->rc = store_copy(cst, &((sq_store *) cst->be)->w, x, job, i, raw_id, result);
+    return x->rc == SQLITE_OK ? 0 : -1;
 }
 
 /* A store that is down fails every group: log that once a minute (C1). */
@@ -1025,7 +603,7 @@ int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
     memset(&x, 0, sizeof(x));
     x.now = time(NULL);
     if (c->db == NULL) {
-	fail_all(jobs, n);
+	cs_jobs_fail_all(jobs, n);
 	return CS_EINTERNAL;
     }
     /*
@@ -1044,14 +622,16 @@ int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
     if ((rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {
 	cs_log_limited(&group_fail_log, 60, CS_LOG_ERROR, jobs[0]->queue_id,
 		       "store: begin: %s", sqlite3_errmsg(c->db));
-	fail_all(jobs, n);
+	cs_jobs_fail_all(jobs, n);
 	return CS_EINTERNAL;
     }
     for (i = 0; i < n; i++) {
 	/* Prepared once: two statements per record, parsed once. */
 	if ((rc = sq_run(sq_stmt(c, SQL_SAVEPOINT))) != SQLITE_OK)
 	    goto group_fail;
-	rc = store_job(cst, c, &x, jobs[i]);
+	x.rc = SQLITE_OK;
+	if ((rc = cs_wt_job(cst, jobs[i], x.now, copy, &x)) < 0)
+	    rc = x.rc != SQLITE_OK ? x.rc : sq_wrc(c);
 	sq_reset_all(c);
 	if (rc == SQLITE_OK) {
 	    if ((rc = sq_run(sq_stmt(c, SQL_RELEASE))) != SQLITE_OK)
@@ -1096,36 +676,6 @@ group_fail:
 		   "store: group of %zu record(s) rolled back: %s", n, sqlite3_errmsg(c->db));
     sq_reset_all(c);
     sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-    fail_all(jobs, n);
+    cs_jobs_fail_all(jobs, n);
     return CS_EINTERNAL;
-}
-
-/* sq_joins_thread - would this message join a thread of user's? (read side) */
-int     sq_joins_thread(cs_store *cst, const char *user, const cs_store_job *job)
-{
-    sq_store *s = cst->be;
-    sq_conn *c = &s->r;
-    sq_ids  found = {0};
-    sqlite3_int64 thread;
-    char    okey[65];
-    int     rc, how = 0;
-
-    pthread_mutex_lock(&s->rlock);
-    if ((rc = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL)) == SQLITE_OK) {
-	cs_strlist own = {0};
-
-	if ((rc = own_load(c, user, &own)) == SQLITE_OK
-	    && (rc = outside_key(&own, job, okey)) == SQLITE_OK)
-	    rc = find_thread(c, user, job, okey, &found, &thread, &how);
-	cs_strlist_free(&own);
-	sq_reset_all(c);
-	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-    }
-    pthread_mutex_unlock(&s->rlock);
-    free(found.v);
-    if (rc != SQLITE_OK) {
-	cs_error(NULL, "store: thread lookup: %s", sqlite3_errstr(rc));
-	return CS_EINTERNAL;
-    }
-    return how != 0;
 }

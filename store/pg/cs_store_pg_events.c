@@ -49,6 +49,8 @@
 /* Application-specific. */
 #include "cs_store.h"
 #include "cs_store_impl.h"
+#include "cs_store_util.h"
+#include "cs_store_event.h"
 #include "cs_store_pg.h"
 
 #define PG_SCAN_MAX	20000		/* pending rows looked at per claim */
@@ -67,44 +69,6 @@ static const char SQL_EV_INSERT[] =
 " VALUES($1, $2, $3, $4::bigint, $5::bigint, $6, $7)";
 static const char SQL_EV_SHARED[] =
 "SELECT 1 FROM threads WHERE id=$1 AND visibility='shared'";
-
-/* ev_uuid - a random (version 4) UUID */
-static int ev_uuid(char out[37])
-{
-    unsigned char b[16];
-    size_t  got = 0;
-    ssize_t r;
-
-    while (got < sizeof(b)) {
-	if ((r = getrandom(b + got, sizeof(b) - got, 0)) < 0) {
-	    if (errno == EINTR)
-		continue;
-	    return -1;
-	}
-	got += (size_t) r;
-    }
-    b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-	     b[12], b[13], b[14], b[15]);
-    return 0;
-}
-
-/* ev_time - now as ISO 8601 UTC with milliseconds */
-static time_t ev_time(char *out, size_t outlen)
-{
-    struct timespec ts;
-    struct tm tm;
-    char    base[32];
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    if (gmtime_r(&ts.tv_sec, &tm) == NULL
-	|| strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-	snprintf(base, sizeof(base), "1970-01-01T00:00:00");
-    snprintf(out, outlen, "%.20s.%03dZ", base, (int) ((ts.tv_nsec / 1000000L) % 1000));
-    return ts.tv_sec;
-}
 
 /* pg_event_shared - 1 if the thread is shared now, 0 if not, -1 error */
 int     pg_event_shared(pg_conn *c, long long thread)
@@ -125,42 +89,25 @@ int     pg_event_shared(pg_conn *c, long long thread)
 int     pg_event_add(pg_conn *c, const char *type, const char *owner, long long thread,
 		             long long thread2, json_t *ids, json_t *content)
 {
-    char    uuid[37], when[64], t1[24], t2[24];
-    json_t *ev;
+    char    uuid[37], t1[24], t2[24];
     char   *text = NULL;
     time_t  now;
-    int     rc = -1, shared = 0;
+    int     rc, shared = 0;
 
     c->state[0] = 0;
-    snprintf(c->msg, sizeof(c->msg), "event %s: out of memory", type ? type : "?");
-    if (type == NULL || *type == 0 || (ids && !json_is_object(ids))
-	|| (content && !json_is_object(content)))
+    if (content && json_is_object(content) && (shared = pg_event_shared(c, thread)) < 0)
 	return -1;
-    if (content && (shared = pg_event_shared(c, thread)) < 0)
-	return -1;
-    if (ev_uuid(uuid) < 0) {
-	snprintf(c->msg, sizeof(c->msg), "no random bytes for an event id");
+    if ((rc = cs_event_body(type, owner, ids, content, shared, uuid, &now, &text)) < 0) {
+	snprintf(c->msg, sizeof(c->msg), "event %s: %s", type ? type : "?",
+		 rc == CS_EVENT_NORANDOM ? "no random bytes for an event id"
+		 : rc == CS_EVENT_MISUSE ? "bad payload" : "out of memory");
 	return -1;
     }
-    now = ev_time(when, sizeof(when));
-    /* Our fields first and winning: a payload cannot forge id or type. */
-    if ((ev = json_pack("{s:s,s:s,s:s,s:s?}", "id", uuid, "type", type, "time", when,
-			"owner", owner)) == NULL)
-	return -1;
-    if (ids && json_object_update_missing(ev, ids) < 0)
-	goto out;
-    /* V6: subject and participants only while the thread is shared. */
-    if (shared && json_object_update_missing(ev, content) < 0)
-	goto out;
-    if ((text = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII)) == NULL)
-	goto out;
     snprintf(t1, sizeof(t1), "%lld", thread);
     snprintf(t2, sizeof(t2), "%lld", thread2);
     rc = pg_x(c, SQL_EV_INSERT, "sssssis", uuid, type, owner, thread > 0 ? t1 : NULL,
 	      thread2 > 0 ? t2 : NULL, (long long) now, text);
-out:
     free(text);
-    json_decref(ev);
     return rc;
 }
 
@@ -228,35 +175,6 @@ void    pg_outbox_close(cs_outbox *base)
     free(ob);
 }
 
-/* blocked - is thread t in the set? */
-static int blocked(const long long *v, size_t n, long long t)
-{
-    if (t <= 0)
-	return 0;
-    for (size_t i = 0; i < n; i++)
-	if (v[i] == t)
-	    return 1;
-    return 0;
-}
-
-/* block - add thread t to the set */
-static int block(long long **v, size_t *n, size_t *cap, long long t)
-{
-    if (t <= 0 || blocked(*v, *n, t))
-	return 0;
-    if (*n == *cap) {
-	size_t  ncap = *cap ? 2 * *cap : 16;
-	long long *nv = realloc(*v, ncap * sizeof(*nv));
-
-	if (nv == NULL)
-	    return -1;
-	*v = nv;
-	*cap = ncap;
-    }
-    (*v)[(*n)++] = t;
-    return 0;
-}
-
 /* try_thread - lock a thread for this claim without waiting: 1, 0 or -1 */
 static int try_thread(pg_conn *c, long long t)
 {
@@ -281,8 +199,8 @@ int     pg_outbox_claim(cs_outbox *base, time_t now, size_t max, size_t max_byte
     pg_outbox *ob = (pg_outbox *) base;
     pg_conn *c = &ob->c;
     PGresult *scan = NULL, *row;
-    long long *blk = NULL, *mine = NULL;
-    size_t  nblk = 0, cblk = 0, nmine = 0, cmine = 0, bytes = 0;
+    cs_ids  blk = {0}, mine = {0};
+    size_t  bytes = 0;
     cs_event *ev = NULL;
     int     rc = CS_EINTERNAL, i, r;
 
@@ -305,23 +223,23 @@ int     pg_outbox_claim(cs_outbox *base, time_t now, size_t max, size_t max_byte
 	cs_event *e = &ev[*n];
 	int     wait = 0;
 
-	if (pg_int(scan, i, 5) > (long long) now || blocked(blk, nblk, t1) || blocked(blk, nblk, t2))
+	if (cs_event_waits(&blk, t1, t2, pg_int(scan, i, 5), now))
 	    wait = 1;
 	else if (*n > 0 && bytes + len > max_bytes)
 	    break;
 	/* Another sender's thread: it and what follows it are theirs. */
-	if (!wait && !blocked(mine, nmine, t1)) {
+	if (!wait && !cs_ids_blocked(&mine, t1)) {
 	    if ((r = try_thread(c, t1)) < 0)
 		goto fail;
 	    wait = r == 0;
-	    if (r > 0 && block(&mine, &nmine, &cmine, t1) < 0)
+	    if (r > 0 && cs_ids_block(&mine, t1) < 0)
 		goto fail;
 	}
-	if (!wait && !blocked(mine, nmine, t2)) {
+	if (!wait && !cs_ids_blocked(&mine, t2)) {
 	    if ((r = try_thread(c, t2)) < 0)
 		goto fail;
 	    wait = r == 0;
-	    if (r > 0 && block(&mine, &nmine, &cmine, t2) < 0)
+	    if (r > 0 && cs_ids_block(&mine, t2) < 0)
 		goto fail;
 	}
 	if (!wait) {
@@ -338,18 +256,13 @@ int     pg_outbox_claim(cs_outbox *base, time_t now, size_t max, size_t max_byte
 	    PQclear(row);
 	}
 	if (wait) {
-	    /* Waiting: nothing later of its threads may overtake it. */
-	    if (block(&blk, &nblk, &cblk, t1) < 0 || block(&blk, &nblk, &cblk, t2) < 0)
+	    if (cs_event_hold(&blk, t1, t2) < 0)
 		goto fail;
 	    continue;
 	}
-	e->seq = id;
-	e->id = cs_strdup(pg_text(scan, i, 1));
-	e->type = cs_strdup(pg_text(scan, i, 2));
-	e->body = cs_strdup(*body ? body : "{}");
-	e->attempts = (int) pg_int(scan, i, 7);
 	(*n)++;
-	if (e->id == NULL || e->type == NULL || e->body == NULL)
+	if (cs_event_take(e, id, pg_text(scan, i, 1), pg_text(scan, i, 2), body,
+			  (int) pg_int(scan, i, 7)) < 0)
 	    goto fail;
 	bytes += len;
     }
@@ -360,8 +273,8 @@ out:
     if (rc != CS_OK)
 	cs_error(NULL, "store: events: claim: %s", c->msg);
     PQclear(scan);
-    free(blk);
-    free(mine);
+    cs_ids_free(&blk);
+    cs_ids_free(&mine);
     if (rc != CS_OK || *n == 0) {
 	/* Nothing taken: let the threads go now. */
 	end_claim(ob);
@@ -419,53 +332,4 @@ int     pg_outbox_prune(cs_outbox *base, time_t sent_before, time_t any_before)
     return CS_OK;
 }
 
-static const char SQL_RETRY[] =
-"UPDATE events SET state='pending', next_try=0, done_at=NULL WHERE state='failed'";
 
-/* pg_events_retry - parked events back to pending, due now */
-int     pg_events_retry(cs_store *cst, long *n)
-{
-    pg_store *s = cst->be;
-    pg_conn *c = &s->w;
-    PGresult *res;
-
-    *n = 0;
-    if (s->readonly || pg_ensure(s, c) < 0 || (res = pg_q(c, SQL_RETRY, "")) == NULL) {
-	cs_error(NULL, "store: events retry: %s", c->msg);
-	return CS_EINTERNAL;
-    }
-    *n = (long) pg_changes(res);
-    PQclear(res);
-    return CS_OK;
-}
-
-static const char SQL_EV_STATS[] = "SELECT state, count(*) FROM events GROUP BY state";
-
-/* pg_events_stats - {"pending", "failed", "delivered"} */
-int     pg_events_stats(cs_store *cst, json_t **out)
-{
-    pg_store *s = cst->be;
-    PGresult *res = NULL;
-    long long v[3] = {0, 0, 0};
-    int     i;
-
-    *out = NULL;
-    pthread_mutex_lock(&s->rlock);
-    if (pg_ensure(s, &s->r) == 0)
-	res = pg_q(&s->r, SQL_EV_STATS, "");
-    if (res == NULL)
-	cs_error(NULL, "store: events stats: %s", s->r.msg);
-    pthread_mutex_unlock(&s->rlock);
-    if (res == NULL)
-	return CS_EINTERNAL;
-    for (i = 0; i < PQntuples(res); i++) {
-	const char *state = pg_text(res, i, 0);
-
-	v[strcmp(state, "pending") == 0 ? 0 : strcmp(state, "failed") == 0 ? 1 : 2] +=
-	    pg_int(res, i, 1);
-    }
-    PQclear(res);
-    *out = json_pack("{s:I,s:I,s:I}", "pending", (json_int_t) v[0], "failed",
-		     (json_int_t) v[1], "delivered", (json_int_t) v[2]);
-    return *out ? CS_OK : CS_EINTERNAL;
-}

@@ -1,0 +1,244 @@
+/*
+ * NAME
+ *	cs_store_util 3
+ * SUMMARY
+ *	small pure helpers both store dialects use, written once
+ * DESCRIPTION
+ *	See cs_store_util.h.
+ */
+#include <config.h>
+
+/* System library. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+/* Application-specific. */
+#include "cs_addr.h"
+#include "cs_store.h"
+#include "cs_store_impl.h"
+#include "cs_store_util.h"
+
+/* cs_thread_id - parse "t<n>" strictly; 0 if it is not a thread id */
+long long cs_thread_id(const char *s)
+{
+    long long v = 0;
+
+    if (s == NULL || s[0] != 't' || s[1] < '1' || s[1] > '9')
+	return 0;
+    for (s++; *s; s++) {
+	if (*s < '0' || *s > '9' || v > 99999999999999LL)
+	    return 0;
+	v = v * 10 + (*s - '0');
+    }
+    return v;
+}
+
+/* cs_thread_num - "t<n>" or "<n>" to n; 0 if NULL or malformed */
+long long cs_thread_num(const char *s)
+{
+    long long v = 0;
+
+    if (s == NULL)
+	return 0;
+    if (*s == 't')
+	s++;
+    if (*s == 0)
+	return 0;
+    for (; *s; s++) {
+	if (*s < '0' || *s > '9' || v > (INT64_MAX - 9) / 10)
+	    return 0;
+	v = v * 10 + (*s - '0');
+    }
+    return v;
+}
+
+/* cs_cursor_encode - opaque keyset cursor: hex of "last_date:id" */
+void    cs_cursor_encode(long long last, long long id, char *out, size_t outlen)
+{
+    char    plain[48];
+    size_t  i, n;
+
+    n = (size_t) snprintf(plain, sizeof(plain), "%lld:%lld", last, id);
+    for (i = 0; i < n && 2 * i + 2 < outlen; i++)
+	snprintf(out + 2 * i, 3, "%02x", (unsigned char) plain[i]);
+}
+
+/* hexval - value of a lower-case hex digit, -1 otherwise */
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+	return c - '0';
+    if (c >= 'a' && c <= 'f')
+	return c - 'a' + 10;
+    return -1;
+}
+
+/* cs_cursor_decode - parse a cursor strictly; -1 if it is not one of ours */
+int     cs_cursor_decode(const char *c, long long *last, long long *id)
+{
+    char    plain[48], *end;
+    size_t  i, n = strlen(c);
+    long long a, b;
+
+    if (n == 0 || n % 2 || n / 2 >= sizeof(plain))
+	return -1;
+    for (i = 0; i < n / 2; i++) {
+	int     hi = hexval(c[2 * i]), lo = hexval(c[2 * i + 1]);
+
+	if (hi < 0 || lo < 0)
+	    return -1;
+	plain[i] = (char) (hi * 16 + lo);
+    }
+    plain[n / 2] = 0;
+    errno = 0;
+    a = strtoll(plain, &end, 10);
+    if (end == plain || *end != ':' || errno)
+	return -1;
+    b = strtoll(end + 1, &end, 10);
+    if (*end != 0 || errno || b <= 0)
+	return -1;
+    *last = a;
+    *id = b;
+    return 0;
+}
+
+/* cs_iso_date - ISO 8601 UTC text of a Unix time */
+void    cs_iso_date(long long t, char *out, size_t outlen)
+{
+    time_t  tt = (time_t) t;
+    struct tm tm;
+
+    if (gmtime_r(&tt, &tm) == NULL || strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	snprintf(out, outlen, "1970-01-01T00:00:00Z");
+}
+
+/* cs_iso_now_ms - now as ISO 8601 UTC with milliseconds */
+time_t  cs_iso_now_ms(char *out, size_t outlen)
+{
+    struct timespec ts;
+    struct tm tm;
+    char    base[32];
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (gmtime_r(&ts.tv_sec, &tm) == NULL
+	|| strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+	snprintf(base, sizeof(base), "1970-01-01T00:00:00");
+    snprintf(out, outlen, "%.20s.%03dZ", base, (int) ((ts.tv_nsec / 1000000L) % 1000));
+    return ts.tv_sec;
+}
+
+/* cs_uuid4 - a random (version 4) UUID */
+int     cs_uuid4(char out[37])
+{
+    unsigned char b[16];
+    size_t  got = 0;
+    ssize_t r;
+
+    while (got < sizeof(b)) {
+	if ((r = getrandom(b + got, sizeof(b) - got, 0)) < 0) {
+	    if (errno == EINTR)
+		continue;
+	    return -1;
+	}
+	got += (size_t) r;
+    }
+    b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+	     b[12], b[13], b[14], b[15]);
+    return 0;
+}
+
+/* cs_ids_has - is id in the set? */
+int     cs_ids_has(const cs_ids *s, long long id)
+{
+    for (size_t i = 0; i < s->n; i++)
+	if (s->v[i] == id)
+	    return 1;
+    return 0;
+}
+
+/* cs_ids_add - add an id once */
+int     cs_ids_add(cs_ids *s, long long id)
+{
+    if (cs_ids_has(s, id))
+	return 0;
+    if (s->n == s->cap) {
+	size_t  ncap = s->cap ? 2 * s->cap : 8;
+	long long *nv = realloc(s->v, ncap * sizeof(*nv));
+
+	if (nv == NULL)
+	    return -1;
+	s->v = nv;
+	s->cap = ncap;
+    }
+    s->v[s->n++] = id;
+    return 0;
+}
+
+/* cs_ids_free - release the set's memory */
+void    cs_ids_free(cs_ids *s)
+{
+    free(s->v);
+    s->v = NULL;
+    s->n = s->cap = 0;
+}
+
+/* cs_ids_cmp - qsort comparator for ids */
+int     cs_ids_cmp(const void *a, const void *b)
+{
+    long long x = *(const long long *) a, y = *(const long long *) b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* cs_addr_array - a stored address list as JSON, [] when unreadable */
+json_t *cs_addr_array(const char *text)
+{
+    json_t *a = text ? json_loads(text, 0, NULL) : NULL;
+
+    if (a == NULL || !json_is_array(a)) {
+	json_decref(a);
+	return json_array();
+    }
+    return a;
+}
+
+/* cs_add_list - append a stored JSON address list to participants */
+int     cs_add_list(json_t *participants, const char *text)
+{
+    json_t *arr = text ? json_loads(text, 0, NULL) : NULL;
+    int     rc = 0;
+
+    if (json_is_array(arr))
+	rc = json_array_extend(participants, arr);
+    json_decref(arr);
+    return rc;
+}
+
+/* cs_jobs_fail_all - the whole group is lost: every waiter hears so */
+void    cs_jobs_fail_all(cs_store_job **jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+	jobs[i]->rc = CS_EINTERNAL;
+	memset(jobs[i]->results, 0, jobs[i]->ncopies * sizeof(int));
+    }
+}
+
+/* cs_ids_blocked - is thread t (0: none) in the set? */
+int     cs_ids_blocked(const cs_ids *s, long long t)
+{
+    return t > 0 && cs_ids_has(s, t);
+}
+
+/* cs_ids_block - add thread t (0: none) to the set */
+int     cs_ids_block(cs_ids *s, long long t)
+{
+    return t > 0 ? cs_ids_add(s, t) : 0;
+}

@@ -1,0 +1,64 @@
+/*
+ * NAME
+ *	cs_store_util 3h
+ * SUMMARY
+ *	small pure helpers both store dialects use, written once
+ * DESCRIPTION
+ *	No database: thread ids and their text, the keyset cursor codec,
+ *	dates, UUIDs, sets of ids, and the stored address lists (JSON text)
+ *	read back. Thread ids are long long (sqlite3_int64 is the same type).
+ */
+#ifndef CS_STORE_UTIL_H
+#define CS_STORE_UTIL_H
+
+#include <stddef.h>
+#include <time.h>
+#include <jansson.h>
+
+struct cs_store;
+struct cs_store_job;
+
+/* Parse "t<n>" strictly; 0 if it is not a thread id. */
+long long cs_thread_id(const char *s);
+
+/* "t<n>" or "<n>" to n; 0 if NULL or malformed (event payloads). */
+long long cs_thread_num(const char *s);
+
+/* Opaque keyset cursor: hex of "last_date:id"; decode -1 if not ours. */
+void    cs_cursor_encode(long long last, long long id, char *out, size_t outlen);
+int     cs_cursor_decode(const char *c, long long *last, long long *id);
+
+/* ISO 8601 UTC text of a Unix time (seconds). */
+void    cs_iso_date(long long t, char *out, size_t outlen);
+
+/* Now as ISO 8601 UTC with milliseconds; returns the seconds. */
+time_t  cs_iso_now_ms(char *out, size_t outlen);
+
+/* A random (version 4) UUID; -1 when the kernel gives no randomness. */
+int     cs_uuid4(char out[37]);
+
+/* A set of ids, each once (T1 lookups, outbox blocked threads). */
+typedef struct cs_ids {
+    long long *v;
+    size_t  n, cap;
+} cs_ids;
+
+int     cs_ids_add(cs_ids *s, long long id);	/* 0, -1 no memory */
+int     cs_ids_has(const cs_ids *s, long long id);
+void    cs_ids_free(cs_ids *s);
+int     cs_ids_cmp(const void *a, const void *b);	/* qsort: long long */
+
+/* Outbox: thread t (0 or less: none) blocked, and blocking it. */
+int     cs_ids_blocked(const cs_ids *s, long long t);
+int     cs_ids_block(cs_ids *s, long long t);
+
+/* A stored address list (JSON text) as JSON, [] when unreadable. */
+json_t *cs_addr_array(const char *text);
+
+/* Append a stored JSON address list to participants (NULL text: none). */
+int     cs_add_list(json_t *participants, const char *text);
+
+/* The whole group is lost: every waiter hears CS_EINTERNAL. */
+void    cs_jobs_fail_all(struct cs_store_job **jobs, size_t n);
+
+#endif
