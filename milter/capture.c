@@ -185,10 +185,10 @@ static void remove_dropbox(SMFICTX *ctx, cs_msg *m)
 
 enum { CAPTURE_STORED, CAPTURE_JOURNALED, CAPTURE_LATE, CAPTURE_FAILED };
 
-/* 1 + the writer's group count when it was found stuck with the journal
- * full (0: not found stuck): later records are dropped at once until a
- * group commits, so a stuck store delays mail one StoreTimeout, not one
- * per message. */
+/* 1 + the writer's group count when it was found stuck (or failing) with
+ * the journal full (0: not found so): until a group commits, later
+ * records wait one StoreWait, not StoreTimeout, before they are dropped,
+ * so a stuck store delays mail little; one that answers stores them. */
 static _Atomic uint64_t stuck_at;
 
 /*
@@ -197,23 +197,23 @@ static _Atomic uint64_t stuck_at;
  * then but the writer committed a group meanwhile (large mail far
  * behind: slow, not stuck), the record stays in the writer's queue and
  * is committed late, as before C6. Dropped, counted and logged only when
- * the store is stuck (no group for a whole StoreTimeout) or fails too.
+ * the store is stuck (no group for a whole StoreTimeout; once found so,
+ * for a StoreWait) or fails too.
  */
 static int journal_refused(cs_store *store, cs_msg *m, const cs_record *rec, int *results)
 {
     cs_store_wait w = {.keep_queued = 1};
+    long    timeout = m->cfg->store_timeout_ms;
 
     if (store == NULL) {
 	jnl_dropped(m->qid, "journal full and no store");
 	return CAPTURE_FAILED;
     }
-    /* Found stuck for a whole StoreTimeout and no group since: at once. */
-    if (atomic_load(&stuck_at) == cs_store_groups(store) + 1) {
-	jnl_dropped(m->qid, "journal full and the store stuck");
-	return CAPTURE_FAILED;
-    }
-    if (cs_store_record_wait(store, rec, m->cfg->store_wait_ms, m->cfg->store_timeout_ms,
-			     results, &w) == CS_OK)
+    /* Found stuck and no group since: one StoreWait, the probe that
+     * finds the store back. */
+    if (atomic_load(&stuck_at) == cs_store_groups(store) + 1)
+	timeout = m->cfg->store_wait_ms;
+    if (cs_store_record_wait(store, rec, m->cfg->store_wait_ms, timeout, results, &w) == CS_OK)
 	return CAPTURE_STORED;
     if (w.queued) {
 	jnl_late(m->qid);
@@ -221,8 +221,7 @@ static int journal_refused(cs_store *store, cs_msg *m, const cs_record *rec, int
     }
     if (!w.timed_out || !w.progress)
 	jnl_trip();
-    if (w.timed_out)
-	atomic_store(&stuck_at, w.groups + 1);
+    atomic_store(&stuck_at, cs_store_groups(store) + 1);
     jnl_dropped(m->qid, w.timed_out ? "journal full and the store stuck"
 		: "journal full and the store failed");
     return CAPTURE_FAILED;

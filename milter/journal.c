@@ -61,9 +61,10 @@ static pthread_mutex_t jnl_stat_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long jnl_journaled, jnl_replayed, jnl_drops, jnl_damaged, jnl_replay_fail;
 static unsigned long jnl_late_n;
 static double jnl_rate;			/* records/s over the last busy rounds */
-static char jnl_last_error[256];
+static char jnl_last_error[512];
 static time_t jnl_last_error_at;
 
+static _Thread_local char put_err[256];	/* this thread's last refusal */
 static cs_ratelimit drop_log, damage_log, replay_log, trip_log, refuse_log, late_log;
 
 /* stat_add - count under the lock */
@@ -378,10 +379,15 @@ int     jnl_breaker_open(void)
 /* jnl_dropped - a record neither journaled nor stored: count, log */
 void    jnl_dropped(const char *qid, const char *why)
 {
+    char    msg[512];
+
+    /* With this thread's journal refusal, if there was one. */
+    snprintf(msg, sizeof(msg), "%s%s%s", why, put_err[0] ? ": " : "", put_err);
+    put_err[0] = 0;
     stat_add(&jnl_drops, 1);
-    stat_error(why);
+    stat_error(msg);
     cs_log_limited(&drop_log, JNL_LOG_INTERVAL, CS_LOG_ERROR, qid,
-		   "journal: record dropped: %s; mail accepted (C1)", why);
+		   "journal: record dropped: %s; mail accepted (C1)", msg);
 }
 
 /* jnl_late - a record the journal refused, left in the store's queue */
@@ -410,10 +416,12 @@ int     jnl_put(const cs_record *rec, const char *hdr, size_t hdrlen)
 	rc = cs_journal_append(jnl, b.data, b.len, rec->raw, time(NULL), err, sizeof(err));
     cs_buf_free(&b);
     if (rc == 0) {
+	put_err[0] = 0;
 	stat_add(&jnl_journaled, 1);
 	return 0;
     }
     /* The caller tries the store; a drop is counted there if it must be. */
+    snprintf(put_err, sizeof(put_err), "%s", err);
     stat_error(err);
     cs_log_limited(&refuse_log, JNL_LOG_INTERVAL, CS_LOG_WARN, rec->queue_id,
 		   "journal: record refused: %s; trying the store", err);

@@ -995,7 +995,6 @@ static int record_wait(cs_store *st, const cs_record *rec, long wait_ms, long ti
 	w->timed_out = 1;
 	w->progress = writer_moving(st, groups0)
 	    || (w->keep_queued && st->groups_done != groups_start);
-	w->groups = st->groups_done;
 	if (w->keep_queued && w->progress) {
 	    job->detached = 1;			/* the writer still stores it */
 	    w->queued = 1;

@@ -122,14 +122,13 @@ int     cs_store_record(cs_store *, const cs_record *, long timeout_ms, int *res
  * commits it late) and queued says so. With keep_queued the writer is
  * "stuck" only when it finished no group during the whole timeout_ms and
  * the one it writes has run longer than its size explains; only then is
- * the record taken back. groups: cs_store_groups() at return.
+ * the record taken back.
  */
 typedef struct cs_store_wait {
     int     keep_queued;		/* in */
     int     timed_out;
     int     progress;
     int     queued;
-    uint64_t groups;
 } cs_store_wait;
 int     cs_store_record_wait(cs_store *, const cs_record *, long wait_ms, long timeout_ms,
 			             int *results, cs_store_wait *);
