@@ -12,6 +12,8 @@
 
 /* System library. */
 #include <libmilter/mfapi.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,54 +183,77 @@ static void remove_dropbox(SMFICTX *ctx, cs_msg *m)
     }
 }
 
-enum { CAPTURE_STORED, CAPTURE_JOURNALED, CAPTURE_FAILED };
+enum { CAPTURE_STORED, CAPTURE_JOURNALED, CAPTURE_LATE, CAPTURE_FAILED };
+
+/* 1 + the writer's group count when it was found stuck (or failing) with
+ * the journal full (0: not found so): until a group commits, later
+ * records wait one StoreWait, not StoreTimeout, before they are dropped,
+ * so a stuck store delays mail little; one that answers stores them. */
+static _Atomic uint64_t stuck_at;
+
+/*
+ * journal_refused - the journal did not take the record (JournalMaxSize,
+ * a full disk): the store, for up to StoreTimeout. Still not committed
+ * then but the writer committed a group meanwhile (large mail far
+ * behind: slow, not stuck), the record stays in the writer's queue and
+ * is committed late, as before C6. Dropped, counted and logged only when
+ * the store is stuck (no group for a whole StoreTimeout; once found so,
+ * for a StoreWait) or fails too.
+ */
+static int journal_refused(cs_store *store, cs_msg *m, const cs_record *rec, int *results)
+{
+    cs_store_wait w = {.keep_queued = 1};
+    long    timeout = m->cfg->store_timeout_ms;
+
+    if (store == NULL) {
+	jnl_dropped(m->qid, "journal full and no store");
+	return CAPTURE_FAILED;
+    }
+    /* Found stuck and no group since: one StoreWait, the probe that
+     * finds the store back. */
+    if (atomic_load(&stuck_at) == cs_store_groups(store) + 1)
+	timeout = m->cfg->store_wait_ms;
+    if (cs_store_record_wait(store, rec, m->cfg->store_wait_ms, timeout, results, &w) == CS_OK)
+	return CAPTURE_STORED;
+    if (w.queued) {
+	jnl_late(m->qid);
+	return CAPTURE_LATE;
+    }
+    if (!w.timed_out || !w.progress)
+	jnl_trip();
+    atomic_store(&stuck_at, cs_store_groups(store) + 1);
+    jnl_dropped(m->qid, w.timed_out ? "journal full and the store stuck"
+		: "journal full and the store failed");
+    return CAPTURE_FAILED;
+}
 
 /*
  * record - into the store, or the journal (C6): while the breaker is open
  * or records wait in the journal, straight to the journal (arrival
  * order); else the store, waited on in steps of StoreWait while its
- * writer gets on, then the journal. A full journal while the store is not
- * known stuck: the store, for up to StoreTimeout. Without a journal, the
- * store for StoreTimeout as before.
+ * writer gets on, then the journal. A journal that refuses: see
+ * journal_refused. Without a journal, the store for StoreTimeout as
+ * before.
  */
 static int record(cs_store *store, cs_msg *m, const cs_record *rec, int *results)
 {
-    cs_store_wait w;
+    cs_store_wait w = {0};
     const char *hdr = m->hdr.data ? m->hdr.data : "";
-    int     rc;
 
     if (!jnl_active())
 	return cs_store_record(store, rec, m->cfg->store_timeout_ms, results) == CS_OK
 	    ? CAPTURE_STORED : CAPTURE_FAILED;
-    if (store == NULL || jnl_route()) {
-	int     retry = store != NULL && !jnl_breaker_open();
-
-	if ((rc = jnl_put(rec, hdr, m->hdr.len, retry)) == 0)
-	    return CAPTURE_JOURNALED;
-	if (!retry)
-	    return CAPTURE_FAILED;
-	if (cs_store_record(store, rec, m->cfg->store_timeout_ms, results) == CS_OK)
-	    return CAPTURE_STORED;
-	jnl_dropped(m->qid, "journal full and the store did not commit");
-	return CAPTURE_FAILED;
-    }
+    if (store == NULL || jnl_route())
+	return jnl_put(rec, hdr, m->hdr.len) == 0 ? CAPTURE_JOURNALED
+	    : journal_refused(store, m, rec, results);
     if (cs_store_record_wait(store, rec, m->cfg->store_wait_ms, m->cfg->store_timeout_ms,
 			     results, &w) == CS_OK)
 	return CAPTURE_STORED;
+    /* Stuck (not merely slow) or failing: later messages to the journal. */
     if (!w.timed_out || !w.progress)
 	jnl_trip();
-    if ((rc = jnl_put(rec, hdr, m->hdr.len, w.progress)) == 0)
-	return CAPTURE_JOURNALED;
-    if (!w.progress)
-	return CAPTURE_FAILED;
-    /*
-     * Slow, not stuck, and the journal full (large mail far behind): back
-     * in the writer's queue as before C6, which commits it late (a 1 ms
-     * wait, then the record stays queued). Not durable until then.
-     */
-    (void) cs_store_record(store, rec, 1, results);
-    jnl_dropped(m->qid, "journal full: the record was left in the store's queue");
-    return CAPTURE_FAILED;
+    return jnl_put(rec, hdr, m->hdr.len) == 0 ? CAPTURE_JOURNALED
+	: journal_refused(store, m, rec, results);
 }
 
 /* capture_eom - record one finished message */
@@ -361,6 +386,14 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
     switch (record(store, m, &rec, results)) {
     case CAPTURE_JOURNALED:
 	journaled = 1;
+	goto done;
+    case CAPTURE_LATE:
+	/* Not durable yet: a failure for On-Error tempfail (C1), as before C6. */
+	if (m->cfg->on_error == CS_ON_ERROR_TEMPFAIL)
+	    failed = 1;
+	else
+	    cs_info(m->qid, "journal full: left in the store's queue; the writer"
+		    " commits it late (C6)");
 	goto done;
     case CAPTURE_FAILED:
 	failed = 1;

@@ -59,11 +59,13 @@ static size_t jnl_spool_threshold;
 /* Figures for stats, under jnl_stat_lock. */
 static pthread_mutex_t jnl_stat_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long jnl_journaled, jnl_replayed, jnl_drops, jnl_damaged, jnl_replay_fail;
+static unsigned long jnl_late_n;
 static double jnl_rate;			/* records/s over the last busy rounds */
-static char jnl_last_error[256];
+static char jnl_last_error[512];
 static time_t jnl_last_error_at;
 
-static cs_ratelimit drop_log, damage_log, replay_log, trip_log;
+static _Thread_local char put_err[256];	/* this thread's last refusal */
+static cs_ratelimit drop_log, damage_log, replay_log, trip_log, refuse_log, late_log;
 
 /* stat_add - count under the lock */
 static void stat_add(unsigned long *which, unsigned long n)
@@ -377,14 +379,28 @@ int     jnl_breaker_open(void)
 /* jnl_dropped - a record neither journaled nor stored: count, log */
 void    jnl_dropped(const char *qid, const char *why)
 {
+    char    msg[512];
+
+    /* With this thread's journal refusal, if there was one. */
+    snprintf(msg, sizeof(msg), "%s%s%s", why, put_err[0] ? ": " : "", put_err);
+    put_err[0] = 0;
     stat_add(&jnl_drops, 1);
-    stat_error(why);
+    stat_error(msg);
     cs_log_limited(&drop_log, JNL_LOG_INTERVAL, CS_LOG_ERROR, qid,
-		   "journal: record dropped: %s; mail accepted (C1)", why);
+		   "journal: record dropped: %s; mail accepted (C1)", msg);
+}
+
+/* jnl_late - a record the journal refused, left in the store's queue */
+void    jnl_late(const char *qid)
+{
+    stat_add(&jnl_late_n, 1);
+    cs_log_limited(&late_log, JNL_LOG_INTERVAL, CS_LOG_WARN, qid,
+		   "journal: full; record left in the store's queue (the store is slow, not"
+		   " stuck): committed late, not durable until then");
 }
 
 /* jnl_put - journal one record; 0 when durable */
-int     jnl_put(const cs_record *rec, const char *hdr, size_t hdrlen, int may_retry)
+int     jnl_put(const cs_record *rec, const char *hdr, size_t hdrlen)
 {
     cs_buf  b = {0};
     char    err[256];
@@ -400,13 +416,15 @@ int     jnl_put(const cs_record *rec, const char *hdr, size_t hdrlen, int may_re
 	rc = cs_journal_append(jnl, b.data, b.len, rec->raw, time(NULL), err, sizeof(err));
     cs_buf_free(&b);
     if (rc == 0) {
+	put_err[0] = 0;
 	stat_add(&jnl_journaled, 1);
 	return 0;
     }
-    if (!may_retry)
-	jnl_dropped(rec->queue_id, err);
-    else
-	stat_error(err);
+    /* The caller tries the store; a drop is counted there if it must be. */
+    snprintf(put_err, sizeof(put_err), "%s", err);
+    stat_error(err);
+    cs_log_limited(&refuse_log, JNL_LOG_INTERVAL, CS_LOG_WARN, rec->queue_id,
+		   "journal: record refused: %s; trying the store", err);
     return rc;
 }
 
@@ -728,7 +746,7 @@ json_t *jnl_status(void)
 	return json_pack("{s:b}", "enabled", 0);
     cs_journal_depth(jnl, &recs, &bytes, &oldest, &disk);
     pthread_mutex_lock(&jnl_stat_lock);
-    o = json_pack("{s:b,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:s?,s:I}",
+    o = json_pack("{s:b,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:s?,s:I}",
 		  "enabled", 1, "dir", jnl_dir ? jnl_dir : "",
 		  "breaker_open", atomic_load(&jnl_open) ? 1 : 0,
 		  "records", (json_int_t) recs, "bytes", (json_int_t) bytes,
@@ -737,6 +755,7 @@ json_t *jnl_status(void)
 		  "journaled", (json_int_t) jnl_journaled,
 		  "replayed", (json_int_t) jnl_replayed,
 		  "dropped", (json_int_t) jnl_drops,
+		  "queued_late", (json_int_t) jnl_late_n,
 		  "damaged", (json_int_t) jnl_damaged,
 		  "replay_failures", (json_int_t) jnl_replay_fail,
 		  "replay_rate", jnl_rate,

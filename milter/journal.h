@@ -46,11 +46,13 @@ void    jnl_trip(void);
 /* 1 while the store is known stuck. */
 int     jnl_breaker_open(void);
 /* Journal a record (hdr: the header block it was parsed from); 0 when
- * durable; CS_JOURNAL_FULL (JournalMaxSize, disk full) or -1 otherwise,
- * counted and logged as a drop unless may_retry (the caller tries the
- * store instead and calls jnl_dropped if that fails too). */
-int     jnl_put(const cs_record *, const char *hdr, size_t hdrlen, int may_retry);
+ * durable; CS_JOURNAL_FULL (JournalMaxSize, disk full) or -1 otherwise
+ * (logged once a minute): the caller tries the store then, and calls
+ * jnl_dropped only if the store is stuck or fails too, or jnl_late if
+ * the record stays in the store's queue, to be committed late. */
+int     jnl_put(const cs_record *, const char *hdr, size_t hdrlen);
 void    jnl_dropped(const char *qid, const char *why);
+void    jnl_late(const char *qid);
 json_t *jnl_status(void);
 
 #endif

@@ -116,14 +116,24 @@ int     cs_store_record(cs_store *, const cs_record *, long timeout_ms, int *res
  * writer's queue if the writer has not started on it, for the caller to
  * journal (one the writer is committing may still land: T2 makes its
  * replay a duplicate). timed_out: not committed; progress: the writer
- * was still getting on (slow, not stuck).
+ * was still getting on (slow, not stuck). keep_queued (set by the
+ * caller, for a record the journal refused): at timeout_ms with the
+ * writer still getting on, the record stays queued instead (the writer
+ * commits it late) and queued says so. With keep_queued the writer is
+ * "stuck" only when it finished no group during the whole timeout_ms and
+ * the one it writes has run longer than its size explains; only then is
+ * the record taken back.
  */
 typedef struct cs_store_wait {
+    int     keep_queued;		/* in */
     int     timed_out;
     int     progress;
+    int     queued;
 } cs_store_wait;
 int     cs_store_record_wait(cs_store *, const cs_record *, long wait_ms, long timeout_ms,
 			             int *results, cs_store_wait *);
+/* Groups the writer has committed so far (a stuck writer's stays put). */
+uint64_t cs_store_groups(cs_store *);
 
 /*
  * Bulk capture (crmsyncctl import). cs_store_submit() copies the record

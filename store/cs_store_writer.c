@@ -253,8 +253,24 @@ int     cs_store_record(cs_store *st, const cs_record *rec, long timeout_ms, int
 int     cs_store_record_wait(cs_store *st, const cs_record *rec, long wait_ms,
 			             long timeout_ms, int *results, cs_store_wait *w)
 {
+    int     keep = w->keep_queued;
+
     memset(w, 0, sizeof(*w));
+    w->keep_queued = keep;
     return record_wait(st, rec, wait_ms, timeout_ms, results, w);
+}
+
+/* cs_store_groups - groups the writer has committed so far */
+uint64_t cs_store_groups(cs_store *st)
+{
+    uint64_t n;
+
+    if (st == NULL)
+	return 0;
+    pthread_mutex_lock(&st->qlock);
+    n = st->groups_done;
+    pthread_mutex_unlock(&st->qlock);
+    return n;
 }
 
 /*
@@ -278,7 +294,7 @@ static int record_wait(cs_store *st, const cs_record *rec, long wait_ms, long ti
     cs_store_job *job;
     char    why[128];
     struct timespec ts, total;
-    uint64_t groups0;
+    uint64_t groups0, groups_start;
     int     rc, e = 0;
 
     if (st == NULL || !cs_store_record_valid(rec))
@@ -321,6 +337,7 @@ static int record_wait(cs_store *st, const cs_record *rec, long wait_ms, long ti
     }
     job->refs = 2;				/* queue and this caller */
     queue_push(st, job);
+    groups_start = st->groups_done;
     /* Steps of wait_ms up to timeout_ms while the writer gets on. */
     for (;;) {
 	deadline(&ts, wait_ms);
@@ -332,7 +349,8 @@ static int record_wait(cs_store *st, const cs_record *rec, long wait_ms, long ti
 	    e = pthread_cond_timedwait(&job->cond, &st->qlock, &ts);
 	if (job->done || w == NULL || (ts.tv_sec == total.tv_sec && ts.tv_nsec == total.tv_nsec))
 	    break;
-	if (!writer_moving(st, groups0))
+	/* keep_queued: "stuck" only after a whole timeout_ms without a group. */
+	if (!w->keep_queued && !writer_moving(st, groups0))
 	    break;
     }
     if (job->done) {
@@ -343,8 +361,12 @@ static int record_wait(cs_store *st, const cs_record *rec, long wait_ms, long ti
 	/* The caller journals it (C6): the writer must not store it too. */
 	rc = CS_EINTERNAL;
 	w->timed_out = 1;
-	w->progress = writer_moving(st, groups0);
-	if (!queue_withdraw(st, job))
+	w->progress = writer_moving(st, groups0)
+	    || (w->keep_queued && st->groups_done != groups_start);
+	if (w->keep_queued && w->progress) {
+	    job->detached = 1;			/* the writer still stores it */
+	    w->queued = 1;
+	} else if (!queue_withdraw(st, job))
 	    job->detached = 1;			/* in a group now: T2 dedups */
     } else {
 	/* The writer still commits it and logs "recorded late" then. */

@@ -11,6 +11,13 @@
  *	stay within CS_STORE_BULK_GROUP_MAX; an inline store reports before
  *	returning; a read-only store refuses without a callback; closing
  *	without a drain still commits and reports everything.
+ *
+ *	cs_store_record_wait() with keep_queued (a record the milter's
+ *	journal refused, SPEC C6): behind a writer that is slow but getting
+ *	on, a record not committed in time stays queued and is stored late;
+ *	without keep_queued it is taken back (for the journal). Behind a
+ *	stuck writer (another process holds the write lock) it is taken back
+ *	all the same: only then may the milter drop it.
  */
 #include <config.h>
 
@@ -104,6 +111,63 @@ static int submit1(cs_store *st, counts *c, int i, int conditional, size_t max_p
     return rc;
 }
 
+/* wait1 - one message j for alice through cs_store_record_wait */
+static int wait1(cs_store *st, int j, int keep, long wait_ms, long timeout_ms, cs_store_wait *w)
+{
+    char    raw[512], dig[CS_DIGEST_HEX];
+    cs_msginfo mi;
+    cs_spool *sp;
+    cs_copy cp = {0};
+    cs_record rec = {0};
+    int     res[1], rc;
+
+    snprintf(raw, sizeof(raw), "From: w%d@client.example\r\nTo: alice@example.com\r\n"
+	     "Subject: wait %d\r\nDate: Mon, 01 Jan 2024 10:00:00 +0000\r\n"
+	     "Message-ID: <w%d@t.example>\r\n\r\nBody %d\r\n", j, j, j, j);
+    memset(&mi, 0, sizeof(mi));
+    cs_msginfo_parse(raw, strlen(raw), &mi);
+    sp = cs_spool_new(tmpdir, 4096, 1 << 20);
+    cs_spool_write(sp, raw, strlen(raw));
+    cs_body_digest_hex(strstr(raw, "\r\n\r\n") + 4, strlen(strstr(raw, "\r\n\r\n") + 4), dig);
+    cp.user = "alice";
+    cp.direction = CS_DIR_IN;
+    rec.queue_id = "QW";
+    rec.arrival = 1704103200;
+    rec.source = "smtp";
+    rec.env_from = "w@client.example";
+    rec.info = &mi;
+    rec.raw = sp;
+    rec.body_digest = dig;
+    rec.copies = &cp;
+    rec.ncopies = 1;
+    memset(w, 0, sizeof(*w));
+    w->keep_queued = keep;
+    rc = cs_store_record_wait(st, &rec, wait_ms, timeout_ms, res, w);
+    cs_msginfo_free(&mi);
+    cs_spool_unref(sp);
+    return rc;
+}
+
+/* stored_msgid - is the message with this Message-ID in the store? */
+static int stored_msgid(const char *db, const char *msgid)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    int     n = -1;
+
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+	return -1;
+    if (sqlite3_prepare_v2(h, "SELECT count(*) FROM messages WHERE message_id=?1", -1, &st,
+			   NULL) == SQLITE_OK) {
+	sqlite3_bind_text(st, 1, msgid, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+	    n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+    }
+    sqlite3_close(h);
+    return n;
+}
+
 /* counter - a counter of the store, read directly */
 static long long counter(const char *db, const char *name)
 {
@@ -184,6 +248,67 @@ int     main(void)
     cs_store_close(st);
     is_int(c.calls, 700, "close without drain: every callback made");
     is_int(c.stored, 700, "... and stored");
+
+    /*
+     * keep_queued, a slow writer: 4000 records queued ahead (on tmpfs
+     * where there is one, so each group commits well within a step), a
+     * 100 ms wait and 300 ms timeout. Not committed in time, the writer getting
+     * on: with keep_queued the record stays queued and is stored;
+     * without, it is taken back and never stored.
+     */
+    {
+	cs_store_wait w;
+	char    kdir[] = "/dev/shm/t_store_submit.XXXXXX", kdb[300], *tdir = kdir;
+	int     rc;
+
+	if (access("/dev/shm", W_OK) != 0 || mkdtemp(kdir) == NULL)
+	    tdir = tmpdir;
+	snprintf(kdb, sizeof(kdb), "%s/k.db", tdir);
+	st = cs_store_open(kdb, CS_STORE_CREATE | CS_STORE_WRITER, 5000, err, sizeof(err));
+	reset(&c);
+	for (i = 10000; i < 14000; i++)
+	    submit1(st, &c, i, 0, 4096);
+	rc = wait1(st, 1, 1, 100, 300, &w);
+	ok(rc != CS_OK && w.timed_out && w.progress, "slow writer: timed out, progressing"
+	   " (rc %d timed_out %d progress %d)", rc, w.timed_out, w.progress);
+	ok(w.queued, "keep_queued: the record stays in the writer's queue");
+	for (i = 14000; i < 18000; i++)
+	    submit1(st, &c, i, 0, 4096);
+	rc = wait1(st, 2, 0, 100, 300, &w);
+	ok(rc != CS_OK && w.timed_out && !w.queued, "without keep_queued: taken back");
+	cs_store_drain(st);
+	cs_store_close(st);
+	is_int(stored_msgid(kdb, "w1@t.example"), 1, "the record left queued is stored late");
+	is_int(stored_msgid(kdb, "w2@t.example"), 0, "the record taken back is not stored");
+	if (tdir == kdir) {
+	    char    cmd[400];
+
+	    snprintf(cmd, sizeof(cmd), "rm -rf %s", kdir);
+	    if (system(cmd) != 0)
+		diag("could not remove %s", kdir);
+	}
+
+	/* A stuck writer: another connection holds the write lock. */
+	{
+	    sqlite3 *lk;
+
+	    st = cs_store_open(db, CS_STORE_WRITER, 3000, err, sizeof(err));
+	    sqlite3_open(db, &lk);
+	    sqlite3_exec(lk, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	    reset(&c);
+	    submit1(st, &c, 19000, 0, 10);	/* the writer blocks on it */
+	    usleep(200000);			/* ... in a group of its own */
+	    rc = wait1(st, 3, 1, 50, 2000, &w);
+	    ok(rc != CS_OK && w.timed_out && !w.progress, "stuck writer: timed out, no progress"
+	       " (timed_out %d progress %d)", w.timed_out, w.progress);
+	    ok(!w.queued, "stuck writer: taken back even with keep_queued (the caller drops it)");
+	    sqlite3_exec(lk, "ROLLBACK", NULL, NULL, NULL);
+	    sqlite3_close(lk);
+	    cs_store_drain(st);
+	    cs_store_close(st);
+	    is_int(stored_msgid(db, "w3@t.example"), 0, "... and not stored");
+	}
+    }
 
     /* Inline: reported before the call returns. */
     st = cs_store_open(db, 0, 5000, err, sizeof(err));
