@@ -15,8 +15,9 @@
 #include "cs_message.h"
 #include "cs_owners.h"
 #include "tap.h"
+#include "tlib.h"
 
-static char dir[] = "/tmp/t_owners.XXXXXX";
+static char dir[256];
 
 /* find - owners for an envelope; returns a static summary "alice:in,bob:out" */
 static const char *find(cs_policy *pol, cs_config *cfg, const char *login, const char *client,
@@ -41,27 +42,23 @@ static const char *find(cs_policy *pol, cs_config *cfg, const char *login, const
 
 int     main(void)
 {
-    char    path[256], err[1024];
-    FILE   *fp;
+    char    path[512], err[1024], text[512];
     cs_config *cfg;
     cs_policy *pol;
     cs_owners o;
 
     cs_log_init("t_owners", 0, 0, CS_LOG_ERROR);
     cs_message_init();
-    if (mkdtemp(dir) == NULL)
-	return 1;
-    snprintf(path, sizeof(path), "%s/users.policy", dir);
-    fp = fopen(path, "w");
-    fputs("User alice\nAddress alice@example.com\n\n"
-	  "User bob\nAddress bob@example.com, robert@example.com\nLogin BOB\n\n"
-	  "User carol\nAddress carol@example.com\n\n"
-	  "Group sales@example.com alice, carol\n", fp);
-    fclose(fp);
+    tl_tmpdir(dir, sizeof(dir), "t_owners");
+    snprintf(text, sizeof(text), "User alice\nAddress alice@example.com\n\n"
+	     "User bob\nAddress bob@example.com, robert@example.com\nLogin BOB\n\n"
+	     "User carol\nAddress carol@example.com\n\n"
+	     "Group sales@example.com alice, carol\n");
+    tl_put(dir, "users.policy", text, strlen(text));
+    snprintf(text, sizeof(text),
+	     "PolicyDir %s\nTrustedNetworks 127.0.0.1/32\nDropbox log@crm.example.com\n", dir);
+    tl_put(dir, "crmsync.conf", text, strlen(text));
     snprintf(path, sizeof(path), "%s/crmsync.conf", dir);
-    fp = fopen(path, "w");
-    fprintf(fp, "PolicyDir %s\nTrustedNetworks 127.0.0.1/32\nDropbox log@crm.example.com\n", dir);
-    fclose(fp);
     cfg = cs_config_load(path, err, sizeof(err));
     if (!ok(cfg != NULL, "config loads"))
 	diag("%s", err);
@@ -125,12 +122,6 @@ int     main(void)
 
     cs_policy_unref(pol);
     cs_config_unref(cfg);
-    {
-	char    cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-	    diag("cleanup failed");
-    }
+    tl_rmtree(dir);
     return done_testing();
 }
