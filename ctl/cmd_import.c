@@ -778,8 +778,15 @@ static int usage(void)
 int     cmd_import(ctl_ctx *ctx, int argc, char **argv)
 {
     const char *user = NULL, *since_arg = NULL;
-    char   *end;
-    long    jobs = IMP_JOBS_DEFAULT;
+    int     jobs = IMP_JOBS_DEFAULT, dry_run = 0;
+    const ctl_opt opts[] = {
+	CTL_STR("--user", &user),
+	CTL_STR("--since", &since_arg),
+	CTL_FLAG("--dry-run", &dry_run),
+	CTL_NUM("--jobs", &jobs, 1, IMP_JOBS_MAX),
+	CTL_END,
+    };
+    ctl_list pos;
     char    err[1024];
     imp     im;
     time_t  since = 0, window_start;
@@ -787,27 +794,11 @@ int     cmd_import(ctl_ctx *ctx, int argc, char **argv)
 
     memset(&im, 0, sizeof(im));
     im.ctx = ctx;
-    for (int i = 0; i < argc; i++) {
-	if (strcmp(argv[i], "--user") == 0 && i + 1 < argc)
-	    user = argv[++i];
-	else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc)
-	    since_arg = argv[++i];
-	else if (strcmp(argv[i], "--dry-run") == 0)
-	    im.dry_run = 1;
-	else if (strcmp(argv[i], "--jobs") == 0 && i + 1 < argc) {
-	    errno = 0;
-	    jobs = strtol(argv[++i], &end, 10);
-	    if (errno || end == argv[i] || *end || jobs < 1 || jobs > IMP_JOBS_MAX)
-		return ctl_fail(CTL_USAGE, "--jobs %s: a number from 1 to %d", argv[i],
-				IMP_JOBS_MAX);
-	}
-	else if (argv[i][0] == '-' && argv[i][1] != 0)
-	    return usage();
-	else if (im.path == NULL)
-	    im.path = argv[i];
-	else
-	    return usage();
-    }
+    if ((rc = ctl_args(argc, argv, opts, &pos)) != 0)
+	return rc;
+    im.dry_run = dry_run;
+    im.path = pos.n == 1 ? pos.v[0] : NULL;	/* a word of argv: outlives pos */
+    ctl_list_free(&pos);
     if (user == NULL || im.path == NULL)
 	return usage();
     if (since_arg && parse_since(since_arg, &since) < 0)

@@ -176,8 +176,16 @@ static int policy_explain(ctl_ctx *ctx, int argc, char **argv)
 {
     const char *file = NULL, *from = NULL, *why = "";
     cs_session sess = {NULL, NULL, 0};
+    ctl_list to, pos;
+    const ctl_opt opts[] = {
+	CTL_STR("--from", &from),
+	CTL_LIST("--to", &to),
+	CTL_STR("--auth", &sess.auth_login),
+	CTL_STR("--client", &sess.client_addr),
+	CTL_END,
+    };
     const char **rcpts;
-    size_t  nrcpts = 0;
+    size_t  nrcpts;
     cs_buf  raw = {0};
     cs_msginfo info;
     cs_policy_msg msg;
@@ -187,38 +195,17 @@ static int policy_explain(ctl_ctx *ctx, int argc, char **argv)
     json_t *out = NULL, *list;
     int     rc = CTL_OK;
 
-    if ((rcpts = calloc((size_t) argc + 1, sizeof(*rcpts))) == NULL)
-	return ctl_fail(CTL_INTERNAL, "out of memory");
-    for (int i = 0; i < argc; i++) {
-	const char *a = argv[i];
-	const char **dst = NULL;
-
-	if (strcmp(a, "--from") == 0)
-	    dst = &from;
-	else if (strcmp(a, "--to") == 0)
-	    dst = &rcpts[nrcpts];
-	else if (strcmp(a, "--auth") == 0)
-	    dst = &sess.auth_login;
-	else if (strcmp(a, "--client") == 0)
-	    dst = &sess.client_addr;
-	else if (a[0] == '-' && a[1] != 0) {
-	    free(rcpts);
-	    return ctl_fail(CTL_USAGE, "policy explain: unknown option %s", a);
-	} else if (file == NULL) {
-	    file = a;
-	    continue;
-	} else {
-	    free(rcpts);
-	    return ctl_fail(CTL_USAGE, "policy explain: one message file only");
-	}
-	if (i + 1 >= argc) {
-	    free(rcpts);
-	    return ctl_fail(CTL_USAGE, "policy explain: %s needs a value", a);
-	}
-	*dst = argv[++i];
-	if (dst == &rcpts[nrcpts])
-	    nrcpts++;
+    if ((rc = ctl_args(argc, argv, opts, &pos)) != 0)
+	return rc;
+    rcpts = to.v;
+    nrcpts = to.n;
+    if (pos.n > 1) {
+	ctl_list_free(&pos);
+	free(rcpts);
+	return ctl_fail(CTL_USAGE, "policy explain: one message file only");
     }
+    file = pos.n ? pos.v[0] : NULL;		/* a word of argv: outlives pos */
+    ctl_list_free(&pos);
     if (file == NULL || from == NULL || nrcpts == 0) {
 	free(rcpts);
 	return ctl_fail(CTL_USAGE, "usage: policy explain FILE.eml --from A --to B [--to C ...]"

@@ -137,20 +137,6 @@ cs_store *ctl_open_store_sub(ctl_ctx *ctx, unsigned flags)
     return s;
 }
 
-/* ctl_parse_limit - a page size, 1..500 */
-int     ctl_parse_limit(const char *s, int *out)
-{
-    char   *end;
-    long    v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < 1 || v > 500)
-	return -1;
-    *out = (int) v;
-    return 0;
-}
-
 /* usage - options and commands */
 static int usage(FILE *fp, int code)
 {
