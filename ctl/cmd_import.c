@@ -100,6 +100,7 @@
 
 /* Application-specific. */
 #include "cs_policy.h"
+#include "cs_verdict.h"
 #include "ctl.h"
 
 #define IMP_PROGRESS_TTY	0.2	/* seconds between progress bar updates */
@@ -570,7 +571,9 @@ static int one_message(imp *im, cs_mbox_msg *m)
 {
     cs_msginfo info;
     cs_policy_msg pmsg;
-    cs_decision dec;
+    cs_owner owner;
+    cs_owners owners;
+    cs_verdict v;
     cs_strlist env = {0};
     imp_item *it;
     const cs_user *fu;
@@ -588,7 +591,7 @@ static int one_message(imp *im, cs_mbox_msg *m)
 	return 0;
     }
     memset(&info, 0, sizeof(info));
-    memset(&dec, 0, sizeof(dec));
+    memset(&v, 0, sizeof(v));
     if (cs_msginfo_parse(m->header.data, m->header.len, &info) < 0) {
 	cs_msginfo_free(&info);
 	return -1;
@@ -630,38 +633,46 @@ static int one_message(imp *im, cs_mbox_msg *m)
     pmsg.env_rcpts = (const char *const *) env.v;
     pmsg.nrcpts = env.n;
     pmsg.size = (size_t) cs_spool_total(m->raw);
-    if (cs_policy_decide(im->pol, im->ctx->cfg, im->u, &pmsg, direction,
-			 direction == CS_DIR_IN ? env_to : NULL, -1, &dec) < 0) {
+    /* The one owner, with no envelope but the user's own address. */
+    memset(&owner, 0, sizeof(owner));
+    owner.user = im->u;
+    owner.direction = direction;
+    owner.env_rcpts = env;			/* shared, not owned */
+    memset(&owners, 0, sizeof(owners));
+    owners.v = &owner;
+    owners.n = 1;
+    if (cs_policy_verdicts(im->pol, im->ctx->cfg, &owners, &pmsg, -1, 0, &v) < 0) {
 	rc = -1;
 	goto out;
     }
     /* X4: the folder is a label, and selects like one. */
     if (m->folder) {
-	if (cs_strlist_add_unique(&dec.labels, m->folder) < 0) {
+	if (cs_strlist_add_unique(&v.labels, m->folder) < 0) {
 	    rc = -1;
 	    goto out;
 	}
-	if (!dec.synced && dec.reason && strcmp(dec.reason, "no-label") == 0
+	if (!v.dec.synced && v.dec.reason && strcmp(v.dec.reason, "no-label") == 0
 	    && cs_strlist_contains(&im->u->labels, m->folder)) {
-	    dec.synced = 1;
-	    dec.reason = NULL;
-	    dec.conditional = 0;
+	    v.dec.synced = 1;
+	    v.dec.reason = NULL;
+	    v.copy = 1;
+	    v.conditional = 0;
 	}
     }
-    if (!dec.synced && !dec.conditional) {
+    if (!v.copy) {
 	if (im->pass == 1)
-	    skip_count(im, dec.reason ? dec.reason : "skipped");
+	    skip_count(im, v.dec.reason ? v.dec.reason : "skipped");
 	goto out;
     }
     /* Later passes are only for the conditional copies not placed yet. */
-    if (im->pass > 1 && !dec.conditional)
+    if (im->pass > 1 && !v.conditional)
 	goto out;
     if (im->dry_run) {
-	if (dec.conditional)
+	if (v.conditional)
 	    im->conditional++;
 	else
 	    im->imported++;
-	rc = dry_line(im, m, &info, arrival, direction, &dec.labels, dec.conditional);
+	rc = dry_line(im, m, &info, arrival, direction, &v.labels, v.conditional);
 	goto out;
     }
 
@@ -672,15 +683,15 @@ static int one_message(imp *im, cs_mbox_msg *m)
     /* The item takes over the parsed message, labels and envelope. */
     it->info = info;
     memset(&info, 0, sizeof(info));
-    it->labels = dec.labels;
-    memset(&dec.labels, 0, sizeof(dec.labels));
+    it->labels = v.labels;
+    memset(&v.labels, 0, sizeof(v.labels));
     it->env = env;
     memset(&env, 0, sizeof(env));
     memcpy(it->digest, m->body_digest, sizeof(it->digest));
     it->offset = m->offset;
     it->arrival = arrival;
     it->direction = direction;
-    it->conditional = dec.conditional;
+    it->conditional = v.conditional;
     it->pass = im->pass;
     it->truncated = m->header_truncated || cs_spool_truncated(m->raw);
     it->raw = it->truncated ? header_only(im, m) : cs_spool_ref(m->raw);
@@ -694,7 +705,7 @@ static int one_message(imp *im, cs_mbox_msg *m)
     item_free(it);
 
 out:
-    cs_decision_free(&dec);
+    cs_verdicts_free(&v, 1);
     cs_strlist_free(&env);
     cs_msginfo_free(&info);
     return rc;

@@ -51,6 +51,7 @@
 /* Application-specific. */
 #include "cs_owners.h"
 #include "cs_policy.h"
+#include "cs_verdict.h"
 #include "ctl.h"
 
 #define CTL_EML_MAX	(64u << 20)
@@ -131,32 +132,32 @@ static int read_message(const char *path, cs_buf *buf, const char **why)
 }
 
 /* labels_json - a label list as a JSON array */
-static json_t *labels_json(const cs_strlist *labels, int add_bcc)
+static json_t *labels_json(const cs_strlist *labels)
 {
     json_t *a = json_array();
 
     for (size_t i = 0; a && i < labels->n; i++)
 	json_array_append_new(a, json_string(labels->v[i]));
-    if (a && add_bcc && !cs_strlist_contains(labels, "bcc"))
-	json_array_append_new(a, json_string("bcc"));
     return a;
 }
 
 /* decision_json - one owner's entry */
-static json_t *decision_json(const cs_owner *o, const cs_decision *d, int smart_bcc)
+static json_t *decision_json(const cs_verdict *v)
 {
+    const cs_owner *o = v->owner;
+    const cs_decision *d = &v->dec;
     json_t *e = json_object();
 
     if (e == NULL)
 	return NULL;
     json_object_set_new(e, "user", json_string(o->user->id));
     json_object_set_new(e, "direction", json_string(o->direction == CS_DIR_OUT ? "out" : "in"));
-    if (smart_bcc) {
+    if (v->smart_bcc) {
 	json_t *p = json_object();
 
 	json_object_set_new(e, "decision", json_string("synced"));
 	json_object_set_new(e, "reason", json_null());
-	json_object_set_new(e, "labels", labels_json(&d->labels, 1));
+	json_object_set_new(e, "labels", labels_json(&v->labels));
 	json_object_set_new(e, "smart_bcc", json_true());
 	json_object_set_new(p, "decision", json_string(d->synced ? "synced" : "skipped"));
 	json_object_set_new(p, "reason", d->reason ? json_string(d->reason) : json_null());
@@ -164,7 +165,7 @@ static json_t *decision_json(const cs_owner *o, const cs_decision *d, int smart_
     } else {
 	json_object_set_new(e, "decision", json_string(d->synced ? "synced" : "skipped"));
 	json_object_set_new(e, "reason", d->reason ? json_string(d->reason) : json_null());
-	json_object_set_new(e, "labels", labels_json(&d->labels, 0));
+	json_object_set_new(e, "labels", labels_json(&v->labels));
     }
     if (d->detail)
 	json_object_set_new(e, "detail", json_string(d->detail));
@@ -193,6 +194,7 @@ static int policy_explain(ctl_ctx *ctx, int argc, char **argv)
     cs_policy *pol;
     char    err[1024];
     json_t *out = NULL, *list;
+    cs_verdict *v = NULL;
     int     rc = CTL_OK;
 
     if ((rc = ctl_args(argc, argv, opts, &pos)) != 0)
@@ -242,20 +244,15 @@ static int policy_explain(ctl_ctx *ctx, int argc, char **argv)
 	goto done;
     }
     json_object_set_new(out, "decisions", list);
+    /* joins_thread 0: explain does not read the store (DESCRIPTION). */
+    if (owners.n > 0 && ((v = calloc(owners.n, sizeof(*v))) == NULL
+			 || cs_policy_verdicts(pol, ctx->cfg, &owners, &msg, 0, 0, v) < 0)) {
+	rc = ctl_fail(CTL_INTERNAL, "cannot decide for the owners");
+	goto done;
+    }
     for (size_t i = 0; i < owners.n; i++) {
-	const cs_owner *o = &owners.v[i];
-	const char *env_to = o->env_rcpts.n ? o->env_rcpts.v[0] : NULL;
-	int     bcc = owners.smart_bcc && o->user == owners.sender;
-	cs_decision d;
-	json_t *e;
+	json_t *e = decision_json(&v[i]);
 
-	/* joins_thread 0: explain does not read the store (DESCRIPTION). */
-	if (cs_policy_decide(pol, ctx->cfg, o->user, &msg, o->direction, env_to, 0, &d) < 0) {
-	    rc = ctl_fail(CTL_INTERNAL, "cannot decide for user %s", o->user->id);
-	    goto done;
-	}
-	e = decision_json(o, &d, bcc);
-	cs_decision_free(&d);
 	if (e == NULL || json_array_append_new(list, e) < 0) {
 	    rc = ctl_fail(CTL_INTERNAL, "out of memory");
 	    goto done;
@@ -268,6 +265,8 @@ static int policy_explain(ctl_ctx *ctx, int argc, char **argv)
 
 done:
     json_decref(out);
+    cs_verdicts_free(v, owners.n);
+    free(v);
     cs_owners_free(&owners);
     cs_msginfo_free(&info);
     cs_policy_unref(pol);
