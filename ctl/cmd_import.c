@@ -48,10 +48,14 @@
  *	every 10 seconds; then always, last, the one-line summary
  *	{"user", "path", "format", "dry_run", "messages", "imported",
  *	"duplicates", "skipped": {reason: n, ..., "window": n},
- *	"unreadable", "errors", "window_start", "since_clamped", "seconds",
+ *	"unreadable", "symlinks", "errors", "window_start", "since_clamped", "seconds",
  *	"rate"}. A damaged or unreadable message is reported on stderr as
  *	{"warning": "unreadable", "path", "offset" (mbox), "message"} and
- *	skipped. --dry-run decides everything and writes nothing (the store
+ *	skipped. Symbolic links (X4) are never followed: a message file, a
+ *	folder or a cur/ or new/ that is a link is reported on stderr as
+ *	{"warning": "symlink", "path", "message"}, counted in "symlinks"
+ *	(not in "messages") and skipped; a PATH that is a link is refused
+ *	(exit 4). --dry-run decides everything and writes nothing (the store
  *	is not even opened): each message that would be imported is printed
  *	as {"path", "offset", "folder", "arrival", "message_id",
  *	"direction", "labels", "conditional"} before the summary, where
@@ -145,6 +149,7 @@ typedef struct imp {
     const char *fatal;			/* why the run stopped early */
     /* Counts. */
     unsigned long seen, imported, duplicates, unreadable, errors, consecutive_errors;
+    unsigned long symlinks;		/* X4: links skipped, never followed */
     unsigned long pending;		/* conditional copies not stored (yet) */
     unsigned long conditional;		/* dry run: would be conditional */
     json_t *skipped;
@@ -322,6 +327,7 @@ static json_t *summary(imp *im, int final)
     json_object_set_new(o, "duplicates", json_integer((json_int_t) im->duplicates));
     json_object_set_new(o, "skipped", sk);
     json_object_set_new(o, "unreadable", json_integer((json_int_t) im->unreadable));
+    json_object_set_new(o, "symlinks", json_integer((json_int_t) im->symlinks));
     json_object_set_new(o, "errors", json_integer((json_int_t) im->errors));
     if (im->dry_run)
 	json_object_set_new(o, "conditional", json_integer((json_int_t) im->conditional));
@@ -726,6 +732,16 @@ static int run_pass(imp *im)
     }
     im->kind = cs_mbox_kind(mb);
     while ((rc = cs_mbox_next(mb, &m, err, sizeof(err))) > 0) {
+	if (m.symlink) {
+	    /* X4: a planted link could reach another user's mail. */
+	    if (im->pass == 1) {
+		pthread_mutex_lock(&im->mu);
+		im->symlinks++;
+		warn_at(im, "symlink", m.path, 0, "a symbolic link: skipped, not followed");
+		pthread_mutex_unlock(&im->mu);
+	    }
+	    continue;
+	}
 	if (im->pass == 1) {
 	    pthread_mutex_lock(&im->mu);
 	    im->seen++;

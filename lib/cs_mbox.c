@@ -63,6 +63,7 @@ struct cs_mbox {
     cs_strlist folders;			/* ".Name" directories, sorted */
     size_t  fi;				/* 0 INBOX, then folders.v[fi - 1] */
     int     sub;			/* 0 cur, 1 new, 2 done with fi */
+    int     rootfd;			/* the Maildir, opened without following */
     DIR    *dir;
     char   *dirpath;
     char   *label;
@@ -641,16 +642,20 @@ static int mbox_next(cs_mbox *mb, cs_mbox_msg *m, char *err, size_t errlen)
 
 /* ---------------------------------------------------------------- Maildir */
 
-/* maildir_read - one message file */
-static void maildir_read(cs_mbox *mb, cs_mbox_msg *m, cs_mb *b, const char *path)
+/* maildir_read - one message file, name in the open folder (X4: never a link) */
+static void maildir_read(cs_mbox *mb, cs_mbox_msg *m, cs_mb *b, const char *name)
 {
     const char *p;
     size_t  len;
     int     complete, rc, fd, bol = 1, first = 1, skip_from = 0;
     struct stat st;
 
-    if ((fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)) < 0) {
-	m->damaged = errno == ENOENT ? "vanished while reading (moved by the IMAP server?)"
+    fd = openat(dirfd(mb->dir), name, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+	/* ELOOP: it became a link after readdir; still not followed. */
+	m->symlink = errno == ELOOP;
+	m->damaged = errno == ELOOP ? "a symbolic link: not followed"
+	    : errno == ENOENT ? "vanished while reading (moved by the IMAP server?)"
 	    : errno == EACCES ? "permission denied" : "cannot open";
 	return;
     }
@@ -679,21 +684,48 @@ static void maildir_read(cs_mbox *mb, cs_mbox_msg *m, cs_mb *b, const char *path
     close(fd);
 }
 
-/* has_subdir - does dir/name exist as a directory? */
-static int has_subdir(const char *dir, const char *name)
+/* is_link - is name in dir a symbolic link? (not followed) */
+static int is_link(int dir, const char *name)
 {
-    char    path[4096];
     struct stat st;
 
-    if ((size_t) snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
-	return 0;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    return fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
 }
 
-/* is_maildir - cur/ or new/ present */
-static int is_maildir(const char *dir)
+/* link_entry - X4: report a symbolic link as an entry of its own */
+static int link_entry(cs_mbox *mb, cs_mbox_msg *m, const char *path)
 {
-    return has_subdir(dir, "cur") || has_subdir(dir, "new");
+    cs_mbox_msg_free(m);
+    if ((m->path = cs_strdup(path)) == NULL
+	|| (mb->label && (m->folder = cs_strdup(mb->label)) == NULL))
+	return -1;
+    m->symlink = 1;
+    m->damaged = "a symbolic link: not followed";
+    return 0;
+}
+
+/* has_subdir - does dir/name exist as a directory, or a link to report? */
+static int has_subdir(int dir, const char *name)
+{
+    struct stat st;
+
+    return fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+	&& (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode));
+}
+
+/* is_maildir - cur/ or new/ present (a link there is read as a link) */
+static int is_maildir(int dir, const char *sub)
+{
+    char    path[4096];
+
+    if (sub == NULL)
+	return has_subdir(dir, "cur") || has_subdir(dir, "new");
+    if ((size_t) snprintf(path, sizeof(path), "%s/cur", sub) >= sizeof(path))
+	return 0;
+    if (has_subdir(dir, path))
+	return 1;
+    snprintf(path, sizeof(path), "%s/new", sub);
+    return has_subdir(dir, path);
 }
 
 /* strcmp_p - qsort on string pointers */
@@ -702,22 +734,25 @@ static int strcmp_p(const void *a, const void *b)
     return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* maildir_folders - the Maildir++ folder directories, in name order */
+/* maildir_folders - the Maildir++ folder directories (and links), in name order */
 static int maildir_folders(cs_mbox *mb, char *err, size_t errlen)
 {
     DIR    *d;
     struct dirent *de;
-    char    label[CS_MBOX_LABEL_MAX], path[4096];
+    char    label[CS_MBOX_LABEL_MAX];
+    int     fd;
 
-    if ((d = opendir(mb->root)) == NULL) {
+    if ((fd = dup(mb->rootfd)) < 0 || (d = fdopendir(fd)) == NULL) {
 	snprintf(err, errlen, "%s: %s", mb->root, strerror(errno));
+	if (fd >= 0)
+	    close(fd);
 	return -1;
     }
     while ((de = readdir(d)) != NULL) {
 	if (cs_maildir_folder_label(de->d_name, label, sizeof(label)) < 0)
 	    continue;
-	if ((size_t) snprintf(path, sizeof(path), "%s/%s", mb->root, de->d_name) >= sizeof(path)
-	    || !is_maildir(path))
+	/* X4: a folder that is a link is kept, to be reported and skipped. */
+	if (!is_link(mb->rootfd, de->d_name) && !is_maildir(mb->rootfd, de->d_name))
 	    continue;
 	if (mb->folders.n >= CS_MBOX_FOLDERS_MAX || cs_strlist_add(&mb->folders, de->d_name) < 0) {
 	    snprintf(err, errlen, "%s: too many folders or out of memory", mb->root);
@@ -731,13 +766,18 @@ static int maildir_folders(cs_mbox *mb, char *err, size_t errlen)
     return 0;
 }
 
-/* maildir_open_dir - open cur/ or new/ of folder fi; 1 opened, 0 absent */
+/*
+ * maildir_open_dir - open cur/ or new/ of folder fi without following a
+ * link (X4): 1 opened, 0 absent, 2 an unreadable folder entry, 3 a link
+ * entry for cur/ or new/, 4 a link entry for the whole folder.
+ */
 static int maildir_open_dir(cs_mbox *mb, cs_mbox_msg *m, cs_mb *b)
 {
     char    label[CS_MBOX_LABEL_MAX];
     cs_buf  path = {0};
     const char *sub = mb->sub == 0 ? "cur" : "new";
-    int     rc;
+    const int dflags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    int     rc, dfd = mb->rootfd, fd, e;
 
     free(mb->label);
     mb->label = NULL;
@@ -746,20 +786,55 @@ static int maildir_open_dir(cs_mbox *mb, cs_mbox_msg *m, cs_mb *b)
     if (mb->fi == 0)
 	rc = cs_buf_appendf(&path, "%s/%s", mb->root, sub);
     else {
-	rc = cs_buf_appendf(&path, "%s/%s/%s", mb->root, mb->folders.v[mb->fi - 1], sub);
-	if (cs_maildir_folder_label(mb->folders.v[mb->fi - 1], label, sizeof(label)) == 0
-	    && (mb->label = cs_strdup(label)) == NULL)
-	    rc = -1;
+	const char *folder = mb->folders.v[mb->fi - 1];
+
+	if (cs_maildir_folder_label(folder, label, sizeof(label)) == 0
+	    && (mb->label = cs_strdup(label)) == NULL) {
+	    cs_buf_free(&path);
+	    return -1;
+	}
+	if ((dfd = openat(mb->rootfd, folder, dflags)) < 0) {
+	    e = errno;
+	    if (e == ENOENT)
+		return 0;
+	    if (cs_buf_appendf(&path, "%s/%s", mb->root, folder) < 0)
+		return -1;
+	    if (e == ELOOP || is_link(mb->rootfd, folder)) {
+		rc = link_entry(mb, m, path.data);
+		cs_buf_free(&path);
+		return rc < 0 ? -1 : 4;
+	    }
+	    mb->dirpath = path.data;
+	    goto unreadable;
+	}
+	rc = cs_buf_appendf(&path, "%s/%s/%s", mb->root, folder, sub);
     }
     if (rc < 0 || path.data == NULL) {
+	if (dfd != mb->rootfd)
+	    close(dfd);
 	cs_buf_free(&path);
 	return -1;
     }
     mb->dirpath = path.data;
-    if ((mb->dir = opendir(mb->dirpath)) != NULL)
-	return 1;
-    if (errno == ENOENT)
+    fd = openat(dfd, sub, dflags);
+    e = fd < 0 ? errno : 0;
+    if (fd < 0 && (e == ELOOP || is_link(dfd, sub))) {
+	if (dfd != mb->rootfd)
+	    close(dfd);
+	return link_entry(mb, m, mb->dirpath) < 0 ? -1 : 3;
+    }
+    if (fd < 0 && e == ENOENT) {
+	if (dfd != mb->rootfd)
+	    close(dfd);
 	return 0;
+    }
+    if (dfd != mb->rootfd)
+	close(dfd);
+    if (fd >= 0 && (mb->dir = fdopendir(fd)) != NULL)
+	return 1;
+    if (fd >= 0)
+	close(fd);
+unreadable:
     /* An unreadable folder is reported like an unreadable message. */
     if (mb_begin(mb, b, m, mb->dirpath, 0) < 0)
 	return -1;
@@ -787,12 +862,12 @@ static int maildir_next(cs_mbox *mb, cs_mbox_msg *m, char *err, size_t errlen)
 		return 0;
 	    rc = maildir_open_dir(mb, m, &b);
 	    if (rc != 1)
-		mb->sub++;
+		mb->sub = rc == 4 ? 2 : mb->sub + 1;
 	    if (rc < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	    }
-	    if (rc == 2)
+	    if (rc >= 2)
 		return 1;
 	    if (rc == 0)
 		continue;
@@ -806,8 +881,22 @@ static int maildir_next(cs_mbox *mb, cs_mbox_msg *m, char *err, size_t errlen)
 	}
 	if (de->d_name[0] == '.' || de->d_type == DT_DIR)
 	    continue;
-	if (cs_buf_appendf(&path, "%s/%s", mb->dirpath, de->d_name) < 0
-	    || mb_begin(mb, &b, m, path.data, 0) < 0) {
+	if (cs_buf_appendf(&path, "%s/%s", mb->dirpath, de->d_name) < 0) {
+	    snprintf(err, errlen, "out of memory");
+	    return -1;
+	}
+	/* X4: a link is reported, never opened. */
+	if (de->d_type == DT_LNK
+	    || (de->d_type == DT_UNKNOWN && is_link(dirfd(mb->dir), de->d_name))) {
+	    rc = link_entry(mb, m, path.data);
+	    cs_buf_free(&path);
+	    if (rc < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	    }
+	    return 1;
+	}
+	if (mb_begin(mb, &b, m, path.data, 0) < 0) {
 	    cs_buf_free(&path);
 	    snprintf(err, errlen, "out of memory");
 	    return -1;
@@ -816,7 +905,7 @@ static int maildir_next(cs_mbox *mb, cs_mbox_msg *m, char *err, size_t errlen)
 	    m->file_time = t;
 	    m->has_file_time = 1;
 	}
-	maildir_read(mb, m, &b, path.data);
+	maildir_read(mb, m, &b, de->d_name);
 	mb_end(&b);
 	cs_buf_free(&path);
 	return 1;
@@ -833,6 +922,7 @@ static cs_mbox *mbox_new(const char *path, const cs_mbox_opts *o)
     if ((mb = calloc(1, sizeof(*mb))) == NULL)
 	return NULL;
     mb->fd = -1;
+    mb->rootfd = -1;
     if (o)
 	mb->o = *o;
     if ((mb->root = cs_strdup(path)) == NULL || (mb->r.buf = malloc(CS_MBOX_BUF)) == NULL) {
@@ -851,8 +941,14 @@ cs_mbox *cs_mbox_open(const char *path, const cs_mbox_opts *o, char *err, size_t
     ssize_t got;
     size_t  len;
 
-    if (path == NULL || stat(path, &st) < 0) {
+    /* X4: PATH itself is not followed either; the administrator names the real one. */
+    if (path == NULL || lstat(path, &st) < 0) {
 	snprintf(err, errlen, "%s: %s", path ? path : "(null)", strerror(errno));
+	return NULL;
+    }
+    if (S_ISLNK(st.st_mode)) {
+	snprintf(err, errlen, "%s: a symbolic link; links are not followed, give the path"
+		 " it points to", path);
 	return NULL;
     }
     if ((mb = mbox_new(path, o)) == NULL) {
@@ -864,7 +960,12 @@ cs_mbox *cs_mbox_open(const char *path, const cs_mbox_opts *o, char *err, size_t
     while (len > 1 && mb->root[len - 1] == '/')
 	mb->root[--len] = 0;
     if (S_ISDIR(st.st_mode)) {
-	if (!is_maildir(mb->root)) {
+	if ((mb->rootfd = open(mb->root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+	    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	    cs_mbox_close(mb);
+	    return NULL;
+	}
+	if (!is_maildir(mb->rootfd, NULL)) {
 	    snprintf(err, errlen, "%s: a directory without cur/ or new/ is not a Maildir", path);
 	    cs_mbox_close(mb);
 	    return NULL;
@@ -881,8 +982,13 @@ cs_mbox *cs_mbox_open(const char *path, const cs_mbox_opts *o, char *err, size_t
 	cs_mbox_close(mb);
 	return NULL;
     }
-    if ((mb->fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC)) < 0) {
-	snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    if ((mb->fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW)) < 0
+	|| fstat(mb->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	snprintf(err, errlen, "%s: %s", path, mb->fd < 0 ? strerror(errno)
+		 : "not a regular file");
+	if (mb->fd >= 0)
+	    close(mb->fd);
+	mb->fd = -1;
 	cs_mbox_close(mb);
 	return NULL;
     }
@@ -941,6 +1047,8 @@ void    cs_mbox_close(cs_mbox *mb)
 	closedir(mb->dir);
     if (mb->own_fd && mb->fd >= 0)
 	close(mb->fd);
+    if (mb->rootfd >= 0)
+	close(mb->rootfd);
     cs_strlist_free(&mb->folders);
     free(mb->dirpath);
     free(mb->label);

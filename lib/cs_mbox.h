@@ -33,6 +33,14 @@
  *	normalizes the line ends), so a message imported from a Maildir (LF)
  *	and the same one captured from SMTP (CRLF) share their T2 key.
  *
+ *	Links (X4): the reader runs as root or crmsync inside a directory
+ *	the mail user can write, so it never follows a symbolic link: PATH
+ *	itself may not be one (cs_mbox_open refuses it), and a folder, a
+ *	cur/ or new/ or a message file that is one is returned as an entry
+ *	with symlink (and damaged) set and nothing read. Everything below
+ *	the Maildir is opened relative to descriptors with O_NOFOLLOW, so a
+ *	link planted between a check and an open is not followed either.
+ *
  *	Every byte is hostile: a message whose first line is not a header
  *	field, an empty file, or a file that cannot be read is returned with
  *	damaged set (and the reader moves on); only a failure to walk the
@@ -69,6 +77,7 @@ typedef struct cs_mbox_msg {
 					 * line removed, >From unescaped) */
     char    body_digest[CS_DIGEST_HEX];
     const char *damaged;		/* static reason, NULL if readable */
+    int     symlink;			/* a symbolic link, skipped unread (X4) */
 } cs_mbox_msg;
 
 typedef struct cs_mbox cs_mbox;

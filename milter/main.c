@@ -314,19 +314,28 @@ static int check_dirs(const cs_config *cfg)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-/* write_pidfile - best effort, before the privilege drop */
+/*
+ * write_pidfile - best effort, before the privilege drop. The directory
+ * must be writable by UserID (the unlink at stop), so that account could
+ * plant a link there: remove whatever is there and create the file anew,
+ * never through a link (O_EXCL|O_NOFOLLOW).
+ */
 static void write_pidfile(const char *path)
 {
-    FILE   *fp;
+    char    buf[32];
+    int     fd, len;
 
     if (path == NULL || *path == 0)
 	return;
-    if ((fp = fopen(path, "w")) == NULL) {
+    if ((unlink(path) < 0 && errno != ENOENT)
+	|| (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0) {
 	cs_warn(NULL, "cannot write pid file %s: %m", path);
 	return;
     }
-    fprintf(fp, "%ld\n", (long) getpid());
-    fclose(fp);
+    len = snprintf(buf, sizeof(buf), "%ld\n", (long) getpid());
+    if (write(fd, buf, (size_t) len) != len)
+	cs_warn(NULL, "cannot write pid file %s: %m", path);
+    close(fd);
 }
 
 /* unix_socket_path - the file of a unix:/local: socket spec, else NULL */

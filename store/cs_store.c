@@ -1052,14 +1052,31 @@ out:
     return rc;
 }
 
+/*
+ * acting_user - R3, the one check for every CRM-facing call: the acting
+ * user must be a user of the policy in force (the last one synced into
+ * the store by crmsync-milter's start or reload, or by an import);
+ * anyone else gets CS_ENOTFOUND, as for a thing that does not exist.
+ */
+static int acting_user(cs_store *st, const char *as)
+{
+    int     r = st->ops->user_active(st, as);
+
+    return r == 1 ? CS_OK : r == 0 ? CS_ENOTFOUND : CS_EINTERNAL;
+}
+
 /* cs_store_mailbox - the acting user's own threads, newest first (V2) */
 int     cs_store_mailbox(cs_store *st, const char *as, const char *label, int limit,
 			         const char *cursor, json_t **out)
 {
+    int     rc;
+
     if (out)
 	*out = NULL;
     if (st == NULL || as == NULL || out == NULL)
 	return CS_EINVAL;
+    if ((rc = acting_user(st, as)) != CS_OK)
+	return rc;
     if (limit < 0)
 	return CS_EINVAL;
     if (limit == 0)
@@ -1113,23 +1130,36 @@ int     cs_store_backup(cs_store *st, const char *path, json_t **out, char *err,
     return st->ops->backup(st, path, out, err, errlen);
 }
 
-/* ctl_args - common checks of the visibility calls' arguments */
-static int ctl_args(cs_store *st, const char *as, json_t **out, char *err, size_t errlen)
+/*
+ * ctl_args - common checks of the visibility calls' arguments, then R3;
+ * thread (may be NULL) names what a refused acting user is told is not
+ * found, in the words the backends use for a thread that is not there.
+ */
+static int ctl_args(cs_store *st, const char *as, json_t **out, char *err, size_t errlen,
+		            const char *thread)
 {
+    int     rc;
+
     if (out)
 	*out = NULL;
     if (err && errlen)
 	*err = 0;
     if (st == NULL || as == NULL || *as == 0)
 	return CS_EINVAL;
-    return CS_OK;
+    if ((rc = acting_user(st, as)) == CS_ENOTFOUND && err && errlen && thread)
+	snprintf(err, errlen, "thread %.64s not found", thread);
+    return rc;
 }
 
 /* cs_store_thread - one visible thread with its messages (V3, V6) */
 int     cs_store_thread(cs_store *st, const char *as, const char *thread, json_t **out)
 {
-    if (ctl_args(st, as, out, NULL, 0) != CS_OK || thread == NULL || out == NULL)
+    int     rc;
+
+    if (thread == NULL || out == NULL)
 	return CS_EINVAL;
+    if ((rc = ctl_args(st, as, out, NULL, 0, NULL)) != CS_OK)
+	return rc;
     return st->ops->thread(st, as, thread, out);
 }
 
@@ -1137,8 +1167,12 @@ int     cs_store_thread(cs_store *st, const char *as, const char *thread, json_t
 int     cs_store_thread_raw(cs_store *st, const char *as, const char *thread,
 			            cs_store_raw_fn fn, void *arg)
 {
-    if (ctl_args(st, as, NULL, NULL, 0) != CS_OK || thread == NULL || fn == NULL)
+    int     rc;
+
+    if (thread == NULL || fn == NULL)
 	return CS_EINVAL;
+    if ((rc = ctl_args(st, as, NULL, NULL, 0, NULL)) != CS_OK)
+	return rc;
     return st->ops->thread_raw(st, as, thread, fn, arg);
 }
 
@@ -1146,8 +1180,12 @@ int     cs_store_thread_raw(cs_store *st, const char *as, const char *thread,
 int     cs_store_attachment(cs_store *st, const char *as, const char *thread, size_t n,
 			            cs_buf *out)
 {
-    if (ctl_args(st, as, NULL, NULL, 0) != CS_OK || thread == NULL || out == NULL)
+    int     rc;
+
+    if (thread == NULL || out == NULL)
 	return CS_EINVAL;
+    if ((rc = ctl_args(st, as, NULL, NULL, 0, NULL)) != CS_OK)
+	return rc;
     if (n == 0)
 	return CS_ENOTFOUND;
     return st->ops->attachment(st, as, thread, n, out);
@@ -1157,9 +1195,13 @@ int     cs_store_attachment(cs_store *st, const char *as, const char *thread, si
 int     cs_store_record_threads(cs_store *st, const char *as, const char *kind, const char *id,
 				        int limit, const char *cursor, json_t **out)
 {
-    if (ctl_args(st, as, out, NULL, 0) != CS_OK || kind == NULL || id == NULL || out == NULL
+    int     rc;
+
+    if (kind == NULL || id == NULL || out == NULL
 	|| (strcmp(kind, "deal") != 0 && strcmp(kind, "person") != 0) || limit < 0)
 	return CS_EINVAL;
+    if ((rc = ctl_args(st, as, out, NULL, 0, NULL)) != CS_OK)
+	return rc;
     if (limit == 0)
 	limit = 50;
     if (limit > 500)
@@ -1172,11 +1214,16 @@ int     cs_store_threads_set(cs_store *st, const char *as, int action,
 			             const char *const *threads, size_t n, json_t **out,
 			             char *err, size_t errlen)
 {
-    if (ctl_args(st, as, out, err, errlen) != CS_OK || out == NULL
-	|| (n && threads == NULL) || action < CS_THREADS_SHARE || action > CS_THREADS_DELETE)
+    int     rc;
+
+    if (st == NULL || as == NULL || *as == 0 || out == NULL || (n && threads == NULL)
+	|| action < CS_THREADS_SHARE || action > CS_THREADS_DELETE)
 	return CS_EINVAL;
     if (st->flags & CS_STORE_READONLY)
 	return CS_EINTERNAL;
+    /* n == 0: the backend's own bad-input answer. */
+    if (n && (rc = ctl_args(st, as, out, err, errlen, threads[0])) != CS_OK)
+	return rc;
     return st->ops->threads_set(st, as, action, threads, n, out, err, errlen);
 }
 
@@ -1184,12 +1231,15 @@ int     cs_store_threads_set(cs_store *st, const char *as, int action,
 int     cs_store_link(cs_store *st, const char *as, const char *thread, const char *kind,
 		              const char *id, int unlink, json_t **out, char *err, size_t errlen)
 {
-    if (ctl_args(st, as, out, err, errlen) != CS_OK || out == NULL || thread == NULL
-	|| id == NULL || kind == NULL
+    int     rc;
+
+    if (st == NULL || out == NULL || thread == NULL || id == NULL || kind == NULL
 	|| (strcmp(kind, "deal") != 0 && strcmp(kind, "person") != 0))
 	return CS_EINVAL;
     if (st->flags & CS_STORE_READONLY)
 	return CS_EINTERNAL;
+    if ((rc = ctl_args(st, as, out, err, errlen, thread)) != CS_OK)
+	return rc;
     return st->ops->link(st, as, thread, kind, id, unlink, out, err, errlen);
 }
 
@@ -1198,11 +1248,14 @@ int     cs_store_contact_create(cs_store *st, const char *as, const char *thread
 				        const char *address, const char *name, json_t **out,
 				        char *err, size_t errlen)
 {
-    if (ctl_args(st, as, out, err, errlen) != CS_OK || out == NULL || thread == NULL
-	|| address == NULL)
+    int     rc;
+
+    if (st == NULL || out == NULL || thread == NULL || address == NULL)
 	return CS_EINVAL;
     if (st->flags & CS_STORE_READONLY)
 	return CS_EINTERNAL;
+    if ((rc = ctl_args(st, as, out, err, errlen, thread)) != CS_OK)
+	return rc;
     return st->ops->contact_create(st, as, thread, address, name, out, err, errlen);
 }
 

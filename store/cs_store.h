@@ -237,6 +237,11 @@ int     cs_store_backup(cs_store *, const char *path, json_t **out, char *err, s
  * deal or person the user may not see is CS_ENOTFOUND exactly like one
  * that does not exist (V6), and CS_EFORBIDDEN means visible but not the
  * user's (V4). err (may be NULL) names the first offending id.
+ * R3: every one of them (and cs_store_mailbox) first checks that the
+ * acting user is a user of the policy in force, i.e. of the last
+ * cs_store_sync_users2() (or cs_store_sync_users()); anyone else gets
+ * CS_ENOTFOUND, as a thread that does not exist would, and is never
+ * among the users share answers with.
  */
 /* The thread object (as mailbox lists it) with "messages": message_id,
  * from, to, cc, date, subject, text, attachments [{name, type, size}],

@@ -41,13 +41,59 @@ static int opt_text(const json_t *o, const char *key)
     return v == NULL || json_is_null(v) || json_is_string(v);
 }
 
-/* list_of - an optional array member; NULL (and err) if it is not one */
+/* shown - a key fit for a message: at most 64 bytes, cut between characters */
+static const char *shown(const char *key, char *buf, size_t len)
+{
+    size_t  n = strlen(key);
+
+    if (n < len && n <= 64)
+	return key;
+    n = len - 1 < 64 ? len - 1 : 64;
+    while (n > 0 && ((unsigned char) key[n] & 0xc0) == 0x80)
+	n--;
+    snprintf(buf, len, "%.*s...", (int) n, key);
+    return buf;
+}
+
+/*
+ * keys_ok - X2: every key of o is one of the allowed (NULL-terminated),
+ * every required one (marked with a leading '*') is there; else err
+ * names the first fault as "at.key: ...". at is "" for the top level.
+ */
+static int keys_ok(json_t *o, const char *const *allowed, const char *at,
+		           char *err, size_t errlen)
+{
+    const char *key;
+    char    buf[80];
+    json_t *v;
+    size_t  k;
+
+    json_object_foreach(o, key, v) {
+	for (k = 0; allowed[k] && strcmp(allowed[k] + (allowed[k][0] == '*'), key) != 0; k++)
+	     /* void */ ;
+	if (allowed[k] == NULL) {
+	    snprintf(err, errlen, "%s%s%s: unknown key", at, *at ? "." : "",
+		     shown(key, buf, sizeof(buf)));
+	    return 0;
+	}
+    }
+    for (k = 0; allowed[k]; k++) {
+	if (allowed[k][0] == '*' && json_object_get(o, allowed[k] + 1) == NULL) {
+	    snprintf(err, errlen, "%s%s%s: required field missing", at, *at ? "." : "",
+		     allowed[k] + 1);
+	    return 0;
+	}
+    }
+    return 1;
+}
+
+/* list_of - an array member (absent: an empty one); NULL (and err) if it is not one */
 static json_t *list_of(json_t *o, const char *key, const char *path, size_t i,
 		               char *err, size_t errlen)
 {
     json_t *v = json_object_get(o, key);
 
-    if (v == NULL || json_is_null(v))
+    if (v == NULL)
 	return json_array();			/* caller decrefs: new or borrowed+incref */
     if (!json_is_array(v)) {
 	snprintf(err, errlen, "%s[%zu].%s: expected an array", path, i, key);
@@ -87,6 +133,11 @@ void    cs_dir_free(cs_dir_snap *d)
 int     cs_dir_validate(cs_store *st, json_t *doc, cs_dir_snap *d, char *err, size_t errlen)
 {
     static const char *const statuses[] = {"open", "won", "lost"};
+    /* The format (crmsyncctl(1), conf/directory.example.json); '*': required. */
+    static const char *const top_keys[] = {"*persons", "*deals", NULL};
+    static const char *const person_keys[] = {"*id", "name", "*emails", "*access", NULL};
+    static const char *const deal_keys[] = {"*id", "title", "*status", "persons", "*access", NULL};
+    char    at[48];
     json_t *ids = json_object(), *dids = json_object(), *mails = json_object(), *p, *v;
     char    norm[CS_ADDR_MAX + 1];
     size_t  i, k;
@@ -99,6 +150,8 @@ int     cs_dir_validate(cs_store *st, json_t *doc, cs_dir_snap *d, char *err, si
 	snprintf(err, errlen, "the snapshot must be a JSON object");
 	goto out;
     }
+    if (!keys_ok(doc, top_keys, "", err, errlen))
+	goto out;
     d->persons = json_object_get(doc, "persons");
     d->deals = json_object_get(doc, "deals");
     if ((d->persons && !json_is_array(d->persons)) || (d->deals && !json_is_array(d->deals))) {
@@ -125,6 +178,9 @@ int     cs_dir_validate(cs_store *st, json_t *doc, cs_dir_snap *d, char *err, si
 	    snprintf(err, errlen, "persons[%zu]: expected an object", i);
 	    goto out;
 	}
+	snprintf(at, sizeof(at), "persons[%zu]", i);
+	if (!keys_ok(p, person_keys, at, err, errlen))
+	    goto out;
 	if (!id_ok(json_object_get(p, "id"))) {
 	    snprintf(err, errlen, "persons[%zu].id: expected a non-empty string of at most %d"
 		     " bytes", i, CS_DIR_MAX_ID);
@@ -177,6 +233,9 @@ int     cs_dir_validate(cs_store *st, json_t *doc, cs_dir_snap *d, char *err, si
 	    snprintf(err, errlen, "deals[%zu]: expected an object", i);
 	    goto out;
 	}
+	snprintf(at, sizeof(at), "deals[%zu]", i);
+	if (!keys_ok(p, deal_keys, at, err, errlen))
+	    goto out;
 	if (!id_ok(json_object_get(p, "id"))) {
 	    snprintf(err, errlen, "deals[%zu].id: expected a non-empty string of at most %d"
 		     " bytes", i, CS_DIR_MAX_ID);
@@ -224,3 +283,60 @@ out:
     return ok ? 0 : -1;
 }
 
+/* own_form - is id in crmsync's own person id form, bcc-N or hand-N? */
+static int own_form(const char *id)
+{
+    const char *p = strncmp(id, "bcc-", 4) == 0 ? id + 4
+	: strncmp(id, "hand-", 5) == 0 ? id + 5 : NULL;
+
+    if (p == NULL || *p < '1' || *p > '9')
+	return 0;
+    while (*p >= '0' && *p <= '9')
+	p++;
+    return *p == 0;
+}
+
+/* cs_dir_check_ids - X2: no snapshot re-points a person crmsync made */
+int     cs_dir_check_ids(const cs_dir_snap *d, cs_dir_lookup_fn lookup, void *arg,
+			         char *err, size_t errlen)
+{
+    cs_strlist have = {0};
+    json_t *p;
+    size_t  i, k;
+    int     r;
+
+    json_array_foreach(d->persons, i, p) {
+	const char *pid = json_string_value(json_object_get(p, "id"));
+
+	cs_strlist_free(&have);
+	if ((r = lookup(arg, pid, &have)) < 0) {
+	    cs_strlist_free(&have);
+	    return -2;
+	}
+	if (r == CS_DIR_ID_CRM)
+	    continue;
+	if (r == CS_DIR_ID_NONE) {
+	    /*
+	     * Not made yet: crmsync would make it later under this very id
+	     * and collide, or hand the CRM's record its links.
+	     */
+	    if (!own_form(pid))
+		continue;
+	    snprintf(err, errlen, "persons[%zu].id: %.64s is in crmsync's own id form (bcc-N,"
+		     " hand-N) and crmsync made no such person", i, pid);
+	    cs_strlist_free(&have);
+	    return -1;
+	}
+	/* A person crmsync made: only a record with its address takes it over. */
+	for (k = 0; k < have.n; k++) {
+	    if (!cs_strlist_contains(&d->emails[i], have.v[k])) {
+		snprintf(err, errlen, "persons[%zu].id: %.64s is a person crmsync made for %s;"
+			 " a record under its id must have that address", i, pid, have.v[k]);
+		cs_strlist_free(&have);
+		return -1;
+	    }
+	}
+    }
+    cs_strlist_free(&have);
+    return 0;
+}

@@ -117,6 +117,9 @@ struct cs_store_ops {
 			           const cs_strlist *const *addresses, size_t n);
     int     (*mailbox) (cs_store *, const char *as, const char *label, int limit,
 			        const char *cursor, json_t **);
+    /* R3: 1 when as is a user of the policy in force (users.active, set
+     * by the last sync_users), 0 when not, CS_EINTERNAL on error. */
+    int     (*user_active) (cs_store *, const char *as);
     int     (*stats) (cs_store *, json_t **);
     /* X3 event outbox (see cs_store.h). */
     cs_outbox *(*outbox_open) (cs_store *, const char *holder, char *err, size_t errlen);

@@ -982,6 +982,27 @@ int     pg_cursor_decode(const char *c, long long *last, long long *id)
 }
 
 static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=$1";
+static const char SQL_USER_ACTIVE[] = "SELECT 1 FROM users WHERE id=$1 AND active=1";
+
+/* pg_user_active - R3: is as a user of the policy in force? */
+static int pg_user_active(cs_store *st, const char *as)
+{
+    pg_store *s = st->be;
+    PGresult *q;
+    int     rc;
+
+    pthread_mutex_lock(&s->rlock);
+    if (pg_begin(s, &s->r, "BEGIN READ ONLY") < 0) {
+	pthread_mutex_unlock(&s->rlock);
+	return CS_EINTERNAL;
+    }
+    q = pg_q(&s->r, SQL_USER_ACTIVE, "s", as);
+    rc = q == NULL ? CS_EINTERNAL : PQntuples(q) > 0;
+    PQclear(q);
+    pg_cmd(&s->r, q ? "COMMIT" : "ROLLBACK");
+    pthread_mutex_unlock(&s->rlock);
+    return rc;
+}
 #define PG_MB_COLS "id, subject, visibility, message_count, first_date, last_date"
 static const char SQL_MB_FIRST[] =
 "SELECT " PG_MB_COLS " FROM threads WHERE owner=$1 AND $3::bigint IS NULL AND $4::bigint IS NULL"
@@ -1224,6 +1245,7 @@ const struct cs_store_ops cs_store_pg_ops = {
     .joins_thread = pg_joins_thread,
     .sync_users = pg_sync_users,
     .mailbox = pg_mailbox,
+    .user_active = pg_user_active,
     .stats = pg_stats,
     .milter_status_put = pg_milter_status_put,
     .milter_status_get = pg_milter_status_get,

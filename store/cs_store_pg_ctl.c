@@ -61,8 +61,9 @@
  * The access rules, the only place they are written. Arguments are SQL
  * expressions (a parameter such as "$1::text" or a column).
  */
+/* R3: a user of the policy in force (active since the last sync). */
 #define PG_KNOWN(u) \
-    "EXISTS (SELECT 1 FROM users ku WHERE ku.id=" u ")"
+    "EXISTS (SELECT 1 FROM users ku WHERE ku.id=" u " AND ku.active=1)"
 #define PG_CAN_ACCESS(k, i, u) \
     "(" PG_KNOWN(u) " AND EXISTS (SELECT 1 FROM access ca WHERE ca.\"user\"=" u \
     " AND ca.kind=" k " AND ca.id=" i ") AND CASE " k \
@@ -1453,6 +1454,31 @@ static int dir_apply(pg_conn *c, cs_dir_snap *d, json_t *taken, time_t now)
     return pg_cmd(c, SQL_DIR_DANGLING);
 }
 
+static const char SQL_DIR_ID[] =
+"SELECT p.origin, pe.email FROM persons p LEFT JOIN person_emails pe ON pe.person=p.id"
+" WHERE p.id=$1";
+
+/* dir_lookup - cs_dir_check_ids: what the store holds under a person id */
+static int dir_lookup(void *arg, const char *id, cs_strlist *addrs)
+{
+    PGresult *q = pg_q(arg, SQL_DIR_ID, "s", id);
+    int     r = CS_DIR_ID_NONE;
+
+    if (q == NULL)
+	return -1;
+    for (int i = 0; i < PQntuples(q) && r >= 0; i++) {
+	if (strcmp(pg_text(q, i, 0), "crm") == 0)
+	    r = CS_DIR_ID_CRM;
+	else {
+	    r = CS_DIR_ID_LOCAL;
+	    if (!PQgetisnull(q, i, 1) && cs_strlist_add(addrs, pg_text(q, i, 1)) < 0)
+		r = -1;
+	}
+    }
+    PQclear(q);
+    return r;
+}
+
 /* pg_directory_import - X2: validate whole, then replace in one transaction */
 int     pg_directory_import(cs_store *st, json_t *doc, json_t **out, char *err, size_t errlen)
 {
@@ -1473,6 +1499,11 @@ int     pg_directory_import(cs_store *st, json_t *doc, json_t **out, char *err, 
     }
     /* One import at a time across the fleet. */
     src = pg_x(c, SQL_DIR_LOCK, "ii", (long long) PG_LOCK_CLASS, (long long) PG_LOCK_DIRECTORY);
+    /* X2: the local persons' ids, checked under the lock, in the transaction. */
+    if (src == 0 && (src = cs_dir_check_ids(&d, dir_lookup, c, err, errlen)) == -1) {
+	cs_dir_free(&d);
+	return write_end(st, CS_EINVAL);
+    }
     if (src == 0 && ((taken = json_array()) == NULL || (aud = json_array()) == NULL))
 	src = -1;
     if (src == 0)

@@ -779,6 +779,25 @@ int     sq_cursor_decode(const char *c, sqlite3_int64 *last, sqlite3_int64 *id)
 }
 
 static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=?1";
+static const char SQL_USER_ACTIVE[] = "SELECT 1 FROM users WHERE id=?1 AND active=1";
+
+/* sq_user_active - R3: is as a user of the policy in force? */
+static int sq_user_active(cs_store *st, const char *as)
+{
+    sq_store *s = st->be;
+    sqlite3_stmt *q;
+    int     step = SQLITE_ERROR;
+
+    if (sq_read_begin(s) < 0)
+	return CS_EINTERNAL;
+    if ((q = sq_stmt(&s->r, SQL_USER_ACTIVE)) != NULL) {
+	sq_bind_str(q, 1, as);
+	step = sqlite3_step(q);
+	sqlite3_reset(q);
+    }
+    sq_read_end(s);
+    return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : CS_EINTERNAL;
+}
 /* The columns of SQ_THREAD_COLS (cs_store_sqlite_ctl.c), for sq_thread_obj. */
 #define SQL_MB_HEAD \
 "SELECT id, subject, visibility, message_count, first_date, last_date, owner FROM threads"
@@ -967,6 +986,7 @@ const struct cs_store_ops cs_store_sqlite_ops = {
     .joins_thread = sq_joins_thread,
     .sync_users = sq_sync_users,
     .mailbox = sq_mailbox,
+    .user_active = sq_user_active,
     .stats = sq_stats,
     .backup = sq_backup,
     .outbox_open = sq_outbox_open,

@@ -64,8 +64,9 @@
  * The access rules, the only place they are written. Arguments are SQL
  * expressions (a parameter such as "?1" or a column).
  */
+/* R3: a user of the policy in force (active since the last sync). */
 #define SQ_KNOWN(u) \
-    "EXISTS (SELECT 1 FROM users ku WHERE ku.id=" u ")"
+    "EXISTS (SELECT 1 FROM users ku WHERE ku.id=" u " AND ku.active=1)"
 #define SQ_CAN_ACCESS(k, i, u) \
     "(" SQ_KNOWN(u) " AND EXISTS (SELECT 1 FROM access ca WHERE ca.user=" u \
     " AND ca.kind=" k " AND ca.id=" i ") AND CASE " k \
@@ -1453,6 +1454,34 @@ static int dir_apply(sq_conn *c, cs_dir_snap *d, json_t *taken, time_t now)
     return sqlite3_exec(c->db, SQL_DIR_DANGLING, NULL, NULL, NULL);
 }
 
+static const char SQL_DIR_ID[] =
+"SELECT p.origin, pe.email FROM persons p LEFT JOIN person_emails pe ON pe.person=p.id"
+" WHERE p.id=?1";
+
+/* dir_lookup - cs_dir_check_ids: what the store holds under a person id */
+static int dir_lookup(void *arg, const char *id, cs_strlist *addrs)
+{
+    sqlite3_stmt *q = str_stmt(arg, SQL_DIR_ID, id, NULL);
+    int     r = CS_DIR_ID_NONE, step;
+
+    if (q == NULL)
+	return -1;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+	if (strcmp(sq_col_text(q, 0), "crm") == 0)
+	    r = CS_DIR_ID_CRM;
+	else {
+	    r = CS_DIR_ID_LOCAL;
+	    if (sqlite3_column_type(q, 1) != SQLITE_NULL
+		&& cs_strlist_add(addrs, sq_col_text(q, 1)) < 0)
+		step = SQLITE_NOMEM;
+	}
+	if (step != SQLITE_ROW)
+	    break;
+    }
+    sqlite3_reset(q);
+    return step == SQLITE_DONE ? r : -1;
+}
+
 /* sq_directory_import - X2: validate whole, then replace in one transaction */
 int     sq_directory_import(cs_store *st, json_t *doc, json_t **out, char *err, size_t errlen)
 {
@@ -1470,6 +1499,15 @@ int     sq_directory_import(cs_store *st, json_t *doc, json_t **out, char *err, 
     if (write_begin(st) < 0) {
 	cs_dir_free(&d);
 	return CS_EINTERNAL;
+    }
+    /* X2: the local persons' ids, checked where nothing can change them. */
+    if ((src = cs_dir_check_ids(&d, dir_lookup, c, err, errlen)) < 0) {
+	if (src == -2) {
+	    cs_error(NULL, "store: directory import: %s", sqlite3_errmsg(c->db));
+	    snprintf(err, errlen, "the directory was not changed: %s", sqlite3_errmsg(c->db));
+	}
+	cs_dir_free(&d);
+	return write_end(st, src == -1 ? CS_EINVAL : CS_EINTERNAL);
     }
     if ((taken = json_array()) == NULL || (aud = json_array()) == NULL)
 	src = SQLITE_NOMEM;

@@ -14,8 +14,14 @@
 # not see, and holds the expected ones. Then V4 refusals and all-or-
 # nothing; issue #15's holes (K2, K3, K5 persons of one's own and X2's
 # take-over of them, T3 no automatic links on shared threads, V7 merge
-# events); and: a bulk private of 1000 threads killed with SIGKILL at
-# random moments leaves 0 or 1000 threads shared, never a mix.
+# events); R3: once a user is removed from the policy (crmsync-milter
+# reloaded) every CRM-facing command as that user answers as for a user
+# that never existed, and share no longer counts them; X2: directory
+# snapshots that re-point a person crmsync made by its id, use an id in
+# crmsync's own form it has not made, or are malformed (unknown keys,
+# missing fields, wrong types) are refused with exit 4; and: a bulk
+# private of 1000 threads killed with SIGKILL at random moments leaves 0
+# or 1000 threads shared, never a mix.
 #
 # Either backend: the store is a SQLite file unless CS_TEST_DATABASE names
 # an empty PostgreSQL database (postgresql://...), with
@@ -195,6 +201,124 @@ tap_is "$(dbq "$DB" "SELECT visibility FROM threads WHERE id=${su#t}")" shared \
 check "olivia links sl to a deal she may not see" 2 "" "" \
     ctl link --as olivia "$sl" --deal d404
 
+# --- R3: a user removed from the policy in force reads nothing. The
+# policy reaches the store when crmsync-milter starts or reloads: start
+# one on this store, remove dave (access to d1, so he sees sl) and reload.
+# Every CRM-facing command as dave must then answer exactly as for ghost,
+# a user that never existed; share's answer no longer names him.
+printf 'Socket unix:%s\n' "$CS_TMP/milter.sock" >"$CS_TMP/milter.conf"
+cat "$CONF" >>"$CS_TMP/milter.conf"
+# policy USERS... - one block per user
+policy() {
+    for _u in "$@"; do
+	printf 'User %s\nAddress %s@example.com\n\n' "$_u" "$_u"
+    done >"$CS_TMP/policy/users.policy"
+}
+policy $ACTORS
+ms_start_crmsync "$CS_TMP/milter.conf" "unix:$CS_TMP/milter.sock" "$CS_TMP/milter.log" \
+    || tap_bail "crmsync-milter did not start"
+# r3_cmds THREAD - every CRM-facing command, one a line, without --as
+r3_cmds() {
+    cat <<CMDS
+mailbox
+thread $1
+thread $1 --raw
+attachment $1 1
+deal d1
+person p1
+share $1
+private $1
+delete $1
+link $1 --person p1
+unlink $1 --deal d1
+contact create --thread $1 --address client@acme.example
+CMDS
+}
+# r3_reload USERS... - the policy in force becomes USERS (milter reload)
+r3_reload() {
+    _gone=$(for _a in $ACTORS; do case " $* " in *" $_a "*) ;; *) echo "$_a" ;; esac; done)
+    policy "$@"
+    kill -USR1 "$(ms_pid "unix:$CS_TMP/milter.sock")"
+    for _a in $_gone; do
+	cs_wait 10 sh -c "! '$CRMSYNCCTL' -c '$CONF' mailbox --as $_a" \
+	    || tap_diag "the reload did not reach the store: $(tail -n 3 "$CS_TMP/milter.log")"
+    done
+}
+# r3_check USER THREAD - USER (removed) answers every command as ghost does
+r3_check() {
+    r3_cmds "$2" >"$CS_TMP/r3.cmds"
+    while read -r line; do
+	# shellcheck disable=SC2086
+	check "R3: removed $1: $line" 2 "" "" ctl $line --as "$1"
+	cp "$OUT" "$CS_TMP/removed.out"
+	# shellcheck disable=SC2086
+	ctl $line --as ghost >"$OUT" 2>&1
+	tap_ok "R3: removed $1: $line answers as for a user that never was" \
+	    cmp -s "$CS_TMP/removed.out" "$OUT"
+    done <"$CS_TMP/r3.cmds"
+}
+check "R3: dave (in the policy) reads sl" 0 "sl" "sl" ctl thread "$sl" --as dave
+r3_reload olivia pete nora adam
+r3_check dave "$sl"
+tap_is "$(dbq "$DB" "SELECT visibility FROM threads WHERE id=${sl#t}")" shared \
+    "R3: nothing dave tried changed sl"
+ctl share --as olivia "$sl" >"$OUT" 2>&1
+tap_is "$("$JGET" 'threads[0].visible_to' <"$OUT")" '["olivia","pete"]' \
+    "R3: share answers only users of the policy in force"
+# The owner removed: her own mailbox, raw bytes and attachments too.
+r3_reload dave pete nora adam
+r3_check olivia "$priv"
+tap_is "$(dbq "$DB" "SELECT count(*) FROM threads WHERE owner='olivia'")" 3 \
+    "R3: her mailbox stays in the store"
+# Back in the policy, both read again: their access was never removed.
+r3_reload $ACTORS
+cs_wait 10 ctl mailbox --as dave
+cs_wait 10 ctl mailbox --as olivia
+check "R3: dave back in the policy reads sl" 0 "sl" "sl" ctl thread "$sl" --as dave
+check "R3: olivia back in the policy reads priv" 0 "priv" "priv" ctl thread "$priv" --as olivia
+ms_stop "unix:$CS_TMP/milter.sock"
+
+# --- X2 (issue #15 hole 8): a snapshot cannot re-point by id a person
+# crmsync made, nor be malformed; refused whole (exit 4), the old stays.
+ctl contact create --as olivia --thread "$su" --address stranger@nowhere.example >"$OUT" 2>&1
+tap_is "$?" 0 "K3: olivia makes a person for su's stranger"
+hp=$("$JGET" person.id <"$OUT")
+tap_like "$hp" '^hand-[0-9][0-9]*$' "... under crmsync's own id form ($hp)"
+# snapshot FILE PERSON2-JSON [EXTRA-TOP-LEVEL] - the fixture's directory plus one person
+snapshot() {
+    cat >"$1" <<SNAP
+{"persons": [{"id": "p1", "name": "Carl Client", "emails": ["client@acme.example"],
+              "access": ["olivia", "pete"]}, $2],
+ "deals": [{"id": "d1", "title": "Acme renewal", "status": "open", "persons": ["p1"],
+            "access": ["olivia", "dave"]}]$3}
+SNAP
+}
+snapshot "$CS_TMP/repoint.json" "{\"id\": \"$hp\", \"name\": \"Zed\", \"emails\": [\"zed@elsewhere.example\"], \"access\": [\"nora\"]}"
+check "X2: a snapshot giving $hp to another address" 4 "" "" \
+    ctl directory import "$CS_TMP/repoint.json"
+tap_like "$(cat "$OUT")" "\"error\":\"bad_input\".*persons\\[1\\]\\.id: $hp is a person crmsync made for stranger@nowhere.example" \
+    "... naming the path and the address"
+check "X2: nora reads nothing on $hp" 2 "" "" ctl person "$hp" --as nora
+check "X2: olivia still sees su on $hp" 0 "su" "su" ctl person "$hp" --as olivia
+snapshot "$CS_TMP/future.json" '{"id": "bcc-9999", "emails": ["zed@elsewhere.example"], "access": ["nora"]}'
+check "X2: a snapshot using an id crmsync has not made yet" 4 "" "" \
+    ctl directory import "$CS_TMP/future.json"
+snapshot "$CS_TMP/typo.json" '{"id": "p2", "emails": ["zed@elsewhere.example"], "acess": ["nora"]}'
+check "X2: a misspelled key" 4 "" "" ctl directory import "$CS_TMP/typo.json"
+tap_like "$(cat "$OUT")" 'persons\[1\]\.acess: unknown key' "... named with its path"
+snapshot "$CS_TMP/missing.json" '{"id": "p2", "emails": ["zed@elsewhere.example"]}'
+check "X2: a missing required field" 4 "" "" ctl directory import "$CS_TMP/missing.json"
+tap_like "$(cat "$OUT")" 'persons\[1\]\.access: required field missing' "... named with its path"
+snapshot "$CS_TMP/type.json" '{"id": "p2", "name": ["Zed"], "emails": [], "access": []}'
+check "X2: a wrong type" 4 "" "" ctl directory import "$CS_TMP/type.json"
+tap_like "$(cat "$OUT")" 'persons\[1\]\.name: expected a string' "... named with its path"
+snapshot "$CS_TMP/top.json" '{"id": "p2", "emails": [], "access": []}' ', "version": 2'
+check "X2: an unknown top-level key" 4 "" "" ctl directory import "$CS_TMP/top.json"
+check "X2: the old snapshot stays (dave sees sl on d1)" 0 "sl" "sl" ctl deal d1 --as dave
+snapshot "$CS_TMP/adopt.json" "{\"id\": \"$hp\", \"name\": \"Stan\", \"emails\": [\"stranger@nowhere.example\"], \"access\": [\"olivia\"]}"
+check "X2: the CRM adopts $hp with its address" 0 "" "" ctl directory import "$CS_TMP/adopt.json"
+check "X2: ... and nora still reads nothing on it" 2 "" "" ctl person "$hp" --as nora
+
 # --- V5: revocation is immediate.
 check "olivia makes su and sl private" 0 "su sl" "" ctl private --as olivia "$su" "$sl"
 matrix private
@@ -204,8 +328,8 @@ check "olivia deletes all three" 0 "" "" ctl delete --as olivia "$priv" "$su" "$
 tap_is "$(dbq "$DB" "SELECT count(*) FROM messages")" 0 "delete: no message left"
 tap_is "$(dbq "$DB" "SELECT count(*) FROM raw")" 0 "delete: no raw copy left"
 tap_is "$(dbq "$DB" "SELECT count(*) FROM thread_links")" 0 "delete: no link left"
-tap_is "$(dbq "$DB" "SELECT count(*) FROM audit WHERE who='olivia'")" 3 \
-    "one audit row per change"
+tap_is "$(dbq "$DB" "SELECT count(*) FROM audit WHERE who='olivia' AND what IN ('share', 'private', 'delete')")" 4 \
+    "one audit row per change (share, R3's share again, private, delete)"
 matrix deleted
 
 # --- Issue #15. Persons crmsync makes are their maker's (K2, K3, K5); a

@@ -196,6 +196,32 @@ if [ "$HAVE_SQLITE" = 1 ]; then
 	"no Date: arrival is the From_ line's time"
 fi
 
+# ---------------------------------------------------------------- links (X4)
+# Bob can write in his own Maildir: he plants links to alice's mail (a
+# file, a whole folder, a cur/) and to her mbox. The importer, running as
+# root or crmsync, must read none of it into bob's mailbox.
+conf links "$T/store/links.db"
+L=$T/links/Maildir
+mkdir -p "$L/cur" "$L/new" "$L/.Mine/cur" "$L/.Sub"
+msg "$L/cur/$((NOW - DAY)).L1.host:2,S" grace@client.example 'own message' $((NOW - DAY)) l1 \
+    'X-Label: Sales'
+ln -s "$M/cur/$((NOW - 2 * DAY)).M1P1.host:2,S" "$L/cur/$((NOW - DAY)).L2.host:2,S"
+ln -s "$M/.Sales" "$L/.Stolen"
+ln -s "$M/.Sent/cur" "$L/.Sub/cur"
+ln -s "$X" "$L/new/$((NOW - DAY)).L3.host"
+out=$("$CRMSYNCCTL" -c "$T/links.conf" import --user alice "$L" 2>"$T/err" | tail -n 1)
+tap_is "$(echo "$out" | "$JGET" symlinks)" 4 "X4: 4 links counted (a file, a folder, a cur/, an mbox)"
+tap_is "$(echo "$out" | "$JGET" messages) $(echo "$out" | "$JGET" imported)" "1 1" \
+    "X4: only the one regular file is read and imported"
+tap_is "$(grep -c '"warning":"symlink"' "$T/err")" 4 "each link is reported on stderr"
+tap_like "$(cat "$T/err")" '\.Stolen","message":"a symbolic link' "... with its path"
+tap_is "$("$CRMSYNCCTL" -c "$T/links.conf" mailbox --as alice | "$JGET" -n threads)" 1 \
+    "X4: nothing behind a link reached the mailbox"
+ln -s "$M" "$T/links/maildir-link"
+"$CRMSYNCCTL" -c "$T/links.conf" import --user alice "$T/links/maildir-link" >/dev/null 2>"$T/err"
+tap_is "$?" 4 "X4: a PATH that is a link is refused (exit 4)"
+tap_like "$(cat "$T/err")" 'symbolic link' "... saying why"
+
 # ---------------------------------------------------------------- errors
 ctl import --user nobody "$M" >/dev/null 2>"$T/err"
 tap_is "$?" 2 "unknown user: exit 2"

@@ -6,7 +6,8 @@
 # them together (Rules paths ../sieve/*.sieve resolved from a copy of the
 # conf tree), must load with no problem; crmsyncctl policy check agrees.
 # And -n must be able to fail: a broken sample and a broken Sieve script
-# are reported with file:line and a non-zero exit.
+# are reported with file:line and a non-zero exit. The CRM directory
+# example, conf/directory.example.json, imports with crmsyncctl.
 . "$top_srcdir/tests/lib.sh"
 cs_init || tap_bail "cannot make a temporary directory"
 cs_find_bins
@@ -110,5 +111,12 @@ tap_is "$(cat "$D/st.err")" "crmsync-milter: $D/structural/10-x.policy:3: unknow
     "  reported once as file:line"
 tap_like "$(cat "$D/st.out")" "^crmsync-milter -n: 1 problem, in $D/structural/10-x.policy; refused" \
     "  with a summary naming the policy file"
+
+# The CRM directory example (crmsyncctl(1), SPEC X2) imports as shipped.
+"$CRMSYNCCTL" -c "$D/all.conf" directory import "$S/directory.example.json" >"$D/dir.json" \
+    2>"$D/dir.err"
+tap_is "$?" 0 "conf/directory.example.json imports (exit 0)"
+tap_is "$("$top_builddir/tests/jget" persons <"$D/dir.json") $("$top_builddir/tests/jget" deals <"$D/dir.json")" \
+    "3 3" "  with its 3 persons and 3 deals"
 
 tap_done

@@ -8,7 +8,7 @@
  *	line dates, mboxrd unquoting, mbox splitting (Content-Length
  *	ignored, separators, CRLF), the body digest agreeing with the
  *	milter's, a Maildir walk with folders, tmp/, dot files and damaged
- *	files, and the memory bounds.
+ *	files, symbolic links never followed (X4), and the memory bounds.
  */
 #include <config.h>
 
@@ -318,6 +318,72 @@ static void test_maildir(void)
        "a directory without cur/ or new/ is refused");
 }
 
+/* X4: links to a file, a folder and a cur/ are returned as links, unread. */
+static void test_links(void)
+{
+    static const char mine[] = "From: a@example.com\nSubject: mine\n\nmine\n";
+    static const char theirs[] = "From: b@example.com\nSubject: SECRET\n\nsecret\n";
+    cs_mbox_opts o = {0};
+    cs_mbox *mb;
+    cs_mbox_msg m;
+    char    err[256], path[512], target[512];
+    int     n = 0, links = 0, secret = 0, rc;
+    static const char *const linkrel[] = {"lk/cur/1700000002.L.h", "lk/.Stolen", "lk/.Sub/cur"};
+
+    memset(&m, 0, sizeof(m));
+    /* Another user's mailbox beside it. */
+    mkd("other");
+    mkd("other/cur");
+    tl_put(tmpdir, "other/cur/1700000009.S.h", theirs, sizeof(theirs) - 1);
+    mkd("lk");
+    mkd("lk/cur");
+    mkd("lk/.Sub");
+    tl_put(tmpdir, "lk/cur/1700000001.M.h", mine, sizeof(mine) - 1);
+    for (int i = 0; i < 3; i++) {
+	snprintf(target, sizeof(target), "%s/%s", tmpdir,
+		 i == 0 ? "other/cur/1700000009.S.h" : i == 1 ? "other" : "other/cur");
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, linkrel[i]);
+	if (symlink(target, path) < 0)
+	    printf("Bail out! symlink %s: %s\n", path, strerror(errno));
+    }
+    o.spool_threshold = 65536;
+    o.max_size = 1 << 20;
+    snprintf(path, sizeof(path), "%s/lk", tmpdir);
+    if ((mb = cs_mbox_open(path, &o, err, sizeof(err))) == NULL) {
+	ok(0, "Maildir with links opened: %s", err);
+	return;
+    }
+    while ((rc = cs_mbox_next(mb, &m, err, sizeof(err))) > 0) {
+	n++;
+	if (m.symlink)
+	    links++;
+	if (m.header.data && strstr(m.header.data, "SECRET"))
+	    secret++;
+	if (m.symlink && m.header.len != 0)
+	    secret++;
+    }
+    is_int(rc, 0, "links: the walk ends cleanly");
+    is_int(secret, 0, "X4: nothing read through a link (file, folder or cur/)");
+    is_int(links, 3, "X4: the file link, the folder link and the cur/ link are reported");
+    is_int(n, 4, "and the one real message is read");
+    cs_mbox_msg_free(&m);
+    cs_mbox_close(mb);
+
+    /* PATH itself a link: refused, to a Maildir and to an mbox file. */
+    snprintf(path, sizeof(path), "%s/lk/.Stolen", tmpdir);
+    ok(cs_mbox_open(path, &o, err, sizeof(err)) == NULL && strstr(err, "symbolic link"),
+       "X4: a PATH that is a link to a Maildir is refused");
+    tl_put(tmpdir, "real.mbox", "From a Thu Nov  9 12:34:56 2023\nSubject: x\n\nb\n", 45);
+    snprintf(target, sizeof(target), "%s/real.mbox", tmpdir);
+    snprintf(path, sizeof(path), "%s/link.mbox", tmpdir);
+    if (symlink(target, path) < 0)
+	printf("Bail out! symlink %s: %s\n", path, strerror(errno));
+    ok(cs_mbox_open(path, &o, err, sizeof(err)) == NULL && strstr(err, "symbolic link"),
+       "X4: a PATH that is a link to an mbox is refused");
+    ok((mb = cs_mbox_open(target, &o, err, sizeof(err))) != NULL, "the mbox itself opens");
+    cs_mbox_close(mb);
+}
+
 static void test_bounds(void)
 {
     cs_mbox_opts o = {0};
@@ -396,6 +462,7 @@ int     main(void)
     test_unquote();
     test_mbox();
     test_maildir();
+    test_links();
     test_bounds();
     test_fd();
     tl_rmtree(tmpdir);

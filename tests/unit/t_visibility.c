@@ -349,7 +349,6 @@ static void test_page_order(cs_store *st)
 		 " WHERE t.owner=tl.owner AND t.id=tl.thread)"), 0, "pages: no link without a thread");
 }
 
-/* main - one store, the checks in the order a user would act */
 /* share1 - one thread shared by its owner */
 static int share1(cs_store *st, const char *as, const char *t)
 {
@@ -613,6 +612,50 @@ static void test_k5(cs_store *st)
 	   "X2: crm9 took over both users' links");
 }
 
+/* raw_count - cs_store_thread_raw callback: count what was given out */
+static int raw_count(void *arg, const char *message_id, const void *raw, size_t len,
+		             int truncated)
+{
+    (void) message_id;
+    (void) raw;
+    (void) len;
+    (void) truncated;
+    (*(int *) arg)++;
+    return 0;
+}
+
+/* policy_users - R3: the policy in force becomes these of alice, bob, carol */
+static int policy_users(cs_store *st, int alice, int bob, int carol)
+{
+    static const char *const ids[] = {"alice", "bob", "carol"};
+    const int in[] = {alice, bob, carol};
+    cs_user u[3];
+    const cs_user *up[3];
+    size_t  n = 0;
+    int     rc;
+
+    memset(u, 0, sizeof(u));
+    for (int i = 0; i < 3; i++) {
+	if (!in[i])
+	    continue;
+	u[n].id = (char *) ids[i];
+	u[n].role = i == 2 ? CS_ROLE_ADMIN : CS_ROLE_USER;
+	{
+	    char    a[64];
+
+	    snprintf(a, sizeof(a), "%s@corp.example", ids[i]);
+	    cs_strlist_add(&u[n].addresses, a);
+	}
+	up[n] = &u[n];
+	n++;
+    }
+    rc = cs_store_sync_users2(st, up, n);
+    for (size_t i = 0; i < n; i++)
+	cs_strlist_free(&u[i].addresses);
+    return rc;
+}
+
+/* main - one store, the checks in the order a user would act */
 int     main(void)
 {
     const char *users[] = {"alice", "bob", "carol"};
@@ -718,6 +761,44 @@ int     main(void)
     is_int(cs_store_thread_raw(st, "bob", ta, (cs_store_raw_fn) abort, NULL), CS_EFORBIDDEN,
 	   "--raw: owner only");
 
+    /* R3: bob leaves the policy: not found everywhere, and share forgets him. */
+    is_int(policy_users(st, 1, 0, 1), CS_OK, "R3: bob removed from the policy");
+    is_int(cs_store_thread(st, "bob", ta, &out), CS_ENOTFOUND, "R3: bob cannot open the shared thread");
+    is_int(cs_store_mailbox(st, "bob", NULL, 0, NULL, &out), CS_ENOTFOUND,
+	   "R3: nor his own mailbox");
+    {
+	int     nraw = 0;
+
+	is_int(cs_store_thread_raw(st, "bob", tb, raw_count, &nraw), CS_ENOTFOUND,
+	       "R3: nor his own thread's raw bytes");
+	is_int(nraw, 0, "R3: not one raw message given out");
+    }
+    is_int(cs_store_attachment(st, "bob", tb, 1, &buf), CS_ENOTFOUND, "R3: nor an attachment");
+    is_int(cs_store_record_threads(st, "bob", "person", "p1", 0, NULL, &out), CS_ENOTFOUND,
+	   "R3: nor the person page");
+    {
+	const char *one[] = {tb};
+
+	is_int(cs_store_threads_set(st, "bob", CS_THREADS_PRIVATE, one, 1, &out, err,
+				    sizeof(err)), CS_ENOTFOUND, "R3: nor change his own thread");
+	is_str(err, "thread t2 not found", "R3: the answer for a thread that is not there");
+	is_int(cs_store_link(st, "bob", tb, "person", "p1", 0, &out, err, sizeof(err)),
+	       CS_ENOTFOUND, "R3: nor link it");
+	is_int(cs_store_contact_create(st, "bob", tb, "client@acme.example", NULL, &out, err,
+				       sizeof(err)), CS_ENOTFOUND, "R3: nor make a contact");
+	one[0] = ta;
+	is_int(cs_store_threads_set(st, "alice", CS_THREADS_SHARE, one, 1, &out, err,
+				    sizeof(err)), CS_OK, "R3: alice shares t1 again");
+	is_json(out, "{\"threads\":[{\"id\":\"t1\",\"visible_to\":[\"alice\"]}]}",
+		"R3: share counts only users of the policy in force");
+	json_decref(out);
+	out = NULL;
+    }
+    is_int(policy_users(st, 1, 1, 1), CS_OK, "R3: bob back in the policy");
+    is_int(cs_store_thread(st, "bob", ta, &out), CS_OK, "R3: bob reads it again");
+    json_decref(out);
+    out = NULL;
+
     /* Deal and person pages. */
     is_int(cs_store_record_threads(st, "bob", "deal", "d1", 0, NULL, &out), CS_ENOTFOUND,
 	   "deal page: bob has no access to d1");
@@ -800,22 +881,75 @@ int     main(void)
     is_int(tl_q_intf("SELECT count(*) FROM thread_links WHERE owner='alice' AND id='hand-1'"), 1,
 	   "K3: thread linked to the new person");
 
-    /* X2: refused whole, old snapshot kept. */
-    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"status\":\"maybe\"}]}",
+    /* X2: refused whole, old snapshot kept: each fault named by its path. */
+#define P_OK "{\"id\":\"a\",\"emails\":[],\"access\":[]}"
+    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"status\":\"maybe\",\"access\":[]}]}",
 	    "deals[0].status: expected open, won or lost");
-    bad_dir(st, "{\"persons\":[{\"id\":\"a\"},{\"id\":\"a\"}]}",
+    bad_dir(st, "{\"persons\":[" P_OK "," P_OK "],\"deals\":[]}",
 	    "persons[1].id: duplicate id (also persons[0])");
-    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[\"nope\"]}]}",
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[\"nope\"],\"access\":[]}],\"deals\":[]}",
 	    "persons[0].emails[0]: not a mail address");
-    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[\"x@y.z\"]},"
-	    "{\"id\":\"b\",\"emails\":[\"X@y.z\"]}]}",
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[\"x@y.z\"],\"access\":[]},"
+	    "{\"id\":\"b\",\"emails\":[\"X@y.z\"],\"access\":[]}],\"deals\":[]}",
 	    "persons[1].emails[0]: x@y.z is also an address of persons[0]");
     bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"status\":\"open\","
-	    "\"persons\":[\"ghost\"]}]}", "deals[0].persons[0]: unknown person");
-    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"access\":[1]}]}",
+	    "\"persons\":[\"ghost\"],\"access\":[]}]}", "deals[0].persons[0]: unknown person");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[],\"access\":[1]}],\"deals\":[]}",
 	    "persons[0].access[0]: expected a user id");
-    bad_dir(st, "{\"persons\":{}}", "persons: expected an array");
+    bad_dir(st, "{\"persons\":{},\"deals\":[]}", "persons: expected an array");
     bad_dir(st, "[]", "the snapshot must be a JSON object");
+    /* Unknown keys (issue #21: misspellings imported with exit 0). */
+    bad_dir(st, "{\"persons\":[" P_OK ",{\"id\":\"b\",\"emails\":[],\"access\":[]},"
+	    "{\"id\":\"c\",\"emails\":[],\"access\":[]},{\"id\":\"d\",\"emails\":[],"
+	    "\"acess\":[\"bob\"]}],\"deals\":[]}", "persons[3].acess: unknown key");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"addresses\":[\"x@y.z\"],\"access\":[]}],"
+	    "\"deals\":[]}", "persons[0].addresses: unknown key");
+    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"name\":\"Renewal\","
+	    "\"status\":\"open\",\"access\":[]}]}", "deals[0].name: unknown key");
+    bad_dir(st, "{\"persons\":[],\"deals\":[],\"version\":2}", "version: unknown key");
+    /* Required fields. */
+    bad_dir(st, "{\"persons\":[]}", "deals: required field missing");
+    bad_dir(st, "{\"deals\":[]}", "persons: required field missing");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"access\":[]}],\"deals\":[]}",
+	    "persons[0].emails: required field missing");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[]}],\"deals\":[]}",
+	    "persons[0].access: required field missing");
+    bad_dir(st, "{\"persons\":[{\"emails\":[],\"access\":[]}],\"deals\":[]}",
+	    "persons[0].id: required field missing");
+    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"access\":[]}]}",
+	    "deals[0].status: required field missing");
+    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"status\":\"open\"}]}",
+	    "deals[0].access: required field missing");
+    /* Wrong types. */
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"name\":5,\"emails\":[],\"access\":[]}],"
+	    "\"deals\":[]}", "persons[0].name: expected a string");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":\"x@y.z\",\"access\":[]}],"
+	    "\"deals\":[]}", "persons[0].emails: expected an array");
+    bad_dir(st, "{\"persons\":[{\"id\":\"a\",\"emails\":[],\"access\":null}],\"deals\":[]}",
+	    "persons[0].access: expected an array");
+    bad_dir(st, "{\"persons\":[{\"id\":7,\"emails\":[],\"access\":[]}],\"deals\":[]}",
+	    "persons[0].id: expected a non-empty string of at most 256 bytes");
+    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"title\":[],\"status\":\"open\","
+	    "\"access\":[]}]}", "deals[0].title: expected a string");
+    bad_dir(st, "{\"persons\":[],\"deals\":[{\"id\":\"d\",\"status\":\"open\","
+	    "\"persons\":{},\"access\":[]}]}", "deals[0].persons: expected an array");
+    /* Hole 8: hand-1 is alice's person for stan@: no re-pointing by id. */
+    bad_dir(st, "{\"persons\":[" P_OK ",{\"id\":\"hand-1\",\"emails\":[\"zed@other.example\"],"
+	    "\"access\":[\"bob\"]}],\"deals\":[]}",
+	    "persons[1].id: hand-1 is a person crmsync made for stan@other.example;"
+	    " a record under its id must have that address");
+    bad_dir(st, "{\"persons\":[{\"id\":\"hand-1\",\"emails\":[],\"access\":[\"bob\"]}],"
+	    "\"deals\":[]}", "persons[0].id: hand-1 is a person crmsync made for stan@other.example;"
+	    " a record under its id must have that address");
+    bad_dir(st, "{\"persons\":[{\"id\":\"bcc-77\",\"emails\":[\"zed@other.example\"],"
+	    "\"access\":[\"bob\"]}],\"deals\":[]}",
+	    "persons[0].id: bcc-77 is in crmsync's own id form (bcc-N, hand-N) and crmsync made"
+	    " no such person");
+#undef P_OK
+    is_int(tl_q_intf("SELECT count(*) FROM thread_links WHERE owner='alice' AND id='hand-1'"), 1,
+	   "X2: hand-1 keeps its link after the refusals");
+    is_int(tl_q_intf("SELECT count(*) FROM access WHERE kind='person' AND id='hand-1' AND user='bob'"),
+	   0, "X2: bob got no access to hand-1");
     is_int(tl_q_intf("SELECT count(*) FROM persons WHERE origin='crm'"), 1, "X2: old snapshot kept");
     is_int(tl_q_intf("SELECT count(*) FROM deals"), 1, "X2: old deals kept");
 
@@ -856,8 +990,8 @@ int     main(void)
 	out = NULL;
 	is_int(tl_q_intf("SELECT count(*) FROM raw"), raws - 2, "the last copy's raw goes with it");
     }
-    /* share, unlink twice, link, contact twice, delete; refusals leave none. */
-    is_int(tl_q_intf("SELECT count(*) FROM audit WHERE who='alice'"), 7,
+    /* share (twice, R3), unlink twice, link, contact twice, delete; refusals none. */
+    is_int(tl_q_intf("SELECT count(*) FROM audit WHERE who='alice'"), 8,
 	   "audit: one row per change, none for refused ones");
     is_int(tl_q_intf("SELECT count(*) FROM events WHERE type='thread.deleted'"), 2,
 	   "X3: two thread.deleted events");
