@@ -17,6 +17,7 @@
 
 /* Application-specific. */
 #include "capture.h"
+#include "state.h"
 #include "counters.h"
 #include "cs_addr.h"
 #include "cs_log.h"

@@ -55,6 +55,7 @@
 #include "counters.h"
 #include "events.h"
 #include "mlfi.h"
+#include "state.h"
 
 static const char *config_path = CS_DEFAULT_CONFIG;
 
