@@ -72,7 +72,7 @@
     " ELSE false END)"
 #define PG_VISIBLE(t, u) \
     "(" PG_KNOWN(u) " AND (" t ".owner=" u " OR (" t ".visibility='shared'" \
-    " AND EXISTS (SELECT 1 FROM thread_links vl WHERE vl.owner=" t ".owner" \
+    " AND " PG_KNOWN(t ".owner") " AND EXISTS (SELECT 1 FROM thread_links vl WHERE vl.owner=" t ".owner" \
     " AND vl.thread=" t ".id AND " PG_CAN_ACCESS("vl.kind", "vl.id", u) "))))"
 
 #define PG_THREAD_COLS \

@@ -64,7 +64,8 @@
  * The access rules, the only place they are written. Arguments are SQL
  * expressions (a parameter such as "?1" or a column).
  */
-/* R3: a user of the policy in force (active since the last sync). */
+/* R3: a user of the policy in force (active since the last sync); the
+ * shared threads of an owner who left are read by nobody either. */
 #define SQ_KNOWN(u) \
     "EXISTS (SELECT 1 FROM users ku WHERE ku.id=" u " AND ku.active=1)"
 #define SQ_CAN_ACCESS(k, i, u) \
@@ -75,7 +76,7 @@
     " ELSE 0 END)"
 #define SQ_VISIBLE(t, u) \
     "(" SQ_KNOWN(u) " AND (" t ".owner=" u " OR (" t ".visibility='shared'" \
-    " AND EXISTS (SELECT 1 FROM thread_links vl WHERE vl.owner=" t ".owner" \
+    " AND " SQ_KNOWN(t ".owner") " AND EXISTS (SELECT 1 FROM thread_links vl WHERE vl.owner=" t ".owner" \
     " AND vl.thread=" t ".id AND " SQ_CAN_ACCESS("vl.kind", "vl.id", u) "))))"
 
 #define SQ_THREAD_COLS \

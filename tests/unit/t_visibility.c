@@ -799,6 +799,29 @@ int     main(void)
     json_decref(out);
     out = NULL;
 
+    /* R3: the owner leaves: her mailbox is readable by nobody, her shared
+     * thread included, on the pages of the records it is linked to too. */
+    is_int(policy_users(st, 0, 1, 1), CS_OK, "R3: alice removed from the policy");
+    is_int(cs_store_thread(st, "bob", ta, &out), CS_ENOTFOUND,
+	   "R3: bob no longer opens the shared thread of a user who left");
+    is_int(cs_store_record_threads(st, "bob", "person", "p1", 0, NULL, &out), CS_OK,
+	   "R3: bob opens p1's page");
+    {
+	json_t *th;
+	size_t  i;
+	int     listed = 0;
+
+	json_array_foreach(json_object_get(out, "threads"), i, th)
+	    listed += strcmp(json_string_value(json_object_get(th, "id")), ta) == 0;
+	is_int(listed, 0, "R3: p1's page no longer lists the thread of a user who left");
+    }
+    json_decref(out);
+    out = NULL;
+    is_int(policy_users(st, 1, 1, 1), CS_OK, "R3: alice back in the policy");
+    is_int(cs_store_thread(st, "bob", ta, &out), CS_OK, "R3: bob reads her thread again");
+    json_decref(out);
+    out = NULL;
+
     /* Deal and person pages. */
     is_int(cs_store_record_threads(st, "bob", "deal", "d1", 0, NULL, &out), CS_ENOTFOUND,
 	   "deal page: bob has no access to d1");
