@@ -331,20 +331,27 @@ static sfsistat mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
     return reply(c, SMFIP_NR_BODY);
 }
 
-/* mlfi_eom - record the message; always a reset afterwards */
+/* mlfi_eom - record the message, delete what capture says; reset afterwards */
 static sfsistat mlfi_eom(SMFICTX *ctx)
 {
     cs_conn *c = smfi_getpriv(ctx);
-    sfsistat rc;
+    cs_strlist del = {0};
+    char    safe[128];
+    int     rc;
 
     if (c == NULL || c->msg == NULL || c->msg->raw == NULL) {
 	conn_msg_reset(c);
 	return SMFIS_ACCEPT;
     }
     copy_qid(ctx, c->msg);
-    rc = capture_eom(ctx, c, c->msg);
+    rc = capture_eom(mlfi_store(), c, c->msg, &del);
+    for (size_t i = 0; i < del.n; i++)
+	if (smfi_delrcpt(ctx, del.v[i]) != MI_SUCCESS)
+	    cs_warn(c->msg->qid, "could not remove dropbox recipient %s",
+		    cs_sanitize(del.v[i], safe, sizeof(safe)));
+    cs_strlist_free(&del);
     conn_msg_reset(c);
-    return rc;
+    return rc == CAPTURE_TEMPFAIL ? SMFIS_TEMPFAIL : SMFIS_ACCEPT;
 }
 
 /* mlfi_abort - the message is gone; the connection may go on */
