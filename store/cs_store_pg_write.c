@@ -110,10 +110,14 @@ static const char SQL_THREAD_VIS[] = "SELECT visibility FROM threads WHERE owner
 static const char SQL_THREAD_LINKSET[] =
 "SELECT coalesce(string_agg(kind || ':' || id, ',' ORDER BY kind, id), '')"
 " FROM thread_links WHERE owner=$1 AND thread=$2";
+/* Like SQLite's thread_links_unlinked trigger: the surviving thread's
+ * hand unlinks hold against the automatic links the other brings (T3). */
 static const char SQL_MERGE_LINKS[] =
 "INSERT INTO thread_links(owner, thread, kind, id, origin)"
-" SELECT owner, $3::bigint, kind, id, origin FROM thread_links WHERE owner=$1 AND thread=$2"
-" ON CONFLICT DO NOTHING";
+" SELECT l.owner, $3::bigint, l.kind, l.id, l.origin FROM thread_links l"
+" WHERE l.owner=$1 AND l.thread=$2 AND NOT (l.origin='auto' AND EXISTS (SELECT 1"
+" FROM thread_unlinks u WHERE u.owner=$1 AND u.thread=$3::bigint AND u.kind=l.kind"
+" AND u.id=l.id)) ON CONFLICT DO NOTHING";
 static const char SQL_MERGE_UNLINKS[] =
 "INSERT INTO thread_unlinks(owner, thread, kind, id, at)"
 " SELECT owner, $3::bigint, kind, id, at FROM thread_unlinks WHERE owner=$1 AND thread=$2"

@@ -3,7 +3,10 @@
 # (two "hosts" racing on one database: T1 merges, T2 relays, K2 persons,
 # X3 senders, PostgreSQL stopped and started) and t_visibility (V1-V6, X2,
 # K3, T3: the SQLite suite run unchanged against PostgreSQL via
-# CS_TEST_DATABASE). Each program gets a fresh database. crmsyncctl's
+# CS_TEST_DATABASE) and t_privmodel (the model-based privacy test; each
+# seed makes a fresh database beside the one it is given; CS_PRIVMODEL_*
+# pass through for long runs, tests/README). Each program gets a fresh
+# database. crmsyncctl's
 # privacy matrix on PostgreSQL is tests/pg/privacy-pg.sh.
 #
 # Skipped unless CRMSYNC_E2E=1 or CRMSYNC_PG=1, root, PostgreSQL installed
@@ -40,13 +43,16 @@ run_tap() {
     [ "$_bad" = 0 ] || tail -20 "$CS_TMP/$_name.err" | sed 's/^/# /' >&2
 }
 
-for t in t_pg t_visibility; do
+for t in t_pg t_visibility t_privmodel; do
     tap_ok "createdb $t" sh "$CLUSTER" createdb "$PGDIR" "$PORT" "$t"
     URI="postgresql://postgres@127.0.0.1:$PORT/$t"
     case $t in
     t_pg) prog=$top_builddir/tests/pg/t_pg ;;
     *) prog=$top_builddir/tests/unit/$t ;;
     esac
+    # t_privmodel: 2 seeds of 100 operations (other seeds than SQLite's)
+    # keep CI at a few seconds; long runs set both (tests/README).
+    CS_PRIVMODEL_SEEDS=${CS_PRIVMODEL_SEEDS:-4-5} CS_PRIVMODEL_OPS=${CS_PRIVMODEL_OPS:-100} \
     CS_TEST_DATABASE=$URI T_PG_CLUSTER="$PGDIR $PORT" T_PG_SCRIPT=$CLUSTER \
 	run_tap "$t" "$prog"
 done
