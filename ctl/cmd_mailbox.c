@@ -32,6 +32,9 @@ int     cmd_mailbox(ctl_ctx *ctx, int argc, char **argv)
     cs_store *store;
     json_t *out = NULL;
 
+    /* A subcommand first: its own options. */
+    if (argc > 0 && strcmp(argv[0], "purge") == 0)
+	return cmd_mailbox_purge(ctx, argc - 1, argv + 1);
     if ((rc = ctl_args(argc, argv, opts, &pos)) != 0)
 	return rc;
     rc = pos.n > 0;

@@ -13,6 +13,7 @@
 #ifndef CTL_H
 #define CTL_H
 
+#include <time.h>
 #include <jansson.h>
 #include "cs_config.h"
 #include "cs_store.h"
@@ -78,5 +79,10 @@ int     cmd_policy(ctl_ctx *, int argc, char **argv);
 int     cmd_events(ctl_ctx *, int argc, char **argv);
 /* cmd_backup.c */
 int     cmd_backup(ctl_ctx *, int argc, char **argv);
+/* cmd_subject.c: SPEC R1-R3, the operator's */
+int     cmd_subject(ctl_ctx *, int argc, char **argv);
+int     cmd_retention(ctl_ctx *, int argc, char **argv);
+int     cmd_mailbox_purge(ctl_ctx *, int argc, char **argv);
+time_t  ctl_now(void);				/* CRMSYNC_TEST_NOW: tests only */
 
 #endif

@@ -32,7 +32,7 @@ static const struct command {
     int     (*fn) (ctl_ctx *, int, char **);
     const char *usage;
 } commands[] = {
-    {"mailbox", cmd_mailbox, "mailbox --as USER [--label L] [--limit N] [--cursor C]"},
+    {"mailbox", cmd_mailbox, "mailbox --as USER [--label L] [--limit N] [--cursor C] | mailbox purge --user USER [--dry-run]"},
     {"thread", cmd_thread, "thread T --as USER [--raw]"},
     {"attachment", cmd_attachment, "attachment T N --as USER"},
     {"deal", cmd_deal, "deal D --as USER [--limit N] [--cursor C]"},
@@ -48,6 +48,8 @@ static const struct command {
     {"policy", cmd_policy, "policy check | policy explain FILE.eml --from A --to B [--to C ...] [--auth LOGIN] [--client ADDR]"},
     {"events", cmd_events, "events retry"},
     {"backup", cmd_backup, "backup FILE"},
+    {"subject", cmd_subject, "subject export ADDRESS [--out FILE] | subject erase ADDRESS [--dry-run]"},
+    {"retention", cmd_retention, "retention run [--dry-run] [--max N]"},
     {"stats", cmd_stats, "stats"},
 };
 

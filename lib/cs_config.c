@@ -88,6 +88,7 @@ static const key_def key_table[] = {
     {"WebhookSecret", T_STRING, OFF(webhook_secret), NULL, 0},
     {"WebhookCAFile", T_STRING, OFF(webhook_ca_file), NULL, 0},
     {"EventRetention", T_DURATION, OFF(event_retention), "7d", 1, "1h", "3650d"},
+    {"Retention", T_DURATION, OFF(retention), NULL, 1, "1d", "36500d"},
     {"Syslog", T_BOOL, OFF(use_syslog), "yes", 0},
     {"SyslogFacility", T_FACILITY, OFF(syslog_facility), "mail", 0},
     {"LogLevel", T_LOGLEVEL, OFF(log_level), "info", 1},

@@ -58,6 +58,7 @@ typedef struct cs_config {
     char   *webhook_secret;		/* WebhookSecret: path of the secret file */
     char   *webhook_ca_file;		/* WebhookCAFile */
     long    event_retention;		/* EventRetention seconds, default 7d */
+    long    retention;			/* Retention seconds (R1), 0: keep mail */
 
     /* Logging */
     int     use_syslog;			/* Syslog, default yes */

@@ -53,6 +53,7 @@
 #include "cs_policy.h"
 #include "cs_store.h"
 #include "counters.h"
+#include "retention.h"
 #include "events.h"
 #include "mlfi.h"
 #include "state.h"
@@ -545,6 +546,8 @@ int     main(int argc, char **argv)
     mlfi_install(cfg, pol);
     /* crmsyncctl stats reads the milter's figures from the store. */
     (void) cs_counters_flush_start(mlfi_store);
+    /* R1: retention in the background, never on the mail path. */
+    (void) cs_retention_start();
 
     if (pthread_create(&tid, NULL, reload_thread, &usr1) != 0)
 	cs_warn(NULL, "no reload thread: SIGUSR1 will be ignored");
@@ -555,6 +558,7 @@ int     main(int argc, char **argv)
     cs_info(NULL, "starting: socket %s, %zu users", cfg->socket, cs_policy_nusers(pol));
     rc = smfi_main();
     cs_info(NULL, "stopping");
+    cs_retention_stop();
     cs_counters_flush_stop();
     mlfi_close_store();
     mlfi_install(NULL, NULL);

@@ -425,6 +425,7 @@ static int cs_k_user(cs_pstate *ps, char *value)
     u->role = CS_ROLE_USER;
     u->sync = ps->cfg->default_sync;
     u->window = ps->cfg->default_window;
+    u->retention = ps->cfg->retention;
     u->sync_internal = ps->cfg->sync_internal;
     pol->users[pol->nusers++] = u;
     if (cs_ptab_put(&pol->by_id, u->id, u) < 0)
@@ -533,6 +534,22 @@ static int cs_k_window(cs_pstate *ps, char *value)
 
     if (cs_parse_duration(value, &ps->cur->window, &why) < 0)
 	return cs_perr(ps, "bad Window \"%s\": %s", SAN(value, b1), why);
+    return 0;
+}
+
+/* cs_k_retention - Retention DURATION (R1) */
+static int cs_k_retention(cs_pstate *ps, char *value)
+{
+    const char *why = "bad duration";
+    char    b1[128];
+
+    if (cs_parse_duration(value, &ps->cur->retention, &why) < 0)
+	return cs_perr(ps, "bad Retention \"%s\": %s", SAN(value, b1), why);
+    /* As crmsync.conf's Retention: a slip such as "1s" must not delete a
+     * whole mailbox. */
+    if (ps->cur->retention < 86400L || ps->cur->retention > 36500L * 86400)
+	return cs_perr(ps, "bad Retention \"%s\": out of range (duration from 1d to 36500d)",
+		       SAN(value, b1));
     return 0;
 }
 
@@ -667,6 +684,7 @@ static const cs_pkey cs_pkeys[] = {
     {"Sync", cs_k_sync, PK_USER | PK_ONCE},
     {"Labels", cs_k_labels, PK_USER},
     {"Window", cs_k_window, PK_USER | PK_ONCE},
+    {"Retention", cs_k_retention, PK_USER | PK_ONCE},
     {"Rules", cs_k_rules, PK_USER | PK_ONCE},
     {"Block", cs_k_block, PK_USER},
     {"Exclude", cs_k_exclude, PK_USER},

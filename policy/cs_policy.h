@@ -47,6 +47,7 @@ typedef struct cs_user {
     int     sync;			/* enum cs_sync_mode */
     cs_strlist labels;			/* selected labels (labels mode) */
     long    window;			/* seconds (S3, importer only) */
+    long    retention;			/* seconds (R1), 0: keep mail */
     char   *rules_path;			/* Rules, NULL if none */
     cs_sieve *rules;			/* compiled, NULL if none or error;
 					 * owned by the policy, shared by the

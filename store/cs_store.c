@@ -1224,7 +1224,13 @@ int     cs_store_threads_set(cs_store *st, const char *as, int action,
     /* n == 0: the backend's own bad-input answer. */
     if (n && (rc = ctl_args(st, as, out, err, errlen, threads[0])) != CS_OK)
 	return rc;
-    return st->ops->threads_set(st, as, action, threads, n, out, err, errlen);
+    rc = st->ops->threads_set(st, as, action, threads, n, out, err, errlen);
+    /* R2: a deleted thread's bytes leave the store's pages and WAL too. */
+    if (rc == CS_OK && action == CS_THREADS_DELETE && st->ops->scrub
+	&& st->ops->scrub(st) != CS_OK)
+	cs_error(NULL, "store: scrub after delete failed: deleted bytes may remain"
+		 " in free pages until the next scrub");
+    return rc;
 }
 
 /* cs_store_link - link or unlink a thread by hand (T3, V4) */

@@ -29,6 +29,7 @@
 #define CS_STORE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <time.h>
 #include <jansson.h>
@@ -294,5 +295,42 @@ int     cs_store_contact_create(cs_store *, const char *as, const char *thread,
  * "deals", "taken_over": [{"person", "by"}]}. */
 int     cs_store_directory_import(cs_store *, json_t *snapshot, json_t **out,
 				          char *err, size_t errlen);
+
+/*
+ * Retention and data-subject rights (SPEC R1-R3; cs_store_retention.c,
+ * cs_store_subject.c). Each deletion is an X3 event (message.deleted
+ * with its thread, or thread.deleted) and, when done, no page of the
+ * store keeps the deleted bytes. who names the actor in the audit rows.
+ * Answers carry counts, never the address. CS_EINVAL for a bad address
+ * or user; CS_EINTERNAL on a backend without the primitives.
+ */
+typedef struct cs_retention {
+    const char *user;
+    long    seconds;			/* 0: keep */
+} cs_retention;
+/* Delete at most max copies older than their owner's Retention (r, else
+ * dflt; 0: keep) at now: {"dry_run", "messages_deleted",
+ * "threads_deleted", "scanned", "more"}. */
+int     cs_store_retention_run(cs_store *, long dflt, const cs_retention *r, size_t nr,
+			               time_t now, size_t max, int dry_run, json_t **out);
+/* The same with each policy user's Retention (cs_policy.h). */
+struct cs_policy;
+int     cs_store_retention_policy(cs_store *, const struct cs_policy *, long dflt, time_t now,
+				          size_t max, int dry_run, json_t **out);
+/* The time a copy's age counts from: its Date, else its arrival. */
+time_t  cs_store_msg_age_from(int has_date, time_t date, time_t arrival);
+/* Every message address sent or received, once, as mboxrd on mbox; out:
+ * the index [{"n", "mailboxes", "threads": [{mailbox, thread}], "date",
+ * "subject"}]. */
+int     cs_store_subject_export(cs_store *, const char *address, FILE *mbox,
+				        const char *who, json_t **out);
+/* Delete them and crmsync's persons for address: {"dry_run",
+ * "messages_deleted", "threads_deleted", "persons_deleted",
+ * "crm_persons": [ids]}. */
+int     cs_store_subject_erase(cs_store *, const char *address, int dry_run,
+				       const char *who, json_t **out);
+/* A user's whole mailbox, the persons they made, the user. */
+int     cs_store_mailbox_purge(cs_store *, const char *user, int dry_run, const char *who,
+				       json_t **out);
 
 #endif

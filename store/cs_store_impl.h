@@ -106,6 +106,47 @@ typedef struct cs_store_job {
     size_t  ncontacts;
 } cs_store_job;
 
+/*
+ * A stored copy as the erasure and retention primitives list it
+ * (cs_store_subject.c, cs_store_retention.c decide what to do with it).
+ */
+typedef struct cs_store_msg {
+    char   *owner;
+    int64_t id;
+    int64_t thread;
+    int64_t raw;			/* raw copy id (C3: shared by copies) */
+    time_t  arrival;
+    time_t  date;			/* valid if has_date */
+    int     has_date;
+    char   *subject;			/* NULL: none */
+    char   *lists[5];			/* from, to, cc, reply_to, envelope JSON */
+} cs_store_msg;
+
+/* Which copies msg_list returns, a keyset page in (owner, id) order. */
+typedef struct cs_store_msgq {
+    const char *owner;			/* NULL: every mailbox */
+    time_t  before;			/* 0: any; else min(date, arrival) < before */
+    const char *needle;			/* NULL: any; else in the lower-cased lists */
+    const char *needle2;		/* NULL: any; else also in them */
+    const char *after_owner;		/* keyset: NULL from the start (with
+					 * owner: after_owner is ignored) */
+    int64_t after_id;
+    size_t  limit;
+} cs_store_msgq;
+
+void    cs_store_msgs_free(cs_store_msg *, size_t n);
+
+/* What erase_step does, in the backend's dialect. */
+enum cs_erase_step {
+    CS_ERASE_THREAD,			/* key owner, id: an empty thread, its
+					 * threading ids, links and unlinks */
+    CS_ERASE_MADE,			/* key address: persons crmsync made
+					 * (Smart BCC, hand), access, links */
+    CS_ERASE_USER,			/* key user without threads: the user,
+					 * their persons, addresses, access */
+    CS_ERASE_NSTEPS
+};
+
 struct cs_store_ops {
     const char *name;
     int     (*open) (cs_store *, const char *database, unsigned flags,
@@ -154,6 +195,36 @@ struct cs_store_ops {
      * long; get answers {host: {...document..., "updated_at"}}. */
     int     (*milter_status_put) (cs_store *, const char *host, time_t at, const char *json);
     int     (*milter_status_get) (cs_store *, json_t **);
+    /*
+     * Erasure and retention primitives (R1-R3); the workflows are
+     * cs_store_erase.c, cs_store_subject.c and cs_store_retention.c.
+     * msg_list and msg_raw read. The others run with cs_store.wlock held
+     * by the caller: wbegin opens a write transaction, wend commits it
+     * when rc is CS_OK (else rolls back); inside, msg_delete removes one
+     * copy, its labels and its raw message when no other copy uses it,
+     * and sets *left to the messages its thread still holds; erase_step
+     * runs one enum cs_erase_step (key: owner, address or user; id: a
+     * thread) and sets *changes to the rows its last statement changed;
+     * crm_persons appends the CRM persons with an address; event_add
+     * queues an X3 event (payload borrowed) and audit_add an audit row.
+     * scrub runs outside a transaction and without wlock (it takes it
+     * if it needs the write connection): no page of the store keeps
+     * deleted bytes (SQLite: secure_delete is on, the WAL is
+     * checkpointed and truncated; PostgreSQL: VACUUM). CS_OK or
+     * CS_EINTERNAL (msg_delete: CS_ENOTFOUND when the copy is gone).
+     */
+    int     (*msg_list) (cs_store *, const cs_store_msgq *, cs_store_msg **, size_t *n);
+    int     (*msg_raw) (cs_store *, int64_t raw, cs_buf *);
+    int     (*wbegin) (cs_store *);
+    int     (*wend) (cs_store *, int rc);
+    int     (*msg_delete) (cs_store *, const char *owner, int64_t id, int64_t *left);
+    int     (*erase_step) (cs_store *, int step, const char *key, int64_t id, long *changes);
+    int     (*crm_persons) (cs_store *, const char *norm, json_t *ids);
+    int     (*event_add) (cs_store *, const char *type, const char *owner, int64_t thread,
+			          json_t *payload);
+    int     (*audit_add) (cs_store *, const char *who, const char *what, json_t *detail,
+			          time_t now);
+    int     (*scrub) (cs_store *);
 };
 
 struct cs_store {
@@ -196,6 +267,28 @@ char   *cs_store_bcc_json(const char *envelope_json);
  * a later one: names come from the headers, users' too. */
 int     cs_store_part_seen(json_t *parts, const cs_strlist *seen, const char *key,
 			           const char *name);
+/*
+ * Is norm (a normalized address) in a copy's stored address list (JSON
+ * [{address, name}]; *name, if name is not NULL, gets the first display
+ * name with it), or its envelope ({from, rcpts})? The one test of K3
+ * (contact create) and R2 (subject export and erase); cs_store_subject.c.
+ */
+int     cs_store_list_has(const cs_store *, const char *text, const char *norm, char **name);
+int     cs_store_envelope_has(const cs_store *, const char *text, const char *norm);
+
+/*
+ * Write transactions of the store's own changes (cs_store_erase.c): wbegin
+ * takes wlock and opens one (ops->wbegin), wend commits it when rc is
+ * CS_OK, else rolls back, and releases wlock. Inside: cs_store_event
+ * queues an X3 event (payload consumed; NULL is CS_EINTERNAL) and
+ * cs_store_audit writes one audit row (detail borrowed).
+ */
+int     cs_store_wbegin(cs_store *);
+int     cs_store_wend(cs_store *, int rc);
+int     cs_store_event(cs_store *, const char *type, const char *owner, int64_t thread,
+		               json_t *payload);
+int     cs_store_audit(cs_store *, const char *who, const char *what, json_t *detail,
+		               time_t now);
 
 /* Participant addresses of a job normalized with the store's delimiters. */
 int     cs_store_normalize(const cs_store *, const char *in, char *out, size_t outlen);

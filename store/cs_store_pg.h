@@ -132,6 +132,20 @@ int     pg_directory_import(cs_store *, json_t *, json_t **, char *, size_t);
 int     pg_thread_list(cs_store *, pg_conn *, const char *as, PGresult *, int n,
 		               int owner_col, json_t *out);
 
+/* Erasure and retention primitives (cs_store_pg_erase.c; cs_store_impl.h). */
+int     pg_msg_list(cs_store *, const cs_store_msgq *, cs_store_msg **, size_t *n);
+int     pg_msg_raw(cs_store *, int64_t raw, cs_buf *);
+int     pg_wbegin(cs_store *);
+int     pg_wend(cs_store *, int rc);
+int     pg_msg_delete(cs_store *, const char *owner, int64_t id, int64_t *left);
+int     pg_erase_step(cs_store *, int step, const char *key, int64_t id, long *changes);
+int     pg_crm_persons(cs_store *, const char *norm, json_t *ids);
+int     pg_event_put(cs_store *, const char *type, const char *owner, int64_t thread,
+		             json_t *payload);
+int     pg_audit_add(cs_store *, const char *who, const char *what, json_t *detail,
+		             time_t now);
+int     pg_scrub(cs_store *);
+
 /* Shared read helpers (cs_store_pg.c). */
 void    pg_iso_date(long long t, char *out, size_t outlen);
 void    pg_cursor_encode(long long last, long long id, char *out, size_t outlen);

@@ -123,7 +123,6 @@ static const char SQL_DEL_UNLINKS[] = "DELETE FROM thread_unlinks WHERE owner=$1
 static const char SQL_DEL_THREAD[] = "DELETE FROM threads WHERE owner=$1 AND id=$2";
 static const char SQL_DEL_RAW[] =
 "DELETE FROM raw WHERE id=$1::bigint AND NOT EXISTS (SELECT 1 FROM messages WHERE raw=$1::bigint)";
-static const char SQL_AUDIT[] = "INSERT INTO audit(who, at, what, threads) VALUES($1, $2, $3, $4)";
 static const char SQL_LINK_HAS[] =
 "SELECT origin FROM thread_links WHERE owner=$1 AND thread=$2 AND kind=$3 AND id=$4";
 static const char SQL_LINK_HAND[] =
@@ -798,14 +797,11 @@ static int write_begin(cs_store *st, int *buckets, size_t nb)
 {
     pg_store *s = st->be;
 
-    if (s->readonly)
+    if (cs_store_wbegin(st) != CS_OK)
 	return -1;
-    pthread_mutex_lock(&st->wlock);
-    if (pg_begin(s, &s->w, "BEGIN") < 0 || pg_lock_buckets(&s->w, buckets, nb) < 0) {
+    if (pg_lock_buckets(&s->w, buckets, nb) < 0) {
 	cs_error(NULL, "store: begin: %s", s->w.msg);
-	if (s->w.pc && PQstatus(s->w.pc) == CONNECTION_OK)
-	    pg_cmd(&s->w, "ROLLBACK");
-	pthread_mutex_unlock(&st->wlock);
+	cs_store_wend(st, CS_EINTERNAL);
 	return -1;
     }
     return 0;
@@ -814,16 +810,7 @@ static int write_begin(cs_store *st, int *buckets, size_t nb)
 /* write_end - commit when rc is CS_OK, else roll back; release the connection */
 static int write_end(cs_store *st, int rc)
 {
-    pg_store *s = st->be;
-
-    if (rc == CS_OK && pg_cmd(&s->w, "COMMIT") < 0) {
-	cs_error(NULL, "store: commit: %s", s->w.msg);
-	rc = CS_EINTERNAL;
-    }
-    if (rc != CS_OK && s->w.pc && PQstatus(s->w.pc) == CONNECTION_OK)
-	pg_cmd(&s->w, "ROLLBACK");
-    pthread_mutex_unlock(&st->wlock);
-    return rc;
+    return cs_store_wend(st, rc);
 }
 
 /* owner_begin - write_begin under the acting user's mailbox lock */
@@ -832,32 +819,6 @@ static int owner_begin(cs_store *st, const char *as)
     int     b = pg_bucket("o:", as);
 
     return write_begin(st, &b, 1);
-}
-
-/* audit - one row per change: who, when, what, which threads */
-static int audit(pg_conn *c, const char *who, const char *what, json_t *threads, time_t now)
-{
-    char   *text;
-    int     rc;
-
-    if ((text = json_dumps(threads, JSON_COMPACT)) == NULL)
-	return -1;
-    rc = pg_x(c, SQL_AUDIT, "siss", who, (long long) now, what, text);
-    free(text);
-    return rc;
-}
-
-/* event - add an X3 event in the current transaction; payload is consumed */
-static int event(pg_conn *c, const char *type, const char *owner, long long thread,
-		         json_t *payload)
-{
-    int     rc;
-
-    if (payload == NULL)
-	return -1;
-    rc = pg_event_add(c, type, owner, thread, 0, payload, NULL);
-    json_decref(payload);
-    return rc;
 }
 
 /* delete_thread - messages, unshared raw copies, threading ids, links, row */
@@ -995,7 +956,7 @@ int     pg_threads_set(cs_store *st, const char *as, int action, const char *con
 	}
 	if (action == CS_THREADS_DELETE) {
 	    if ((src = delete_thread(c, as, id)) == 0)
-		src = event(c, "thread.deleted", as, id, json_pack("{s:s}", "thread", tid));
+		src = cs_store_event(st, "thread.deleted", as, id, json_pack("{s:s}", "thread", tid));
 	    if (src == 0 && json_array_append_new(list, json_string(tid)) < 0)
 		src = -1;
 	    continue;
@@ -1003,7 +964,7 @@ int     pg_threads_set(cs_store *st, const char *as, int action, const char *con
 	if ((src = pg_x(c, SQL_SET_VIS, "sis", as, id, want)) < 0)
 	    break;
 	if (strcmp(vis + 8 * i, want) != 0
-	    && (src = event(c, "thread.visibility_changed", as, id,
+	    && (src = cs_store_event(st, "thread.visibility_changed", as, id,
 			    json_pack("{s:s,s:s}", "thread", tid, "visibility", want))) < 0)
 	    break;
 	if (action == CS_THREADS_PRIVATE) {
@@ -1015,7 +976,7 @@ int     pg_threads_set(cs_store *st, const char *as, int action, const char *con
 	    src = -1;
     }
     if (src == 0)
-	src = audit(c, as, what[action], audited, now);
+	src = cs_store_audit(st, as, what[action], audited, now);
     if (src < 0) {
 	cs_error(NULL, "store: %s: %s", what[action], c->msg);
 	goto out;
@@ -1115,11 +1076,11 @@ int     pg_link(cs_store *st, const char *as, const char *tid, const char *kind,
     } else
 	src = link_add(c, as, id, kind, rid, &changed);
     if (src == 0 && changed)
-	src = event(c, unlink ? "thread.unlinked" : "thread.linked", as, id,
+	src = cs_store_event(st, unlink ? "thread.unlinked" : "thread.linked", as, id,
 		    json_pack("{s:s,s:s,s:s}", "thread", tid, kind, rid, "origin", "hand"));
     if (src == 0) {
 	aud = json_pack("[s]", tid);
-	src = aud ? audit(c, as, unlink ? "unlink" : "link", aud, now) : -1;
+	src = aud ? cs_store_audit(st, as, unlink ? "unlink" : "link", aud, now) : -1;
 	json_decref(aud);
     }
     if (src == 0 && ((res = answer_thread(st, c, as, id)) == NULL
@@ -1135,48 +1096,6 @@ int     pg_link(cs_store *st, const char *as, const char *tid, const char *kind,
     return rc;
 }
 
-/* match_list - is norm in a stored address list? copies its display name */
-static int match_list(cs_store *st, const char *text, const char *norm, char **name)
-{
-    json_t *a = json_loads(text, 0, NULL), *v;
-    char    n[CS_ADDR_MAX + 1];
-    size_t  i;
-    int     found = 0;
-
-    json_array_foreach(a, i, v) {
-	const char *addr = json_string_value(json_object_get(v, "address"));
-	const char *dn = json_string_value(json_object_get(v, "name"));
-
-	if (addr == NULL || cs_store_normalize(st, addr, n, sizeof(n)) < 0 || strcmp(n, norm))
-	    continue;
-	found = 1;
-	if (dn && *dn && *name == NULL)
-	    *name = strdup(dn);
-    }
-    json_decref(a);
-    return found;
-}
-
-/* match_envelope - is norm the envelope sender or a recipient this copy kept? */
-static int match_envelope(cs_store *st, const char *text, const char *norm)
-{
-    json_t *e = json_loads(text, 0, NULL), *v;
-    char    n[CS_ADDR_MAX + 1];
-    const char *from = json_string_value(json_object_get(e, "from"));
-    size_t  i;
-    int     found = from && cs_store_normalize(st, from, n, sizeof(n)) == 0
-	&& strcmp(n, norm) == 0;
-
-    json_array_foreach(json_object_get(e, "rcpts"), i, v) {
-	const char *r = json_string_value(v);
-
-	if (r && cs_store_normalize(st, r, n, sizeof(n)) == 0 && strcmp(n, norm) == 0)
-	    found = 1;
-    }
-    json_decref(e);
-    return found;
-}
-
 /* participant - K3: is norm among the thread's participants? 1, 0, -1 */
 static int participant(cs_store *st, pg_conn *c, const char *as, long long id,
 		               const char *norm, char **name)
@@ -1188,8 +1107,8 @@ static int participant(cs_store *st, pg_conn *c, const char *as, long long id,
 	return -1;
     for (r = 0; r < PQntuples(q); r++) {
 	for (int i = 0; i < 4; i++)
-	    found |= match_list(st, pg_text(q, r, i), norm, name);
-	found |= match_envelope(st, pg_text(q, r, 4), norm);
+	    found |= cs_store_list_has(st, pg_text(q, r, i), norm, name);
+	found |= cs_store_envelope_has(st, pg_text(q, r, 4), norm);
     }
     PQclear(q);
     return found;
@@ -1295,18 +1214,18 @@ int     pg_contact_create(cs_store *st, const char *as, const char *tid, const c
 		src = -1;
 	}
 	if (src == 0)
-	    src = event(c, "person.created", as, 0,
+	    src = cs_store_event(st, "person.created", as, 0,
 			json_pack("{s:s,s:s?,s:s}", "person", pid, "name", pname,
 				  "address", norm));
     }
     if (src == 0)
 	src = link_add(c, as, id, "person", pid, &linked);
     if (src == 0 && linked)
-	src = event(c, "thread.linked", as, id,
+	src = cs_store_event(st, "thread.linked", as, id,
 		    json_pack("{s:s,s:s,s:s}", "thread", tid, "person", pid, "origin", "hand"));
     if (src == 0) {
 	aud = json_pack("[s]", tid);
-	src = aud ? audit(c, as, created ? "contact create" : "contact link", aud, now) : -1;
+	src = aud ? cs_store_audit(st, as, created ? "contact create" : "contact link", aud, now) : -1;
 	json_decref(aud);
     }
     if (src == 0
@@ -1509,7 +1428,7 @@ int     pg_directory_import(cs_store *st, json_t *doc, json_t **out, char *err, 
     if (src == 0)
 	src = dir_apply(c, &d, taken, now);
     if (src == 0)
-	src = audit(c, "directory", "directory import", aud, now);
+	src = cs_store_audit(st, "directory", "directory import", aud, now);
     if (src == 0
 	&& (res = json_pack("{s:I,s:I,s:O}", "persons", (json_int_t) d.npersons,
 			    "deals", (json_int_t) json_array_size(d.deals),

@@ -443,9 +443,11 @@ static int conn_open(sq_conn *c, const char *path, int readonly, long timeout_ms
      * journals of the per-record savepoints off the disk (they are only
      * needed to roll a savepoint back, never for durability); an 8 MB
      * page cache per connection saves re-reading index pages, and stays
-     * small because large blobs pass through it too.
+     * small because large blobs pass through it too. secure_delete: a
+     * deleted row's bytes are overwritten and freed pages zeroed (R2).
      */
     if (sqlite3_exec(c->db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;"
+		     " PRAGMA secure_delete=ON;"
 		     " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-8192;",
 		     NULL, NULL, &msg) != SQLITE_OK
 	|| (!readonly && sqlite3_exec(c->db, "PRAGMA journal_mode=WAL;",
@@ -1006,4 +1008,14 @@ const struct cs_store_ops cs_store_sqlite_ops = {
     .directory_import = sq_directory_import,
     .milter_status_put = sq_milter_status_put,
     .milter_status_get = sq_milter_status_get,
+    .msg_list = sq_msg_list,
+    .msg_raw = sq_msg_raw,
+    .wbegin = sq_wbegin,
+    .wend = sq_wend,
+    .msg_delete = sq_msg_delete,
+    .erase_step = sq_erase_step,
+    .crm_persons = sq_crm_persons,
+    .event_add = sq_event_put,
+    .audit_add = sq_audit_add,
+    .scrub = sq_scrub,
 };

@@ -94,6 +94,20 @@ int     sq_events_stats(cs_store *, json_t **out);
 /* crmsyncctl backup (cs_store_sqlite_backup.c). */
 int     sq_backup(cs_store *, const char *path, json_t **out, char *err, size_t errlen);
 
+/* Erasure and retention primitives (cs_store_sqlite_erase.c; cs_store_impl.h). */
+int     sq_msg_list(cs_store *, const cs_store_msgq *, cs_store_msg **, size_t *n);
+int     sq_msg_raw(cs_store *, int64_t raw, cs_buf *);
+int     sq_wbegin(cs_store *);
+int     sq_wend(cs_store *, int rc);
+int     sq_msg_delete(cs_store *, const char *owner, int64_t id, int64_t *left);
+int     sq_erase_step(cs_store *, int step, const char *key, int64_t id, long *changes);
+int     sq_crm_persons(cs_store *, const char *norm, json_t *ids);
+int     sq_event_put(cs_store *, const char *type, const char *owner, int64_t thread,
+		             json_t *payload);
+int     sq_audit_add(cs_store *, const char *who, const char *what, json_t *detail,
+		             time_t now);
+int     sq_scrub(cs_store *);
+
 /* Small statement helpers shared by the SQLite backend's files. */
 const char *sq_col_text(sqlite3_stmt *, int);		/* "" for NULL */
 void    sq_bind_str(sqlite3_stmt *, int, const char *);	/* NULL binds NULL */

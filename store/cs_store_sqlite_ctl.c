@@ -144,7 +144,6 @@ static const char SQL_DEL_UNLINKS[] = "DELETE FROM thread_unlinks WHERE owner=?1
 static const char SQL_DEL_THREAD[] = "DELETE FROM threads WHERE owner=?1 AND id=?2";
 static const char SQL_DEL_RAW[] =
 "DELETE FROM raw WHERE id=?1 AND NOT EXISTS (SELECT 1 FROM messages WHERE raw=?1)";
-static const char SQL_AUDIT[] = "INSERT INTO audit(who, at, what, threads) VALUES(?1, ?2, ?3, ?4)";
 static const char SQL_LINK_HAS[] =
 "SELECT origin FROM thread_links WHERE owner=?1 AND thread=?2 AND kind=?3 AND id=?4";
 static const char SQL_LINK_HAND[] =
@@ -664,70 +663,13 @@ out:
 /* write_begin - take the write connection and open a write transaction */
 static int write_begin(cs_store *st)
 {
-    sq_store *s = st->be;
-
-    if (s->w.db == NULL)
-	return -1;
-    pthread_mutex_lock(&st->wlock);
-    if (sqlite3_exec(s->w.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-	cs_error(NULL, "store: begin: %s", sqlite3_errmsg(s->w.db));
-	pthread_mutex_unlock(&st->wlock);
-	return -1;
-    }
-    return 0;
+    return cs_store_wbegin(st) == CS_OK ? 0 : -1;
 }
 
 /* write_end - commit when rc is CS_OK, else roll back; release the connection */
 static int write_end(cs_store *st, int rc)
 {
-    sq_store *s = st->be;
-
-    sq_reset_all(&s->w);
-    if (rc == CS_OK && sqlite3_exec(s->w.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-	cs_error(NULL, "store: commit: %s", sqlite3_errmsg(s->w.db));
-	rc = CS_EINTERNAL;
-    }
-    if (rc != CS_OK)
-	sqlite3_exec(s->w.db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&st->wlock);
-    return rc;
-}
-
-/* audit - one row per change: who, when, what, which threads */
-static int audit(sq_conn *c, const char *who, const char *what, json_t *threads, time_t now)
-{
-    sqlite3_stmt *q;
-    char   *text;
-    int     rc;
-
-    if ((text = json_dumps(threads, JSON_COMPACT)) == NULL
-	|| (q = sq_stmt(c, SQL_AUDIT)) == NULL) {
-	free(text);
-	return SQLITE_ERROR;
-    }
-    sq_bind_str(q, 1, who);
-    sqlite3_bind_int64(q, 2, (sqlite3_int64) now);
-    sq_bind_str(q, 3, what);
-    sq_bind_str(q, 4, text);
-    rc = sq_run(q);
-    free(text);
-    return rc;
-}
-
-/* event - add an X3 event in the current transaction; payload is consumed */
-static int event(sq_conn *c, const char *type, const char *owner, sqlite3_int64 thread,
-		         json_t *payload, json_t *content)
-{
-    int     rc;
-
-    if (payload == NULL) {
-	json_decref(content);
-	return SQLITE_NOMEM;
-    }
-    rc = sq_event_add_c(c, type, owner, thread, 0, payload, content);
-    json_decref(payload);
-    json_decref(content);
-    return rc;
+    return cs_store_wend(st, rc);
 }
 
 /* delete_thread - messages, unshared raw copies, threading ids, links, row */
@@ -880,7 +822,7 @@ int     sq_threads_set(cs_store *st, const char *as, int action, const char *con
 	}
 	if (action == CS_THREADS_DELETE) {
 	    if ((src = delete_thread(c, as, id)) == SQLITE_OK)
-		src = event(c, "thread.deleted", as, id, json_pack("{s:s}", "thread", tid), NULL);
+		src = cs_store_event(st, "thread.deleted", as, id, json_pack("{s:s}", "thread", tid));
 	    if (src == SQLITE_OK && json_array_append_new(list, json_string(tid)) < 0)
 		src = SQLITE_NOMEM;
 	    continue;
@@ -893,9 +835,9 @@ int     sq_threads_set(cs_store *st, const char *as, int action, const char *con
 	if ((src = sq_run(q)) != SQLITE_OK)
 	    break;
 	if (strcmp(vis + 8 * i, want) != 0
-	    && (src = event(c, "thread.visibility_changed", as, id,
-			    json_pack("{s:s,s:s}", "thread", tid, "visibility", want),
-			    NULL)) != SQLITE_OK)
+	    && (src = cs_store_event(st, "thread.visibility_changed", as, id,
+			    json_pack("{s:s,s:s}", "thread", tid, "visibility", want)))
+	    != SQLITE_OK)
 	    break;
 	if (action == CS_THREADS_PRIVATE) {
 	    if (json_array_append_new(list, json_string(tid)) < 0)
@@ -906,7 +848,7 @@ int     sq_threads_set(cs_store *st, const char *as, int action, const char *con
 	    src = SQLITE_ERROR;
     }
     if (src == SQLITE_OK)
-	src = audit(c, as, what[action], audited, now);
+	src = cs_store_audit(st, as, what[action], audited, now);
     if (src != SQLITE_OK) {
 	cs_error(NULL, "store: %s: %s", what[action], sqlite3_errmsg(c->db));
 	goto out;
@@ -1012,11 +954,11 @@ int     sq_link(cs_store *st, const char *as, const char *tid, const char *kind,
     } else
 	src = link_add(c, as, id, kind, rid, &changed);
     if (src == SQLITE_OK && changed)
-	src = event(c, unlink ? "thread.unlinked" : "thread.linked", as, id,
-		    json_pack("{s:s,s:s,s:s}", "thread", tid, kind, rid, "origin", "hand"), NULL);
+	src = cs_store_event(st, unlink ? "thread.unlinked" : "thread.linked", as, id,
+		    json_pack("{s:s,s:s,s:s}", "thread", tid, kind, rid, "origin", "hand"));
     if (src == SQLITE_OK) {
 	aud = json_pack("[s]", tid);
-	src = aud ? audit(c, as, unlink ? "unlink" : "link", aud, now) : SQLITE_NOMEM;
+	src = aud ? cs_store_audit(st, as, unlink ? "unlink" : "link", aud, now) : SQLITE_NOMEM;
 	json_decref(aud);
     }
     if (src == SQLITE_OK && ((res = answer_thread(st, c, as, id)) == NULL
@@ -1032,48 +974,6 @@ int     sq_link(cs_store *st, const char *as, const char *tid, const char *kind,
     return rc;
 }
 
-/* match_list - is norm in a stored address list? copies its display name */
-static int match_list(cs_store *st, const char *text, const char *norm, char **name)
-{
-    json_t *a = json_loads(text, 0, NULL), *v;
-    char    n[CS_ADDR_MAX + 1];
-    size_t  i;
-    int     found = 0;
-
-    json_array_foreach(a, i, v) {
-	const char *addr = json_string_value(json_object_get(v, "address"));
-	const char *dn = json_string_value(json_object_get(v, "name"));
-
-	if (addr == NULL || cs_store_normalize(st, addr, n, sizeof(n)) < 0 || strcmp(n, norm))
-	    continue;
-	found = 1;
-	if (dn && *dn && *name == NULL)
-	    *name = strdup(dn);
-    }
-    json_decref(a);
-    return found;
-}
-
-/* match_envelope - is norm the envelope sender or a recipient this copy kept? */
-static int match_envelope(cs_store *st, const char *text, const char *norm)
-{
-    json_t *e = json_loads(text, 0, NULL), *v;
-    char    n[CS_ADDR_MAX + 1];
-    const char *from = json_string_value(json_object_get(e, "from"));
-    size_t  i;
-    int     found = from && cs_store_normalize(st, from, n, sizeof(n)) == 0
-	&& strcmp(n, norm) == 0;
-
-    json_array_foreach(json_object_get(e, "rcpts"), i, v) {
-	const char *r = json_string_value(v);
-
-	if (r && cs_store_normalize(st, r, n, sizeof(n)) == 0 && strcmp(n, norm) == 0)
-	    found = 1;
-    }
-    json_decref(e);
-    return found;
-}
-
 /* participant - K3: is norm among the thread's participants? 1, 0, -1 */
 static int participant(cs_store *st, sq_conn *c, const char *as, sqlite3_int64 id,
 		               const char *norm, char **name)
@@ -1085,8 +985,8 @@ static int participant(cs_store *st, sq_conn *c, const char *as, sqlite3_int64 i
 	return -1;
     while ((step = sqlite3_step(q)) == SQLITE_ROW) {
 	for (int i = 0; i < 4; i++)
-	    found |= match_list(st, sq_col_text(q, i), norm, name);
-	found |= match_envelope(st, sq_col_text(q, 4), norm);
+	    found |= cs_store_list_has(st, sq_col_text(q, i), norm, name);
+	found |= cs_store_envelope_has(st, sq_col_text(q, 4), norm);
     }
     sqlite3_reset(q);
     return step == SQLITE_DONE ? found : -1;
@@ -1269,19 +1169,18 @@ int     sq_contact_create(cs_store *st, const char *as, const char *tid, const c
 	else if ((src = person_new(c, as, norm, pname, now, pid, sizeof(pid))) == SQLITE_OK)
 	    created = 1;
 	if (src == SQLITE_OK)
-	    src = event(c, "person.created", as, 0,
+	    src = cs_store_event(st, "person.created", as, 0,
 			json_pack("{s:s,s:s?,s:s}", "person", pid, "name", pname,
-				  "address", norm), NULL);
+				  "address", norm));
     }
     if (src == SQLITE_OK)
 	src = link_add(c, as, id, "person", pid, &linked);
     if (src == SQLITE_OK && linked)
-	src = event(c, "thread.linked", as, id,
-		    json_pack("{s:s,s:s,s:s}", "thread", tid, "person", pid, "origin", "hand"),
-		    NULL);
+	src = cs_store_event(st, "thread.linked", as, id,
+		    json_pack("{s:s,s:s,s:s}", "thread", tid, "person", pid, "origin", "hand"));
     if (src == SQLITE_OK) {
 	aud = json_pack("[s]", tid);
-	src = aud ? audit(c, as, created ? "contact create" : "contact link", aud, now)
+	src = aud ? cs_store_audit(st, as, created ? "contact create" : "contact link", aud, now)
 	    : SQLITE_NOMEM;
 	json_decref(aud);
     }
@@ -1515,7 +1414,7 @@ int     sq_directory_import(cs_store *st, json_t *doc, json_t **out, char *err, 
     else
 	src = dir_apply(c, &d, taken, now);
     if (src == SQLITE_OK)
-	src = audit(c, "directory", "directory import", aud, now);
+	src = cs_store_audit(st, "directory", "directory import", aud, now);
     if (src == SQLITE_OK
 	&& (res = json_pack("{s:I,s:I,s:O}", "persons", (json_int_t) d.npersons,
 			    "deals", (json_int_t) json_array_size(d.deals),

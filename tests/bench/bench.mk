@@ -7,3 +7,4 @@ EXTRA_DIST += bench/postfix-bench.sh bench/bench-report.sh bench/gen-policy.sh \
 	bench/policy-bench.sh
 EXTRA_DIST += bench/ctl-bench.sh bench/ctl-gen.c bench/ctl-pg-load.sh \
 	bench/import-bench.sh
+EXTRA_DIST += bench/erase-bench.sh

@@ -38,6 +38,10 @@ usage "import --user twice" '^--user given twice$' import --user alice --user bo
 usage "import --dry-run twice" '^--dry-run given twice$' import --user alice --dry-run --dry-run "$D/mail"
 usage "explain --from twice" '^--from given twice$' \
     policy explain "$D/m.eml" --from a@ext.example --from b@ext.example --to alice@example.com
+usage "subject erase --dry-run twice" '^--dry-run given twice$' \
+    subject erase x@ext.example --dry-run --dry-run
+usage "retention run --max twice" '^--max given twice$' retention run --max 5 --max 6
+usage "mailbox purge --user twice" '^--user given twice$' mailbox purge --user a --user b
 out=$(ctl policy explain "$D/m.eml" --from x@ext.example --to alice@example.com --to bob@ext.example)
 tap_is "$?" 0 "explain --to repeated: a list"
 tap_is "$(printf '%s' "$out" | "$J" 'decisions[0].user')" alice "... alice is an owner"
@@ -50,6 +54,9 @@ usage "--limit over 500" '^--limit 501: a number from 1 to 500$' mailbox --as al
 usage "--limit not a number" '^--limit 1x: a number from 1 to 500$' deal d1 --as alice --limit 1x
 usage "--jobs 0" '^--jobs 0: a number from 1 to 4096$' import --user alice --jobs 0 "$D/mail"
 usage "mailbox takes no word" 'no other argument' mailbox --as alice extra
+usage "--max 0" '^--max 0: a number from 1 to 10000000$' retention run --max 0
+usage "an option of export, not erase" '^unknown option --out$' subject erase x@ext.example --out f
+usage "subject: one address" '^usage: ' subject export a@ext.example b@ext.example
 
 # "--" ends the options: a file whose name starts with "-".
 out=$(cd "$D" && ctl policy explain --from x@ext.example --to alice@example.com -- -m.eml)

@@ -11,3 +11,6 @@ if HAVE_LIBPQ
 check_PROGRAMS += pg/t_pg
 pg_t_pg_SOURCES = pg/t_pg.c
 endif
+# SPEC R1-R3 on PostgreSQL: tests/ctl/subject.sh against a private cluster
+EXTRA_DIST += pg/subject-pg.sh
+TESTS += pg/subject-pg.sh

@@ -164,6 +164,7 @@ int     main(void)
     refused("SpoolThreshold 0\n", 1, "out of range");
     refused("DefaultWindow 0s\n", 1, "DefaultWindow: 0s is out of range");
     refused("EventRetention 0d\n", 1, "EventRetention: 0d is out of range");
+    refused("Retention 1h\n", 1, "Retention: 1h is out of range");
     refused("UMask 1000\n", 1, "out of range (octal from 0 to 777)");
     refused("StoreTimeout 10x\n", 1, "duration needs a unit: ms, s, m, h or d");
     cfg = load_text("StoreTimeout 100ms\nMaxMessageSize 512M\nUMask 0\nDefaultWindow 1h\n", err,

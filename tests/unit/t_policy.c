@@ -98,6 +98,9 @@ static void test_refusals(void)
 	    "key before any User");
     refused("User a\nAddress a@x.test\nWindow 3w\n", 3,
 	    "bad Window \"3w\": duration needs a unit: s, m, h or d", "bad duration");
+    refused("User a\nAddress a@x.test\nRetention 1s\n", 3,
+	    "bad Retention \"1s\": out of range (duration from 1d to 36500d)",
+	    "R1: a Retention under a day is refused");
     refused("User a\nAddress a@x.test\nSyncInternal maybe\n", 3,
 	    "bad SyncInternal \"maybe\": expected yes or no", "bad bool");
     refused("User a\nAddress a@x.test\nRole root\n", 3,

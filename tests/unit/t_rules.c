@@ -14,8 +14,10 @@
 /* System library. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* Application-specific. */
+#include "cs_store.h"
 #include "cs_store_rules.h"
 #include "tap.h"
 
@@ -65,6 +67,19 @@ static const struct {
     {"K2: else the local part", NULL, NULL, "zed.o@x.example", "zed.o"},
 };
 
+/* R1: the time a copy's age counts from (cs_store_retention.c). */
+static const struct {
+    const char *name;
+    int     has_date;
+    time_t  date, arrival, want;
+} ages[] = {
+    {"R1: the Date when it is before the arrival", 1, 1000, 2000, 1000},
+    {"R1: the Date when it is the arrival", 1, 2000, 2000, 2000},
+    {"R1: the arrival when the Date is in the future", 1, 9000, 2000, 2000},
+    {"R1: the arrival when there is no Date", 0, 0, 2000, 2000},
+    {"R1: an epoch Date is still a Date", 1, 0, 2000, 0},
+};
+
 int     main(void)
 {
     char    buf[64];
@@ -92,5 +107,8 @@ int     main(void)
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 	is_str(cs_rule_person_name(names[i].given, names[i].seen, names[i].address, buf,
 				   sizeof(buf)), names[i].want, names[i].name);
+    for (i = 0; i < sizeof(ages) / sizeof(ages[0]); i++)
+	is_int((int) cs_store_msg_age_from(ages[i].has_date, ages[i].date, ages[i].arrival),
+	       (int) ages[i].want, ages[i].name);
     return done_testing();
 }
