@@ -30,7 +30,7 @@ int     cmd_mailbox(ctl_ctx *ctx, int argc, char **argv)
     };
     ctl_list pos;
     cs_store *store;
-    json_t *out = NULL;
+    cs_answer ans = {0};
 
     /* A subcommand first: its own options. */
     if (argc > 0 && strcmp(argv[0], "purge") == 0)
@@ -45,30 +45,23 @@ int     cmd_mailbox(ctl_ctx *ctx, int argc, char **argv)
 	return ctl_fail(CTL_USAGE, "mailbox needs --as USER");
     if ((store = ctl_open_store(ctx, CS_STORE_READONLY)) == NULL)
 	return CTL_INTERNAL;
-    rc = cs_store_mailbox(store, as, label, limit, cursor, &out);
+    cs_answer_mailbox(store, as, label, limit, cursor, &ans);
     cs_store_close(store);
-    if (rc == CS_EINVAL)
-	return ctl_fail(CTL_BADINPUT, "bad cursor");
-    if (rc != CS_OK)
-	return ctl_fail(ctl_store_rc(rc), "cannot list the mailbox");
-    return ctl_print(out);
+    return ctl_answer(&ans);
 }
 
 /* cmd_stats - crmsyncctl stats */
 int     cmd_stats(ctl_ctx *ctx, int argc, char **argv)
 {
     cs_store *store;
-    json_t *out = NULL;
-    int     rc;
+    cs_answer ans = {0};
 
     (void) argv;
     if (argc != 0)
 	return ctl_fail(CTL_USAGE, "stats takes no arguments");
     if ((store = ctl_open_store(ctx, CS_STORE_READONLY)) == NULL)
 	return CTL_INTERNAL;
-    rc = cs_store_stats(store, &out);
+    cs_answer_stats(store, &ans);
     cs_store_close(store);
-    if (rc != CS_OK)
-	return ctl_fail(ctl_store_rc(rc), "cannot read statistics");
-    return ctl_print(out);
+    return ctl_answer(&ans);
 }

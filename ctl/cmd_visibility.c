@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <openssl/evp.h>
 
 /* Application-specific. */
 #include "ctl.h"
@@ -119,46 +118,10 @@ static cs_store *vis_open(ctl_ctx *ctx, vis_args *a, unsigned flags)
     return st;
 }
 
-/* fail_rc - print a store error: the store's message, else a default */
-static int fail_rc(int rc, const char *err, const char *dflt)
+/* vis_answer - print a shared answer, free the arguments */
+static int vis_answer(vis_args *a, cs_answer *ans)
 {
-    return ctl_fail(ctl_store_rc(rc), "%s", err && *err ? err : dflt);
-}
-
-/* answer - the store's answer on stdout, or its error with a default message */
-static int answer(int rc, json_t *out, const char *err, const char *dflt)
-{
-    if (rc != CS_OK) {
-	json_decref(out);
-	return fail_rc(rc, err, dflt);
-    }
-    return ctl_print(out);
-}
-
-/* b64 - base64 of len bytes as a JSON string */
-static json_t *b64(const void *p, size_t len)
-{
-    char   *out;
-    json_t *j;
-
-    if (len > (size_t) INT_MAX / 4 * 3 - 3 || (out = malloc(len / 3 * 4 + 5)) == NULL)
-	return NULL;
-    EVP_EncodeBlock((unsigned char *) out, p, (int) len);
-    j = json_string(out);
-    free(out);
-    return j;
-}
-
-/* raw_one - cs_store_thread_raw callback: one message into the answer */
-static int raw_one(void *arg, const char *message_id, const void *raw, size_t len, int truncated)
-{
-    json_t *msgs = arg, *data = b64(raw, len);
-
-    if (data == NULL)
-	return -1;
-    return json_array_append_new(msgs, json_pack("{s:s?,s:I,s:b,s:o}", "message_id", message_id,
-						 "size", (json_int_t) len,
-						 "truncated", truncated, "raw", data));
+    return vis_drop(a, ctl_answer(ans));
 }
 
 /* cmd_thread - crmsyncctl thread T --as U [--raw] */
@@ -166,7 +129,7 @@ int     cmd_thread(ctl_ctx *ctx, int argc, char **argv)
 {
     vis_args a;
     cs_store *st;
-    json_t *out = NULL, *msgs;
+    cs_answer ans = {0};
     double  t0;
     int     rc;
 
@@ -177,25 +140,10 @@ int     cmd_thread(ctl_ctx *ctx, int argc, char **argv)
     if ((st = vis_open(ctx, &a, CS_STORE_READONLY)) == NULL)
 	return CTL_INTERNAL;
     t0 = now_ms();
-    if (a.raw) {
-	msgs = json_array();
-	out = json_pack("{s:s,s:o}", "thread", a.pos[0], "messages", msgs);
-	rc = out ? cs_store_thread_raw(st, a.as, a.pos[0], raw_one, msgs) : CS_EINTERNAL;
-    } else
-	rc = cs_store_thread(st, a.as, a.pos[0], &out);
+    cs_answer_thread(st, a.as, a.pos[0], a.raw, &ans);
     timing("thread", t0);
     cs_store_close(st);
-    if (rc != CS_OK) {
-	json_decref(out);
-	rc = rc == CS_EFORBIDDEN
-	    ? ctl_fail(CTL_FORBIDDEN, "thread %s: only its owner may read the raw messages",
-		       a.pos[0])
-	    : rc == CS_ENOTFOUND ? ctl_fail(CTL_NOTFOUND, "thread %s not found", a.pos[0])
-	    : ctl_fail(ctl_store_rc(rc), "cannot read thread %s", a.pos[0]);
-	return vis_drop(&a, rc);
-    }
-    free(a.pos);
-    return ctl_print(out);
+    return vis_answer(&a, &ans);
 }
 
 /* cmd_attachment - crmsyncctl attachment T N --as U: the bytes on stdout */
@@ -204,6 +152,7 @@ int     cmd_attachment(ctl_ctx *ctx, int argc, char **argv)
     vis_args a;
     cs_store *st;
     cs_buf  buf = {0};
+    cs_answer ans = {0};
     unsigned long n;
     char   *end;
     double  t0;
@@ -220,19 +169,14 @@ int     cmd_attachment(ctl_ctx *ctx, int argc, char **argv)
     if ((st = vis_open(ctx, &a, CS_STORE_READONLY)) == NULL)
 	return CTL_INTERNAL;
     t0 = now_ms();
-    rc = cs_store_attachment(st, a.as, a.pos[0], (size_t) n, &buf);
+    cs_answer_attachment(st, a.as, a.pos[0], (size_t) n, &buf, &ans);
     timing("attachment", t0);
     cs_store_close(st);
-    if (rc != CS_OK) {
-	/* V6: the same answer whether the thread or the attachment is missing. */
-	rc = rc == CS_ENOTFOUND
-	    ? ctl_fail(CTL_NOTFOUND, "attachment %lu of thread %s not found", n, a.pos[0])
-	    : ctl_fail(ctl_store_rc(rc), "cannot read thread %s", a.pos[0]);
-	free(a.pos);
-	cs_buf_free(&buf);
-	return rc;
-    }
     free(a.pos);
+    if (ans.code != CS_ANS_OK) {
+	cs_buf_free(&buf);
+	return ctl_answer(&ans);
+    }
     if ((buf.len && fwrite(buf.data, 1, buf.len, stdout) != buf.len) || fflush(stdout) == EOF)
 	rc = ctl_fail(CTL_INTERNAL, "cannot write output");
     cs_buf_free(&buf);
@@ -244,7 +188,7 @@ static int record_page(ctl_ctx *ctx, const char *kind, int argc, char **argv)
 {
     vis_args a;
     cs_store *st;
-    json_t *out = NULL;
+    cs_answer ans = {0};
     double  t0;
     int     rc;
 
@@ -255,17 +199,10 @@ static int record_page(ctl_ctx *ctx, const char *kind, int argc, char **argv)
     if ((st = vis_open(ctx, &a, CS_STORE_READONLY)) == NULL)
 	return CTL_INTERNAL;
     t0 = now_ms();
-    rc = cs_store_record_threads(st, a.as, kind, a.pos[0], a.limit, a.cursor, &out);
+    cs_answer_record(st, a.as, kind, a.pos[0], a.limit, a.cursor, &ans);
     timing(kind, t0);
     cs_store_close(st);
-    if (rc != CS_OK) {
-	rc = rc == CS_ENOTFOUND ? ctl_fail(CTL_NOTFOUND, "%s %s not found", kind, a.pos[0])
-	    : rc == CS_EINVAL ? ctl_fail(CTL_BADINPUT, "bad cursor")
-	    : ctl_fail(ctl_store_rc(rc), "cannot list %s %s", kind, a.pos[0]);
-	return vis_drop(&a, rc);
-    }
-    free(a.pos);
-    return ctl_print(out);
+    return vis_answer(&a, &ans);
 }
 
 /* cmd_deal - crmsyncctl deal D --as U [--limit N] [--cursor C] */
@@ -285,8 +222,7 @@ static int threads_set(ctl_ctx *ctx, const char *name, int action, int argc, cha
 {
     vis_args a;
     cs_store *st;
-    json_t *out = NULL;
-    char    err[256] = "";
+    cs_answer ans = {0};
     double  t0;
     int     rc;
 
@@ -297,12 +233,10 @@ static int threads_set(ctl_ctx *ctx, const char *name, int action, int argc, cha
     if ((st = vis_open(ctx, &a, 0)) == NULL)
 	return CTL_INTERNAL;
     t0 = now_ms();
-    rc = cs_store_threads_set(st, a.as, action, a.pos, (size_t) a.npos,
-			      &out, err, sizeof(err));
+    cs_answer_threads_set(st, a.as, action, a.pos, (size_t) a.npos, &ans);
     timing(name, t0);
     cs_store_close(st);
-    free(a.pos);
-    return answer(rc, out, err, "nothing was changed");
+    return vis_answer(&a, &ans);
 }
 
 /* cmd_share - crmsyncctl share --as U T... */
@@ -328,8 +262,7 @@ static int link_cmd(ctl_ctx *ctx, const char *name, int unlink, int argc, char *
 {
     vis_args a;
     cs_store *st;
-    json_t *out = NULL;
-    char    err[256] = "";
+    cs_answer ans = {0};
     double  t0;
     int     rc;
 
@@ -341,12 +274,11 @@ static int link_cmd(ctl_ctx *ctx, const char *name, int unlink, int argc, char *
     if ((st = vis_open(ctx, &a, 0)) == NULL)
 	return CTL_INTERNAL;
     t0 = now_ms();
-    rc = cs_store_link(st, a.as, a.pos[0], a.deal ? "deal" : "person",
-		       a.deal ? a.deal : a.person, unlink, &out, err, sizeof(err));
+    cs_answer_link(st, a.as, a.pos[0], a.deal ? "deal" : "person",
+		   a.deal ? a.deal : a.person, unlink, &ans);
     timing(name, t0);
     cs_store_close(st);
-    free(a.pos);
-    return answer(rc, out, err, "nothing was changed");
+    return vis_answer(&a, &ans);
 }
 
 /* cmd_link - crmsyncctl link --as U T (--deal D | --person P) */
@@ -366,8 +298,7 @@ int     cmd_contact(ctl_ctx *ctx, int argc, char **argv)
 {
     vis_args a;
     cs_store *st;
-    json_t *out = NULL;
-    char    err[512] = "";
+    cs_answer ans = {0};
     double  t0;
     int     rc;
 
@@ -382,11 +313,10 @@ int     cmd_contact(ctl_ctx *ctx, int argc, char **argv)
     if ((st = vis_open(ctx, &a, 0)) == NULL)
 	return CTL_INTERNAL;
     t0 = now_ms();
-    rc = cs_store_contact_create(st, a.as, a.thread, a.address, a.name, &out, err, sizeof(err));
+    cs_answer_contact(st, a.as, a.thread, a.address, a.name, &ans);
     timing("contact", t0);
     cs_store_close(st);
-    free(a.pos);
-    return answer(rc, out, err, "no contact was created");
+    return vis_answer(&a, &ans);
 }
 
 /* cmd_directory - crmsyncctl directory import FILE.json */
@@ -428,7 +358,7 @@ int     cmd_directory(ctl_ctx *ctx, int argc, char **argv)
     if (rc != CS_OK) {
 	if (rc == CS_EINVAL)
 	    return ctl_fail(CTL_BADINPUT, "%s: %s", argv[1], err);
-	return fail_rc(rc, err, "the directory was not changed");
+	return ctl_fail(ctl_store_rc(rc), "%s", *err ? err : "the directory was not changed");
     }
     return ctl_print(out);
 }

@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include "cs_config.h"
 #include "cs_store.h"
+#include "cs_answer.h"
 
 enum { CTL_OK = 0, CTL_USAGE = 1, CTL_NOTFOUND = 2, CTL_FORBIDDEN = 3,
        CTL_BADINPUT = 4, CTL_INTERNAL = 5 };
@@ -28,6 +29,7 @@ typedef struct ctl_ctx {
 
 int     ctl_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int     ctl_print(json_t *);			/* prints and decrefs; 0 or 5 */
+int     ctl_answer(cs_answer *);		/* body printed, or the error; exit code */
 int     ctl_store_rc(int cs_rc);		/* CS_E* -> exit code */
 /* Open the store the config names; NULL after printing the error. */
 cs_store *ctl_open_store(ctl_ctx *, unsigned flags);
@@ -53,8 +55,8 @@ typedef struct ctl_opt {
 int     ctl_args(int argc, char **argv, const ctl_opt *opts, ctl_list *pos);
 void    ctl_list_free(ctl_list *);
 
-/* The page size every listing takes: --limit 1..500. */
-#define CTL_LIMIT_MAX	500
+/* The page size every listing takes: --limit, the API's rule. */
+#define CTL_LIMIT_MAX	CS_ANSWER_LIMIT_MAX
 
 /* cmd_mailbox.c */
 int     cmd_mailbox(ctl_ctx *, int argc, char **argv);

@@ -58,9 +58,6 @@ static const struct command {
 /* ctl_fail - JSON error on stderr, return the exit code */
 int     ctl_fail(int code, const char *fmt, ...)
 {
-    static const char *const names[] = {
-	"ok", "usage", "not_found", "forbidden", "bad_input", "internal",
-    };
     char    msg[2048];
     va_list ap;
     json_t *err;
@@ -69,10 +66,9 @@ int     ctl_fail(int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    err = json_pack("{s:s, s:s}", "error", names[code >= 0 && code <= 5 ? code : 5],
-		    "message", msg);
-    if (err && (text = json_dumps(err, JSON_COMPACT)) != NULL) {
-	fprintf(stderr, "%s\n", text);
+    err = cs_answer_error(code, msg);
+    if (err && (text = cs_answer_error_text(err, NULL)) != NULL) {
+	fputs(text, stderr);
 	free(text);
     } else
 	fprintf(stderr, "{\"error\": \"internal\", \"message\": \"out of memory\"}\n");
@@ -80,18 +76,38 @@ int     ctl_fail(int code, const char *fmt, ...)
     return code;
 }
 
-/* ctl_print - JSON on stdout; consumes the reference */
+/* ctl_print - JSON on stdout as crmsync-api sends it; consumes the reference */
 int     ctl_print(json_t *j)
 {
-    int     rc;
+    char   *text;
+    size_t  len;
+    int     bad;
 
     if (j == NULL)
 	return ctl_fail(CTL_INTERNAL, "out of memory");
-    rc = json_dumpf(j, stdout, JSON_INDENT(2));
+    text = cs_answer_text(j, &len);
     json_decref(j);
-    if (rc < 0 || fputc('\n', stdout) == EOF || fflush(stdout) == EOF)
+    if (text == NULL)
+	return ctl_fail(CTL_INTERNAL, "out of memory");
+    bad = fwrite(text, 1, len, stdout) != len || fflush(stdout) == EOF;
+    free(text);
+    if (bad)
 	return ctl_fail(CTL_INTERNAL, "cannot write output");
     return CTL_OK;
+}
+
+/* ctl_answer - a shared answer (cs_answer.h): its body on stdout, or its error */
+int     ctl_answer(cs_answer *a)
+{
+    json_t *body = a->body;
+
+    if (a->code != CS_ANS_OK) {
+	json_decref(a->body);
+	a->body = NULL;
+	return ctl_fail(a->code, "%s", a->message);
+    }
+    a->body = NULL;
+    return ctl_print(body);
 }
 
 /* ctl_store_rc - store error to exit code */

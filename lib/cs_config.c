@@ -92,6 +92,10 @@ static const key_def key_table[] = {
     {"Syslog", T_BOOL, OFF(use_syslog), "yes", 0},
     {"SyslogFacility", T_FACILITY, OFF(syslog_facility), "mail", 0},
     {"LogLevel", T_LOGLEVEL, OFF(log_level), "info", 1},
+    {"ApiListen", T_SOCKET, OFF(api_listen), "unix:/run/crmsync-api/api.sock", 0},
+    {"ApiTokenFile", T_STRING, OFF(api_token_file), "/etc/crmsync/api-tokens", 1},
+    {"ApiTLSCert", T_STRING, OFF(api_tls_cert), NULL, 0},
+    {"ApiTLSKey", T_STRING, OFF(api_tls_key), NULL, 0},
 };
 #pragma GCC diagnostic pop
 

@@ -64,6 +64,12 @@ typedef struct cs_config {
     int     use_syslog;			/* Syslog, default yes */
     int     syslog_facility;		/* SyslogFacility, default mail */
     int     log_level;			/* LogLevel: error|warn|info|debug */
+
+    /* crmsync-api (SPEC X5) */
+    char   *api_listen;			/* ApiListen: Socket's forms */
+    char   *api_token_file;		/* ApiTokenFile: bearer tokens, one a line */
+    char   *api_tls_cert;		/* ApiTLSCert: PEM certificate chain */
+    char   *api_tls_key;		/* ApiTLSKey: PEM private key */
 } cs_config;
 
 cs_config *cs_config_load(const char *path, char *err, size_t errlen);

@@ -18,7 +18,7 @@ T=$top_srcdir
 D=$CS_TMP
 
 for m in milter/crmsync-milter.8 ctl/crmsyncctl.1 conf/crmsync.conf.5 conf/crmsync.policy.5 \
-    conf/crmsync.7; do
+    conf/crmsync.7 api/crmsync-api.8; do
     if [ ! -f "$B/$m" ]; then
 	tap_result 1 "$m exists in the build tree"
 	continue

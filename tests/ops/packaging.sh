@@ -129,6 +129,13 @@ for m in man1/crmsyncctl.1 man5/crmsync.conf.5 man5/crmsync.policy.5 man7/crmsyn
     tap_ok "$m installed" sh -c "dpkg -L crmsync | grep -q '$m'"
 done
 tap_ok "examples installed" test -f /usr/share/doc/crmsync/examples/postfix/main.cf.sample
+# crmsync-api (SPEC X5): binary, man page, unit (disabled), OpenAPI document.
+tap_ok "crmsync-api on PATH" command -v crmsync-api
+tap_ok "man8/crmsync-api.8 installed" sh -c "dpkg -L crmsync | grep -q 'man8/crmsync-api.8'"
+tap_ok "crmsync-api.service installed, not enabled" sh -c \
+    "dpkg -L crmsync | grep -q 'systemd/system/crmsync-api.service\$' &&
+     test ! -e /etc/systemd/system/multi-user.target.wants/crmsync-api.service"
+tap_ok "OpenAPI document installed (uncompressed)" test -f /usr/share/doc/crmsync/openapi.yaml
 tap_ok "crmsync-milter -n with the installed sample" crmsync-milter -n -c /etc/crmsync/crmsync.conf
 tap_ok "crmsync-milter -n as user crmsync" \
     su -s /bin/sh crmsync -c 'crmsync-milter -n -c /etc/crmsync/crmsync.conf'

@@ -43,4 +43,19 @@ for l in 'Type=simple' \
 done
 tap_ok "unit: no -n in ExecStartPre (a rules-error user must not stop the start)" \
     sh -c "! grep -q '^ExecStartPre=.* -n' '$U'"
+
+# crmsync-api's unit (SPEC X5), verified the same way.
+A=$top_srcdir/contrib/systemd/crmsync-api.service
+cp "$top_builddir/api/crmsync-api.8" "$D/man/man8/"
+sed "s|/usr/sbin/crmsync-api|$top_builddir/api/crmsync-api|g" "$A" >"$D/crmsync-api.service"
+MANPATH=$D/man SYSTEMD_LOG_COLOR=0 systemd-analyze verify "$D/crmsync-api.service" \
+    >"$D/verify-api.out" 2>&1
+tap_is "$?" 0 "crmsync-api.service: systemd-analyze verify exits 0"
+tap_ok "crmsync-api.service: verify has nothing to say" test ! -s "$D/verify-api.out"
+for l in 'Type=simple' 'ExecStart=/usr/sbin/crmsync-api -f -c /etc/crmsync/crmsync.conf' \
+    'ExecReload=/bin/kill -USR1 $MAINPID' 'User=crmsync' 'RuntimeDirectory=crmsync-api'; do
+    tap_ok "crmsync-api.service: $l" grep -qxF -- "$l" "$A"
+done
+tap_ok "debian's copy of crmsync-api.service is the same" \
+    cmp -s "$A" "$top_srcdir/debian/crmsync.crmsync-api.service"
 tap_done

@@ -29,8 +29,9 @@ for db in privacy bulk; do
 	|| tap_bail "createdb $db: $(tail -3 "$CS_TMP/cluster.log")"
 done
 
+# CS_PRIVACY_SCRIPT: the same matrix through crmsync-api (tests/api/privacy-api-pg.sh).
 CS_TEST_DATABASE=postgresql://postgres@127.0.0.1:$PORT/privacy \
 CS_TEST_DATABASE_BULK=postgresql://postgres@127.0.0.1:$PORT/bulk \
-    sh "$top_srcdir/tests/e2e/privacy.sh"
+    sh "${CS_PRIVACY_SCRIPT:-$top_srcdir/tests/e2e/privacy.sh}"
 rc=$?
 exit "$rc"

@@ -1,0 +1,13 @@
+# tests/api/api.mk - crmsync-api over HTTP (SPEC X5). No root, no Postfix:
+# the fixture is ctl-gen's. privacy-api.sh runs tests/e2e/privacy.sh's
+# matrix through HTTP (ctl-via-api); privacy-api-pg.sh the same on
+# PostgreSQL (skipped as tests/pg/privacy-pg.sh is); openapi.sh checks
+# api/openapi.yaml and real answers with validators from npm (skipped
+# when the registry cannot be reached).
+check_PROGRAMS += api/t_api
+api_t_api_SOURCES = api/t_api.c ../api/listen.c ../api/tokens.c
+api_t_api_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/api
+TESTS += api/t_api
+TESTS += api/api.sh api/privacy-api.sh api/privacy-api-pg.sh api/openapi.sh
+EXTRA_DIST += api/api.sh api/apilib.sh api/ctl-via-api api/privacy-api.sh \
+	api/privacy-api-pg.sh api/openapi.sh api/openapi-check.mjs api/package.json
