@@ -52,6 +52,9 @@ typedef struct cs_config {
     int     dropbox_remove;		/* DropboxRemove, default yes */
     cs_cidrlist trusted_networks;	/* TrustedNetworks, default empty */
     long    store_timeout_ms;		/* StoreTimeout, default 10s */
+    long    store_wait_ms;		/* StoreWait, default 200ms (C6) */
+    char   *journal_dir;		/* JournalDir (C6), restart to change */
+    uint64_t journal_max_size;		/* JournalMaxSize, default 1G */
 
     /* Events */
     char   *webhook_url;		/* WebhookURL */

@@ -18,6 +18,7 @@
 /* Application-specific. */
 #include "capture.h"
 #include "counters.h"
+#include "journal.h"
 #include "cs_addr.h"
 #include "cs_log.h"
 #include "cs_message.h"
@@ -270,13 +271,63 @@ static int capture_contacts(cs_msg *m, capture *cap)
     return 0;
 }
 
-/* capture_record - the copies and contacts into the store */
+enum { CAPTURE_STORED, CAPTURE_JOURNALED, CAPTURE_FAILED };
+
+/*
+ * record - into the store, or the journal (C6): while the breaker is open
+ * or records wait in the journal, straight to the journal (arrival
+ * order); else the store, waited on in steps of StoreWait while its
+ * writer gets on, then the journal. A full journal while the store is not
+ * known stuck: the store, for up to StoreTimeout. Without a journal, the
+ * store for StoreTimeout as before.
+ */
+static int record(cs_store *store, cs_msg *m, const cs_record *rec, int *results)
+{
+    cs_store_wait w;
+    const char *hdr = m->hdr.data ? m->hdr.data : "";
+    int     rc;
+
+    if (!jnl_active())
+	return cs_store_record(store, rec, m->cfg->store_timeout_ms, results) == CS_OK
+	    ? CAPTURE_STORED : CAPTURE_FAILED;
+    if (store == NULL || jnl_route()) {
+	int     retry = store != NULL && !jnl_breaker_open();
+
+	if ((rc = jnl_put(rec, hdr, m->hdr.len, retry)) == 0)
+	    return CAPTURE_JOURNALED;
+	if (!retry)
+	    return CAPTURE_FAILED;
+	if (cs_store_record(store, rec, m->cfg->store_timeout_ms, results) == CS_OK)
+	    return CAPTURE_STORED;
+	jnl_dropped(m->qid, "journal full and the store did not commit");
+	return CAPTURE_FAILED;
+    }
+    if (cs_store_record_wait(store, rec, m->cfg->store_wait_ms, m->cfg->store_timeout_ms,
+			     results, &w) == CS_OK)
+	return CAPTURE_STORED;
+    if (!w.timed_out || !w.progress)
+	jnl_trip();
+    if ((rc = jnl_put(rec, hdr, m->hdr.len, w.progress)) == 0)
+	return CAPTURE_JOURNALED;
+    if (!w.progress)
+	return CAPTURE_FAILED;
+    /*
+     * Slow, not stuck, and the journal full (large mail far behind): back
+     * in the writer's queue as before C6, which commits it late (a 1 ms
+     * wait, then the record stays queued). Not durable until then.
+     */
+    (void) cs_store_record(store, rec, 1, results);
+    jnl_dropped(m->qid, "journal full: the record was left in the store's queue");
+    return CAPTURE_FAILED;
+}
+
+/* capture_record - the copies and contacts into the store or the journal */
 static int capture_record(cs_store *store, cs_msg *m, capture *cap)
 {
     cs_record *rec = &cap->rec;
 
-    if (store == NULL)
-	return -1;
+    if (store == NULL && !jnl_active())
+	return CAPTURE_FAILED;
     rec->queue_id = m->qid;
     rec->arrival = m->arrival;
     rec->source = "smtp";
@@ -288,9 +339,9 @@ static int capture_record(cs_store *store, cs_msg *m, capture *cap)
     rec->contacts = cap->contacts;
     rec->ncontacts = cap->ncontacts;
     if ((rec->raw = raw_to_keep(m, &cap->truncated)) == NULL)
-	return -1;
+	return CAPTURE_FAILED;
     rec->truncated = cap->truncated;
-    return cs_store_record(store, rec, m->cfg->store_timeout_ms, cap->results) == CS_OK ? 0 : -1;
+    return record(store, m, rec, cap->results);
 }
 
 /* capture_outcome - log and count what the store did with each copy */
@@ -332,7 +383,7 @@ int     capture_eom(cs_store *store, const cs_conn *c, cs_msg *m, cs_strlist *de
 {
     capture cap;
     char    safe[128];
-    int     failed = 0;
+    int     failed = 0, journaled = 0;
 
     memset(&cap, 0, sizeof(cap));
     cs_bodyhash_final(m->bh, cap.digest);
@@ -353,7 +404,11 @@ int     capture_eom(cs_store *store, const cs_conn *c, cs_msg *m, cs_strlist *de
     }
     if (cap.ncopies == 0 && cap.ncontacts == 0)
 	goto done;
-    if (capture_record(store, m, &cap) < 0) {
+    switch (capture_record(store, m, &cap)) {
+    case CAPTURE_JOURNALED:
+	journaled = 1;
+	goto done;
+    case CAPTURE_FAILED:
 	failed = 1;
 	goto done;
     }
@@ -366,6 +421,11 @@ done:
 		       "could not record message from <%s>; mail %s (C1)",
 		       cs_sanitize(m->env_from, safe, sizeof(safe)),
 		       m->cfg->on_error == CS_ON_ERROR_TEMPFAIL ? "tempfailed" : "accepted");
+    } else if (journaled) {
+	cs_info(m->qid, "journaled %zu cop%s, %zu contact%s%s: the store applies them"
+		" when it answers (C6)", cap.ncopies, cap.ncopies == 1 ? "y" : "ies",
+		cap.ncontacts, cap.ncontacts == 1 ? "" : "s",
+		cap.truncated ? ", truncated to headers" : "");
     } else if (m->owners.n > 0 || cap.ncontacts > 0) {
 	/* Copies actually stored: a pending one that joined no thread is not. */
 	char    dups[64] = "";

@@ -317,6 +317,18 @@ static long flush_interval = CS_COUNTERS_INTERVAL;
 static cs_store *(*flush_get_store) (void);
 static char flush_host[256];
 
+static const char *flush_extra_key;
+static json_t *(*flush_extra_fn) (void);
+
+/* cs_counters_set_extra - add fn's object under key at each flush */
+void    cs_counters_set_extra(const char *key, json_t *(*fn) (void))
+{
+    pthread_mutex_lock(&flush_lock);
+    flush_extra_key = key;
+    flush_extra_fn = fn;
+    pthread_mutex_unlock(&flush_lock);
+}
+
 /* flush_once - write the document; CS_OK, or why not */
 static int flush_once(int running)
 {
@@ -331,6 +343,10 @@ static int flush_once(int running)
 	json_decref(doc);
 	return CS_EINTERNAL;
     }
+    pthread_mutex_lock(&flush_lock);
+    if (flush_extra_fn != NULL)
+	(void) json_object_set_new(doc, flush_extra_key, flush_extra_fn());
+    pthread_mutex_unlock(&flush_lock);
     rc = cs_store_milter_status_put(s, flush_host, time(NULL), doc);
     json_decref(doc);
     if (rc != CS_OK)

@@ -96,6 +96,9 @@ void    cs_count_skip(const char *reason);
  * not open, skip). stop writes a last document, "running": false. */
 int     cs_counters_flush_start(cs_store *(*get_store) (void));
 void    cs_counters_flush_kick(void);
+/* One more object in each flushed document under key (the journal's,
+ * C6), made by fn at flush time. */
+void    cs_counters_set_extra(const char *key, json_t *(*fn) (void));
 void    cs_counters_flush_stop(void);
 
 #endif

@@ -52,6 +52,7 @@
 #include "cs_message.h"
 #include "cs_policy.h"
 #include "cs_store.h"
+#include "journal.h"
 #include "counters.h"
 #include "retention.h"
 #include "events.h"
@@ -542,6 +543,9 @@ int     main(int argc, char **argv)
     /* C1: a store that cannot be opened is logged and tried again later;
      * the event sender starts with it (X3). */
     mlfi_open_store(cfg, pol);
+    /* C6: what the store does not commit within StoreWait is journaled. */
+    if (jnl_start(cfg, mlfi_store) == 0)
+	cs_counters_set_extra("journal", jnl_status);
     cs_counters_policy(cs_counters_global(), pol, load_ms, time(NULL));
     mlfi_install(cfg, pol);
     /* crmsyncctl stats reads the milter's figures from the store. */
@@ -560,6 +564,7 @@ int     main(int argc, char **argv)
     cs_info(NULL, "stopping");
     cs_retention_stop();
     cs_counters_flush_stop();
+    jnl_stop();
     mlfi_close_store();
     mlfi_install(NULL, NULL);
     if (pid_file)

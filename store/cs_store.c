@@ -653,6 +653,9 @@ static void *writer_main(void *arg)
 	if (st->qhead == NULL && st->stopping)
 	    break;
 	n = writer_take(st, group, &bytes);
+	st->group_running = 1;
+	clock_gettime(CLOCK_MONOTONIC, &st->group_t0);
+	st->group_raw = bytes;
 	pthread_mutex_unlock(&st->qlock);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -673,6 +676,9 @@ static void *writer_main(void *arg)
 		group[i]->notify(group[i]->notify_arg, group[i]->rc, group[i]->results);
 
 	pthread_mutex_lock(&st->qlock);
+	st->group_running = 0;
+	if (rc == CS_OK)
+	    st->groups_done++;
 	writer_report(group, n);
 	for (i = 0; i < n; i++) {
 	    if (group[i]->notify) {
@@ -848,12 +854,63 @@ static int record_valid(const cs_record *rec)
     return 1;
 }
 
+static int record_wait(cs_store *, const cs_record *, long, long, int *, cs_store_wait *);
+
+/* queue_withdraw - take a job the writer has not started on out of the
+ * queue; 1 if it was there. qlock held. */
+static int queue_withdraw(cs_store *st, cs_store_job *job)
+{
+    cs_store_job **pp, *prev = NULL;
+
+    for (pp = &st->qhead; *pp != NULL; prev = *pp, pp = &(*pp)->next)
+	if (*pp == job) {
+	    *pp = job->next;
+	    if (st->qtail == job)
+		st->qtail = prev;
+	    job->next = NULL;
+	    st->qlen--;
+	    job_unref(job);			/* the queue's reference */
+	    return 1;
+	}
+    return 0;
+}
+
 /* cs_store_record - store a record's copies; wait at most timeout_ms */
 int     cs_store_record(cs_store *st, const cs_record *rec, long timeout_ms, int *results)
 {
+    return record_wait(st, rec, timeout_ms, timeout_ms, results, NULL);
+}
+
+/* cs_store_record_wait - the same; stuck: taken back if not started */
+int     cs_store_record_wait(cs_store *st, const cs_record *rec, long wait_ms,
+			             long timeout_ms, int *results, cs_store_wait *w)
+{
+    memset(w, 0, sizeof(*w));
+    return record_wait(st, rec, wait_ms, timeout_ms, results, w);
+}
+
+/*
+ * writer_moving - is the writer getting on (slow, not stuck)? qlock held.
+ * A group finished since groups0, or the one being written has not yet
+ * taken longer than a commit of its size should: 100 ms and 20 MB/s, a
+ * slow disk's pace, so that a large message committing is not "stuck"
+ * while a lock or a dead connection is found within a StoreWait or two.
+ */
+static int writer_moving(const cs_store *st, uint64_t groups0)
+{
+    if (st->groups_done != groups0 || !st->group_running)
+	return 1;
+    return ms_since(&st->group_t0) < 100 + (long) (st->group_raw / 20000);
+}
+
+/* record_wait - cs_store_record, and with w the journal's variant */
+static int record_wait(cs_store *st, const cs_record *rec, long wait_ms, long timeout_ms,
+		               int *results, cs_store_wait *w)
+{
     cs_store_job *job;
     char    why[128];
-    struct timespec ts;
+    struct timespec ts, total;
+    uint64_t groups0;
     int     rc, e = 0;
 
     if (st == NULL || !record_valid(rec))
@@ -882,7 +939,9 @@ int     cs_store_record(cs_store *st, const cs_record *rec, long timeout_ms, int
     }
     if (timeout_ms <= 0)
 	timeout_ms = st->timeout_ms;
-    deadline(&ts, timeout_ms);
+    if (wait_ms <= 0 || wait_ms > timeout_ms)
+	wait_ms = timeout_ms;
+    deadline(&total, timeout_ms);
     pthread_mutex_lock(&st->qlock);
     if (st->stopping || st->qlen >= CS_STORE_QUEUE_MAX) {
 	/* The writer is far behind: waiting would only delay mail. */
@@ -894,12 +953,31 @@ int     cs_store_record(cs_store *st, const cs_record *rec, long timeout_ms, int
     }
     job->refs = 2;				/* queue and this caller */
     queue_push(st, job);
-    while (!job->done && e != ETIMEDOUT)
-	e = pthread_cond_timedwait(&job->cond, &st->qlock, &ts);
+    /* Steps of wait_ms up to timeout_ms while the writer gets on. */
+    for (;;) {
+	deadline(&ts, wait_ms);
+	if (ts.tv_sec > total.tv_sec || (ts.tv_sec == total.tv_sec && ts.tv_nsec > total.tv_nsec))
+	    ts = total;
+	groups0 = st->groups_done;
+	e = 0;
+	while (!job->done && e != ETIMEDOUT)
+	    e = pthread_cond_timedwait(&job->cond, &st->qlock, &ts);
+	if (job->done || w == NULL || (ts.tv_sec == total.tv_sec && ts.tv_nsec == total.tv_nsec))
+	    break;
+	if (!writer_moving(st, groups0))
+	    break;
+    }
     if (job->done) {
 	rc = job->rc;
 	if (results)
 	    memcpy(results, job->results, rec->ncopies * sizeof(int));
+    } else if (w != NULL) {
+	/* The caller journals it (C6): the writer must not store it too. */
+	rc = CS_EINTERNAL;
+	w->timed_out = 1;
+	w->progress = writer_moving(st, groups0);
+	if (!queue_withdraw(st, job))
+	    job->detached = 1;			/* in a group now: T2 dedups */
     } else {
 	/* The writer still commits it and logs "recorded late" then. */
 	rc = CS_EINTERNAL;

@@ -108,6 +108,24 @@ void    cs_store_display(const char *database, char *out, size_t outlen);
 int     cs_store_record(cs_store *, const cs_record *, long timeout_ms, int *results);
 
 /*
+ * The milter with a journal (SPEC C6): as cs_store_record, waiting in
+ * steps of wait_ms (StoreWait) up to timeout_ms (StoreTimeout) while the
+ * writer gets on (a group finished, or the one being written has not
+ * run longer than its size explains); a record not committed when the
+ * writer is found stuck (or at timeout_ms) is taken back out of the
+ * writer's queue if the writer has not started on it, for the caller to
+ * journal (one the writer is committing may still land: T2 makes its
+ * replay a duplicate). timed_out: not committed; progress: the writer
+ * was still getting on (slow, not stuck).
+ */
+typedef struct cs_store_wait {
+    int     timed_out;
+    int     progress;
+} cs_store_wait;
+int     cs_store_record_wait(cs_store *, const cs_record *, long wait_ms, long timeout_ms,
+			             int *results, cs_store_wait *);
+
+/*
  * Bulk capture (crmsyncctl import). cs_store_submit() copies the record
  * and queues it for the writer without waiting for its commit, so that
  * one caller fills whole groups (one transaction and one fsync each; up

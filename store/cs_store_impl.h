@@ -248,6 +248,10 @@ struct cs_store {
     size_t  async_n;
     uint64_t async_bytes;
     pthread_cond_t acond;		/* async_n went down */
+    uint64_t groups_done;		/* groups the writer finished, under qlock */
+    int     group_running;		/* the writer is in write_group, under qlock */
+    struct timespec group_t0;		/* since when */
+    uint64_t group_raw;			/* with that many raw bytes */
     unsigned wflags;			/* the backend's own marks (write side) */
 };
 

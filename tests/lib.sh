@@ -95,7 +95,10 @@
 #					LOG), wait (15 s) until SOCKET accepts a
 #					connection; the pid is kept for ms_stop.
 #					SOCKET: unix:/path, local:/path, /path or
-#					inet:PORT@HOST
+#					inet:PORT@HOST. A "-c CONF" among CMD's
+#					words: CONF gets SpoolDir and JournalDir
+#					of its own when it names none
+#					(ms_own_dirs)
 #	  ms_start_noop SOCKET [LOG]	the reference do-nothing milter
 #	  ms_start_crmsync CONF SOCKET [LOG]
 #					crmsync-milter -c CONF -f
@@ -661,6 +664,11 @@ ms_start() {
     _ms_sock=$1 _ms_log=$2
     shift 2
     _ms_key=$(cs_key "$_ms_sock")
+    _ms_prev=
+    for _ms_a in "$@"; do
+	[ "$_ms_prev" = "-c" ] && ms_own_dirs "$_ms_a"
+	_ms_prev=$_ms_a
+    done
     if ms_probe "$_ms_sock"; then
 	# An old milter still holds it: the new one could not bind (see ms_stop).
 	echo "ms_start: $_ms_sock already answers; stop that milter first" >&2
@@ -685,6 +693,25 @@ ms_start() {
 	sleep 0.1
 	_ms_left=$((_ms_left - 1))
     done
+}
+
+# ms_own_dirs CONF - a config that names no SpoolDir or JournalDir gets
+# its own beside its SQLite store (writable by UserID, since the store is
+# made there), or in CS_TMP for PostgreSQL: crmsync-milter makes both at
+# start, and a test must never make, fill or lock the system's
+# /var/lib/crmsync (the packaging test checks that directory later).
+ms_own_dirs() {
+    [ -f "$1" ] || return 0
+    _od_db=$(sed -n 's/^Database[[:space:]][[:space:]]*//p' "$1" | tail -n 1)
+    case "$_od_db" in
+    /*) _od_base=$(dirname "$_od_db") ;;
+    *)
+	_od_base=${CS_TMP:-/tmp}/dirs.$(cs_key "$1")
+	mkdir -p "$_od_base" && chmod 0777 "$_od_base"
+	;;
+    esac
+    grep -q '^SpoolDir[[:space:]]' "$1" || echo "SpoolDir $_od_base/spool" >>"$1"
+    grep -q '^JournalDir[[:space:]]' "$1" || echo "JournalDir $_od_base/journal" >>"$1"
 }
 
 # ms_start_noop - start the reference do-nothing milter on SOCKET

@@ -14,3 +14,5 @@ TESTS += e2e/nasty.sh
 EXTRA_DIST += e2e/nasty.sh
 TESTS += e2e/events-postfix.sh
 EXTRA_DIST += e2e/events-postfix.sh
+TESTS += e2e/journal.sh
+EXTRA_DIST += e2e/journal.sh

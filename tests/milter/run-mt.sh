@@ -34,6 +34,7 @@ Socket unix:$tmp/sock
 Database $tmp/db/crmsync.db
 PolicyDir $tmp/policy
 SpoolDir $tmp/spool
+JournalDir $tmp/journal
 SpoolThreshold 16K
 MaxMessageSize 64K
 InternalDomains example.com

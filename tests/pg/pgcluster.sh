@@ -3,7 +3,7 @@
 #
 # usage: pgcluster.sh start DIR PORT    initdb in DIR (once), start on 127.0.0.1:PORT,
 #                                       sockets in DIR/run; prints nothing on success
-#        pgcluster.sh stop DIR          fast shutdown
+#        pgcluster.sh stop DIR [PORT [MODE]]  fast shutdown (MODE: pg_ctl -m, e.g. immediate)
 #        pgcluster.sh createdb DIR PORT NAME
 # Runs initdb and pg_ctl as the postgres user (they refuse root), as
 # /work/shared/POSTFIX-TESTING.md describes. DIR's parent may be root's.
@@ -37,7 +37,7 @@ start)
     ;;
 stop)
     if [ -f "$dir/data/postmaster.pid" ]; then
-	as_pg "'$bin/pg_ctl' -D '$dir/data' -m fast -w -t 30 stop >/dev/null" || true
+	as_pg "'$bin/pg_ctl' -D '$dir/data' -m ${4:-fast} -w -t 30 stop >/dev/null" || true
     fi
     ;;
 createdb)

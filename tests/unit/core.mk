@@ -10,3 +10,6 @@ TESTS += unit/t_threadcorpus
 check_PROGRAMS += unit/t_realcorpus
 unit_t_realcorpus_SOURCES = unit/t_realcorpus.c
 TESTS += unit/t_realcorpus
+check_PROGRAMS += unit/t_journal
+unit_t_journal_SOURCES = unit/t_journal.c
+TESTS += unit/t_journal
