@@ -86,7 +86,7 @@ static const key_def key_table[] = {
     {"StoreTimeout", T_MSEC, OFF(store_timeout_ms), "10s", 1, "100ms", "4m"},
     {"StoreWait", T_MSEC, OFF(store_wait_ms), "200ms", 1, "10ms", "4m"},
     {"JournalDir", T_DIR, OFF(journal_dir), "/var/lib/crmsync/journal", 0},
-    {"JournalMaxSize", T_SIZE, OFF(journal_max_size), "1G", 0, "1M", "1024G"},
+    {"JournalMaxSize", T_SIZE, OFF(journal_max_size), "1G", 0, "64K", "1024G"},
     {"WebhookURL", T_STRING, OFF(webhook_url), NULL, 0},
     {"WebhookSecret", T_STRING, OFF(webhook_secret), NULL, 0},
     {"WebhookCAFile", T_STRING, OFF(webhook_ca_file), NULL, 0},

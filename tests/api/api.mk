@@ -11,3 +11,15 @@ TESTS += api/t_api
 TESTS += api/api.sh api/privacy-api.sh api/privacy-api-pg.sh api/openapi.sh
 EXTRA_DIST += api/api.sh api/apilib.sh api/ctl-via-api api/privacy-api.sh \
 	api/privacy-api-pg.sh api/openapi.sh api/openapi-check.mjs api/package.json
+# The model-based privacy test (tests/unit/t_privmodel.c) through HTTP: the
+# same model and checks with pm_http.c as its adapter, which starts
+# crmsync-api on each seed's store. privmodel-api.sh runs it on SQLite,
+# privmodel-api-pg.sh on a private PostgreSQL cluster (skipped as pg.sh is).
+check_PROGRAMS += api/t_privmodel_api
+api_t_privmodel_api_SOURCES = unit/t_privmodel.c unit/pm_store.c unit/pm_http.c \
+	unit/pm_adapter.h
+api_t_privmodel_api_CPPFLAGS = $(AM_CPPFLAGS) -DPM_HTTP
+api_t_privmodel_api_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
+api_t_privmodel_api_LDADD = $(CS_LIBS) $(CURL_LIBS)
+TESTS += api/privmodel-api.sh api/privmodel-api-pg.sh
+EXTRA_DIST += api/privmodel-api.sh api/privmodel-api-pg.sh

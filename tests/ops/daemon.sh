@@ -38,6 +38,7 @@ conf() {
 Socket unix:$D/m.sock
 Database $D/crmsync.db
 SpoolDir $D/spool
+JournalDir $D/journal
 PolicyDir $D/policy
 Syslog $1
 LogLevel info

@@ -37,6 +37,7 @@ Socket unix:${4:-$D/run}/sock
 Database ${3:-$D/db}/crmsync.db
 PolicyDir $D/pol
 SpoolDir $2
+JournalDir ${3:-$D/db}/journal
 Syslog no
 $userline
 CONF

@@ -82,4 +82,10 @@ typedef struct pm_adapter {
 pm_adapter *pm_store_adapter(const char *database, const char *tmpdir, char *err,
 			             size_t errlen);
 
+/* pm_http.c: crmsync-api ($CRMSYNC_API) started on database, with the
+ * CRM-facing operations and the observations over HTTP, the rest through
+ * pm_store_adapter on the same database. */
+pm_adapter *pm_http_adapter(const char *database, const char *tmpdir, char *err,
+			            size_t errlen);
+
 #endif

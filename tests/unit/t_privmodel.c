@@ -1703,6 +1703,12 @@ static int pg_db(const char *uri, const char *name, int drop_only, char *out, si
 }
 #endif
 
+#ifdef PM_HTTP
+#define PM_PROGRAM "CRMSYNC_API=api/crmsync-api tests/api/t_privmodel_api"
+#else
+#define PM_PROGRAM "tests/unit/t_privmodel"
+#endif
+
 /* run_seed - one seed from an empty store; 1 when crmsync agreed throughout */
 static int run_seed(unsigned long seed, int nops, const char *tmpdir, const char *pg)
 {
@@ -1727,7 +1733,11 @@ static int run_seed(unsigned long seed, int nops, const char *tmpdir, const char
 #endif
     } else
 	snprintf(db, sizeof(db), "%s/%s.db", tmpdir, dbname);
+#ifdef PM_HTTP
+    if ((S.a = pm_http_adapter(db, tmpdir, err, sizeof(err))) == NULL)	/* crmsync-api */
+#else
     if ((S.a = pm_store_adapter(db, tmpdir, err, sizeof(err))) == NULL)
+#endif
 	return ok(0, "seed %lu: store opens: %s", seed, err);
     if (policy_push() != PM_OK)
 	fail("policy: error");
@@ -1748,7 +1758,7 @@ static int run_seed(unsigned long seed, int nops, const char *tmpdir, const char
 	for (int i = S.nring > 32 ? S.nring - 32 : 0; i < S.nring; i++)
 	    diag("  %s", S.ring[i % 32]);
 	diag("replay: CS_PRIVMODEL_SEEDS=%lu CS_PRIVMODEL_OPS=%d CS_PRIVMODEL_TRACE=1 %s", seed,
-	     S.op, "tests/unit/t_privmodel");
+	     S.op, PM_PROGRAM);
 	if (nsummary < 64)
 	    snprintf(summary[nsummary++], sizeof(summary[0]), "seed %lu op %d (%s): %.500s",
 		     seed, S.op, pg ? "postgresql" : "sqlite", S.why);
