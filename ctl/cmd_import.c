@@ -104,6 +104,7 @@
 
 /* Application-specific. */
 #include "cs_policy.h"
+#include "cs_verdict.h"
 #include "ctl.h"
 
 #define IMP_PROGRESS_TTY	0.2	/* seconds between progress bar updates */
@@ -576,7 +577,9 @@ static int one_message(imp *im, cs_mbox_msg *m)
 {
     cs_msginfo info;
     cs_policy_msg pmsg;
-    cs_decision dec;
+    cs_owner owner;
+    cs_owners owners;
+    cs_verdict v;
     cs_strlist env = {0};
     imp_item *it;
     const cs_user *fu;
@@ -594,7 +597,7 @@ static int one_message(imp *im, cs_mbox_msg *m)
 	return 0;
     }
     memset(&info, 0, sizeof(info));
-    memset(&dec, 0, sizeof(dec));
+    memset(&v, 0, sizeof(v));
     if (cs_msginfo_parse(m->header.data, m->header.len, &info) < 0) {
 	cs_msginfo_free(&info);
 	return -1;
@@ -636,38 +639,46 @@ static int one_message(imp *im, cs_mbox_msg *m)
     pmsg.env_rcpts = (const char *const *) env.v;
     pmsg.nrcpts = env.n;
     pmsg.size = (size_t) cs_spool_total(m->raw);
-    if (cs_policy_decide(im->pol, im->ctx->cfg, im->u, &pmsg, direction,
-			 direction == CS_DIR_IN ? env_to : NULL, -1, &dec) < 0) {
+    /* The one owner, with no envelope but the user's own address. */
+    memset(&owner, 0, sizeof(owner));
+    owner.user = im->u;
+    owner.direction = direction;
+    owner.env_rcpts = env;			/* shared, not owned */
+    memset(&owners, 0, sizeof(owners));
+    owners.v = &owner;
+    owners.n = 1;
+    if (cs_policy_verdicts(im->pol, im->ctx->cfg, &owners, &pmsg, -1, 0, &v) < 0) {
 	rc = -1;
 	goto out;
     }
     /* X4: the folder is a label, and selects like one. */
     if (m->folder) {
-	if (cs_strlist_add_unique(&dec.labels, m->folder) < 0) {
+	if (cs_strlist_add_unique(&v.labels, m->folder) < 0) {
 	    rc = -1;
 	    goto out;
 	}
-	if (!dec.synced && dec.reason && strcmp(dec.reason, "no-label") == 0
+	if (!v.dec.synced && v.dec.reason && strcmp(v.dec.reason, "no-label") == 0
 	    && cs_strlist_contains(&im->u->labels, m->folder)) {
-	    dec.synced = 1;
-	    dec.reason = NULL;
-	    dec.conditional = 0;
+	    v.dec.synced = 1;
+	    v.dec.reason = NULL;
+	    v.copy = 1;
+	    v.conditional = 0;
 	}
     }
-    if (!dec.synced && !dec.conditional) {
+    if (!v.copy) {
 	if (im->pass == 1)
-	    skip_count(im, dec.reason ? dec.reason : "skipped");
+	    skip_count(im, v.dec.reason ? v.dec.reason : "skipped");
 	goto out;
     }
     /* Later passes are only for the conditional copies not placed yet. */
-    if (im->pass > 1 && !dec.conditional)
+    if (im->pass > 1 && !v.conditional)
 	goto out;
     if (im->dry_run) {
-	if (dec.conditional)
+	if (v.conditional)
 	    im->conditional++;
 	else
 	    im->imported++;
-	rc = dry_line(im, m, &info, arrival, direction, &dec.labels, dec.conditional);
+	rc = dry_line(im, m, &info, arrival, direction, &v.labels, v.conditional);
 	goto out;
     }
 
@@ -678,15 +689,15 @@ static int one_message(imp *im, cs_mbox_msg *m)
     /* The item takes over the parsed message, labels and envelope. */
     it->info = info;
     memset(&info, 0, sizeof(info));
-    it->labels = dec.labels;
-    memset(&dec.labels, 0, sizeof(dec.labels));
+    it->labels = v.labels;
+    memset(&v.labels, 0, sizeof(v.labels));
     it->env = env;
     memset(&env, 0, sizeof(env));
     memcpy(it->digest, m->body_digest, sizeof(it->digest));
     it->offset = m->offset;
     it->arrival = arrival;
     it->direction = direction;
-    it->conditional = dec.conditional;
+    it->conditional = v.conditional;
     it->pass = im->pass;
     it->truncated = m->header_truncated || cs_spool_truncated(m->raw);
     it->raw = it->truncated ? header_only(im, m) : cs_spool_ref(m->raw);
@@ -700,7 +711,7 @@ static int one_message(imp *im, cs_mbox_msg *m)
     item_free(it);
 
 out:
-    cs_decision_free(&dec);
+    cs_verdicts_free(&v, 1);
     cs_strlist_free(&env);
     cs_msginfo_free(&info);
     return rc;
@@ -794,8 +805,15 @@ static int usage(void)
 int     cmd_import(ctl_ctx *ctx, int argc, char **argv)
 {
     const char *user = NULL, *since_arg = NULL;
-    char   *end;
-    long    jobs = IMP_JOBS_DEFAULT;
+    int     jobs = IMP_JOBS_DEFAULT, dry_run = 0;
+    const ctl_opt opts[] = {
+	CTL_STR("--user", &user),
+	CTL_STR("--since", &since_arg),
+	CTL_FLAG("--dry-run", &dry_run),
+	CTL_NUM("--jobs", &jobs, 1, IMP_JOBS_MAX),
+	CTL_END,
+    };
+    ctl_list pos;
     char    err[1024];
     imp     im;
     time_t  since = 0, window_start;
@@ -803,27 +821,11 @@ int     cmd_import(ctl_ctx *ctx, int argc, char **argv)
 
     memset(&im, 0, sizeof(im));
     im.ctx = ctx;
-    for (int i = 0; i < argc; i++) {
-	if (strcmp(argv[i], "--user") == 0 && i + 1 < argc)
-	    user = argv[++i];
-	else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc)
-	    since_arg = argv[++i];
-	else if (strcmp(argv[i], "--dry-run") == 0)
-	    im.dry_run = 1;
-	else if (strcmp(argv[i], "--jobs") == 0 && i + 1 < argc) {
-	    errno = 0;
-	    jobs = strtol(argv[++i], &end, 10);
-	    if (errno || end == argv[i] || *end || jobs < 1 || jobs > IMP_JOBS_MAX)
-		return ctl_fail(CTL_USAGE, "--jobs %s: a number from 1 to %d", argv[i],
-				IMP_JOBS_MAX);
-	}
-	else if (argv[i][0] == '-' && argv[i][1] != 0)
-	    return usage();
-	else if (im.path == NULL)
-	    im.path = argv[i];
-	else
-	    return usage();
-    }
+    if ((rc = ctl_args(argc, argv, opts, &pos)) != 0)
+	return rc;
+    im.dry_run = dry_run;
+    im.path = pos.n == 1 ? pos.v[0] : NULL;	/* a word of argv: outlives pos */
+    ctl_list_free(&pos);
     if (user == NULL || im.path == NULL)
 	return usage();
     if (since_arg && parse_since(since_arg, &since) < 0)

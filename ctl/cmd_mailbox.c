@@ -20,27 +20,27 @@
 int     cmd_mailbox(ctl_ctx *ctx, int argc, char **argv)
 {
     const char *as = NULL, *label = NULL, *cursor = NULL;
-    int     limit = 50;
+    int     limit = 50, rc;
+    const ctl_opt opts[] = {
+	CTL_STR("--as", &as),
+	CTL_STR("--label", &label),
+	CTL_STR("--cursor", &cursor),
+	CTL_NUM("--limit", &limit, 1, CTL_LIMIT_MAX),
+	CTL_END,
+    };
+    ctl_list pos;
     cs_store *store;
     cs_answer ans = {0};
 
+    /* A subcommand first: its own options. */
     if (argc > 0 && strcmp(argv[0], "purge") == 0)
 	return cmd_mailbox_purge(ctx, argc - 1, argv + 1);
-    for (int i = 0; i < argc; i++) {
-	if (i + 1 >= argc)
-	    return ctl_fail(CTL_USAGE, "%s needs a value", argv[i]);
-	if (strcmp(argv[i], "--as") == 0)
-	    as = argv[++i];
-	else if (strcmp(argv[i], "--label") == 0)
-	    label = argv[++i];
-	else if (strcmp(argv[i], "--cursor") == 0)
-	    cursor = argv[++i];
-	else if (strcmp(argv[i], "--limit") == 0) {
-	    if (ctl_parse_limit(argv[++i], &limit) < 0)
-		return ctl_fail(CTL_USAGE, "--limit must be 1 to 500");
-	} else
-	    return ctl_fail(CTL_USAGE, "unknown argument: %s", argv[i]);
-    }
+    if ((rc = ctl_args(argc, argv, opts, &pos)) != 0)
+	return rc;
+    rc = pos.n > 0;
+    ctl_list_free(&pos);
+    if (rc)
+	return ctl_fail(CTL_USAGE, "mailbox takes no other argument");
     if (as == NULL)
 	return ctl_fail(CTL_USAGE, "mailbox needs --as USER");
     if ((store = ctl_open_store(ctx, CS_STORE_READONLY)) == NULL)

@@ -51,6 +51,7 @@
 /* Application-specific. */
 #include "cs_owners.h"
 #include "cs_policy.h"
+#include "cs_verdict.h"
 #include "ctl.h"
 
 #define CTL_EML_MAX	(64u << 20)
@@ -131,32 +132,32 @@ static int read_message(const char *path, cs_buf *buf, const char **why)
 }
 
 /* labels_json - a label list as a JSON array */
-static json_t *labels_json(const cs_strlist *labels, int add_bcc)
+static json_t *labels_json(const cs_strlist *labels)
 {
     json_t *a = json_array();
 
     for (size_t i = 0; a && i < labels->n; i++)
 	json_array_append_new(a, json_string(labels->v[i]));
-    if (a && add_bcc && !cs_strlist_contains(labels, "bcc"))
-	json_array_append_new(a, json_string("bcc"));
     return a;
 }
 
 /* decision_json - one owner's entry */
-static json_t *decision_json(const cs_owner *o, const cs_decision *d, int smart_bcc)
+static json_t *decision_json(const cs_verdict *v)
 {
+    const cs_owner *o = v->owner;
+    const cs_decision *d = &v->dec;
     json_t *e = json_object();
 
     if (e == NULL)
 	return NULL;
     json_object_set_new(e, "user", json_string(o->user->id));
     json_object_set_new(e, "direction", json_string(o->direction == CS_DIR_OUT ? "out" : "in"));
-    if (smart_bcc) {
+    if (v->smart_bcc) {
 	json_t *p = json_object();
 
 	json_object_set_new(e, "decision", json_string("synced"));
 	json_object_set_new(e, "reason", json_null());
-	json_object_set_new(e, "labels", labels_json(&d->labels, 1));
+	json_object_set_new(e, "labels", labels_json(&v->labels));
 	json_object_set_new(e, "smart_bcc", json_true());
 	json_object_set_new(p, "decision", json_string(d->synced ? "synced" : "skipped"));
 	json_object_set_new(p, "reason", d->reason ? json_string(d->reason) : json_null());
@@ -164,7 +165,7 @@ static json_t *decision_json(const cs_owner *o, const cs_decision *d, int smart_
     } else {
 	json_object_set_new(e, "decision", json_string(d->synced ? "synced" : "skipped"));
 	json_object_set_new(e, "reason", d->reason ? json_string(d->reason) : json_null());
-	json_object_set_new(e, "labels", labels_json(&d->labels, 0));
+	json_object_set_new(e, "labels", labels_json(&v->labels));
     }
     if (d->detail)
 	json_object_set_new(e, "detail", json_string(d->detail));
@@ -176,8 +177,16 @@ static int policy_explain(ctl_ctx *ctx, int argc, char **argv)
 {
     const char *file = NULL, *from = NULL, *why = "";
     cs_session sess = {NULL, NULL, 0};
+    ctl_list to, pos;
+    const ctl_opt opts[] = {
+	CTL_STR("--from", &from),
+	CTL_LIST("--to", &to),
+	CTL_STR("--auth", &sess.auth_login),
+	CTL_STR("--client", &sess.client_addr),
+	CTL_END,
+    };
     const char **rcpts;
-    size_t  nrcpts = 0;
+    size_t  nrcpts;
     cs_buf  raw = {0};
     cs_msginfo info;
     cs_policy_msg msg;
@@ -185,40 +194,20 @@ static int policy_explain(ctl_ctx *ctx, int argc, char **argv)
     cs_policy *pol;
     char    err[1024];
     json_t *out = NULL, *list;
+    cs_verdict *v = NULL;
     int     rc = CTL_OK;
 
-    if ((rcpts = calloc((size_t) argc + 1, sizeof(*rcpts))) == NULL)
-	return ctl_fail(CTL_INTERNAL, "out of memory");
-    for (int i = 0; i < argc; i++) {
-	const char *a = argv[i];
-	const char **dst = NULL;
-
-	if (strcmp(a, "--from") == 0)
-	    dst = &from;
-	else if (strcmp(a, "--to") == 0)
-	    dst = &rcpts[nrcpts];
-	else if (strcmp(a, "--auth") == 0)
-	    dst = &sess.auth_login;
-	else if (strcmp(a, "--client") == 0)
-	    dst = &sess.client_addr;
-	else if (a[0] == '-' && a[1] != 0) {
-	    free(rcpts);
-	    return ctl_fail(CTL_USAGE, "policy explain: unknown option %s", a);
-	} else if (file == NULL) {
-	    file = a;
-	    continue;
-	} else {
-	    free(rcpts);
-	    return ctl_fail(CTL_USAGE, "policy explain: one message file only");
-	}
-	if (i + 1 >= argc) {
-	    free(rcpts);
-	    return ctl_fail(CTL_USAGE, "policy explain: %s needs a value", a);
-	}
-	*dst = argv[++i];
-	if (dst == &rcpts[nrcpts])
-	    nrcpts++;
+    if ((rc = ctl_args(argc, argv, opts, &pos)) != 0)
+	return rc;
+    rcpts = to.v;
+    nrcpts = to.n;
+    if (pos.n > 1) {
+	ctl_list_free(&pos);
+	free(rcpts);
+	return ctl_fail(CTL_USAGE, "policy explain: one message file only");
     }
+    file = pos.n ? pos.v[0] : NULL;		/* a word of argv: outlives pos */
+    ctl_list_free(&pos);
     if (file == NULL || from == NULL || nrcpts == 0) {
 	free(rcpts);
 	return ctl_fail(CTL_USAGE, "usage: policy explain FILE.eml --from A --to B [--to C ...]"
@@ -255,20 +244,15 @@ static int policy_explain(ctl_ctx *ctx, int argc, char **argv)
 	goto done;
     }
     json_object_set_new(out, "decisions", list);
+    /* joins_thread 0: explain does not read the store (DESCRIPTION). */
+    if (owners.n > 0 && ((v = calloc(owners.n, sizeof(*v))) == NULL
+			 || cs_policy_verdicts(pol, ctx->cfg, &owners, &msg, 0, 0, v) < 0)) {
+	rc = ctl_fail(CTL_INTERNAL, "cannot decide for the owners");
+	goto done;
+    }
     for (size_t i = 0; i < owners.n; i++) {
-	const cs_owner *o = &owners.v[i];
-	const char *env_to = o->env_rcpts.n ? o->env_rcpts.v[0] : NULL;
-	int     bcc = owners.smart_bcc && o->user == owners.sender;
-	cs_decision d;
-	json_t *e;
+	json_t *e = decision_json(&v[i]);
 
-	/* joins_thread 0: explain does not read the store (DESCRIPTION). */
-	if (cs_policy_decide(pol, ctx->cfg, o->user, &msg, o->direction, env_to, 0, &d) < 0) {
-	    rc = ctl_fail(CTL_INTERNAL, "cannot decide for user %s", o->user->id);
-	    goto done;
-	}
-	e = decision_json(o, &d, bcc);
-	cs_decision_free(&d);
 	if (e == NULL || json_array_append_new(list, e) < 0) {
 	    rc = ctl_fail(CTL_INTERNAL, "out of memory");
 	    goto done;
@@ -281,6 +265,8 @@ static int policy_explain(ctl_ctx *ctx, int argc, char **argv)
 
 done:
     json_decref(out);
+    cs_verdicts_free(v, owners.n);
+    free(v);
     cs_owners_free(&owners);
     cs_msginfo_free(&info);
     cs_policy_unref(pol);

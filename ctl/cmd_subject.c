@@ -118,30 +118,44 @@ static int subject_export(ctl_ctx *ctx, const char *address, const char *outpath
 			       "messages", (json_int_t) n));
 }
 
+/* subject_usage - the usage error of subject */
+static int subject_usage(void)
+{
+    return ctl_fail(CTL_USAGE, "usage: crmsyncctl subject export ADDRESS [--out FILE]"
+		    " | subject erase ADDRESS [--dry-run]");
+}
+
 /* cmd_subject - crmsyncctl subject (export | erase) ADDRESS ... */
 int     cmd_subject(ctl_ctx *ctx, int argc, char **argv)
 {
-    const char *out = NULL;
-    int     dry = 0, rc;
+    const char *out = NULL, *addr;
+    int     dry = 0, rc, export;
+    const ctl_opt export_opts[] = {
+	CTL_STR("--out", &out),
+	CTL_END,
+    };
+    const ctl_opt erase_opts[] = {
+	CTL_FLAG("--dry-run", &dry),
+	CTL_END,
+    };
+    ctl_list pos;
     cs_store *store;
     json_t *res = NULL;
 
-    if (argc < 2 || (strcmp(argv[0], "export") && strcmp(argv[0], "erase")))
-	return ctl_fail(CTL_USAGE, "usage: crmsyncctl subject export ADDRESS [--out FILE]"
-			" | subject erase ADDRESS [--dry-run]");
-    for (int i = 2; i < argc; i++) {
-	if (strcmp(argv[0], "export") == 0 && strcmp(argv[i], "--out") == 0 && i + 1 < argc)
-	    out = argv[++i];
-	else if (strcmp(argv[0], "erase") == 0 && strcmp(argv[i], "--dry-run") == 0)
-	    dry = 1;
-	else
-	    return ctl_fail(CTL_USAGE, "unknown argument: %s", argv[i]);
-    }
-    if (strcmp(argv[0], "export") == 0)
-	return subject_export(ctx, argv[1], out);
+    if (argc < 1 || (strcmp(argv[0], "export") && strcmp(argv[0], "erase")))
+	return subject_usage();
+    export = strcmp(argv[0], "export") == 0;
+    if ((rc = ctl_args(argc - 1, argv + 1, export ? export_opts : erase_opts, &pos)) != 0)
+	return rc;
+    addr = pos.n == 1 ? pos.v[0] : NULL;	/* a word of argv: outlives pos */
+    ctl_list_free(&pos);
+    if (addr == NULL)
+	return subject_usage();
+    if (export)
+	return subject_export(ctx, addr, out);
     if ((store = ctl_open_store_sub(ctx, 0)) == NULL)
 	return CTL_INTERNAL;
-    rc = cs_store_subject_erase(store, argv[1], dry, "operator", &res);
+    rc = cs_store_subject_erase(store, addr, dry, "operator", &res);
     cs_store_close(store);
     if (rc != CS_OK)
 	return ctl_fail(ctl_store_rc(rc), rc == CS_EINVAL ? "not an address" : "erase failed");
@@ -151,26 +165,26 @@ int     cmd_subject(ctl_ctx *ctx, int argc, char **argv)
 /* cmd_retention - crmsyncctl retention run [--dry-run] [--max N] */
 int     cmd_retention(ctl_ctx *ctx, int argc, char **argv)
 {
-    long    max = RETENTION_MAX_DEFAULT;
-    int     dry = 0, rc;
-    char    err[1024], *end;
+    int     max = RETENTION_MAX_DEFAULT, dry = 0, rc;
+    const ctl_opt opts[] = {
+	CTL_FLAG("--dry-run", &dry),
+	CTL_NUM("--max", &max, 1, 10000000),
+	CTL_END,
+    };
+    ctl_list pos;
+    char    err[1024];
     cs_policy *pol;
     cs_store *store;
     json_t *res = NULL;
 
     if (argc < 1 || strcmp(argv[0], "run"))
 	return ctl_fail(CTL_USAGE, "usage: crmsyncctl retention run [--dry-run] [--max N]");
-    for (int i = 1; i < argc; i++) {
-	if (strcmp(argv[i], "--dry-run") == 0)
-	    dry = 1;
-	else if (strcmp(argv[i], "--max") == 0 && i + 1 < argc) {
-	    errno = 0;
-	    max = strtol(argv[++i], &end, 10);
-	    if (errno || *end || max < 1 || max > 10000000)
-		return ctl_fail(CTL_USAGE, "--max must be 1 to 10000000");
-	} else
-	    return ctl_fail(CTL_USAGE, "unknown argument: %s", argv[i]);
-    }
+    if ((rc = ctl_args(argc - 1, argv + 1, opts, &pos)) != 0)
+	return rc;
+    rc = pos.n > 0;
+    ctl_list_free(&pos);
+    if (rc)
+	return ctl_fail(CTL_USAGE, "usage: crmsyncctl retention run [--dry-run] [--max N]");
     if ((pol = cs_policy_load(ctx->cfg, err, sizeof(err))) == NULL)
 	return ctl_fail(CTL_BADINPUT, "%s", err);
     if ((store = ctl_open_store(ctx, 0)) == NULL) {
@@ -191,20 +205,22 @@ int     cmd_mailbox_purge(ctl_ctx *ctx, int argc, char **argv)
 {
     const char *user = NULL;
     int     dry = 0, rc;
+    const ctl_opt opts[] = {
+	CTL_STR("--user", &user),
+	CTL_FLAG("--dry-run", &dry),
+	CTL_END,
+    };
+    ctl_list pos;
     char    err[1024];
     cs_policy *pol;
     cs_store *store;
     json_t *res = NULL;
 
-    for (int i = 0; i < argc; i++) {
-	if (strcmp(argv[i], "--user") == 0 && i + 1 < argc)
-	    user = argv[++i];
-	else if (strcmp(argv[i], "--dry-run") == 0)
-	    dry = 1;
-	else
-	    return ctl_fail(CTL_USAGE, "unknown argument: %s", argv[i]);
-    }
-    if (user == NULL || *user == 0)
+    if ((rc = ctl_args(argc, argv, opts, &pos)) != 0)
+	return rc;
+    rc = pos.n > 0;
+    ctl_list_free(&pos);
+    if (rc || user == NULL || *user == 0)
 	return ctl_fail(CTL_USAGE, "usage: crmsyncctl mailbox purge --user USER [--dry-run]");
     /* R3: only a user who left the policy; one still in it would get mail again. */
     if ((pol = cs_policy_load(ctx->cfg, err, sizeof(err))) == NULL)

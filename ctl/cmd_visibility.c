@@ -40,7 +40,7 @@ typedef struct vis_args {
     const char *as;
     const char *deal, *person, *cursor, *thread, *address, *name;
     int     limit, raw;
-    char  **pos;
+    const char **pos;
     int     npos;
 } vis_args;
 
@@ -58,48 +58,32 @@ static int vis_drop(vis_args *a, int rc)
 /* parse_args - fill a vis_args; an exit code (usage) on error, else 0 */
 static int parse_args(int argc, char **argv, unsigned allowed, vis_args *a)
 {
-    memset(a, 0, sizeof(*a));
-    if ((a->pos = calloc((size_t) argc + 1, sizeof(*a->pos))) == NULL)
-	return ctl_fail(CTL_INTERNAL, "out of memory");
-    for (int i = 0; i < argc; i++) {
-	const char *o = argv[i];
-	const char **slot = NULL;
+    ctl_opt opts[12];
+    ctl_list pos;
+    int     n = 0, rc;
 
-	if (strcmp(o, "--raw") == 0 && (allowed & O_RAW)) {
-	    a->raw = 1;
-	    continue;
-	}
-	if (strncmp(o, "--", 2) != 0 || strcmp(o, "--") == 0) {
-	    a->pos[a->npos++] = argv[i];
-	    continue;
-	}
-	if (strcmp(o, "--as") == 0)
-	    slot = &a->as;
-	else if (strcmp(o, "--cursor") == 0 && (allowed & O_LIST))
-	    slot = &a->cursor;
-	else if (strcmp(o, "--deal") == 0 && (allowed & O_RECORD))
-	    slot = &a->deal;
-	else if (strcmp(o, "--person") == 0 && (allowed & O_RECORD))
-	    slot = &a->person;
-	else if (strcmp(o, "--thread") == 0 && (allowed & O_CONTACT))
-	    slot = &a->thread;
-	else if (strcmp(o, "--address") == 0 && (allowed & O_CONTACT))
-	    slot = &a->address;
-	else if (strcmp(o, "--name") == 0 && (allowed & O_CONTACT))
-	    slot = &a->name;
-	else if (strcmp(o, "--limit") != 0 || !(allowed & O_LIST))
-	    return vis_drop(a, ctl_fail(CTL_USAGE, "unknown argument: %s", o));
-	if (i + 1 >= argc)
-	    return vis_drop(a, ctl_fail(CTL_USAGE, "%s needs a value", o));
-	if (slot == NULL) {			/* --limit */
-	    if (ctl_parse_limit(argv[++i], &a->limit) < 0)
-		return vis_drop(a, ctl_fail(CTL_USAGE, "--limit must be 1 to 500"));
-	    continue;
-	}
-	if (*slot)
-	    return vis_drop(a, ctl_fail(CTL_USAGE, "%s given twice", o));
-	*slot = argv[++i];
+    memset(a, 0, sizeof(*a));
+    opts[n++] = (ctl_opt) CTL_STR("--as", &a->as);
+    if (allowed & O_RAW)
+	opts[n++] = (ctl_opt) CTL_FLAG("--raw", &a->raw);
+    if (allowed & O_LIST) {
+	opts[n++] = (ctl_opt) CTL_STR("--cursor", &a->cursor);
+	opts[n++] = (ctl_opt) CTL_NUM("--limit", &a->limit, 1, CTL_LIMIT_MAX);
     }
+    if (allowed & O_RECORD) {
+	opts[n++] = (ctl_opt) CTL_STR("--deal", &a->deal);
+	opts[n++] = (ctl_opt) CTL_STR("--person", &a->person);
+    }
+    if (allowed & O_CONTACT) {
+	opts[n++] = (ctl_opt) CTL_STR("--thread", &a->thread);
+	opts[n++] = (ctl_opt) CTL_STR("--address", &a->address);
+	opts[n++] = (ctl_opt) CTL_STR("--name", &a->name);
+    }
+    opts[n] = (ctl_opt) CTL_END;
+    if ((rc = ctl_args(argc, argv, opts, &pos)) != 0)
+	return rc;
+    a->pos = pos.v;
+    a->npos = (int) pos.n;
     if (a->as == NULL || *a->as == 0)
 	return vis_drop(a, ctl_fail(CTL_USAGE, "--as USER is required"));
     return 0;
@@ -249,7 +233,7 @@ static int threads_set(ctl_ctx *ctx, const char *name, int action, int argc, cha
     if ((st = vis_open(ctx, &a, 0)) == NULL)
 	return CTL_INTERNAL;
     t0 = now_ms();
-    cs_answer_threads_set(st, a.as, action, (const char *const *) a.pos, (size_t) a.npos, &ans);
+    cs_answer_threads_set(st, a.as, action, a.pos, (size_t) a.npos, &ans);
     timing(name, t0);
     cs_store_close(st);
     return vis_answer(&a, &ans);

@@ -35,8 +35,28 @@ int     ctl_store_rc(int cs_rc);		/* CS_E* -> exit code */
 cs_store *ctl_open_store(ctl_ctx *, unsigned flags);
 /* The same, with the config's subaddress rule set for address matching. */
 cs_store *ctl_open_store_sub(ctl_ctx *, unsigned flags);
-/* --limit N: 0 and *out set when N is 1..500, else -1. */
-int     ctl_parse_limit(const char *s, int *out);
+/* ctl_args.c: a command's options, from one table (see there). */
+typedef struct ctl_list {
+    const char **v;			/* NULL-terminated; the words are argv's */
+    size_t  n;
+} ctl_list;
+enum { CTL_OPT_STR, CTL_OPT_NUM, CTL_OPT_FLAG, CTL_OPT_LIST };
+typedef struct ctl_opt {
+    const char *name;			/* "--as"; NULL ends the table */
+    int     kind;			/* CTL_OPT_* */
+    void   *dst;			/* const char **, int *, ctl_list * */
+    int     min, max;			/* CTL_OPT_NUM */
+} ctl_opt;
+#define CTL_STR(name, p)	{name, CTL_OPT_STR, p, 0, 0}
+#define CTL_NUM(name, p, lo, hi) {name, CTL_OPT_NUM, p, lo, hi}
+#define CTL_FLAG(name, p)	{name, CTL_OPT_FLAG, p, 0, 0}
+#define CTL_LIST(name, p)	{name, CTL_OPT_LIST, p, 0, 0}
+#define CTL_END			{NULL, 0, NULL, 0, 0}
+int     ctl_args(int argc, char **argv, const ctl_opt *opts, ctl_list *pos);
+void    ctl_list_free(ctl_list *);
+
+/* The page size every listing takes: --limit, the API's rule. */
+#define CTL_LIMIT_MAX	CS_ANSWER_LIMIT_MAX
 
 /* cmd_mailbox.c */
 int     cmd_mailbox(ctl_ctx *, int argc, char **argv);

@@ -155,12 +155,6 @@ cs_store *ctl_open_store_sub(ctl_ctx *ctx, unsigned flags)
     return s;
 }
 
-/* ctl_parse_limit - a page size, 1..500 (the API's rule too) */
-int     ctl_parse_limit(const char *s, int *out)
-{
-    return cs_answer_parse_limit(s, out);
-}
-
 /* usage - options and commands */
 static int usage(FILE *fp, int code)
 {

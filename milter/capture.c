@@ -11,9 +11,9 @@
 #include <config.h>
 
 /* System library. */
-#include <libmilter/mfapi.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +25,7 @@
 #include "cs_log.h"
 #include "cs_message.h"
 #include "cs_owners.h"
+#include "cs_verdict.h"
 
 /* Recording failures repeat per message while the store is down. */
 #define CAPTURE_FAIL_LOG_INTERVAL	60
@@ -169,18 +170,107 @@ static cs_spool *raw_to_keep(cs_msg *m, int *truncated)
     return hdr_only;
 }
 
-/* remove_dropbox - C5: delete dropbox recipients exactly as received */
-static void remove_dropbox(SMFICTX *ctx, cs_msg *m)
-{
-    char    safe[128];
+/* What end of message works with, freed at once by capture_free(). */
+typedef struct capture {
+    cs_msginfo info;			/* the parsed headers */
+    cs_verdict *v;			/* one per owner (policy/cs_verdict.c) */
+    cs_copy *copies;			/* the verdicts that make a copy */
+    size_t  ncopies, nstored, ndup;
+    int    *results;			/* the store's answer per copy */
+    cs_contact *contacts;		/* K2: Smart BCC persons */
+    size_t  ncontacts;
+    cs_strlist caddrs, cnames;		/* their addresses and names */
+    cs_strlist env_only;		/* C4: what the sender's copy shows */
+    cs_record rec;
+    char    digest[CS_DIGEST_HEX];
+    int     truncated;
+} capture;
 
-    if (!m->cfg->dropbox_remove)
-	return;
-    for (size_t i = 0; i < m->owners.dropbox_rcpts.n; i++) {
-	if (smfi_delrcpt(ctx, m->owners.dropbox_rcpts.v[i]) != MI_SUCCESS)
-	    cs_warn(m->qid, "could not remove dropbox recipient %s",
-		    cs_sanitize(m->owners.dropbox_rcpts.v[i], safe, sizeof(safe)));
+/* capture_free - release what end of message made */
+static void capture_free(capture *cap, size_t nowners)
+{
+    if (cap->rec.raw)
+	cs_spool_unref(cap->rec.raw);
+    cs_verdicts_free(cap->v, nowners);
+    free(cap->v);
+    free(cap->copies);
+    free(cap->contacts);
+    free(cap->results);
+    cs_strlist_free(&cap->caddrs);
+    cs_strlist_free(&cap->cnames);
+    cs_strlist_free(&cap->env_only);
+    cs_msginfo_free(&cap->info);
+}
+
+/* capture_copies - each owner's verdict, logged; the copies to record */
+static int capture_copies(cs_msg *m, capture *cap)
+{
+    cs_policy_msg pmsg;
+    size_t  n = m->owners.n;
+
+    memset(&pmsg, 0, sizeof(pmsg));
+    pmsg.info = &cap->info;
+    pmsg.env_from = m->env_from;
+    pmsg.env_rcpts = (const char *const *) m->rcpts.v;
+    pmsg.nrcpts = m->rcpts.n;
+    pmsg.size = (size_t) cs_spool_total(m->raw);
+    if (n == 0)
+	return 0;
+    if ((cap->v = calloc(n, sizeof(*cap->v))) == NULL
+	|| (cap->copies = calloc(n, sizeof(*cap->copies))) == NULL
+	|| (cap->results = calloc(n, sizeof(*cap->results))) == NULL)
+	return -1;
+    if (m->owners.sender && envelope_only(m, &cap->info, &cap->env_only) < 0)
+	return -1;
+    if (cs_policy_verdicts(m->pol, m->cfg, &m->owners, &pmsg, -1, cap->env_only.n > 0,
+			   cap->v) < 0)
+	return -1;
+    for (size_t i = 0; i < n; i++) {
+	const cs_verdict *v = &cap->v[i];
+	const cs_owner *o = v->owner;
+	cs_copy *cp = &cap->copies[cap->ncopies];
+
+	/* A conditional copy's outcome is logged once the store has decided. */
+	cs_info(m->qid, "user=%s direction=%s decision=%s reason=%s%s",
+		o->user->id, o->direction == CS_DIR_OUT ? "out" : "in",
+		!v->copy ? "skipped" : v->conditional ? "pending" : "synced",
+		v->copy && !v->conditional ? "-" : v->dec.reason,
+		v->smart_bcc ? " smart-bcc" : v->conditional && v->copy
+		? " (synced only if it joins a thread)" : "");
+	if (!v->copy) {
+	    cs_count_skip(v->dec.reason);
+	    continue;
+	}
+	cp->user = o->user->id;
+	cp->direction = o->direction;
+	cp->labels = &v->labels;
+	cp->conditional = v->conditional;
+	/* C4: only the sender's copy keeps the whole envelope, and shows
+	 * its envelope-only recipients among the participants. */
+	cp->env_rcpts = o->direction == CS_DIR_OUT ? &m->rcpts : &o->env_rcpts;
+	cp->bcc = o->direction == CS_DIR_OUT ? &cap->env_only : NULL;
+	cap->ncopies++;
     }
+    return 0;
+}
+
+/* capture_contacts - K2: the persons Smart BCC makes for the sender */
+static int capture_contacts(cs_msg *m, capture *cap)
+{
+    if (!m->owners.smart_bcc)
+	return 0;
+    if (smart_bcc_contacts(m, &cap->info, &cap->caddrs, &cap->cnames) < 0)
+	return -1;
+    if (cap->caddrs.n > 0
+	&& (cap->contacts = calloc(cap->caddrs.n, sizeof(*cap->contacts))) == NULL)
+	return -1;
+    for (size_t i = 0; i < cap->caddrs.n; i++) {
+	cap->contacts[i].owner = m->owners.sender->id;
+	cap->contacts[i].address = cap->caddrs.v[i];
+	cap->contacts[i].name = cap->cnames.v[i];
+    }
+    cap->ncontacts = cap->caddrs.n;
+    return 0;
 }
 
 enum { CAPTURE_STORED, CAPTURE_JOURNALED, CAPTURE_LATE, CAPTURE_FAILED };
@@ -256,29 +346,75 @@ static int record(cs_store *store, cs_msg *m, const cs_record *rec, int *results
 	: journal_refused(store, m, rec, results);
 }
 
-/* capture_eom - record one finished message */
-sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
+/* capture_record - the copies and contacts into the store or the journal */
+static int capture_record(cs_store *store, cs_msg *m, capture *cap)
 {
-    cs_msginfo info;
-    cs_policy_msg pmsg;
-    cs_decision *dec = NULL;
-    cs_copy *copies = NULL;
-    cs_contact *contacts = NULL;
-    cs_strlist caddrs = {0}, cnames = {0}, bcc_labels = {0}, env_only = {0};
-    cs_record rec;
-    char    digest[CS_DIGEST_HEX];
-    char    safe[128];
-    size_t  ncopies = 0, ncontacts = 0, nstored = 0, ndup = 0;
-    int     failed = 0, truncated = 0, journaled = 0;
-    int    *results = NULL;
-    cs_store *store = mlfi_store();
+    cs_record *rec = &cap->rec;
 
-    memset(&info, 0, sizeof(info));
-    memset(&rec, 0, sizeof(rec));
-    cs_bodyhash_final(m->bh, digest);
+    if (store == NULL && !jnl_active())
+	return CAPTURE_FAILED;
+    rec->queue_id = m->qid;
+    rec->arrival = m->arrival;
+    rec->source = "smtp";
+    rec->env_from = m->env_from;
+    rec->info = &cap->info;
+    rec->body_digest = cap->digest;
+    rec->copies = cap->copies;
+    rec->ncopies = cap->ncopies;
+    rec->contacts = cap->contacts;
+    rec->ncontacts = cap->ncontacts;
+    if ((rec->raw = raw_to_keep(m, &cap->truncated)) == NULL)
+	return CAPTURE_FAILED;
+    rec->truncated = cap->truncated;
+    return record(store, m, rec, cap->results);
+}
+
+/* capture_outcome - log and count what the store did with each copy */
+static void capture_outcome(cs_msg *m, capture *cap)
+{
+    for (size_t i = 0; i < cap->ncopies; i++) {
+	const cs_copy *cp = &cap->copies[i];
+	int     r = cap->results[i];
+
+	if (cp->conditional && r != CS_COPY_DUPLICATE)
+	    cs_info(m->qid, "user=%s direction=%s decision=%s", cp->user,
+		    cp->direction == CS_DIR_OUT ? "out" : "in",
+		    r == CS_COPY_STORED ? "synced reason=- (joins a thread)"
+		    : "skipped reason=no-label (joins no thread)");
+	else
+	    cs_debug(m->qid, "user=%s %s", cp->user,
+		     r == CS_COPY_STORED ? "stored" :
+		     r == CS_COPY_DUPLICATE ? "duplicate, stored once (T2)" :
+		     "not stored: joins no thread");
+	if (r == CS_COPY_STORED) {
+	    cs_count(CS_CNT_SYNCED);
+	    cap->nstored++;
+	} else if (r == CS_COPY_DUPLICATE) {
+	    cs_count(CS_CNT_DUPLICATES);
+	    cap->ndup++;
+	} else {
+	    /* Skipped for no-label after all: counted there too. */
+	    cs_count(CS_CNT_CONDITIONAL_NOT_STORED);
+	    cs_count(CS_CNT_SKIP_NO_LABEL);
+	}
+    }
+    cs_count(CS_CNT_RECORDED);
+    if (m->owners.smart_bcc)
+	cs_count(CS_CNT_SMART_BCC);
+}
+
+/* capture_eom - record one finished message; the recipients to delete */
+int     capture_eom(cs_store *store, const cs_conn *c, cs_msg *m, cs_strlist *delrcpts)
+{
+    capture cap;
+    char    safe[128];
+    int     failed = 0, journaled = 0;
+
+    memset(&cap, 0, sizeof(cap));
+    cs_bodyhash_final(m->bh, cap.digest);
     m->bh = NULL;
     if (find_owners(c, m) < 0 || cs_msginfo_parse(m->hdr.data ? m->hdr.data : "",
-						  m->hdr.len, &info) < 0) {
+						  m->hdr.len, &cap.info) < 0) {
 	failed = 1;
 	goto done;
     }
@@ -287,103 +423,13 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
 	cs_warn(m->qid, "dropbox mail from <%s> not authenticated as a user: "
 		"no Smart BCC (K4)", cs_sanitize(m->env_from, safe, sizeof(safe)));
     }
-
-    memset(&pmsg, 0, sizeof(pmsg));
-    pmsg.info = &info;
-    pmsg.env_from = m->env_from;
-    pmsg.env_rcpts = (const char *const *) m->rcpts.v;
-    pmsg.nrcpts = m->rcpts.n;
-    pmsg.size = (size_t) cs_spool_total(m->raw);
-
-    if (m->owners.n > 0
-	&& ((dec = calloc(m->owners.n, sizeof(*dec))) == NULL
-	    || (copies = calloc(m->owners.n, sizeof(*copies))) == NULL
-	    || (results = calloc(m->owners.n, sizeof(*results))) == NULL)) {
+    if (capture_copies(m, &cap) < 0 || capture_contacts(m, &cap) < 0) {
 	failed = 1;
 	goto done;
     }
-    if (m->owners.sender && envelope_only(m, &info, &env_only) < 0) {
-	failed = 1;
+    if (cap.ncopies == 0 && cap.ncontacts == 0)
 	goto done;
-    }
-    for (size_t i = 0; i < m->owners.n; i++) {
-	cs_owner *o = &m->owners.v[i];
-	const char *env_to = o->env_rcpts.n ? o->env_rcpts.v[0] : NULL;
-	int     bcc = m->owners.smart_bcc && o->user == m->owners.sender;
-	/* C4: the sender's own Bcc shows as bcc on the sender's copy only. */
-	int     own_bcc = o->direction == CS_DIR_OUT && env_only.n > 0;
-
-	if (cs_policy_decide(m->pol, m->cfg, o->user, &pmsg, o->direction, env_to,
-			     -1, &dec[i]) < 0) {
-	    failed = 1;
-	    goto done;
-	}
-	/* K2: Smart BCC is an explicit request, whatever mode and labels. */
-	if (bcc || own_bcc) {
-	    if (cs_strlist_copy(&bcc_labels, &dec[i].labels) < 0
-		|| cs_strlist_add_unique(&bcc_labels, "bcc") < 0) {
-		failed = 1;
-		goto done;
-	    }
-	}
-	/* A conditional copy's outcome is logged once the store has decided. */
-	cs_info(m->qid, "user=%s direction=%s decision=%s reason=%s%s",
-		o->user->id, o->direction == CS_DIR_OUT ? "out" : "in",
-		dec[i].synced || bcc ? "synced" : dec[i].conditional && !bcc ? "pending" : "skipped",
-		dec[i].synced || bcc ? "-" : dec[i].reason,
-		bcc ? " smart-bcc" : dec[i].conditional ? " (synced only if it joins a thread)" : "");
-	if (!dec[i].synced && !dec[i].conditional && !bcc) {
-	    cs_count_skip(dec[i].reason);
-	    continue;
-	}
-	copies[ncopies].user = o->user->id;
-	copies[ncopies].direction = o->direction;
-	copies[ncopies].labels = bcc || own_bcc ? &bcc_labels : &dec[i].labels;
-	copies[ncopies].conditional = !dec[i].synced && !bcc;
-	/* C4: only the sender's copy keeps the whole envelope, and shows
-	 * its envelope-only recipients among the participants. */
-	copies[ncopies].env_rcpts = o->direction == CS_DIR_OUT ? &m->rcpts : &o->env_rcpts;
-	copies[ncopies].bcc = o->direction == CS_DIR_OUT ? &env_only : NULL;
-	ncopies++;
-    }
-    if (m->owners.smart_bcc) {
-	if (smart_bcc_contacts(m, &info, &caddrs, &cnames) < 0) {
-	    failed = 1;
-	    goto done;
-	}
-	if (caddrs.n > 0 && (contacts = calloc(caddrs.n, sizeof(*contacts))) == NULL) {
-	    failed = 1;
-	    goto done;
-	}
-	for (size_t i = 0; i < caddrs.n; i++) {
-	    contacts[i].owner = m->owners.sender->id;
-	    contacts[i].address = caddrs.v[i];
-	    contacts[i].name = cnames.v[i];
-	}
-	ncontacts = caddrs.n;
-    }
-    if (ncopies == 0 && ncontacts == 0)
-	goto done;
-    if (store == NULL && !jnl_active()) {
-	failed = 1;
-	goto done;
-    }
-    rec.queue_id = m->qid;
-    rec.arrival = m->arrival;
-    rec.source = "smtp";
-    rec.env_from = m->env_from;
-    rec.info = &info;
-    rec.body_digest = digest;
-    rec.copies = copies;
-    rec.ncopies = ncopies;
-    rec.contacts = contacts;
-    rec.ncontacts = ncontacts;
-    if ((rec.raw = raw_to_keep(m, &truncated)) == NULL) {
-	failed = 1;
-	goto done;
-    }
-    rec.truncated = truncated;
-    switch (record(store, m, &rec, results)) {
+    switch (capture_record(store, m, &cap)) {
     case CAPTURE_JOURNALED:
 	journaled = 1;
 	goto done;
@@ -399,32 +445,7 @@ sfsistat capture_eom(SMFICTX *ctx, cs_conn *c, cs_msg *m)
 	failed = 1;
 	goto done;
     }
-    for (size_t i = 0; i < ncopies; i++) {
-	if (copies[i].conditional && results[i] != CS_COPY_DUPLICATE)
-	    cs_info(m->qid, "user=%s direction=%s decision=%s", copies[i].user,
-		    copies[i].direction == CS_DIR_OUT ? "out" : "in",
-		    results[i] == CS_COPY_STORED ? "synced reason=- (joins a thread)"
-		    : "skipped reason=no-label (joins no thread)");
-	else
-	    cs_debug(m->qid, "user=%s %s", copies[i].user,
-		     results[i] == CS_COPY_STORED ? "stored" :
-		     results[i] == CS_COPY_DUPLICATE ? "duplicate, stored once (T2)" :
-		     "not stored: joins no thread");
-	if (results[i] == CS_COPY_STORED) {
-	    cs_count(CS_CNT_SYNCED);
-	    nstored++;
-	} else if (results[i] == CS_COPY_DUPLICATE) {
-	    cs_count(CS_CNT_DUPLICATES);
-	    ndup++;
-	} else {
-	    /* Skipped for no-label after all: counted there too. */
-	    cs_count(CS_CNT_CONDITIONAL_NOT_STORED);
-	    cs_count(CS_CNT_SKIP_NO_LABEL);
-	}
-    }
-    cs_count(CS_CNT_RECORDED);
-    if (m->owners.smart_bcc)
-	cs_count(CS_CNT_SMART_BCC);
+    capture_outcome(m, &cap);
 
 done:
     if (failed) {
@@ -435,34 +456,26 @@ done:
 		       m->cfg->on_error == CS_ON_ERROR_TEMPFAIL ? "tempfailed" : "accepted");
     } else if (journaled) {
 	cs_info(m->qid, "journaled %zu cop%s, %zu contact%s%s: the store applies them"
-		" when it answers (C6)", ncopies, ncopies == 1 ? "y" : "ies", ncontacts,
-		ncontacts == 1 ? "" : "s", truncated ? ", truncated to headers" : "");
-    } else if (m->owners.n > 0 || ncontacts > 0) {
+		" when it answers (C6)", cap.ncopies, cap.ncopies == 1 ? "y" : "ies",
+		cap.ncontacts, cap.ncontacts == 1 ? "" : "s",
+		cap.truncated ? ", truncated to headers" : "");
+    } else if (m->owners.n > 0 || cap.ncontacts > 0) {
 	/* Copies actually stored: a pending one that joined no thread is not. */
 	char    dups[64] = "";
 
-	if (ndup)
-	    snprintf(dups, sizeof(dups), "; %zu duplicate%s already stored (T2)", ndup,
-		     ndup == 1 ? "" : "s");
-	cs_info(m->qid, "recorded %zu cop%s, %zu contact%s%s%s", nstored,
-		nstored == 1 ? "y" : "ies", ncontacts, ncontacts == 1 ? "" : "s", dups,
-		truncated ? ", truncated to headers" : "");
+	if (cap.ndup)
+	    snprintf(dups, sizeof(dups), "; %zu duplicate%s already stored (T2)", cap.ndup,
+		     cap.ndup == 1 ? "" : "s");
+	cs_info(m->qid, "recorded %zu cop%s, %zu contact%s%s%s", cap.nstored,
+		cap.nstored == 1 ? "y" : "ies", cap.ncontacts, cap.ncontacts == 1 ? "" : "s",
+		dups, cap.truncated ? ", truncated to headers" : "");
     }
-    if (rec.raw)
-	cs_spool_unref(rec.raw);
-    for (size_t i = 0; dec && i < m->owners.n; i++)
-	cs_decision_free(&dec[i]);
-    free(dec);
-    free(copies);
-    free(contacts);
-    free(results);
-    cs_strlist_free(&caddrs);
-    cs_strlist_free(&cnames);
-    cs_strlist_free(&bcc_labels);
-    cs_strlist_free(&env_only);
-    cs_msginfo_free(&info);
+    capture_free(&cap, m->have_owners ? m->owners.n : 0);
     if (failed && m->cfg->on_error == CS_ON_ERROR_TEMPFAIL)
-	return SMFIS_TEMPFAIL;
-    remove_dropbox(ctx, m);
-    return SMFIS_ACCEPT;
+	return CAPTURE_TEMPFAIL;
+    /* C5: every dropbox recipient, exactly as received, whoever sent it. */
+    if (m->cfg->dropbox_remove && m->have_owners
+	&& cs_strlist_copy(delrcpts, &m->owners.dropbox_rcpts) < 0)
+	cs_error(m->qid, "out of memory: dropbox recipients not removed");
+    return CAPTURE_ACCEPT;
 }

@@ -57,6 +57,7 @@
 #include "retention.h"
 #include "events.h"
 #include "mlfi.h"
+#include "state.h"
 
 static const char *config_path = CS_DEFAULT_CONFIG;
 

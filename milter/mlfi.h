@@ -10,7 +10,8 @@
  *	copied from libmilter's arguments: macro values are not kept as
  *	pointers. The config and policy in force are held by reference from
  *	envfrom to the end of the message, so a reload never changes the
- *	rules under a message in flight.
+ *	rules under a message in flight; the daemon's state they come from
+ *	is state.h's.
  */
 #ifndef MLFI_H
 #define MLFI_H
@@ -47,15 +48,6 @@ typedef struct cs_conn {
     int     local_submission;		/* Postfix non_smtpd_milters */
     cs_msg *msg;			/* NULL between messages */
 } cs_conn;
-
-/* Process-wide state shared by the callbacks (guarded inside mlfi.c). */
-cs_config *mlfi_config(void);		/* new reference to the config in force */
-cs_policy *mlfi_policy(void);		/* new reference to the policy in force */
-void    mlfi_install(cs_config *, cs_policy *);	/* takes both references */
-void    mlfi_open_store(cs_config *, const cs_policy *);	/* at start */
-cs_store *mlfi_store(void);		/* NULL while it cannot be opened */
-void    mlfi_close_store(void);
-void    mlfi_sync_users(cs_store *, const cs_config *, const cs_policy *);
 
 extern struct smfiDesc mlfi_desc;
 

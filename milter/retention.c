@@ -32,7 +32,7 @@
 #include "cs_config.h"
 #include "cs_policy.h"
 #include "cs_store.h"
-#include "mlfi.h"
+#include "state.h"
 #include "retention.h"
 
 #define RETENTION_INTERVAL	3600

@@ -1168,11 +1168,171 @@ static int sv_check_ignored(sv_parser *ps, sv_node *n, const sv_tagdef *defs)
     return (sv_positional(ps, n, i, 1));
 }
 
+/* sv_cmd_plain - stop, discard: no arguments */
+static int sv_cmd_plain(sv_parser *ps, sv_node *n, sv_cmd *c)
+{
+    (void) c;
+    return (sv_positional(ps, n, 0, 0));
+}
+
+/* sv_cmd_deliver - keep, fileinto, redirect: tags, then a folder or address */
+static int sv_cmd_deliver(sv_parser *ps, sv_node *n, sv_cmd *c)
+{
+    int     copy = 0, flags = 0, create = 0;
+    size_t  i;
+
+    for (i = 0; i < n->nargs && n->args[i].type == A_TAG; i++) {
+	sv_arg *a = &n->args[i];
+	int    *seen;
+
+	if (strcmp(a->tag, "copy") == 0 && (ps->ext & SV_EXT_COPY) && c->kind != SV_K_KEEP)
+	    seen = &copy;
+	else if (strcmp(a->tag, "create") == 0 && (ps->ext & SV_EXT_MAILBOX)
+		 && c->kind == SV_K_FILEINTO)
+	    seen = &create;
+	else if (strcmp(a->tag, "flags") == 0 && (ps->ext & SV_EXT_IMAP4FLAGS)
+		 && c->kind != SV_K_REDIRECT)
+	    seen = &flags;
+	else {
+	    sv_unknown_tag(ps, n, a);
+	    return (-1);
+	}
+	if ((*seen)++) {
+	    sv_fail(ps, a->line, a->col, "':%s' given twice", a->tag);
+	    return (-1);
+	}
+	/* Only after the twice check: a second list would overwrite the
+	 * first one, which nothing would free. */
+	if (seen == &flags) {
+	    if (i + 1 >= n->nargs || n->args[i + 1].type != A_STRS) {
+		sv_fail(ps, a->line, a->col, "':flags' needs a string list");
+		return (-1);
+	    }
+	    i++;
+	    sv_steal(ps, &n->args[i], &c->list);
+	    c->has_list = 1;
+	}
+    }
+    if (sv_positional(ps, n, i, c->kind == SV_K_KEEP ? 0 : 1) < 0)
+	return (-1);
+    if (c->kind == SV_K_KEEP)
+	return (0);
+    if (sv_steal_one(ps, &n->args[i], &c->str,
+		     c->kind == SV_K_FILEINTO ? "folder" : "address") < 0)
+	return (-1);
+    c->has_str = 1;
+    if (c->kind == SV_K_FILEINTO && !c->str.var && c->str.len == 0) {
+	sv_fail(ps, n->args[i].line, n->args[i].col, "empty folder name");
+	return (-1);
+    }
+    if (c->kind == SV_K_FILEINTO && !cs_sieve_utf8_valid(c->str.s, c->str.len)) {
+	sv_fail(ps, n->args[i].line, n->args[i].col, "folder name is not UTF-8");
+	return (-1);
+    }
+    return (0);
+}
+
+/* sv_cmd_flags - setflag, addflag, removeflag: [variable] list */
+static int sv_cmd_flags(sv_parser *ps, sv_node *n, sv_cmd *c)
+{
+    size_t  npos = n->nargs;
+    size_t  i = 0;
+
+    if (npos == 2 && !(ps->ext & SV_EXT_VARIABLES)) {
+	sv_fail(ps, n->line, n->col, "'%s' with a variable needs require \"variables\"", n->id);
+	return (-1);
+    }
+    if (sv_positional(ps, n, 0, npos == 2 ? 2 : 1) < 0)
+	return (-1);
+    if (npos == 2) {
+	if (sv_steal_one(ps, &n->args[0], &c->str, "variable name") < 0
+	    || sv_declare_var(ps, &n->args[0], &c->str) < 0)
+	    return (-1);
+	c->has_str = 1;
+	i = 1;
+    }
+    sv_steal(ps, &n->args[i], &c->list);
+    c->has_list = 1;
+    return (0);
+}
+
+/* sv_cmd_set - set [modifiers] name value (RFC 5229) */
+static int sv_cmd_set(sv_parser *ps, sv_node *n, sv_cmd *c)
+{
+    static const struct {
+	const char *name;
+	int     bit, prec;
+    }       mods[] = {
+	{"lower", SV_MOD_LOWER, 40}, {"upper", SV_MOD_UPPER, 40},
+	{"lowerfirst", SV_MOD_LOWERFIRST, 30}, {"upperfirst", SV_MOD_UPPERFIRST, 30},
+	{"quotewildcard", SV_MOD_QUOTEWILDCARD, 20},
+	{"encodeurl", SV_MOD_ENCODEURL, 15}, {"length", SV_MOD_LENGTH, 10},
+    };
+    int     precs = 0;
+    size_t  i;
+
+    for (i = 0; i < n->nargs && n->args[i].type == A_TAG; i++) {
+	sv_arg *a = &n->args[i];
+	size_t  k;
+
+	for (k = 0; k < sizeof(mods) / sizeof(mods[0]); k++)
+	    if (strcmp(mods[k].name, a->tag) == 0)
+		break;
+	if (k == sizeof(mods) / sizeof(mods[0])
+	    || (mods[k].bit == SV_MOD_ENCODEURL && !(ps->ext & SV_EXT_ENOTIFY))) {
+	    sv_unknown_tag(ps, n, a);
+	    return (-1);
+	}
+	/* RFC 5229 4: one modifier per precedence level. */
+	if (precs & (1 << (mods[k].prec / 5))) {
+	    sv_fail(ps, a->line, a->col, "conflicting modifier ':%s'", a->tag);
+	    return (-1);
+	}
+	precs |= 1 << (mods[k].prec / 5);
+	c->mods |= mods[k].bit;
+    }
+    if (sv_positional(ps, n, i, 2) < 0
+	|| sv_steal_one(ps, &n->args[i], &c->str, "variable name") < 0
+	|| sv_declare_var(ps, &n->args[i], &c->str) < 0
+	|| sv_steal_one(ps, &n->args[i + 1], &c->value, "value") < 0)
+	return (-1);
+    c->has_str = 1;
+    return (0);
+}
+
+/*
+ * The simple commands: name, the extension that must be required first
+ * (0: core), the kind it compiles to, the function that checks its
+ * arguments and, for actions we parse but do not perform, their tags.
+ * if/elsif/else and require are handled by sv_conv_block and sv_require.
+ */
+static const struct sv_cmddef {
+    const char *name;
+    unsigned ext;
+    int     kind;
+    int     (*conv) (sv_parser *, sv_node *, sv_cmd *);
+    const sv_tagdef *ignored;		/* SV_K_IGNORED: tags it takes */
+} sv_cmds[] = {
+    {"stop", 0, SV_K_STOP, sv_cmd_plain, 0},
+    {"discard", 0, SV_K_DISCARD, sv_cmd_plain, 0},
+    {"keep", 0, SV_K_KEEP, sv_cmd_deliver, 0},
+    {"fileinto", SV_EXT_FILEINTO, SV_K_FILEINTO, sv_cmd_deliver, 0},
+    {"redirect", 0, SV_K_REDIRECT, sv_cmd_deliver, 0},
+    {"setflag", SV_EXT_IMAP4FLAGS, SV_K_SETFLAG, sv_cmd_flags, 0},
+    {"addflag", SV_EXT_IMAP4FLAGS, SV_K_ADDFLAG, sv_cmd_flags, 0},
+    {"removeflag", SV_EXT_IMAP4FLAGS, SV_K_REMOVEFLAG, sv_cmd_flags, 0},
+    {"set", SV_EXT_VARIABLES, SV_K_SET, sv_cmd_set, 0},
+    {"vacation", SV_EXT_VACATION, SV_K_IGNORED, 0, sv_vacation_tags},
+    {"reject", SV_EXT_REJECT, SV_K_IGNORED, 0, sv_none_tags},
+    {"ereject", SV_EXT_EREJECT, SV_K_IGNORED, 0, sv_none_tags},
+    {"notify", SV_EXT_ENOTIFY, SV_K_IGNORED, 0, sv_notify_tags},
+};
+
 /* sv_conv_simple - a command other than if/elsif/else/require */
 static int sv_conv_simple(sv_parser *ps, sv_node *n, sv_cmd *c)
 {
     const char *id = n->id;
-    size_t  i;
+    size_t  k;
     char    buf[80];
 
     if (n->block) {
@@ -1181,137 +1341,18 @@ static int sv_conv_simple(sv_parser *ps, sv_node *n, sv_cmd *c)
     }
     if (sv_no_tests(ps, n) < 0)
 	return (-1);
-    if (strcmp(id, "stop") == 0 || strcmp(id, "discard") == 0) {
-	c->kind = id[0] == 's' ? SV_K_STOP : SV_K_DISCARD;
-	return (sv_positional(ps, n, 0, 0));
-    }
-    if (strcmp(id, "keep") == 0 || (strcmp(id, "fileinto") == 0 && (ps->ext & SV_EXT_FILEINTO))
-	|| strcmp(id, "redirect") == 0) {
-	int     copy = 0, flags = 0, create = 0;
+    for (k = 0; k < sizeof(sv_cmds) / sizeof(sv_cmds[0]); k++) {
+	const struct sv_cmddef *d = &sv_cmds[k];
 
-	c->kind = id[0] == 'k' ? SV_K_KEEP : id[0] == 'f' ? SV_K_FILEINTO : SV_K_REDIRECT;
-	for (i = 0; i < n->nargs && n->args[i].type == A_TAG; i++) {
-	    sv_arg *a = &n->args[i];
-	    int    *seen;
-
-	    if (strcmp(a->tag, "copy") == 0 && (ps->ext & SV_EXT_COPY) && c->kind != SV_K_KEEP)
-		seen = &copy;
-	    else if (strcmp(a->tag, "create") == 0 && (ps->ext & SV_EXT_MAILBOX)
-		     && c->kind == SV_K_FILEINTO)
-		seen = &create;
-	    else if (strcmp(a->tag, "flags") == 0 && (ps->ext & SV_EXT_IMAP4FLAGS)
-		     && c->kind != SV_K_REDIRECT)
-		seen = &flags;
-	    else {
-		sv_unknown_tag(ps, n, a);
-		return (-1);
-	    }
-	    if ((*seen)++) {
-		sv_fail(ps, a->line, a->col, "':%s' given twice", a->tag);
-		return (-1);
-	    }
-	    /* Only after the twice check: a second list would overwrite the
-	     * first one, which nothing would free. */
-	    if (seen == &flags) {
-		if (i + 1 >= n->nargs || n->args[i + 1].type != A_STRS) {
-		    sv_fail(ps, a->line, a->col, "':flags' needs a string list");
-		    return (-1);
-		}
-		i++;
-		sv_steal(ps, &n->args[i], &c->list);
-		c->has_list = 1;
-	    }
-	}
-	if (sv_positional(ps, n, i, c->kind == SV_K_KEEP ? 0 : 1) < 0)
-	    return (-1);
-	if (c->kind == SV_K_KEEP)
-	    return (0);
-	if (sv_steal_one(ps, &n->args[i], &c->str,
-			 c->kind == SV_K_FILEINTO ? "folder" : "address") < 0)
-	    return (-1);
-	c->has_str = 1;
-	if (c->kind == SV_K_FILEINTO && !c->str.var && c->str.len == 0) {
-	    sv_fail(ps, n->args[i].line, n->args[i].col, "empty folder name");
-	    return (-1);
-	}
-	if (c->kind == SV_K_FILEINTO && !cs_sieve_utf8_valid(c->str.s, c->str.len)) {
-	    sv_fail(ps, n->args[i].line, n->args[i].col, "folder name is not UTF-8");
-	    return (-1);
-	}
-	return (0);
-    }
-    if ((strcmp(id, "setflag") == 0 || strcmp(id, "addflag") == 0
-	 || strcmp(id, "removeflag") == 0) && (ps->ext & SV_EXT_IMAP4FLAGS)) {
-	size_t  npos = n->nargs;
-
-	c->kind = id[0] == 's' ? SV_K_SETFLAG : id[0] == 'a' ? SV_K_ADDFLAG : SV_K_REMOVEFLAG;
-	if (npos == 2 && !(ps->ext & SV_EXT_VARIABLES)) {
-	    sv_fail(ps, n->line, n->col, "'%s' with a variable needs require \"variables\"", id);
-	    return (-1);
-	}
-	if (sv_positional(ps, n, 0, npos == 2 ? 2 : 1) < 0)
-	    return (-1);
-	i = 0;
-	if (npos == 2) {
-	    if (sv_steal_one(ps, &n->args[0], &c->str, "variable name") < 0
-		|| sv_declare_var(ps, &n->args[0], &c->str) < 0)
-		return (-1);
-	    c->has_str = 1;
-	    i = 1;
-	}
-	sv_steal(ps, &n->args[i], &c->list);
-	c->has_list = 1;
-	return (0);
-    }
-    if (strcmp(id, "set") == 0 && (ps->ext & SV_EXT_VARIABLES)) {
-	static const struct {
-	    const char *name;
-	    int     bit, prec;
-	}       mods[] = {
-	    {"lower", SV_MOD_LOWER, 40}, {"upper", SV_MOD_UPPER, 40},
-	    {"lowerfirst", SV_MOD_LOWERFIRST, 30}, {"upperfirst", SV_MOD_UPPERFIRST, 30},
-	    {"quotewildcard", SV_MOD_QUOTEWILDCARD, 20},
-	    {"encodeurl", SV_MOD_ENCODEURL, 15}, {"length", SV_MOD_LENGTH, 10},
-	};
-	int     precs = 0;
-
-	c->kind = SV_K_SET;
-	for (i = 0; i < n->nargs && n->args[i].type == A_TAG; i++) {
-	    sv_arg *a = &n->args[i];
-	    size_t  k;
-
-	    for (k = 0; k < sizeof(mods) / sizeof(mods[0]); k++)
-		if (strcmp(mods[k].name, a->tag) == 0)
-		    break;
-	    if (k == sizeof(mods) / sizeof(mods[0])
-		|| (mods[k].bit == SV_MOD_ENCODEURL && !(ps->ext & SV_EXT_ENOTIFY))) {
-		sv_unknown_tag(ps, n, a);
-		return (-1);
-	    }
-	    /* RFC 5229 4: one modifier per precedence level. */
-	    if (precs & (1 << (mods[k].prec / 5))) {
-		sv_fail(ps, a->line, a->col, "conflicting modifier ':%s'", a->tag);
-		return (-1);
-	    }
-	    precs |= 1 << (mods[k].prec / 5);
-	    c->mods |= mods[k].bit;
-	}
-	if (sv_positional(ps, n, i, 2) < 0
-	    || sv_steal_one(ps, &n->args[i], &c->str, "variable name") < 0
-	    || sv_declare_var(ps, &n->args[i], &c->str) < 0
-	    || sv_steal_one(ps, &n->args[i + 1], &c->value, "value") < 0)
-	    return (-1);
-	c->has_str = 1;
-	return (0);
+	/* A command whose extension is not required is unknown. */
+	if (strcmp(d->name, id) != 0 || (d->ext && !(ps->ext & d->ext)))
+	    continue;
+	c->kind = d->kind;
+	if (d->ignored)
+	    return (sv_check_ignored(ps, n, d->ignored));
+	return (d->conv(ps, n, c));
     }
     c->kind = SV_K_IGNORED;
-    if (strcmp(id, "vacation") == 0 && (ps->ext & SV_EXT_VACATION))
-	return (sv_check_ignored(ps, n, sv_vacation_tags));
-    if ((strcmp(id, "reject") == 0 && (ps->ext & SV_EXT_REJECT))
-	|| (strcmp(id, "ereject") == 0 && (ps->ext & SV_EXT_EREJECT)))
-	return (sv_check_ignored(ps, n, sv_none_tags));
-    if (strcmp(id, "notify") == 0 && (ps->ext & SV_EXT_ENOTIFY))
-	return (sv_check_ignored(ps, n, sv_notify_tags));
     if (strcmp(id, "require") == 0)
 	sv_fail(ps, n->line, n->col, "require must come before any other command");
     else if (strcmp(id, "elsif") == 0 || strcmp(id, "else") == 0)

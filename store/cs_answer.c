@@ -96,7 +96,7 @@ int     cs_answer_parse_limit(const char *s, int *out)
 
     errno = 0;
     v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < 1 || v > 500)
+    if (errno || *end || end == s || v < 1 || v > CS_ANSWER_LIMIT_MAX)
 	return -1;
     *out = (int) v;
     return 0;

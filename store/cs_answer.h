@@ -41,7 +41,8 @@ char   *cs_answer_text(const json_t *, size_t *len);
 char   *cs_answer_error_text(const json_t *, size_t *len);
 /* CS_E* to CS_ANS_*. */
 int     cs_answer_code(int store_rc);
-/* A page size, 1..500: 0 and *out set, else -1. */
+/* A page size, 1..CS_ANSWER_LIMIT_MAX: 0 and *out set, else -1. */
+#define CS_ANSWER_LIMIT_MAX	500
 int     cs_answer_parse_limit(const char *s, int *out);
 /* Release the body. */
 void    cs_answer_reset(cs_answer *);

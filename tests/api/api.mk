@@ -20,6 +20,6 @@ api_t_privmodel_api_SOURCES = unit/t_privmodel.c unit/pm_store.c unit/pm_http.c 
 	unit/pm_adapter.h
 api_t_privmodel_api_CPPFLAGS = $(AM_CPPFLAGS) -DPM_HTTP
 api_t_privmodel_api_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
-api_t_privmodel_api_LDADD = $(CS_LIBS) $(CURL_LIBS)
+api_t_privmodel_api_LDADD = unit/libtlib.a $(CS_LIBS) $(CURL_LIBS)
 TESTS += api/privmodel-api.sh api/privmodel-api-pg.sh
 EXTRA_DIST += api/privmodel-api.sh api/privmodel-api-pg.sh

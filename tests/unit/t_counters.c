@@ -22,6 +22,7 @@
 #include "cs_log.h"
 #include "cs_store_impl.h"
 #include "tap.h"
+#include "tlib.h"
 
 static char tmpdir[256];
 
@@ -134,19 +135,6 @@ static void test_skip(void)
     cs_counters_free(c);
 }
 
-/* write_file - one file in the temporary directory */
-static void write_file(const char *name, const char *text)
-{
-    char    path[512];
-    FILE   *fp;
-
-    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-    if ((fp = fopen(path, "w")) == NULL || fputs(text, fp) < 0 || fclose(fp) != 0) {
-	perror(path);
-	exit(1);
-    }
-}
-
 /* test_policy - load time, users, rules-error users, refused reloads */
 static void test_policy(void)
 {
@@ -155,14 +143,15 @@ static void test_policy(void)
     cs_policy *pol;
     char    err[1024], text[512];
     json_t *doc, *errs;
+    const char *bad = "require \"fileinto\";\nfileinto \"X\"\n";
 
     free(cfg->policy_dir);
     cfg->policy_dir = strdup(tmpdir);
-    write_file("bad.sieve", "require \"fileinto\";\nfileinto \"X\"\n");
+    tl_put(tmpdir, "bad.sieve", bad, strlen(bad));
     snprintf(text, sizeof(text), "User alice\nAddress alice@example.com\n\n"
 	     "User dave\nAddress dave@example.com\nRules %s/bad.sieve\n\n"
 	     "Group sales@example.com alice, dave\n", tmpdir);
-    write_file("users.policy", text);
+    tl_put(tmpdir, "users.policy", text, strlen(text));
     if ((pol = cs_policy_load(cfg, err, sizeof(err))) == NULL) {
 	ok(0, "policy: test policy loads: %s", err);
 	cs_config_unref(cfg);
@@ -357,22 +346,13 @@ static void test_store_status(void)
 
 int     main(void)
 {
-    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    char    cmd[512];
-
-    snprintf(tmpdir, sizeof(tmpdir), "%s/t_counters.XXXXXX", base);
-    if (mkdtemp(tmpdir) == NULL) {
-	perror("mkdtemp");
-	return 1;
-    }
+    tl_tmpdir(tmpdir, sizeof(tmpdir), "t_counters");
     cs_message_init();
     cs_log_init("t_counters", 0, 0, CS_LOG_ERROR);
     test_ring();
     test_skip();
     test_policy();
     test_store_status();
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-	diag("cannot remove %s", tmpdir);
+    tl_rmtree(tmpdir);
     return done_testing();
 }

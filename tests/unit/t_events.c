@@ -30,24 +30,21 @@
 #include "cs_store.h"
 #include "cs_store_sqlite.h"
 #include "tap.h"
+#include "tlib.h"
 
 static char tmpdir[256];
-static char dbpath[300];
 
 /* put - record one message for alice; optional In-Reply-To and contact */
 static int put(cs_store *st, const char *msgid, const char *irt, const char *refs,
 	               const char *subject, const char *contact)
 {
-    char   *raw = NULL, hdr[512] = "", digest[CS_DIGEST_HEX];
-    cs_msginfo mi;
-    cs_spool *sp;
-    cs_bodyhash *h;
+    char   *raw = NULL, hdr[512] = "";
+    tl_msg  m;
     cs_strlist labels = {0}, rcpts = {0};
     cs_copy cp = {0};
     cs_contact ct = {0};
     cs_record rec = {0};
     int     res = 0, rc;
-    const char *body;
 
     if (irt)
 	snprintf(hdr, sizeof(hdr), "In-Reply-To: <%s>\r\n", irt);
@@ -57,14 +54,7 @@ static int put(cs_store *st, const char *msgid, const char *irt, const char *ref
 		 "Subject: %s\r\nDate: Mon, 01 Jan 2024 10:00:00 +0000\r\n"
 		 "Message-ID: <%s>\r\n%s\r\nBody of %s.\r\n", subject, msgid, hdr, msgid) < 0)
 	abort();
-    memset(&mi, 0, sizeof(mi));
-    cs_msginfo_parse(raw, strlen(raw), &mi);
-    sp = cs_spool_new(tmpdir, 1 << 20, 1 << 26);
-    cs_spool_write(sp, raw, strlen(raw));
-    body = strstr(raw, "\r\n\r\n") + 4;
-    h = cs_bodyhash_new();
-    cs_bodyhash_update(h, body, strlen(body));
-    cs_bodyhash_final(h, digest);
+    tl_msg_init(&m, raw, tmpdir, 1 << 20);
     cs_strlist_add(&rcpts, "alice@example.com");
     cp.user = "alice";
     cp.direction = CS_DIR_IN;
@@ -73,9 +63,9 @@ static int put(cs_store *st, const char *msgid, const char *irt, const char *ref
     rec.arrival = 1704103200;
     rec.source = "smtp";
     rec.env_from = "bob@outside.example";
-    rec.info = &mi;
-    rec.raw = sp;
-    rec.body_digest = digest;
+    rec.info = &m.mi;
+    rec.raw = m.sp;
+    rec.body_digest = m.digest;
     rec.copies = &cp;
     rec.ncopies = 1;
     if (contact) {
@@ -87,43 +77,9 @@ static int put(cs_store *st, const char *msgid, const char *irt, const char *ref
     }
     rc = cs_store_record(st, &rec, 5000, &res);
     cs_strlist_free(&rcpts);
-    cs_msginfo_free(&mi);
-    cs_spool_unref(sp);
+    tl_msg_free(&m);
     free(raw);
     return rc == CS_OK ? res : rc;
-}
-
-/* q_int - one integer from a query on a separate connection */
-static long long q_int(const char *sql)
-{
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    long long v = -999;
-
-    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-	return -998;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-	if (sqlite3_step(st) == SQLITE_ROW)
-	    v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-    } else
-	diag("q_int: %s", sqlite3_errmsg(db));
-    sqlite3_close(db);
-    return v;
-}
-
-/* q_exec - run SQL on a separate connection */
-static int q_exec(const char *sql)
-{
-    sqlite3 *db;
-    int     rc;
-
-    if (sqlite3_open(dbpath, &db) != SQLITE_OK)
-	return -1;
-    sqlite3_busy_timeout(db, 5000);
-    rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    sqlite3_close(db);
-    return rc == SQLITE_OK ? 0 : -1;
 }
 
 /* ev_json - the payload of the n-th event (1-based, outbox order) */
@@ -133,7 +89,7 @@ static json_t *ev_json(int n)
     sqlite3_stmt *st;
     json_t *j = NULL;
 
-    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+    if (sqlite3_open_v2(tl_db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
 	return NULL;
     if (sqlite3_prepare_v2(db, "SELECT payload FROM events ORDER BY id LIMIT 1 OFFSET ?1",
 			   -1, &st, NULL) == SQLITE_OK) {
@@ -197,8 +153,8 @@ static cs_store *fresh(const char *name)
     char    err[512];
     cs_store *st;
 
-    snprintf(dbpath, sizeof(dbpath), "%s/%s.db", tmpdir, name);
-    st = cs_store_open(dbpath, CS_STORE_WRITER | CS_STORE_CREATE, 5000, err, sizeof(err));
+    snprintf(tl_db, sizeof(tl_db), "%s/%s.db", tmpdir, name);
+    st = cs_store_open(tl_db, CS_STORE_WRITER | CS_STORE_CREATE, 5000, err, sizeof(err));
     if (st == NULL)
 	diag("open: %s", err);
     return st;
@@ -213,14 +169,14 @@ static void test_record(void)
     long long t1, t2;
 
     is_int(put(st, "a1@x", NULL, NULL, "Secret plans", NULL), CS_COPY_STORED, "record: first message");
-    is_int(q_int("SELECT count(*) FROM events"), 2, "record: two events");
+    is_int(tl_q_int("SELECT count(*) FROM events"), 2, "record: two events");
     e = ev_json(1);
     is_str(str(e, "type"), "thread.created", "record: 1st is thread.created");
     is_str(keys(e, k, sizeof(k)), "id,owner,thread,time,type", "record: thread.created keys");
     ok(uuid_like(str(e, "id")), "record: id is a UUID v4 (%s)", str(e, "id"));
     ok(strlen(str(e, "time")) == 24 && str(e, "time")[23] == 'Z', "record: ISO 8601 UTC time");
     is_str(str(e, "owner"), "alice", "record: owner");
-    t1 = q_int("SELECT id FROM threads");
+    t1 = tl_q_int("SELECT id FROM threads");
     snprintf(k, sizeof(k), "t%lld", t1);
     is_str(str(e, "thread"), k, "record: thread id");
     json_decref(e);
@@ -230,11 +186,11 @@ static void test_record(void)
 	   "record: private message.added has ids and counts only (V6)");
     is_int(json_integer_value(json_object_get(e, "message_count")), 1, "record: count 1");
     json_decref(e);
-    is_int(q_int("SELECT count(*) FROM events WHERE payload LIKE '%ecret%' OR payload LIKE"
+    is_int(tl_q_int("SELECT count(*) FROM events WHERE payload LIKE '%ecret%' OR payload LIKE"
 		 " '%outside%'"), 0, "record: no subject or address in private events");
 
     /* Shared: content rides along. */
-    q_exec("UPDATE threads SET visibility='shared'");
+    tl_q_exec("UPDATE threads SET visibility='shared'");
     is_int(put(st, "a2@x", "a1@x", NULL, "Re: Secret plans", NULL), CS_COPY_STORED, "record: reply");
     e = ev_json(3);
     is_str(str(e, "type"), "message.added", "record: reply message.added");
@@ -248,32 +204,32 @@ static void test_record(void)
 
     /* Merge: a shared thread and a private one make a private thread. */
     is_int(put(st, "b1@x", NULL, NULL, "Other", NULL), CS_COPY_STORED, "merge: second thread");
-    t2 = q_int("SELECT max(id) FROM threads");
+    t2 = tl_q_int("SELECT max(id) FROM threads");
     is_int(put(st, "c1@x", NULL, "<a2@x> <b1@x>", "Both", NULL), CS_COPY_STORED,
 	   "merge: message naming both");
-    is_int(q_int("SELECT count(*) FROM threads"), 1, "merge: one thread left");
-    is_int(q_int("SELECT count(*) FROM events WHERE type='thread.merged'"), 1, "merge: one thread.merged");
-    e = ev_json((int) q_int("SELECT count(*) FROM events WHERE id<=(SELECT id FROM events"
+    is_int(tl_q_int("SELECT count(*) FROM threads"), 1, "merge: one thread left");
+    is_int(tl_q_int("SELECT count(*) FROM events WHERE type='thread.merged'"), 1, "merge: one thread.merged");
+    e = ev_json((int) tl_q_int("SELECT count(*) FROM events WHERE id<=(SELECT id FROM events"
 			    " WHERE type='thread.merged')"));
     snprintf(k, sizeof(k), "t%lld", t2);
     is_str(str(e, "from"), k, "merge: from the newer thread");
     snprintf(k, sizeof(k), "t%lld", t1);
     is_str(str(e, "into"), k, "merge: into the older");
     json_decref(e);
-    is_int(q_int("SELECT thread2 FROM events WHERE type='thread.merged'"), t2,
+    is_int(tl_q_int("SELECT thread2 FROM events WHERE type='thread.merged'"), t2,
 	   "merge: ordered with the old thread too");
-    is_int(q_int("SELECT announced FROM merges"), 1, "merge: merges row announced");
-    is_int(q_int("SELECT count(*) FROM events WHERE type='thread.visibility_changed'"
+    is_int(tl_q_int("SELECT announced FROM merges"), 1, "merge: merges row announced");
+    is_int(tl_q_int("SELECT count(*) FROM events WHERE type='thread.visibility_changed'"
 		 " AND payload LIKE '%\"visibility\":\"private\"%'"), 1,
 	   "merge: shared+private announces private (V3, V5)");
-    is_int(q_int("SELECT count(*) FROM events WHERE type='message.added' AND id>(SELECT id FROM"
+    is_int(tl_q_int("SELECT count(*) FROM events WHERE type='message.added' AND id>(SELECT id FROM"
 		 " events WHERE type='thread.merged') AND payload LIKE '%subject%'"), 0,
 	   "merge: the merged thread is private: no content after");
 
     /* K2 person. */
     is_int(put(st, "d1@x", NULL, NULL, "Hello", "New.Person@Contacts.example"), CS_COPY_STORED,
 	   "person: record with a contact");
-    e = ev_json((int) q_int("SELECT count(*) FROM events WHERE id<=(SELECT id FROM events"
+    e = ev_json((int) tl_q_int("SELECT count(*) FROM events WHERE id<=(SELECT id FROM events"
 			    " WHERE type='person.created')"));
     is_str(str(e, "type"), "person.created", "person: person.created");
     is_str(keys(e, k, sizeof(k)), "address,id,name,owner,person,time,type", "person: keys");
@@ -281,15 +237,15 @@ static void test_record(void)
     is_str(str(e, "name"), "new.person", "person: name from the local part");
     ok(strncmp(str(e, "person"), "bcc-", 4) == 0, "person: id %s", str(e, "person"));
     json_decref(e);
-    is_int(q_int("SELECT count(*) FROM events WHERE thread IS NULL"), 1, "person: no thread");
+    is_int(tl_q_int("SELECT count(*) FROM events WHERE thread IS NULL"), 1, "person: no thread");
     /* Duplicate: no new events. */
     {
-	long long n = q_int("SELECT count(*) FROM events");
+	long long n = tl_q_int("SELECT count(*) FROM events");
 
 	is_int(put(st, "d1@x", NULL, NULL, "Hello", NULL), CS_COPY_DUPLICATE, "dup: duplicate");
-	is_int(q_int("SELECT count(*) FROM events"), n, "dup: no event for a duplicate");
+	is_int(tl_q_int("SELECT count(*) FROM events"), n, "dup: no event for a duplicate");
     }
-    is_int(q_int("SELECT count(DISTINCT uuid) FROM events"), q_int("SELECT count(*) FROM events"),
+    is_int(tl_q_int("SELECT count(DISTINCT uuid) FROM events"), tl_q_int("SELECT count(*) FROM events"),
 	   "ids: all unique");
     cs_store_close(st);
 }
@@ -304,11 +260,11 @@ static void test_add(void)
 
     put(st, "x1@x", NULL, NULL, "S", NULL);
     cs_store_close(st);
-    sqlite3_open(dbpath, &db);
+    sqlite3_open(tl_db, &db);
     sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     is_int(sq_event_add(db, "thread.linked", "alice", "t1", ids, content), CS_OK, "add: ok");
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    is_int(q_int("SELECT count(*) FROM events WHERE type='thread.linked'"), 0,
+    is_int(tl_q_int("SELECT count(*) FROM events WHERE type='thread.linked'"), 0,
 	   "add: rolled back with its change");
     sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     is_int(sq_event_add(db, "thread.linked", "alice", "t1", ids, content), CS_OK, "add: again");
@@ -317,7 +273,7 @@ static void test_add(void)
     is_str(str(e, "deal"), "d1", "add: payload stored");
     is_str(str(e, "thread"), "", "add: payload as given (no thread key added)");
     ok(json_object_get(e, "subject") == NULL, "add: private thread: content dropped (V6)");
-    is_int(q_int("SELECT thread FROM events WHERE type='thread.linked'"), 1, "add: thread column");
+    is_int(tl_q_int("SELECT thread FROM events WHERE type='thread.linked'"), 1, "add: thread column");
     json_decref(e);
     sqlite3_exec(db, "UPDATE threads SET visibility='shared'", NULL, NULL, NULL);
     is_int(sq_event_add(db, "thread.unlinked", "alice", "t1", ids, content), CS_OK, "add: shared");
@@ -363,7 +319,7 @@ static void test_outbox(void)
        "hold: B's in order");
     cs_store_outbox_settle(ob, e, n, CS_EVENT_DELIVERED, now, NULL);
     cs_store_events_free(e, n);
-    is_int(q_int("SELECT last_error FROM events WHERE attempts=1 AND state='pending'") == -999, 0,
+    is_int(tl_q_int("SELECT last_error FROM events WHERE attempts=1 AND state='pending'") == -999, 0,
 	   "hold: error noted");
     cs_store_outbox_claim(ob, now + 61, 2, 1 << 20, &e, &n);
     is_int(n, 2, "retry due: max respected");
@@ -418,10 +374,10 @@ static void test_outbox(void)
     cs_store_events_free(e, n);
     /* Prune: delivered before the cut only. */
     is_int(cs_store_outbox_prune(ob2, now + 1, 0), CS_OK, "prune: ok");
-    is_int(q_int("SELECT count(*) FROM events"), 1, "prune: only the late delivery kept");
+    is_int(tl_q_int("SELECT count(*) FROM events"), 1, "prune: only the late delivery kept");
     cs_store_outbox_close(ob2);
     /* Expired lease: taken over even from another host. */
-    q_exec("INSERT OR REPLACE INTO event_lease VALUES('sender','hostC:1:cccc',1)");
+    tl_q_exec("INSERT OR REPLACE INTO event_lease VALUES('sender','hostC:1:cccc',1)");
     put(st, "o4@x", NULL, NULL, "Four", NULL);
     ob = cs_store_outbox_open(st, "hostA:1:dddd", err, sizeof(err));
     cs_store_outbox_claim(ob, now, 100, 1 << 20, &e, &n);
@@ -433,18 +389,12 @@ static void test_outbox(void)
 
 int     main(void)
 {
-    char    cmd[300];
-
     cs_message_init();
     cs_log_init("t_events", 0, 0, CS_LOG_ERROR);
-    snprintf(tmpdir, sizeof(tmpdir), "%s/t_events.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (mkdtemp(tmpdir) == NULL)
-	return 1;
+    tl_tmpdir(tmpdir, sizeof(tmpdir), "t_events");
     test_record();
     test_add();
     test_outbox();
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-	diag("cannot remove %s", tmpdir);
+    tl_rmtree(tmpdir);
     return done_testing();
 }

@@ -29,23 +29,9 @@
 #include "cs_util.h"
 
 #include "tap.h"
+#include "tlib.h"
 
 static char tmpdir[256];
-
-/* put - write a file under tmpdir */
-static void put(const char *rel, const char *data, size_t len)
-{
-    char    path[512];
-    FILE   *fp;
-
-    snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
-    if ((fp = fopen(path, "wb")) == NULL) {
-	printf("Bail out! %s: %s\n", path, strerror(errno));
-	exit(1);
-    }
-    fwrite(data, 1, len, fp);
-    fclose(fp);
-}
 
 /* mkd - make a directory under tmpdir */
 static void mkd(const char *rel)
@@ -190,7 +176,7 @@ static void test_mbox(void)
     uint64_t off2 = strstr(mbox, "From bob") - mbox;
 
     memset(&m, 0, sizeof(m));
-    put("mbox", mbox, sizeof(mbox) - 1);
+    tl_put(tmpdir, "mbox", mbox, sizeof(mbox) - 1);
     snprintf(path, sizeof(path), "%s/mbox", tmpdir);
     o.spool_threshold = 65536;
     o.max_size = 1 << 20;
@@ -229,11 +215,11 @@ static void test_mbox(void)
     cs_mbox_msg_free(&m);
     cs_mbox_close(mb);
 
-    put("notmbox", "Subject: x\n\nbody\n", 17);
+    tl_put(tmpdir, "notmbox", "Subject: x\n\nbody\n", 17);
     snprintf(path, sizeof(path), "%s/notmbox", tmpdir);
     ok(cs_mbox_open(path, &o, err, sizeof(err)) == NULL && strstr(err, "not an mbox"),
        "a file not starting with From_ is refused: %s", err);
-    put("empty", "", 0);
+    tl_put(tmpdir, "empty", "", 0);
     snprintf(path, sizeof(path), "%s/empty", tmpdir);
     mb = cs_mbox_open(path, &o, err, sizeof(err));
     ok(mb && cs_mbox_next(mb, &m, err, sizeof(err)) == 0, "an empty mbox has no message");
@@ -273,15 +259,15 @@ static void test_maildir(void)
     mkd("md/.Sales.Q4/new");
     mkd("md/.NotAFolder");				/* no cur/ or new/ */
     mkd("md/cur/subdir");
-    put("md/cur/1700000001.M1.h:2,S", msg, sizeof(msg) - 1);
-    put("md/new/1700000002.M2.h", msg, sizeof(msg) - 1);
-    put("md/tmp/1700000003.M3.h", msg, sizeof(msg) - 1);
-    put("md/cur/.hidden", msg, sizeof(msg) - 1);
-    put("md/.Sales/cur/1700000004.M4.h:2,S", msg, sizeof(msg) - 1);
-    put("md/.Sales.Q4/new/noname", msg, sizeof(msg) - 1);
-    put("md/cur/1700000005.M5.h:2,S", "\x01\x02 junk\n\nbody\n", 12);
-    put("md/cur/1700000006.M6.h:2,S", "", 0);
-    put("md/cur/1700000007.M7.h:2,S", "From x Thu Nov  9 12:34:56 2023\nSubject: f\n\nb\n", 47);
+    tl_put(tmpdir, "md/cur/1700000001.M1.h:2,S", msg, sizeof(msg) - 1);
+    tl_put(tmpdir, "md/new/1700000002.M2.h", msg, sizeof(msg) - 1);
+    tl_put(tmpdir, "md/tmp/1700000003.M3.h", msg, sizeof(msg) - 1);
+    tl_put(tmpdir, "md/cur/.hidden", msg, sizeof(msg) - 1);
+    tl_put(tmpdir, "md/.Sales/cur/1700000004.M4.h:2,S", msg, sizeof(msg) - 1);
+    tl_put(tmpdir, "md/.Sales.Q4/new/noname", msg, sizeof(msg) - 1);
+    tl_put(tmpdir, "md/cur/1700000005.M5.h:2,S", "\x01\x02 junk\n\nbody\n", 12);
+    tl_put(tmpdir, "md/cur/1700000006.M6.h:2,S", "", 0);
+    tl_put(tmpdir, "md/cur/1700000007.M7.h:2,S", "From x Thu Nov  9 12:34:56 2023\nSubject: f\n\nb\n", 47);
     snprintf(path, sizeof(path), "%s/md/", tmpdir);
     o.spool_threshold = 65536;
     o.max_size = 1 << 20;
@@ -348,11 +334,11 @@ static void test_links(void)
     /* Another user's mailbox beside it. */
     mkd("other");
     mkd("other/cur");
-    put("other/cur/1700000009.S.h", theirs, sizeof(theirs) - 1);
+    tl_put(tmpdir, "other/cur/1700000009.S.h", theirs, sizeof(theirs) - 1);
     mkd("lk");
     mkd("lk/cur");
     mkd("lk/.Sub");
-    put("lk/cur/1700000001.M.h", mine, sizeof(mine) - 1);
+    tl_put(tmpdir, "lk/cur/1700000001.M.h", mine, sizeof(mine) - 1);
     for (int i = 0; i < 3; i++) {
 	snprintf(target, sizeof(target), "%s/%s", tmpdir,
 		 i == 0 ? "other/cur/1700000009.S.h" : i == 1 ? "other" : "other/cur");
@@ -387,7 +373,7 @@ static void test_links(void)
     snprintf(path, sizeof(path), "%s/lk/.Stolen", tmpdir);
     ok(cs_mbox_open(path, &o, err, sizeof(err)) == NULL && strstr(err, "symbolic link"),
        "X4: a PATH that is a link to a Maildir is refused");
-    put("real.mbox", "From a Thu Nov  9 12:34:56 2023\nSubject: x\n\nb\n", 45);
+    tl_put(tmpdir, "real.mbox", "From a Thu Nov  9 12:34:56 2023\nSubject: x\n\nb\n", 45);
     snprintf(target, sizeof(target), "%s/real.mbox", tmpdir);
     snprintf(path, sizeof(path), "%s/link.mbox", tmpdir);
     if (symlink(target, path) < 0)
@@ -417,7 +403,7 @@ static void test_bounds(void)
     p += big / 2;
     mkd("big");
     mkd("big/cur");
-    put("big/cur/1700000000.M1.h", data, (size_t) (p - data));
+    tl_put(tmpdir, "big/cur/1700000000.M1.h", data, (size_t) (p - data));
     snprintf(path, sizeof(path), "%s/big", tmpdir);
     o.spool_threshold = 4096;
     o.max_size = 100000;
@@ -448,7 +434,7 @@ static void test_fd(void)
     static const char junk[] = "garbage first\nFrom a Thu Nov  9 12:34:56 2023\n\nFrom b\nX: y\n";
 
     memset(&m, 0, sizeof(m));
-    put("fdmbox", junk, sizeof(junk) - 1);
+    tl_put(tmpdir, "fdmbox", junk, sizeof(junk) - 1);
     snprintf(path, sizeof(path), "%s/fdmbox", tmpdir);
     fd = open(path, O_RDONLY);
     mb = cs_mbox_open_fd(fd, "fdmbox", NULL);
@@ -467,15 +453,9 @@ static void test_fd(void)
 
 int     main(void)
 {
-    char    cmd[300];
-
     setenv("TZ", "UTC", 1);
     tzset();
-    snprintf(tmpdir, sizeof(tmpdir), "%s/t_mbox.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (mkdtemp(tmpdir) == NULL) {
-	printf("Bail out! mkdtemp\n");
-	return 1;
-    }
+    tl_tmpdir(tmpdir, sizeof(tmpdir), "t_mbox");
     test_name_time();
     test_folder_label();
     test_from_time();
@@ -485,8 +465,6 @@ int     main(void)
     test_links();
     test_bounds();
     test_fd();
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-	diag("could not remove %s", tmpdir);
+    tl_rmtree(tmpdir);
     return done_testing();
 }

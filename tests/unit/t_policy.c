@@ -26,6 +26,7 @@
 #include "cs_message.h"
 #include "cs_policy.h"
 #include "tap.h"
+#include "tlib.h"
 
 /* Test fixture: a PolicyDir and a config pointing at it. */
 typedef struct fixture {
@@ -35,34 +36,11 @@ typedef struct fixture {
     char    err[1024];
 } fixture;
 
-/* rm_dir - remove the flat temporary directory */
-static void rm_dir(const char *dir)
-{
-    DIR    *d = opendir(dir);
-    struct dirent *de;
-    char    path[512];
-
-    if (d == NULL)
-	return;
-    while ((de = readdir(d)) != NULL) {
-	if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-	    continue;
-	snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-	unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 /* fx_init - fresh directory, default config */
 static void fx_init(fixture *fx)
 {
     memset(fx, 0, sizeof(*fx));
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/t_policy.XXXXXX");
-    if (mkdtemp(fx->dir) == NULL) {
-	perror("mkdtemp");
-	exit(1);
-    }
+    tl_tmpdir(fx->dir, sizeof(fx->dir), "t_policy");
     fx->cfg = cs_config_default();
     free(fx->cfg->policy_dir);
     fx->cfg->policy_dir = strdup(fx->dir);
@@ -73,33 +51,19 @@ static void fx_done(fixture *fx)
 {
     cs_policy_unref(fx->pol);
     cs_config_unref(fx->cfg);
-    rm_dir(fx->dir);
+    tl_rmtree(fx->dir);
 }
 
 /* fx_write - write one file into the policy dir */
 static void fx_write(fixture *fx, const char *name, const char *text)
 {
-    char    path[512];
-    FILE   *fp;
-
-    snprintf(path, sizeof(path), "%s/%s", fx->dir, name);
-    if ((fp = fopen(path, "w")) == NULL || fputs(text, fp) < 0 || fclose(fp) != 0) {
-	perror(path);
-	exit(1);
-    }
+    tl_put(fx->dir, name, text, strlen(text));
 }
 
 /* fx_writen - write bytes that may hold a NUL */
 static void fx_writen(fixture *fx, const char *name, const char *data, size_t len)
 {
-    char    path[512];
-    FILE   *fp;
-
-    snprintf(path, sizeof(path), "%s/%s", fx->dir, name);
-    if ((fp = fopen(path, "w")) == NULL || fwrite(data, 1, len, fp) != len || fclose(fp) != 0) {
-	perror(path);
-	exit(1);
-    }
+    tl_put(fx->dir, name, data, len);
 }
 
 /* fx_load - load the directory; returns the policy or NULL */
@@ -229,7 +193,7 @@ static void test_refusal_files(void)
 
     /* Missing PolicyDir. */
     fx_init(&fx);
-    rm_dir(fx.dir);
+    tl_rmtree(fx.dir);
     snprintf(want, sizeof(want), "%s: cannot open policy directory: No such file or directory",
 	     fx.dir);
     ok(fx_load(&fx) == NULL, "missing PolicyDir refused");

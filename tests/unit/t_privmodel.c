@@ -53,6 +53,7 @@
 #include "cs_message.h"
 #include "pm_adapter.h"
 #include "tap.h"
+#include "tlib.h"
 
 #define NU	4			/* users */
 #define NX	8			/* outside addresses */
@@ -1786,16 +1787,13 @@ int     main(void)
     const char *seeds = getenv("CS_PRIVMODEL_SEEDS"), *p;
     const char *ops = getenv("CS_PRIVMODEL_OPS");
     const char *pg = getenv("CS_TEST_DATABASE");
-    char    tmpdir[256], cmd[300];
+    char    tmpdir[256];
     int     nops = ops && atoi(ops) > 0 ? atoi(ops) : 150;
 
     cs_message_init();
     if (pg && strncmp(pg, "postgres", 8) != 0)
 	pg = NULL;
-    snprintf(tmpdir, sizeof(tmpdir), "%s/t_privmodel.XXXXXX",
-	     getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (mkdtemp(tmpdir) == NULL)
-	return 1;
+    tl_tmpdir(tmpdir, sizeof(tmpdir), "t_privmodel");
     for (p = seeds && *seeds ? seeds : "1-3"; *p;) {
 	char   *end;
 	unsigned long a = strtoul(p, &end, 10), b = a;
@@ -1814,8 +1812,6 @@ int     main(void)
     }
     for (int i = 0; i < nsummary; i++)
 	fprintf(stderr, "t_privmodel: %s\n", summary[i]);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-	diag("cannot remove %s", tmpdir);
+    tl_rmtree(tmpdir);
     return done_testing();
 }

@@ -54,6 +54,7 @@
 #include "cs_spool.h"
 #include "cs_store.h"
 #include "tap.h"
+#include "tlib.h"
 
 #define DEFAULT_CORPUS	"/usr/local/share/crmsync/corpus/spam-assassin/data"
 
@@ -285,7 +286,7 @@ int     main(void)
     GHashTable *addrs, *ids;
     long    links = 0, found = 0, bogus = 0, bogus_refs = 0, mh = 0, mh_found = 0;
     int    *want, *got, split, merged, comps = 0, conv = 0;
-    char    tmpl[] = "/tmp/t_realcorpus.XXXXXX", path[256], err[512];
+    char    tmpl[256], path[512], err[512];
     const char *const users[] = {"alice"};
     const int roles[] = {0};
     cs_store *st;
@@ -419,8 +420,7 @@ int     main(void)
     is_int(merged, 0, "parsed ids merge no two expected threads");
 
     /* The store, one mailbox, the messages in file order. */
-    if (mkdtemp(tmpl) == NULL)
-	return done_testing();
+    tl_tmpdir(tmpl, sizeof(tmpl), "t_realcorpus");
     snprintf(path, sizeof(path), "%s/corpus.db", tmpl);
     st = cs_store_open(path, CS_STORE_CREATE | CS_STORE_WRITER | CS_STORE_BULK, 5000, err,
 		       sizeof(err));
@@ -465,9 +465,7 @@ int     main(void)
 	is_int(split, 0, "the store splits no expected thread");
 	g_hash_table_destroy(thread_of);
     }
-    snprintf(path, sizeof(path), "rm -rf %s", tmpl);
-    if (system(path) != 0)
-	diag("cleanup failed");
+    tl_rmtree(tmpl);
     for (size_t i = 0; i < nmsgs; i++) {
 	cs_msginfo_free(&msgs[i].mi);
 	g_free(msgs[i].raw);

@@ -30,76 +30,24 @@
 #include "cs_store.h"
 #include "cs_store_impl.h"		/* the writer's group budget */
 #include "tap.h"
+#include "tlib.h"
 
 #define BASE	1704103200		/* Mon, 01 Jan 2024 10:00:00 +0000 */
 #define DAY	86400
 
 static char tmpdir[256];
-static char dbpath[300];
-
-/* A parsed message ready to record. */
-typedef struct tmsg {
-    cs_msginfo mi;
-    cs_spool *sp;
-    char    digest[CS_DIGEST_HEX];
-} tmsg;
-
-/* rfcdate - an RFC 5322 date for t */
-static const char *rfcdate(time_t t, char *buf, size_t len)
-{
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(buf, len, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-    return buf;
-}
-
-/* tmsg_init - parse raw and spool it */
-static void tmsg_init(tmsg *m, const char *raw)
-{
-    const char *body = strstr(raw, "\r\n\r\n");
-    cs_bodyhash *h = cs_bodyhash_new();
-
-    cs_msginfo_parse(raw, strlen(raw), &m->mi);
-    m->sp = cs_spool_new(tmpdir, 4096, 1 << 26);
-    cs_spool_write(m->sp, raw, strlen(raw));
-    body = body ? body + 4 : raw + strlen(raw);
-    cs_bodyhash_update(h, body, strlen(body));
-    cs_bodyhash_final(h, m->digest);
-}
-
-/* tmsg_free - release a test message */
-static void tmsg_free(tmsg *m)
-{
-    cs_msginfo_free(&m->mi);
-    cs_spool_unref(m->sp);
-}
-
-/* mk - build a raw message: headers (CRLF-separated by the caller) and body */
-static char *mk(const char *from, const char *to, const char *subject, time_t date,
-		        const char *msgid, const char *extra, const char *body)
-{
-    char    d[64], *out = NULL;
-
-    if (asprintf(&out, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\n"
-		 "Message-ID: <%s>\r\n%s\r\n%s\r\n",
-		 from, to, subject, rfcdate(date, d, sizeof(d)), msgid,
-		 extra ? extra : "", body ? body : "Hello.") < 0)
-	abort();
-    return out;
-}
 
 /* store1_wait - store1 waiting at most wait_ms for the commit */
 static int store1_wait(cs_store *st, const char *raw, const char *user, int dir,
 		               int conditional, const char *label, long wait_ms, int *result)
 {
-    tmsg    m;
+    tl_msg    m;
     cs_strlist labels = {0}, rcpts = {0};
     cs_copy cp = {0};
     cs_record rec = {0};
     int     rc;
 
-    tmsg_init(&m, raw);
+    tl_msg_init(&m, raw, tmpdir, 4096);
     if (label)
 	cs_strlist_add(&labels, label);
     cs_strlist_add(&rcpts, "someone@example.com");
@@ -121,7 +69,7 @@ static int store1_wait(cs_store *st, const char *raw, const char *user, int dir,
     rc = cs_store_record(st, &rec, wait_ms, result);
     cs_strlist_free(&labels);
     cs_strlist_free(&rcpts);
-    tmsg_free(&m);
+    tl_msg_free(&m);
     return rc;
 }
 
@@ -141,50 +89,6 @@ static int put(cs_store *st, char *raw, const char *user)
     return rc == CS_OK ? res : rc;
 }
 
-/* q_int - one integer from a query on a separate connection */
-static long long q_int(const char *sql)
-{
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    long long v = -999;
-
-    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-	return -998;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-	if (sqlite3_step(st) == SQLITE_ROW)
-	    v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-    } else
-	diag("q_int: %s", sqlite3_errmsg(db));
-    sqlite3_close(db);
-    return v;
-}
-
-/* q_col - one text column of the first row, copied */
-static char *q_col(const char *sql, int col, char *buf, size_t len)
-{
-    sqlite3 *db;
-    sqlite3_stmt *st;
-
-    snprintf(buf, len, "(none)");
-    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-	return buf;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, col))
-	    snprintf(buf, len, "%s", (const char *) sqlite3_column_text(st, col));
-	sqlite3_finalize(st);
-    } else
-	diag("q_text: %s", sqlite3_errmsg(db));
-    sqlite3_close(db);
-    return buf;
-}
-
-/* q_text - one text value from a query, copied */
-static char *q_text(const char *sql, char *buf, size_t len)
-{
-    return q_col(sql, 0, buf, len);
-}
-
 /* q_plan - EXPLAIN QUERY PLAN details, each followed by ';' */
 static char *q_plan(const char *sql, char *buf, size_t len)
 {
@@ -195,7 +99,7 @@ static char *q_plan(const char *sql, char *buf, size_t len)
 
     *buf = 0;
     snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
-    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+    if (sqlite3_open_v2(tl_db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
 	return buf;
     if (sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK) {
 	while (sqlite3_step(st) == SQLITE_ROW && n < len)
@@ -206,24 +110,6 @@ static char *q_plan(const char *sql, char *buf, size_t len)
     return buf;
 }
 
-/* q_exec - run SQL on a separate connection (test setup) */
-static int q_exec(const char *sql)
-{
-    sqlite3 *db;
-    char   *msg = NULL;
-    int     rc;
-
-    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
-	return -1;
-    sqlite3_busy_timeout(db, 5000);
-    rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK)
-	diag("q_exec: %s", msg);
-    sqlite3_free(msg);
-    sqlite3_close(db);
-    return rc == SQLITE_OK ? 0 : -1;
-}
-
 /* thread_of - thread id of user's copy of a Message-ID, -1 if none */
 static long long thread_of(const char *user, const char *msgid)
 {
@@ -231,7 +117,7 @@ static long long thread_of(const char *user, const char *msgid)
 
     snprintf(sql, sizeof(sql), "SELECT thread FROM messages WHERE owner='%s'"
 	     " AND message_id='%s' ORDER BY id LIMIT 1", user, msgid);
-    return q_int(sql);
+    return tl_q_int(sql);
 }
 
 /* fresh - a new empty database, opened */
@@ -242,10 +128,10 @@ static cs_store *fresh(const char *name, unsigned flags, long timeout_ms)
     cs_user alice = {0}, bob = {0};
     const cs_user *users[2] = {&alice, &bob};
 
-    snprintf(dbpath, sizeof(dbpath), "%s/%s.db", tmpdir, name);
-    st = cs_store_open(dbpath, flags | CS_STORE_CREATE, timeout_ms, err, sizeof(err));
+    snprintf(tl_db, sizeof(tl_db), "%s/%s.db", tmpdir, name);
+    st = cs_store_open(tl_db, flags | CS_STORE_CREATE, timeout_ms, err, sizeof(err));
     if (st == NULL) {
-	diag("open %s: %s", dbpath, err);
+	diag("open %s: %s", tl_db, err);
 	return NULL;
     }
     alice.id = "alice";
@@ -271,16 +157,16 @@ static void test_open(void)
 
     st = fresh("open", 0, 2000);
     ok(st != NULL, "open: create");
-    ok(stat(dbpath, &sb) == 0 && (sb.st_mode & 0777) == 0660, "open: database file mode 0660");
-    snprintf(path, sizeof(path), "%s-wal", dbpath);
+    ok(stat(tl_db, &sb) == 0 && (sb.st_mode & 0777) == 0660, "open: database file mode 0660");
+    snprintf(path, sizeof(path), "%s-wal", tl_db);
     ok(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0660, "open: -wal mode 0660");
-    snprintf(path, sizeof(path), "%s-shm", dbpath);
+    snprintf(path, sizeof(path), "%s-shm", tl_db);
     ok(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0660, "open: -shm mode 0660");
     cs_store_close(st);
-    schema = q_int("PRAGMA user_version");
+    schema = tl_q_int("PRAGMA user_version");
     ok(schema >= 1, "open: schema migrated (version %d)", schema);
-    is_str(q_text("PRAGMA journal_mode", buf, sizeof(buf)), "wal", "open: WAL mode");
-    st = cs_store_open(dbpath, CS_STORE_CREATE, 2000, err, sizeof(err));
+    is_str(tl_q_col("PRAGMA journal_mode", 0, buf, sizeof(buf)), "wal", "open: WAL mode");
+    st = cs_store_open(tl_db, CS_STORE_CREATE, 2000, err, sizeof(err));
     ok(st != NULL, "open: second open (migrate again) works");
     ok(st && cs_store_stats(st, &stats) == CS_OK, "open: stats");
     is_int(json_integer_value(json_object_get(stats, "schema_version")), schema,
@@ -288,9 +174,9 @@ static void test_open(void)
     is_int(json_integer_value(json_object_get(stats, "users")), 2, "open: users kept");
     json_decref(stats);
     cs_store_close(st);
-    is_int(q_int("SELECT count(*) FROM sqlite_master WHERE name='threads'"), 1,
+    is_int(tl_q_int("SELECT count(*) FROM sqlite_master WHERE name='threads'"), 1,
 	   "open: one threads table after two opens");
-    st = cs_store_open(dbpath, CS_STORE_READONLY, 2000, err, sizeof(err));
+    st = cs_store_open(tl_db, CS_STORE_READONLY, 2000, err, sizeof(err));
     ok(st != NULL, "open: read-only open");
     cs_store_close(st);
 
@@ -307,8 +193,8 @@ static void test_open(void)
     ok(cs_store_open("postgresql://db/crm", 0, 2000, err, sizeof(err)) == NULL
        && strstr(err, "not built") != NULL, "open: postgresql not built");
 #endif
-    q_exec("PRAGMA user_version=7");
-    ok(cs_store_open(dbpath, 0, 2000, err, sizeof(err)) == NULL
+    tl_q_exec("PRAGMA user_version=7");
+    ok(cs_store_open(tl_db, 0, 2000, err, sizeof(err)) == NULL
        && strstr(err, "newer") != NULL, "open: newer schema refused");
 }
 
@@ -324,7 +210,7 @@ static void test_migrate_k5(void)
     char    err[256], buf[64];
 
     cs_store_close(st);
-    ok(q_exec("DROP TABLE person_emails;"
+    ok(tl_q_exec("DROP TABLE person_emails;"
 	      "CREATE TABLE person_emails(email TEXT PRIMARY KEY,"
 	      "  person TEXT NOT NULL REFERENCES persons(id) ON DELETE CASCADE) WITHOUT ROWID;"
 	      "CREATE INDEX person_emails_person ON person_emails(person);"
@@ -338,23 +224,23 @@ static void test_migrate_k5(void)
 	      "INSERT INTO thread_links(owner, thread, kind, id) VALUES('bob', 1,"
 	      "  'person', 'hand-1'), ('bob', 1, 'person', 'p1');"
 	      "PRAGMA user_version=5;") == 0, "K5 migration: a schema 5 store with a grant");
-    st = cs_store_open(dbpath, 0, 2000, err, sizeof(err));
+    st = cs_store_open(tl_db, 0, 2000, err, sizeof(err));
     ok(st != NULL, "K5 migration: it opens");
     cs_store_close(st);
-    is_int(q_int("PRAGMA user_version"), 6, "K5 migration: schema 6");
-    is_str(q_text("SELECT owner FROM person_emails WHERE person='hand-1'", buf, sizeof(buf)),
+    is_int(tl_q_int("PRAGMA user_version"), 6, "K5 migration: schema 6");
+    is_str(tl_q_col("SELECT owner FROM person_emails WHERE person='hand-1'", 0, buf, sizeof(buf)),
 	   "alice", "K5 migration: the local person's address knows its owner");
-    is_int(q_int("SELECT count(*) FROM person_emails WHERE person='p1' AND owner IS NULL"), 1,
+    is_int(tl_q_int("SELECT count(*) FROM person_emails WHERE person='p1' AND owner IS NULL"), 1,
 	   "K5 migration: the CRM person's has none");
-    is_int(q_int("SELECT count(*) FROM access WHERE id='hand-1'"), 1,
+    is_int(tl_q_int("SELECT count(*) FROM access WHERE id='hand-1'"), 1,
 	   "K5 migration: bob's access to alice's person is taken back");
-    is_int(q_int("SELECT count(*) FROM access WHERE user='bob' AND id='p1'"), 1,
+    is_int(tl_q_int("SELECT count(*) FROM access WHERE user='bob' AND id='p1'"), 1,
 	   "K5 migration: the directory's grants stay");
-    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='bob' AND id='hand-1'"), 0,
+    is_int(tl_q_int("SELECT count(*) FROM thread_links WHERE owner='bob' AND id='hand-1'"), 0,
 	   "K5 migration: and bob's link to alice's person");
-    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='bob' AND id='p1'"), 1,
+    is_int(tl_q_int("SELECT count(*) FROM thread_links WHERE owner='bob' AND id='p1'"), 1,
 	   "K5 migration: his link to the CRM's person stays");
-    is_int(q_int("SELECT count(*) FROM pragma_index_list('person_emails')"
+    is_int(tl_q_int("SELECT count(*) FROM pragma_index_list('person_emails')"
 		 " WHERE name='person_emails_owner' AND \"unique\"=1"), 1,
 	   "K5 migration: (address, owner) unique");
 }
@@ -363,16 +249,16 @@ static void test_migrate_k5(void)
 static void test_copies(void)
 {
     cs_store *st = fresh("copies", 0, 2000);
-    char   *raw = mk("Alice <alice@example.com>", "Bob <bob@example.com>, carol@ext.com",
+    char   *raw = tl_mk("Alice <alice@example.com>", "Bob <bob@example.com>, carol@ext.com",
 		     "Offer", BASE, "offer1@example.com", NULL, "The offer.");
-    tmsg    m;
+    tl_msg    m;
     cs_strlist all = {0}, own = {0}, l1 = {0};
     cs_copy cp[2] = {{0}};
     cs_record rec = {0};
     int     res[2] = {0, 0}, rc;
     char    buf[512];
 
-    tmsg_init(&m, raw);
+    tl_msg_init(&m, raw, tmpdir, 4096);
     cs_strlist_add(&all, "bob@example.com");
     cs_strlist_add(&all, "carol@ext.com");
     cs_strlist_add(&all, "dave@ext.com");		/* Bcc */
@@ -397,39 +283,39 @@ static void test_copies(void)
     is_int(rc, CS_OK, "C3: record ok");
     is_int(res[0], CS_COPY_STORED, "C3: sender copy stored");
     is_int(res[1], CS_COPY_STORED, "C3: recipient copy stored");
-    is_int(q_int("SELECT count(*) FROM messages"), 2, "C3: two copies");
-    is_int(q_int("SELECT count(DISTINCT thread) FROM messages"), 2, "C3: separate threads");
-    is_int(q_int("SELECT count(*) FROM threads WHERE visibility='private'"), 2,
+    is_int(tl_q_int("SELECT count(*) FROM messages"), 2, "C3: two copies");
+    is_int(tl_q_int("SELECT count(DISTINCT thread) FROM messages"), 2, "C3: separate threads");
+    is_int(tl_q_int("SELECT count(*) FROM threads WHERE visibility='private'"), 2,
 	   "V1: both threads private");
-    is_int(q_int("SELECT count(*) FROM raw"), 1, "C4: one raw blob for two copies");
-    is_int(q_int("SELECT size FROM raw"), (long long) strlen(raw), "C4: raw size");
-    is_int(q_int("SELECT data = CAST(x'' AS BLOB) FROM raw"), 0, "C4: raw not empty");
-    is_str(q_text("SELECT envelope FROM messages WHERE owner='alice'", buf, sizeof(buf)),
+    is_int(tl_q_int("SELECT count(*) FROM raw"), 1, "C4: one raw blob for two copies");
+    is_int(tl_q_int("SELECT size FROM raw"), (long long) strlen(raw), "C4: raw size");
+    is_int(tl_q_int("SELECT data = CAST(x'' AS BLOB) FROM raw"), 0, "C4: raw not empty");
+    is_str(tl_q_col("SELECT envelope FROM messages WHERE owner='alice'", 0, buf, sizeof(buf)),
 	   "{\"from\":\"alice@example.com\",\"rcpts\":[\"bob@example.com\",\"carol@ext.com\","
 	   "\"dave@ext.com\"]}", "C4: sender copy keeps the whole envelope");
-    is_str(q_text("SELECT envelope FROM messages WHERE owner='bob'", buf, sizeof(buf)),
+    is_str(tl_q_col("SELECT envelope FROM messages WHERE owner='bob'", 0, buf, sizeof(buf)),
 	   "{\"from\":\"alice@example.com\",\"rcpts\":[\"bob@example.com\"]}",
 	   "C4: recipient copy keeps only its own address");
-    is_str(q_text("SELECT direction||' '||queue_id||' '||arrival FROM messages WHERE owner='alice'",
-		  buf, sizeof(buf)), "out Q2 1704103205", "C4: direction, queue id, arrival");
-    is_str(q_text("SELECT to_json FROM messages WHERE owner='bob'", buf, sizeof(buf)),
+    is_str(tl_q_col("SELECT direction||' '||queue_id||' '||arrival FROM messages WHERE owner='alice'",
+		   0, buf, sizeof(buf)), "out Q2 1704103205", "C4: direction, queue id, arrival");
+    is_str(tl_q_col("SELECT to_json FROM messages WHERE owner='bob'", 0, buf, sizeof(buf)),
 	   "[{\"name\":\"Bob\",\"address\":\"bob@example.com\"},"
 	   "{\"name\":null,\"address\":\"carol@ext.com\"}]", "C4: To with names");
-    is_str(q_text("SELECT group_concat(label) FROM message_labels WHERE owner='alice'",
-		  buf, sizeof(buf)), "Sent", "C3: labels per copy");
-    is_int(q_int("SELECT count(*) FROM message_labels WHERE owner='bob'"), 0,
+    is_str(tl_q_col("SELECT group_concat(label) FROM message_labels WHERE owner='alice'",
+		   0, buf, sizeof(buf)), "Sent", "C3: labels per copy");
+    is_int(tl_q_int("SELECT count(*) FROM message_labels WHERE owner='bob'"), 0,
 	   "C3: bob's copy has no label");
 
     /* T2: the same message again is a duplicate in each mailbox. */
     rc = cs_store_record(st, &rec, 5000, res);
     ok(rc == CS_OK && res[0] == CS_COPY_DUPLICATE && res[1] == CS_COPY_DUPLICATE,
        "T2: same message twice -> duplicate for both owners");
-    is_int(q_int("SELECT count(*) FROM messages"), 2, "T2: still two copies");
-    tmsg_free(&m);
+    is_int(tl_q_int("SELECT count(*) FROM messages"), 2, "T2: still two copies");
+    tl_msg_free(&m);
     free(raw);
 
     /* T2: CRLF vs LF body is the same message (body digest normalized). */
-    raw = mk("Alice <alice@example.com>", "Bob <bob@example.com>, carol@ext.com",
+    raw = tl_mk("Alice <alice@example.com>", "Bob <bob@example.com>, carol@ext.com",
 	     "Offer", BASE, "offer1@example.com", NULL, "The offer.");
     {
 	char   *p, *lf = strdup(raw);
@@ -437,30 +323,30 @@ static void test_copies(void)
 	/* Same headers, body with LF only: the digest must not change. */
 	p = strstr(lf, "\r\n\r\n");
 	memcpy(p + 4, "The offer.\n", 12);
-	tmsg_init(&m, lf);
+	tl_msg_init(&m, lf, tmpdir, 4096);
 	rec.info = &m.mi;
 	rec.raw = m.sp;
 	rec.body_digest = m.digest;
 	rc = cs_store_record(st, &rec, 5000, res);
 	ok(rc == CS_OK && res[1] == CS_COPY_DUPLICATE, "T2: line endings do not matter");
-	tmsg_free(&m);
+	tl_msg_free(&m);
 	free(lf);
     }
     free(raw);
 
     /* T2: a forgery reusing the Message-ID with another body is stored. */
-    raw = mk("Alice <alice@example.com>", "Bob <bob@example.com>, carol@ext.com",
+    raw = tl_mk("Alice <alice@example.com>", "Bob <bob@example.com>, carol@ext.com",
 	     "Offer", BASE, "offer1@example.com", NULL, "Pay me instead.");
-    tmsg_init(&m, raw);
+    tl_msg_init(&m, raw, tmpdir, 4096);
     rec.info = &m.mi;
     rec.raw = m.sp;
     rec.body_digest = m.digest;
     rc = cs_store_record(st, &rec, 5000, res);
     ok(rc == CS_OK && res[0] == CS_COPY_STORED && res[1] == CS_COPY_STORED,
        "T2: forged Message-ID with another body is stored");
-    is_int(q_int("SELECT count(*) FROM messages"), 4, "T2: four copies now");
-    is_int(q_int("SELECT count(*) FROM raw"), 2, "T2: two raw blobs");
-    tmsg_free(&m);
+    is_int(tl_q_int("SELECT count(*) FROM messages"), 4, "T2: four copies now");
+    is_int(tl_q_int("SELECT count(*) FROM raw"), 2, "T2: two raw blobs");
+    tl_msg_free(&m);
     free(raw);
     cs_strlist_free(&all);
     cs_strlist_free(&own);
@@ -476,123 +362,123 @@ static void test_threads(void)
     long long t1, t2, t3;
     int     res;
     char    buf[256], out[128];
-    tmsg    m;
+    tl_msg    m;
 
     /* Reply joins its parent. */
-    is_int(put(st, mk(X, A, "Project", BASE, "p1@ext", NULL, NULL), "alice"), CS_COPY_STORED,
+    is_int(put(st, tl_mk(X, A, "Project", BASE, "p1@ext", NULL, NULL), "alice"), CS_COPY_STORED,
 	   "T1: parent stored");
-    is_int(put(st, mk(A, X, "Re: Project", BASE + 3600, "r1@ex",
+    is_int(put(st, tl_mk(A, X, "Re: Project", BASE + 3600, "r1@ex",
 		      "In-Reply-To: <p1@ext>\r\nReferences: <p1@ext>", NULL), "alice"),
 	   CS_COPY_STORED, "T1: reply stored");
     t1 = thread_of("alice", "p1@ext");
     is_int(thread_of("alice", "r1@ex"), t1, "T1: reply joins its parent's thread");
-    is_int(q_int("SELECT message_count FROM threads WHERE id=(SELECT thread FROM messages"
+    is_int(tl_q_int("SELECT message_count FROM threads WHERE id=(SELECT thread FROM messages"
 		 " WHERE message_id='p1@ext')"), 2, "T1: thread counts two messages");
     ok(thread_of("bob", "p1@ext") == -999, "T1: threads are per mailbox");
 
     /* Joins through a deeper reference too (any of References). */
-    is_int(put(st, mk(X, A, "Whatever", BASE + 7200, "r2@ext",
+    is_int(put(st, tl_mk(X, A, "Whatever", BASE + 7200, "r2@ext",
 		      "References: <unknown@x> <p1@ext> <zz@x>", NULL), "alice"),
 	   CS_COPY_STORED, "T1: reply by deep reference");
     is_int(thread_of("alice", "r2@ext"), t1, "T1: deep reference joins");
 
     /* Reply before parent, then parent linking two threads: merge. */
-    put(st, mk(X, A, "Root topic", BASE, "root@ext", NULL, NULL), "alice");
+    put(st, tl_mk(X, A, "Root topic", BASE, "root@ext", NULL, NULL), "alice");
     t2 = thread_of("alice", "root@ext");
-    put(st, mk(A, X, "Re: child", BASE + 100, "late@ex", "In-Reply-To: <mid@ext>", NULL), "alice");
+    put(st, tl_mk(A, X, "Re: child", BASE + 100, "late@ex", "In-Reply-To: <mid@ext>", NULL), "alice");
     t3 = thread_of("alice", "late@ex");
     ok(t2 != t3 && t2 > 0 && t3 > 0, "T1: reply before its parent starts a thread");
-    put(st, mk(X, A, "Re: Root topic", BASE + 50, "mid@ext",
+    put(st, tl_mk(X, A, "Re: Root topic", BASE + 50, "mid@ext",
 	       "In-Reply-To: <root@ext>\r\nReferences: <root@ext>", NULL), "alice");
     is_int(thread_of("alice", "mid@ext"), t2, "T1: parent merges into the oldest thread");
     is_int(thread_of("alice", "late@ex"), t2, "T1: the early reply moved too");
-    is_int(q_int("SELECT count(*) FROM threads WHERE owner='alice' AND id IN "
+    is_int(tl_q_int("SELECT count(*) FROM threads WHERE owner='alice' AND id IN "
 		 "(SELECT thread FROM messages WHERE message_id IN ('root@ext','mid@ext','late@ex'))"),
 	   1, "T1: one thread after the merge");
     snprintf(buf, sizeof(buf), "SELECT count(*) FROM threads WHERE id=%lld", t3);
-    is_int(q_int(buf), 0, "T1: the merged-away thread is gone");
+    is_int(tl_q_int(buf), 0, "T1: the merged-away thread is gone");
     snprintf(buf, sizeof(buf), "SELECT new_thread FROM merges WHERE old_thread=%lld", t3);
-    is_int(q_int(buf), t2, "T1: merge recorded old -> new");
+    is_int(tl_q_int(buf), t2, "T1: merge recorded old -> new");
     snprintf(buf, sizeof(buf), "SELECT message_count FROM threads WHERE id=%lld", t2);
-    is_int(q_int(buf), 3, "T1: merged thread counts three messages");
+    is_int(tl_q_int(buf), 3, "T1: merged thread counts three messages");
     snprintf(buf, sizeof(buf), "SELECT first_date||' '||last_date FROM threads WHERE id=%lld", t2);
-    is_str(q_text(buf, out, sizeof(out)), "1704103200 1704103300", "T1: merged dates");
+    is_str(tl_q_col(buf, 0, out, sizeof(out)), "1704103200 1704103300", "T1: merged dates");
 
     /* Loop references and self references. */
-    put(st, mk(X, A, "Loop", BASE, "la@ext", "References: <lb@ext> <la@ext>", NULL), "alice");
-    put(st, mk(X, A, "Pool", BASE, "lb@ext", "References: <la@ext>\r\nIn-Reply-To: <lb@ext>",
+    put(st, tl_mk(X, A, "Loop", BASE, "la@ext", "References: <lb@ext> <la@ext>", NULL), "alice");
+    put(st, tl_mk(X, A, "Pool", BASE, "lb@ext", "References: <la@ext>\r\nIn-Reply-To: <lb@ext>",
 	       NULL), "alice");
     ok(thread_of("alice", "la@ext") > 0 && thread_of("alice", "la@ext")
        == thread_of("alice", "lb@ext"), "T1: loop references make one thread");
 
     /* Junk and truncated References are tolerated. */
-    is_int(put(st, mk(X, A, "Junk refs", BASE, "junk@ext",
+    is_int(put(st, tl_mk(X, A, "Junk refs", BASE, "junk@ext",
 		      "References: <<<>>> garbage <a@b <c@d> \"<e@f>\" <", NULL), "alice"),
 	   CS_COPY_STORED, "T1: junk References stored");
-    is_int(put(st, mk(X, A, "No id", BASE, "", "References:", NULL), "alice"),
+    is_int(put(st, tl_mk(X, A, "No id", BASE, "", "References:", NULL), "alice"),
 	   CS_COPY_STORED, "T1: empty Message-ID and References stored");
 
     /* Thread-Index root. */
-    put(st, mk(X, A, "Outlook one", BASE, "ti1@ext",
+    put(st, tl_mk(X, A, "Outlook one", BASE, "ti1@ext",
 	       "Thread-Index: AQIDBAUGBwgJCgsMDQ4PEBESExQVFg==", NULL), "alice");
-    put(st, mk(X, A, "Different subject", BASE + 20 * DAY, "ti2@ext",
+    put(st, tl_mk(X, A, "Different subject", BASE + 20 * DAY, "ti2@ext",
 	       "Thread-Index: AQIDBAUGBwgJCgsMDQ4PEBESExQVFgkIBwYF", NULL), "alice");
     ok(thread_of("alice", "ti1@ext") > 0
        && thread_of("alice", "ti1@ext") == thread_of("alice", "ti2@ext"),
        "T1: same Thread-Index root joins");
 
     /* Subject and outside participants within 7 days. */
-    put(st, mk(X, A, "Quote 42", BASE, "q1@ext", NULL, NULL), "alice");
-    put(st, mk(A, X, "RE: [ext] Quote 42", BASE + 6 * DAY, "q2@ex", NULL, NULL), "alice");
+    put(st, tl_mk(X, A, "Quote 42", BASE, "q1@ext", NULL, NULL), "alice");
+    put(st, tl_mk(A, X, "RE: [ext] Quote 42", BASE + 6 * DAY, "q2@ex", NULL, NULL), "alice");
     t1 = thread_of("alice", "q1@ext");
     is_int(thread_of("alice", "q2@ex"), t1, "T1: same subject and participants within 7 days");
-    put(st, mk(X, A, "Quote 42", BASE + 15 * DAY, "q3@ext", NULL, NULL), "alice");
+    put(st, tl_mk(X, A, "Quote 42", BASE + 15 * DAY, "q3@ext", NULL, NULL), "alice");
     ok(thread_of("alice", "q3@ext") != t1, "T1: not after more than 7 days (9 days later)");
-    put(st, mk(X, A, "Quote 43", BASE + 16 * DAY, "q4@ext", NULL, NULL), "alice");
-    put(st, mk(X, A, "Quote 43", BASE + 24 * DAY, "q5@ext", NULL, NULL), "alice");
+    put(st, tl_mk(X, A, "Quote 43", BASE + 16 * DAY, "q4@ext", NULL, NULL), "alice");
+    put(st, tl_mk(X, A, "Quote 43", BASE + 24 * DAY, "q5@ext", NULL, NULL), "alice");
     ok(thread_of("alice", "q4@ext") != thread_of("alice", "q5@ext"),
        "T1: not after 8 days");
-    put(st, mk("Yvonne <y@ext.com>", A, "Quote 42", BASE + DAY, "q6@ext", NULL, NULL), "alice");
+    put(st, tl_mk("Yvonne <y@ext.com>", A, "Quote 42", BASE + DAY, "q6@ext", NULL, NULL), "alice");
     ok(thread_of("alice", "q6@ext") != t1, "T1: other outside participants: new thread");
-    put(st, mk(X, "Alice <ALICE@example.com>, Bob <bob@example.com>", "Quote 42",
+    put(st, tl_mk(X, "Alice <ALICE@example.com>, Bob <bob@example.com>", "Quote 42",
 	       BASE + DAY, "q7@ext", NULL, NULL), "alice");
     ok(thread_of("alice", "q7@ext") != t1, "T1: an added participant (bob) is outside");
-    put(st, mk(X, A, "", BASE, "e1@ext", NULL, NULL), "alice");
-    put(st, mk(X, A, "Re:", BASE + 10, "e2@ext", NULL, NULL), "alice");
+    put(st, tl_mk(X, A, "", BASE, "e1@ext", NULL, NULL), "alice");
+    put(st, tl_mk(X, A, "Re:", BASE + 10, "e2@ext", NULL, NULL), "alice");
     ok(thread_of("alice", "e1@ext") != thread_of("alice", "e2@ext"),
        "T1: never on an empty subject");
 
     /* Shared threads: no heuristic join; references keep them shared. */
-    put(st, mk(X, A, "Shared deal", BASE, "s1@ext", NULL, NULL), "alice");
+    put(st, tl_mk(X, A, "Shared deal", BASE, "s1@ext", NULL, NULL), "alice");
     t1 = thread_of("alice", "s1@ext");
     snprintf(buf, sizeof(buf), "UPDATE threads SET visibility='shared' WHERE id=%lld", t1);
-    q_exec(buf);
-    put(st, mk(X, A, "Re: Shared deal", BASE + 60, "s2@ext", NULL, NULL), "alice");
+    tl_q_exec(buf);
+    put(st, tl_mk(X, A, "Re: Shared deal", BASE + 60, "s2@ext", NULL, NULL), "alice");
     ok(thread_of("alice", "s2@ext") != t1, "T1: subject never joins a shared thread");
     snprintf(buf, sizeof(buf), "SELECT visibility FROM threads WHERE id=%lld",
 	     thread_of("alice", "s2@ext"));
-    is_str(q_text(buf, out, sizeof(out)), "private", "V1: the new thread is private");
-    put(st, mk(X, A, "Re: Shared deal", BASE + 120, "s3@ext", "In-Reply-To: <s1@ext>", NULL),
+    is_str(tl_q_col(buf, 0, out, sizeof(out)), "private", "V1: the new thread is private");
+    put(st, tl_mk(X, A, "Re: Shared deal", BASE + 120, "s3@ext", "In-Reply-To: <s1@ext>", NULL),
 	"alice");
     is_int(thread_of("alice", "s3@ext"), t1, "T1: references join a shared thread");
     snprintf(buf, sizeof(buf), "SELECT visibility FROM threads WHERE id=%lld", t1);
-    is_str(q_text(buf, out, sizeof(out)), "shared", "V3: joining by references stays shared");
-    put(st, mk(X, A, "Outlook shared", BASE, "ts1@ext",
+    is_str(tl_q_col(buf, 0, out, sizeof(out)), "shared", "V3: joining by references stays shared");
+    put(st, tl_mk(X, A, "Outlook shared", BASE, "ts1@ext",
 	       "Thread-Index: AQIDBAUGBwgJCgsMDQ4PEBESExQVFw==", NULL), "alice");
     snprintf(buf, sizeof(buf), "UPDATE threads SET visibility='shared' WHERE id=%lld",
 	     thread_of("alice", "ts1@ext"));
-    q_exec(buf);
-    put(st, mk(X, A, "Outlook shared 2", BASE, "ts2@ext",
+    tl_q_exec(buf);
+    put(st, tl_mk(X, A, "Outlook shared 2", BASE, "ts2@ext",
 	       "Thread-Index: AQIDBAUGBwgJCgsMDQ4PEBESExQVFwkIBwYF", NULL), "alice");
     ok(thread_of("alice", "ts2@ext") != thread_of("alice", "ts1@ext"),
        "T1: Thread-Index never joins a shared thread");
 
     /* V3: merging a shared thread with a private one yields private. */
-    put(st, mk(X, A, "Re: Shared deal", BASE + 200, "s4@ext",
+    put(st, tl_mk(X, A, "Re: Shared deal", BASE + 200, "s4@ext",
 	       "References: <s1@ext> <q1@ext>", NULL), "alice");
     snprintf(buf, sizeof(buf), "SELECT visibility FROM threads WHERE id=%lld",
 	     thread_of("alice", "s4@ext"));
-    is_str(q_text(buf, out, sizeof(out)), "private", "V3: shared + private merge is private");
+    is_str(tl_q_col(buf, 0, out, sizeof(out)), "private", "V3: shared + private merge is private");
     is_int(thread_of("alice", "s4@ext"), thread_of("alice", "q1@ext"), "T1: merged");
 
     /* Conditional copies. */
@@ -600,30 +486,30 @@ static void test_threads(void)
 	   "conditional: junk message recorded without error");
     is_int(res, CS_COPY_SKIPPED, "conditional: unrelated junk skipped");
     {
-	char   *r = mk(X, A, "Brand new", BASE, "c1@ext", NULL, NULL);
+	char   *r = tl_mk(X, A, "Brand new", BASE, "c1@ext", NULL, NULL);
 
 	is_int(store1(st, r, "alice", CS_DIR_IN, 1, NULL, &res), CS_OK, "conditional: rc");
 	is_int(res, CS_COPY_SKIPPED, "conditional: a new thread is not started");
 	free(r);
 	is_int(thread_of("alice", "c1@ext"), -999, "conditional: nothing stored");
-	r = mk(X, A, "Re: Project", BASE + 9000, "c2@ext", "In-Reply-To: <p1@ext>", NULL);
+	r = tl_mk(X, A, "Re: Project", BASE + 9000, "c2@ext", "In-Reply-To: <p1@ext>", NULL);
 	store1(st, r, "alice", CS_DIR_IN, 1, "Inbox", &res);
 	is_int(res, CS_COPY_STORED, "conditional: a reply to a mailbox thread is stored");
 	free(r);
-	r = mk(X, A, "Quote 42", BASE + 2 * DAY, "c3@ext", NULL, NULL);
+	r = tl_mk(X, A, "Quote 42", BASE + 2 * DAY, "c3@ext", NULL, NULL);
 	store1(st, r, "alice", CS_DIR_IN, 1, NULL, &res);
 	is_int(res, CS_COPY_STORED, "conditional: a subject join is stored");
 	free(r);
     }
 
     /* cs_store_joins_thread agrees with the writer. */
-    tmsg_init(&m, "From: x@ext.com\r\nSubject: hi\r\nIn-Reply-To: <p1@ext>\r\n\r\nx\r\n");
+    tl_msg_init(&m, "From: x@ext.com\r\nSubject: hi\r\nIn-Reply-To: <p1@ext>\r\n\r\nx\r\n", tmpdir, 4096);
     is_int(cs_store_joins_thread(st, "alice", &m.mi), 1, "joins_thread: reply -> 1");
     is_int(cs_store_joins_thread(st, "bob", &m.mi), 0, "joins_thread: other mailbox -> 0");
-    tmsg_free(&m);
-    tmsg_init(&m, "From: x@ext.com\r\nSubject: unrelated\r\nMessage-ID: <zz@q>\r\n\r\nx\r\n");
+    tl_msg_free(&m);
+    tl_msg_init(&m, "From: x@ext.com\r\nSubject: unrelated\r\nMessage-ID: <zz@q>\r\n\r\nx\r\n", tmpdir, 4096);
     is_int(cs_store_joins_thread(st, "alice", &m.mi), 0, "joins_thread: unrelated -> 0");
-    tmsg_free(&m);
+    tl_msg_free(&m);
     cs_store_close(st);
 }
 
@@ -631,9 +517,9 @@ static void test_threads(void)
 static void test_contacts(void)
 {
     cs_store *st = fresh("contacts", 0, 2000);
-    char   *raw = mk("Alice <alice@example.com>", "Carol <carol@ext.com>", "Intro",
+    char   *raw = tl_mk("Alice <alice@example.com>", "Carol <carol@ext.com>", "Intro",
 		     BASE, "k1@example.com", "Cc: Dave <dave@ext.com>", NULL);
-    tmsg    m;
+    tl_msg    m;
     cs_strlist rc1 = {0};
     cs_copy cp = {0};
     cs_contact ct[3] = {{"alice", "carol@ext.com", "Carol C."},
@@ -644,7 +530,7 @@ static void test_contacts(void)
     char    buf[256];
     json_t *mb = NULL, *t;
 
-    tmsg_init(&m, raw);
+    tl_msg_init(&m, raw, tmpdir, 4096);
     cs_strlist_add(&rc1, "carol@ext.com");
     cs_strlist_add(&rc1, "dave@ext.com");
     cs_strlist_add(&rc1, "bcc@crm.example.com");
@@ -661,50 +547,50 @@ static void test_contacts(void)
     rec.contacts = ct;
     rec.ncontacts = 3;
     is_int(cs_store_record(st, &rec, 5000, &res), CS_OK, "K2: record with contacts");
-    is_int(q_int("SELECT count(*) FROM persons WHERE origin='bcc' AND owner='alice'"), 2,
+    is_int(tl_q_int("SELECT count(*) FROM persons WHERE origin='bcc' AND owner='alice'"), 2,
 	   "K2: one person per address (case-insensitive)");
-    is_str(q_text("SELECT p.name FROM persons p JOIN person_emails e ON e.person=p.id"
-		  " WHERE e.email='carol@ext.com'", buf, sizeof(buf)), "Carol C.", "K2: name");
-    is_str(q_text("SELECT p.name FROM persons p JOIN person_emails e ON e.person=p.id"
-		  " WHERE e.email='dave@ext.com'", buf, sizeof(buf)), "dave",
+    is_str(tl_q_col("SELECT p.name FROM persons p JOIN person_emails e ON e.person=p.id"
+		  " WHERE e.email='carol@ext.com'", 0, buf, sizeof(buf)), "Carol C.", "K2: name");
+    is_str(tl_q_col("SELECT p.name FROM persons p JOIN person_emails e ON e.person=p.id"
+		  " WHERE e.email='dave@ext.com'", 0, buf, sizeof(buf)), "dave",
 	   "K2: local part when no name");
-    is_int(q_int("SELECT count(*) FROM access WHERE user='alice' AND kind='person'"), 2,
+    is_int(tl_q_int("SELECT count(*) FROM access WHERE user='alice' AND kind='person'"), 2,
 	   "K2: first access is the sender's");
-    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='alice' AND kind='person'"), 2,
+    is_int(tl_q_int("SELECT count(*) FROM thread_links WHERE owner='alice' AND kind='person'"), 2,
 	   "T3: the sender's thread links both new persons");
-    tmsg_free(&m);
+    tl_msg_free(&m);
     free(raw);
 
     /* Again: no new persons. */
-    raw = mk("Alice <alice@example.com>", "Carol <carol@ext.com>", "Intro 2",
+    raw = tl_mk("Alice <alice@example.com>", "Carol <carol@ext.com>", "Intro 2",
 	     BASE + 10, "k2@example.com", NULL, NULL);
-    tmsg_init(&m, raw);
+    tl_msg_init(&m, raw, tmpdir, 4096);
     rec.info = &m.mi;
     rec.raw = m.sp;
     rec.body_digest = m.digest;
     is_int(cs_store_record(st, &rec, 5000, &res), CS_OK, "K2: second record");
-    is_int(q_int("SELECT count(*) FROM persons"), 2, "K2: existing persons are not duplicated");
-    tmsg_free(&m);
+    is_int(tl_q_int("SELECT count(*) FROM persons"), 2, "K2: existing persons are not duplicated");
+    tl_msg_free(&m);
     free(raw);
 
     /* T3: a CRM person with exactly one open deal the owner may access. */
-    q_exec("INSERT INTO persons VALUES('p9','Xavier','crm',NULL,0);"
+    tl_q_exec("INSERT INTO persons VALUES('p9','Xavier','crm',NULL,0);"
 	   "INSERT INTO person_emails(email, person) VALUES('x@ext.com','p9');"
 	   "INSERT INTO deals VALUES('d1','Big','open'),('d2','Old','won'),('d3','Other','open');"
 	   "INSERT INTO deal_persons VALUES('d1','p9'),('d2','p9'),('d3','p9');"
 	   "INSERT INTO access VALUES('alice','person','p9'),('alice','deal','d1'),"
 	   "('alice','deal','d2'),('bob','deal','d1'),('bob','deal','d3'),('bob','person','p9');");
-    is_int(put(st, mk("Xavier <X+tag@EXT.com>", "Alice <alice@example.com>, bob@example.com",
+    is_int(put(st, tl_mk("Xavier <X+tag@EXT.com>", "Alice <alice@example.com>, bob@example.com",
 		      "Deal", BASE + 100, "d@ext", NULL, NULL), "alice"), CS_COPY_STORED,
 	   "T3: stored");
-    is_str(q_text("SELECT group_concat(kind||':'||id, ' ') FROM (SELECT kind, id FROM"
+    is_str(tl_q_col("SELECT group_concat(kind||':'||id, ' ') FROM (SELECT kind, id FROM"
 		  " thread_links WHERE thread=(SELECT thread FROM messages WHERE owner='alice'"
-		  " AND message_id='d@ext') ORDER BY kind, id)", buf, sizeof(buf)),
+		  " AND message_id='d@ext') ORDER BY kind, id)", 0, buf, sizeof(buf)),
 	   "deal:d1 person:p9", "T3: person and its one open accessible deal");
-    is_int(put(st, mk("Xavier <x@ext.com>", "bob@example.com", "Deal", BASE, "d@ext", NULL,
+    is_int(put(st, tl_mk("Xavier <x@ext.com>", "bob@example.com", "Deal", BASE, "d@ext", NULL,
 		      NULL), "bob"), CS_COPY_STORED, "T3: bob's copy");
-    is_str(q_text("SELECT group_concat(kind||':'||id, ' ') FROM (SELECT kind, id FROM"
-		  " thread_links WHERE owner='bob' ORDER BY kind, id)", buf, sizeof(buf)),
+    is_str(tl_q_col("SELECT group_concat(kind||':'||id, ' ') FROM (SELECT kind, id FROM"
+		  " thread_links WHERE owner='bob' ORDER BY kind, id)", 0, buf, sizeof(buf)),
 	   "person:p9", "T3: two open deals: no deal link");
 
     /* The mailbox shows person ids the reader may see. */
@@ -736,12 +622,12 @@ static void test_mailbox(void)
 
 	snprintf(subj, sizeof(subj), "Topic %d", i);
 	snprintf(msgid, sizeof(msgid), "mb%d@ext", i);
-	r = mk("Xavier <x@ext.com>", "Alice <alice@example.com>", subj, BASE + i * 100, msgid,
+	r = tl_mk("Xavier <x@ext.com>", "Alice <alice@example.com>", subj, BASE + i * 100, msgid,
 	       NULL, NULL);
 	store1(st, r, "alice", CS_DIR_IN, 0, i % 2 ? "Odd" : NULL, &res);
 	free(r);
     }
-    put(st, mk("x@ext.com", "bob@example.com", "Bob's", BASE + 5000, "bobs@ext", NULL, NULL),
+    put(st, tl_mk("x@ext.com", "bob@example.com", "Bob's", BASE + 5000, "bobs@ext", NULL, NULL),
 	"bob");
     ok(cs_store_mailbox(st, "alice", NULL, 3, NULL, &mb) == CS_OK, "mailbox: first page");
     t = json_array_get(json_object_get(mb, "threads"), 0);
@@ -831,7 +717,7 @@ static void *worker_main(void *arg)
 
 	snprintf(msgid, sizeof(msgid), "w%d-%d@ext", w->n, i);
 	snprintf(subj, sizeof(subj), "Load %d %d", w->n, i);
-	r = mk("x@ext.com", "alice@example.com", subj, BASE + i, msgid, NULL, NULL);
+	r = tl_mk("x@ext.com", "alice@example.com", subj, BASE + i, msgid, NULL, NULL);
 	if (store1(w->st, r, w->n % 2 ? "alice" : "bob", CS_DIR_IN, 0, NULL, &res) == CS_OK
 	    && res == CS_COPY_STORED)
 	    w->stored++;
@@ -887,13 +773,13 @@ static void test_timeout(void)
     cs_store *st = fresh("timeout", CS_STORE_WRITER, 300);
     sqlite3 *db;
     struct timespec t0;
-    char   *r1 = mk("x@ext.com", "alice@example.com", "Locked", BASE, "lock1@ext", NULL, NULL);
-    char   *r2 = mk("x@ext.com", "alice@example.com", "Locked 2", BASE, "lock2@ext", NULL, NULL);
-    char   *r3 = mk("x@ext.com", "alice@example.com", "Locked 3", BASE, "lock3@ext", NULL, NULL);
+    char   *r1 = tl_mk("x@ext.com", "alice@example.com", "Locked", BASE, "lock1@ext", NULL, NULL);
+    char   *r2 = tl_mk("x@ext.com", "alice@example.com", "Locked 2", BASE, "lock2@ext", NULL, NULL);
+    char   *r3 = tl_mk("x@ext.com", "alice@example.com", "Locked 3", BASE, "lock3@ext", NULL, NULL);
     int     res = -1, rc;
     long    ms;
 
-    sqlite3_open(dbpath, &db);
+    sqlite3_open(tl_db, &db);
     ok(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK, "timeout: lock held");
     clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = store1(st, r1, "alice", CS_DIR_IN, 0, NULL, &res);
@@ -902,11 +788,11 @@ static void test_timeout(void)
     ok(ms >= 250 && ms < 1500, "timeout: within the busy timeout + margin (%ld ms)", ms);
     {
 	cs_record rec = {0};
-	tmsg    m;
+	tl_msg    m;
 	cs_copy cp = {0};
 
 	/* The caller's own timeout shorter than the busy timeout: detach. */
-	tmsg_init(&m, r2);
+	tl_msg_init(&m, r2, tmpdir, 4096);
 	cp.user = "alice";
 	rec.info = &m.mi;
 	rec.raw = m.sp;
@@ -919,7 +805,7 @@ static void test_timeout(void)
 	ms = elapsed_ms(&t0);
 	is_int(rc, CS_EINTERNAL, "timeout: caller timeout -> CS_EINTERNAL");
 	ok(ms >= 90 && ms < 600, "timeout: caller waited its own 100 ms (%ld ms)", ms);
-	tmsg_free(&m);
+	tl_msg_free(&m);
     }
     usleep(600 * 1000);				/* the writer drops the group */
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -962,12 +848,12 @@ static void test_savepoint(void)
     int     i;
 
     /* A trigger stands in for a record the database refuses. */
-    q_exec("CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.subject='POISON'"
+    tl_q_exec("CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.subject='POISON'"
 	   " BEGIN SELECT RAISE(ABORT, 'poisoned'); END;");
-    q[0].raw = mk("x@ext.com", "alice@example.com", "Good 1", BASE, "g1@ext", NULL, NULL);
-    q[1].raw = mk("x@ext.com", "alice@example.com", "POISON", BASE, "bad@ext", NULL, NULL);
-    q[2].raw = mk("x@ext.com", "alice@example.com", "Good 2", BASE, "g2@ext", NULL, NULL);
-    sqlite3_open(dbpath, &db);
+    q[0].raw = tl_mk("x@ext.com", "alice@example.com", "Good 1", BASE, "g1@ext", NULL, NULL);
+    q[1].raw = tl_mk("x@ext.com", "alice@example.com", "POISON", BASE, "bad@ext", NULL, NULL);
+    q[2].raw = tl_mk("x@ext.com", "alice@example.com", "Good 2", BASE, "g2@ext", NULL, NULL);
+    sqlite3_open(tl_db, &db);
     sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     /* The writer takes the first alone and waits; the next two queue up. */
     for (i = 0; i < 3; i++) {
@@ -983,10 +869,10 @@ static void test_savepoint(void)
     is_int(q[1].rc, CS_EINTERNAL, "savepoint: the refused record fails");
     ok(q[2].rc == CS_OK && q[2].res == CS_COPY_STORED,
        "savepoint: its group companion is stored");
-    is_int(q_int("SELECT value FROM counters WHERE name='commit_groups'"), 2,
+    is_int(tl_q_int("SELECT value FROM counters WHERE name='commit_groups'"), 2,
 	   "savepoint: two groups (first alone, then the two queued)");
-    is_int(q_int("SELECT count(*) FROM messages"), 2, "savepoint: two rows");
-    is_int(q_int("SELECT count(*) FROM threads"), 2, "savepoint: no thread left by the bad one");
+    is_int(tl_q_int("SELECT count(*) FROM messages"), 2, "savepoint: two rows");
+    is_int(tl_q_int("SELECT count(*) FROM threads"), 2, "savepoint: no thread left by the bad one");
     for (i = 0; i < 3; i++)
 	free(q[i].raw);
     cs_store_close(st);
@@ -1037,7 +923,7 @@ static void test_late(void)
     /* Large records are 60 KB: a 100 KB budget holds one and a small one. */
     st->group_bytes = 100000;
     memset(q, 0, sizeof(q));
-    sqlite3_open(dbpath, &db);
+    sqlite3_open(tl_db, &db);
     ok(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK, "late: lock held");
     /* A goes first and alone (the writer waits on the lock); B-E queue. */
     for (i = 0; i < N; i++) {
@@ -1047,7 +933,7 @@ static void test_late(void)
 	    body[k] = '\n';
 	body[msgs[i].body] = 0;
 	snprintf(id, sizeof(id), "late-%s@ext", msgs[i].id);
-	q[i].raw = mk("x@ext.com", "alice@example.com", msgs[i].id, BASE, id, NULL, body);
+	q[i].raw = tl_mk("x@ext.com", "alice@example.com", msgs[i].id, BASE, id, NULL, body);
 	free(body);
 	q[i].st = st;
 	q[i].wait_ms = 200;
@@ -1064,23 +950,23 @@ static void test_late(void)
 	timedout += q[i].rc == CS_EINTERNAL;
     }
     is_int(timedout, N, "late: every waiter timed out while the lock was held");
-    is_int(q_int("SELECT count(*) FROM messages"), 0, "late: nothing committed yet");
+    is_int(tl_q_int("SELECT count(*) FROM messages"), 0, "late: nothing committed yet");
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(db);
 
     /* The writer goes on: every record ends up in the store. */
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    while ((n = q_int("SELECT count(*) FROM messages")) < N && (ms = elapsed_ms(&t0)) < 10000)
+    while ((n = tl_q_int("SELECT count(*) FROM messages")) < N && (ms = elapsed_ms(&t0)) < 10000)
 	usleep(50 * 1000);
     is_int(n, N, "late: the timed-out records are stored after the lock is released");
-    is_int(q_int("SELECT value FROM counters WHERE name='records'"), N, "late: records counted");
+    is_int(tl_q_int("SELECT value FROM counters WHERE name='records'"), N, "late: records counted");
     /* A alone; then B, C and E (D does not fit the budget); then D. */
-    is_int(q_int("SELECT value FROM counters WHERE name='commit_groups'"), 3,
+    is_int(tl_q_int("SELECT value FROM counters WHERE name='commit_groups'"), 3,
 	   "late: three groups under a 100 KB budget");
-    is_str(q_text("SELECT group_concat(subject, '') FROM (SELECT subject FROM messages"
-		  " ORDER BY id)", order, sizeof(order)), "ABCED",
+    is_str(tl_q_col("SELECT group_concat(subject, '') FROM (SELECT subject FROM messages"
+		  " ORDER BY id)", 0, order, sizeof(order)), "ABCED",
 	   "late: arrival order, a small record passes a big one that does not fit");
-    is_int(q_int("SELECT count(*) FROM raw WHERE length(data) > 60000"), 3,
+    is_int(tl_q_int("SELECT count(*) FROM raw WHERE length(data) > 60000"), 3,
 	   "late: the large raw messages are kept whole");
     for (i = 0; i < N; i++)
 	free(q[i].raw);
@@ -1098,16 +984,16 @@ static void test_large(void)
     for (i = 0; i < n; i++)
 	body[i] = (i % 77 == 76) ? '\n' : (char) ('a' + (i * 7) % 26);
     body[n] = 0;
-    raw = mk("x@ext.com", "alice@example.com", "Big", BASE, "big@ext", NULL, body);
+    raw = tl_mk("x@ext.com", "alice@example.com", "Big", BASE, "big@ext", NULL, body);
     is_int(put(st, strdup(raw), "alice"), CS_COPY_STORED, "large: stored");
-    is_int(q_int("SELECT length(data) FROM raw"), (long long) strlen(raw), "large: blob length");
+    is_int(tl_q_int("SELECT length(data) FROM raw"), (long long) strlen(raw), "large: blob length");
     off = (long long) strlen(raw) - 200000;
     snprintf(sql, sizeof(sql), "SELECT CAST(substr(data, %lld, 40) AS TEXT) FROM raw", off + 1);
     snprintf(buf, sizeof(buf), "%.40s", raw + off);
     {
 	char    got[64];
 
-	is_str(q_text(sql, got, sizeof(got)), buf, "large: bytes past the first chunk kept");
+	is_str(tl_q_col(sql, 0, got, sizeof(got)), buf, "large: bytes past the first chunk kept");
     }
     {
 	char    want[CS_DIGEST_HEX], got[CS_DIGEST_HEX], row[80];
@@ -1116,7 +1002,7 @@ static void test_large(void)
 
 	/* Digested while written: memory part, file part, the cut at limit. */
 	cs_sha256_hex(raw, len, want);
-	is_str(q_text("SELECT sha256 FROM raw", row, sizeof(row)), want,
+	is_str(tl_q_col("SELECT sha256 FROM raw", 0, row, sizeof(row)), want,
 	       "large: content address is the SHA-256 of the bytes");
 	cs_spool_write(sp, raw, 700);
 	cs_spool_write(sp, raw + 700, 5000);
@@ -1132,25 +1018,9 @@ static void test_large(void)
     cs_store_close(st);
 }
 
-/* rmtree - remove the test directory (flat) */
-static void rmtree(const char *dir)
-{
-    char    cmd[512];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-	diag("cannot remove %s", dir);
-}
-
 int     main(void)
 {
-    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-
-    snprintf(tmpdir, sizeof(tmpdir), "%s/t_store.XXXXXX", base);
-    if (mkdtemp(tmpdir) == NULL) {
-	perror("mkdtemp");
-	return 1;
-    }
+    tl_tmpdir(tmpdir, sizeof(tmpdir), "t_store");
     umask(022);					/* the store must not depend on it */
     cs_message_init();
     test_open();
@@ -1165,7 +1035,7 @@ int     main(void)
     test_late();
     test_large();
     if (!getenv("T_STORE_KEEP"))
-	rmtree(tmpdir);
+	tl_rmtree(tmpdir);
     else
 	diag("kept %s", tmpdir);
     return done_testing();

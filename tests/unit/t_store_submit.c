@@ -36,6 +36,7 @@
 #include "cs_store.h"
 #include "cs_store_impl.h"
 #include "tap.h"
+#include "tlib.h"
 
 static char tmpdir[256];
 
@@ -74,9 +75,8 @@ static void done(void *arg, int rc, const int *results)
 /* submit1 - one message i for alice; conditional copies never start a thread */
 static int submit1(cs_store *st, counts *c, int i, int conditional, size_t max_pending)
 {
-    char    raw[512], dig[CS_DIGEST_HEX];
-    cs_msginfo mi;
-    cs_spool *sp;
+    char    raw[512];
+    tl_msg  m;
     cs_copy cp = {0};
     cs_record rec = {0};
     ticket *t = calloc(1, sizeof(*t));
@@ -85,20 +85,16 @@ static int submit1(cs_store *st, counts *c, int i, int conditional, size_t max_p
     snprintf(raw, sizeof(raw), "From: c%d@client.example\r\nTo: alice@example.com\r\n"
 	     "Subject: offer %d\r\nDate: Mon, 01 Jan 2024 10:00:00 +0000\r\n"
 	     "Message-ID: <s%d@t.example>\r\n\r\nBody %d\r\n", i % 7, i, i, i);
-    memset(&mi, 0, sizeof(mi));
-    cs_msginfo_parse(raw, strlen(raw), &mi);
-    sp = cs_spool_new(tmpdir, 4096, 1 << 20);
-    cs_spool_write(sp, raw, strlen(raw));
-    cs_body_digest_hex(strstr(raw, "\r\n\r\n") + 4, strlen(strstr(raw, "\r\n\r\n") + 4), dig);
+    tl_msg_init(&m, raw, tmpdir, 4096);
     cp.user = "alice";
     cp.direction = CS_DIR_IN;
     cp.conditional = conditional;
     rec.arrival = 1704103200;
     rec.source = "import";
     rec.env_from = "c@client.example";
-    rec.info = &mi;
-    rec.raw = sp;
-    rec.body_digest = dig;
+    rec.info = &m.mi;
+    rec.raw = m.sp;
+    rec.body_digest = m.digest;
     rec.copies = &cp;
     rec.ncopies = 1;
     t->c = c;
@@ -106,8 +102,7 @@ static int submit1(cs_store *st, counts *c, int i, int conditional, size_t max_p
     rc = cs_store_submit(st, &rec, max_pending, done, t);
     if (rc != CS_OK)
 	free(t);
-    cs_msginfo_free(&mi);
-    cs_spool_unref(sp);
+    tl_msg_free(&m);
     return rc;
 }
 
@@ -169,22 +164,12 @@ static int stored_msgid(const char *db, const char *msgid)
 }
 
 /* counter - a counter of the store, read directly */
-static long long counter(const char *db, const char *name)
+static long long counter(const char *name)
 {
-    sqlite3 *h;
-    sqlite3_stmt *st;
-    long long v = -1;
+    char    sql[200];
 
-    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-	return -1;
-    if (sqlite3_prepare_v2(h, "SELECT value FROM counters WHERE name=?1", -1, &st, NULL) == SQLITE_OK) {
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-	    v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-    }
-    sqlite3_close(h);
-    return v;
+    snprintf(sql, sizeof(sql), "SELECT value FROM counters WHERE name='%s'", name);
+    return tl_q_int(sql);
 }
 
 /* reset - counts back to zero */
@@ -196,20 +181,18 @@ static void reset(counts *c)
 
 int     main(void)
 {
-    char    db[300], err[256];
+    char    err[256];
     cs_store *st;
     counts  c;
     int     i, bad;
 
     cs_message_init();
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/t_store_submit.XXXXXX");
-    if (mkdtemp(tmpdir) == NULL)
-	return 1;
-    snprintf(db, sizeof(db), "%s/s.db", tmpdir);
+    tl_tmpdir(tmpdir, sizeof(tmpdir), "t_store_submit");
+    snprintf(tl_db, sizeof(tl_db), "%s/s.db", tmpdir);
     pthread_mutex_init(&c.mu, NULL);
 
     /* A bulk writer store: 1500 records, at most 100 in flight. */
-    st = cs_store_open(db, CS_STORE_CREATE | CS_STORE_WRITER | CS_STORE_BULK, 5000, err, sizeof(err));
+    st = cs_store_open(tl_db, CS_STORE_CREATE | CS_STORE_WRITER | CS_STORE_BULK, 5000, err, sizeof(err));
     ok(st != NULL, "bulk writer store opens");
     reset(&c);
     for (i = 0, bad = 0; i < 1500; i++)
@@ -233,15 +216,15 @@ int     main(void)
     is_int(c.calls, 1510, "... every callback made");
     cs_store_close(st);
     /* 3010 records in groups of at most CS_STORE_BULK_GROUP_MAX. */
-    ok(counter(db, "records") == 3010, "3010 records counted");
-    ok(counter(db, "commit_groups") >= (3010 + CS_STORE_BULK_GROUP_MAX - 1) / CS_STORE_BULK_GROUP_MAX,
-       "groups bounded by CS_STORE_BULK_GROUP_MAX (%lld groups)", counter(db, "commit_groups"));
-    ok(counter(db, "commit_groups") < 3010 / 4, "records were grouped (%lld groups)",
-       counter(db, "commit_groups"));
+    ok(counter("records") == 3010, "3010 records counted");
+    ok(counter("commit_groups") >= (3010 + CS_STORE_BULK_GROUP_MAX - 1) / CS_STORE_BULK_GROUP_MAX,
+       "groups bounded by CS_STORE_BULK_GROUP_MAX (%lld groups)", counter("commit_groups"));
+    ok(counter("commit_groups") < 3010 / 4, "records were grouped (%lld groups)",
+       counter("commit_groups"));
 
     /* Close without drain: the writer commits and reports all. */
-    unlink(db);
-    st = cs_store_open(db, CS_STORE_CREATE | CS_STORE_WRITER, 5000, err, sizeof(err));
+    unlink(tl_db);
+    st = cs_store_open(tl_db, CS_STORE_CREATE | CS_STORE_WRITER, 5000, err, sizeof(err));
     reset(&c);
     for (i = 0; i < 700; i++)
 	submit1(st, &c, i, 0, 1000);
@@ -268,13 +251,13 @@ int     main(void)
 	reset(&c);
 	for (i = 10000; i < 14000; i++)
 	    submit1(st, &c, i, 0, 4096);
-	rc = wait1(st, 1, 1, 100, 300, &w);
+	rc = wait1(st, 1, 1, 2, 10, &w);
 	ok(rc != CS_OK && w.timed_out && w.progress, "slow writer: timed out, progressing"
 	   " (rc %d timed_out %d progress %d)", rc, w.timed_out, w.progress);
 	ok(w.queued, "keep_queued: the record stays in the writer's queue");
 	for (i = 14000; i < 18000; i++)
 	    submit1(st, &c, i, 0, 4096);
-	rc = wait1(st, 2, 0, 100, 300, &w);
+	rc = wait1(st, 2, 0, 2, 10, &w);
 	ok(rc != CS_OK && w.timed_out && !w.queued, "without keep_queued: taken back");
 	cs_store_drain(st);
 	cs_store_close(st);
@@ -292,8 +275,8 @@ int     main(void)
 	{
 	    sqlite3 *lk;
 
-	    st = cs_store_open(db, CS_STORE_WRITER, 3000, err, sizeof(err));
-	    sqlite3_open(db, &lk);
+	    st = cs_store_open(tl_db, CS_STORE_WRITER, 3000, err, sizeof(err));
+	    sqlite3_open(tl_db, &lk);
 	    sqlite3_exec(lk, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	    reset(&c);
 	    submit1(st, &c, 19000, 0, 10);	/* the writer blocks on it */
@@ -306,12 +289,12 @@ int     main(void)
 	    sqlite3_close(lk);
 	    cs_store_drain(st);
 	    cs_store_close(st);
-	    is_int(stored_msgid(db, "w3@t.example"), 0, "... and not stored");
+	    is_int(stored_msgid(tl_db, "w3@t.example"), 0, "... and not stored");
 	}
     }
 
     /* Inline: reported before the call returns. */
-    st = cs_store_open(db, 0, 5000, err, sizeof(err));
+    st = cs_store_open(tl_db, 0, 5000, err, sizeof(err));
     reset(&c);
     is_int(submit1(st, &c, 5000, 0, 10), CS_OK, "inline submit");
     is_int(c.calls, 1, "inline: callback before the return");
@@ -322,20 +305,14 @@ int     main(void)
     cs_store_close(st);
 
     /* Read-only: refused, no callback. */
-    st = cs_store_open(db, CS_STORE_READONLY, 5000, err, sizeof(err));
+    st = cs_store_open(tl_db, CS_STORE_READONLY, 5000, err, sizeof(err));
     reset(&c);
     is_int(submit1(st, &c, 6000, 0, 10), CS_EINTERNAL, "read-only store refuses");
     is_int(c.calls, 0, "... without a callback");
     is_int(cs_store_submit(st, NULL, 10, done, NULL), CS_EINVAL, "no record: CS_EINVAL");
     cs_store_close(st);
 
-    {
-	char    cmd[400];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-	    diag("could not remove %s", tmpdir);
-    }
+    tl_rmtree(tmpdir);
     pthread_mutex_destroy(&c.mu);
     return done_testing();
 }

@@ -36,6 +36,7 @@
 #include "cs_spool.h"
 #include "cs_store.h"
 #include "tap.h"
+#include "tlib.h"
 
 #define NCONV	60
 #define MAXMSG	25
@@ -175,7 +176,7 @@ static int record(cs_store *st, const char *raw)
 
 int     main(void)
 {
-    char    dir[] = "/tmp/t_threadcorpus.XXXXXX", path[256], err[512], sql[256];
+    char    dir[256], path[512], err[512], sql[256];
     const char *const ids[] = {"alice"};
     const int roles[] = {0};
     int     order[NMSG], fails = 0, split = 0, joined = 0, counts_ok = 1;
@@ -218,8 +219,7 @@ int     main(void)
 	is_int(components, NCONV, "the generated references make one component per conversation");
     }
 
-    if (mkdtemp(dir) == NULL)
-	return 1;
+    tl_tmpdir(dir, sizeof(dir), "t_threadcorpus");
     snprintf(path, sizeof(path), "%s/corpus.db", dir);
     st = cs_store_open(path, CS_STORE_CREATE | CS_STORE_WRITER, 5000, err, sizeof(err));
     if (!ok(st != NULL, "store opens"))
@@ -290,8 +290,6 @@ int     main(void)
     sqlite3_close(db);
     for (int i = 0; i < nmsgs; i++)
 	free(msgs[i].raw);
-    snprintf(sql, sizeof(sql), "rm -rf %s", dir);
-    if (system(sql) != 0)
-	diag("cleanup failed");
+    tl_rmtree(dir);
     return done_testing();
 }

@@ -21,9 +21,6 @@
 #include <unistd.h>
 #include <sqlite3.h>
 #include <jansson.h>
-#ifdef HAVE_LIBPQ
-#include <libpq-fe.h>
-#endif
 
 /* Application-specific. */
 #include "cs_util.h"
@@ -33,48 +30,39 @@
 #include "cs_policy.h"
 #include "cs_store.h"
 #include "tap.h"
+#include "tlib.h"
 
 #define BASE	1704103200
 
 static char tmpdir[256];
-static char dbpath[300];
 
 /* record_k - one raw message as a copy for each user, with K2 contacts */
 static int record_k(cs_store *st, const char *raw, const char *const *users,
 		            const cs_contact *k, size_t nk)
 {
-    cs_msginfo mi = {0};
-    cs_spool *sp = cs_spool_new(tmpdir, 1 << 20, 1 << 26);
-    cs_bodyhash *h = cs_bodyhash_new();
-    char    digest[CS_DIGEST_HEX];
-    const char *body = strstr(raw, "\r\n\r\n");
+    tl_msg  m;
     cs_copy cp[4] = {{0}};
     cs_record rec = {0};
     int     res[4] = {0}, rc;
     size_t  n = 0;
 
-    cs_msginfo_parse(raw, strlen(raw), &mi);
-    cs_spool_write(sp, raw, strlen(raw));
-    body = body ? body + 4 : raw + strlen(raw);
-    cs_bodyhash_update(h, body, strlen(body));
-    cs_bodyhash_final(h, digest);
+    tl_msg_init(&m, raw, tmpdir, 1 << 20);
     for (; users[n] && n < 4; n++) {
 	cp[n].user = users[n];
 	cp[n].direction = CS_DIR_IN;
     }
-    rec.arrival = mi.date + 60;
+    rec.arrival = m.mi.date + 60;
     rec.source = "smtp";
     rec.env_from = "client@acme.example";
-    rec.info = &mi;
-    rec.raw = sp;
-    rec.body_digest = digest;
+    rec.info = &m.mi;
+    rec.raw = m.sp;
+    rec.body_digest = m.digest;
     rec.copies = cp;
     rec.ncopies = n;
     rec.contacts = k;
     rec.ncontacts = nk;
     rc = cs_store_record(st, &rec, 5000, res);
-    cs_msginfo_free(&mi);
-    cs_spool_unref(sp);
+    tl_msg_free(&m);
     return rc;
 }
 
@@ -88,55 +76,11 @@ static int record(cs_store *st, const char *raw, const char *const *users)
 static char *mk(const char *from, const char *to, const char *subject, const char *msgid,
 		        const char *irt, time_t date, const char *body)
 {
-    char    d[64], *out = NULL;
-    struct tm tm;
+    char    hdr[512] = "";
 
-    gmtime_r(&date, &tm);
-    strftime(d, sizeof(d), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-    if (asprintf(&out, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%s>\r\n"
-		 "%s%s%s\r\n%s\r\n", from, to, subject, d, msgid,
-		 irt ? "In-Reply-To: <" : "", irt ? irt : "", irt ? ">\r\n" : "", body) < 0)
-	abort();
-    return out;
-}
-
-/* q_int - one integer from a query on a separate connection */
-static long long q_int(const char *fmt, ...)
-{
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    long long v = -999;
-    char    sql[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-#ifdef HAVE_LIBPQ
-    /* CS_TEST_DATABASE=postgresql://...: the same checks on PostgreSQL. */
-    if (strncmp(dbpath, "postgres", 8) == 0) {
-	PGconn *pc = PQconnectdb(dbpath);
-	PGresult *res = PQstatus(pc) == CONNECTION_OK ? PQexec(pc, sql) : NULL;
-
-	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0)
-	    v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	else
-	    diag("q_int: %s", PQerrorMessage(pc));
-	PQclear(res);
-	PQfinish(pc);
-	return v;
-    }
-#endif
-    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-	return -998;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-	if (sqlite3_step(st) == SQLITE_ROW)
-	    v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-    } else
-	diag("q_int: %s", sqlite3_errmsg(db));
-    sqlite3_close(db);
-    return v;
+    if (irt)
+	snprintf(hdr, sizeof(hdr), "In-Reply-To: <%s>\r\n", irt);
+    return tl_mk(from, to, subject, date, msgid, hdr, body);
 }
 
 /* jstr - a JSON value as compact text (freed by the next call's caller) */
@@ -157,7 +101,7 @@ static void is_json(json_t *j, const char *want, const char *what)
 /* tid_of - "t<n>" of the thread with this subject and owner */
 static void tid_of(const char *owner, const char *subject, char *out, size_t len)
 {
-    snprintf(out, len, "t%lld", q_int("SELECT id FROM threads WHERE owner='%s' AND subject='%s'",
+    snprintf(out, len, "t%lld", tl_q_intf("SELECT id FROM threads WHERE owner='%s' AND subject='%s'",
 				      owner, subject));
 }
 
@@ -334,9 +278,9 @@ static void test_page_order(cs_store *st)
 	     BASE + 45000, "Both.");
     is_int(record(st, raw, ALICE), CS_OK, "pages: a message joining two threads");
     free(raw);
-    snprintf(m, sizeof(m), "t%lld", q_int("SELECT thread FROM messages WHERE owner='alice'"
+    snprintf(m, sizeof(m), "t%lld", tl_q_intf("SELECT thread FROM messages WHERE owner='alice'"
 					  " AND message_id LIKE '%%pg5@acme.example%%'"));
-    is_int(q_int("SELECT count(DISTINCT thread) FROM messages WHERE owner='alice' AND"
+    is_int(tl_q_intf("SELECT count(DISTINCT thread) FROM messages WHERE owner='alice' AND"
 		 " (message_id LIKE '%%pg1@%%' OR message_id LIKE '%%pg2@%%'"
 		 " OR message_id LIKE '%%pg5@%%')"), 1, "pages: T1 merged them");
     tid_of("alice", "Page four", p4, sizeof(p4));
@@ -398,10 +342,10 @@ static void test_page_order(cs_store *st)
 	snprintf(want, sizeof(want), "%s %s %s", p4, side, p3);
 	is_page(st, "alice", "deal", "d1", want, "pages: alice's d1 without it");
     }
-    is_int(q_int("SELECT count(*) FROM thread_links tl JOIN threads t ON t.owner=tl.owner"
+    is_int(tl_q_intf("SELECT count(*) FROM thread_links tl JOIN threads t ON t.owner=tl.owner"
 		 " AND t.id=tl.thread WHERE tl.last_date<>t.last_date"
 		 " OR tl.visibility<>t.visibility"), 0, "pages: no link's copies are stale");
-    is_int(q_int("SELECT count(*) FROM thread_links tl WHERE NOT EXISTS (SELECT 1 FROM threads t"
+    is_int(tl_q_intf("SELECT count(*) FROM thread_links tl WHERE NOT EXISTS (SELECT 1 FROM threads t"
 		 " WHERE t.owner=tl.owner AND t.id=tl.thread)"), 0, "pages: no link without a thread");
 }
 
@@ -420,7 +364,7 @@ static int share1(cs_store *st, const char *as, const char *t)
 /* vis_events - thread.visibility_changed events to private of one thread */
 static long long vis_events(const char *t)
 {
-    return q_int("SELECT count(*) FROM events WHERE type='thread.visibility_changed'"
+    return tl_q_intf("SELECT count(*) FROM events WHERE type='thread.visibility_changed'"
 		 " AND thread=%s AND payload LIKE '%%private%%'", t + 1);
 }
 
@@ -450,9 +394,9 @@ static void test_merge_events(cs_store *st)
 	     BASE + 20200, "Both.");
     is_int(record(st, raw, ALICE), CS_OK, "T1: a message naming A and B");
     free(raw);
-    is_int(q_int("SELECT count(*) FROM threads WHERE owner='alice' AND id IN (%s, %s)",
+    is_int(tl_q_intf("SELECT count(*) FROM threads WHERE owner='alice' AND id IN (%s, %s)",
 		 a + 1, b + 1), 1, "T1: A and B merged");
-    is_int(q_int("SELECT count(*) FROM threads WHERE id=%s AND visibility='private'", a + 1), 1,
+    is_int(tl_q_intf("SELECT count(*) FROM threads WHERE id=%s AND visibility='private'", a + 1), 1,
 	   "V3: the merge is private");
     is_int(vis_events(b), 1, "V7: shared B folded into private A: thread.visibility_changed");
     is_int(vis_events(a), 0, "V7: A stayed private: no event");
@@ -474,7 +418,7 @@ static void test_merge_events(cs_store *st)
 	     BASE + 21200, "Again.");
     is_int(record(st, raw, ALICE), CS_OK, "T1: a message naming D, then C");
     free(raw);
-    is_int(q_int("SELECT count(*) FROM threads WHERE id=%s AND visibility='private'", c + 1), 1,
+    is_int(tl_q_intf("SELECT count(*) FROM threads WHERE id=%s AND visibility='private'", c + 1), 1,
 	   "V3: C merged with private D is private");
     is_int(vis_events(c), 1, "V7: shared C, not first in the list, announced private");
     is_int(vis_events(d), 0, "V7: D stayed private: no event");
@@ -500,11 +444,11 @@ static void test_shared_join(cs_store *st)
 	     "Re: Shared talk", "st2@far.example", "st1@far.example", BASE + 30100, "Cc Carl.");
     is_int(record(st, raw, ALICE), CS_OK, "T3: a reply Cc's p1's address");
     free(raw);
-    is_int(q_int("SELECT message_count FROM threads WHERE id=%s", t + 1), 2,
+    is_int(tl_q_intf("SELECT message_count FROM threads WHERE id=%s", t + 1), 2,
 	   "T1: the reply joined the shared thread");
-    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='alice' AND thread=%s", t + 1), 0,
+    is_int(tl_q_intf("SELECT count(*) FROM thread_links WHERE owner='alice' AND thread=%s", t + 1), 0,
 	   "T3: no automatic link on a shared thread");
-    is_int(q_int("SELECT count(*) FROM events WHERE type='thread.linked' AND thread=%s", t + 1), 0,
+    is_int(tl_q_intf("SELECT count(*) FROM events WHERE type='thread.linked' AND thread=%s", t + 1), 0,
 	   "T3: no thread.linked event");
     is_int(cs_store_thread(st, "bob", t, &out), CS_ENOTFOUND,
 	   "T3, V6: bob (access to p1) still cannot open it");
@@ -591,7 +535,7 @@ static void test_k5(cs_store *st)
     is_str(s, want, "K5: answered as for an address nobody knew (no name of bob's)");
     free(s);
     json_decref(ans);
-    is_int(q_int("SELECT count(*) FROM access WHERE \"user\"='alice' AND id='%s'", pzb), 0,
+    is_int(tl_q_intf("SELECT count(*) FROM access WHERE \"user\"='alice' AND id='%s'", pzb), 0,
 	   "K5: alice was given no access to bob's person");
     is_int(cs_store_record_threads(st, "alice", "person", pzb, 0, NULL, &out), CS_ENOTFOUND,
 	   "K5, V6: bob's person is not found for alice");
@@ -601,7 +545,7 @@ static void test_k5(cs_store *st)
 	   "K5, V6: nor is bob's shared thread on it");
     json_decref(out);
     out = NULL;
-    is_int(q_int("SELECT count(*) FROM person_emails WHERE email='zed@outside.example'"), 2,
+    is_int(tl_q_intf("SELECT count(*) FROM person_emails WHERE email='zed@outside.example'"), 2,
 	   "K5: two persons with zed's address, one per owner");
 
     /* T3: a message to both links each copy to its owner's own person. */
@@ -609,11 +553,11 @@ static void test_k5(cs_store *st)
 	     "zab@outside.example", NULL, BASE + 40200, "To both.");
     record(st, raw, BOTH);
     free(raw);
-    is_int(q_int("SELECT count(*) FROM thread_links l JOIN threads t ON t.owner=l.owner"
+    is_int(tl_q_intf("SELECT count(*) FROM thread_links l JOIN threads t ON t.owner=l.owner"
 		 " AND t.id=l.thread WHERE t.subject='Zed both' AND l.kind='person'"
 		 " AND ((l.owner='alice' AND l.id='%s') OR (l.owner='bob' AND l.id='%s'))",
 		 pza, pzb), 2, "T3: each copy linked to its owner's person");
-    is_int(q_int("SELECT count(*) FROM thread_links l JOIN threads t ON t.owner=l.owner"
+    is_int(tl_q_intf("SELECT count(*) FROM thread_links l JOIN threads t ON t.owner=l.owner"
 		 " AND t.id=l.thread WHERE t.subject='Zed both' AND l.kind='person'"), 2,
 	   "T3: and to no one else's");
 
@@ -632,7 +576,7 @@ static void test_k5(cs_store *st)
     is_str(s, want, "K5: answered as for an unknown address (not the CRM's name)");
     free(s);
     json_decref(ans);
-    is_int(q_int("SELECT count(*) FROM access WHERE \"user\"='bob' AND id='crm9'"), 0,
+    is_int(tl_q_intf("SELECT count(*) FROM access WHERE \"user\"='bob' AND id='crm9'"), 0,
 	   "K5: bob was given no access to crm9");
 
     /* K2: Smart BCC by alice and bob to one new address: one person each. */
@@ -649,21 +593,21 @@ static void test_k5(cs_store *st)
 	is_int(record_k(st, raw, BOB, &kb, 1), CS_OK, "K2: bob Smart-BCCs yan");
 	free(raw);
     }
-    is_int(q_int("SELECT count(DISTINCT p.owner) FROM persons p JOIN person_emails e"
+    is_int(tl_q_intf("SELECT count(DISTINCT p.owner) FROM persons p JOIN person_emails e"
 		 " ON e.person=p.id WHERE e.email='yan@far.example' AND p.origin='bcc'"), 2,
 	   "K5: Smart BCC by two users, a person each");
-    is_int(q_int("SELECT count(*) FROM access a JOIN persons p ON p.id=a.id"
+    is_int(tl_q_intf("SELECT count(*) FROM access a JOIN persons p ON p.id=a.id"
 		 " JOIN person_emails e ON e.person=p.id WHERE e.email='yan@far.example'"
 		 " AND a.\"user\"<>p.owner"), 0, "K5: neither may access the other's");
-    is_int(q_int("SELECT count(*) FROM thread_links l JOIN persons p ON p.id=l.id"
+    is_int(tl_q_intf("SELECT count(*) FROM thread_links l JOIN persons p ON p.id=l.id"
 		 " JOIN person_emails e ON e.person=p.id WHERE e.email='yan@far.example'"
 		 " AND l.owner=p.owner"), 2, "T3: each Smart BCC thread linked to its own");
 
     /* X2: the CRM brings yan under crm9: both are taken over. */
     is_int(directory(st, "yan@far.example"), CS_OK, "X2: snapshot with yan under crm9");
-    is_int(q_int("SELECT count(*) FROM person_emails WHERE email='yan@far.example'"), 1,
+    is_int(tl_q_intf("SELECT count(*) FROM person_emails WHERE email='yan@far.example'"), 1,
 	   "X2: one person with yan's address left, the CRM's");
-    is_int(q_int("SELECT count(*) FROM thread_links l JOIN threads t ON t.owner=l.owner"
+    is_int(tl_q_intf("SELECT count(*) FROM thread_links l JOIN threads t ON t.owner=l.owner"
 		 " AND t.id=l.thread WHERE t.subject IN ('Yan A', 'Yan B') AND l.id='crm9'"), 2,
 	   "X2: crm9 took over both users' links");
 }
@@ -724,14 +668,12 @@ int     main(void)
     int     rc;
 
     cs_message_init();
-    snprintf(tmpdir, sizeof(tmpdir), "%s/t_visibility.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (mkdtemp(tmpdir) == NULL)
-	return 1;
-    snprintf(dbpath, sizeof(dbpath), "%s/crmsync.db", tmpdir);
+    tl_tmpdir(tmpdir, sizeof(tmpdir), "t_visibility");
+    snprintf(tl_db, sizeof(tl_db), "%s/crmsync.db", tmpdir);
     /* A fresh, empty database of another backend (tests/pg/pg.sh). */
     if (getenv("CS_TEST_DATABASE") && *getenv("CS_TEST_DATABASE"))
-	snprintf(dbpath, sizeof(dbpath), "%s", getenv("CS_TEST_DATABASE"));
-    st = cs_store_open(dbpath, CS_STORE_CREATE, 5000, err, sizeof(err));
+	snprintf(tl_db, sizeof(tl_db), "%s", getenv("CS_TEST_DATABASE"));
+    st = cs_store_open(tl_db, CS_STORE_CREATE, 5000, err, sizeof(err));
     if (st == NULL)
 	diag("open: %s", err);
     if (!ok(st != NULL, "store opens"))
@@ -755,7 +697,7 @@ int     main(void)
 	    cs_strlist_free(&u[i].addresses);
     }
     is_int(directory(st, NULL), CS_OK, "X2: directory imported");
-    is_int(q_int("SELECT count(*) FROM access"), 3, "X2: three access rows");
+    is_int(tl_q_intf("SELECT count(*) FROM access"), 3, "X2: three access rows");
 
     /* C3: one message, two copies; T3 links alice's copy to p1 and d1. */
     raw = mk("Carl <client@acme.example>", "alice@corp.example, bob@corp.example",
@@ -764,9 +706,9 @@ int     main(void)
     free(raw);
     tid_of("alice", "Offer", ta, sizeof(ta));
     tid_of("bob", "Offer", tb, sizeof(tb));
-    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='alice'"), 2,
+    is_int(tl_q_intf("SELECT count(*) FROM thread_links WHERE owner='alice'"), 2,
 	   "T3: alice's copy linked to p1 and d1");
-    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='bob'"), 1,
+    is_int(tl_q_intf("SELECT count(*) FROM thread_links WHERE owner='bob'"), 1,
 	   "T3: bob's copy linked to p1 only (no access to d1)");
 
     /* V1, V6: private; not found exactly like a missing id. */
@@ -787,7 +729,7 @@ int     main(void)
 	rc = cs_store_threads_set(st, "alice", CS_THREADS_SHARE, two, 2, &out, err, sizeof(err));
 	is_int(rc, CS_ENOTFOUND, "V4: alice cannot share bob's private copy (not found)");
 	is_str(err, "thread t2 not found", "V4: the error names it");
-	is_int(q_int("SELECT count(*) FROM threads WHERE visibility='shared'"), 0,
+	is_int(tl_q_intf("SELECT count(*) FROM threads WHERE visibility='shared'"), 0,
 	       "V4: nothing changed");
     }
     {
@@ -800,9 +742,9 @@ int     main(void)
 	json_decref(out);
 	out = NULL;
     }
-    is_int(q_int("SELECT count(*) FROM threads WHERE owner='bob' AND visibility='shared'"), 0,
+    is_int(tl_q_intf("SELECT count(*) FROM threads WHERE owner='bob' AND visibility='shared'"), 0,
 	   "C3: bob's copy keeps its own visibility");
-    is_int(q_int("SELECT count(*) FROM events WHERE type='thread.visibility_changed'"), 1,
+    is_int(tl_q_intf("SELECT count(*) FROM events WHERE type='thread.visibility_changed'"), 1,
 	   "X3: one visibility event");
     is_int(cs_store_thread(st, "bob", ta, &out), CS_OK, "V3: bob (access to p1) opens it");
     is_json(json_object_get(out, "labels"), "[]", "non-owner sees no labels");
@@ -922,14 +864,14 @@ int     main(void)
 	     "m1@acme.example", BASE + 600, "Reply.");
     is_int(record(st, raw, ALICE), CS_OK, "a reply joins alice's thread");
     free(raw);
-    is_int(q_int("SELECT message_count FROM threads WHERE id=%s", ta + 1), 2, "T1: joined");
-    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='alice' AND kind='person'"), 0,
+    is_int(tl_q_intf("SELECT message_count FROM threads WHERE id=%s", ta + 1), 2, "T1: joined");
+    is_int(tl_q_intf("SELECT count(*) FROM thread_links WHERE owner='alice' AND kind='person'"), 0,
 	   "T3: the hand unlink holds against automatic linking");
     is_int(cs_store_link(st, "alice", ta, "person", "p1", 0, &out, err, sizeof(err)), CS_OK,
 	   "alice links p1 again by hand");
     json_decref(out);
     out = NULL;
-    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='alice' AND kind='person'"
+    is_int(tl_q_intf("SELECT count(*) FROM thread_links WHERE owner='alice' AND kind='person'"
 		 " AND origin='hand'"), 1, "a hand link");
     is_int(cs_store_link(st, "alice", ta, "deal", "d404", 0, &out, err, sizeof(err)),
 	   CS_ENOTFOUND, "link to an unknown deal: not found");
@@ -959,7 +901,7 @@ int     main(void)
     is_json(json_object_get(out, "created"), "false", "K3: existing person answered");
     json_decref(out);
     out = NULL;
-    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='alice' AND id='hand-1'"), 1,
+    is_int(tl_q_intf("SELECT count(*) FROM thread_links WHERE owner='alice' AND id='hand-1'"), 1,
 	   "K3: thread linked to the new person");
 
     /* X2: refused whole, old snapshot kept: each fault named by its path. */
@@ -1027,19 +969,19 @@ int     main(void)
 	    "persons[0].id: bcc-77 is in crmsync's own id form (bcc-N, hand-N) and crmsync made"
 	    " no such person");
 #undef P_OK
-    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='alice' AND id='hand-1'"), 1,
+    is_int(tl_q_intf("SELECT count(*) FROM thread_links WHERE owner='alice' AND id='hand-1'"), 1,
 	   "X2: hand-1 keeps its link after the refusals");
-    is_int(q_int("SELECT count(*) FROM access WHERE kind='person' AND id='hand-1' AND user='bob'"),
+    is_int(tl_q_intf("SELECT count(*) FROM access WHERE kind='person' AND id='hand-1' AND user='bob'"),
 	   0, "X2: bob got no access to hand-1");
-    is_int(q_int("SELECT count(*) FROM persons WHERE origin='crm'"), 1, "X2: old snapshot kept");
-    is_int(q_int("SELECT count(*) FROM deals"), 1, "X2: old deals kept");
+    is_int(tl_q_intf("SELECT count(*) FROM persons WHERE origin='crm'"), 1, "X2: old snapshot kept");
+    is_int(tl_q_intf("SELECT count(*) FROM deals"), 1, "X2: old deals kept");
 
     /* X2: a CRM person takes over the hand person with the same address. */
     is_int(directory(st, "stan@other.example"), CS_OK, "X2: snapshot with Stan under crm9");
-    is_int(q_int("SELECT count(*) FROM persons WHERE id='hand-1'"), 0, "X2: hand person gone");
-    is_int(q_int("SELECT count(*) FROM thread_links WHERE owner='alice' AND id='crm9'"), 1,
+    is_int(tl_q_intf("SELECT count(*) FROM persons WHERE id='hand-1'"), 0, "X2: hand person gone");
+    is_int(tl_q_intf("SELECT count(*) FROM thread_links WHERE owner='alice' AND id='crm9'"), 1,
 	   "X2: crm9 took over the link");
-    is_int(q_int("SELECT count(*) FROM thread_links WHERE id='hand-1'"), 0, "X2: no stale link");
+    is_int(tl_q_intf("SELECT count(*) FROM thread_links WHERE id='hand-1'"), 0, "X2: no stale link");
 
     /* Attachments: none in these messages. */
     is_int(cs_store_attachment(st, "alice", ta, 1, &buf), CS_ENOTFOUND, "no attachment 1");
@@ -1048,18 +990,18 @@ int     main(void)
     /* Delete: a raw message stays while another copy uses it. */
     {
 	const char *one[] = {ta};
-	long long raws = q_int("SELECT count(*) FROM raw");
+	long long raws = tl_q_intf("SELECT count(*) FROM raw");
 
 	is_int(cs_store_threads_set(st, "alice", CS_THREADS_DELETE, one, 1, &out, err,
 				    sizeof(err)), CS_OK, "alice deletes her Offer thread");
 	is_json(out, "{\"threads\":[\"t1\"]}", "delete answer");
 	json_decref(out);
 	out = NULL;
-	is_int(q_int("SELECT count(*) FROM raw"), raws - 1,
+	is_int(tl_q_intf("SELECT count(*) FROM raw"), raws - 1,
 	       "C3: the reply's raw went, the shared first message stays for bob");
-	is_int(q_int("SELECT count(*) FROM messages WHERE owner='alice' AND thread=%s", ta + 1), 0,
+	is_int(tl_q_intf("SELECT count(*) FROM messages WHERE owner='alice' AND thread=%s", ta + 1), 0,
 	       "messages gone");
-	is_int(q_int("SELECT count(*) FROM thread_msgids WHERE owner='alice' AND thread=%s",
+	is_int(tl_q_intf("SELECT count(*) FROM thread_msgids WHERE owner='alice' AND thread=%s",
 		     ta + 1), 0, "threading ids gone");
 	is_int(cs_store_thread(st, "bob", tb, &out), CS_OK, "bob's copy intact");
 	json_decref(out);
@@ -1069,12 +1011,12 @@ int     main(void)
 				    sizeof(err)), CS_OK, "bob deletes his copy");
 	json_decref(out);
 	out = NULL;
-	is_int(q_int("SELECT count(*) FROM raw"), raws - 2, "the last copy's raw goes with it");
+	is_int(tl_q_intf("SELECT count(*) FROM raw"), raws - 2, "the last copy's raw goes with it");
     }
     /* share (twice, R3), unlink twice, link, contact twice, delete; refusals none. */
-    is_int(q_int("SELECT count(*) FROM audit WHERE who='alice'"), 8,
+    is_int(tl_q_intf("SELECT count(*) FROM audit WHERE who='alice'"), 8,
 	   "audit: one row per change, none for refused ones");
-    is_int(q_int("SELECT count(*) FROM events WHERE type='thread.deleted'"), 2,
+    is_int(tl_q_intf("SELECT count(*) FROM events WHERE type='thread.deleted'"), 2,
 	   "X3: two thread.deleted events");
 
     test_page_order(st);
@@ -1083,12 +1025,6 @@ int     main(void)
     test_k5(st);
 
     cs_store_close(st);
-    {
-	char    cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-	    diag("cannot remove %s", tmpdir);
-    }
+    tl_rmtree(tmpdir);
     return done_testing();
 }

@@ -1,0 +1,203 @@
+/*
+ * NAME
+ *	t_capture 1
+ * SUMMARY
+ *	end of message without an MTA (SPEC C1, C2, C4, C5, K2, K4)
+ * DESCRIPTION
+ *	capture_eom() (milter/capture.c) runs on message contexts built here
+ *	as the callbacks would build them, against a store in a temporary
+ *	directory: what it records, what it answers, and the recipients it
+ *	asks the caller to delete (OpenDKIM's seam: its test.c runs the
+ *	filter without an MTA in the same way).
+ */
+#include <config.h>
+
+/* System library. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* Application-specific. */
+#include "capture.h"
+#include "counters.h"
+#include "cs_log.h"
+#include "cs_message.h"
+#include "tap.h"
+#include "tlib.h"
+
+static char tmpdir[256];
+
+/* load - config and policy from text; NULL on failure (said) */
+static cs_config *load(const char *extra, cs_policy **pol)
+{
+    char    text[2048], path[512], err[1024];
+    cs_config *cfg;
+
+    snprintf(text, sizeof(text), "Database %s/crmsync.db\nSpoolDir %s\nPolicyDir %s/policy\n"
+	     "InternalDomains example.com\nDropbox log@crm.example.com\nSyslog no\n%s",
+	     tmpdir, tmpdir, tmpdir, extra);
+    tl_put(tmpdir, "crmsync.conf", text, strlen(text));
+    snprintf(path, sizeof(path), "%s/crmsync.conf", tmpdir);
+    if ((cfg = cs_config_load(path, err, sizeof(err))) == NULL
+	|| (*pol = cs_policy_load(cfg, err, sizeof(err))) == NULL) {
+	diag("config or policy: %s", err);
+	cs_config_unref(cfg);
+	return NULL;
+    }
+    return cfg;
+}
+
+/* msg_new - a message context as mlfi.c builds it: envelope, headers, body */
+static cs_msg *msg_new(cs_config *cfg, cs_policy *pol, const char *auth, const char *from,
+		               const char *const *rcpts, const char *raw)
+{
+    cs_msg *m = calloc(1, sizeof(*m));
+    const char *body = strstr(raw, "\r\n\r\n");
+
+    m->cfg = cs_config_ref(cfg);
+    m->pol = cs_policy_ref(pol);
+    m->env_from = strdup(from);
+    m->auth_authen = auth ? strdup(auth) : NULL;
+    for (; *rcpts; rcpts++)
+	cs_strlist_add(&m->rcpts, *rcpts);
+    snprintf(m->qid, sizeof(m->qid), "T%ld", (long) m->rcpts.n);
+    m->hdr.limit = 1 << 20;
+    cs_buf_append(&m->hdr, raw, (size_t) (body - raw) + 2);
+    m->raw = cs_spool_new(cfg->spool_dir, 1 << 20, cfg->max_message_size);
+    cs_spool_write(m->raw, raw, strlen(raw));
+    m->bh = cs_bodyhash_new();
+    cs_bodyhash_update(m->bh, body + 4, strlen(body + 4));
+    m->arrival = time(NULL);
+    return m;
+}
+
+/* msg_free - what mlfi.c's msg_free does */
+static void msg_free(cs_msg *m)
+{
+    free(m->env_from);
+    free(m->auth_authen);
+    cs_strlist_free(&m->rcpts);
+    cs_buf_free(&m->hdr);
+    cs_spool_unref(m->raw);
+    cs_bodyhash_free(m->bh);
+    if (m->have_owners)
+	cs_owners_free(&m->owners);
+    cs_policy_unref(m->pol);
+    cs_config_unref(m->cfg);
+    free(m);
+}
+
+/* eom - run capture_eom on one message; its answer, and delrcpts joined by " " */
+static int eom(cs_store *st, cs_config *cfg, cs_policy *pol, const char *auth, const char *from,
+	               const char *const *rcpts, const char *raw, char *del, size_t len)
+{
+    cs_conn c = {0};
+    cs_strlist d = {0};
+    cs_msg *m = msg_new(cfg, pol, auth, from, rcpts, raw);
+    int     rc;
+
+    snprintf(c.client_addr, sizeof(c.client_addr), "192.0.2.1");
+    c.client_port = 40000;
+    c.msg = m;
+    rc = capture_eom(st, &c, m, &d);
+    del[0] = 0;
+    for (size_t i = 0; i < d.n; i++)
+	snprintf(del + strlen(del), len - strlen(del), "%s%s", i ? " " : "", d.v[i]);
+    cs_strlist_free(&d);
+    msg_free(m);
+    return rc;
+}
+
+#define MSG(from, to, id) "From: " from "\r\nTo: " to "\r\nSubject: offer " id "\r\n" \
+	"Date: Mon, 01 Jan 2024 10:00:00 +0000\r\nMessage-ID: <" id "@example.com>\r\n" \
+	"\r\nHello.\r\n"
+
+int     main(void)
+{
+    cs_config *cfg, *nodel, *tempfail;
+    cs_policy *pol, *pol2, *pol3;
+    const cs_user *users[2];
+    cs_store *st;
+    char    del[512], err[512], pdir[300];
+    const char *users_policy = "User alice\nAddress alice@example.com\n\n"
+	"User bob\nAddress bob@example.com\n";
+    int     rc;
+
+    cs_log_init("t_capture", 0, 0, CS_LOG_ERROR);
+    cs_message_init();
+    tl_tmpdir(tmpdir, sizeof(tmpdir), "t_capture");
+    snprintf(pdir, sizeof(pdir), "%s/policy", tmpdir);
+    mkdir(pdir, 0700);
+    tl_put(pdir, "users.policy", users_policy, strlen(users_policy));
+    if ((cfg = load("", &pol)) == NULL || (nodel = load("DropboxRemove no\n", &pol2)) == NULL
+	|| (tempfail = load("On-Error tempfail\n", &pol3)) == NULL)
+	return printf("Bail out! config\n"), 1;
+    snprintf(tl_db, sizeof(tl_db), "%s", cfg->database);
+    st = cs_store_open(cfg->database, CS_STORE_WRITER | CS_STORE_CREATE, 5000, err, sizeof(err));
+    if (st == NULL)
+	return printf("Bail out! store: %s\n", err), 1;
+    users[0] = cs_policy_user(pol, "alice");
+    users[1] = cs_policy_user(pol, "bob");
+    cs_store_sync_users2(st, users, 2);
+
+    /* K2: alice's Smart BCC: her copy with label bcc, a person; C5: deleted as given. */
+    rc = eom(st, cfg, pol, "alice@example.com", "alice@example.com",
+	     (const char *[]) {"<buyer@customer.example>", "<Log@CRM.example.com>", NULL},
+	     MSG("Alice <alice@example.com>", "Buyer <buyer@customer.example>", "k2"),
+	     del, sizeof(del));
+    is_int(rc, CAPTURE_ACCEPT, "K2: accepted");
+    is_str(del, "<Log@CRM.example.com>", "C5: the dropbox recipient to delete, as received");
+    is_int(tl_q_int("SELECT count(*) FROM messages WHERE owner='alice'"), 1,
+	   "K2: alice's copy recorded");
+    is_int(tl_q_int("SELECT count(*) FROM message_labels WHERE owner='alice' AND label='bcc'"),
+	   1, "K2: labelled bcc");
+    is_int(tl_q_int("SELECT count(*) FROM persons WHERE origin='bcc' AND owner='alice'"
+		    " AND name='Buyer'"), 1, "K2: a person named from the To header, alice's");
+
+    /* K4: an outsider using the dropbox: bob's copy, no person; still deleted. */
+    rc = eom(st, cfg, pol, NULL, "x@outside.example",
+	     (const char *[]) {"bob@example.com", "log+x@crm.example.com", NULL},
+	     MSG("x@outside.example", "bob@example.com", "k4"), del, sizeof(del));
+    is_int(rc, CAPTURE_ACCEPT, "K4: accepted");
+    is_str(del, "log+x@crm.example.com", "C5: deleted whoever sent it");
+    is_int(tl_q_int("SELECT count(*) FROM messages WHERE owner='bob'"), 1, "C2: bob's copy");
+    is_int(tl_q_int("SELECT count(*) FROM persons WHERE origin='bcc'"), 1, "K4: no Smart BCC person");
+
+    /* No owner, no dropbox: nothing recorded, nothing deleted. */
+    rc = eom(st, cfg, pol, NULL, "x@outside.example",
+	     (const char *[]) {"y@outside.example", NULL},
+	     MSG("x@outside.example", "y@outside.example", "none"), del, sizeof(del));
+    is_int(rc, CAPTURE_ACCEPT, "no owner: accepted");
+    is_str(del, "", "no owner: nothing to delete");
+    is_int(tl_q_int("SELECT count(*) FROM messages"), 2, "no owner: nothing recorded");
+
+    /* DropboxRemove no: nothing to delete. */
+    rc = eom(st, nodel, pol2, NULL, "x@outside.example",
+	     (const char *[]) {"bob@example.com", "log@crm.example.com", NULL},
+	     MSG("x@outside.example", "bob@example.com", "keep"), del, sizeof(del));
+    is_str(del, "", "DropboxRemove no: the dropbox stays");
+
+    /* C1: no store: accepted and the dropbox still deleted; On-Error tempfail: neither. */
+    rc = eom(NULL, cfg, pol, NULL, "x@outside.example",
+	     (const char *[]) {"bob@example.com", "log@crm.example.com", NULL},
+	     MSG("x@outside.example", "bob@example.com", "down1"), del, sizeof(del));
+    is_int(rc, CAPTURE_ACCEPT, "C1: store down: accepted");
+    is_str(del, "log@crm.example.com", "C1: store down: the dropbox still deleted");
+    rc = eom(NULL, tempfail, pol3, NULL, "x@outside.example",
+	     (const char *[]) {"bob@example.com", "log@crm.example.com", NULL},
+	     MSG("x@outside.example", "bob@example.com", "down2"), del, sizeof(del));
+    is_int(rc, CAPTURE_TEMPFAIL, "On-Error tempfail: store down: tempfailed");
+    is_str(del, "", "... and the envelope left alone");
+
+    cs_store_close(st);
+    cs_policy_unref(pol);
+    cs_policy_unref(pol2);
+    cs_policy_unref(pol3);
+    cs_config_unref(cfg);
+    cs_config_unref(nodel);
+    cs_config_unref(tempfail);
+    tl_rmtree(tmpdir);
+    return done_testing();
+}
