@@ -291,13 +291,19 @@ int     main(int argc, char **argv)
     }
     if (check) {
 	const cs_strlist *p = cs_policy_problems(st.policy);
+	int     bad = p && p->n;
 
 	for (size_t i = 0; p && i < p->n; i++)
 	    fprintf(stderr, "crmsync-api: %s\n", p->v[i]);
 	printf("crmsync-api: %s: ok (%zu users, %zu tokens, %s%s)\n", config_path,
 	       cs_policy_nusers(st.policy), api_tokens_count(st.tokens), st.cfg->api_listen,
 	       cert ? ", TLS" : "");
-	return p && p->n ? 1 : 0;
+	free(cert);
+	free(key);
+	api_tokens_free(st.tokens);
+	cs_policy_unref(st.policy);
+	cs_config_unref(st.cfg);
+	return bad ? 1 : 0;
     }
     cs_log_init("crmsync-api", st.cfg->use_syslog, st.cfg->syslog_facility, st.cfg->log_level);
     if (!foreground && daemonize() < 0) {

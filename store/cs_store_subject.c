@@ -249,7 +249,8 @@ int     cs_store_subject_export(cs_store *st, const char *address, FILE *mbox,
 	json_decref(index);
 	return rc;
     }
-    qsort(v, n, sizeof(*v), raw_cmp);
+    if (n > 1)
+	qsort(v, n, sizeof(*v), raw_cmp);
     for (i = 0; rc == CS_OK && i < n; i = j) {
 	json_t *boxes = json_array(), *threads = json_array();
 	time_t  when = v[i].has_date ? v[i].date : v[i].arrival;

@@ -23,3 +23,9 @@ api_t_privmodel_api_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
 api_t_privmodel_api_LDADD = unit/libtlib.a $(CS_LIBS) $(CURL_LIBS)
 TESTS += api/privmodel-api.sh api/privmodel-api-pg.sh
 EXTRA_DIST += api/privmodel-api.sh api/privmodel-api-pg.sh
+# openapi.sh installs its pinned validators from npm into the build tree
+# once (api/npm); make clean (and so distcheck's distcleancheck) removes them.
+clean-local: clean-api-npm
+clean-api-npm:
+	rm -rf api/npm
+.PHONY: clean-api-npm

@@ -296,13 +296,15 @@ static int ph_threads_set(void *ctx, const char *as, int action, const char *con
 			          size_t n, json_t **out, char *err, size_t errlen)
 {
     pm_http *h = ctx;
-    json_t *list = json_array();
+    json_t *list = json_array(), *req;
     char   *body, path[64];
     long    st;
 
     for (size_t i = 0; i < n; i++)
 	json_array_append_new(list, json_string(ids[i]));
-    body = json_dumps(json_pack("{s:o}", "threads", list), JSON_COMPACT | JSON_ENCODE_ANY);
+    req = json_pack("{s:o}", "threads", list);
+    body = json_dumps(req, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(req);
     snprintf(path, sizeof(path), "/v1/threads/%s", action == PM_SHARE ? "share"
 	     : action == PM_PRIVATE ? "private" : "delete");
     st = request(h, "POST", path, as, body);
