@@ -60,7 +60,7 @@ typedef struct key_def {
 
 #define OFF(f) offsetof(cs_config, f)
 
-/* XXX A row without bounds stops after "reload"; C zeroes the rest. */
+/* A row without bounds stops after "reload"; C zeroes the rest. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const key_def key_table[] = {
