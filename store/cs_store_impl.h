@@ -185,6 +185,11 @@ struct cs_store_ops {
 		             long timeout_ms, char *err, size_t errlen);
     void    (*close) (cs_store *);
     int     (*write_group) (cs_store *, cs_store_job **, size_t);
+    /* Work a group's waiters need not wait for (SQLite: the WAL
+     * checkpoint), run by the writer once they are answered: ckpt_due
+     * says how many bytes it would copy (0: nothing due). NULL: none. */
+    uint64_t (*ckpt_due) (cs_store *);
+    void    (*ckpt) (cs_store *);
     int     (*mailbox) (cs_store *, const char *as, const char *label, int limit,
 			        const char *cursor, json_t **);
     /* R3: 1 when as is a user of the policy in force (users.active, set

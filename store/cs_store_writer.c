@@ -192,6 +192,23 @@ static void *writer_main(void *arg)
 	    pthread_cond_signal(&group[i]->cond);
 	    job_unref(group[i]);
 	}
+
+	/*
+	 * Answered: now the checkpoint, which used to run inside the
+	 * commit of every group that filled the WAL, delaying its waiters.
+	 * Timed like a group of its size (writer_moving).
+	 */
+	if (st->ops->ckpt_due && (bytes = st->ops->ckpt_due(st)) > 0) {
+	    st->group_running = 1;
+	    clock_gettime(CLOCK_MONOTONIC, &st->group_t0);
+	    st->group_raw = bytes;
+	    pthread_mutex_unlock(&st->qlock);
+	    pthread_mutex_lock(&st->wlock);
+	    st->ops->ckpt(st);
+	    pthread_mutex_unlock(&st->wlock);
+	    pthread_mutex_lock(&st->qlock);
+	    st->group_running = 0;
+	}
     }
     pthread_mutex_unlock(&st->qlock);
     return NULL;

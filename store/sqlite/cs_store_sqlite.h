@@ -15,6 +15,7 @@
 #define CS_STORE_SQLITE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include "cs_store_impl.h"
 
@@ -33,6 +34,7 @@ typedef struct sq_store {
     sq_conn w;				/* NULL db when read-only */
     sq_conn r;
     pthread_mutex_t rlock;
+    atomic_int wal_frames;		/* the WAL after the last commit on w */
 } sq_store;
 
 /* A prepared, reset statement for sql on c; NULL on error. */
