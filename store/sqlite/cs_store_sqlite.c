@@ -660,8 +660,10 @@ static int sq_open(cs_store *st, const char *path, unsigned flags, long timeout_
 	}
     }
     /* The writer thread checkpoints (sq_ckpt); a bulk load sets its own. */
-    if (!readonly && (flags & CS_STORE_WRITER))
+    if (!readonly && (flags & CS_STORE_WRITER)) {
 	sqlite3_wal_hook(s->w.db, wal_note, s);
+	s->own_ckpt = 1;
+    }
     if (conn_open(&s->r, path, readonly, timeout_ms, err, errlen) < 0)
 	goto fail;
     if (readonly && user_version(s->r.db) != SQ_SCHEMA_VERSION) {

@@ -35,6 +35,7 @@ typedef struct sq_store {
     sq_conn r;
     pthread_mutex_t rlock;
     atomic_int wal_frames;		/* the WAL after the last commit on w */
+    int     own_ckpt;			/* the writer checkpoints (sq_ckpt) */
 } sq_store;
 
 /* A prepared, reset statement for sql on c; NULL on error. */

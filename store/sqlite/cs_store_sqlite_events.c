@@ -296,6 +296,9 @@ cs_outbox *sq_outbox_open(cs_store *st, const char *holder, char *err, size_t er
 	return NULL;
     }
     sqlite3_extended_result_codes(ob->c.db, 1);
+    /* The store's writer checkpoints the WAL (sq_ckpt): not this one too. */
+    if (s->own_ckpt)
+	sqlite3_wal_autocheckpoint(ob->c.db, 0);
     return &ob->base;
 }
 
