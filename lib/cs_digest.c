@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 
 /* Utility library. */
 #include <openssl/evp.h>
@@ -23,6 +24,35 @@
 #include "cs_digest.h"
 
 #define CS_BODYHASH_BUF	16384
+
+static const EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+/* sha256_fetch - the provider's SHA-256, once; the legacy handle if none */
+static void sha256_fetch(void)
+{
+    if ((sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+	sha256_md = EVP_sha256();
+}
+
+/* cs_sha256_md - SHA-256 for EVP_DigestInit_ex without a fetch per call */
+const EVP_MD *cs_sha256_md(void)
+{
+    pthread_once(&sha256_once, sha256_fetch);
+    return sha256_md;
+}
+
+/* cs_hex - lower-case hex of n bytes, NUL-terminated */
+void    cs_hex(const unsigned char *b, size_t n, char *hex)
+{
+    static const char x[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+	hex[2 * i] = x[b[i] >> 4];
+	hex[2 * i + 1] = x[b[i] & 15];
+    }
+    hex[2 * n] = 0;
+}
 
 struct cs_bodyhash {
     EVP_MD_CTX *md;
@@ -40,7 +70,7 @@ cs_bodyhash *cs_bodyhash_new(void)
 
     if ((h = calloc(1, sizeof(*h))) == NULL)
 	return NULL;
-    if ((h->md = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1) {
+    if ((h->md = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(h->md, cs_sha256_md(), NULL) != 1) {
 	cs_bodyhash_free(h);
 	return NULL;
     }
@@ -122,10 +152,9 @@ void    cs_bodyhash_final(cs_bodyhash *h, char hex[CS_DIGEST_HEX])
 
     if (h->blen > 0)
 	EVP_DigestUpdate(h->md, h->buf, h->blen);
+    memset(md, 0, 32);
     EVP_DigestFinal_ex(h->md, md, &n);
-    for (unsigned int i = 0; i < n && i < 32; i++)
-	snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    hex[64] = 0;
+    cs_hex(md, 32, hex);
     cs_bodyhash_free(h);
 }
 
@@ -158,10 +187,7 @@ void    cs_sha256_hex(const void *data, size_t len, char hex[CS_DIGEST_HEX])
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
 
-    if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1)
-	n = 0;
-    memset(hex, '0', 64);
-    for (unsigned int i = 0; i < n && i < 32; i++)
-	snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    hex[64] = 0;
+    if (EVP_Digest(data, len, md, &n, cs_sha256_md(), NULL) != 1 || n != 32)
+	memset(md, 0, 32);
+    cs_hex(md, 32, hex);
 }

@@ -25,5 +25,9 @@ void    cs_bodyhash_free(cs_bodyhash *);
 void    cs_body_digest_hex(const void *, size_t, char hex[CS_DIGEST_HEX]);
 /* Plain SHA-256 of bytes, nothing normalized (content addressing). */
 void    cs_sha256_hex(const void *, size_t, char hex[CS_DIGEST_HEX]);
+/* SHA-256, fetched once (an EVP_sha256() init fetches it each time). */
+const struct evp_md_st *cs_sha256_md(void);
+/* Lower-case hex of n bytes into hex[2n + 1]. */
+void    cs_hex(const unsigned char *, size_t, char *hex);
 
 #endif

@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 /* Application-specific. */
+#include "cs_digest.h"
 #include "cs_spool.h"
 
 struct cs_spool {
@@ -54,7 +55,7 @@ cs_spool *cs_spool_new(const char *dir, size_t threshold, uint64_t limit)
     }
     /* Without a digest the store reads the bytes back: slower, still right. */
     if ((s->md = EVP_MD_CTX_new()) != NULL
-	&& EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1) {
+	&& EVP_DigestInit_ex(s->md, cs_sha256_md(), NULL) != 1) {
 	EVP_MD_CTX_free(s->md);
 	s->md = NULL;
     }
@@ -159,8 +160,7 @@ int     cs_spool_sha256(const cs_spool *s, char hex[65])
     EVP_MD_CTX_free(c);
     if (!ok)
 	return -1;
-    for (unsigned i = 0; i < mdlen; i++)
-	snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    cs_hex(md, mdlen, hex);
     return 0;
 }
 

@@ -48,11 +48,19 @@ typedef struct sv_run {
     size_t  nvars;
     char   *match[CS_SIEVE_MAX_MATCH];
     char  **dec;			/* decoded header values, lazily */
+    struct sv_addrs *addrs;		/* parsed address headers, lazily */
     int     stop;
     int     oom;
     int     bad;			/* run-time error, why says which */
     char    why[128];
 } sv_run;
+
+/* One address header, unfolded and parsed once per run. */
+typedef struct sv_addrs {
+    char   *u;				/* unfolded value; NULL: not yet */
+    cs_addrlist al;
+    int     ok;				/* sv_addrlist_ok */
+} sv_addrs;
 
 /* Expanded key list of one test evaluation. */
 typedef struct sv_keys {
@@ -735,6 +743,24 @@ static int sv_addrlist_ok(const char *value, cs_addrlist *al)
     return (1);
 }
 
+/* sv_header_addrs - header i unfolded and parsed, cached for the run
+ * (a script tests From in several rules: one parse) */
+static const sv_addrs *sv_header_addrs(sv_run *r, size_t i)
+{
+    sv_addrs *a = &r->addrs[i];
+
+    if (a->u == NULL) {
+	const char *raw = r->in->headers->v[i].value ? r->in->headers->v[i].value : "";
+
+	if ((a->u = cs_unfold(raw, strlen(raw))) == NULL) {
+	    r->oom = 1;
+	    return (NULL);
+	}
+	a->ok = sv_addrlist_ok(a->u, &a->al);
+    }
+    return (a);
+}
+
 /* sv_names_eval - address/header/envelope/string/hasflag tests */
 static int sv_names_eval(sv_run *r, const sv_test *t)
 {
@@ -813,23 +839,17 @@ static int sv_names_eval(sv_run *r, const sv_test *t)
 		    if ((v = sv_header_value(r, j)) != NULL)
 			hit = sv_try(r, t, &k, v, strlen(v));
 		} else {
-		    cs_addrlist al = {0};
-		    const char *raw = hs->v[j].value ? hs->v[j].value : "";
-		    char   *u = cs_unfold(raw, strlen(raw));
+		    const sv_addrs *a = sv_header_addrs(r, j);
 
-		    if (u == NULL) {
-			r->oom = 1;
+		    if (a == NULL)
 			break;
-		    }
-		    if (sv_addrlist_ok(u, &al)) {
-			for (m = 0; m < al.n && !hit; m++)
-			    hit = sv_try_address(r, t, &k, al.v[m].address, 0);
+		    if (a->ok) {
+			for (m = 0; m < a->al.n && !hit; m++)
+			    hit = sv_try_address(r, t, &k, a->al.v[m].address, 0);
 		    } else if (t->apart == SV_A_ALL) {
 			/* As Pigeonhole: :all sees the value itself. */
-			hit = sv_try(r, t, &k, u, strlen(u));
+			hit = sv_try(r, t, &k, a->u, strlen(a->u));
 		    }
-		    cs_addrlist_free(&al);
-		    free(u);
 		}
 	    }
 	    break;
@@ -1066,7 +1086,10 @@ int     cs_sieve_run(const cs_sieve *sv, const cs_sieve_input *in, cs_strlist *f
     }
     nh = in->headers ? in->headers->n : 0;
     if ((r = calloc(1, sizeof(*r))) == NULL
-	|| (r->dec = calloc(nh ? nh : 1, sizeof(*r->dec))) == NULL) {
+	|| (r->dec = calloc(nh ? nh : 1, sizeof(*r->dec))) == NULL
+	|| (r->addrs = calloc(nh ? nh : 1, sizeof(*r->addrs))) == NULL) {
+	if (r)
+	    free(r->dec);
 	free(r);
 	if (err && errlen)
 	    snprintf(err, errlen, "out of memory");
@@ -1081,9 +1104,13 @@ int     cs_sieve_run(const cs_sieve *sv, const cs_sieve_input *in, cs_strlist *f
 	    snprintf(err, errlen, "%s", r->oom ? "out of memory" : r->why);
 	rc = -1;
     }
-    for (i = 0; i < nh; i++)
+    for (i = 0; i < nh; i++) {
 	free(r->dec[i]);
+	free(r->addrs[i].u);
+	cs_addrlist_free(&r->addrs[i].al);
+    }
     free(r->dec);
+    free(r->addrs);
     for (i = 0; i < r->nvars; i++)
 	free(r->vars[i].val);
     for (i = 0; i < CS_SIEVE_MAX_MATCH; i++)

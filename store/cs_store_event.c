@@ -30,7 +30,7 @@ int     cs_event_body(const char *type, const char *owner, json_t *ids, json_t *
     if (type == NULL || *type == 0 || (ids && !json_is_object(ids))
 	|| (content && !json_is_object(content)))
 	return CS_EVENT_MISUSE;
-    if (cs_uuid4(uuid) < 0) {
+    if (cs_uuid7(uuid) < 0) {
 	cs_error(NULL, "store: events: no random bytes for an event id: %m");
 	return CS_EVENT_NORANDOM;
     }

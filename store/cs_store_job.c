@@ -258,7 +258,7 @@ static int raw_digest(cs_spool *sp, char hex[65], uint64_t *size)
 	free(buf);
 	return -1;
     }
-    if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+    if (EVP_DigestInit_ex(ctx, cs_sha256_md(), NULL) != 1)
 	goto out;
     if (sp != NULL) {
 	while ((got = cs_spool_pread(sp, buf, CS_STORE_CHUNK, off)) > 0) {
@@ -271,8 +271,7 @@ static int raw_digest(cs_spool *sp, char hex[65], uint64_t *size)
     }
     if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
 	goto out;
-    for (unsigned i = 0; i < mdlen; i++)
-	snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    cs_hex(md, mdlen, hex);
     *size = off;
     rc = 0;
 out:

@@ -132,11 +132,19 @@ time_t  cs_iso_now_ms(char *out, size_t outlen)
     return ts.tv_sec;
 }
 
-/* cs_uuid4 - a random (version 4) UUID */
-int     cs_uuid4(char out[37])
+/*
+ * cs_uuid7 - a time-ordered (version 7, RFC 9562) UUID: 48 bits of Unix
+ * milliseconds, then 74 random bits. Ids made later sort later, so the
+ * events table's unique index on them grows at its end instead of
+ * dirtying a random page per event (each a page written to the WAL at
+ * commit and again at checkpoint).
+ */
+int     cs_uuid7(char out[37])
 {
     unsigned char b[16];
-    size_t  got = 0;
+    struct timespec ts;
+    unsigned long long ms;
+    size_t  got = 6;
     ssize_t r;
 
     while (got < sizeof(b)) {
@@ -147,7 +155,11 @@ int     cs_uuid4(char out[37])
 	}
 	got += (size_t) r;
     }
-    b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ms = (unsigned long long) ts.tv_sec * 1000ULL + (unsigned long long) ts.tv_nsec / 1000000ULL;
+    for (int i = 0; i < 6; i++)
+	b[i] = (unsigned char) (ms >> (40 - 8 * i));
+    b[6] = (unsigned char) ((b[6] & 0x0f) | 0x70);
     b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
 	     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],

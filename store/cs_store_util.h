@@ -34,8 +34,8 @@ void    cs_iso_date(long long t, char *out, size_t outlen);
 /* Now as ISO 8601 UTC with milliseconds; returns the seconds. */
 time_t  cs_iso_now_ms(char *out, size_t outlen);
 
-/* A random (version 4) UUID; -1 when the kernel gives no randomness. */
-int     cs_uuid4(char out[37]);
+/* A time-ordered (version 7) UUID; -1 when the kernel gives no randomness. */
+int     cs_uuid7(char out[37]);
 
 /* A set of ids, each once (T1 lookups, outbox blocked threads). */
 typedef struct cs_ids {

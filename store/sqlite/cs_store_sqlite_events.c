@@ -296,6 +296,9 @@ cs_outbox *sq_outbox_open(cs_store *st, const char *holder, char *err, size_t er
 	return NULL;
     }
     sqlite3_extended_result_codes(ob->c.db, 1);
+    /* The store's checkpoint thread checkpoints the WAL: not this one too. */
+    if (s->ck_started)
+	sqlite3_wal_autocheckpoint(ob->c.db, 0);
     return &ob->base;
 }
 

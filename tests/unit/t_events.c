@@ -136,15 +136,20 @@ static const char *str(json_t *o, const char *k)
     return s ? s : "";
 }
 
-/* uuid_like - 8-4-4-4-12 hex, version 4 */
+/* uuid_like - 8-4-4-4-12 hex, version 7, its time (ms) within a minute of now */
 static int uuid_like(const char *s)
 {
-    if (strlen(s) != 36 || s[14] != '4')
+    char    hex[13];
+    long long ms;
+
+    if (strlen(s) != 36 || s[14] != '7' || !strchr("89ab", s[19]))
 	return 0;
     for (int i = 0; i < 36; i++)
 	if (i == 8 || i == 13 || i == 18 || i == 23 ? s[i] != '-' : !strchr("0123456789abcdef", s[i]))
 	    return 0;
-    return 1;
+    snprintf(hex, sizeof(hex), "%.8s%.4s", s, s + 9);
+    ms = strtoll(hex, NULL, 16);
+    return llabs(ms / 1000 - (long long) time(NULL)) < 60;
 }
 
 /* fresh - a new store in the temporary directory */
@@ -173,7 +178,7 @@ static void test_record(void)
     e = ev_json(1);
     is_str(str(e, "type"), "thread.created", "record: 1st is thread.created");
     is_str(keys(e, k, sizeof(k)), "id,owner,thread,time,type", "record: thread.created keys");
-    ok(uuid_like(str(e, "id")), "record: id is a UUID v4 (%s)", str(e, "id"));
+    ok(uuid_like(str(e, "id")), "record: id is a UUID v7 of now (%s)", str(e, "id"));
     ok(strlen(str(e, "time")) == 24 && str(e, "time")[23] == 'Z', "record: ISO 8601 UTC time");
     is_str(str(e, "owner"), "alice", "record: owner");
     t1 = tl_q_int("SELECT id FROM threads");
@@ -225,6 +230,10 @@ static void test_record(void)
     is_int(tl_q_int("SELECT count(*) FROM events WHERE type='message.added' AND id>(SELECT id FROM"
 		 " events WHERE type='thread.merged') AND payload LIKE '%subject%'"), 0,
 	   "merge: the merged thread is private: no content after");
+    /* Time-ordered ids: a later event's id never sorts before its time. */
+    is_int(tl_q_int("SELECT count(*) FROM events a JOIN events b ON b.id>a.id"
+		 " WHERE substr(b.uuid, 1, 13) < substr(a.uuid, 1, 13)"), 0,
+	   "record: event ids grow with their time (the uuid index appends)");
 
     /* K2 person. */
     is_int(put(st, "d1@x", NULL, NULL, "Hello", "New.Person@Contacts.example"), CS_COPY_STORED,

@@ -1029,8 +1029,9 @@ static long long db_size(void)
 /*
  * test_checkpoint - a long WAL is copied into the database while the store
  * is open: by the checkpoint thread with a writer thread (the commit does
- * not wait for it), inline without one. 6 MB of raw messages pass SQLite's
- * 1,000-page threshold; before any checkpoint the file holds the schema.
+ * not wait for it), inline without one. 20 MB of raw messages pass the
+ * 4,096-page threshold (SQ_CKPT_PAGES); before any checkpoint the file
+ * holds the schema.
  */
 static void test_checkpoint(unsigned flags, const char *what)
 {
@@ -1043,17 +1044,17 @@ static void test_checkpoint(unsigned flags, const char *what)
     for (i = 0; i < n; i++)
 	body[i] = (i % 77 == 76) ? '\n' : (char) ('a' + (i * 11) % 26);
     body[n] = 0;
-    for (k = 0; k < 6; k++) {
+    for (k = 0; k < 20; k++) {
 	body[0] = (char) ('A' + k);		/* distinct raw messages */
 	snprintf(msgid, sizeof(msgid), "ckpt%d@ext", k);
 	stored += put(st, tl_mk("x@ext.com", "alice@example.com", "Ckpt", BASE + k, msgid,
 				NULL, body), "alice") == CS_COPY_STORED;
     }
-    ok(stored == 6, "checkpoint %s: six 1 MB messages stored", what);
+    ok(stored == 20, "checkpoint %s: twenty 1 MB messages stored", what);
     /* The thread runs when woken: give it up to 5 s. */
-    for (k = 0; k < 100 && (after = db_size()) < 3000000; k++)
+    for (k = 0; k < 100 && (after = db_size()) < 10000000; k++)
 	usleep(50000);
-    ok(before < 1000000 && after >= 3000000,
+    ok(before < 1000000 && after >= 10000000,
        "checkpoint %s: WAL copied into the database while open (%lld -> %lld bytes)",
        what, before, after);
     free(body);
