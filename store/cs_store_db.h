@@ -129,6 +129,13 @@ struct cs_sql {
 					 * the person as may access or NULL */
 };
 
+/* The list members of a dialect's struct cs_sql, from its statics of these names. */
+#define CS_SQL_LISTS \
+    .user_exists = SQL_USER_EXISTS, .mb_first = SQL_MB_FIRST, .mb_next = SQL_MB_NEXT, \
+    .mbl_first = SQL_MBL_FIRST, .mbl_next = SQL_MBL_NEXT, .rt_first = SQL_RT_FIRST, \
+    .rt_next = SQL_RT_NEXT, .list_addrs = SQL_LIST_ADDRS, .list_labels = SQL_LIST_LABELS, \
+    .list_links = SQL_LIST_LINKS, .list_persons = SQL_LIST_PERSONS
+
 /* The write path's SQL (cs_store_thread.c), in the dialect's write file. */
 struct cs_sql_write {
     const char *own_addrs;		/* user: addresses */

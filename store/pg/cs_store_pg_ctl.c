@@ -185,6 +185,7 @@ static const char SQL_LIST_PERSONS[] =
 " AND " PG_CAN_ACCESS("'person'", "pe.person", "$1::text")
 " ORDER BY pe.owner IS DISTINCT FROM $1::text, pe.owner IS NOT NULL, pe.person LIMIT 1)"
 " FROM jsonb_array_elements_text($2::jsonb) WITH ORDINALITY k(email, ord)";
+static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=$1";
 /* The mailbox (V2): the reader's own threads, newest first; the page key is last_date. */
 #define SQL_MB_HEAD "SELECT " PG_THREAD_COLS ", t.last_date FROM threads t WHERE t.owner=$1::text"
 #define SQL_MB_ORDER " ORDER BY t.last_date DESC, t.id DESC LIMIT $2"
@@ -471,15 +472,5 @@ const struct cs_sql pg_sql = {
     .stat_schema = "SELECT coalesce(max(version), 0) FROM schema_version",
     .stat_db_bytes = "SELECT pg_database_size(current_database())",
     .stat_counter = "SELECT coalesce(sum(value),0) FROM counters WHERE name=$1",
-    .user_exists = "SELECT 1 FROM users WHERE id=$1",
-    .mb_first = SQL_MB_FIRST,
-    .mb_next = SQL_MB_NEXT,
-    .mbl_first = SQL_MBL_FIRST,
-    .mbl_next = SQL_MBL_NEXT,
-    .rt_first = SQL_RT_FIRST,
-    .rt_next = SQL_RT_NEXT,
-    .list_addrs = SQL_LIST_ADDRS,
-    .list_labels = SQL_LIST_LABELS,
-    .list_links = SQL_LIST_LINKS,
-    .list_persons = SQL_LIST_PERSONS,
+    CS_SQL_LISTS,
 };

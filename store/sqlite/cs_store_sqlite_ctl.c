@@ -143,6 +143,7 @@ static const char SQL_REC[] = "SELECT 1 WHERE " SQ_CAN_ACCESS("?2", "?3", "?1");
 const char sq_sql_record_page_first[] = SQL_RT_HEAD SQL_RT_ORDER;
 static const char SQL_RT_NEXT[] =
 SQL_RT_HEAD " AND (tl.last_date, tl.thread) < (?5, ?6)" SQL_RT_ORDER;
+static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=?1";
 /* The mailbox (V2): the reader's own threads, newest first; the page key is last_date. */
 #define SQL_MB_HEAD "SELECT " SQ_THREAD_COLS ", t.last_date FROM threads t WHERE t.owner=?1"
 #define SQL_MB_ORDER " ORDER BY t.last_date DESC, t.id DESC LIMIT ?2"
@@ -509,15 +510,5 @@ const struct cs_sql sq_sql = {
     .stat_schema = "PRAGMA user_version",
     .stat_db_bytes = "SELECT page_count*page_size FROM pragma_page_count, pragma_page_size",
     .stat_counter = "SELECT coalesce(sum(value),0) FROM counters WHERE name=?1",
-    .user_exists = "SELECT 1 FROM users WHERE id=?1",
-    .mb_first = SQL_MB_FIRST,
-    .mb_next = SQL_MB_NEXT,
-    .mbl_first = SQL_MBL_FIRST,
-    .mbl_next = SQL_MBL_NEXT,
-    .rt_first = SQL_RT_FIRST,
-    .rt_next = SQL_RT_NEXT,
-    .list_addrs = SQL_LIST_ADDRS,
-    .list_labels = SQL_LIST_LABELS,
-    .list_links = SQL_LIST_LINKS,
-    .list_persons = SQL_LIST_PERSONS,
+    CS_SQL_LISTS,
 };
