@@ -86,23 +86,29 @@ static int set(json_t *o, const char *key, json_t *v)
     return json_object_set_new_nocheck(o, key, v) < 0 ? -1 : 0;
 }
 
-/* parsed - a stored list text, parsed once per list; NULL: not ours */
-static const json_t *parsed(tlist *l, const char *text)
+/*
+ * parsed - a stored list text, parsed once per list: 0 and *arr (NULL:
+ * not ours, shows nothing), -1 when it cannot be kept (no memory: a
+ * text that is not UTF-8 never gets here, json_loads refuses it)
+ */
+static int parsed(tlist *l, const char *text, const json_t **arr)
 {
     json_t *j = json_object_get(l->lists, text);
 
     if (j == NULL) {
-	if ((j = json_loads(text, 0, NULL)) != NULL && !json_is_array(j)) {
-	    json_decref(j);
-	    j = NULL;
+	if ((j = json_loads(text, 0, NULL)) == NULL) {
+	    *arr = NULL;
+	    return 0;
 	}
-	/* A list that is not ours shows nothing, and is not read again. */
-	if (j == NULL)
-	    j = json_null();
+	if (!json_is_array(j)) {
+	    json_decref(j);
+	    j = json_null();		/* not read again */
+	}
 	if (json_object_set_new(l->lists, text, j) < 0)
-	    return NULL;
+	    return -1;
     }
-    return json_is_array(j) ? j : NULL;
+    *arr = json_is_array(j) ? j : NULL;
+    return 0;
 }
 
 /* wait_person - the participant waits for the list's persons statement */
@@ -143,7 +149,11 @@ static int add_parts(tlist *l, tdraft *d, const char *text)
     size_t  i;
     char    norm[CS_ADDR_MAX + 1];
 
-    if (text == NULL || (arr = parsed(l, text)) == NULL)
+    if (text == NULL)
+	return 0;
+    if (parsed(l, text, &arr) < 0)
+	return -1;
+    if (arr == NULL)
 	return 0;
     /* The same list again adds nothing: every address is seen, with its name. */
     for (i = 0; i < d->napplied; i++)
