@@ -22,10 +22,15 @@
 /* Application-specific. */
 #include "cs_digest.h"
 
+#define CS_BODYHASH_BUF	16384
+
 struct cs_bodyhash {
     EVP_MD_CTX *md;
     int     pending_cr;			/* a CR seen, LF not yet */
     size_t  pending_lf;			/* line ends not yet hashed */
+    size_t  blen;			/* normalized bytes in buf */
+    unsigned char buf[CS_BODYHASH_BUF];	/* not yet hashed: one update per
+					 * buffer, not per line */
 };
 
 /* cs_bodyhash_new - start a digest */
@@ -42,6 +47,21 @@ cs_bodyhash *cs_bodyhash_new(void)
     return h;
 }
 
+/* emit - normalized bytes to the digest, through the buffer */
+static void emit(cs_bodyhash *h, const void *p, size_t len)
+{
+    if (h->blen + len > sizeof(h->buf)) {
+	EVP_DigestUpdate(h->md, h->buf, h->blen);
+	h->blen = 0;
+	if (len >= sizeof(h->buf)) {
+	    EVP_DigestUpdate(h->md, p, len);
+	    return;
+	}
+    }
+    memcpy(h->buf + h->blen, p, len);
+    h->blen += len;
+}
+
 /* flush_lf - hash the line ends held back, now that text follows */
 static void flush_lf(cs_bodyhash *h)
 {
@@ -51,43 +71,46 @@ static void flush_lf(cs_bodyhash *h)
     while (h->pending_lf > 0) {
 	size_t  n = h->pending_lf < sizeof(lfs) ? h->pending_lf : sizeof(lfs);
 
-	EVP_DigestUpdate(h->md, lfs, n);
+	emit(h, lfs, n);
 	h->pending_lf -= n;
     }
 }
 
-/* cs_bodyhash_update - feed a chunk */
+/*
+ * cs_bodyhash_update - feed a chunk. Line ends are handled a byte at a
+ * time; the text between them is found with memchr and hashed as a run.
+ */
 int     cs_bodyhash_update(cs_bodyhash *h, const void *data, size_t len)
 {
-    const unsigned char *p = data, *run = NULL;
+    const unsigned char *p = data, *lf, *cr;
+    size_t  i = 0, end;
 
-    for (size_t i = 0; i < len; i++) {
-	unsigned char c = p[i];
-
+    while (i < len) {
 	if (h->pending_cr) {
 	    h->pending_cr = 0;
 	    h->pending_lf++;			/* CR or CRLF: one line end */
-	    if (c == '\n')
+	    if (p[i] == '\n') {
+		i++;
 		continue;
-	}
-	if (c == '\r' || c == '\n') {
-	    if (run) {
-		EVP_DigestUpdate(h->md, run, (size_t) (p + i - run));
-		run = NULL;
 	    }
-	    if (c == '\r')
+	}
+	if (p[i] == '\r' || p[i] == '\n') {
+	    if (p[i] == '\r')
 		h->pending_cr = 1;
 	    else
 		h->pending_lf++;
+	    i++;
 	    continue;
 	}
-	if (run == NULL) {
-	    flush_lf(h);
-	    run = p + i;
-	}
+	/* Text up to the next CR or LF (or the chunk's end). */
+	lf = memchr(p + i, '\n', len - i);
+	end = lf ? (size_t) (lf - p) : len;
+	if ((cr = memchr(p + i, '\r', end - i)) != NULL)
+	    end = (size_t) (cr - p);
+	flush_lf(h);
+	emit(h, p + i, end - i);
+	i = end;
     }
-    if (run)
-	EVP_DigestUpdate(h->md, run, (size_t) (p + len - run));
     return 0;
 }
 
@@ -97,6 +120,8 @@ void    cs_bodyhash_final(cs_bodyhash *h, char hex[CS_DIGEST_HEX])
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
 
+    if (h->blen > 0)
+	EVP_DigestUpdate(h->md, h->buf, h->blen);
     EVP_DigestFinal_ex(h->md, md, &n);
     for (unsigned int i = 0; i < n && i < 32; i++)
 	snprintf(hex + 2 * i, 3, "%02x", md[i]);

@@ -51,6 +51,12 @@
 #define CS_JOURNAL_PAYLOAD_MAX	(1ULL << 31)	/* a record's payload, at most */
 #define CS_JOURNAL_FIELDS_MAX	(64U << 20)	/* its fields part, at most */
 #define CS_JOURNAL_SEG_BYTES	(64ULL << 20)	/* a segment is closed past this */
+/* The milter's view of its journal, replaced every few seconds (JSON:
+ * {"host", "pid", "written_at", "running", "journal": {...}}), read by
+ * crmsyncctl stats; and where records the store refuses for good are
+ * set aside (SEQ-OFF.rec: the record as it was in its segment). */
+#define CS_JOURNAL_STATUS	"status.json"
+#define CS_JOURNAL_REJECTED	"rejected"
 
 enum { CS_JREC_META = 1, CS_JREC_MSG = 2 };
 

@@ -316,6 +316,25 @@ static int flush_running, flush_stopping, flush_kicked;
 static long flush_interval = CS_COUNTERS_INTERVAL;
 static cs_store *(*flush_get_store) (void);
 static char flush_host[256];
+static pthread_once_t host_once = PTHREAD_ONCE_INIT;
+
+/* host_init - this host's name as its status document is keyed */
+static void host_init(void)
+{
+    char    host[256];
+
+    if (gethostname(host, sizeof(host)) < 0)
+	host[0] = 0;
+    host[sizeof(host) - 1] = 0;
+    cs_sanitize(*host ? host : "localhost", flush_host, sizeof(flush_host));
+}
+
+/* cs_counters_host - the name the status is kept under (crmsyncctl stats) */
+const char *cs_counters_host(void)
+{
+    pthread_once(&host_once, host_init);
+    return flush_host;
+}
 
 static const char *flush_extra_key;
 static json_t *(*flush_extra_fn) (void);
@@ -401,15 +420,11 @@ static long status_interval(void)
 int     cs_counters_flush_start(cs_store *(*get_store) (void))
 {
     pthread_condattr_t ca;
-    char    host[256];
 
     (void) cs_counters_global();
     if (get_store == NULL || flush_running)
 	return -1;
-    if (gethostname(host, sizeof(host)) < 0)
-	host[0] = 0;
-    host[sizeof(host) - 1] = 0;
-    cs_sanitize(*host ? host : "localhost", flush_host, sizeof(flush_host));
+    (void) cs_counters_host();
     flush_interval = status_interval();
     flush_get_store = get_store;
     pthread_condattr_init(&ca);

@@ -95,6 +95,8 @@ void    cs_count_skip(const char *reason);
 /* The flush thread: get_store is asked for the store each round (NULL:
  * not open, skip). stop writes a last document, "running": false. */
 int     cs_counters_flush_start(cs_store *(*get_store) (void));
+/* This host's name, as the status document is kept under it. */
+const char *cs_counters_host(void);
 void    cs_counters_flush_kick(void);
 /* One more object in each flushed document under key (the journal's,
  * C6), made by fn at flush time. */

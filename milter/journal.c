@@ -23,12 +23,15 @@
 
 /* System library. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 /* Utility library. */
 #include "cs_journal.h"
@@ -46,11 +49,14 @@
 #define JNL_LOG_INTERVAL 60		/* each failure logged once per minute */
 #define JNL_PAUSE_MIN	1000		/* ms before a failed round is tried again */
 #define JNL_PAUSE_MAX	5000
+#define JNL_REJECT_AFTER 5		/* attempts before a refused record is set aside */
+#define JNL_STATUS_EVERY 2		/* seconds between status files */
 
 static cs_journal *jnl;
 static cs_store *(*jnl_get_store) (void);
 static atomic_int jnl_open;		/* the breaker: 1 while the store is stuck */
-static pthread_t jnl_thread;
+static pthread_t jnl_thread, jnl_status_thread;
+static int jnl_status_started;
 static atomic_int jnl_stopping;
 static char *jnl_dir;
 static char *jnl_spool_dir;
@@ -59,13 +65,14 @@ static size_t jnl_spool_threshold;
 /* Figures for stats, under jnl_stat_lock. */
 static pthread_mutex_t jnl_stat_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long jnl_journaled, jnl_replayed, jnl_drops, jnl_damaged, jnl_replay_fail;
-static unsigned long jnl_late_n;
+static unsigned long jnl_late_n, jnl_rejected;
 static double jnl_rate;			/* records/s over the last busy rounds */
 static char jnl_last_error[512];
 static time_t jnl_last_error_at;
 
 static _Thread_local char put_err[256];	/* this thread's last refusal */
 static cs_ratelimit drop_log, damage_log, replay_log, trip_log, refuse_log, late_log;
+static cs_ratelimit reject_log, status_log;
 
 /* stat_add - count under the lock */
 static void stat_add(unsigned long *which, unsigned long n)
@@ -432,8 +439,11 @@ int     jnl_put(const cs_record *rec, const char *hdr, size_t hdrlen)
 
 typedef struct slot {
     cs_journal_pos start, end;		/* the record's extent */
+    uint64_t roff;			/* its header's offset in segment end.seq */
     uint64_t bytes;
     int64_t at;
+    int     refused;			/* cs_store_submit refused it */
+    char    qid[64];
     atomic_int rc;			/* 1 pending, else a CS_* code */
 } slot;
 
@@ -511,6 +521,61 @@ static void damaged(const cs_journal_seg *seg, uint64_t off, uint64_t end, const
 		   "journal: damaged record set aside (%s); the records around it replay", msg);
 }
 
+/*
+ * set_aside - a record the store refuses for good (it failed alone, time
+ * after time, while the store committed others: a constraint, a record
+ * it cannot take): copied whole, as it is in its segment, into
+ * JournalDir/rejected/SEQ-OFF.rec (fsync'd), counted and logged; the
+ * replay goes on behind it. A copy that cannot be made is said so: the
+ * record is let go all the same, or it would hold everything behind it.
+ */
+static void set_aside(const slot *s)
+{
+    cs_journal_seg seg = {.fd = -1};
+    char    dir[4096], path[4200], tmp[4300], msg[512];
+    char   *buf = NULL;
+    int     out = -1, dfd = -1, ok = 0;
+    uint64_t off;
+
+    snprintf(dir, sizeof(dir), "%s/%s", jnl_dir, CS_JOURNAL_REJECTED);
+    snprintf(path, sizeof(path), "%s/%016llx-%llu.rec", dir, (unsigned long long) s->end.seq,
+	     (unsigned long long) s->roff);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    if ((mkdir(dir, 0700) == 0 || errno == EEXIST)
+	&& cs_journal_open_seg(jnl, s->end.seq, &seg) == 0
+	&& (buf = malloc(64 * 1024)) != NULL
+	&& (out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) >= 0) {
+	for (off = s->roff; off < s->end.off;) {
+	    size_t  want = s->end.off - off < 64 * 1024 ? (size_t) (s->end.off - off) : 64 * 1024;
+	    ssize_t n = pread(seg.fd, buf, want, (off_t) off);
+
+	    if (n <= 0 || write(out, buf, (size_t) n) != n)
+		break;
+	    off += (uint64_t) n;
+	}
+	ok = off == s->end.off && fsync(out) == 0;
+	ok = (close(out) == 0) && ok;
+	if (ok && rename(tmp, path) < 0)
+	    ok = 0;
+	if (!ok)
+	    (void) unlink(tmp);
+	else if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+	    (void) fsync(dfd);
+	    close(dfd);
+	}
+    }
+    if (!ok)
+	snprintf(path, sizeof(path), "not kept: %s", strerror(errno ? errno : EIO));
+    free(buf);
+    cs_journal_seg_close(&seg);
+    stat_add(&jnl_rejected, 1);
+    snprintf(msg, sizeof(msg), "record refused by the store %d times while it committed others;"
+	     " set aside (%.300s)", JNL_REJECT_AFTER, path);
+    stat_error(msg);
+    cs_log_limited(&reject_log, JNL_LOG_INTERVAL, CS_LOG_ERROR, s->qid[0] ? s->qid : NULL,
+		   "journal: %s; the records behind it replay", msg);
+}
+
 /* replay_main - apply the journal to the store, in order, as it answers */
 static void *replay_main(void *arg)
 {
@@ -521,6 +586,8 @@ static void *replay_main(void *arg)
     long    pause = 0;
     long long busy_ms = 0;
     unsigned long busy_n = 0;
+    cs_journal_pos refused_at = {0, 0};	/* a record failing alone, */
+    int     refused_n = 0;		/* how many rounds in a row */
 
     (void) arg;
     memset(res, 0, sizeof(res));
@@ -529,9 +596,10 @@ static void *replay_main(void *arg)
 	int64_t oldest;
 	cs_store *st;
 	cs_journal_pos reached;
-	size_t  n = 0, good;
+	size_t  n = 0, good, consumed;
 	long long t0;
-	int     stop_reading = 0;
+	uint64_t groups0;
+	int     stop_reading = 0, refused = 0, rejected = 0;
 
 	cs_journal_depth(jnl, &recs, &bytes, &oldest, &disk);
 	if (recs == 0) {
@@ -545,6 +613,7 @@ static void *replay_main(void *arg)
 	    continue;
 	}
 	t0 = mono_ms();
+	groups0 = cs_store_groups(st);
 	reached = cur;
 	while (n < JNL_WINDOW && !stop_reading) {
 	    cs_journal_rec r;
@@ -601,8 +670,11 @@ static void *replay_main(void *arg)
 	    slots[n].start = reached;
 	    slots[n].end.seq = seg.seq;
 	    slots[n].end.off = r.end;
+	    slots[n].roff = r.off;
 	    slots[n].bytes = r.end - r.off;
 	    slots[n].at = r.at;
+	    slots[n].refused = 0;
+	    cs_sanitize(m.rec.queue_id ? m.rec.queue_id : "", slots[n].qid, sizeof(slots[n].qid));
 	    atomic_store(&slots[n].rc, 1);
 	    free(res[n]);
 	    res[n] = calloc(1, sizeof(slot_res) + (m.rec.ncopies + 1) * sizeof(int));
@@ -613,8 +685,10 @@ static void *replay_main(void *arg)
 	    }
 	    res[n]->s = &slots[n];
 	    res[n]->ncopies = (int) m.rec.ncopies;
-	    if (cs_store_submit(st, &m.rec, JNL_WINDOW, replay_done_res, res[n]) != CS_OK)
+	    if (cs_store_submit(st, &m.rec, JNL_WINDOW, replay_done_res, res[n]) != CS_OK) {
 		atomic_store(&slots[n].rc, CS_EINTERNAL);
+		slots[n].refused = 1;
+	    }
 	    jmsg_free(&m);
 	    cs_journal_rec_free(&r);
 	    reached = slots[n].end;
@@ -625,15 +699,40 @@ static void *replay_main(void *arg)
 	    count_results(res[good]->ncopies, res[good]->res);
 	    nbytes += slots[good].bytes;
 	}
+	consumed = good;
 	if (good < n) {
-	    /* From the first that failed, once the store answers again. */
-	    reached = slots[good].start;
+	    /*
+	     * Failed while the store committed a group meanwhile (or refused
+	     * before it was queued): this record is refused, the store is not
+	     * down. After JNL_REJECT_AFTER such rounds in a row it is set
+	     * aside, so that it does not hold everything behind it.
+	     */
+	    refused = slots[good].refused || cs_store_groups(st) != groups0;
+	    if (!refused)
+		refused_n = 0;
+	    else if (refused_n > 0 && refused_at.seq == slots[good].start.seq
+		     && refused_at.off == slots[good].start.off)
+		refused_n++;
+	    else {
+		refused_at = slots[good].start;
+		refused_n = 1;
+	    }
+	    if (refused && refused_n >= JNL_REJECT_AFTER) {
+		set_aside(&slots[good]);
+		refused_n = 0;
+		rejected = 1;
+		nbytes += slots[good].bytes;
+		reached = slots[good].end;
+		consumed = good + 1;
+	    } else
+		/* From the first that failed, once the store answers again. */
+		reached = slots[good].start;
 	    cs_journal_seg_close(&seg);
 	}
 	if (n > 0 || reached.seq != cur.seq || reached.off != cur.off) {
-	    int64_t next_at = good < n ? slots[good].at : 0;
+	    int64_t next_at = consumed < n ? slots[consumed].at : 0;
 
-	    if (cs_journal_consume(jnl, reached, good, nbytes, next_at) < 0)
+	    if (cs_journal_consume(jnl, reached, consumed, nbytes, next_at) < 0)
 		cs_log_limited(&replay_log, JNL_LOG_INTERVAL, CS_LOG_WARN, NULL,
 			       "journal: cannot write the cursor in %s: %m (records may be"
 			       " applied again after a restart; T2 stores them once)", jnl_dir);
@@ -651,7 +750,19 @@ static void *replay_main(void *arg)
 		busy_ms /= 2;
 	    }
 	}
-	if (good < n) {
+	if (rejected)
+	    continue;				/* on with the records behind it */
+	if (good < n && refused) {
+	    char    msg[256];
+
+	    stat_add(&jnl_replay_fail, 1);
+	    snprintf(msg, sizeof(msg), "replay: the store refused a record while it committed"
+		     " others (attempt %d of %d)", refused_n, JNL_REJECT_AFTER);
+	    stat_error(msg);
+	    cs_log_limited(&replay_log, JNL_LOG_INTERVAL, CS_LOG_WARN,
+			   slots[good].qid[0] ? slots[good].qid : NULL, "journal: %s", msg);
+	    pause_ms(JNL_PAUSE_MIN);
+	} else if (good < n) {
 	    stat_add(&jnl_replay_fail, 1);
 	    stat_error("replay: the store did not commit; trying again");
 	    cs_log_limited(&replay_log, JNL_LOG_INTERVAL, CS_LOG_WARN, NULL,
@@ -675,6 +786,61 @@ static void *replay_main(void *arg)
     cs_journal_seg_close(&seg);
     for (size_t i = 0; i < JNL_WINDOW; i++)
 	free(res[i]);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- status */
+
+/*
+ * status_write - JournalDir/status.json: the "journal" object with this
+ * host's name, pid and the time, replaced atomically (rename) every
+ * JNL_STATUS_EVERY seconds and at stop. crmsyncctl stats reads it, so
+ * it shows the journal as it is while the store is locked or down, when
+ * the status document in the store cannot be written. Not fsync'd: it
+ * is a view, the next one comes in seconds.
+ */
+static void status_write(int running)
+{
+    json_t *doc;
+    char   *text;
+    char    path[4096], tmp[4200];
+    size_t  len;
+    int     fd, ok = 0;
+
+    doc = json_pack("{s:s,s:I,s:I,s:b,s:o}", "host", cs_counters_host(),
+		    "pid", (json_int_t) getpid(), "written_at", (json_int_t) time(NULL),
+		    "running", running, "journal", jnl_status());
+    if (doc == NULL)
+	return;
+    text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (text == NULL)
+	return;
+    snprintf(path, sizeof(path), "%s/%s", jnl_dir, CS_JOURNAL_STATUS);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    len = strlen(text);
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640)) >= 0) {
+	ok = write(fd, text, len) == (ssize_t) len;
+	ok = close(fd) == 0 && ok;
+	ok = ok && rename(tmp, path) == 0;
+	if (!ok)
+	    (void) unlink(tmp);
+    }
+    if (!ok)
+	cs_log_limited(&status_log, JNL_LOG_INTERVAL, CS_LOG_WARN, NULL,
+		       "journal: cannot write %s: %s (crmsyncctl stats shows the status the"
+		       " store keeps)", path, strerror(errno));
+    free(text);
+}
+
+/* status_main - the status file every JNL_STATUS_EVERY seconds */
+static void *status_main(void *arg)
+{
+    (void) arg;
+    while (!atomic_load(&jnl_stopping)) {
+	status_write(1);
+	pause_ms(JNL_STATUS_EVERY * 1000L);
+    }
     return NULL;
 }
 
@@ -705,6 +871,10 @@ int     jnl_start(const cs_config *cfg, cs_store *(*get_store) (void))
 	jnl = NULL;
 	return -1;
     }
+    jnl_status_started = pthread_create(&jnl_status_thread, NULL, status_main, NULL) == 0;
+    if (!jnl_status_started)
+	cs_warn(NULL, "journal: no status thread: crmsyncctl stats shows the status the"
+		" store keeps");
     {
 	uint64_t recs, bytes, disk;
 	int64_t oldest;
@@ -727,6 +897,10 @@ void    jnl_stop(void)
     atomic_store(&jnl_stopping, 1);
     cs_journal_kick(jnl);
     pthread_join(jnl_thread, NULL);
+    if (jnl_status_started)
+	pthread_join(jnl_status_thread, NULL);
+    jnl_status_started = 0;
+    status_write(0);
     cs_journal_close(jnl);
     jnl = NULL;
     free(jnl_dir);
@@ -746,7 +920,7 @@ json_t *jnl_status(void)
 	return json_pack("{s:b}", "enabled", 0);
     cs_journal_depth(jnl, &recs, &bytes, &oldest, &disk);
     pthread_mutex_lock(&jnl_stat_lock);
-    o = json_pack("{s:b,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:s?,s:I}",
+    o = json_pack("{s:b,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:s?,s:I}",
 		  "enabled", 1, "dir", jnl_dir ? jnl_dir : "",
 		  "breaker_open", atomic_load(&jnl_open) ? 1 : 0,
 		  "records", (json_int_t) recs, "bytes", (json_int_t) bytes,
@@ -757,6 +931,7 @@ json_t *jnl_status(void)
 		  "dropped", (json_int_t) jnl_drops,
 		  "queued_late", (json_int_t) jnl_late_n,
 		  "damaged", (json_int_t) jnl_damaged,
+		  "rejected", (json_int_t) jnl_rejected,
 		  "replay_failures", (json_int_t) jnl_replay_fail,
 		  "replay_rate", jnl_rate,
 		  "last_error", jnl_last_error[0] ? jnl_last_error : NULL,

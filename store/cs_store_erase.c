@@ -4,7 +4,7 @@
  * SUMMARY
  *	delete stored copies for good: the step R1, R2 and R3 share
  * DESCRIPTION
- *	cs_store_erase_batch() deletes a batch of copies in one write
+ *	cs_store_erase_copies() deletes copies in batches, each one write
  *	transaction of the backend's primitives (cs_store_impl.h): each
  *	copy, then its thread when no message is left in it. Each deletion
  *	is one X3 event in the same transaction: message.deleted with the
@@ -122,19 +122,35 @@ static int erase_one(cs_store *st, const cs_store_msg *m, cs_erase_counts *c)
 				    "message_count", (json_int_t) left));
 }
 
-/* cs_store_erase_batch - delete copies in one transaction, with events and audit */
-int     cs_store_erase_batch(cs_store *st, const cs_store_msg *v, size_t n, const char *who,
-			             const char *what, cs_erase_counts *c)
+/* mono_ms - a monotonic clock in milliseconds */
+static long long mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * erase_batch - delete copies in one transaction, with events and audit:
+ * up to n of them, fewer when CS_ERASE_BATCH_MS has passed (at least one);
+ * *done says how many were taken.
+ */
+static int erase_batch(cs_store *st, const cs_store_msg *v, size_t n, const char *who,
+		               const char *what, cs_erase_counts *c, size_t *done)
 {
     cs_erase_counts mine = {0, 0};
+    long long start = mono_ms();
     json_t *detail;
+    size_t  i;
     int     rc;
 
+    *done = 0;
     if (n == 0)
 	return CS_OK;
     if ((rc = cs_store_wbegin(st)) != CS_OK)
 	return rc;
-    for (size_t i = 0; rc == CS_OK && i < n; i++)
+    for (i = 0; rc == CS_OK && i < n && (i == 0 || mono_ms() - start < CS_ERASE_BATCH_MS); i++)
 	rc = erase_one(st, v + i, &mine);
     if (rc == CS_OK) {
 	detail = json_pack("[{s:I,s:I}]", "messages", (json_int_t) mine.messages,
@@ -145,6 +161,25 @@ int     cs_store_erase_batch(cs_store *st, const cs_store_msg *v, size_t n, cons
     if ((rc = cs_store_wend(st, rc)) == CS_OK) {
 	c->messages += mine.messages;
 	c->threads += mine.threads;
+	*done = i;
+    }
+    return rc;
+}
+
+/* cs_store_erase_copies - every copy, a batch at a time, yielding between */
+int     cs_store_erase_copies(cs_store *st, const cs_store_msg *v, size_t n, const char *who,
+			              const char *what, cs_erase_counts *c)
+{
+    struct timespec yield = {0, CS_ERASE_YIELD_MS * 1000L * 1000L};
+    size_t  i = 0, done;
+    int     rc = CS_OK;
+
+    while (rc == CS_OK && i < n) {
+	if (i)
+	    nanosleep(&yield, NULL);
+	rc = erase_batch(st, v + i, n - i < CS_ERASE_BATCH ? n - i : CS_ERASE_BATCH,
+			 who, what, c, &done);
+	i += done;
     }
     return rc;
 }

@@ -11,8 +11,8 @@
  *	applied here, once, with each owner's own Retention.
  *
  *	A run deletes at most max copies (bounded work: the milter's
- *	background thread runs again later), in transactions of
- *	CS_ERASE_BATCH, each with its events, and then scrubs once. Users
+ *	background thread runs again later), in cs_store_erase_copies'
+ *	bounded transactions, each with its events, and then scrubs once. Users
  *	not in the policy in force (R3: left, mailbox kept) get the
  *	configuration's Retention.
  */
@@ -95,9 +95,8 @@ int     cs_store_retention_run(cs_store *st, long dflt, const cs_retention *r, s
 	    more = 1;
     }
     free(after);
-    for (i = 0; rc == CS_OK && !dry_run && i < ndoomed; i += CS_ERASE_BATCH)
-	rc = cs_store_erase_batch(st, doomed + i, ndoomed - i < CS_ERASE_BATCH
-				  ? ndoomed - i : CS_ERASE_BATCH, "retention", "retention", &c);
+    if (!dry_run)
+	rc = cs_store_erase_copies(st, doomed, ndoomed, "retention", "retention", &c);
     if (rc == CS_OK && !dry_run && c.messages)
 	scrubbed = cs_store_erase_scrub(st) == CS_OK;
     if (dry_run)

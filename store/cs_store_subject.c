@@ -293,31 +293,25 @@ int     cs_store_subject_export(cs_store *st, const char *address, FILE *mbox,
     return CS_OK;
 }
 
-/* erase_all - delete copies in batches, then scrub */
-static int erase_all(cs_store *st, cs_store_msg *v, size_t n, const char *who,
-		             const char *what, cs_erase_counts *c)
+/* by_owner_thread - qsort order of copies: owner, then thread */
+static int by_owner_thread(const void *a, const void *b)
 {
-    int     rc = CS_OK;
+    const cs_store_msg *x = a, *y = b;
+    int     d = strcmp(x->owner, y->owner);
 
-    for (size_t i = 0; rc == CS_OK && i < n; i += CS_ERASE_BATCH)
-	rc = cs_store_erase_batch(st, v + i, n - i < CS_ERASE_BATCH ? n - i : CS_ERASE_BATCH,
-				  who, what, c);
-    return rc;
+    return d ? d : (x->thread > y->thread) - (x->thread < y->thread);
 }
 
-/* distinct_threads - how many (owner, thread) pairs the copies touch */
+/* distinct_threads - how many (owner, thread) pairs the copies touch (sorts v) */
 static long distinct_threads(cs_store_msg *v, size_t n)
 {
     long    k = 0;
 
-    for (size_t i = 0; i < n; i++) {
-	size_t  j;
-
-	for (j = 0; j < i; j++)
-	    if (v[j].thread == v[i].thread && strcmp(v[j].owner, v[i].owner) == 0)
-		break;
-	k += j == i;
-    }
+    if (n == 0)
+	return 0;
+    qsort(v, n, sizeof(*v), by_owner_thread);
+    for (size_t i = 0; i < n; i++)
+	k += i == 0 || by_owner_thread(v + i - 1, v + i) != 0;
     return k;
 }
 
@@ -346,7 +340,7 @@ int     cs_store_subject_erase(cs_store *st, const char *address, int dry_run,
 	c.messages = (long) n;
 	c.threads = distinct_threads(v, n);
     } else
-	rc = erase_all(st, v, n, who, "subject.erase", &c);
+	rc = cs_store_erase_copies(st, v, n, who, "subject.erase", &c);
     cs_store_msgs_free(v, n);
     if (rc == CS_OK && (rc = cs_store_wbegin(st)) == CS_OK) {
 	rc = cs_prim_crm_persons(st, norm, crm);
@@ -399,7 +393,7 @@ int     cs_store_mailbox_purge(cs_store *st, const char *user, int dry_run, cons
 	c.messages = (long) n;
 	c.threads = distinct_threads(v, n);
     } else
-	rc = erase_all(st, v, n, who, "mailbox.purge", &c);
+	rc = cs_store_erase_copies(st, v, n, who, "mailbox.purge", &c);
     cs_store_msgs_free(v, n);
     if (rc == CS_OK && !dry_run && (rc = cs_store_wbegin(st)) == CS_OK)
 	rc = cs_store_wend(st, st->ops->erase_step(st, CS_ERASE_USER, user, 0, &changed));

@@ -79,7 +79,19 @@ static const pg_step PGX_THREAD_DROP[] = {
 };
 #define PGX_MADE "(SELECT pe.person FROM person_emails pe JOIN persons p ON p.id=pe.person" \
     " WHERE pe.email=$1 AND p.origin<>'crm')"
+/*
+ * Kept events must not name the address (R2): person.created events go
+ * with their persons; others that hold its local part and domain keep
+ * only their ids (V6's private form); what still names it then goes.
+ */
+#define PGX_NAMES "strpos(lower(payload), '@' || split_part($1, '@', 2)) > 0" \
+    " AND strpos(lower(payload), split_part($1, '@', 1)) > 0"
 static const pg_step PGX_MADE_DROP[] = {
+    {"DELETE FROM events WHERE type='person.created' AND ((payload::json->>'person')"
+     " IN " PGX_MADE " OR lower(payload::json->>'address')=$1)", "s"},
+    {"UPDATE events SET payload=((payload::jsonb) - 'subject' - 'participants')::text"
+     " WHERE " PGX_NAMES, "s"},
+    {"DELETE FROM events WHERE " PGX_NAMES, "s"},
     {"DELETE FROM thread_links WHERE kind='person' AND id IN " PGX_MADE, "s"},
     {"DELETE FROM thread_unlinks WHERE kind='person' AND id IN " PGX_MADE, "s"},
     {"DELETE FROM access WHERE kind='person' AND id IN " PGX_MADE, "s"},
@@ -88,6 +100,7 @@ static const pg_step PGX_MADE_DROP[] = {
 };
 #define PGX_OWNED "(SELECT id FROM persons WHERE owner=$1 AND origin<>'crm')"
 static const pg_step PGX_USER_DROP[] = {
+    {"DELETE FROM events WHERE type='person.created' AND owner=$1", "s"},
     {"DELETE FROM thread_links WHERE kind='person' AND id IN " PGX_OWNED, "s"},
     {"DELETE FROM thread_unlinks WHERE kind='person' AND id IN " PGX_OWNED, "s"},
     {"DELETE FROM access WHERE kind='person' AND id IN " PGX_OWNED, "s"},

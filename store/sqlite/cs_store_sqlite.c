@@ -576,6 +576,92 @@ static int make_file(const char *path, unsigned flags, int *created, char *err, 
     return 0;
 }
 
+/*
+ * Checkpoints. SQLite's own automatic checkpoint runs inside COMMIT, on
+ * the committing connection: every waiter of a group of large messages
+ * waited for the WAL's pages to be copied into the database file too
+ * (a second write of each blob) before its end-of-message was answered.
+ * The writer's connection has a WAL hook instead: at SQ_CKPT_PAGES
+ * frames (SQLite's default threshold) it wakes a checkpoint thread with
+ * a connection of its own, and the writer goes on with the next group.
+ * A PASSIVE checkpoint waits for no lock and a writer appends to the
+ * WAL while it copies, so the commit's durability (synchronous=FULL,
+ * one fsync of the WAL per group) is what it was. Without a writer
+ * thread (crmsyncctl) the hook checkpoints inline, as SQLite would.
+ */
+#define SQ_CKPT_PAGES	1000
+
+/* wal_hook - after each commit on w: a checkpoint when the WAL is long */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    sq_store *s = arg;
+
+    if (frames < s->ckpt_pages)
+	return SQLITE_OK;
+    if (!s->ck_started) {
+	(void) sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+    }
+    pthread_mutex_lock(&s->ck_lock);
+    s->ck_due = 1;
+    pthread_cond_signal(&s->ck_cond);
+    pthread_mutex_unlock(&s->ck_lock);
+    return SQLITE_OK;
+}
+
+/* ckpt_main - the checkpoint thread: one PASSIVE checkpoint per wakeup */
+static void *ckpt_main(void *arg)
+{
+    sq_store *s = arg;
+
+    pthread_mutex_lock(&s->ck_lock);
+    for (;;) {
+	while (!s->ck_due && !s->ck_stop)
+	    pthread_cond_wait(&s->ck_cond, &s->ck_lock);
+	if (s->ck_stop)
+	    break;
+	s->ck_due = 0;
+	pthread_mutex_unlock(&s->ck_lock);
+	if (sqlite3_wal_checkpoint_v2(s->ck.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL)
+	    != SQLITE_OK)
+	    cs_debug(NULL, "store: checkpoint: %s", sqlite3_errmsg(s->ck.db));
+	pthread_mutex_lock(&s->ck_lock);
+    }
+    pthread_mutex_unlock(&s->ck_lock);
+    return NULL;
+}
+
+/* ckpt_start - the checkpoint thread, or (failing that) inline checkpoints */
+static void ckpt_start(sq_store *s, const char *path, long timeout_ms)
+{
+    char    err[256];
+
+    if (conn_open(&s->ck, path, 0, timeout_ms, err, sizeof(err)) < 0) {
+	cs_warn(NULL, "store: checkpoint connection: %s; checkpoints inline", err);
+	return;
+    }
+    if (pthread_create(&s->ck_tid, NULL, ckpt_main, s) != 0) {
+	cs_warn(NULL, "store: cannot start the checkpoint thread; checkpoints inline");
+	conn_close(&s->ck);
+	return;
+    }
+    s->ck_started = 1;
+}
+
+/* ckpt_stop - end the checkpoint thread; its connection closed */
+static void ckpt_stop(sq_store *s)
+{
+    if (!s->ck_started)
+	return;
+    pthread_mutex_lock(&s->ck_lock);
+    s->ck_stop = 1;
+    pthread_cond_signal(&s->ck_cond);
+    pthread_mutex_unlock(&s->ck_lock);
+    pthread_join(s->ck_tid, NULL);
+    conn_close(&s->ck);
+    s->ck_started = 0;
+}
+
 /* sq_open - open (and create, migrate) a SQLite store */
 static int sq_open(cs_store *st, const char *path, unsigned flags, long timeout_ms,
 		           char *err, size_t errlen)
@@ -590,10 +676,16 @@ static int sq_open(cs_store *st, const char *path, unsigned flags, long timeout_
 	return CS_EINTERNAL;
     }
     pthread_mutex_init(&s->rlock, NULL);
+    pthread_mutex_init(&s->ck_lock, NULL);
+    pthread_cond_init(&s->ck_cond, NULL);
+    s->ckpt_pages = SQ_CKPT_PAGES;
     if (!readonly) {
 	if (conn_open(&s->w, path, 0, timeout_ms, err, errlen) < 0
 	    || migrate(s->w.db, path, err, errlen) < 0)
 	    goto fail;
+	sqlite3_wal_hook(s->w.db, wal_hook, s);
+	if (flags & CS_STORE_WRITER)
+	    ckpt_start(s, path, timeout_ms);
 	if (created) {
 	    struct stat db;
 	    char   *copy = strdup(path);
@@ -626,9 +718,12 @@ static int sq_open(cs_store *st, const char *path, unsigned flags, long timeout_
     st->be = s;
     return CS_OK;
 fail:
+    ckpt_stop(s);
     conn_close(&s->w);
     conn_close(&s->r);
     pthread_mutex_destroy(&s->rlock);
+    pthread_mutex_destroy(&s->ck_lock);
+    pthread_cond_destroy(&s->ck_cond);
     free(s);
     return CS_EINTERNAL;
 }
@@ -640,9 +735,12 @@ static void sq_close(cs_store *st)
 
     if (s == NULL)
 	return;
+    ckpt_stop(s);
     conn_close(&s->w);
     conn_close(&s->r);
     pthread_mutex_destroy(&s->rlock);
+    pthread_mutex_destroy(&s->ck_lock);
+    pthread_cond_destroy(&s->ck_cond);
     free(s);
     st->be = NULL;
 }

@@ -33,6 +33,14 @@ typedef struct sq_store {
     sq_conn w;				/* NULL db when read-only */
     sq_conn r;
     pthread_mutex_t rlock;
+    /* Checkpoints of w's WAL: a thread and connection of their own when
+     * the store has a writer thread, else inline after the commit. */
+    int     ckpt_pages;			/* WAL frames that make one due */
+    sq_conn ck;
+    pthread_t ck_tid;
+    pthread_mutex_t ck_lock;
+    pthread_cond_t ck_cond;
+    int     ck_started, ck_due, ck_stop;
 } sq_store;
 
 /* A prepared, reset statement for sql on c; NULL on error. */

@@ -77,7 +77,21 @@ static const char *const SQL_THREAD_DROP[] = {
 };
 #define SQ_MADE "(SELECT pe.person FROM person_emails pe JOIN persons p ON p.id=pe.person" \
     " WHERE pe.email=?1 AND p.origin<>'crm')"
+/*
+ * Kept events (X3, sent or not) must not name the address either (R2):
+ * the person.created events of those persons go with them; any other
+ * event whose payload holds the address's local part and domain (a shared
+ * thread's subject and participants, V6) keeps only its ids, as a private
+ * thread's event would; whatever still names it then goes.
+ */
+#define SQ_NAMES "instr(lower(payload), substr(?1, instr(?1, '@'))) > 0" \
+    " AND instr(lower(payload), substr(?1, 1, instr(?1, '@') - 1)) > 0"
 static const char *const SQL_MADE_DROP[] = {
+    "DELETE FROM events WHERE type='person.created' AND (json_extract(payload, '$.person')"
+    " IN " SQ_MADE " OR lower(json_extract(payload, '$.address'))=?1)",
+    "UPDATE events SET payload=json_remove(payload, '$.subject', '$.participants')"
+    " WHERE " SQ_NAMES,
+    "DELETE FROM events WHERE " SQ_NAMES,
     "DELETE FROM thread_links WHERE kind='person' AND id IN " SQ_MADE,
     "DELETE FROM thread_unlinks WHERE kind='person' AND id IN " SQ_MADE,
     "DELETE FROM access WHERE kind='person' AND id IN " SQ_MADE,
@@ -87,6 +101,7 @@ static const char *const SQL_MADE_DROP[] = {
 };
 #define SQ_OWNED "(SELECT id FROM persons WHERE owner=?1 AND origin<>'crm')"
 static const char *const SQL_USER_DROP[] = {
+    "DELETE FROM events WHERE type='person.created' AND owner=?1",
     "DELETE FROM thread_links WHERE kind='person' AND id IN " SQ_OWNED,
     "DELETE FROM thread_unlinks WHERE kind='person' AND id IN " SQ_OWNED,
     "DELETE FROM access WHERE kind='person' AND id IN " SQ_OWNED,

@@ -614,9 +614,9 @@ int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
      * stay synchronous=FULL: durability is the same.
      */
     if ((cst->flags & CS_STORE_BULK) && !(cst->wflags & SQ_W_BULK)) {
-	if (sqlite3_exec(c->db, "PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=16384;",
-			 NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(c->db, "PRAGMA cache_size=-32768;", NULL, NULL, NULL) != SQLITE_OK)
 	    cs_warn(NULL, "store: bulk settings: %s", sqlite3_errmsg(c->db));
+	s->ckpt_pages = 16384;		/* not the pragma: it replaces the WAL hook */
 	cst->wflags |= SQ_W_BULK;
     }
     if ((rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {

@@ -8,11 +8,15 @@
 #	RUNS has one line per run: "WORKLOAD CONFIG ROUND MSGS SECONDS
 #	CPU_TICKS VMHWM_KB VALID" (CPU and VmHWM "-" for no milter). STORE
 #	has "WORKLOAD idle_rss_kb N" and "WORKLOAD records N messages N
-#	db_bytes N raw_bytes N raw_blobs N commit_groups N" lines. HZ is
+#	db_bytes N raw_bytes N raw_blobs N commit_groups N journaled N
+#	d_journaled N" lines (journaled: records the milter put in its
+#	journal, C6, because the store was found slow; d_ for --compare's
+#	store, "-" without one). HZ is
 #	CLK_TCK. Prints, per workload, the median msg/s of each configuration
 #	over its valid runs, the medians of the per-round ratios c/b and
 #	c/a (and b/a; c/d when a --compare configuration d ran), CPU milliseconds per message (median), crmsync's peak
-#	RSS (largest VmHWM), then the store's size per message.
+#	RSS (largest VmHWM), then the store's size per message and the
+#	journaled records.
 
 [ $# -eq 3 ] || { echo "usage: bench-report.sh RUNS STORE HZ" >&2; exit 1; }
 awk -v hz="$3" '
@@ -72,15 +76,18 @@ END {
 	if (w in bad) printf "  left out:%s\n", bad[w]
     }
     printf "\nstore per record (SQLite, after the workload, WAL checkpointed):\n"
-    printf "%-16s %8s %8s %10s %10s %10s %8s\n", "workload", "records", "copies", \
-	"db B/rec", "raw B/msg", "db-raw B/c", "grp size"
+    printf "%-16s %8s %8s %10s %10s %10s %8s %10s\n", "workload", "records", "copies", \
+	"db B/rec", "raw B/msg", "db-raw B/c", "grp size", "journaled"
     for (k = 1; k <= nw; k++) {
 	w = order[k]
 	if (!((w, "records") in st) || st[w, "records"] == 0) continue
 	n = st[w, "records"]
-	printf "%-16s %8d %8d %10.0f %10.0f %10.0f %8.1f\n", w, n, st[w, "messages"],
+	jn = ((w, "journaled") in st) ? st[w, "journaled"] : "-"
+	if ((w, "d_journaled") in st && st[w, "d_journaled"] != "-")
+	    jn = jn " (d " st[w, "d_journaled"] ")"
+	printf "%-16s %8d %8d %10.0f %10.0f %10.0f %8.1f %10s\n", w, n, st[w, "messages"],
 	    st[w, "db_bytes"] / n, st[w, "raw_blobs"] ? st[w, "raw_bytes"] / st[w, "raw_blobs"] : 0,
 	    st[w, "messages"] ? (st[w, "db_bytes"] - st[w, "raw_bytes"]) / st[w, "messages"] : 0,
-	    st[w, "commit_groups"] ? n / st[w, "commit_groups"] : 0
+	    st[w, "commit_groups"] ? n / st[w, "commit_groups"] : 0, jn
     }
 }' "$1" "$2"

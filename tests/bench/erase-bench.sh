@@ -38,6 +38,9 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--messages N] [--mailboxes M]" >&2; exit 1 ;;
     esac
 done
+for b in "$CTL" "$GEN" "$FILL" "$JGET"; do
+    [ -x "$b" ] || { echo "$0: $b not built (make -C tests bench/ctl-gen ops/storefill jget)" >&2; exit 1; }
+done
 D=$(mktemp -d "${TMPDIR:-/tmp}/erase-bench.XXXXXX") || exit 1
 trap 'kill "$fill" 2>/dev/null; rm -rf "$D"' EXIT
 mkdir -p "$D/pol" "$D/spool"

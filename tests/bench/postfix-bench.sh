@@ -220,6 +220,7 @@ now() { date +%s.%N; }
 ctl() { runuser -u crmsync -- "$CRMSYNCCTL" -c "$CS_TMP/crmsync.conf" "$@"; }
 ctl_d() { runuser -u crmsync -- "$CRMSYNCCTL" -c "$CS_TMP/crmsync-d.conf" "$@"; }
 stat_field() { sed -n "s/^  \"$1\": \([0-9]*\).*/\1/p"; }
+journaled() { sed -n 's/^ *"journaled": \([0-9]*\).*/\1/p' | head -n 1; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 hwm_kb() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status" 2>/dev/null; }
 # size_bytes - 4k, 1m, 10m, 512 -> bytes
@@ -449,14 +450,22 @@ for w in $WORKLOADS; do
     [ "$sock" = tcpq ] && qa_set 0
     if [ -n "${CS_SOCK:-}" ]; then
 	_csock=$CS_SOCK
+	_dsock=${D_SOCK:-}
 	milters_stop
 	ctl stats >"$OUT/stats-$(cs_key "$w").json" 2>&1
+	# Records that went through the journal (C6: the store found slow).
+	_jn_d=-
+	if [ -n "$_dsock" ]; then
+	    ctl_d stats >"$OUT/stats-d-$(cs_key "$w").json" 2>&1
+	    _jn_d=$(journaled <"$OUT/stats-d-$(cs_key "$w").json")
+	fi
 	echo "$w records $(stat_field records <"$OUT/stats-$(cs_key "$w").json")" \
 	    "messages $(stat_field messages <"$OUT/stats-$(cs_key "$w").json")" \
 	    "db_bytes $(stat_field db_bytes <"$OUT/stats-$(cs_key "$w").json")" \
 	    "raw_bytes $(stat_field raw_bytes <"$OUT/stats-$(cs_key "$w").json")" \
 	    "raw_blobs $(stat_field raw_blobs <"$OUT/stats-$(cs_key "$w").json")" \
 	    "commit_groups $(stat_field commit_groups <"$OUT/stats-$(cs_key "$w").json")" \
+	    "journaled $(journaled <"$OUT/stats-$(cs_key "$w").json")" "d_journaled ${_jn_d:--}" \
 	    >>"$STORE_LINES"
     else
 	milters_stop

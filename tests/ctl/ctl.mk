@@ -5,4 +5,6 @@ EXTRA_DIST += ctl/policy-cli.sh ctl/args.sh
 TESTS += ctl/subject.sh
 EXTRA_DIST += ctl/subject.sh
 TESTS += ctl/retention-milter.sh
+TESTS += ctl/erase-batches.sh
+EXTRA_DIST += ctl/erase-batches.sh
 EXTRA_DIST += ctl/retention-milter.sh

@@ -120,6 +120,15 @@ tap_is "$?" 4 "an existing --out file is never overwritten"
 t1=$("$J" '[0].threads[0].thread' <"$D/ex.mbox.json")
 tap_like "$(ctl contact create --as alice --thread "$t1" --address dana@subject.example 2>&1)" \
     '"created": true' "alice makes a person for dana"
+# Shared (linked to that person), the thread's events carry its subject and
+# participants (V6): erase must take dana's address out of them too.
+tap_ok "alice shares the thread (MARKDANA1's)" ctl share --as alice "$t1"
+msg dana@subject.example alice@example.com MARKDANA5 "$NOW_D" "$NOW_F" \
+    'In-Reply-To: <MARKDANA1@fixture>' >"$D/reply.mbox"
+tap_like "$(ctl import --user alice "$D/reply.mbox" 2>&1)" '"imported":1,' "dana's reply imported"
+tap_like "$(sqlq "SELECT count(*) FROM events WHERE type<>'person.created'
+	AND lower(payload) LIKE '%dana%@subject.example%'")" '^[1-9]' \
+    "a kept event of the shared thread names dana"
 
 # 2. Erase: the scan finds the markers first. On SQLite another
 #    connection stays open meanwhile (as the milter's would), so closing
@@ -134,30 +143,44 @@ tap_like "$(hits MARKDANA2)" '^[1-9]' "before erase, the store's bytes hold the 
 # No WebhookURL here: events are kept, not pending (stats counts them as kept).
 ev0=$(stat_of events_kept)
 ctl subject erase dana@subject.example --dry-run >"$D/dry.json"
-tap_is "$("$J" messages_deleted <"$D/dry.json")" 5 "dry run: five copies would go"
+tap_is "$("$J" messages_deleted <"$D/dry.json")" 6 "dry run: six copies would go"
 tap_is "$("$J" persons_deleted <"$D/dry.json")" 1 "dry run: and alice's person"
-tap_is "$(stat_of messages)" 13 "dry run deletes nothing"
+tap_is "$(stat_of messages)" 14 "dry run deletes nothing"
 tap_is "$(stat_of persons)" 1 "dry run keeps the person"
 ctl subject erase DANA@subject.example >"$D/erase.json"
 tap_is "$?" 0 "subject erase exits 0"
-tap_is "$("$J" messages_deleted <"$D/erase.json")" 5 "five copies deleted"
+tap_is "$("$J" messages_deleted <"$D/erase.json")" 6 "six copies deleted"
 tap_is "$("$J" threads_deleted <"$D/erase.json")" 4 "four threads left empty deleted"
 tap_is "$("$J" persons_deleted <"$D/erase.json")" 1 "alice's person for dana deleted"
 tap_is "$(stat_of persons)" 0 "no person left"
 tap_is "$("$J" scrubbed <"$D/erase.json")" true "the answer says the store was scrubbed"
 tap_is "$(grep -c subject.example "$D/erase.json")" 0 "the answer names no address"
 tap_is "$(stat_of messages)" 8 "eight copies left"
-tap_is "$(( $(stat_of events_kept) - ev0 ))" 5 "five deletion events kept"
-tap_is "$(sqlq "SELECT count(*) FROM events WHERE type='message.deleted'")" 1 \
-    "one message.deleted (the thread lives on)"
+# Six deletion events; the person.created of alice's person for dana goes
+# with the person (it names the address).
+tap_is "$(( $(stat_of events_kept) - ev0 ))" 5 "six deletion events kept, one person.created gone"
+tap_is "$(sqlq "SELECT count(*) FROM events WHERE type='person.created'")" 0 \
+    "no person.created event left for dana's person"
+tap_is "$(sqlq "SELECT count(*) FROM events WHERE type='message.deleted'")" 2 \
+    "two message.deleted (frank's thread lives on; t1 until its last)"
 tap_like "$(sqlq "SELECT payload FROM events WHERE type='message.deleted'")" '"thread":"t[0-9]+"' \
     "... naming its thread"
 tap_is "$(sqlq "SELECT count(*) FROM events WHERE type='thread.deleted'")" 4 "four thread.deleted"
 tap_like "$(hits THREADROOT)" '^[1-9]' "frank's message of that thread is kept"
-for m in MARKDANA1 MARKDANA2 MARKDANA3 MARKDANA4; do
+for m in MARKDANA1 MARKDANA2 MARKDANA3 MARKDANA4 MARKDANA5; do
     tap_is "$(hits $m)" 0 "after erase, no byte of the store holds $m"
 done
 tap_like "$(hits OTHERCAROL)" '^[1-9]' "... while the scan still finds a kept message"
+# Nor the address itself: not in a participant list, an envelope, a person
+# or an event's payload (person.created names it; the shared thread's
+# message.added carries its participants).
+if [ -z "$PG" ]; then
+    tap_is "$(cat "$DB" "$DB-wal" 2>/dev/null | LC_ALL=C grep -a -i -o 'dana[^@ ]*@subject\.example' | sort | uniq -c | tr -s ' ')" "" \
+	"after erase, no byte of the store holds dana's address"
+else
+    tap_is "$(sqlq "SELECT count(*) FROM events WHERE payload::text ILIKE '%dana%'")" 0 \
+	"after erase, no event payload names dana"
+fi
 ctl subject export dana@subject.example --out "$D/ex2.mbox" >"$D/ex2.out" 2>&1
 tap_is "$("$J" messages <"$D/ex2.out")" 0 "export after erase: nothing"
 
@@ -190,12 +213,18 @@ unset CRMSYNC_TEST_NOW
 ctl mailbox purge --user bob >/dev/null 2>"$D/p.err"
 tap_is "$?" 3 "purge of a user in the policy: forbidden"
 tap_like "$(hits MARKBOB)" '^[1-9]' "bob's mailbox is there"
+# bob's own person for a correspondent: its person.created goes with it.
+tb=$(ctl mailbox --as bob | "$J" 'threads[0].id')
+tap_like "$(ctl contact create --as bob --thread "$tb" --address frank@x.example 2>&1)" \
+    '"created": true' "bob makes a person for frank"
 printf 'User alice\nAddress alice@example.com\nWindow 3650d\n' >"$D/policy/users.policy"
 ctl mailbox purge --user bob >"$D/p.json"
 tap_is "$?" 0 "purge after bob left the policy exits 0"
 tap_is "$("$J" messages_deleted <"$D/p.json")" 1 "bob's last copy deleted"
 tap_is "$(stat_of mailboxes.bob)" "" "bob's mailbox is gone"
 tap_is "$(hits MARKBOB)" 0 "no byte of the store holds bob's message"
+tap_is "$(sqlq "SELECT count(*) FROM events WHERE type='person.created' AND owner='bob'")" 0 \
+    "bob's person.created events are gone with his persons"
 tap_like "$(hits OTHERFRANK)" '^[1-9]' "alice's mail is untouched"
 
 # 5. A CRM directory person with the address is listed, never deleted.

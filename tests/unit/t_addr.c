@@ -138,6 +138,55 @@ int     main(void)
 	cs_sha256_hex("abc", 3, d);
 	is_str(d, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "plain SHA-256");
     }
+    /*
+     * A body longer than the digest's buffer, with CRLF, lone CR, LF,
+     * runs of empty lines and long lines, fed in chunks of every size
+     * from 1 to 97 bytes and whole: each digest equals the plain SHA-256
+     * of the body normalized here by hand.
+     */
+    {
+	enum { BODY = 200000 };
+	char   *body = malloc(BODY), *norm = malloc(BODY);
+	char    want[CS_DIGEST_HEX], got[CS_DIGEST_HEX];
+	size_t  i, n = 0, keep, bad = 0;
+	unsigned seed = 7;
+
+	for (i = 0; i < BODY; i++) {
+	    seed = seed * 1103515245u + 12345u;
+	    switch ((seed >> 16) % 64) {
+	    case 0: body[i] = '\r'; break;
+	    case 1: case 2: body[i] = '\n'; break;
+	    default: body[i] = (char) ('a' + (seed >> 8) % 26); break;
+	    }
+	    if (i > 150000 && i < 170000)	/* a line longer than the buffer */
+		body[i] = 'x';
+	}
+	memcpy(body + BODY - 5, "\r\n\n\r\n", 5);
+	for (i = 0; i < BODY; i++) {
+	    if (body[i] == '\r') {
+		norm[n++] = '\n';
+		if (i + 1 < BODY && body[i + 1] == '\n')
+		    i++;
+	    } else
+		norm[n++] = body[i];
+	}
+	for (keep = n; keep > 0 && norm[keep - 1] == '\n'; keep--)
+	    ;
+	cs_sha256_hex(norm, keep, want);
+	cs_body_digest_hex(body, BODY, got);
+	is_str(got, want, "a 200 KB body whole: the digest of its normalized form");
+	for (size_t step = 1; step <= 97; step++) {
+	    cs_bodyhash *h = cs_bodyhash_new();
+
+	    for (i = 0; i < BODY; i += step)
+		cs_bodyhash_update(h, body + i, BODY - i < step ? BODY - i : step);
+	    cs_bodyhash_final(h, got);
+	    bad += strcmp(got, want) != 0;
+	}
+	is_int((long) bad, 0, "the same in chunks of 1 to 97 bytes");
+	free(body);
+	free(norm);
+    }
     /* Database values in logs never show a password. */
     {
 	char    out[256];

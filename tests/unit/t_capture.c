@@ -8,11 +8,16 @@
  *	as the callbacks would build them, against a store in a temporary
  *	directory: what it records, what it answers, and the recipients it
  *	asks the caller to delete (OpenDKIM's seam: its test.c runs the
- *	filter without an MTA in the same way).
+ *	filter without an MTA in the same way). C6: a record the store
+ *	refuses for good (a trigger refuses one subject) is set aside in
+ *	JournalDir/rejected after a bounded number of attempts, and the
+ *	journal behind it drains.
  */
 #include <config.h>
 
 /* System library. */
+#include <dirent.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +27,8 @@
 /* Application-specific. */
 #include "capture.h"
 #include "counters.h"
+#include "cs_journal.h"
+#include "journal.h"
 #include "cs_log.h"
 #include "cs_message.h"
 #include "tap.h"
@@ -114,6 +121,135 @@ static int eom(cs_store *st, cs_config *cfg, cs_policy *pol, const char *auth, c
 	"Date: Mon, 01 Jan 2024 10:00:00 +0000\r\nMessage-ID: <" id "@example.com>\r\n" \
 	"\r\nHello.\r\n"
 
+static cs_store *jstore;
+
+static cs_store *get_jstore(void)
+{
+    return jstore;
+}
+
+/* jfig - a figure of the journal's status object; -1 when absent */
+static long long jfig(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+
+    return json_is_integer(v) ? (long long) json_integer_value(v) : json_is_boolean(v)
+	? (long long) json_is_true(v) : -1;
+}
+
+/* rejected_file - the one file in JournalDir/rejected; 1 if it holds the poison */
+static int rejected_file(const char *jdir, int *nfiles)
+{
+    char    dir[600], path[900], buf[8192];
+    struct dirent *e;
+    DIR    *d;
+    FILE   *fp;
+    size_t  n;
+    int     found = 0;
+
+    *nfiles = 0;
+    snprintf(dir, sizeof(dir), "%s/%s", jdir, CS_JOURNAL_REJECTED);
+    if ((d = opendir(dir)) == NULL)
+	return 0;
+    while ((e = readdir(d)) != NULL) {
+	if (e->d_name[0] == '.')
+	    continue;
+	++*nfiles;
+	snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+	if ((fp = fopen(path, "rb")) != NULL) {
+	    n = fread(buf, 1, sizeof(buf) - 1, fp);
+	    fclose(fp);
+	    found |= memcmp(buf, "CSJ1", 4) == 0 && memmem(buf, n, "offer poison", 12) != NULL;
+	}
+    }
+    closedir(d);
+    return found;
+}
+
+/*
+ * C6: a record the store refuses for good (not a lock, not an outage: a
+ * trigger refuses its subject while every other record commits) does not
+ * hold the journal: after a bounded number of attempts it is set aside
+ * in JournalDir/rejected, counted (rejected), and the records behind it
+ * are stored; the journal drains and the breaker closes. Before, the
+ * replay tried it again for ever: records stayed pending, the breaker
+ * open, and everything past the first replay window unstored.
+ */
+static void refused_for_good(cs_store *st)
+{
+    cs_config *jc;
+    cs_policy *jp;
+    char    extra[512], jdir[400], path[500], del[512];
+    const char *ids[] = {"poison", "after1", "after2", "after3"};
+    json_t *o, *doc;
+    time_t  t0;
+    int     nfiles;
+
+    snprintf(jdir, sizeof(jdir), "%s/journal", tmpdir);
+    snprintf(extra, sizeof(extra), "JournalDir %s\nStoreWait 200ms\n", jdir);
+    if ((jc = load(extra, &jp)) == NULL) {
+	ok(0, "C6: config with a journal");
+	return;
+    }
+    jstore = st;
+    ok(tl_q_exec("CREATE TRIGGER poison BEFORE INSERT ON messages"
+		 " WHEN NEW.subject = 'offer poison'"
+		 " BEGIN SELECT RAISE(ABORT, 'refused for the test'); END") == 0,
+       "C6: a store that refuses one record (a trigger)");
+    ok(jnl_start(jc, get_jstore) == 0, "C6: journal started");
+    jnl_trip();
+    for (size_t i = 0; i < 4; i++) {
+	char    raw[512];
+
+	snprintf(raw, sizeof(raw), "From: x@outside.example\r\nTo: bob@example.com\r\n"
+		 "Subject: offer %s\r\nDate: Mon, 01 Jan 2024 10:00:00 +0000\r\n"
+		 "Message-ID: <%s@example.com>\r\n\r\nHello.\r\n", ids[i], ids[i]);
+	is_int(eom(st, jc, jp, NULL, "x@outside.example",
+		   (const char *[]) {"bob@example.com", NULL}, raw, del, sizeof(del)),
+	       CAPTURE_ACCEPT, "C6: accepted, journaled");
+    }
+    t0 = time(NULL);
+    do {
+	struct timespec ts = {0, 100 * 1000 * 1000};
+
+	nanosleep(&ts, NULL);
+	o = jnl_status();
+	if (jfig(o, "records") == 0 && jfig(o, "rejected") == 1)
+	    break;
+	json_decref(o);
+	o = NULL;
+    } while (time(NULL) - t0 < 30);
+    if (o == NULL)
+	o = jnl_status();
+    is_int(jfig(o, "rejected"), 1, "C6: the refused record counted as rejected");
+    is_int(jfig(o, "records"), 0, "C6: the journal drained behind it");
+    diag("set aside after %ld s; replay_failures %lld", (long) (time(NULL) - t0),
+	 jfig(o, "replay_failures"));
+    ok(jfig(o, "replay_failures") >= 4, "C6: after several attempts, not the first failure");
+    json_decref(o);
+    is_int(tl_q_int("SELECT count(*) FROM messages WHERE subject IN"
+		    " ('offer after1', 'offer after2', 'offer after3')"), 3,
+	   "C6: the records behind it are stored, once each");
+    is_int(tl_q_int("SELECT count(*) FROM messages WHERE subject = 'offer poison'"), 0,
+	   "C6: the refused one is not");
+    ok(rejected_file(jdir, &nfiles) && nfiles == 1,
+       "C6: set aside whole in JournalDir/rejected (the record, its message inside)");
+    ok(jnl_breaker_open() == 0 || (sleep(2), jnl_breaker_open() == 0),
+       "C6: the breaker closed again");
+    jnl_stop();
+    /* The status file crmsyncctl stats reads: the last one, at stop. */
+    snprintf(path, sizeof(path), "%s/%s", jdir, CS_JOURNAL_STATUS);
+    doc = json_load_file(path, 0, NULL);
+    o = json_object_get(doc, "journal");
+    ok(json_is_string(json_object_get(doc, "host")) && json_is_integer(json_object_get(doc, "written_at"))
+       && json_is_false(json_object_get(doc, "running")), "C6: status file written at stop");
+    is_int(jfig(o, "rejected"), 1, "C6: the status file counts the rejected record");
+    json_decref(doc);
+    tl_q_exec("DROP TRIGGER poison");
+    cs_policy_unref(jp);
+    cs_config_unref(jc);
+}
+
 int     main(void)
 {
     cs_config *cfg, *nodel, *tempfail;
@@ -190,6 +326,8 @@ int     main(void)
 	     MSG("x@outside.example", "bob@example.com", "down2"), del, sizeof(del));
     is_int(rc, CAPTURE_TEMPFAIL, "On-Error tempfail: store down: tempfailed");
     is_str(del, "", "... and the envelope left alone");
+
+    refused_for_good(st);
 
     cs_store_close(st);
     cs_policy_unref(pol);
