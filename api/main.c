@@ -200,34 +200,6 @@ static void reload(api_state *st)
 	    api_tokens_count(tok));
 }
 
-/* daemonize - detach unless -f */
-static int daemonize(void)
-{
-    pid_t   pid;
-    int     fd;
-
-    if ((pid = fork()) < 0)
-	return -1;
-    if (pid > 0)
-	_exit(0);
-    if (setsid() < 0)
-	return -1;
-    if ((pid = fork()) < 0)
-	return -1;
-    if (pid > 0)
-	_exit(0);
-    if (chdir("/") < 0)
-	return -1;
-    if ((fd = open("/dev/null", O_RDWR)) >= 0) {
-	dup2(fd, 0);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	if (fd > 2)
-	    close(fd);
-    }
-    return 0;
-}
-
 /* workers - one per CPU, at least 2, at most 16 */
 static unsigned workers(void)
 {
@@ -306,7 +278,7 @@ int     main(int argc, char **argv)
 	return bad ? 1 : 0;
     }
     cs_log_init("crmsync-api", st.cfg->use_syslog, st.cfg->syslog_facility, st.cfg->log_level);
-    if (!foreground && daemonize() < 0) {
+    if (!foreground && cs_cli_daemonize() < 0) {
 	cs_error(NULL, "cannot detach: %s", strerror(errno));
 	return 1;
     }

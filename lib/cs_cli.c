@@ -2,15 +2,17 @@
  * NAME
  *	cs_cli 3
  * SUMMARY
- *	-V and -h for every crmsync program
+ *	-V, -h and detaching for every crmsync program
  * DESCRIPTION
  *	See cs_cli.h.
  */
 #include <config.h>
 
 /* System library. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Application-specific. */
 #include "cs_config.h"
@@ -35,4 +37,30 @@ void    cs_cli_usage(FILE *fp, const char *prog, const char *args, const cs_cli_
 	fprintf(fp, "options:\n");
     for (const cs_cli_opt *o = opts; o && o->flag; o++)
 	fprintf(fp, "  %-*s  %s\n", (int) width, o->flag, o->what);
+}
+
+/* cs_cli_daemonize - detach from the terminal and the starting process */
+int     cs_cli_daemonize(void)
+{
+    pid_t   pid;
+    int     fd;
+
+    if ((pid = fork()) < 0)
+	return -1;
+    if (pid > 0)
+	_exit(0);
+    if (setsid() < 0)
+	return -1;
+    if ((pid = fork()) < 0)
+	return -1;
+    if (pid > 0)
+	_exit(0);
+    if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+	dup2(fd, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	if (fd > 2)
+	    close(fd);
+    }
+    return 0;
 }

@@ -2,7 +2,7 @@
  * NAME
  *	cs_cli 3h
  * SUMMARY
- *	-V and -h for every crmsync program, written once
+ *	-V, -h and detaching for every crmsync program, written once
  * SYNOPSIS
  *	static const cs_cli_opt opts[] = {
  *	    CS_CLI_OPT_CONFIG, {"-f", "stay in the foreground"},
@@ -39,5 +39,14 @@ void    cs_cli_version(FILE *, const char *prog);
 
 /* "usage: PROG ARGS", then one line per option (opts ends with NULL flag). */
 void    cs_cli_usage(FILE *, const char *prog, const char *args, const cs_cli_opt *opts);
+
+/*
+ * A daemon's detach (unless -f): fork twice around setsid (no
+ * controlling terminal, ever), standard streams to /dev/null. The
+ * working directory stays: -c and the config's paths may be relative
+ * and SIGUSR1 reads them again. 0 in the daemon, -1 (errno) when a
+ * fork failed; the parents exit 0.
+ */
+int     cs_cli_daemonize(void);
 
 #endif

@@ -409,28 +409,6 @@ static int check(void)
     return nprob ? 1 : 0;
 }
 
-/* daemonize - classic double detach, unless -f */
-static void daemonize(void)
-{
-    pid_t   pid;
-    int     fd;
-
-    if ((pid = fork()) < 0) {
-	fprintf(stderr, "crmsync-milter: fork: %s\n", strerror(errno));
-	exit(1);
-    }
-    if (pid > 0)
-	_exit(0);
-    setsid();
-    if ((fd = open("/dev/null", O_RDWR)) >= 0) {
-	dup2(fd, 0);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	if (fd > 2)
-	    close(fd);
-    }
-}
-
 int     main(int argc, char **argv)
 {
     int     ch, foreground = 0, check_only = 0;
@@ -487,8 +465,10 @@ int     main(int argc, char **argv)
 	if (foreground)
 	    use_syslog = 0;
     }
-    if (!foreground)
-	daemonize();
+    if (!foreground && cs_cli_daemonize() < 0) {
+	fprintf(stderr, "crmsync-milter: fork: %s\n", strerror(errno));
+	exit(1);
+    }
     cs_log_init("crmsync-milter", use_syslog, cfg->syslog_facility, cfg->log_level);
     log_problems(pol);
     write_pidfile(cfg->pid_file);

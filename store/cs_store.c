@@ -290,7 +290,7 @@ int     cs_store_mailbox(cs_store *st, const char *as, const char *label, int li
 	limit = 50;
     if (limit > 500)
 	limit = 500;
-    return st->ops->mailbox(st, as, label, limit, cursor, out);
+    return cs_read_mailbox(st, as, label, limit, cursor, out);
 }
 
 /* cs_store_stats - counts for crmsyncctl stats */
@@ -413,7 +413,7 @@ int     cs_store_record_threads(cs_store *st, const char *as, const char *kind, 
 	limit = 50;
     if (limit > 500)
 	limit = 500;
-    return st->ops->record_threads(st, as, kind, id, limit, cursor, out);
+    return cs_read_record_threads(st, as, kind, id, limit, cursor, out);
 }
 
 /* cs_store_threads_set - share, make private or delete threads (V4) */

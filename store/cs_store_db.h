@@ -108,7 +108,33 @@ struct cs_sql {
     const char *stat_schema;		/* the schema's version */
     const char *stat_db_bytes;		/* the database's size in bytes */
     const char *stat_counter;		/* name: a counter's value (0 if none) */
+    /*
+     * Lists of threads (cs_store_list.c). Pages answer the thread
+     * columns (id, subject, visibility, message_count, first_date,
+     * last_date, owner) and the page key (last_date); a cursor is a
+     * key and an id: rows before them. keys: a JSON array of [owner,
+     * id] pairs; detail rows lead with their pair's place, from 1.
+     */
+    const char *user_exists;		/* user: a row if known */
+    const char *mb_first;		/* as, limit: as's threads, newest first */
+    const char *mb_next;		/* as, limit, key, id */
+    const char *mbl_first;		/* as, limit, label: those with the label */
+    const char *mbl_next;		/* as, limit, key, id, label */
+    const char *rt_first;		/* as, kind, id, limit: a record's visible threads */
+    const char *rt_next;		/* as, kind, id, limit, key, id */
+    const char *list_addrs;		/* keys: place, from, to, cc, envelope per message */
+    const char *list_labels;		/* keys: place, label (distinct, sorted) */
+    const char *list_links;		/* keys, as: place, kind, id as may access */
+    const char *list_persons;		/* as, JSON array of addresses: place from 0,
+					 * the person as may access or NULL */
 };
+
+/* The list members of a dialect's struct cs_sql, from its statics of these names. */
+#define CS_SQL_LISTS \
+    .user_exists = SQL_USER_EXISTS, .mb_first = SQL_MB_FIRST, .mb_next = SQL_MB_NEXT, \
+    .mbl_first = SQL_MBL_FIRST, .mbl_next = SQL_MBL_NEXT, .rt_first = SQL_RT_FIRST, \
+    .rt_next = SQL_RT_NEXT, .list_addrs = SQL_LIST_ADDRS, .list_labels = SQL_LIST_LABELS, \
+    .list_links = SQL_LIST_LINKS, .list_persons = SQL_LIST_PERSONS
 
 /* The write path's SQL (cs_store_thread.c), in the dialect's write file. */
 struct cs_sql_write {

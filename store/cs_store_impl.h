@@ -185,8 +185,6 @@ struct cs_store_ops {
 		             long timeout_ms, char *err, size_t errlen);
     void    (*close) (cs_store *);
     int     (*write_group) (cs_store *, cs_store_job **, size_t);
-    int     (*mailbox) (cs_store *, const char *as, const char *label, int limit,
-			        const char *cursor, json_t **);
     /* R3: 1 when as is a user of the policy in force (users.active, set
      * by the last users sync), 0 when not, CS_EINTERNAL on error. */
     int     (*user_active) (cs_store *, const char *as);
@@ -200,9 +198,6 @@ struct cs_store_ops {
     int     (*outbox_prune) (cs_outbox *, time_t sent_before, time_t any_before);
     /* A consistent copy into a file (crmsyncctl backup); NULL: cannot. */
     int     (*backup) (cs_store *, const char *path, json_t **, char *err, size_t errlen);
-    /* Record pages (cs_store.h; the dialects' ctl files). */
-    int     (*record_threads) (cs_store *, const char *as, const char *kind, const char *id,
-				       int limit, const char *cursor, json_t **);
 
     /*
      * The owner actions (cs_store_share.c V4, cs_store_link.c T3,
@@ -219,9 +214,6 @@ struct cs_store_ops {
     int     (*act_end) (cs_store *, int rc);
     /* Messages, raw copies no other copy uses, threading ids, links, row. */
     int     (*thread_delete) (cs_store *, const char *owner, long long id);
-    /* A thread object (X1) as as sees it, from a row of struct cs_sql's
-     * tget (cs_read_thread_get); NULL: error. */
-    json_t *(*thread_obj) (cs_store *, int w, const char *as, cs_rows *row);
     /* A read snapshot on the read connection (cs_store_read.c): 0 or -1. */
     int     (*read_begin) (cs_store *);
     void    (*read_end) (cs_store *);

@@ -317,11 +317,19 @@ static char *envelope_json(const char *env_from, const cs_strlist *rcpts, const 
 /* cs_store_bcc_json - a stored envelope's bcc as an address list's JSON */
 char   *cs_store_bcc_json(const char *envelope)
 {
-    json_t *o = envelope ? json_loads(envelope, 0, NULL) : NULL;
-    json_t *b = json_object_get(o, "bcc"), *out, *v;
+    json_t *o, *b, *out, *v;
     char   *s = NULL;
     size_t  i;
 
+    /*
+     * Most copies have none: the envelope is envelope_json's text (jansson escapes no ASCII letter), so without the text "bcc"
+     * it has no such key, and reading every message of a page need not
+     * parse its envelope.
+     */
+    if (envelope == NULL || strstr(envelope, "\"bcc\"") == NULL)
+	return NULL;
+    o = json_loads(envelope, 0, NULL);
+    b = json_object_get(o, "bcc");
     if (!json_is_array(b) || json_array_size(b) == 0 || (out = json_array()) == NULL) {
 	json_decref(o);
 	return NULL;

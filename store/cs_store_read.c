@@ -77,17 +77,19 @@ static json_t *message_obj(cs_rows *q)
 int     cs_read_thread_get(cs_store *st, int w, const char *as, long long id, json_t **t)
 {
     cs_rows *r = cs_db_q(st, w, SQL(st)->tget, "si", as, id);
-    int     n;
+    json_t *a = json_array();
+    int     more;
 
     *t = NULL;
-    if (r == NULL)
+    if (r == NULL || a == NULL || cs_read_threads(st, w, as, r, 1, a, &more, NULL, NULL) < 0) {
+	if (a == NULL)
+	    cs_db_close(r);
+	json_decref(a);
 	return CS_EINTERNAL;
-    if ((n = cs_db_next(r)) > 0)
-	*t = st->ops->thread_obj(st, w, as, r);
-    cs_db_close(r);
-    if (n > 0)
-	return *t ? CS_OK : CS_EINTERNAL;
-    return n == 0 ? CS_ENOTFOUND : CS_EINTERNAL;
+    }
+    *t = json_incref(json_array_get(a, 0));
+    json_decref(a);
+    return *t ? CS_OK : CS_ENOTFOUND;
 }
 
 /* cs_read_thread - one thread with its messages as as may see it (X1) */
@@ -277,52 +279,5 @@ out:
     cs_db_close(r);
     st->ops->read_end(st);
     json_decref(res);
-    return rc;
-}
-
-/*
- * cs_read_parts - append a stored address list's new participants to a
- * thread object's list (at most CS_STORE_MAX_PARTICIPANTS; an address
- * seen before adds nothing, a name missing at its first sight is taken
- * from a later one), each {"name", "address", "person": null}; person()
- * is the dialect's: it fills in (now or later, in place) the person id
- * the reader may access (V6). A list that is not ours shows nothing.
- */
-int     cs_read_parts(cs_store *st, const char *text, json_t *parts, cs_strlist *seen,
-		              cs_read_person_fn person, void *arg)
-{
-    json_t *arr, *v, *o;
-    size_t  i;
-    char    norm[CS_ADDR_MAX + 1];
-    int     rc = 0;
-
-    if ((arr = json_loads(text, 0, NULL)) == NULL || !json_is_array(arr)) {
-	json_decref(arr);
-	return 0;				/* not ours: show nothing */
-    }
-    json_array_foreach(arr, i, v) {
-	const char *addr = json_string_value(json_object_get(v, "address"));
-	const char *name = json_string_value(json_object_get(v, "name"));
-	const char *key;
-
-	if (json_array_size(parts) >= CS_STORE_MAX_PARTICIPANTS)
-	    break;
-	if (addr == NULL)
-	    continue;
-	key = cs_store_normalize(st, addr, norm, sizeof(norm)) == 0 ? norm : addr;
-	if (cs_store_part_seen(parts, seen, key, name))
-	    continue;
-	o = json_pack("{s:s?,s:s,s:n}", "name", name, "address", addr, "person");
-	if (o == NULL || cs_strlist_add(seen, key) < 0) {
-	    json_decref(o);
-	    rc = -1;
-	    break;
-	}
-	if (json_array_append_new(parts, o) < 0 || person(arg, key, o) < 0) {
-	    rc = -1;
-	    break;
-	}
-    }
-    json_decref(arr);
     return rc;
 }

@@ -112,13 +112,6 @@ int     pg_outbox_settle(cs_outbox *, const cs_event *, size_t n, int outcome,
 			         time_t when, const char *error);
 int     pg_outbox_prune(cs_outbox *, time_t sent_before, time_t any_before);
 
-/* Visibility, owner actions, K3, X2 (cs_store_pg_ctl.c). */
-int     pg_record_threads(cs_store *, const char *, const char *, const char *, int,
-			          const char *, json_t **);
-/* The thread objects of a page's rows, in a constant number of queries. */
-int     pg_thread_list(cs_store *, pg_conn *, const char *as, PGresult *, int n,
-		               int owner_col, json_t *out);
-
 /* Erasure and retention primitives (cs_store_pg_erase.c; cs_store_impl.h). */
 int     pg_msg_list(cs_store *, const cs_store_msgq *, cs_store_msg **, size_t *n);
 int     pg_msg_raw(cs_store *, int64_t raw, cs_buf *);
@@ -134,8 +127,6 @@ int     pg_act_tx_begin(cs_store *, int what);
 int     pg_act_tx_end(cs_store *, int rc);
 int     pg_act_end(cs_store *, int rc);
 int     pg_act_thread_delete(cs_store *, const char *owner, long long id);
-json_t *pg_act_thread_obj(cs_store *, int w, const char *as, cs_rows *row);
-PGresult *pg_rows_res(cs_rows *);
 int     pg_act_read_begin(cs_store *);
 void    pg_act_read_end(cs_store *);
 int     pg_act_person_new(cs_store *, const char *as, const char *address, const char *name,
@@ -153,7 +144,7 @@ extern const struct cs_sql pg_sql;
 #define PG_ACT_OPS \
     .act_begin = pg_act_begin, .tx_begin = pg_act_tx_begin, .tx_end = pg_act_tx_end, \
     .act_end = pg_act_end, \
-    .thread_delete = pg_act_thread_delete, .thread_obj = pg_act_thread_obj, \
+    .thread_delete = pg_act_thread_delete, \
     .read_begin = pg_act_read_begin, .read_end = pg_act_read_end, \
     .person_new = pg_act_person_new, .event_add = pg_act_event_add, \
     .merge_rows = pg_merge_rows, .bcc_person = pg_bcc_person, .sqlw = &pg_sql_write, \

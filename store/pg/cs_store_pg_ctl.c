@@ -11,14 +11,8 @@
  *	thread, its messages or its raw bytes carries PG_VISIBLE in its
  *	WHERE clause, so a missing right is an empty answer (V6); the
  *	statements that fill in the participants, labels and links of the
- *	threads it answered take only those rows' keys, in the same
- *	snapshot.
- *
- *	A list of threads (a deal's or person's page, the mailbox's, the
- *	thread of "thread") is built by pg_thread_list in a constant number
- *	of round trips, one statement per attribute for all its threads:
- *	a network round trip per thread and per participant made a
- *	50-thread page 20-40 ms on PostgreSQL.
+ *	threads it answered (cs_store_list.c, a constant number of round
+ *	trips per list) take only those rows' keys, in the same snapshot.
  *
  *	Reads run on the read connection in one REPEATABLE READ READ ONLY
  *	snapshot. Owner actions run on the write connection in one
@@ -161,308 +155,49 @@ static const char SQL_DIR_LOCK[] = "SELECT pg_advisory_xact_lock($1::integer, $2
 #define PG_MAX_ID	256
 
 /*
- * A list of threads (a page, or the one thread of "thread") is built in
- * a constant number of round trips whatever its length: the rows the
- * caller's query answered, then one statement per attribute for all of
- * them. Those rows passed PG_VISIBLE in the same snapshot (or the same
- * write transaction), so, as the one-thread statements were before,
- * the detail statements take their (owner, id) keys as they are: $1 a
- * text[] of owners and $2 a bigint[] of ids, unnested side by side
- * WITH ORDINALITY so that each row says which thread it belongs to,
- * and ordered inside a thread as before. Checking visibility again in
- * each of them would cost a cold crmsyncctl about 2 ms of planning per
- * statement. Links and persons still pass PG_CAN_ACCESS for the reader
- * (V6); the mailbox's (SQL_OWN_*) keep its own rules, the owner's
- * access rows.
+ * Lists (cs_store_list.c): $1 is a JSON array of [owner, id] pairs of
+ * threads that passed PG_VISIBLE (or are the reader's own), unnested in
+ * order, each pair's place from 1.
  */
-#define PG_PAGE_KEYS "unnest($1::text[], $2::bigint[]) WITH ORDINALITY k(owner, id, ord)"
+#define PG_LIST_KEYS \
+    "(SELECT k.ord, k.v->>0 AS owner, (k.v->>1)::bigint AS id" \
+    " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY k(v, ord)) k"
 static const char SQL_LIST_ADDRS[] =
-"SELECT k.ord, m.from_json, m.to_json, m.cc_json, m.envelope FROM " PG_PAGE_KEYS
+"SELECT k.ord, m.from_json, m.to_json, m.cc_json, m.envelope FROM " PG_LIST_KEYS
 " JOIN messages m ON m.owner=k.owner AND m.thread=k.id ORDER BY k.ord, m.sort_date, m.id";
-/* Labels are the owner's own: others' threads come with id 0. */
 static const char SQL_LIST_LABELS[] =
-"SELECT k.ord, l.label FROM " PG_PAGE_KEYS
+"SELECT k.ord, l.label FROM " PG_LIST_KEYS
 " JOIN messages m ON m.owner=k.owner AND m.thread=k.id"
 " JOIN message_labels l ON l.owner=m.owner AND l.message=m.id"
 " GROUP BY k.ord, l.label ORDER BY k.ord, l.label";
-static const char SQL_READER_LINKS[] =
-"SELECT k.ord, tl.kind, tl.id FROM " PG_PAGE_KEYS
+static const char SQL_LIST_LINKS[] =
+"SELECT k.ord, tl.kind, tl.id FROM " PG_LIST_KEYS
 " JOIN thread_links tl ON tl.owner=k.owner AND tl.thread=k.id"
-" WHERE " PG_CAN_ACCESS("tl.kind", "tl.id", "$3::text") " ORDER BY k.ord, tl.kind, tl.id";
-static const char SQL_OWN_LINKS[] =
-"SELECT k.ord, tl.kind, tl.id FROM " PG_PAGE_KEYS
-" JOIN thread_links tl ON tl.owner=k.owner AND tl.thread=k.id JOIN access a"
-" ON a.\"user\"=tl.owner AND a.kind=tl.kind AND a.id=tl.id ORDER BY k.ord, tl.kind, tl.id";
+" WHERE " PG_CAN_ACCESS("tl.kind", "tl.id", "$2::text") " ORDER BY k.ord, tl.kind, tl.id";
 /*
- * $2: the participants' distinct keys, a text[] literal; a row for each
- * key, its person or NULL. The lookup is the one-key statement's, run
- * per key: a join on all keys at once plans its PG_CAN_ACCESS as a hash
- * of every person instead of a probe for each.
+ * $2 the addresses: a row for each, its person or NULL. The lookup is
+ * the one-address statement's, run per address: a join on all of them
+ * at once plans its PG_CAN_ACCESS as a hash of every person instead of
+ * a probe for each.
  */
-static const char SQL_READER_PERSONS[] =
-"SELECT k.email, (SELECT pe.person FROM person_emails pe WHERE pe.email=k.email"
+static const char SQL_LIST_PERSONS[] =
+"SELECT k.ord - 1, (SELECT pe.person FROM person_emails pe WHERE pe.email=k.email"
 " AND " PG_CAN_ACCESS("'person'", "pe.person", "$1::text")
 " ORDER BY pe.owner IS DISTINCT FROM $1::text, pe.owner IS NOT NULL, pe.person LIMIT 1)"
-" FROM unnest($2::text[]) k(email)";
-static const char SQL_OWN_PERSONS[] =
-"SELECT k.email, (SELECT pe.person FROM person_emails pe JOIN access a"
-" ON a.\"user\"=$1::text AND a.kind='person' AND a.id=pe.person WHERE pe.email=k.email"
-" ORDER BY pe.owner IS DISTINCT FROM $1::text, pe.owner IS NOT NULL, pe.person LIMIT 1)"
-" FROM unnest($2::text[]) k(email)";
-
-/* One thread of a list while its details come in. */
-typedef struct pg_tdraft {
-    json_t *obj;			/* the thread, owned by the draft */
-    json_t *parts, *labels, *deals, *persons;	/* borrowed from obj */
-    cs_strlist seen;			/* participants' keys (case-insensitive) */
-    int     mine;			/* the reader owns it: labels */
-} pg_tdraft;
-
-/* One participant waiting for its person (V6). */
-typedef struct pg_pending {
-    json_t *obj;			/* borrowed from a draft's participants */
-    size_t  key;			/* index in the list's keys */
-} pg_pending;
-
-/* What the participants of a whole list need from person_emails. */
-typedef struct pg_plist {
-    cs_strlist keys;			/* distinct keys, exact */
-    json_t *index;			/* key -> its index in keys */
-    pg_pending *v;
-    size_t  n, cap;
-} pg_plist;
-
-/* ord_row - the draft a detail row belongs to; -1 if none */
-static int ord_row(PGresult *q, int r, int n)
-{
-    long long ord = pg_int(q, r, 0);
-
-    return ord >= 1 && ord <= n ? (int) ord - 1 : -1;
-}
-
-/* array_text - append s to a text[] literal after its "{" as a quoted element */
-static int array_text(cs_buf *b, const char *s)
-{
-    if ((b->len > 1 && cs_buf_append(b, ",", 1) < 0) || cs_buf_append(b, "\"", 1) < 0)
-	return -1;
-    for (; *s; s++)
-	if (((*s == '"' || *s == '\\') && cs_buf_append(b, "\\", 1) < 0)
-	    || cs_buf_append(b, s, 1) < 0)
-	    return -1;
-    return cs_buf_append(b, "\"", 1);
-}
-
-/* pending - cs_read_parts: the participant waits for fill_persons (V6) */
-static int pending(void *arg, const char *key, json_t *participant)
-{
-    pg_plist *pl = arg;
-    json_t *ix;
-    size_t  k;
-
-    if ((ix = json_object_get(pl->index, key)) != NULL)
-	k = (size_t) json_integer_value(ix);
-    else {
-	k = pl->keys.n;
-	if (cs_strlist_add(&pl->keys, key) < 0
-	    || json_object_set_new_nocheck(pl->index, key, json_integer((json_int_t) k)) < 0)
-	    return -1;
-    }
-    if (pl->n == pl->cap) {
-	size_t  cap = pl->cap ? pl->cap * 2 : 64;
-	pg_pending *nv = realloc(pl->v, cap * sizeof(*nv));
-
-	if (nv == NULL)
-	    return -1;
-	pl->v = nv;
-	pl->cap = cap;
-    }
-    pl->v[pl->n++] = (pg_pending) {participant, k};
-    return 0;
-}
-
-/* fill_persons - one statement: each queued participant's person, if any */
-static int fill_persons(pg_conn *c, const char *as, int own, pg_plist *pl)
-{
-    cs_buf  b = {0};
-    PGresult *q = NULL;
-    json_t **person;
-    size_t  i;
-    int     r, rc;
-
-    if (pl->keys.n == 0)
-	return 0;
-    if ((person = calloc(pl->keys.n, sizeof(*person))) == NULL)
-	return -1;
-    rc = cs_buf_append(&b, "{", 1);
-    for (i = 0; rc == 0 && i < pl->keys.n; i++)
-	rc = array_text(&b, pl->keys.v[i]);
-    if (rc == 0 && (cs_buf_append(&b, "}", 1) < 0
-		    || (q = pg_q(c, own ? SQL_OWN_PERSONS : SQL_READER_PERSONS, "ss", as,
-				 b.data)) == NULL))
-	rc = -1;
-    cs_buf_free(&b);
-    for (r = 0; rc == 0 && r < PQntuples(q); r++) {
-	json_t *ix = json_object_get(pl->index, pg_text(q, r, 0));
-
-	if (ix && !pg_null(q, r, 1) && (i = (size_t) json_integer_value(ix)) < pl->keys.n
-	    && person[i] == NULL)
-	    person[i] = json_string(pg_text(q, r, 1));
-    }
-    PQclear(q);
-    /* Set in place: the participant keeps its key order. */
-    for (i = 0; rc == 0 && i < pl->n; i++)
-	if (person[pl->v[i].key] != NULL
-	    && json_object_set(pl->v[i].obj, "person", person[pl->v[i].key]) < 0)
-	    rc = -1;
-    for (i = 0; i < pl->keys.n; i++)
-	json_decref(person[i]);
-    free(person);
-    return rc;
-}
-
-/* draft_new - a thread object with empty lists from row r of res */
-static int draft_new(pg_tdraft *d, const char *as, PGresult *res, int r, int owner_col)
-{
-    const char *owner = owner_col < 0 ? as : pg_text(res, r, owner_col);
-    char    tid[32], first[32], last[32];
-
-    snprintf(tid, sizeof(tid), "t%lld", pg_int(res, r, 0));
-    cs_iso_date(pg_int(res, r, 4), first, sizeof(first));
-    cs_iso_date(pg_int(res, r, 5), last, sizeof(last));
-    d->mine = strcmp(owner, as) == 0;
-    d->parts = json_array();
-    d->labels = json_array();
-    d->deals = json_array();
-    d->persons = json_array();
-    d->obj = json_pack("{s:s,s:s,s:s?,s:o,s:o,s:s,s:{s:o,s:o},s:I,s:s,s:s}",
-		       "id", tid, "owner", owner,
-		       "subject", pg_null(res, r, 1) ? NULL : pg_text(res, r, 1),
-		       "participants", d->parts, "labels", d->labels,
-		       "visibility", pg_text(res, r, 2),
-		       "links", "deals", d->deals, "persons", d->persons,
-		       "message_count", (json_int_t) pg_int(res, r, 3),
-		       "first_date", first, "last_date", last);
-    return d->obj ? 0 : -1;
-}
-
-/*
- * page_keys - the drafts' owners and ids as array literals; with
- * only_mine, the id of a thread the reader does not own is 0 (none).
- */
-static int page_keys(cs_buf *owners, cs_buf *ids, PGresult *res, int n, const pg_tdraft *d,
-		             const char *as, int owner_col, int only_mine)
-{
-    int     r, rc;
-
-    cs_buf_reset(owners);
-    cs_buf_reset(ids);
-    rc = cs_buf_append(owners, "{", 1) < 0 || cs_buf_append(ids, "{", 1) < 0 ? -1 : 0;
-    for (r = 0; rc == 0 && r < n; r++)
-	if (array_text(owners, owner_col < 0 ? as : pg_text(res, r, owner_col)) < 0
-	    || cs_buf_appendf(ids, "%s%lld", r ? "," : "",
-			      only_mine && !d[r].mine ? 0LL : pg_int(res, r, 0)) < 0)
-	    rc = -1;
-    if (rc == 0 && (cs_buf_append(owners, "}", 1) < 0 || cs_buf_append(ids, "}", 1) < 0))
-	rc = -1;
-    return rc;
-}
-
-/*
- * pg_thread_list - append to out the threads of rows [0, n) of res in
- * SPEC X1's shape as reader "as" may see them. res is the answer of a
- * statement that checked each row with PG_VISIBLE for "as" (the mailbox:
- * the reader's own rows), in the snapshot c still has open: columns id,
- * subject, visibility, message_count, first_date, last_date, and the
- * owner in column owner_col (-1: the mailbox, every row the reader's
- * own, its statements and rules). Labels only for the owner; links and
- * persons only to records the reader may access (V6). 0, or -1 with
- * c->msg.
- */
-int     pg_thread_list(cs_store *st, pg_conn *c, const char *as, PGresult *res, int n,
-		               int owner_col, json_t *out)
-{
-    int     own = owner_col < 0, rc = 0, r, i, any_mine = 0;
-    pg_tdraft *d;
-    pg_plist pl = {0};
-    cs_buf  owners = {0}, ids = {0};
-    PGresult *q = NULL;
-
-    if (n <= 0)
-	return 0;
-    if ((d = calloc((size_t) n, sizeof(*d))) == NULL || (pl.index = json_object()) == NULL) {
-	free(d);
-	return -1;
-    }
-    for (r = 0; rc == 0 && r < n; r++) {
-	rc = draft_new(&d[r], as, res, r, owner_col);
-	any_mine |= d[r].mine;
-    }
-    if (rc == 0)
-	rc = page_keys(&owners, &ids, res, n, d, as, owner_col, 0);
-    /* Participants: every message's lists in order, then their persons. */
-    if (rc == 0 && (q = pg_q(c, SQL_LIST_ADDRS, "ss", owners.data, ids.data)) == NULL)
-	rc = -1;
-    for (i = 0; rc == 0 && i < PQntuples(q); i++)
-	if ((r = ord_row(q, i, n)) >= 0) {
-	    /* C4: the sender's copy shows its envelope-only recipients. */
-	    char   *bcc = cs_store_bcc_json(pg_text(q, i, 4));
-
-	    rc = cs_read_parts(st, pg_text(q, i, 1), d[r].parts, &d[r].seen, pending, &pl) < 0
-		|| cs_read_parts(st, pg_text(q, i, 2), d[r].parts, &d[r].seen, pending, &pl) < 0
-		|| cs_read_parts(st, pg_text(q, i, 3), d[r].parts, &d[r].seen, pending, &pl) < 0
-		|| (bcc && cs_read_parts(st, bcc, d[r].parts, &d[r].seen, pending, &pl) < 0)
-		? -1 : 0;
-	    free(bcc);
-	}
-    PQclear(q);
-    q = NULL;
-    if (rc == 0)
-	rc = fill_persons(c, as, own, &pl);
-    if (rc == 0 && (q = own ? pg_q(c, SQL_OWN_LINKS, "ss", owners.data, ids.data)
-		    : pg_q(c, SQL_READER_LINKS, "sss", owners.data, ids.data, as)) == NULL)
-	rc = -1;
-    for (i = 0; rc == 0 && i < PQntuples(q); i++)
-	if ((r = ord_row(q, i, n)) >= 0
-	    && json_array_append_new(strcmp(pg_text(q, i, 1), "deal") == 0 ? d[r].deals
-				     : d[r].persons, json_string(pg_text(q, i, 2))) < 0)
-	    rc = -1;
-    PQclear(q);
-    q = NULL;
-    if (rc == 0 && any_mine) {
-	if (page_keys(&owners, &ids, res, n, d, as, owner_col, 1) < 0
-	    || (q = pg_q(c, SQL_LIST_LABELS, "ss", owners.data, ids.data)) == NULL)
-	    rc = -1;
-	for (i = 0; rc == 0 && i < PQntuples(q); i++)
-	    if ((r = ord_row(q, i, n)) >= 0
-		&& json_array_append_new(d[r].labels, json_string(pg_text(q, i, 1))) < 0)
-		rc = -1;
-	PQclear(q);
-    }
-    for (r = 0; r < n; r++) {
-	if (rc == 0 && json_array_append(out, d[r].obj) < 0)
-	    rc = -1;
-	json_decref(d[r].obj);
-	cs_strlist_free(&d[r].seen);
-    }
-    free(d);
-    cs_strlist_free(&pl.keys);
-    json_decref(pl.index);
-    free(pl.v);
-    cs_buf_free(&owners);
-    cs_buf_free(&ids);
-    return rc;
-}
-
-/* thread_obj - the thread of res's first row (PG_THREAD_COLS) as "as" may see it */
-static json_t *thread_obj(cs_store *st, pg_conn *c, const char *as, PGresult *res)
-{
-    json_t *a = json_array(), *o = NULL;
-
-    if (a != NULL && pg_thread_list(st, c, as, res, 1, 6, a) == 0)
-	o = json_incref(json_array_get(a, 0));
-    json_decref(a);
-    return o;
-}
+" FROM jsonb_array_elements_text($2::jsonb) WITH ORDINALITY k(email, ord)";
+static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=$1";
+/* The mailbox (V2): the reader's own threads, newest first; the page key is last_date. */
+#define SQL_MB_HEAD "SELECT " PG_THREAD_COLS ", t.last_date FROM threads t WHERE t.owner=$1::text"
+#define SQL_MB_ORDER " ORDER BY t.last_date DESC, t.id DESC LIMIT $2"
+#define SQL_MB_AFTER " AND (t.last_date, t.id) < ($3::bigint, $4::bigint)"
+#define SQL_HAS_LABEL(p) \
+    " AND EXISTS (SELECT 1 FROM messages m JOIN message_labels l" \
+    " ON l.owner=m.owner AND l.message=m.id WHERE m.owner=t.owner" \
+    " AND m.thread=t.id AND l.label=" p ")"
+static const char SQL_MB_FIRST[] = SQL_MB_HEAD SQL_MB_ORDER;
+static const char SQL_MB_NEXT[] = SQL_MB_HEAD SQL_MB_AFTER SQL_MB_ORDER;
+static const char SQL_MBL_FIRST[] = SQL_MB_HEAD SQL_HAS_LABEL("$3::text") SQL_MB_ORDER;
+static const char SQL_MBL_NEXT[] = SQL_MB_HEAD SQL_MB_AFTER SQL_HAS_LABEL("$5::text") SQL_MB_ORDER;
 
 /* read_begin - lock the read connection and open one snapshot */
 static int read_begin(pg_store *s)
@@ -481,61 +216,6 @@ static void read_end(pg_store *s)
 {
     pg_cmd(&s->r, "COMMIT");
     pthread_mutex_unlock(&s->rlock);
-}
-
-/* pg_record_threads - the threads on a deal's or person's page (V3) */
-int     pg_record_threads(cs_store *st, const char *as, const char *kind, const char *rid,
-			             int limit, const char *cursor, json_t **out)
-{
-    pg_store *s = st->be;
-    pg_conn *c = &s->r;
-    long long clast = 0, cid = 0;
-    PGresult *q = NULL;
-    json_t *res = NULL, *threads;
-    int     n, more, rc = CS_EINTERNAL, i;
-    char    next[128] = "";
-
-    if (cursor && *cursor == 0)
-	cursor = NULL;
-    if (cursor && cs_cursor_decode(cursor, &clast, &cid) < 0)
-	return CS_EINVAL;
-    if (read_begin(s) < 0)
-	return CS_EINTERNAL;
-    if ((q = pg_q(c, SQL_REC, "sss", as, kind, rid)) == NULL)
-	goto out;
-    i = PQntuples(q);
-    PQclear(q);
-    q = NULL;
-    if (i == 0) {
-	rc = CS_ENOTFOUND;
-	goto out;
-    }
-    if ((res = json_object()) == NULL || (threads = json_array()) == NULL
-	|| json_object_set_new(res, "threads", threads) < 0)
-	goto out;
-    q = cursor ? pg_q(c, SQL_RT_NEXT, "sssiii", as, kind, rid, (long long) limit + 1, clast, cid)
-	: pg_q(c, SQL_RT_FIRST, "sssi", as, kind, rid, (long long) limit + 1);
-    if (q == NULL)
-	goto out;
-    /* limit + 1 rows asked: one more says there is a next page. */
-    n = PQntuples(q) > limit ? limit : PQntuples(q);
-    more = n > 0 && PQntuples(q) > limit;
-    if (pg_thread_list(st, c, as, q, n, 6, threads) < 0)
-	goto out;
-    if (more)
-	cs_cursor_encode(pg_int(q, n - 1, 7), pg_int(q, n - 1, 0), next, sizeof(next));
-    if (json_object_set_new(res, "cursor", more ? json_string(next) : json_null()) < 0)
-	goto out;
-    *out = res;
-    res = NULL;
-    rc = CS_OK;
-out:
-    if (rc == CS_EINTERNAL)
-	cs_error(NULL, "store: %s page: %s", kind, c->msg);
-    PQclear(q);
-    read_end(s);
-    json_decref(res);
-    return rc;
 }
 
 /* pg_act_tx_begin - a transaction on the write connection (wlock held) */
@@ -656,13 +336,6 @@ int     pg_act_end(cs_store *st, int rc)
 int     pg_act_thread_delete(cs_store *st, const char *owner, long long id)
 {
     return delete_thread(W(st), owner, id) < 0 ? -1 : 0;
-}
-
-json_t *pg_act_thread_obj(cs_store *st, int w, const char *as, cs_rows *row)
-{
-    pg_store *s = st->be;
-
-    return thread_obj(st, w ? &s->w : &s->r, as, pg_rows_res(row));
 }
 
 int     pg_act_read_begin(cs_store *st)
@@ -799,4 +472,5 @@ const struct cs_sql pg_sql = {
     .stat_schema = "SELECT coalesce(max(version), 0) FROM schema_version",
     .stat_db_bytes = "SELECT pg_database_size(current_database())",
     .stat_counter = "SELECT coalesce(sum(value),0) FROM counters WHERE name=$1",
+    CS_SQL_LISTS,
 };

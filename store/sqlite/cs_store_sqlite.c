@@ -885,18 +885,11 @@ static const char *sq_db_error(cs_store *st, int w)
     return c->db ? sqlite3_errmsg(c->db) : "read-only";
 }
 
-/* sq_rows_stmt - the statement behind a row of cs_db_q (its dialect's code) */
-sqlite3_stmt *sq_rows_stmt(cs_rows *base)
-{
-    return ((sq_rows *) base)->q;
-}
-
 static const struct cs_db_ops sq_db = {
     sq_db_run, sq_db_next, sq_db_text, sq_db_num, sq_db_null, sq_db_changes, sq_db_blob,
     sq_db_close, sq_db_error,
 };
 
-static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=?1";
 static const char SQL_USER_ACTIVE[] = "SELECT 1 FROM users WHERE id=?1 AND active=1";
 
 /* sq_user_active - R3: is as a user of the policy in force? */
@@ -916,81 +909,6 @@ static int sq_user_active(cs_store *st, const char *as)
     sq_read_end(s);
     return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : CS_EINTERNAL;
 }
-/* The columns of SQ_THREAD_COLS (cs_store_sqlite_ctl.c), for sq_thread_obj. */
-#define SQL_MB_HEAD \
-"SELECT id, subject, visibility, message_count, first_date, last_date, owner FROM threads"
-#define SQL_MB_FIRST sq_sql_mailbox_first
-const char sq_sql_mailbox_first[] =
-SQL_MB_HEAD
-" WHERE owner=?1 ORDER BY last_date DESC, id DESC LIMIT ?2";
-static const char SQL_MB_NEXT[] =
-SQL_MB_HEAD
-" WHERE owner=?1 AND (last_date, id) < (?3, ?4) ORDER BY last_date DESC, id DESC LIMIT ?2";
-#define SQL_HAS_LABEL \
-" AND EXISTS (SELECT 1 FROM messages m JOIN message_labels l" \
-" ON l.owner=m.owner AND l.message=m.id WHERE m.owner=threads.owner" \
-" AND m.thread=threads.id AND l.label=?5)"
-static const char SQL_MBL_FIRST[] =
-SQL_MB_HEAD
-" WHERE owner=?1" SQL_HAS_LABEL " ORDER BY last_date DESC, id DESC LIMIT ?2";
-static const char SQL_MBL_NEXT[] =
-SQL_MB_HEAD
-" WHERE owner=?1 AND (last_date, id) < (?3, ?4)" SQL_HAS_LABEL
-" ORDER BY last_date DESC, id DESC LIMIT ?2";
-
-/* sq_mailbox - V2: the acting user's own threads, keyset-paginated */
-static int sq_mailbox(cs_store *st, const char *as, const char *label, int limit,
-		              const char *cursor, json_t **out)
-{
-    sq_store *s = st->be;
-    sq_conn *c = &s->r;
-    sqlite3_int64 clast = 0, cid = 0;
-    sqlite3_stmt *q;
-    json_t *res;
-    int     rc = CS_EINTERNAL, step;
-
-    if (cursor && *cursor && cs_cursor_decode(cursor, &clast, &cid) < 0)
-	return CS_EINVAL;
-    if (cursor && *cursor == 0)
-	cursor = NULL;
-    /* One snapshot for the page and its threads' details. */
-    if (sq_read_begin(s) < 0) {
-	cs_error(NULL, "store: mailbox: %s", sqlite3_errmsg(c->db));
-	return CS_EINTERNAL;
-    }
-    if ((q = sq_stmt(c, SQL_USER_EXISTS)) == NULL)
-	goto out;
-    sq_bind_str(q, 1, as);
-    step = sqlite3_step(q);
-    sqlite3_reset(q);
-    if (step != SQLITE_ROW) {
-	rc = step == SQLITE_DONE ? CS_ENOTFOUND : CS_EINTERNAL;
-	goto out;
-    }
-    q = sq_stmt(c, label ? (cursor ? SQL_MBL_NEXT : SQL_MBL_FIRST)
-		: (cursor ? SQL_MB_NEXT : SQL_MB_FIRST));
-    if (q == NULL)
-	goto out;
-    sq_bind_str(q, 1, as);
-    sqlite3_bind_int(q, 2, limit + 1);
-    if (cursor) {
-	sqlite3_bind_int64(q, 3, clast);
-	sqlite3_bind_int64(q, 4, cid);
-    }
-    if (label)
-	sq_bind_str(q, 5, label);
-    /* The page key is last_date. */
-    if ((res = sq_thread_page(st, c, as, q, limit, 5)) != NULL) {
-	*out = res;
-	rc = CS_OK;
-    }
-out:
-    if (rc == CS_EINTERNAL)
-	cs_error(NULL, "store: mailbox: %s", sqlite3_errmsg(c->db));
-    sq_read_end(s);
-    return rc;
-}
-
 /*
  * sq_stats - counts for crmsyncctl stats. Fields: schema_version; users
  * (known to the store, active or not); messages (owner copies); threads;
@@ -1001,9 +919,6 @@ out:
  * mean group size); events_pending and events_failed (X3 outbox);
  * mailboxes {user: messages}.
  */
-/* Visibility, owner actions, K3, X2 (cs_store_sqlite_ctl.c). */
-int     sq_record_threads(cs_store *, const char *, const char *, const char *, int,
-			          const char *, json_t **);
 /* The milters' status (cs_store_sqlite_status.c). */
 int     sq_milter_status_put(cs_store *, const char *, time_t, const char *);
 int     sq_milter_status_get(cs_store *, json_t **);
@@ -1015,7 +930,6 @@ const struct cs_store_ops cs_store_sqlite_ops = {
     .open = sq_open,
     .close = sq_close,
     .write_group = sq_write_group,
-    .mailbox = sq_mailbox,
     .user_active = sq_user_active,
     .backup = sq_backup,
     .outbox_open = sq_outbox_open,
@@ -1023,7 +937,6 @@ const struct cs_store_ops cs_store_sqlite_ops = {
     .outbox_claim = sq_outbox_claim,
     .outbox_settle = sq_outbox_settle,
     .outbox_prune = sq_outbox_prune,
-    .record_threads = sq_record_threads,
     SQ_ACT_OPS,
     .milter_status_put = sq_milter_status_put,
     .milter_status_get = sq_milter_status_get,

@@ -54,11 +54,6 @@ int     sq_fatal(int rc);
  * under rlock (sq_read_begin -1: not begun, nothing held). */
 int     sq_read_begin(sq_store *);
 void    sq_read_end(sq_store *);
-/* One thread in SPEC X1's shape as "as" may see it; row has SQ_THREAD_COLS. */
-json_t *sq_thread_obj(cs_store *, sq_conn *, const char *as, sqlite3_stmt *row);
-/* A keyset page query's threads and next cursor; keycol: the page key. */
-json_t *sq_thread_page(cs_store *, sq_conn *, const char *as, sqlite3_stmt *,
-		               int limit, int keycol);
 
 /* Writing and T1 (cs_store_sqlite_write.c). */
 int     sq_write_group(cs_store *, cs_store_job **, size_t);
@@ -123,8 +118,6 @@ int     sq_act_tx_begin(cs_store *, int what);
 int     sq_act_tx_end(cs_store *, int rc);
 int     sq_act_end(cs_store *, int rc);
 int     sq_act_thread_delete(cs_store *, const char *owner, long long id);
-json_t *sq_act_thread_obj(cs_store *, int w, const char *as, cs_rows *row);
-sqlite3_stmt *sq_rows_stmt(cs_rows *);
 int     sq_act_read_begin(cs_store *);
 void    sq_act_read_end(cs_store *);
 int     sq_act_person_new(cs_store *, const char *as, const char *address, const char *name,
@@ -142,7 +135,7 @@ extern const struct cs_sql sq_sql;
 #define SQ_ACT_OPS \
     .act_begin = sq_act_begin, .tx_begin = sq_act_tx_begin, .tx_end = sq_act_tx_end, \
     .act_end = sq_act_end, \
-    .thread_delete = sq_act_thread_delete, .thread_obj = sq_act_thread_obj, \
+    .thread_delete = sq_act_thread_delete, \
     .read_begin = sq_act_read_begin, .read_end = sq_act_read_end, \
     .person_new = sq_act_person_new, .event_add = sq_act_event_add, \
     .merge_rows = sq_merge_rows, .bcc_person = sq_bcc_person, .sqlw = &sq_sql_write, \

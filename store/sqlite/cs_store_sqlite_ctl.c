@@ -98,20 +98,30 @@ static const char SQL_TMSGS_OWN[] =
 "SELECT m.message_id, m.truncated, r.data FROM threads t JOIN messages m"
 " ON m.owner=t.owner AND m.thread=t.id JOIN raw r ON r.id=m.raw"
 " WHERE t.id=?2 AND t.owner=?1 AND " SQ_VISIBLE("t", "?1") " ORDER BY m.sort_date, m.id";
-static const char SQL_T_ADDRS[] =
-"SELECT from_json, to_json, cc_json, envelope FROM messages WHERE owner=?1 AND thread=?2"
-" ORDER BY sort_date, id";
-static const char SQL_T_LABELS[] =
-"SELECT DISTINCT l.label FROM messages m JOIN message_labels l"
-" ON l.owner=m.owner AND l.message=m.id WHERE m.owner=?1 AND m.thread=?2 ORDER BY l.label";
-static const char SQL_T_LINKS[] =
-"SELECT tl.kind, tl.id FROM thread_links tl WHERE tl.owner=?1 AND tl.thread=?2"
-" AND " SQ_CAN_ACCESS("tl.kind", "tl.id", "?3") " ORDER BY tl.kind, tl.id";
-/* The reader's own person first, then the CRM's (K5: both may exist). */
-static const char SQL_PERSON_OF[] =
-"SELECT pe.person FROM person_emails pe WHERE pe.email=?2"
+/*
+ * Lists (cs_store_list.c): ?1 is a JSON array of [owner, id] pairs of
+ * threads that passed SQ_VISIBLE (or are the reader's own); json_each
+ * walks it in order, each pair's place from 1.
+ */
+#define SQ_LIST_KEYS \
+    "(SELECT key + 1 AS ord, json_extract(value, '$[0]') AS owner," \
+    " json_extract(value, '$[1]') AS id FROM json_each(?1)) k"
+static const char SQL_LIST_ADDRS[] =
+"SELECT k.ord, m.from_json, m.to_json, m.cc_json, m.envelope FROM " SQ_LIST_KEYS
+" JOIN messages m ON m.owner=k.owner AND m.thread=k.id ORDER BY k.ord, m.sort_date, m.id";
+static const char SQL_LIST_LABELS[] =
+"SELECT DISTINCT k.ord, l.label FROM " SQ_LIST_KEYS
+" JOIN messages m ON m.owner=k.owner AND m.thread=k.id"
+" JOIN message_labels l ON l.owner=m.owner AND l.message=m.id ORDER BY k.ord, l.label";
+static const char SQL_LIST_LINKS[] =
+"SELECT k.ord, tl.kind, tl.id FROM " SQ_LIST_KEYS
+" JOIN thread_links tl ON tl.owner=k.owner AND tl.thread=k.id"
+" WHERE " SQ_CAN_ACCESS("tl.kind", "tl.id", "?2") " ORDER BY k.ord, tl.kind, tl.id";
+/* ?2 the addresses: the reader's own person first, then the CRM's (K5: both may exist). */
+static const char SQL_LIST_PERSONS[] =
+"SELECT k.key, (SELECT pe.person FROM person_emails pe WHERE pe.email=k.value"
 " AND " SQ_CAN_ACCESS("'person'", "pe.person", "?1")
-" ORDER BY pe.owner IS NOT ?1, pe.owner IS NOT NULL, pe.person LIMIT 1";
+" ORDER BY pe.owner IS NOT ?1, pe.owner IS NOT NULL, pe.person LIMIT 1) FROM json_each(?2) k";
 static const char SQL_REC[] = "SELECT 1 WHERE " SQ_CAN_ACCESS("?2", "?3", "?1");
 /*
  * A record's page walks thread_links_page (kind, id, last_date, thread)
@@ -133,6 +143,20 @@ static const char SQL_REC[] = "SELECT 1 WHERE " SQ_CAN_ACCESS("?2", "?3", "?1");
 const char sq_sql_record_page_first[] = SQL_RT_HEAD SQL_RT_ORDER;
 static const char SQL_RT_NEXT[] =
 SQL_RT_HEAD " AND (tl.last_date, tl.thread) < (?5, ?6)" SQL_RT_ORDER;
+static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=?1";
+/* The mailbox (V2): the reader's own threads, newest first; the page key is last_date. */
+#define SQL_MB_HEAD "SELECT " SQ_THREAD_COLS ", t.last_date FROM threads t WHERE t.owner=?1"
+#define SQL_MB_ORDER " ORDER BY t.last_date DESC, t.id DESC LIMIT ?2"
+#define SQL_MB_AFTER " AND (t.last_date, t.id) < (?3, ?4)"
+#define SQL_HAS_LABEL(p) \
+    " AND EXISTS (SELECT 1 FROM messages m JOIN message_labels l" \
+    " ON l.owner=m.owner AND l.message=m.id WHERE m.owner=t.owner" \
+    " AND m.thread=t.id AND l.label=" p ")"
+#define SQL_MB_FIRST sq_sql_mailbox_first
+const char sq_sql_mailbox_first[] = SQL_MB_HEAD SQL_MB_ORDER;
+static const char SQL_MB_NEXT[] = SQL_MB_HEAD SQL_MB_AFTER SQL_MB_ORDER;
+static const char SQL_MBL_FIRST[] = SQL_MB_HEAD SQL_HAS_LABEL("?3") SQL_MB_ORDER;
+static const char SQL_MBL_NEXT[] = SQL_MB_HEAD SQL_MB_AFTER SQL_HAS_LABEL("?5") SQL_MB_ORDER;
 static const char SQL_VISIBLE_TO[] =
 "SELECT u.id FROM users u JOIN threads t ON t.id=?1 WHERE " SQ_VISIBLE("t", "u.id")
 " ORDER BY u.id";
@@ -192,117 +216,6 @@ static sqlite3_stmt *owner_stmt(sq_conn *c, const char *sql, const char *owner,
     return st;
 }
 
-/* A reader's person for a participant, looked up at once (V6). */
-typedef struct sq_pctx {
-    sq_conn *c;
-    const char *as;
-} sq_pctx;
-
-/* person_of - cs_read_parts: the person id the reader may access */
-static int person_of(void *arg, const char *key, json_t *participant)
-{
-    sq_pctx *p = arg;
-    sqlite3_stmt *q = sq_stmt(p->c, SQL_PERSON_OF);
-    int     rc = 0;
-
-    if (q == NULL)
-	return -1;
-    /* V6: a person's id only when the reader may access that person. */
-    sq_bind_str(q, 1, p->as);
-    sq_bind_str(q, 2, key);
-    if (sqlite3_step(q) == SQLITE_ROW)
-	rc = json_object_set_new(participant, "person", json_string(sq_col_text(q, 0)));
-    sqlite3_reset(q);
-    return rc;
-}
-
-/*
- * sq_thread_obj - one thread in SPEC X1's shape, as reader "as" may see it.
- * row holds SQ_THREAD_COLS. Labels are the owner's folders: only the
- * owner sees them. Links and participants' persons are limited to the
- * records the reader may access (V6).
- */
-json_t *sq_thread_obj(cs_store *st, sq_conn *c, const char *as, sqlite3_stmt *row)
-{
-    sqlite3_int64 id = sqlite3_column_int64(row, 0);
-    char    tid[32], first[32], last[32], *owner;
-    json_t *o = NULL, *parts, *labels, *deals, *persons;
-    cs_strlist seen = {0};
-    sq_pctx pc = {c, as};
-    sqlite3_stmt *q;
-    int     rc = 0, mine;
-
-    if ((owner = strdup(sq_col_text(row, 6))) == NULL)
-	return NULL;
-    mine = strcmp(owner, as) == 0;
-    snprintf(tid, sizeof(tid), "t%lld", (long long) id);
-    cs_iso_date(sqlite3_column_int64(row, 4), first, sizeof(first));
-    cs_iso_date(sqlite3_column_int64(row, 5), last, sizeof(last));
-    parts = json_array();
-    labels = json_array();
-    deals = json_array();
-    persons = json_array();
-    o = json_pack("{s:s,s:s,s:s?,s:o,s:o,s:s,s:{s:o,s:o},s:I,s:s,s:s}",
-		  "id", tid, "owner", owner,
-		  "subject", sqlite3_column_type(row, 1) == SQLITE_NULL ? NULL : sq_col_text(row, 1),
-		  "participants", parts, "labels", labels,
-		  "visibility", sq_col_text(row, 2),
-		  "links", "deals", deals, "persons", persons,
-		  "message_count", (json_int_t) sqlite3_column_int64(row, 3),
-		  "first_date", first, "last_date", last);
-    if (o == NULL)
-	goto fail;
-
-    if ((q = owner_stmt(c, SQL_T_ADDRS, owner, id)) == NULL)
-	goto fail;
-    while (rc == 0 && sqlite3_step(q) == SQLITE_ROW) {
-	char   *f = strdup(sq_col_text(q, 0)), *t = strdup(sq_col_text(q, 1)), *cc = strdup(sq_col_text(q, 2));
-	/* C4: the sender's copy shows its envelope-only recipients. */
-	char   *bcc = cs_store_bcc_json(sq_col_text(q, 3));
-
-	/* The lookups below use other statements; the row is copied first. */
-	if (f == NULL || t == NULL || cc == NULL)
-	    rc = -1;
-	else
-	    rc = cs_read_parts(st, f, parts, &seen, person_of, &pc) < 0
-		|| cs_read_parts(st, t, parts, &seen, person_of, &pc) < 0
-		|| cs_read_parts(st, cc, parts, &seen, person_of, &pc) < 0
-		|| (bcc && cs_read_parts(st, bcc, parts, &seen, person_of, &pc) < 0) ? -1 : 0;
-	free(f);
-	free(t);
-	free(cc);
-	free(bcc);
-    }
-    sqlite3_reset(q);
-    cs_strlist_free(&seen);
-    if (rc < 0)
-	goto fail;
-    if (mine) {
-	if ((q = owner_stmt(c, SQL_T_LABELS, owner, id)) == NULL)
-	    goto fail;
-	while (sqlite3_step(q) == SQLITE_ROW)
-	    if (json_array_append_new(labels, json_string(sq_col_text(q, 0))) < 0)
-		rc = -1;
-	sqlite3_reset(q);
-    }
-    if (rc < 0 || (q = owner_stmt(c, SQL_T_LINKS, owner, id)) == NULL)
-	goto fail;
-    sq_bind_str(q, 3, as);
-    while (sqlite3_step(q) == SQLITE_ROW)
-	if (json_array_append_new(strcmp(sq_col_text(q, 0), "deal") == 0 ? deals : persons,
-				  json_string(sq_col_text(q, 1))) < 0)
-	    rc = -1;
-    sqlite3_reset(q);
-    if (rc < 0)
-	goto fail;
-    free(owner);
-    return o;
-fail:
-    free(owner);
-    json_decref(o);
-    return NULL;
-}
-
 /* sq_read_begin - lock the read connection and open one snapshot */
 int     sq_read_begin(sq_store *s)
 {
@@ -320,90 +233,6 @@ void    sq_read_end(sq_store *s)
     sq_reset_all(&s->r);
     sqlite3_exec(s->r.db, "COMMIT", NULL, NULL, NULL);
     pthread_mutex_unlock(&s->rlock);
-}
-
-/*
- * sq_thread_page - the rows of a keyset page query q as X1 threads:
- * {"threads": [...], "cursor": the next page's or null}. Every list
- * uses one cursor form (sq_cursor_encode): a client treats them alike.
- * q is bound with LIMIT limit + 1 (the extra row only says there is
- * more) and keycol is its page key column. NULL on a SQLite or memory
- * error.
- */
-json_t *sq_thread_page(cs_store *st, sq_conn *c, const char *as, sqlite3_stmt *q,
-		               int limit, int keycol)
-{
-    sqlite3_int64 last = 0, id = 0;
-    json_t *res, *threads, *t;
-    int     n = 0, more = 0, step;
-    char    next[128] = "";
-
-    if ((res = json_object()) == NULL || (threads = json_array()) == NULL
-	|| json_object_set_new(res, "threads", threads) < 0)
-	goto fail;
-    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-	if (n == limit) {
-	    more = 1;
-	    break;
-	}
-	if ((t = sq_thread_obj(st, c, as, q)) == NULL || json_array_append_new(threads, t) < 0)
-	    goto fail;
-	id = sqlite3_column_int64(q, 0);
-	last = sqlite3_column_int64(q, keycol);
-	n++;
-    }
-    if (step != SQLITE_ROW && step != SQLITE_DONE)
-	goto fail;
-    if (more)
-	cs_cursor_encode(last, id, next, sizeof(next));
-    if (json_object_set_new(res, "cursor", more ? json_string(next) : json_null()) < 0)
-	goto fail;
-    return res;
-fail:
-    json_decref(res);
-    return NULL;
-}
-
-/* sq_record_threads - the threads on a deal's or person's page (V3) */
-int     sq_record_threads(cs_store *st, const char *as, const char *kind, const char *rid,
-			             int limit, const char *cursor, json_t **out)
-{
-    sq_store *s = st->be;
-    sq_conn *c = &s->r;
-    sqlite3_int64 clast = 0, cid = 0;
-    sqlite3_stmt *q;
-    json_t *res;
-    int     rc;
-
-    if (cursor && *cursor == 0)
-	cursor = NULL;
-    if (cursor && cs_cursor_decode(cursor, &clast, &cid) < 0)
-	return CS_EINVAL;
-    if (sq_read_begin(s) < 0)
-	return CS_EINTERNAL;
-    if ((rc = cs_prim_record_check(st, CS_DB_R, as, kind, rid)) != CS_OK)
-	goto out;
-    rc = CS_EINTERNAL;
-    if ((q = sq_stmt(c, cursor ? SQL_RT_NEXT : SQL_RT_FIRST)) == NULL)
-	goto out;
-    sq_bind_str(q, 1, as);
-    sq_bind_str(q, 2, kind);
-    sq_bind_str(q, 3, rid);
-    sqlite3_bind_int(q, 4, limit + 1);
-    if (cursor) {
-	sqlite3_bind_int64(q, 5, clast);
-	sqlite3_bind_int64(q, 6, cid);
-    }
-    /* The page key is the link's copy of last_date, after SQ_THREAD_COLS. */
-    if ((res = sq_thread_page(st, c, as, q, limit, 7)) != NULL) {
-	*out = res;
-	rc = CS_OK;
-    }
-out:
-    if (rc == CS_EINTERNAL)
-	cs_error(NULL, "store: %s page: %s", kind, sqlite3_errmsg(c->db));
-    sq_read_end(s);
-    return rc;
 }
 
 /* sq_act_tx_begin - a write transaction (wlock held) */
@@ -569,13 +398,6 @@ int     sq_act_thread_delete(cs_store *st, const char *owner, long long id)
     return OK(delete_thread(W(st), owner, id));
 }
 
-json_t *sq_act_thread_obj(cs_store *st, int w, const char *as, cs_rows *row)
-{
-    sq_store *s = st->be;
-
-    return sq_thread_obj(st, w ? &s->w : &s->r, as, sq_rows_stmt(row));
-}
-
 int     sq_act_read_begin(cs_store *st)
 {
     return sq_read_begin(st->be);
@@ -688,4 +510,5 @@ const struct cs_sql sq_sql = {
     .stat_schema = "PRAGMA user_version",
     .stat_db_bytes = "SELECT page_count*page_size FROM pragma_page_count, pragma_page_size",
     .stat_counter = "SELECT coalesce(sum(value),0) FROM counters WHERE name=?1",
+    CS_SQL_LISTS,
 };

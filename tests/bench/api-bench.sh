@@ -59,66 +59,28 @@ done
 command -v wrk >/dev/null 2>&1 || { echo "$0: wrk not installed (apt-get install wrk)" >&2; exit 1; }
 . "$top_srcdir/tests/lib.sh"
 
-CLUSTER=$top_srcdir/tests/pg/pgcluster.sh
 if [ "$PG" = 1 ]; then
     [ "$(id -u)" = 0 ] || { echo "$0: --postgresql needs root (initdb runs as postgres)" >&2; exit 1; }
     for b in psql sqlite3; do
 	command -v $b >/dev/null 2>&1 || { echo "$0: --postgresql needs $b" >&2; exit 1; }
     done
 fi
+. "$here/benchlib.sh"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/crmsync-apibench.XXXXXX") || exit 1
-PGDIR=$TMP/pg
-API_PID=
 cleanup() {
-    [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null
-    [ "$PG" = 1 ] && sh "$CLUSTER" stop "$PGDIR" >/dev/null 2>&1
+    bench_api_stop
+    bench_store_stop "$TMP"
     [ "$KEEP" = 1 ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-DB=$TMP/store/crmsync.db
-CONF=$TMP/crmsync.conf
-mkdir -p "$TMP/store" "$TMP/policy"
-
 ms() {
-    date +%s%N
+    bench_ms
 }
-
-t0=$(ms)
-eval "$("$CTL_GEN" bench "$DB" "$N" "$M" 2>/dev/null)" || { echo "generation failed" >&2; exit 1; }
-t1=$(ms)
-printf 'store: %s messages in %s mailboxes, %s KB, generated in %s ms\n' \
-    "$N" "$M" "$(du -k "$DB" | cut -f1)" $(( (t1 - t0) / 1000000 ))
-STORE=$DB
-if [ "$PG" = 1 ]; then
-    chmod 755 "$TMP"
-    PGPORT=$(cs_free_port) || exit 1
-    sh "$CLUSTER" start "$PGDIR" "$PGPORT" >/dev/null || exit 1
-    sh "$CLUSTER" createdb "$PGDIR" "$PGPORT" bench >/dev/null || exit 1
-    STORE=postgresql://postgres@127.0.0.1:$PGPORT/bench
-    sh "$here/ctl-pg-load.sh" "$DB" "$STORE" >/dev/null || { echo "copy to PostgreSQL failed" >&2; exit 1; }
-    printf 'PostgreSQL: a copy on 127.0.0.1:%s\n' "$PGPORT"
-fi
-i=1
-while [ "$i" -le "$M" ]; do
-    u=$(printf 'u%03d' "$i")
-    printf 'User %s\nAddress %s@corp.example\n' "$u" "$u"
-    i=$((i + 1))
-done >"$TMP/policy/users.policy"
-( umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TMP/tokens"; echo >>"$TMP/tokens" )
-TOKEN=$(cat "$TMP/tokens")
-PORT=$(cs_free_port) || exit 1
-printf 'Database %s\nPolicyDir %s\nSyslog no\nApiListen inet:%s@127.0.0.1\nApiTokenFile %s\n' \
-    "$STORE" "$TMP/policy" "$PORT" "$TMP/tokens" >"$CONF"
-"$CRMSYNC_API" -f -c "$CONF" </dev/null >"$TMP/api.log" 2>&1 &
-API_PID=$!
-i=0
-until grep -q "listening on" "$TMP/api.log"; do
-    i=$((i + 1))
-    [ "$i" -lt 100 ] || { echo "crmsync-api did not start:" >&2; cat "$TMP/api.log" >&2; exit 1; }
-    sleep 0.1
-done
-URL=http://127.0.0.1:$PORT
+bench_store "$TMP" "$N" "$M" "$PG" || exit 1
+bench_policy "$TMP" "$M" || exit 1
+bench_api_start "$TMP" "$STORE" || exit 1
+CONF=$API_CONF
 
 # tomsec VALUE - wrk's "1.23ms", "850.00us" or "1.02s" in milliseconds
 tomsec() {

@@ -60,7 +60,6 @@ done
 for b in "$CRMSYNCCTL" "$CTL_GEN"; do
     [ -x "$b" ] || { echo "$0: $b not built (make check builds ctl-gen)" >&2; exit 1; }
 done
-CLUSTER=$top_srcdir/tests/pg/pgcluster.sh
 if [ "$PG" = 1 ]; then
     [ "$(id -u)" = 0 ] || { echo "$0: --postgresql needs root (initdb runs as postgres)" >&2; exit 1; }
     for b in psql sqlite3; do
@@ -68,46 +67,25 @@ if [ "$PG" = 1 ]; then
     done
     grep -q '^#define HAVE_LIBPQ 1' "$top_builddir/config.h" 2>/dev/null \
 	|| { echo "$0: the PostgreSQL backend is not built (libpq-dev)" >&2; exit 1; }
-    . "$top_srcdir/tests/lib.sh"
 fi
+. "$top_srcdir/tests/lib.sh"
+. "$here/benchlib.sh"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/crmsync-ctlbench.XXXXXX") || exit 1
 PGDIR=$TMP/pg
 # The cluster stops even with --keep: its files stay, its server does not.
 cleanup() {
-    [ "$PG" = 1 ] && sh "$CLUSTER" stop "$PGDIR" >/dev/null 2>&1
+    bench_store_stop "$TMP"
     [ "$KEEP" = 1 ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-DB=$TMP/store/crmsync.db
 CONF=$TMP/crmsync.conf
-mkdir -p "$TMP/store" "$TMP/policy"
-
+mkdir -p "$TMP/policy"
 ms() {
-    date +%s%N
+    bench_ms
 }
-
-t0=$(ms)
-eval "$("$CTL_GEN" bench "$DB" "$N" "$M" 2>/dev/null)" || { echo "generation failed" >&2; exit 1; }
-t1=$(ms)
-size=$(du -k "$DB" | cut -f1)
-printf 'store: %s messages in %s mailboxes, %s KB, generated in %s ms\n' \
-    "$N" "$M" "$size" $(( (t1 - t0) / 1000000 ))
-STORE=$DB
-if [ "$PG" = 1 ]; then
-    # postgres must reach its data directory under ours.
-    chmod 755 "$TMP"
-    PORT=$(cs_free_port) || exit 1
-    sh "$CLUSTER" start "$PGDIR" "$PORT" || exit 1
-    sh "$CLUSTER" createdb "$PGDIR" "$PORT" bench || exit 1
-    STORE=postgresql://postgres@127.0.0.1:$PORT/bench
-    sh "$here/ctl-pg-load.sh" "$DB" "$STORE" || { echo "copy to PostgreSQL failed" >&2; exit 1; }
-    t2=$(ms)
-    printf 'PostgreSQL: a copy on 127.0.0.1:%s, %s, copied in %s ms\n' "$PORT" \
-	"$(psql -XAtq "$STORE" -c "SELECT pg_size_pretty(pg_database_size('bench'))")" \
-	$(( (t2 - t1) / 1000000 ))
-fi
+bench_store "$TMP" "$N" "$M" "$PG" || exit 1
 printf 'Database %s\nPolicyDir %s\nSyslog no\n' "$STORE" "$TMP/policy" >"$CONF"
 
 # pct FILE - "p50 p99" of a column of numbers

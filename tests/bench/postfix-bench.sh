@@ -60,6 +60,14 @@
 #			from before an edit); the table adds c/d
 #	--perf		record crmsync-milter with "perf record -g" during its
 #			runs; prints the top symbols per workload
+#	--api-load N	measure mail while crmsync-api serves pages: a
+#			ctl-gen store of N messages (api-bench.sh's) behind
+#			crmsync-api on loopback; each round runs every
+#			configuration twice, first alone (workload W), then
+#			while wrk asks for 50-thread mailbox pages on 32
+#			keep-alive connections (workload W+api), so the table
+#			has c/b unloaded and loaded from the same rounds;
+#			wrk's requests/s of each loaded round are printed
 #	--out DIR	keep results (runs.txt, table.txt, logs) in DIR
 #	--keep		keep the scratch directory (CS_KEEP=1)
 #
@@ -85,6 +93,7 @@ USERS=1000
 QUICKACK=0
 FULL=0
 PERF=0
+API_LOAD=0
 OUT=
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -98,6 +107,7 @@ while [ $# -gt 0 ]; do
     --users) USERS=$2; shift ;;
     --quickack) QUICKACK=1 ;;
     --perf) PERF=1 ;;
+    --api-load) API_LOAD=$2; shift ;;
     --compare) CRMSYNC_MILTER_D=$2; CONFIGS="$CONFIGS d"; shift ;;
     --out) OUT=$2; shift ;;
     --keep) CS_KEEP=1; export CS_KEEP ;;
@@ -156,6 +166,7 @@ qa_set() {
 
 bench_exit() {
     [ -s "$QA_SAVED" ] && qa_set 0 2>/dev/null
+    [ "$API_LOAD" -gt 0 ] && { api_load_off >/dev/null 2>&1; bench_api_stop; }
     cs_cleanup
     [ "${CS_KEEP:-0}" = 1 ] || rm -rf "$BENCH_TMP"
 }
@@ -292,9 +303,10 @@ milters_stop() {
     NOOP_SOCK= CS_SOCK= D_SOCK=
 }
 
-# run_one WORKLOAD CONFIG ROUND - one smtp-source run; a line in $RUNS
+# run_one WORKLOAD CONFIG ROUND [LABEL] - one smtp-source run; a line in
+# $RUNS under LABEL (default WORKLOAD)
 run_one() {
-    _w=$1 _cf=$2 _r=$3
+    _w=$1 _cf=$2 _r=$3 _label=${4:-$1}
     IFS=: read -r _s _size _rc _sock <<EOF
 $_w
 EOF
@@ -315,7 +327,7 @@ EOF
     fi
     _perf=
     if [ "$PERF" = 1 ] && [ "$_cf" = c ]; then
-	perf record -q -g -e cpu-clock -p "$_pid" -o "$OUT/perf-$(cs_key "$_w")-$_r.data" \
+	perf record -q -g -e cpu-clock -p "$_pid" -o "$OUT/perf-$(cs_key "$_label")-$_r.data" \
 	    >/dev/null 2>&1 &
 	_perf=$!
 	sleep 0.5
@@ -355,11 +367,50 @@ EOF
     [ "$_valid" = ok ] || FAILED=1
     wait_queue_empty "$CS_TMP/pf-$_cf" 300 || { FAILED=1; _valid="$_valid,queue"; }
     # workload config round msgs seconds cpu_ticks hwm_kb valid
-    awk -v w="$_w" -v c="$_cf" -v r="$_r" -v m="$_m" -v t0="$_t0" -v t1="$_t1" \
+    awk -v w="$_label" -v c="$_cf" -v r="$_r" -v m="$_m" -v t0="$_t0" -v t1="$_t1" \
 	-v cpu="$_cpu" -v hwm="$_hwm" -v v="$_valid" \
 	'BEGIN { printf "%s %s %s %d %.3f %s %s %s\n", w, c, r, m, t1 - t0, cpu, hwm, v }' \
 	>>"$RUNS"
     tail -n 1 "$RUNS" >&2
+}
+
+# ---------------------------------------------------------------- API load
+
+# --api-load: crmsync-api on its own generated store (not the milter's),
+# loaded by wrk during the loaded half of each round.
+WRK_PID=
+if [ "$API_LOAD" -gt 0 ]; then
+    : "${CTL_GEN:=$top_builddir/tests/bench/ctl-gen}"
+    : "${CRMSYNC_API:=$top_builddir/api/crmsync-api}"
+    for b in "$CTL_GEN" "$CRMSYNC_API" "$(command -v wrk)"; do
+	[ -x "$b" ] || { echo "postfix-bench: --api-load needs ctl-gen, crmsync-api and wrk" >&2
+	    exit 1; }
+    done
+    . "$top_srcdir/tests/bench/benchlib.sh"
+    bench_store "$CS_TMP/api" "$API_LOAD" 100 0 >&2 && bench_policy "$CS_TMP/api" 100 \
+	&& bench_api_start "$CS_TMP/api" "$STORE" || exit 1
+fi
+
+# api_load_on WORKLOAD ROUND - wrk on mailbox pages until api_load_off
+api_load_on() {
+    WRK_OUT=$OUT/wrk-$(cs_key "$1")-$2.out
+    wrk -t 2 -c 32 -d 36000s -H "Authorization: Bearer $TOKEN" -H "Crmsync-As: $user" \
+	"$URL/v1/mailbox?limit=50" >"$WRK_OUT" 2>&1 &
+    WRK_PID=$!
+    WRK_LABEL="$1+api round $2"
+    sleep 1
+    kill -0 "$WRK_PID" 2>/dev/null
+}
+
+# api_load_off - stop wrk; one line: its pages/s (wrk prints its totals on
+# SIGINT). Not in a pipeline: a subshell cannot wait for wrk.
+api_load_off() {
+    [ -n "$WRK_PID" ] || return 0
+    kill -INT "$WRK_PID" 2>/dev/null
+    wait "$WRK_PID" 2>/dev/null
+    WRK_PID=
+    echo "$WRK_LABEL: crmsync-api $(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$WRK_OUT") pages/s" \
+	"(wrk, 32 connections; $(grep -E -c 'Non-2xx|Socket errors' "$WRK_OUT") error lines)"
 }
 
 # ---------------------------------------------------------------- run
@@ -386,6 +437,14 @@ for w in $WORKLOADS; do
 	for cf in "$@"; do
 	    run_one "$w" "$cf" "$r"
 	done
+	if [ "$API_LOAD" -gt 0 ]; then
+	    api_load_on "$w" "$r" || { echo "postfix-bench: cannot load the API" >&2; exit 1; }
+	    for cf in "$@"; do
+		run_one "$w" "$cf" "$r" "$w+api"
+	    done
+	    api_load_off >>"$OUT/api-load.txt"
+	    tail -n 1 "$OUT/api-load.txt" >&2
+	fi
 	r=$((r + 1))
     done
     [ "$sock" = tcpq ] && qa_set 0

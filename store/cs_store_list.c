@@ -1,0 +1,514 @@
+/*
+ * NAME
+ *	cs_store_list 3
+ * SUMMARY
+ *	lists of threads in X1's shape: the mailbox, a record's page, one thread
+ * DESCRIPTION
+ *	Written once over cs_store_db.h for both dialects. A list is built
+ *	in a constant number of statements whatever its length: the rows
+ *	of the query that chose the threads (the mailbox's own rows, or a
+ *	statement with the dialect's visibility rule), then one statement
+ *	per attribute for all of them: every message's address lists, the
+ *	participants' persons, the links, the labels. Those rows passed the
+ *	visibility rule in the same snapshot (or the same write
+ *	transaction), so the detail statements take their (owner, id) keys
+ *	as they are, a JSON array of [owner, id] pairs (SQLite's json_each,
+ *	PostgreSQL's jsonb_array_elements): a statement per thread and per
+ *	participant made a 50-thread page cost about 20 million
+ *	instructions. Links and persons pass the dialect's access rule for
+ *	the reader (V6); labels are the owner's folders, only the owner
+ *	sees them.
+ *
+ *	Participants: each message's from, to and cc lists and, for the
+ *	sender's copy, its envelope-only recipients (C4), in order, at most
+ *	CS_STORE_MAX_PARTICIPANTS, an address once (normalized), a name
+ *	missing at first sight taken from a later one. A stored list text
+ *	is parsed once per list (the same text recurs in every message of
+ *	a conversation, the reader's own address in every thread), and a
+ *	text already added to a thread adds nothing again.
+ */
+#include <config.h>
+
+/* System library. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Application-specific. */
+#include "cs_addr.h"
+#include "cs_log.h"
+#include "cs_store.h"
+#include "cs_store_impl.h"
+#include "cs_store_db.h"
+#include "cs_store_prim.h"
+#include "cs_store_util.h"
+#include "cs_store_read.h"
+
+#define SQL(st)	((st)->ops->sql)
+
+/* List texts a thread remembers as added; past these, adding again is harmless. */
+#define LIST_APPLIED	16
+
+/* One thread of a list while its details come in. */
+typedef struct tdraft {
+    json_t *obj;			/* the thread, owned by the draft */
+    json_t *parts, *labels, *deals, *persons;	/* borrowed from obj */
+    cs_strlist seen;			/* participants' keys */
+    const json_t *applied[LIST_APPLIED];	/* parsed lists already added */
+    size_t  napplied;
+    long long id;
+    int     mine;			/* the reader owns it: labels */
+} tdraft;
+
+/* One participant waiting for its person (V6). */
+typedef struct pending {
+    json_t *obj;			/* borrowed from a draft's participants */
+    size_t  key;			/* index in the list's keys */
+} pending;
+
+/* A list being built. */
+typedef struct tlist {
+    cs_store *st;
+    int     w;
+    const char *as;
+    tdraft *d;
+    int     n;
+    json_t *lists;			/* stored list text -> parsed array (or null) */
+    json_t *keys;			/* participants' distinct keys, a JSON array */
+    json_t *index;			/* key -> its index in keys */
+    pending *v;
+    size_t  nv, cap;
+} tlist;
+
+/* set - o[key] = v (v taken); -1 when v is NULL (no memory, or not UTF-8) */
+static int set(json_t *o, const char *key, json_t *v)
+{
+    return json_object_set_new_nocheck(o, key, v) < 0 ? -1 : 0;
+}
+
+/*
+ * parsed - a stored list text, parsed once per list: 0 and *arr (NULL:
+ * not ours, shows nothing), -1 when it cannot be kept (no memory: a
+ * text that is not UTF-8 never gets here, json_loads refuses it)
+ */
+static int parsed(tlist *l, const char *text, const json_t **arr)
+{
+    json_t *j = json_object_get(l->lists, text);
+
+    if (j == NULL) {
+	if ((j = json_loads(text, 0, NULL)) == NULL) {
+	    *arr = NULL;
+	    return 0;
+	}
+	if (!json_is_array(j)) {
+	    json_decref(j);
+	    j = json_null();		/* not read again */
+	}
+	if (json_object_set_new(l->lists, text, j) < 0)
+	    return -1;
+    }
+    *arr = json_is_array(j) ? j : NULL;
+    return 0;
+}
+
+/* wait_person - the participant waits for the list's persons statement */
+static int wait_person(tlist *l, const char *key, json_t *participant)
+{
+    json_t *ix;
+    size_t  k;
+
+    if ((ix = json_object_get(l->index, key)) != NULL)
+	k = (size_t) json_integer_value(ix);
+    else {
+	k = json_array_size(l->keys);
+	if (json_array_append_new(l->keys, json_string(key)) < 0
+	    || json_object_set_new(l->index, key, json_integer((json_int_t) k)) < 0)
+	    return -1;
+    }
+    if (l->nv == l->cap) {
+	size_t  cap = l->cap ? l->cap * 2 : 64;
+	pending *nv = realloc(l->v, cap * sizeof(*nv));
+
+	if (nv == NULL)
+	    return -1;
+	l->v = nv;
+	l->cap = cap;
+    }
+    l->v[l->nv++] = (pending) {participant, k};
+    return 0;
+}
+
+/*
+ * add_parts - a stored address list's new participants into a thread
+ * ({"name", "address", "person": null}; the person is filled in later)
+ */
+static int add_parts(tlist *l, tdraft *d, const char *text)
+{
+    const json_t *arr;
+    json_t *v, *o;
+    size_t  i;
+    char    norm[CS_ADDR_MAX + 1];
+
+    if (text == NULL)
+	return 0;
+    if (parsed(l, text, &arr) < 0)
+	return -1;
+    if (arr == NULL)
+	return 0;
+    /* The same list again adds nothing: every address is seen, with its name. */
+    for (i = 0; i < d->napplied; i++)
+	if (d->applied[i] == arr)
+	    return 0;
+    if (d->napplied < LIST_APPLIED)
+	d->applied[d->napplied++] = arr;
+    json_array_foreach(arr, i, v) {
+	const char *addr = json_string_value(json_object_get(v, "address"));
+	const char *name = json_string_value(json_object_get(v, "name"));
+	const char *key;
+
+	if (json_array_size(d->parts) >= CS_STORE_MAX_PARTICIPANTS)
+	    break;
+	if (addr == NULL)
+	    continue;
+	key = cs_store_normalize(l->st, addr, norm, sizeof(norm)) == 0 ? norm : addr;
+	if (cs_store_part_seen(d->parts, &d->seen, key, name))
+	    continue;
+	if ((o = json_object()) == NULL || set(o, "name", name ? json_string(name) : json_null())
+	    || set(o, "address", json_string(addr)) || set(o, "person", json_null())
+	    || cs_strlist_add(&d->seen, key) < 0) {
+	    json_decref(o);
+	    return -1;
+	}
+	if (json_array_append_new(d->parts, o) < 0 || wait_person(l, key, o) < 0)
+	    return -1;
+    }
+    return 0;
+}
+
+/* draft_new - a thread object with empty lists from the row (thread columns) */
+static int draft_new(tdraft *d, const char *as, cs_rows *r)
+{
+    char    tid[32], first[32], last[32];
+    const char *owner = cs_db_text(r, 6);
+    json_t *o, *links;
+
+    d->id = cs_db_num(r, 0);
+    snprintf(tid, sizeof(tid), "t%lld", d->id);
+    cs_iso_date(cs_db_num(r, 4), first, sizeof(first));
+    cs_iso_date(cs_db_num(r, 5), last, sizeof(last));
+    d->mine = strcmp(owner, as) == 0;
+    /* X1's keys in X1's order; set() rather than json_pack: a page makes hundreds. */
+    if ((d->obj = o = json_object()) == NULL
+	|| set(o, "id", json_string(tid)) || set(o, "owner", json_string(owner))
+	|| set(o, "subject", cs_db_null(r, 1) ? json_null() : json_string(cs_db_text(r, 1)))
+	|| set(o, "participants", d->parts = json_array())
+	|| set(o, "labels", d->labels = json_array())
+	|| set(o, "visibility", json_string(cs_db_text(r, 2)))
+	|| set(o, "links", links = json_object())
+	|| set(links, "deals", d->deals = json_array())
+	|| set(links, "persons", d->persons = json_array())
+	|| set(o, "message_count", json_integer((json_int_t) cs_db_num(r, 3)))
+	|| set(o, "first_date", json_string(first)) || set(o, "last_date", json_string(last)))
+	return -1;
+    return 0;
+}
+
+/* json_str - s as a JSON string (s valid UTF-8: it went through json_string) */
+static int json_str(cs_buf *b, const char *s)
+{
+    int     rc = cs_buf_append(b, "\"", 1);
+
+    for (; rc == 0 && *s; s++) {
+	unsigned char ch = (unsigned char) *s;
+
+	if (ch == '"' || ch == '\\')
+	    rc = cs_buf_appendf(b, "\\%c", ch);
+	else if (ch < 0x20)
+	    rc = cs_buf_appendf(b, "\\u%04x", ch);
+	else
+	    rc = cs_buf_append(b, s, 1);
+    }
+    return rc < 0 || cs_buf_append(b, "\"", 1) < 0 ? -1 : 0;
+}
+
+/* keys_text - the drafts' [owner, id] pairs; with only_mine, others' ids 0 (none) */
+static char *keys_text(const tlist *l, int only_mine)
+{
+    cs_buf  b = {0};
+    int     i, rc = cs_buf_append(&b, "[", 1);
+
+    for (i = 0; rc == 0 && i < l->n; i++)
+	if ((i && cs_buf_append(&b, ",", 1) < 0) || cs_buf_append(&b, "[", 1) < 0
+	    || json_str(&b, json_string_value(json_object_get(l->d[i].obj, "owner"))) < 0
+	    || cs_buf_appendf(&b, ",%lld]", only_mine && !l->d[i].mine ? 0 : l->d[i].id) < 0)
+	    rc = -1;
+    if (rc < 0 || cs_buf_append(&b, "]", 1) < 0) {
+	cs_buf_free(&b);
+	return NULL;
+    }
+    return b.data;
+}
+
+/* ord_draft - the draft a detail row's first column (1-based) names; NULL if none */
+static tdraft *ord_draft(const tlist *l, cs_rows *r)
+{
+    long long ord = cs_db_num(r, 0);
+
+    return ord >= 1 && ord <= l->n ? &l->d[ord - 1] : NULL;
+}
+
+/* fill_addrs - participants from every message's lists, in order */
+static int fill_addrs(tlist *l, const char *keys)
+{
+    cs_rows *r = cs_db_q(l->st, l->w, SQL(l->st)->list_addrs, "s", keys);
+    tdraft *d;
+    int     n, rc = 0;
+
+    if (r == NULL)
+	return -1;
+    while (rc == 0 && (n = cs_db_next(r)) > 0)
+	if ((d = ord_draft(l, r)) != NULL) {
+	    /* C4: the sender's copy shows its envelope-only recipients. */
+	    char   *bcc = cs_store_bcc_json(cs_db_text(r, 4));
+
+	    rc = add_parts(l, d, cs_db_text(r, 1)) < 0 || add_parts(l, d, cs_db_text(r, 2)) < 0
+		|| add_parts(l, d, cs_db_text(r, 3)) < 0 || add_parts(l, d, bcc) < 0 ? -1 : 0;
+	    free(bcc);
+	}
+    cs_db_close(r);
+    return rc < 0 || n < 0 ? -1 : 0;
+}
+
+/* fill_persons - one statement: each waiting participant's person, if any (V6) */
+static int fill_persons(tlist *l)
+{
+    size_t  nk = json_array_size(l->keys), i;
+    json_t **person;
+    cs_rows *r = NULL;
+    char   *keys;
+    int     n = 0, rc = 0;
+
+    if (nk == 0)
+	return 0;
+    if ((person = calloc(nk, sizeof(*person))) == NULL)
+	return -1;
+    if ((keys = json_dumps(l->keys, JSON_COMPACT)) == NULL
+	|| (r = cs_db_q(l->st, l->w, SQL(l->st)->list_persons, "ss", l->as, keys)) == NULL)
+	rc = -1;
+    while (rc == 0 && (n = cs_db_next(r)) > 0) {
+	long long k = cs_db_num(r, 0);
+
+	if (k >= 0 && (size_t) k < nk && !cs_db_null(r, 1) && person[k] == NULL
+	    && (person[k] = json_string(cs_db_text(r, 1))) == NULL)
+	    rc = -1;
+    }
+    if (n < 0)
+	rc = -1;
+    cs_db_close(r);
+    free(keys);
+    /* Set in place: the participant keeps its key order. */
+    for (i = 0; rc == 0 && i < l->nv; i++)
+	if (person[l->v[i].key] != NULL
+	    && json_object_set(l->v[i].obj, "person", person[l->v[i].key]) < 0)
+	    rc = -1;
+    for (i = 0; i < nk; i++)
+	json_decref(person[i]);
+    free(person);
+    return rc;
+}
+
+/* fill_links - the links to records the reader may access (V6) */
+static int fill_links(tlist *l, const char *keys)
+{
+    cs_rows *r = cs_db_q(l->st, l->w, SQL(l->st)->list_links, "ss", keys, l->as);
+    tdraft *d;
+    int     n, rc = 0;
+
+    if (r == NULL)
+	return -1;
+    while (rc == 0 && (n = cs_db_next(r)) > 0)
+	if ((d = ord_draft(l, r)) != NULL
+	    && json_array_append_new(strcmp(cs_db_text(r, 1), "deal") == 0 ? d->deals
+				     : d->persons, json_string(cs_db_text(r, 2))) < 0)
+	    rc = -1;
+    cs_db_close(r);
+    return rc < 0 || n < 0 ? -1 : 0;
+}
+
+/* fill_labels - the owner's labels of the reader's own threads */
+static int fill_labels(tlist *l)
+{
+    char   *keys = keys_text(l, 1);
+    cs_rows *r = keys ? cs_db_q(l->st, l->w, SQL(l->st)->list_labels, "s", keys) : NULL;
+    tdraft *d;
+    int     n = -1, rc = 0;
+
+    free(keys);
+    if (r == NULL)
+	return -1;
+    while (rc == 0 && (n = cs_db_next(r)) > 0)
+	if ((d = ord_draft(l, r)) != NULL && d->mine
+	    && json_array_append_new(d->labels, json_string(cs_db_text(r, 1))) < 0)
+	    rc = -1;
+    cs_db_close(r);
+    return rc < 0 || n < 0 ? -1 : 0;
+}
+
+/*
+ * cs_read_threads - the threads of q's rows (the thread columns: id,
+ * subject, visibility, message_count, first_date, last_date, owner; a
+ * page's key in column 7), at most limit of them, appended to out in
+ * X1's shape as "as" may see them. q's rows passed the dialect's
+ * visibility rule (or are as's own) in the snapshot or transaction w
+ * still has open; q is closed here. *more is set when q had a row past
+ * limit, and *key, *id (when not NULL) to the last thread's page key
+ * and id. 0, or -1 with the connection's error.
+ */
+int     cs_read_threads(cs_store *st, int w, const char *as, cs_rows *q, int limit,
+			        json_t *out, int *more, long long *key, long long *id)
+{
+    tlist   l = {.st = st, .w = w, .as = as};
+    char   *keys = NULL;
+    int     rc = 0, n = 0, any_mine = 0, i;
+
+    *more = 0;
+    if ((l.d = calloc((size_t) (limit > 0 ? limit : 1), sizeof(*l.d))) == NULL) {
+	cs_db_close(q);
+	return -1;
+    }
+    while (rc == 0 && (n = cs_db_next(q)) > 0) {
+	if (l.n == limit) {
+	    *more = 1;
+	    break;
+	}
+	rc = draft_new(&l.d[l.n], as, q);
+	any_mine |= l.d[l.n].mine;
+	if (key)
+	    *key = cs_db_num(q, 7);
+	if (id)
+	    *id = cs_db_num(q, 0);
+	l.n++;
+    }
+    cs_db_close(q);
+    if (n < 0)
+	rc = -1;
+    if (rc == 0 && l.n > 0) {
+	if ((l.lists = json_object()) == NULL || (l.keys = json_array()) == NULL
+	    || (l.index = json_object()) == NULL || (keys = keys_text(&l, 0)) == NULL)
+	    rc = -1;
+	if (rc == 0)
+	    rc = fill_addrs(&l, keys);
+	if (rc == 0)
+	    rc = fill_persons(&l);
+	if (rc == 0)
+	    rc = fill_links(&l, keys);
+	if (rc == 0 && any_mine)
+	    rc = fill_labels(&l);
+    }
+    for (i = 0; i < l.n; i++) {
+	if (rc == 0 && json_array_append(out, l.d[i].obj) < 0)
+	    rc = -1;
+	json_decref(l.d[i].obj);
+	cs_strlist_free(&l.d[i].seen);
+    }
+    free(keys);
+    free(l.d);
+    free(l.v);
+    json_decref(l.lists);
+    json_decref(l.keys);
+    json_decref(l.index);
+    return rc;
+}
+
+/*
+ * page - {"threads", "cursor"} of a page query's rows (limit + 1 asked:
+ * one more says there is a next page). Every list uses one cursor form
+ * (cs_cursor_encode): a client treats them alike.
+ */
+static int page(cs_store *st, const char *as, cs_rows *q, int limit, json_t **out)
+{
+    json_t *res, *threads;
+    long long key = 0, id = 0;
+    int     more = 0;
+    char    next[128];
+
+    if ((res = json_object()) == NULL || (threads = json_array()) == NULL
+	|| json_object_set_new(res, "threads", threads) < 0) {
+	json_decref(res);
+	cs_db_close(q);
+	return CS_EINTERNAL;
+    }
+    if (cs_read_threads(st, CS_DB_R, as, q, limit, threads, &more, &key, &id) < 0) {
+	json_decref(res);
+	return CS_EINTERNAL;
+    }
+    if (more)
+	cs_cursor_encode(key, id, next, sizeof(next));
+    if (json_object_set_new(res, "cursor", more ? json_string(next) : json_null()) < 0) {
+	json_decref(res);
+	return CS_EINTERNAL;
+    }
+    *out = res;
+    return CS_OK;
+}
+
+/* page_begin - the cursor read ("" is none), then one snapshot for the page and its details */
+static int page_begin(cs_store *st, const char **cursor, long long *clast, long long *cid)
+{
+    if (*cursor && **cursor == 0)
+	*cursor = NULL;
+    if (*cursor && cs_cursor_decode(*cursor, clast, cid) < 0)
+	return CS_EINVAL;
+    return st->ops->read_begin(st) < 0 ? CS_EINTERNAL : CS_OK;
+}
+
+/* cs_read_mailbox - V2: the acting user's own threads, newest first, keyset-paginated */
+int     cs_read_mailbox(cs_store *st, const char *as, const char *label, int limit,
+			        const char *cursor, json_t **out)
+{
+    long long clast = 0, cid = 0, lim = (long long) limit + 1;
+    cs_rows *q = NULL;
+    int     rc = CS_EINTERNAL, r;
+
+    if ((r = page_begin(st, &cursor, &clast, &cid)) != CS_OK)
+	return r;
+    if ((r = cs_db_exists(st, CS_DB_R, SQL(st)->user_exists, "s", as)) <= 0) {
+	rc = r == 0 ? CS_ENOTFOUND : CS_EINTERNAL;
+	goto out;
+    }
+    if (label)
+	q = cursor ? cs_db_q(st, CS_DB_R, SQL(st)->mbl_next, "siiis", as, lim, clast, cid, label)
+	    : cs_db_q(st, CS_DB_R, SQL(st)->mbl_first, "sis", as, lim, label);
+    else
+	q = cursor ? cs_db_q(st, CS_DB_R, SQL(st)->mb_next, "siii", as, lim, clast, cid)
+	    : cs_db_q(st, CS_DB_R, SQL(st)->mb_first, "si", as, lim);
+    if (q != NULL)
+	rc = page(st, as, q, limit, out);
+out:
+    if (rc == CS_EINTERNAL)
+	cs_error(NULL, "store: mailbox: %s", cs_db_error(st, CS_DB_R));
+    st->ops->read_end(st);
+    return rc;
+}
+
+/* cs_read_record_threads - the threads on a deal's or person's page (V3) */
+int     cs_read_record_threads(cs_store *st, const char *as, const char *kind, const char *rid,
+			               int limit, const char *cursor, json_t **out)
+{
+    long long clast = 0, cid = 0, lim = (long long) limit + 1;
+    cs_rows *q;
+    int     rc;
+
+    if ((rc = page_begin(st, &cursor, &clast, &cid)) != CS_OK)
+	return rc;
+    if ((rc = cs_prim_record_check(st, CS_DB_R, as, kind, rid)) != CS_OK)
+	goto out;
+    q = cursor ? cs_db_q(st, CS_DB_R, SQL(st)->rt_next, "sssiii", as, kind, rid, lim, clast, cid)
+	: cs_db_q(st, CS_DB_R, SQL(st)->rt_first, "sssi", as, kind, rid, lim);
+    rc = q ? page(st, as, q, limit, out) : CS_EINTERNAL;
+out:
+    if (rc == CS_EINTERNAL)
+	cs_error(NULL, "store: %s page: %s", kind, cs_db_error(st, CS_DB_R));
+    st->ops->read_end(st);
+    return rc;
+}
