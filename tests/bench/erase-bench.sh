@@ -21,6 +21,8 @@
 #	  writer rate during	records/s while the erase ran
 #	  purge			crmsyncctl mailbox purge --user u001 (N/M copies)
 #				and the writer's rate meanwhile
+#	Exits 1 when the erase or the purge deleted nothing or did not
+#	scrub (at 2,000 messages the address has no copy yet).
 #	Binaries come from $top_builddir (default: the source tree).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -74,3 +76,11 @@ el=$((t1 - t0))
 echo "purge u001: $("$JGET" messages_deleted <"$D/p.json") copies in $el ms, scrubbed $("$JGET" scrubbed <"$D/p.json")"
 [ "$el" -gt 0 ] && echo "writer rate during purge: $(( (b - a) * 1000 / el )) records/s"
 kill "$fill"; wait "$fill" 2>/dev/null
+# A run that erased nothing, or left deleted bytes behind, measured nothing.
+for f in e p; do
+    if [ "$("$JGET" messages_deleted <"$D/$f.json")" -lt 1 ] \
+       || [ "$("$JGET" scrubbed <"$D/$f.json")" != true ]; then
+	echo "$0: invalid run: $f deleted nothing or was not scrubbed" >&2
+	exit 1
+    fi
+done
