@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Application-specific. */
 #include "cs_util.h"
@@ -257,4 +258,13 @@ char   *cs_sanitize(const char *s, char *out, size_t outlen)
     if (*s && outlen > 4)
 	memcpy(out + outlen - 4, "...", 4);
     return out;
+}
+
+/* cs_mono_ms - milliseconds on CLOCK_MONOTONIC */
+long long cs_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

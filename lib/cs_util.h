@@ -56,4 +56,7 @@ int     cs_split_list(const char *, cs_strlist *);
  * '?', at most outlen-1 bytes, "..." marks a cut. Returns out. */
 char   *cs_sanitize(const char *s, char *out, size_t outlen);
 
+/* Milliseconds on CLOCK_MONOTONIC (a clock step does not move it). */
+long long cs_mono_ms(void);
+
 #endif

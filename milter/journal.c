@@ -498,15 +498,6 @@ static void pause_ms(long ms)
     }
 }
 
-/* mono_ms - CLOCK_MONOTONIC in ms */
-static long long mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* damaged - a stretch that cannot be replayed: counted, set aside */
 static void damaged(const cs_journal_seg *seg, uint64_t off, uint64_t end, const char *why)
 {
@@ -612,7 +603,7 @@ static void *replay_main(void *arg)
 	    pause_ms(JNL_PAUSE_MIN);
 	    continue;
 	}
-	t0 = mono_ms();
+	t0 = cs_mono_ms();
 	groups0 = cs_store_groups(st);
 	reached = cur;
 	while (n < JNL_WINDOW && !stop_reading) {
@@ -740,7 +731,7 @@ static void *replay_main(void *arg)
 	}
 	if (good > 0) {
 	    stat_add(&jnl_replayed, good);
-	    busy_ms += mono_ms() - t0;
+	    busy_ms += cs_mono_ms() - t0;
 	    busy_n += good;
 	    pthread_mutex_lock(&jnl_stat_lock);
 	    jnl_rate = busy_ms > 0 ? busy_n * 1000.0 / (double) busy_ms : (double) busy_n;

@@ -23,6 +23,7 @@
 
 /* Utility library. */
 #include "cs_log.h"
+#include "cs_util.h"
 
 /* Application-specific. */
 #include "cs_store.h"
@@ -122,15 +123,6 @@ static int erase_one(cs_store *st, const cs_store_msg *m, cs_erase_counts *c)
 				    "message_count", (json_int_t) left));
 }
 
-/* mono_ms - a monotonic clock in milliseconds */
-static long long mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * erase_batch - delete copies in one transaction, with events and audit:
  * up to n of them, fewer when CS_ERASE_BATCH_MS has passed (at least one);
@@ -140,7 +132,7 @@ static int erase_batch(cs_store *st, const cs_store_msg *v, size_t n, const char
 		               const char *what, cs_erase_counts *c, size_t *done)
 {
     cs_erase_counts mine = {0, 0};
-    long long start = mono_ms();
+    long long start = cs_mono_ms();
     json_t *detail;
     size_t  i;
     int     rc;
@@ -150,7 +142,8 @@ static int erase_batch(cs_store *st, const cs_store_msg *v, size_t n, const char
 	return CS_OK;
     if ((rc = cs_store_wbegin(st)) != CS_OK)
 	return rc;
-    for (i = 0; rc == CS_OK && i < n && (i == 0 || mono_ms() - start < CS_ERASE_BATCH_MS); i++)
+    for (i = 0; rc == CS_OK && i < n && (i == 0 || cs_mono_ms() - start < CS_ERASE_BATCH_MS);
+	 i++)
 	rc = erase_one(st, v + i, &mine);
     if (rc == CS_OK) {
 	detail = json_pack("[{s:I,s:I}]", "messages", (json_int_t) mine.messages,
