@@ -334,6 +334,14 @@ static const char pg_schema_5[] =
 "DELETE FROM thread_links l USING persons p WHERE l.kind='person' AND l.id=p.id"
 "  AND p.origin<>'crm' AND l.owner IS DISTINCT FROM p.owner;";
 
+/*
+ * Step 6: events_pending goes, as in SQLite's migration write_path: no
+ * statement uses it (the sender's scan walks events_state_id, the prune
+ * events_done), yet every event inserted or delivered updated it.
+ */
+static const char pg_schema_6[] =
+"DROP INDEX IF EXISTS events_pending;";
+
 /* Ordered migration steps: step i brings the version from i to i+1. */
 static const char *const pg_migrations[] = {
     pg_schema_1,
@@ -341,6 +349,7 @@ static const char *const pg_migrations[] = {
     pg_schema_3,
     pg_schema_4,
     pg_schema_5,
+    pg_schema_6,
 };
 
 #define PG_SCHEMA_VERSION ((int) (sizeof(pg_migrations) / sizeof(pg_migrations[0])))

@@ -346,6 +346,47 @@ static const char sq_schema_person_owner[] =
 "DELETE FROM thread_links WHERE kind='person' AND EXISTS (SELECT 1 FROM persons p"
 "  WHERE p.id=thread_links.id AND p.origin<>'crm' AND p.owner IS NOT thread_links.owner);";
 
+/*
+ * Migration: a cheaper write path (issue #22). The events table is
+ * rebuilt, columns in the same order: its state CHECK is written with OR,
+ * since an IN list of three constants made SQLite build a temporary
+ * b-tree for every event inserted (EXPLAIN: OpenEphemeral), and
+ * events_pending goes: no statement uses it (the sender's scan walks
+ * events_state_id, the prune events_done), yet every event was a fourth
+ * index entry. messages_tindex gains sort_date: without it SQLite's
+ * planner read the owner's whole mailbox for T1's Thread-Index lookup
+ * (EXPLAIN QUERY PLAN: SEARCH m USING PRIMARY KEY (owner=?), then a
+ * temporary b-tree for the ORDER BY) instead of this partial index.
+ */
+static const char sq_schema_write_path[] =
+"CREATE TABLE events_new("
+"  id INTEGER PRIMARY KEY,"
+"  uuid TEXT NOT NULL UNIQUE,"
+"  type TEXT NOT NULL,"
+"  owner TEXT,"
+"  thread INTEGER,"
+"  at INTEGER NOT NULL,"
+"  payload TEXT NOT NULL,"
+"  state TEXT NOT NULL DEFAULT 'pending'"
+"  CHECK(state='pending' OR state='failed' OR state='sent'),"
+"  attempts INTEGER NOT NULL DEFAULT 0,"
+"  next_try INTEGER NOT NULL DEFAULT 0,"
+"  last_error TEXT,"
+"  thread2 INTEGER,"
+"  done_at INTEGER"
+");"
+"INSERT INTO events_new(id, uuid, type, owner, thread, at, payload, state, attempts,"
+"  next_try, last_error, thread2, done_at)"
+"  SELECT id, uuid, type, owner, thread, at, payload, state, attempts, next_try,"
+"  last_error, thread2, done_at FROM events;"
+"DROP TABLE events;"
+"ALTER TABLE events_new RENAME TO events;"
+"CREATE INDEX events_state_id ON events(state, id);"
+"CREATE INDEX events_done ON events(state, done_at);"
+"DROP INDEX messages_tindex;"
+"CREATE INDEX messages_tindex ON messages(owner, thread_index_root, sort_date)"
+"  WHERE thread_index_root IS NOT NULL;";
+
 /* Ordered migration steps: step i brings user_version from i to i+1. */
 static const char *const sq_migrations[] = {
     sq_schema_1,
@@ -354,6 +395,7 @@ static const char *const sq_migrations[] = {
     sq_schema_milter_status,
     sq_schema_link_dates,
     sq_schema_person_owner,
+    sq_schema_write_path,
 };
 
 #define SQ_SCHEMA_VERSION ((int) (sizeof(sq_migrations) / sizeof(sq_migrations[0])))

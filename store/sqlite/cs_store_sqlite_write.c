@@ -27,9 +27,13 @@
  *
  *	Per group, what cannot change inside the writer's transaction is
  *	looked up once per owner (the users row, the owner's addresses);
- *	counters and a thread's count come back from their UPDATE
- *	(RETURNING), a new thread is inserted with its first message
- *	counted, and a raw message of one chunk is bound in its INSERT.
+ *	thread and message ids are counted in memory from the counters
+ *	row, read once and written once per group; a new thread is
+ *	inserted with its first message counted, and a raw message of one
+ *	chunk is bound in its INSERT. No statement of the path uses
+ *	RETURNING or a CHECK ... IN list of three or more constants: SQLite
+ *	builds a temporary b-tree for each (EXPLAIN: OpenEphemeral);
+ *	tests/unit/t_store.c checks the path's statements for it.
  *	With CS_STORE_BULK (crmsyncctl import) the write connection gets a
  *	bigger page cache and checkpoints less often; commits stay
  *	synchronous=FULL.
@@ -69,8 +73,10 @@
 
 /* A small set of thread ids (T1 lookups). */
 static const char SQL_COUNTER_INC[] = "UPDATE counters SET value=value+?2 WHERE name=?1";
-static const char SQL_COUNTER_NEXT[] =
-"UPDATE counters SET value=value+1 WHERE name=?1 RETURNING value";
+/* No RETURNING on the write path: SQLite gathers its rows in a temporary b-tree. */
+static const char SQL_COUNTER_ADD1[] = "UPDATE counters SET value=value+1 WHERE name=?1";
+static const char SQL_COUNTER_GET[] = "SELECT value FROM counters WHERE name=?1";
+static const char SQL_COUNTER_SET[] = "UPDATE counters SET value=?2 WHERE name=?1";
 static const char SQL_USER_ENSURE[] = "INSERT OR IGNORE INTO users(id) VALUES(?1)";
 static const char SQL_DUP[] = "SELECT 1 FROM messages WHERE owner=?1 AND dedup_key=?2";
 static const char SQL_OWN_ADDRS[] = "SELECT address FROM user_addresses WHERE user=?1";
@@ -110,7 +116,8 @@ static const char SQL_THREAD_NEW[] =
 " message_count, thread_index_root, created) VALUES(?1, ?2, ?3, ?4, 'private', ?5, ?5, 1, ?6, ?7)";
 static const char SQL_THREAD_ADD[] =
 "UPDATE threads SET message_count=message_count+1, first_date=min(first_date, ?3),"
-" last_date=max(last_date, ?3) WHERE owner=?1 AND id=?2 RETURNING message_count";
+" last_date=max(last_date, ?3) WHERE owner=?1 AND id=?2";
+static const char SQL_THREAD_COUNT[] = "SELECT message_count FROM threads WHERE owner=?1 AND id=?2";
 static const char SQL_RAW_FIND[] = "SELECT id FROM raw WHERE sha256=?1";
 static const char SQL_RAW_NEW[] = "INSERT INTO raw(sha256, size, data) VALUES(?1, ?2, zeroblob(?2))";
 static const char SQL_RAW_NEW_DATA[] = "INSERT INTO raw(sha256, size, data) VALUES(?1, ?2, ?3)";
@@ -146,6 +153,13 @@ static const char SQL_RELEASE[] = "RELEASE job";
 
 #define SQ_OWNERS_MAX	64		/* owners a group remembers */
 
+/* The id counters a group takes from in memory (sq_wctx.ids). */
+static const char *const sq_id_names[] = {"thread", "message"};
+
+#define SQ_ID_THREAD	0
+#define SQ_ID_MESSAGE	1
+#define SQ_IDS		2
+
 /*
  * What the jobs of one group share: the time, and what cannot change
  * within the writer's transaction, so that it is looked up once per
@@ -157,6 +171,14 @@ static const char SQL_RELEASE[] = "RELEASE job";
 typedef struct sq_wctx {
     time_t  now;
     int     rc;				/* the last copy's SQLite code */
+    /*
+     * Thread and message ids: the counters row is read at a group's
+     * first use and written once before its COMMIT, not updated per
+     * copy. Nothing else writes it meanwhile: the group holds the
+     * database's write lock. A job rolled back alone leaves a gap.
+     */
+    sqlite3_int64 ids[SQ_IDS];
+    int     ids_loaded[SQ_IDS];
     cs_strlist ensured;
     size_t  nown;
     struct {
@@ -198,18 +220,64 @@ static int one_int(sqlite3_stmt *st, sqlite3_int64 *v)
     return rc;
 }
 
-/* counter_next - the next value of a global id sequence */
+/* counter_get - a global id sequence's last value */
+static int counter_get(sq_conn *c, const char *name, sqlite3_int64 *v)
+{
+    sqlite3_stmt *st;
+    int     rc;
+
+    if ((st = sq_stmt(c, SQL_COUNTER_GET)) == NULL)
+	return SQLITE_ERROR;
+    sq_bind_str(st, 1, name);
+    rc = one_int(st, v);
+    return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+}
+
+/* counter_next - the next value of a global id sequence, in the database */
 static int counter_next(sq_conn *c, const char *name, sqlite3_int64 *v)
 {
     sqlite3_stmt *st;
     int     rc;
 
-    /* One statement: RETURNING gives the value the UPDATE made. */
-    if ((st = sq_stmt(c, SQL_COUNTER_NEXT)) == NULL)
+    if ((st = sq_stmt(c, SQL_COUNTER_ADD1)) == NULL)
 	return SQLITE_ERROR;
     sq_bind_str(st, 1, name);
-    rc = one_int(st, v);
-    return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+    if ((rc = sq_run(st)) != SQLITE_OK)
+	return rc;
+    return counter_get(c, name, v);
+}
+
+/* id_next - the next thread or message id of the group (see sq_wctx) */
+static int id_next(sq_conn *c, sq_wctx *x, int which, sqlite3_int64 *v)
+{
+    int     rc;
+
+    if (!x->ids_loaded[which]) {
+	if ((rc = counter_get(c, sq_id_names[which], &x->ids[which])) != SQLITE_OK)
+	    return rc;
+	x->ids_loaded[which] = 1;
+    }
+    *v = ++x->ids[which];
+    return SQLITE_OK;
+}
+
+/* ids_save - write the group's id counters back, before its COMMIT */
+static int ids_save(sq_conn *c, sq_wctx *x)
+{
+    sqlite3_stmt *st;
+    int     rc, i;
+
+    for (i = 0; i < SQ_IDS; i++) {
+	if (!x->ids_loaded[i])
+	    continue;
+	if ((st = sq_stmt(c, SQL_COUNTER_SET)) == NULL)
+	    return SQLITE_ERROR;
+	sq_bind_str(st, 1, sq_id_names[i]);
+	sqlite3_bind_int64(st, 2, x->ids[i]);
+	if ((rc = sq_run(st)) != SQLITE_OK)
+	    return rc;
+    }
+    return SQLITE_OK;
 }
 
 /* owner_pair - bind owner and one integer, the shape of most statements */
@@ -457,7 +525,7 @@ static int store_copy(cs_store *cst, sq_conn *c, sq_wctx *x, cs_store_job *job, 
 	 * counted and dated already: no second write of its row (and of
 	 * its mailbox index entry) once the message is in.
 	 */
-	if ((rc = counter_next(c, "thread", &thread)) != SQLITE_OK
+	if ((rc = id_next(c, x, SQ_ID_THREAD, &thread)) != SQLITE_OK
 	    || (st = sq_stmt(c, SQL_THREAD_NEW)) == NULL) {
 	    rc = rc ? rc : SQLITE_ERROR;
 	    goto out;
@@ -476,7 +544,7 @@ static int store_copy(cs_store *cst, sq_conn *c, sq_wctx *x, cs_store_job *job, 
     }
     if (*raw_id == 0 && (rc = raw_store(c, job, raw_id)) != SQLITE_OK)
 	goto out;
-    if ((rc = counter_next(c, "message", &msg)) != SQLITE_OK
+    if ((rc = id_next(c, x, SQ_ID_MESSAGE, &msg)) != SQLITE_OK
 	|| (st = sq_stmt(c, SQL_MSG_NEW)) == NULL) {
 	rc = rc ? rc : SQLITE_ERROR;
 	goto out;
@@ -531,8 +599,9 @@ static int store_copy(cs_store *cst, sq_conn *c, sq_wctx *x, cs_store_job *job, 
 	    goto out;
     }
     if (how != 0) {
-	rc = one_int(owner_pair(c, SQL_THREAD_ADD, owner, thread, (sqlite3_int64) job->sort_date),
-		     &count);
+	if ((rc = sq_run(owner_pair(c, SQL_THREAD_ADD, owner, thread,
+				    (sqlite3_int64) job->sort_date))) == SQLITE_OK)
+	    rc = one_int(owner_pair(c, SQL_THREAD_COUNT, owner, thread, 0), &count);
 	if (rc != SQLITE_OK) {
 	    rc = rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
 	    goto out;
@@ -560,7 +629,7 @@ int     sq_bcc_person(cs_store *cst, const char *owner, const char *email, const
 {
     sq_conn *c = &((sq_store *) cst->be)->w;
     sqlite3_stmt *st;
-    sqlite3_int64 n;
+    sqlite3_int64 n = 0;
 
     if (counter_next(c, "person", &n) != SQLITE_OK || (st = sq_stmt(c, SQL_PERSON_NEW)) == NULL)
 	return -1;
@@ -654,7 +723,7 @@ int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
 	    goto group_fail;
 	}
     }
-    if ((st = sq_stmt(c, SQL_COUNTER_INC)) == NULL)
+    if ((rc = ids_save(c, &x)) != SQLITE_OK || (st = sq_stmt(c, SQL_COUNTER_INC)) == NULL)
 	goto group_fail;
     sq_bind_str(st, 1, "commit_groups");
     sqlite3_bind_int64(st, 2, 1);

@@ -29,6 +29,7 @@
 #include "cs_policy.h"
 #include "cs_store.h"
 #include "cs_store_impl.h"		/* the writer's group budget */
+#include "cs_store_sqlite.h"		/* the write connection (test_write_path) */
 #include "tap.h"
 #include "tlib.h"
 
@@ -193,7 +194,7 @@ static void test_open(void)
     ok(cs_store_open("postgresql://db/crm", 0, 2000, err, sizeof(err)) == NULL
        && strstr(err, "not built") != NULL, "open: postgresql not built");
 #endif
-    tl_q_exec("PRAGMA user_version=7");
+    tl_q_exec("PRAGMA user_version=8");
     ok(cs_store_open(tl_db, 0, 2000, err, sizeof(err)) == NULL
        && strstr(err, "newer") != NULL, "open: newer schema refused");
 }
@@ -227,7 +228,7 @@ static void test_migrate_k5(void)
     st = cs_store_open(tl_db, 0, 2000, err, sizeof(err));
     ok(st != NULL, "K5 migration: it opens");
     cs_store_close(st);
-    is_int(tl_q_int("PRAGMA user_version"), 6, "K5 migration: schema 6");
+    is_int(tl_q_int("PRAGMA user_version"), 7, "K5 migration: schema 7 (the latest)");
     is_str(tl_q_col("SELECT owner FROM person_emails WHERE person='hand-1'", 0, buf, sizeof(buf)),
 	   "alice", "K5 migration: the local person's address knows its owner");
     is_int(tl_q_int("SELECT count(*) FROM person_emails WHERE person='p1' AND owner IS NULL"), 1,
@@ -243,6 +244,138 @@ static void test_migrate_k5(void)
     is_int(tl_q_int("SELECT count(*) FROM pragma_index_list('person_emails')"
 		 " WHERE name='person_emails_owner' AND \"unique\"=1"), 1,
 	   "K5 migration: (address, owner) unique");
+}
+
+/* trace_sql - sqlite3_trace_v2 callback: each statement the writer runs, once */
+static int trace_sql(unsigned what, void *ctx, void *p, void *x)
+{
+    cs_strlist *seen = ctx;
+    const char *sql = sqlite3_sql(p);
+
+    (void) what;
+    (void) x;
+    if (sql && !cs_strlist_contains(seen, sql))
+	cs_strlist_add(seen, sql);
+    return 0;
+}
+
+/*
+ * test_write_path - no statement the writer runs for a record builds a
+ * temporary b-tree (RETURNING, a CHECK ... IN list of three constants),
+ * and T1's Thread-Index lookup uses its index (issue #22)
+ */
+static void test_write_path(void)
+{
+    cs_store *st = fresh("wpath", 0, 2000);
+    sqlite3 *db;
+    cs_strlist seen = {0};
+    char    buf[1024], q[4096], *raw;
+    int     bad = 0, res;
+
+    if (st == NULL)
+	return;
+    db = ((sq_store *) st->be)->w.db;
+    sqlite3_trace_v2(db, SQLITE_TRACE_STMT, trace_sql, &seen);
+    /* A new thread, one joined by references (counts, links), labels, an Outlook pair. */
+    put(st, tl_mk("Xavier <x@ext.com>", "Alice <alice@example.com>", "Path one", BASE,
+		  "p1@ext", NULL, NULL), "alice");
+    put(st, tl_mk("Xavier <x@ext.com>", "Alice <alice@example.com>", "Re: Path one",
+		  BASE + 60, "p2@ext", "In-Reply-To: <p1@ext>", NULL), "alice");
+    put(st, tl_mk("Xavier <x@ext.com>", "Alice <alice@example.com>", "Outlook path", BASE,
+		  "p3@ext", "Thread-Index: AQIDBAUGBwgJCgsMDQ4PEBESExQVGA==", NULL), "alice");
+    put(st, tl_mk("Xavier <x@ext.com>", "Alice <alice@example.com>", "Other subject", BASE,
+		  "p4@ext", "Thread-Index: AQIDBAUGBwgJCgsMDQ4PEBESExQVGAkIBwYF", NULL), "alice");
+    raw = tl_mk("Xavier <x@ext.com>", "Alice <alice@example.com>", "Labelled", BASE, "p5@ext",
+		NULL, NULL);
+    store1(st, raw, "alice", CS_DIR_IN, 0, "customers", &res);
+    free(raw);
+    sqlite3_trace_v2(db, 0, NULL, NULL);
+    ok(thread_of("alice", "p3@ext") > 0 && thread_of("alice", "p3@ext")
+       == thread_of("alice", "p4@ext"), "write path: the Thread-Index pair joined");
+    ok(seen.n >= 10, "write path: %zu statements seen", seen.n);
+    for (size_t i = 0; i < seen.n; i++) {
+	sqlite3_stmt *ex;
+
+	/* Trigger bodies are traced as comments; their programs are in the statement's. */
+	if (strncmp(seen.v[i], "--", 2) == 0 || strncmp(seen.v[i], "EXPLAIN", 7) == 0)
+	    continue;
+	snprintf(q, sizeof(q), "EXPLAIN %s", seen.v[i]);
+	if (sqlite3_prepare_v2(db, q, -1, &ex, NULL) != SQLITE_OK)
+	    continue;
+	while (sqlite3_step(ex) == SQLITE_ROW)
+	    if (strcmp((const char *) sqlite3_column_text(ex, 1), "OpenEphemeral") == 0) {
+		diag("temporary b-tree: %s", seen.v[i]);
+		bad++;
+		break;
+	    }
+	sqlite3_finalize(ex);
+    }
+    is_int(bad, 0, "write path: no statement builds a temporary b-tree");
+    ok(strstr(q_plan("SELECT m.thread FROM messages m JOIN threads t ON t.owner=m.owner"
+		     " AND t.id=m.thread WHERE m.owner=?1 AND m.thread_index_root=?2"
+		     " AND t.visibility='private' ORDER BY m.sort_date DESC, m.id DESC LIMIT 1",
+		     buf, sizeof(buf)), "USING INDEX messages_tindex") != NULL
+       && strstr(buf, "TEMP B-TREE") == NULL, "T1: the Thread-Index lookup uses its index (%s)",
+       buf);
+    is_int(tl_q_int("SELECT count(*) FROM sqlite_master WHERE name='events_pending'"), 0,
+	   "write path: no events_pending index");
+    cs_strlist_free(&seen);
+    cs_store_close(st);
+}
+
+/*
+ * test_migrate_write_path - a schema 6 store (events with a CHECK ... IN
+ * and events_pending, messages_tindex without sort_date) migrates to 7:
+ * its events kept as they were, the index gone, the CHECK still holds
+ */
+static void test_migrate_write_path(void)
+{
+    cs_store *st = fresh("wpmig", 0, 2000);
+    char    err[256], buf[256];
+
+    cs_store_close(st);
+    ok(tl_q_exec("DROP TABLE events;"
+		 "CREATE TABLE events(id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE,"
+		 "  type TEXT NOT NULL, owner TEXT, thread INTEGER, at INTEGER NOT NULL,"
+		 "  payload TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending'"
+		 "  CHECK(state IN ('pending','failed','sent')),"
+		 "  attempts INTEGER NOT NULL DEFAULT 0, next_try INTEGER NOT NULL DEFAULT 0,"
+		 "  last_error TEXT);"
+		 "CREATE INDEX events_pending ON events(state, next_try, id);"
+		 "ALTER TABLE events ADD COLUMN thread2 INTEGER;"
+		 "ALTER TABLE events ADD COLUMN done_at INTEGER;"
+		 "CREATE INDEX events_state_id ON events(state, id);"
+		 "CREATE INDEX events_done ON events(state, done_at);"
+		 "INSERT INTO events VALUES(7, 'u-7', 'message.added', 'alice', 3, 100, '{}',"
+		 "  'sent', 1, 0, NULL, NULL, 150),"
+		 "  (9, 'u-9', 'thread.merged', 'alice', 4, 200, '{\"a\":1}', 'pending', 2, 300,"
+		 "  'HTTP 503', 3, NULL);"
+		 "DROP INDEX messages_tindex;"
+		 "CREATE INDEX messages_tindex ON messages(owner, thread_index_root)"
+		 "  WHERE thread_index_root IS NOT NULL;"
+		 "PRAGMA user_version=6;") == 0, "write path migration: a schema 6 store");
+    st = cs_store_open(tl_db, 0, 2000, err, sizeof(err));
+    ok(st != NULL, "write path migration: it opens");
+    cs_store_close(st);
+    is_int(tl_q_int("PRAGMA user_version"), 7, "write path migration: schema 7");
+    is_str(tl_q_col("SELECT group_concat(id||','||uuid||','||type||','||owner||','||thread||','"
+		    "||at||','||payload||','||state||','||attempts||','||next_try||','"
+		    "||coalesce(last_error,'-')||','||coalesce(thread2,'-')||','"
+		    "||coalesce(done_at,'-'), ' ') FROM (SELECT * FROM events ORDER BY id)",
+		    0, buf, sizeof(buf)),
+	   "7,u-7,message.added,alice,3,100,{},sent,1,0,-,-,150 "
+	   "9,u-9,thread.merged,alice,4,200,{\"a\":1},pending,2,300,HTTP 503,3,-",
+	   "write path migration: every event kept, column by column");
+    is_int(tl_q_int("SELECT count(*) FROM sqlite_master WHERE name='events_pending'"), 0,
+	   "write path migration: events_pending gone");
+    is_int(tl_q_int("SELECT count(*) FROM sqlite_master WHERE type='index'"
+		    " AND name IN ('events_state_id', 'events_done')"), 2,
+	   "write path migration: the sender's indexes stay");
+    ok(tl_q_exec("INSERT INTO events(uuid, type, at, payload, state)"
+		 " VALUES('u-x', 't', 0, '{}', 'bogus')") != 0,
+       "write path migration: the state CHECK still refuses a bad state");
+    is_int(tl_q_int("SELECT count(*) FROM pragma_index_info('messages_tindex')"
+		    " WHERE name='sort_date'"), 1, "write path migration: messages_tindex has sort_date");
 }
 
 /* test_copies - C3 two copies, C4 envelopes, raw shared */
@@ -1068,6 +1201,8 @@ int     main(void)
     cs_message_init();
     test_open();
     test_migrate_k5();
+    test_write_path();
+    test_migrate_write_path();
     test_copies();
     test_threads();
     test_contacts();
