@@ -709,13 +709,27 @@ static void ckpt_stop(sq_store *s)
     s->ck_started = 0;
 }
 
+/*
+ * sq_global - SQLite's process-wide settings, before its first use:
+ * no memory statistics (nothing here reads them; with them every
+ * allocation takes a global mutex, and Debian's library, built without
+ * lookaside, allocates for nearly every value a statement handles).
+ * Refused (SQLITE_MISUSE) once SQLite is initialized: then it stays.
+ */
+static void sq_global(void)
+{
+    (void) sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 /* sq_open - open (and create, migrate) a SQLite store */
 static int sq_open(cs_store *st, const char *path, unsigned flags, long timeout_ms,
 		           char *err, size_t errlen)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
     sq_store *s;
     int     created, readonly = (flags & CS_STORE_READONLY) != 0;
 
+    pthread_once(&once, sq_global);
     if (make_file(path, flags, &created, err, errlen) < 0)
 	return CS_EINTERNAL;
     if ((s = calloc(1, sizeof(*s))) == NULL) {

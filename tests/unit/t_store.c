@@ -319,6 +319,8 @@ static void test_write_path(void)
        buf);
     is_int(tl_q_int("SELECT count(*) FROM sqlite_master WHERE name='events_pending'"), 0,
 	   "write path: no events_pending index");
+    /* Kept, every allocation would take SQLite's global memory mutex. */
+    ok(sqlite3_memory_used() == 0, "write path: SQLite keeps no memory statistics");
     cs_strlist_free(&seen);
     cs_store_close(st);
 }
