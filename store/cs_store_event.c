@@ -11,6 +11,7 @@
 
 /* System library. */
 #include <stdlib.h>
+#include <string.h>
 
 /* Application-specific. */
 #include "cs_log.h"
@@ -18,13 +19,36 @@
 #include "cs_store_util.h"
 #include "cs_store_event.h"
 
-/* cs_event_body - id, type, time, owner, the ids, content only if shared */
+/* members - obj's members after others, skipping keys an earlier part has */
+static int members(cs_buf *b, json_t *obj, json_t *before)
+{
+    static const char *const ours[] = {"id", "type", "time", "owner"};
+    const char *key;
+    json_t *v;
+    size_t  i, n = sizeof(ours) / sizeof(ours[0]);
+
+    json_object_foreach(obj, key, v) {
+	for (i = 0; i < n && strcmp(key, ours[i]) != 0; i++)
+	     /* void */ ;
+	if (i < n || (before && json_object_get(before, key)))
+	    continue;
+	if (cs_buf_append(b, ",", 1) < 0 || cs_json_str(b, key, strlen(key)) < 0
+	    || cs_buf_append(b, ":", 1) < 0 || cs_json_compact(b, v) < 0)
+	    return -1;
+    }
+    return 0;
+}
+
+/*
+ * cs_event_body - id, type, time, owner, the ids, content only if shared:
+ * the text json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII) made of that
+ * object (json_object_update_missing order), written straight out
+ */
 int     cs_event_body(const char *type, const char *owner, json_t *ids, json_t *content,
 		              int shared, char uuid[37], time_t *now, char **text)
 {
     char    when[64];
-    json_t *ev;
-    int     rc = CS_EVENT_NOMEM;
+    cs_buf  b = {0};
 
     *text = NULL;
     if (type == NULL || *type == 0 || (ids && !json_is_object(ids))
@@ -36,19 +60,21 @@ int     cs_event_body(const char *type, const char *owner, json_t *ids, json_t *
     }
     *now = cs_iso_now_ms(when, sizeof(when));
     /* Our fields first and winning: a payload cannot forge id or type. */
-    if ((ev = json_pack("{s:s,s:s,s:s,s:s?}", "id", uuid, "type", type, "time", when,
-			"owner", owner)) == NULL)
+    if (cs_buf_append(&b, "{\"id\":\"", 7) < 0 || cs_buf_append(&b, uuid, strlen(uuid)) < 0
+	|| cs_buf_append(&b, "\",\"type\":", 9) < 0 || cs_json_str(&b, type, strlen(type)) < 0
+	|| cs_buf_append(&b, ",\"time\":\"", 9) < 0 || cs_buf_append(&b, when, strlen(when)) < 0
+	|| cs_buf_append(&b, "\"", 1) < 0
+	|| cs_buf_append(&b, ",\"owner\":", 9) < 0
+	|| (owner ? cs_json_str(&b, owner, strlen(owner)) : cs_buf_append(&b, "null", 4)) < 0
+	|| (ids && members(&b, ids, NULL) < 0)
+	/* V6: subject and participants only while the thread is shared. */
+	|| (shared && content && members(&b, content, ids) < 0)
+	|| cs_buf_append(&b, "}", 1) < 0) {
+	cs_buf_free(&b);
 	return CS_EVENT_NOMEM;
-    if (ids && json_object_update_missing(ev, ids) < 0)
-	goto out;
-    /* V6: subject and participants only while the thread is shared. */
-    if (shared && content && json_object_update_missing(ev, content) < 0)
-	goto out;
-    if ((*text = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII)) != NULL)
-	rc = 0;
-out:
-    json_decref(ev);
-    return rc;
+    }
+    *text = b.data;
+    return 0;
 }
 
 /* cs_event_waits - X3 order: not yet due, or a thread of its is held back */

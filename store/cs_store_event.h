@@ -4,12 +4,14 @@
  * SUMMARY
  *	an X3 event's body, written once for both dialects
  * DESCRIPTION
- *	cs_event_body() makes the JSON text of one event: a fresh UUID v4
- *	"id", "type", "time" (ISO 8601 UTC, milliseconds) and "owner", then
- *	the caller's ids (never overriding those), then content (subject,
- *	participants) only when the thread is shared right now (V6: events
- *	of private threads carry ids and counts only). 0 with *text (free
- *	it), uuid and *now set, or CS_EVENT_*.
+ *	cs_event_body() makes the JSON text of one event: a fresh UUID v7
+ *	"id", "type", "time" (ISO 8601 UTC, milliseconds) and "owner" (null
+ *	when none), then the caller's ids (never overriding those), then
+ *	content (subject, participants) only when the thread is shared right
+ *	now (V6: events of private threads carry ids and counts only). The
+ *	text is written directly (cs_json_compact), the bytes jansson's
+ *	compact, ASCII-only json_dumps makes of that object. 0 with *text
+ *	(free it), uuid and *now set, or CS_EVENT_*.
  */
 #ifndef CS_STORE_EVENT_H
 #define CS_STORE_EVENT_H

@@ -161,9 +161,14 @@ int     cs_uuid7(char out[37])
 	b[i] = (unsigned char) (ms >> (40 - 8 * i));
     b[6] = (unsigned char) ((b[6] & 0x0f) | 0x70);
     b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-	     b[12], b[13], b[14], b[15]);
+    /* 8-4-4-4-12 hex digits; one per event, so no snprintf. */
+    for (int i = 0, o = 0; i < 16; i++) {
+	if (i == 4 || i == 6 || i == 8 || i == 10)
+	    out[o++] = '-';
+	out[o++] = "0123456789abcdef"[b[i] >> 4];
+	out[o++] = "0123456789abcdef"[b[i] & 15];
+    }
+    out[36] = 0;
     return 0;
 }
 
@@ -200,6 +205,147 @@ void    cs_ids_free(cs_ids *s)
     free(s->v);
     s->v = NULL;
     s->n = s->cap = 0;
+}
+
+/*
+ * json_utf8 - the code point at s (n bytes left) and its length; 0 when
+ * the bytes are not UTF-8 (jansson's strings always are)
+ */
+static size_t json_utf8(const unsigned char *s, size_t n, unsigned long *cp)
+{
+    size_t  len, i;
+    unsigned long v;
+
+    if (s[0] < 0x80) {
+	*cp = s[0];
+	return 1;
+    }
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+	len = 2, v = s[0] & 0x1f;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+	len = 3, v = s[0] & 0x0f;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+	len = 4, v = s[0] & 0x07;
+    else
+	return 0;
+    if (len > n)
+	return 0;
+    for (i = 1; i < len; i++) {
+	if ((s[i] & 0xc0) != 0x80)
+	    return 0;
+	v = (v << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && v < 0x800) || (len == 4 && (v < 0x10000 || v > 0x10ffff))
+	|| (v >= 0xd800 && v <= 0xdfff))
+	return 0;
+    *cp = v;
+    return len;
+}
+
+/* cs_json_str - s (len bytes, UTF-8) as a JSON string, ASCII only */
+int     cs_json_str(cs_buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *) s, *end = p + len, *run;
+    unsigned long cp;
+    char    esc[12];
+    size_t  n, k;
+
+    if (cs_buf_append(b, "\"", 1) < 0)
+	return -1;
+    while (p < end) {
+	/* Runs of plain ASCII in one append. */
+	for (run = p; p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\'; p++)
+	     /* void */ ;
+	if (p > run && cs_buf_append(b, run, (size_t) (p - run)) < 0)
+	    return -1;
+	if (p == end)
+	    break;
+	if ((n = json_utf8(p, (size_t) (end - p), &cp)) == 0)
+	    return -1;
+	p += n;
+	k = 2;
+	esc[0] = '\\';
+	switch (cp) {
+	case '"': esc[1] = '"'; break;
+	case '\\': esc[1] = '\\'; break;
+	case '\b': esc[1] = 'b'; break;
+	case '\f': esc[1] = 'f'; break;
+	case '\n': esc[1] = 'n'; break;
+	case '\r': esc[1] = 'r'; break;
+	case '\t': esc[1] = 't'; break;
+	default:
+	    /* Beyond the BMP: a UTF-16 surrogate pair, as jansson writes it. */
+	    esc[1] = 'u';
+	    if (cp >= 0x10000) {
+		unsigned long hi = 0xd800 | ((cp - 0x10000) >> 10);
+
+		for (int i = 0; i < 4; i++)
+		    esc[2 + i] = hex[(hi >> (12 - 4 * i)) & 0xf];
+		esc[6] = '\\';
+		esc[7] = 'u';
+		cp = 0xdc00 | ((cp - 0x10000) & 0x3ff);
+		k = 8;
+	    }
+	    for (int i = 0; i < 4; i++)
+		esc[k + i] = hex[(cp >> (12 - 4 * i)) & 0xf];
+	    k += 4;
+	}
+	if (cs_buf_append(b, esc, k) < 0)
+	    return -1;
+    }
+    return cs_buf_append(b, "\"", 1);
+}
+
+/*
+ * cs_json_compact - v appended as json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII)
+ * writes it, byte for byte, without jansson's cost (its loop check
+ * formats a key per object; an event's text was a third of its insert)
+ */
+int     cs_json_compact(cs_buf *b, const json_t *v)
+{
+    const char *key;
+    json_t *m;
+    size_t  i;
+    char   *t;
+    int     rc;
+
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+	if (cs_buf_append(b, "{", 1) < 0)
+	    return -1;
+	i = 0;
+	json_object_foreach((json_t *) v, key, m)
+	    if ((i++ && cs_buf_append(b, ",", 1) < 0)
+		|| cs_json_str(b, key, strlen(key)) < 0 || cs_buf_append(b, ":", 1) < 0
+		|| cs_json_compact(b, m) < 0)
+		return -1;
+	return cs_buf_append(b, "}", 1);
+    case JSON_ARRAY:
+	if (cs_buf_append(b, "[", 1) < 0)
+	    return -1;
+	json_array_foreach(v, i, m)
+	    if ((i && cs_buf_append(b, ",", 1) < 0) || cs_json_compact(b, m) < 0)
+		return -1;
+	return cs_buf_append(b, "]", 1);
+    case JSON_STRING:
+	return cs_json_str(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+	return cs_buf_appendf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    case JSON_TRUE:
+	return cs_buf_append(b, "true", 4);
+    case JSON_FALSE:
+	return cs_buf_append(b, "false", 5);
+    case JSON_NULL:
+	return cs_buf_append(b, "null", 4);
+    default:
+	/* Reals: jansson's own digits. */
+	if ((t = json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY)) == NULL)
+	    return -1;
+	rc = cs_buf_append(b, t, strlen(t));
+	free(t);
+	return rc;
+    }
 }
 
 /* cs_ids_cmp - qsort comparator for ids */

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <time.h>
 #include <jansson.h>
+#include "cs_util.h"
 
 struct cs_store;
 struct cs_store_job;
@@ -57,6 +58,14 @@ json_t *cs_addr_array(const char *text);
 
 /* Append a stored JSON address list to participants (NULL text: none). */
 int     cs_add_list(json_t *participants, const char *text);
+
+/*
+ * JSON text as json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII) makes it,
+ * appended to a buffer: cs_json_compact for a value, cs_json_str for a
+ * UTF-8 string of len bytes. 0, or -1 (no memory, not UTF-8).
+ */
+int     cs_json_compact(cs_buf *, const json_t *);
+int     cs_json_str(cs_buf *, const char *, size_t len);
 
 /* The whole group is lost: every waiter hears CS_EINTERNAL. */
 void    cs_jobs_fail_all(struct cs_store_job **jobs, size_t n);

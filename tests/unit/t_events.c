@@ -29,6 +29,7 @@
 #include "cs_policy.h"
 #include "cs_store.h"
 #include "cs_store_sqlite.h"
+#include "cs_store_event.h"
 #include "tap.h"
 #include "tlib.h"
 
@@ -297,6 +298,90 @@ static void test_add(void)
     sqlite3_close(db);
 }
 
+/* same_text - cs_json_compact's text of v is json_dumps's */
+static int same_text(json_t *v)
+{
+    cs_buf  b = {0};
+    char   *want = json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+    int     same = want && cs_json_compact(&b, v) == 0 && b.data && strcmp(b.data, want) == 0;
+
+    if (!same)
+	diag("want %s\n#  got %s", want ? want : "(null)", b.data ? b.data : "(null)");
+    free(want);
+    cs_buf_free(&b);
+    json_decref(v);
+    return same;
+}
+
+/* old_body - an event body as json_pack and json_dumps made it */
+static char *old_body(const char *uuid, const char *type, const char *when, const char *owner,
+		              json_t *ids, json_t *content, int shared)
+{
+    json_t *ev = json_pack("{s:s,s:s,s:s,s:s?}", "id", uuid, "type", type, "time", when,
+			   "owner", owner);
+    char   *t;
+
+    if (ids)
+	json_object_update_missing(ev, ids);
+    if (shared && content)
+	json_object_update_missing(ev, content);
+    t = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(ev);
+    return t;
+}
+
+/* test_body - the event text is what jansson made of the same object, byte for byte */
+static void test_body(void)
+{
+    json_t *ids = json_pack("{s:s,s:I,s:s,s:s}", "thread", "t5", "message_count",
+			    (json_int_t) -42, "id", "forged", "owner", "forged too");
+    json_t *content = json_pack("{s:s,s:[s,s],s:s,s:n,s:b,s:f}", "subject",
+				"Ünïcödé \"quoted\" \\ / tab\t nl\n \x01 \x7f \xf0\x9f\x98\x80 \xe2\x82\xac",
+				"participants", "a@x", "b@y", "thread", "not this",
+				"none", "yes", 1, "ratio", 0.25);
+    char    uuid[37], *text, *want, when[64];
+    time_t  now;
+    json_t *e;
+    const char *s;
+
+    ok(same_text(json_pack("{s:{s:[i,i,{}],s:[]},s:s}", "a", "b", 1, -2, "c", "d",
+			   "caf\xc3\xa9 \xf4\x8f\xbf\xbf")), "body: nested values as jansson");
+    ok(same_text(json_stringn("nul\0inside", 10)), "body: a string with a NUL as jansson");
+    ok(same_text(json_real(1e300)) && same_text(json_real(-0.5)), "body: reals as jansson");
+    ok(same_text(json_integer(-9223372036854775807LL - 1)), "body: the smallest integer");
+    {
+	cs_buf  b = {0};
+
+	ok(cs_json_str(&b, "bad \xc3(", 6) < 0 && cs_json_str(&b, "\xed\xa0\x80", 3) < 0,
+	   "body: bytes that are not UTF-8 refused");
+	cs_buf_free(&b);
+    }
+    for (int shared = 0; shared < 2; shared++)
+	for (int own = 0; own < 2; own++) {
+	    const char *owner = own ? "alice" : NULL;
+
+	    char    name[128];
+
+	    snprintf(name, sizeof(name), "body: made (shared %d, owner %d)", shared, own);
+	    is_int(cs_event_body("message.added", owner, ids, content, shared, uuid, &now, &text),
+		   0, name);
+	    e = json_loads(text, 0, NULL);
+	    s = json_string_value(json_object_get(e, "time"));
+	    snprintf(when, sizeof(when), "%s", s ? s : "");
+	    json_decref(e);
+	    want = old_body(uuid, "message.added", when, owner, ids, content, shared);
+	    snprintf(name, sizeof(name), "body: the same bytes as json_dumps (shared %d, owner %d)",
+		     shared, own);
+	    is_str(text, want, name);
+	    free(want);
+	    free(text);
+	}
+    is_int(cs_event_body("t\xff", NULL, ids, NULL, 0, uuid, &now, &text), CS_EVENT_NOMEM,
+	   "body: a type that is not UTF-8 refused");
+    json_decref(ids);
+    json_decref(content);
+}
+
 /* test_outbox - claim order, holding, park, retry, prune, lease */
 static void test_outbox(void)
 {
@@ -403,6 +488,7 @@ int     main(void)
     tl_tmpdir(tmpdir, sizeof(tmpdir), "t_events");
     test_record();
     test_add();
+    test_body();
     test_outbox();
     tl_rmtree(tmpdir);
     return done_testing();
