@@ -335,12 +335,15 @@ static const char pg_schema_5[] =
 "  AND p.origin<>'crm' AND l.owner IS DISTINCT FROM p.owner;";
 
 /*
- * Step 6: events_pending goes, as in SQLite's migration write_path: no
- * statement uses it (the sender's scan walks events_state_id, the prune
- * events_done), yet every event inserted or delivered updated it.
+ * Step 6: events_pending and the unique index on events.uuid go, as in
+ * SQLite's migration write_path: no statement uses them (the sender's
+ * scan walks events_state_id, the prune events_done; nothing looks an
+ * event up by its id), yet every event inserted or delivered updated
+ * them. Event ids are UUID v7 with 74 random bits: unique as made.
  */
 static const char pg_schema_6[] =
-"DROP INDEX IF EXISTS events_pending;";
+"DROP INDEX IF EXISTS events_pending;"
+"ALTER TABLE events DROP CONSTRAINT IF EXISTS events_uuid_key;";
 
 /* Ordered migration steps: step i brings the version from i to i+1. */
 static const char *const pg_migrations[] = {

@@ -350,18 +350,22 @@ static const char sq_schema_person_owner[] =
  * Migration: a cheaper write path (issue #22). The events table is
  * rebuilt, columns in the same order: its state CHECK is written with OR,
  * since an IN list of three constants made SQLite build a temporary
- * b-tree for every event inserted (EXPLAIN: OpenEphemeral), and
- * events_pending goes: no statement uses it (the sender's scan walks
- * events_state_id, the prune events_done), yet every event was a fourth
- * index entry. messages_tindex gains sort_date: without it SQLite's
- * planner read the owner's whole mailbox for T1's Thread-Index lookup
- * (EXPLAIN QUERY PLAN: SEARCH m USING PRIMARY KEY (owner=?), then a
- * temporary b-tree for the ORDER BY) instead of this partial index.
+ * b-tree for every event inserted (EXPLAIN: OpenEphemeral); events_pending
+ * goes, and so does the unique index on uuid: no statement uses either
+ * (the sender's scan walks events_state_id, the prune events_done; no
+ * statement looks an event up by its id), yet each was an index entry
+ * per event. An event id is a UUID v7 from getrandom (74 random bits):
+ * ids stay unique by how they are made, not by an index that would only
+ * turn a collision into a lost record. messages_tindex gains sort_date:
+ * without it SQLite's planner read the owner's whole mailbox for T1's
+ * Thread-Index lookup (EXPLAIN QUERY PLAN: SEARCH m USING PRIMARY KEY
+ * (owner=?), then a temporary b-tree for the ORDER BY) instead of this
+ * partial index.
  */
 static const char sq_schema_write_path[] =
 "CREATE TABLE events_new("
 "  id INTEGER PRIMARY KEY,"
-"  uuid TEXT NOT NULL UNIQUE,"
+"  uuid TEXT NOT NULL,"
 "  type TEXT NOT NULL,"
 "  owner TEXT,"
 "  thread INTEGER,"

@@ -176,6 +176,8 @@ static void test_migrate(void)
 	   "F1: every step from 1 to the latest, none skipped");
     is_int(q_int("SELECT count(*) FROM pg_indexes WHERE indexname='events_pending'"), 0,
 	   "step 6: no events_pending index (no statement uses it)");
+    is_int(q_int("SELECT count(*) FROM pg_indexes WHERE tablename='events'"), 3,
+	   "step 6: an event is in its key and the sender's two indexes");
     is_int(q_int("SELECT count(*) FROM pg_indexes WHERE indexname IN ('events_state_id',"
 		 " 'events_done')"), 2, "step 6: the sender's indexes stay");
 }

@@ -319,6 +319,8 @@ static void test_write_path(void)
        buf);
     is_int(tl_q_int("SELECT count(*) FROM sqlite_master WHERE name='events_pending'"), 0,
 	   "write path: no events_pending index");
+    is_int(tl_q_int("SELECT count(*) FROM pragma_index_list('events')"), 2,
+	   "write path: an event is in two indexes (the sender's scan, the prune)");
     /* Kept, every allocation would take SQLite's global memory mutex. */
     ok(sqlite3_memory_used() == 0, "write path: SQLite keeps no memory statistics");
     cs_strlist_free(&seen);
@@ -373,6 +375,8 @@ static void test_migrate_write_path(void)
     is_int(tl_q_int("SELECT count(*) FROM sqlite_master WHERE type='index'"
 		    " AND name IN ('events_state_id', 'events_done')"), 2,
 	   "write path migration: the sender's indexes stay");
+    is_int(tl_q_int("SELECT count(*) FROM pragma_index_list('events') WHERE \"unique\"=1"), 0,
+	   "write path migration: no unique index on the event id");
     ok(tl_q_exec("INSERT INTO events(uuid, type, at, payload, state)"
 		 " VALUES('u-x', 't', 0, '{}', 'bogus')") != 0,
        "write path migration: the state CHECK still refuses a bad state");
