@@ -36,6 +36,7 @@
 /* Application-specific. */
 #include "cs_store.h"
 #include "cs_store_impl.h"
+#include "cs_store_util.h"
 
 /* cs_store_normalize - normalize an address with the store's delimiters */
 int     cs_store_normalize(const cs_store *st, const char *in, char *out, size_t outlen)
@@ -85,44 +86,19 @@ void    cs_store_job_free(cs_store_job *job)
     free(job);
 }
 
-/* utf8_len - length of the valid UTF-8 sequence at p, 0 if invalid */
-static size_t utf8_len(const unsigned char *p)
-{
-    size_t  n, i;
-    unsigned cp;
-
-    if (p[0] < 0x80)
-	return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-	n = 2, cp = p[0] & 0x1f;
-    else if (p[0] >= 0xe0 && p[0] <= 0xef)
-	n = 3, cp = p[0] & 0x0f;
-    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-	n = 4, cp = p[0] & 0x07;
-    else
-	return 0;
-    for (i = 1; i < n; i++) {
-	if ((p[i] & 0xc0) != 0x80)
-	    return 0;
-	cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-	|| (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-	return 0;
-    return n;
-}
-
 /* utf8_clean - copy of s with invalid UTF-8 bytes as '?' (JSON needs UTF-8) */
 static char *utf8_clean(const char *s)
 {
     char   *out, *o;
     const unsigned char *p;
+    unsigned long cp;
     size_t  n;
 
     if (s == NULL || (out = malloc(strlen(s) + 1)) == NULL)
 	return NULL;
+    /* 4: a NUL ends a sequence as a bad continuation byte, never read past. */
     for (p = (const unsigned char *) s, o = out; *p; ) {
-	if ((n = utf8_len(p)) == 0) {
+	if ((n = cs_utf8_char(p, 4, &cp)) == 0) {
 	    *o++ = '?';
 	    p++;
 	} else {

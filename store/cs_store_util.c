@@ -207,11 +207,8 @@ void    cs_ids_free(cs_ids *s)
     s->n = s->cap = 0;
 }
 
-/*
- * json_utf8 - the code point at s (n bytes left) and its length; 0 when
- * the bytes are not UTF-8 (jansson's strings always are)
- */
-static size_t json_utf8(const unsigned char *s, size_t n, unsigned long *cp)
+/* cs_utf8_char - the UTF-8 character at s (n bytes left): length, code point */
+size_t  cs_utf8_char(const unsigned char *s, size_t n, unsigned long *cp)
 {
     size_t  len, i;
     unsigned long v;
@@ -261,7 +258,7 @@ int     cs_json_str(cs_buf *b, const char *s, size_t len)
 	    return -1;
 	if (p == end)
 	    break;
-	if ((n = json_utf8(p, (size_t) (end - p), &cp)) == 0)
+	if ((n = cs_utf8_char(p, (size_t) (end - p), &cp)) == 0)
 	    return -1;
 	p += n;
 	k = 2;

@@ -67,6 +67,10 @@ int     cs_add_list(json_t *participants, const char *text);
 int     cs_json_compact(cs_buf *, const json_t *);
 int     cs_json_str(cs_buf *, const char *, size_t len);
 
+/* The UTF-8 character at s (n bytes left): its length and code point; 0
+ * when it is not one (overlong, surrogate, beyond U+10FFFF, cut short). */
+size_t  cs_utf8_char(const unsigned char *s, size_t n, unsigned long *cp);
+
 /* The whole group is lost: every waiter hears CS_EINTERNAL. */
 void    cs_jobs_fail_all(struct cs_store_job **jobs, size_t n);
 
