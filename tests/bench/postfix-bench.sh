@@ -57,9 +57,14 @@
 #	--users N	policy users (default 1000)
 #	--quickack	add 20:4k:1:tcpq (needs root; routes restored at exit)
 #	--compare BIN	add configuration d: crmsync-milter BIN (e.g. a build
-#			from before an edit); the table adds c/d
+#			from before an edit); the table adds c/d. d's stats
+#			are read with BIN/../../ctl/crmsyncctl when it exists
+#			(a build tree; its schema may be older), else with
+#			CRMSYNCCTL; CRMSYNCCTL_D overrides
 #	--perf		record crmsync-milter with "perf record -g" during its
 #			runs; prints the top symbols per workload
+#			(PERF_CALLGRAPH replaces -g, e.g. "--call-graph
+#			dwarf,16384" for call chains through libraries)
 #	--api-load N	measure mail while crmsync-api serves pages: a
 #			ctl-gen store of N messages (api-bench.sh's) behind
 #			crmsync-api on loopback; each round runs every
@@ -126,7 +131,12 @@ for b in postfix postconf postqueue smtp-source smtp-sink perl runuser; do
     command -v "$b" >/dev/null 2>&1 || { echo "postfix-bench: $b missing" >&2; exit 77; }
 done
 cs_find_bins
-for b in "$NOOP_MILTER" "$CRMSYNC_MILTER" "$CRMSYNCCTL"; do
+# d's stats: the crmsyncctl built beside BIN, which knows d's schema.
+if [ -n "$CRMSYNC_MILTER_D" ] && [ -z "$CRMSYNCCTL_D" ]; then
+    CRMSYNCCTL_D=$(dirname "$CRMSYNC_MILTER_D")/../ctl/crmsyncctl
+    [ -x "$CRMSYNCCTL_D" ] || CRMSYNCCTL_D=$CRMSYNCCTL
+fi
+for b in "$NOOP_MILTER" "$CRMSYNC_MILTER" "$CRMSYNCCTL" ${CRMSYNC_MILTER_D:+"$CRMSYNCCTL_D"}; do
     [ -x "$b" ] || { echo "postfix-bench: $b not built (make -C tests milter/noop-milter; make)" >&2; exit 1; }
 done
 # Not crmsync-e2e.*: nothing that tidies up after the tests may take it.
@@ -218,7 +228,7 @@ maxaddr=$((M * 5))
 
 now() { date +%s.%N; }
 ctl() { runuser -u crmsync -- "$CRMSYNCCTL" -c "$CS_TMP/crmsync.conf" "$@"; }
-ctl_d() { runuser -u crmsync -- "$CRMSYNCCTL" -c "$CS_TMP/crmsync-d.conf" "$@"; }
+ctl_d() { runuser -u crmsync -- "$CRMSYNCCTL_D" -c "$CS_TMP/crmsync-d.conf" "$@"; }
 stat_field() { sed -n "s/^  \"$1\": \([0-9]*\).*/\1/p"; }
 journaled() { sed -n 's/^ *"journaled": \([0-9]*\).*/\1/p' | head -n 1; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -327,7 +337,7 @@ EOF
     fi
     _perf=
     if [ "$PERF" = 1 ] && [ "$_cf" = c ]; then
-	perf record -q -g -e cpu-clock -p "$_pid" -o "$OUT/perf-$(cs_key "$_label")-$_r.data" \
+	perf record -q ${PERF_CALLGRAPH:--g} -e cpu-clock -p "$_pid" -o "$OUT/perf-$(cs_key "$_label")-$_r.data" \
 	    >/dev/null 2>&1 &
 	_perf=$!
 	sleep 0.5
