@@ -113,6 +113,11 @@ enum cs_direction { CS_DIR_IN = 0, CS_DIR_OUT = 1 };
 int     cs_policy_decide(const cs_policy *, const cs_config *, const cs_user *,
 			 const cs_policy_msg *, int direction, const char *env_to,
 			 int joins_thread, cs_decision *);
+/* The same, the Sieve run sharing the message's parsed headers with the
+ * runs for its other owners (cs_sieve_run_cached; NULL: none). */
+int     cs_policy_decide_cached(const cs_policy *, const cs_config *, const cs_user *,
+				const cs_policy_msg *, int direction, const char *env_to,
+				int joins_thread, cs_sieve_cache *, cs_decision *);
 void    cs_decision_free(cs_decision *);
 
 /* SPEC S3, importer only: is arrival within the user's window at now? */

@@ -138,6 +138,14 @@ int     cs_policy_decide(const cs_policy *pol, const cs_config *cfg, const cs_us
 			         const cs_policy_msg *m, int direction, const char *env_to,
 			         int joins_thread, cs_decision *d)
 {
+    return cs_policy_decide_cached(pol, cfg, u, m, direction, env_to, joins_thread, NULL, d);
+}
+
+/* cs_policy_decide_cached - the same, Sieve's parsed headers shared */
+int     cs_policy_decide_cached(const cs_policy *pol, const cs_config *cfg, const cs_user *u,
+				        const cs_policy_msg *m, int direction, const char *env_to,
+				        int joins_thread, cs_sieve_cache *cache, cs_decision *d)
+{
     (void) pol;
     (void) direction;			/* env_to already says which copy */
     memset(d, 0, sizeof(*d));
@@ -166,7 +174,7 @@ int     cs_policy_decide(const cs_policy *pol, const cs_config *cfg, const cs_us
 	in.env_to = env_to ? env_to : u->addresses.n ? u->addresses.v[0] : "";
 	in.size = m->size;
 	err[0] = 0;
-	if (cs_sieve_run(u->rules, &in, &d->labels, err, sizeof(err)) < 0) {
+	if (cs_sieve_run_cached(u->rules, &in, cache, &d->labels, err, sizeof(err)) < 0) {
 	    cs_strlist_free(&d->labels);
 	    d->detail = cs_strdup(err);
 	    return cs_skip(d, "rules-error");

@@ -21,6 +21,13 @@
  *	:copy) to folders, each once, in the order first filed. keep, implicit
  *	keep, discard and flags add nothing. Returns 0, or -1 on a run-time
  *	error (err filled), in which case folders may be partial.
+ *
+ *	cs_sieve_run_cached() is cs_sieve_run() for one of several runs on
+ *	the same message (its owners' scripts): header values decoded and
+ *	address headers parsed by one run are kept in the cache for the
+ *	next. A cache is made for one cs_headers (cs_sieve_cache_new, NULL
+ *	when out of memory: then run uncached), used by one thread at a
+ *	time, and freed with cs_sieve_cache_free when the message is done.
  */
 #ifndef CS_SIEVE_H
 #define CS_SIEVE_H
@@ -42,5 +49,12 @@ cs_sieve *cs_sieve_compile(const char *text, size_t len, char *err, size_t errle
 int     cs_sieve_run(const cs_sieve *, const cs_sieve_input *, cs_strlist *folders,
 		     char *err, size_t errlen);
 void    cs_sieve_free(cs_sieve *);
+
+typedef struct cs_sieve_cache cs_sieve_cache;
+
+cs_sieve_cache *cs_sieve_cache_new(const cs_headers *);
+int     cs_sieve_run_cached(const cs_sieve *, const cs_sieve_input *, cs_sieve_cache *,
+			            cs_strlist *folders, char *err, size_t errlen);
+void    cs_sieve_cache_free(cs_sieve_cache *);
 
 #endif

@@ -7,6 +7,10 @@
  *	#include "cs_sieve.h"
  *
  *	int	cs_sieve_run(sv, in, folders, err, errlen)
+ *
+ *	cs_sieve_cache *cs_sieve_cache_new(headers)
+ *	int	cs_sieve_run_cached(sv, in, cache, folders, err, errlen)
+ *	void	cs_sieve_cache_free(cache)
  * DESCRIPTION
  *	Walks the tree of cs_sieve_impl.h for one message and one recipient.
  *	All run-time state (variables, match variables, flags, decoded
@@ -14,6 +18,12 @@
  *	between threads. Header values are unfolded and RFC 2047 decoded
  *	before comparison (RFC 5228 2.7.2); the address test parses the
  *	raw value into addresses.
+ *
+ *	Decoded values and parsed addresses depend on the headers alone, so
+ *	the runs of one message for its several owners may share them: a
+ *	cs_sieve_cache made for those headers, passed to
+ *	cs_sieve_run_cached, keeps them from one run to the next (one
+ *	thread at a time; a cache for other headers is ignored).
  * DIAGNOSTICS
  *	-1 with err filled only when memory runs out. A :regex key built
  *	from variables that does not compile matches nothing. Variables are
@@ -55,12 +65,19 @@ typedef struct sv_run {
     char    why[128];
 } sv_run;
 
-/* One address header, unfolded and parsed once per run. */
+/* One address header, unfolded and parsed once per run (or message). */
 typedef struct sv_addrs {
     char   *u;				/* unfolded value; NULL: not yet */
     cs_addrlist al;
     int     ok;				/* sv_addrlist_ok */
 } sv_addrs;
+
+/* What the runs of one message share (see DESCRIPTION). */
+struct cs_sieve_cache {
+    const cs_headers *headers;
+    char  **dec;
+    struct sv_addrs *addrs;
+};
 
 /* Expanded key list of one test evaluation. */
 typedef struct sv_keys {
@@ -1069,9 +1086,56 @@ static void sv_block_run(sv_run *r, const sv_block *blk)
     }
 }
 
+/* sv_parsed_free - n decoded values and parsed address headers */
+static void sv_parsed_free(char **dec, sv_addrs *addrs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+	free(dec[i]);
+	free(addrs[i].u);
+	cs_addrlist_free(&addrs[i].al);
+    }
+    free(dec);
+    free(addrs);
+}
+
+/* cs_sieve_cache_new - an empty cache for one message's headers; NULL: no memory */
+cs_sieve_cache *cs_sieve_cache_new(const cs_headers *headers)
+{
+    cs_sieve_cache *c;
+    size_t  nh = headers ? headers->n : 0;
+
+    if ((c = calloc(1, sizeof(*c))) == NULL
+	|| (c->dec = calloc(nh ? nh : 1, sizeof(*c->dec))) == NULL
+	|| (c->addrs = calloc(nh ? nh : 1, sizeof(*c->addrs))) == NULL) {
+	if (c)
+	    free(c->dec);
+	free(c);
+	return (NULL);
+    }
+    c->headers = headers;
+    return (c);
+}
+
+/* cs_sieve_cache_free - release a cache and what it holds */
+void    cs_sieve_cache_free(cs_sieve_cache *c)
+{
+    if (c == NULL)
+	return;
+    sv_parsed_free(c->dec, c->addrs, c->headers ? c->headers->n : 0);
+    free(c);
+}
+
 /* cs_sieve_run - the folders a script files one message into */
 int     cs_sieve_run(const cs_sieve *sv, const cs_sieve_input *in, cs_strlist *folders,
 		             char *err, size_t errlen)
+{
+    return (cs_sieve_run_cached(sv, in, NULL, folders, err, errlen));
+}
+
+/* cs_sieve_run_cached - the same, headers decoded and parsed once per cache */
+int     cs_sieve_run_cached(const cs_sieve *sv, const cs_sieve_input *in,
+			            cs_sieve_cache *cache, cs_strlist *folders,
+			            char *err, size_t errlen)
 {
     sv_run *r;
     size_t  i, nh;
@@ -1085,15 +1149,21 @@ int     cs_sieve_run(const cs_sieve *sv, const cs_sieve_input *in, cs_strlist *f
 	return (-1);
     }
     nh = in->headers ? in->headers->n : 0;
+    if (cache && cache->headers != in->headers)
+	cache = NULL;
     if ((r = calloc(1, sizeof(*r))) == NULL
-	|| (r->dec = calloc(nh ? nh : 1, sizeof(*r->dec))) == NULL
-	|| (r->addrs = calloc(nh ? nh : 1, sizeof(*r->addrs))) == NULL) {
+	|| (cache == NULL && ((r->dec = calloc(nh ? nh : 1, sizeof(*r->dec))) == NULL
+			      || (r->addrs = calloc(nh ? nh : 1, sizeof(*r->addrs))) == NULL))) {
 	if (r)
 	    free(r->dec);
 	free(r);
 	if (err && errlen)
 	    snprintf(err, errlen, "out of memory");
 	return (-1);
+    }
+    if (cache) {
+	r->dec = cache->dec;
+	r->addrs = cache->addrs;
     }
     r->sv = sv;
     r->in = in;
@@ -1104,13 +1174,8 @@ int     cs_sieve_run(const cs_sieve *sv, const cs_sieve_input *in, cs_strlist *f
 	    snprintf(err, errlen, "%s", r->oom ? "out of memory" : r->why);
 	rc = -1;
     }
-    for (i = 0; i < nh; i++) {
-	free(r->dec[i]);
-	free(r->addrs[i].u);
-	cs_addrlist_free(&r->addrs[i].al);
-    }
-    free(r->dec);
-    free(r->addrs);
+    if (cache == NULL)
+	sv_parsed_free(r->dec, r->addrs, nh);
     for (i = 0; i < r->nvars; i++)
 	free(r->vars[i].val);
     for (i = 0; i < CS_SIEVE_MAX_MATCH; i++)

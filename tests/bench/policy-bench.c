@@ -181,6 +181,7 @@ int     main(int argc, char **argv)
 	cs_session sess = {NULL, "192.0.2.1", 0};
 	cs_owners owners;
 	cs_policy_msg pm;
+	cs_sieve_cache *cache;
 	size_t  mi = (size_t) k % NMSGS;
 
 	for (long r = 0; r < nrcpt; r++) {
@@ -203,13 +204,17 @@ int     main(int argc, char **argv)
 	pm.env_rcpts = rcpts;
 	pm.nrcpts = (size_t) nrcpt;
 	pm.size = 4096;
+	/* As cs_policy_verdicts: several owners share the parsed headers. */
+	t0 = now_ns();
+	cache = owners.n > 1 ? cs_sieve_cache_new(&info[mi].headers) : NULL;
+	t_decide += now_ns() - t0;
 	for (size_t o = 0; o < owners.n; o++) {
 	    cs_decision d;
 	    const char *env_to = owners.v[o].env_rcpts.n ? owners.v[o].env_rcpts.v[0] : NULL;
 
 	    t0 = now_ns();
-	    if (cs_policy_decide(pol, cfg, owners.v[o].user, &pm, owners.v[o].direction,
-				 env_to, -1, &d) < 0) {
+	    if (cs_policy_decide_cached(pol, cfg, owners.v[o].user, &pm, owners.v[o].direction,
+					env_to, -1, cache, &d) < 0) {
 		fprintf(stderr, "policy-bench: cs_policy_decide failed\n");
 		return 1;
 	    }
@@ -219,6 +224,9 @@ int     main(int argc, char **argv)
 	    pairs++;
 	    cs_decision_free(&d);
 	}
+	t0 = now_ns();
+	cs_sieve_cache_free(cache);
+	t_decide += now_ns() - t0;
 	cs_owners_free(&owners);
     }
     printf("users %zu scripts %zu load_ms %.1f policy_rss_mb %.1f"
