@@ -10,13 +10,18 @@
 #include <config.h>
 
 /* System library. */
+#include <ctype.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Application-specific. */
 #include "cs_log.h"
 #include "cs_util.h"
 #include "cs_store_util.h"
 #include "cs_store_event.h"
+
+/* Event bodies are ASCII JSON: what a webhook receiver gets, byte for byte. */
+#define EVENT_DUMP	(JSON_COMPACT | JSON_ENSURE_ASCII)
 
 /* cs_event_body - id, type, time, owner, the ids, content only if shared */
 int     cs_event_body(const char *type, const char *owner, json_t *ids, json_t *content,
@@ -44,10 +49,29 @@ int     cs_event_body(const char *type, const char *owner, json_t *ids, json_t *
     /* V6: subject and participants only while the thread is shared. */
     if (shared && content && json_object_update_missing(ev, content) < 0)
 	goto out;
-    if ((*text = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII)) != NULL)
+    if ((*text = json_dumps(ev, EVENT_DUMP)) != NULL)
 	rc = 0;
 out:
     json_decref(ev);
+    return rc;
+}
+
+/* cs_event_text_form - S as an event body spells it (see the header) */
+int     cs_event_text_form(const char *s, char *out, size_t len)
+{
+    json_t *j = json_string(s);
+    char   *t = j ? json_dumps(j, EVENT_DUMP | JSON_ENCODE_ANY) : NULL;
+    size_t  n = t ? strlen(t) : 0, i;
+    int     rc = -1;
+
+    if (t != NULL && n >= 2 && n - 2 < len) {
+	for (i = 0; i + 2 < n; i++)
+	    out[i] = (char) tolower((unsigned char) t[i + 1]);
+	out[n - 2] = 0;
+	rc = strcmp(out, s) != 0;
+    }
+    free(t);
+    json_decref(j);
     return rc;
 }
 

@@ -4,7 +4,7 @@
  * SUMMARY
  *	an X3 event's body, written once for both dialects
  * DESCRIPTION
- *	cs_event_body() makes the JSON text of one event: a fresh UUID v4
+ *	cs_event_body() makes the JSON text of one event: a fresh UUID v7
  *	"id", "type", "time" (ISO 8601 UTC, milliseconds) and "owner", then
  *	the caller's ids (never overriding those), then content (subject,
  *	participants) only when the thread is shared right now (V6: events
@@ -25,6 +25,14 @@
 
 int     cs_event_body(const char *type, const char *owner, json_t *ids, json_t *content,
 		              int shared, char uuid[37], time_t *now, char **text);
+
+/*
+ * cs_event_text_form: how string S is spelt inside a stored event body
+ * (ASCII JSON: a non-ASCII character as \uXXXX), lower-cased, without
+ * quotes, in OUT (LEN bytes). 1 when that differs from S itself (erasure
+ * must then look for both), 0 when the same, -1 when it does not fit.
+ */
+int     cs_event_text_form(const char *s, char *out, size_t len);
 
 /*
  * X3 delivery order, for the dialects' outbox claim: scanning pending
