@@ -455,6 +455,8 @@ static void stats(api_state *st, cs_store *store, cs_answer *a)
 		    "started_at", (json_int_t) st->started,
 		    "uptime_seconds", (json_int_t) (time(NULL) - st->started),
 		    "workers", (int) st->workers, "tls", st->tls);
+    /* This host's journal, as crmsyncctl stats shows it (C6). */
+    (void) cs_answer_put_journal(a->body, st->cfg->journal_dir);
     if (api == NULL || json_object_set_new(a->body, "api", api) < 0) {
 	cs_answer_reset(a);
 	a->code = CS_ANS_INTERNAL;

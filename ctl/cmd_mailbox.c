@@ -16,19 +16,11 @@
 
 /* System library. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-/* Utility library. */
-#include "cs_journal.h"
 
 /* Application-specific. */
 #include "ctl.h"
-
-#define STATUS_MAX	(64 * 1024)	/* a status file larger than this is not one */
 
 /* cmd_mailbox - crmsyncctl mailbox --as U [--label L] [--limit N] [--cursor C] */
 int     cmd_mailbox(ctl_ctx *ctx, int argc, char **argv)
@@ -64,98 +56,32 @@ int     cmd_mailbox(ctl_ctx *ctx, int argc, char **argv)
     return ctl_answer(&ans);
 }
 
-/*
- * journal_file - JournalDir/status.json as the milter wrote it: its
- * "journal" object with "source": "file", "updated_at" and
- * "age_seconds" added, and the host it is for; NULL when there is none
- * or it cannot be read (no JournalDir, not this user's to read) or is
- * not one (too large, not the expected shape).
- */
-static json_t *journal_file(const cs_config *cfg, char *host, size_t hostlen)
-{
-    char    path[4096], buf[STATUS_MAX + 1], iso[32];
-    json_t *doc, *j = NULL, *h, *at;
-    ssize_t n;
-    size_t  len = 0;
-    time_t  now = time(NULL), t;
-    struct tm tm;
-    int     fd;
-
-    if (cfg->journal_dir == NULL || *cfg->journal_dir == 0)
-	return NULL;
-    snprintf(path, sizeof(path), "%s/%s", cfg->journal_dir, CS_JOURNAL_STATUS);
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0)
-	return NULL;
-    while (len <= STATUS_MAX && (n = read(fd, buf + len, STATUS_MAX + 1 - len)) > 0)
-	len += (size_t) n;
-    close(fd);
-    if (len == 0 || len > STATUS_MAX)
-	return NULL;
-    if ((doc = json_loadb(buf, len, 0, NULL)) == NULL)
-	return NULL;
-    h = json_object_get(doc, "host");
-    at = json_object_get(doc, "written_at");
-    if (json_is_string(h) && json_is_integer(at) && json_is_object(json_object_get(doc, "journal"))) {
-	j = json_incref(json_object_get(doc, "journal"));
-	snprintf(host, hostlen, "%s", json_string_value(h));
-	t = (time_t) json_integer_value(at);
-	iso[0] = 0;
-	if (gmtime_r(&t, &tm))
-	    strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	json_object_set_new(j, "source", json_string("file"));
-	json_object_set_new(j, "updated_at", json_string(iso));
-	json_object_set_new(j, "age_seconds", json_integer(now > t ? (json_int_t) (now - t) : 0));
-	json_object_set(j, "running", json_object_get(doc, "running"));
-    }
-    json_decref(doc);
-    return j;
-}
-
-/* put_journal - j as milter.HOST.journal in stats (steals j) */
-static void put_journal(json_t *stats, const char *host, json_t *j)
-{
-    json_t *milter = json_object_get(stats, "milter"), *h;
-
-    if (!json_is_object(milter)) {
-	milter = json_object();
-	json_object_set_new(stats, "milter", milter);
-    }
-    if (!json_is_object(h = json_object_get(milter, host))) {
-	h = json_object();
-	json_object_set_new(milter, host, h);
-    }
-    json_object_set_new(h, "journal", j);
-}
-
 /* cmd_stats - crmsyncctl stats */
 int     cmd_stats(ctl_ctx *ctx, int argc, char **argv)
 {
     cs_store *store;
     cs_answer ans = {0};
-    json_t *j, *partial;
-    char    host[256];
+    json_t *partial;
     int     rc;
 
     (void) argv;
     if (argc != 0)
 	return ctl_fail(CTL_USAGE, "stats takes no arguments");
-    j = journal_file(ctx->cfg, host, sizeof(host));
     if ((store = ctl_open_store(ctx, CS_STORE_READONLY)) != NULL) {
 	cs_answer_stats(store, &ans);
 	cs_store_close(store);
 	if (ans.code == CS_ANS_OK) {
-	    if (j)
-		put_journal(ans.body, host, j);
+	    (void) cs_answer_put_journal(ans.body, ctx->cfg->journal_dir);
 	    return ctl_answer(&ans);
 	}
 	rc = ctl_answer(&ans);
     } else
 	rc = CTL_INTERNAL;
     /* The store cannot answer: the journal as it is, after the error. */
-    if (j && (partial = json_object()) != NULL) {
-	put_journal(partial, host, j);
-	(void) ctl_print(partial);
-    } else
-	json_decref(j);
+    if ((partial = json_object()) != NULL
+	&& cs_answer_put_journal(partial, ctx->cfg->journal_dir))
+	(void) ctl_print(partial);		/* prints and frees it */
+    else
+	json_decref(partial);
     return rc;
 }

@@ -57,6 +57,9 @@
  * set aside (SEQ-OFF.rec: the record as it was in its segment). */
 #define CS_JOURNAL_STATUS	"status.json"
 #define CS_JOURNAL_REJECTED	"rejected"
+/* ... and where damaged stretches are kept (SEQ-OFF.bad: the bytes as
+ * they were, from the damaged record's start to the next good one). */
+#define CS_JOURNAL_DAMAGED	"damaged"
 
 enum { CS_JREC_META = 1, CS_JREC_MSG = 2 };
 

@@ -498,53 +498,39 @@ static void pause_ms(long ms)
     }
 }
 
-/* damaged - a stretch that cannot be replayed: counted, set aside */
-static void damaged(const cs_journal_seg *seg, uint64_t off, uint64_t end, const char *why)
-{
-    char    msg[256];
-
-    stat_add(&jnl_damaged, 1);
-    snprintf(msg, sizeof(msg), "segment %016llx bytes %llu-%llu: %s",
-	     (unsigned long long) seg->seq, (unsigned long long) off,
-	     (unsigned long long) end, why);
-    stat_error(msg);
-    cs_log_limited(&damage_log, JNL_LOG_INTERVAL, CS_LOG_ERROR, NULL,
-		   "journal: damaged record set aside (%s); the records around it replay", msg);
-}
-
 /*
- * set_aside - a record the store refuses for good (it failed alone, time
- * after time, while the store committed others: a constraint, a record
- * it cannot take): copied whole, as it is in its segment, into
- * JournalDir/rejected/SEQ-OFF.rec (fsync'd), counted and logged; the
- * replay goes on behind it. A copy that cannot be made is said so: the
- * record is let go all the same, or it would hold everything behind it.
+ * copy_aside - bytes [off, end) of segment SEQ, copied as they are into
+ * JournalDir/SUB/SEQ-OFF.EXT (written to a temporary file, fsync'd,
+ * renamed, the directory fsync'd): what the replay lets go is kept for
+ * the operator. PATH gets the file's name, or why it could not be kept.
  */
-static void set_aside(const slot *s)
+static int copy_aside(const char *sub, const char *ext, uint64_t seq, uint64_t off,
+		      uint64_t end, char *path, size_t pathlen)
 {
     cs_journal_seg seg = {.fd = -1};
-    char    dir[4096], path[4200], tmp[4300], msg[512];
+    char    dir[4096], tmp[4300];
     char   *buf = NULL;
-    int     out = -1, dfd = -1, ok = 0;
-    uint64_t off;
+    int     out = -1, dfd = -1, ok = 0, err = 0;
+    uint64_t at = off;
 
-    snprintf(dir, sizeof(dir), "%s/%s", jnl_dir, CS_JOURNAL_REJECTED);
-    snprintf(path, sizeof(path), "%s/%016llx-%llu.rec", dir, (unsigned long long) s->end.seq,
-	     (unsigned long long) s->roff);
+    snprintf(dir, sizeof(dir), "%s/%s", jnl_dir, sub);
+    snprintf(path, pathlen, "%s/%016llx-%llu.%s", dir, (unsigned long long) seq,
+	     (unsigned long long) off, ext);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     if ((mkdir(dir, 0700) == 0 || errno == EEXIST)
-	&& cs_journal_open_seg(jnl, s->end.seq, &seg) == 0
+	&& cs_journal_open_seg(jnl, seq, &seg) == 0
 	&& (buf = malloc(64 * 1024)) != NULL
 	&& (out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) >= 0) {
-	for (off = s->roff; off < s->end.off;) {
-	    size_t  want = s->end.off - off < 64 * 1024 ? (size_t) (s->end.off - off) : 64 * 1024;
-	    ssize_t n = pread(seg.fd, buf, want, (off_t) off);
+	while (at < end) {
+	    size_t  want = end - at < 64 * 1024 ? (size_t) (end - at) : 64 * 1024;
+	    ssize_t n = pread(seg.fd, buf, want, (off_t) at);
 
 	    if (n <= 0 || write(out, buf, (size_t) n) != n)
 		break;
-	    off += (uint64_t) n;
+	    at += (uint64_t) n;
 	}
-	ok = off == s->end.off && fsync(out) == 0;
+	ok = at == end && fsync(out) == 0;
+	err = errno;
 	ok = (close(out) == 0) && ok;
 	if (ok && rename(tmp, path) < 0)
 	    ok = 0;
@@ -555,10 +541,53 @@ static void set_aside(const slot *s)
 	    close(dfd);
 	}
     }
-    if (!ok)
-	snprintf(path, sizeof(path), "not kept: %s", strerror(errno ? errno : EIO));
+    if (!ok) {
+	if (err == 0)
+	    err = errno ? errno : EIO;
+	snprintf(path, pathlen, "not kept: %s", strerror(err));
+    }
     free(buf);
     cs_journal_seg_close(&seg);
+    return ok ? 0 : -1;
+}
+
+/*
+ * damaged - a stretch that cannot be replayed (bad CRC, cut short, fields
+ * unreadable): copied as it is into JournalDir/damaged/SEQ-OFF.bad,
+ * counted and logged; the records around it replay. A read error leaves
+ * no stretch to copy (OFF == END): counted and logged only.
+ */
+static void damaged(const cs_journal_seg *seg, uint64_t off, uint64_t end, const char *why)
+{
+    char    msg[512], path[4400];
+
+    stat_add(&jnl_damaged, 1);
+    if (end > off)
+	(void) copy_aside(CS_JOURNAL_DAMAGED, "bad", seg->seq, off, end, path, sizeof(path));
+    else
+	snprintf(path, sizeof(path), "nothing to keep");
+    snprintf(msg, sizeof(msg), "segment %016llx bytes %llu-%llu: %s (%.300s)",
+	     (unsigned long long) seg->seq, (unsigned long long) off,
+	     (unsigned long long) end, why, path);
+    stat_error(msg);
+    cs_log_limited(&damage_log, JNL_LOG_INTERVAL, CS_LOG_ERROR, NULL,
+		   "journal: damaged record set aside (%s); the records around it replay", msg);
+}
+
+/*
+ * set_aside - a record the store refuses for good (it failed alone, time
+ * after time, while the store committed others: a constraint, a record
+ * it cannot take): copied whole, as it is in its segment, into
+ * JournalDir/rejected/SEQ-OFF.rec, counted and logged; the replay goes
+ * on behind it. A copy that cannot be made is said so: the record is let
+ * go all the same, or it would hold everything behind it.
+ */
+static void set_aside(const slot *s)
+{
+    char    path[4400], msg[512];
+
+    (void) copy_aside(CS_JOURNAL_REJECTED, "rec", s->end.seq, s->roff, s->end.off,
+		      path, sizeof(path));
     stat_add(&jnl_rejected, 1);
     snprintf(msg, sizeof(msg), "record refused by the store %d times while it committed others;"
 	     " set aside (%.300s)", JNL_REJECT_AFTER, path);

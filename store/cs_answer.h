@@ -64,5 +64,9 @@ void    cs_answer_link(cs_store *, const char *as, const char *thread, const cha
 void    cs_answer_contact(cs_store *, const char *as, const char *thread,
 			          const char *address, const char *name, cs_answer *);
 void    cs_answer_stats(cs_store *, cs_answer *);
+/* The journal as this host's milter last wrote it (JournalDir/status.json)
+ * as milter.HOST.journal in a stats object: 1 put, 0 none readable.
+ * cs_answer_journal.c. */
+int     cs_answer_put_journal(json_t *stats, const char *journal_dir);
 
 #endif

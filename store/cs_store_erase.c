@@ -167,12 +167,23 @@ int     cs_store_erase_copies(cs_store *st, const cs_store_msg *v, size_t n, con
     size_t  i = 0, done;
     int     rc = CS_OK;
 
+    struct timespec again = {CS_ERASE_RETRY_MS / 1000, (CS_ERASE_RETRY_MS % 1000) * 1000000L};
+    int     tries = 0;
+
     while (rc == CS_OK && i < n) {
 	if (i)
 	    nanosleep(&yield, NULL);
 	rc = erase_batch(st, v + i, n - i < CS_ERASE_BATCH ? n - i : CS_ERASE_BATCH,
 			 who, what, c, &done);
 	i += done;
+	/* Rolled back whole: the same batch again, a few times. */
+	if (rc == CS_EINTERNAL && ++tries < CS_ERASE_TRIES) {
+	    cs_error(NULL, "store: %s: a batch of deletions was rolled back (the store busy or"
+		    " failing); trying it again in %d ms", what, CS_ERASE_RETRY_MS);
+	    nanosleep(&again, NULL);
+	    rc = CS_OK;
+	} else if (rc == CS_OK)
+	    tries = 0;
     }
     return rc;
 }

@@ -30,6 +30,15 @@ typedef struct cs_erase_counts {
 #define CS_ERASE_BATCH		256
 #define CS_ERASE_BATCH_MS	100
 #define CS_ERASE_YIELD_MS	100
+/*
+ * A batch that fails is rolled back whole (a lock wait past StoreTimeout,
+ * a deadlock PostgreSQL resolved against it, a connection lost): it is
+ * tried again, CS_ERASE_TRIES times in all, a second apart, before the
+ * command fails. What earlier batches deleted stays deleted; running the
+ * command again finishes the rest.
+ */
+#define CS_ERASE_TRIES		3
+#define CS_ERASE_RETRY_MS	1000
 
 int     cs_store_erase_supported(const cs_store *);
 /* Delete v[0..n) in batches: events, one audit row per batch (who, what). */

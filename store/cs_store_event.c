@@ -10,6 +10,7 @@
 #include <config.h>
 
 /* System library. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +76,24 @@ int     cs_event_body(const char *type, const char *owner, json_t *ids, json_t *
     }
     *text = b.data;
     return 0;
+}
+
+/* cs_event_text_form - S as an event body spells it (see the header) */
+int     cs_event_text_form(const char *s, char *out, size_t len)
+{
+    cs_buf  b = {0};
+    size_t  n, i;
+    int     rc = -1;
+
+    /* The writer of the bodies themselves: the two cannot drift apart. */
+    if (cs_json_str(&b, s, strlen(s)) == 0 && (n = b.len) >= 2 && n - 2 < len) {
+	for (i = 0; i + 2 < n; i++)
+	    out[i] = (char) tolower((unsigned char) b.data[i + 1]);
+	out[n - 2] = 0;
+	rc = strcmp(out, s) != 0;
+    }
+    cs_buf_free(&b);
+    return rc;
 }
 
 /* cs_event_waits - X3 order: not yet due, or a thread of its is held back */

@@ -29,6 +29,14 @@ int     cs_event_body(const char *type, const char *owner, json_t *ids, json_t *
 		              int shared, char uuid[37], time_t *now, char **text);
 
 /*
+ * cs_event_text_form: how string S is spelt inside a stored event body
+ * (ASCII JSON: a non-ASCII character as \uXXXX), lower-cased, without
+ * quotes, in OUT (LEN bytes). 1 when that differs from S itself (erasure
+ * must then look for both), 0 when the same, -1 when it does not fit.
+ */
+int     cs_event_text_form(const char *s, char *out, size_t len);
+
+/*
  * X3 delivery order, for the dialects' outbox claim: scanning pending
  * events in order, one waits when it is not yet due or when an earlier
  * event of one of its threads (t1, t2; 0 none) waits, and a waiting

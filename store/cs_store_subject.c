@@ -42,6 +42,7 @@
 /* Application-specific. */
 #include "cs_store.h"
 #include "cs_store_impl.h"
+#include "cs_store_event.h"
 #include "cs_store_db.h"
 #include "cs_store_prim.h"
 #include "cs_store_erase.h"
@@ -320,10 +321,11 @@ int     cs_store_subject_erase(cs_store *st, const char *address, int dry_run,
 				       const char *who, json_t **out)
 {
     char    norm[CS_ADDR_MAX + 1], needle[CS_ADDR_MAX + 1], local[CS_ADDR_MAX + 1];
+    char    escaped[6 * CS_ADDR_MAX + 1];
     cs_store_msg *v = NULL;
     cs_erase_counts c = {0, 0};
     json_t *crm = json_array(), *detail;
-    long    persons = 0;
+    long    persons = 0, more = 0;
     size_t  n = 0;
     int     rc, scrubbed = dry_run;
 
@@ -346,6 +348,9 @@ int     cs_store_subject_erase(cs_store *st, const char *address, int dry_run,
 	rc = cs_prim_crm_persons(st, norm, crm);
 	if (rc == CS_OK)
 	    rc = st->ops->erase_step(st, CS_ERASE_MADE, norm, 0, &persons);
+	/* Events spell a non-ASCII address as \uXXXX (R2: those too). */
+	if (rc == CS_OK && cs_event_text_form(norm, escaped, sizeof(escaped)) == 1)
+	    rc = st->ops->erase_step(st, CS_ERASE_MADE, escaped, 0, &more);
 	if (rc == CS_OK) {
 	    detail = json_pack("[{s:I,s:I,s:I}]", "messages", (json_int_t) c.messages,
 			       "threads", (json_int_t) c.threads, "persons", (json_int_t) persons);

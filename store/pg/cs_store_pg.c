@@ -35,7 +35,7 @@
  *	generic plan is the custom one.
  *	synchronous_commit is on: a commit is durable
  *	before end-of-message is answered. A broken connection is reset on
- *	its next use with a doubling backoff (1 s to 16 s): while the
+ *	its next use with a doubling backoff (1 s to 4 s): while the
  *	database is down a group fails at once, and recording resumes by
  *	itself when it is back.
  *
@@ -88,7 +88,7 @@
 #include "cs_store_util.h"
 #include "cs_store_pg.h"
 
-#define PG_BACKOFF_MAX	16		/* seconds between reconnect attempts */
+#define PG_BACKOFF_MAX	4		/* seconds between reconnect attempts */
 
 /*
  * Migration 1: the whole schema of SQLite's migrations 1-3. Dates are

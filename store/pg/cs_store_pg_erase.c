@@ -11,7 +11,7 @@
  *	writer adds to the thread or shares the raw row meanwhile. Lock
  *	order differs from the writers' ascending order across copies: a
  *	deadlock is detected by the server and rolls back one transaction,
- *	at worst this batch (the command fails and can be run again).
+ *	at worst this batch, which cs_store_erase_copies tries again.
  *
  *	pg_scrub runs VACUUM on the tables that held deleted rows, outside
  *	any transaction: dead tuples are removed and their space marked

@@ -505,6 +505,15 @@ static int conn_open(sq_conn *c, const char *path, int readonly, long timeout_ms
 	conn_close(c);
 	return -1;
     }
+    /* The lists and erasure use JSON functions: say so at open, not later. */
+    if (sqlite3_exec(c->db, "SELECT json_valid('[]')", NULL, NULL, &msg) != SQLITE_OK) {
+	snprintf(err, errlen, "%s: SQLite %s has no JSON functions (%s): crmsync needs"
+		 " 3.38 or later, or one built with JSON1", path, sqlite3_libversion(),
+		 msg ? msg : sqlite3_errmsg(c->db));
+	sqlite3_free(msg);
+	conn_close(c);
+	return -1;
+    }
     return 0;
 }
 

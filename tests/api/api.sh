@@ -46,6 +46,7 @@ Syslog no
 UMask 007
 ApiListen unix:$SOCK
 ApiTokenFile $TOK
+JournalDir $CS_TMP/journal
 EOC
 LOG=$CS_TMP/api.log
 OUT=$CS_TMP/out HDR=$CS_TMP/hdr ERR=$CS_TMP/err
@@ -213,6 +214,15 @@ tap_is "$(req GET /v1/stats)" 200 "stats without Crmsync-As"
 tap_like "$("$JGET" api.requests <"$OUT")" '^[0-9]+$' "stats has the API's request counter"
 tap_like "$("$JGET" api.unauthorized <"$OUT")" '^[1-9][0-9]*$' "stats counts the 401s"
 tap_is "$("$JGET" threads <"$OUT")" "$(ctl stats | "$JGET" threads)" "stats has the store's figures"
+# This host's journal as its milter last wrote it (C6), as crmsyncctl shows it.
+mkdir -m 700 "$CS_TMP/journal"
+printf '{"host":"mx9","pid":1,"written_at":%s,"running":true,"journal":{"records":3,"breaker_open":true}}' \
+    "$(date +%s)" >"$CS_TMP/journal/status.json"
+tap_is "$(req GET /v1/stats)" 200 "stats with a journal status file"
+tap_is "$("$JGET" milter.mx9.journal.source <"$OUT")" file "stats: the journal from JournalDir/status.json"
+tap_is "$("$JGET" milter.mx9.journal.records <"$OUT")" 3 "stats: its records waiting"
+tap_is "$("$JGET" milter.mx9.journal.records <"$OUT")" "$(ctl stats | "$JGET" milter.mx9.journal.records)" \
+    "stats: as crmsyncctl stats shows it"
 
 # --- access log: one line per request, never a token.
 n_before=$(grep -c ' api: ' "$LOG")

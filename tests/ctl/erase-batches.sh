@@ -40,4 +40,17 @@ tap_is "$(q "select count(*) from events where owner='u001'
 	and type in ('message.deleted','thread.deleted')")" 600 "an event per copy"
 tap_is "$(q "select count(*) from messages where owner<>'u001'")" "$before" \
     "the other mailboxes are whole"
+
+# A batch rolled back (here: the write lock held past StoreTimeout by
+# another process) is tried again, a second apart, not the command failed.
+printf 'StoreTimeout 1s\n' >>"$D/crmsync.conf"
+(echo 'BEGIN IMMEDIATE;'; sleep 2; echo 'COMMIT;') | sqlite3 "$D/s.db" &
+locker=$!
+cs_wait 5 eval '! sqlite3 "$D/s.db" "PRAGMA busy_timeout=0; BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null'
+ctl mailbox purge --user u002 >"$D/p2.json" 2>"$D/p2.err"
+tap_result $? "purge while another process holds the write lock for 2 s: exits 0"
+wait "$locker"
+tap_is "$("$J" messages_deleted <"$D/p2.json")" 600 "all 600 deleted"
+tap_like "$(cat "$D/p2.err")" 'rolled back .*trying it again' "the retry is logged"
+tap_is "$(q "select count(*) from messages where owner='u002'")" 0 "none of u002's left"
 tap_done

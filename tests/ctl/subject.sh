@@ -192,6 +192,31 @@ tap_ok "alice deletes carol's thread" ctl delete --as alice "$t"
 tap_is "$(hits OTHERCAROL)" 0 "after delete, no byte of the store holds it"
 [ -n "$holder" ] && kill "$holder" 2>/dev/null
 
+# 2c. An internationalized address (EAI, RFC 6532): events are stored as
+#     ASCII JSON ("\u00fc"), the messages as UTF-8; erase finds both.
+printf 'From x %s\nFrom: J\303\274rgen <j\303\274rgen@m\303\274ller.example>\nTo: alice@example.com\nSubject: MARKEAI1\nDate: %s\nMessage-ID: <MARKEAI1@fixture>\n\nbody\n\n' \
+    "$NOW_F" "$NOW_D" >"$D/eai1.mbox"
+printf 'From x %s\nFrom: j\303\274rgen@m\303\274ller.example\nTo: alice@example.com\nSubject: MARKEAI2\nDate: %s\nIn-Reply-To: <MARKEAI1@fixture>\nMessage-ID: <MARKEAI2@fixture>\n\nbody\n\n' \
+    "$NOW_F" "$NOW_D" >"$D/eai2.mbox"
+tap_like "$(ctl import --user alice "$D/eai1.mbox" 2>&1)" '"imported":1,' "a message from an EAI address imported"
+ctl subject export "$(printf 'j\303\274rgen@m\303\274ller.example')" --out "$D/eai.mbox" >/dev/null 2>&1
+te=$("$J" '[0].threads[0].thread' <"$D/eai.mbox.json")
+tap_like "$(ctl contact create --as alice --thread "$te" --address "$(printf 'j\303\274rgen@m\303\274ller.example')" 2>&1)" \
+    '"created": true' "alice makes a person for him"
+tap_ok "alice shares that thread" ctl share --as alice "$te"
+tap_like "$(ctl import --user alice "$D/eai2.mbox" 2>&1)" '"imported":1,' "his reply imported"
+tap_like "$(sqlq "SELECT count(*) FROM events WHERE lower(payload) LIKE '%j_u00fcrgen@m_u00fcller.example%'")" \
+    '^[1-9]' "kept events name him, escaped"
+ctl subject erase "$(printf 'J\303\274rgen@m\303\274ller.example')" >"$D/eai-erase.json"
+tap_is "$("$J" messages_deleted <"$D/eai-erase.json")" 2 "erase: his two messages"
+tap_is "$("$J" persons_deleted <"$D/eai-erase.json")" 1 "erase: alice's person for him"
+tap_is "$(sqlq "SELECT count(*) FROM events WHERE lower(payload) LIKE '%u00fcrgen%' OR payload LIKE '%$(printf '\303\274')rgen%'")" 0 \
+    "after erase, no event payload names him, escaped or not"
+if [ -z "$PG" ]; then
+    tap_is "$(cat "$DB" "$DB-wal" 2>/dev/null | LC_ALL=C grep -a -i -c -e 'u00fcrgen@' -e "$(printf '\303\274')rgen@")" 0 \
+	"after erase, no byte of the store holds his address"
+fi
+
 # 3. Retention at a clock the test sets (2026-12-01).
 export CRMSYNC_TEST_NOW=1796083200
 ctl retention run --dry-run >"$D/rd.json"

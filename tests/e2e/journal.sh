@@ -15,7 +15,8 @@
 #     again, messages that find the journal full are stored, not dropped.
 #  5. the disk under JournalDir full (a small tmpfs): mail flows, counted.
 #  6. a damaged segment (a flipped byte): the good records replay, the bad
-#     one is set aside, counted and logged once.
+#     one is set aside (copied as it was into JournalDir/damaged/), counted
+#     and logged once.
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -279,6 +280,11 @@ tap_ok "restarted on the damaged segment" start_milter
 tap_ok "the 4 good records replay" cs_wait 30 eval '[ "$(tagged damaged)" = 4 ]'
 tap_ok "stats: one damaged record counted" cs_wait 15 jstat_is damaged 1
 tap_is "$(tail -n +"$line" "$LOG" | grep -c 'damaged record set aside')" 1 "logged once"
+bad=$(ls "$JDIR"/damaged/*.bad 2>/dev/null)
+tap_is "$(echo "$bad" | grep -c .)" 1 "the damaged record is kept in JournalDir/damaged/"
+tap_is "$(head -c 4 "$bad" 2>/dev/null)" CSJ1 "kept from its header"
+tap_is "$(dd if="$bad" bs=1 skip=60 count=1 2>/dev/null)" X "kept as it was, the flipped byte too"
+tap_is "$(basename "$bad" .bad)" "$(basename "$seg" .seg)-$off" "named SEQ-OFFSET.bad"
 tap_ok "stats: nothing left to replay" cs_wait 15 jstat_is records 0
 tap_is "$(sq "select count(*) from messages") " "$(sq "select count(distinct queue_id) from messages") " \
     "no message stored twice in the whole run"

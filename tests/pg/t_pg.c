@@ -613,7 +613,7 @@ static void test_down(cs_store *a)
 	    is_int(system(cmd), 0, "F1: PostgreSQL started again");
 	}
     }
-    /* The backoff is at most 16 s; the first retry comes after 1 s. */
+    /* The backoff is at most 4 s; the first retry comes after 1 s. */
     for (int i = 0; i < 40; i++) {
 	m = mk("c@acme.example", "alice@corp.example", NULL, "After", "after1@x", NULL, NULL,
 	       BASE + 1001, "after");
