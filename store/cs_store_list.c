@@ -58,6 +58,7 @@ typedef struct tdraft {
     size_t  napplied;
     long long id;
     int     mine;			/* the reader owns it: labels */
+    int     read;			/* no summary: read its messages */
 } tdraft;
 
 /* One participant waiting for its person (V6). */
@@ -231,17 +232,25 @@ static int json_str(cs_buf *b, const char *s)
     return rc < 0 || cs_buf_append(b, "\"", 1) < 0 ? -1 : 0;
 }
 
-/* keys_text - the drafts' [owner, id] pairs; with only_mine, others' ids 0 (none) */
-static char *keys_text(const tlist *l, int only_mine)
+#define KEYS_ALL	0
+#define KEYS_READ	1		/* only threads without a summary */
+#define KEYS_MINE	2		/* only the reader's own */
+
+/* keys_text - the drafts' [owner, id] pairs; those a mode leaves out get id 0 (none) */
+static char *keys_text(const tlist *l, int mode)
 {
     cs_buf  b = {0};
     int     i, rc = cs_buf_append(&b, "[", 1);
 
-    for (i = 0; rc == 0 && i < l->n; i++)
+    for (i = 0; rc == 0 && i < l->n; i++) {
+	const tdraft *d = &l->d[i];
+	int     out = ((mode & KEYS_MINE) && !d->mine) || ((mode & KEYS_READ) && !d->read);
+
 	if ((i && cs_buf_append(&b, ",", 1) < 0) || cs_buf_append(&b, "[", 1) < 0
-	    || json_str(&b, json_string_value(json_object_get(l->d[i].obj, "owner"))) < 0
-	    || cs_buf_appendf(&b, ",%lld]", only_mine && !l->d[i].mine ? 0 : l->d[i].id) < 0)
+	    || json_str(&b, json_string_value(json_object_get(d->obj, "owner"))) < 0
+	    || cs_buf_appendf(&b, ",%lld]", out ? 0 : d->id) < 0)
 	    rc = -1;
+    }
     if (rc < 0 || cs_buf_append(&b, "]", 1) < 0) {
 	cs_buf_free(&b);
 	return NULL;
@@ -335,10 +344,10 @@ static int fill_links(tlist *l, const char *keys)
     return rc < 0 || n < 0 ? -1 : 0;
 }
 
-/* fill_labels - the owner's labels of the reader's own threads */
-static int fill_labels(tlist *l)
+/* fill_labels - the owner's labels of the reader's own threads (those mode keeps) */
+static int fill_labels(tlist *l, int mode)
 {
-    char   *keys = keys_text(l, 1);
+    char   *keys = keys_text(l, mode | KEYS_MINE);
     cs_rows *r = keys ? cs_db_q(l->st, l->w, SQL(l->st)->list_labels, "s", keys) : NULL;
     tdraft *d;
     int     n = -1, rc = 0;
@@ -355,9 +364,155 @@ static int fill_labels(tlist *l)
 }
 
 /*
+ * A thread's summary (threads.summary) is what the list would read from
+ * its messages, kept on its row by the writer (cs_read_summary_write):
+ * {"d": the address delimiters it was made with, "p": [[name or null,
+ * address, key], ...] its participants in order, "l": [labels]}. A
+ * thread without one, or with one made under other delimiters, or one
+ * that does not parse, has its messages read as before. Persons and
+ * links are never kept: they depend on the reader (V6) and change
+ * without its messages.
+ */
+
+/* summary_apply - a thread's summary into its draft; 0 (d->read set when
+ * it cannot be used), -1 without memory */
+static int summary_apply(tlist *l, tdraft *d, const char *text)
+{
+    json_t *j = json_loads(text, 0, NULL), *p, *lab, *v;
+    const char *delims = json_string_value(json_object_get(j, "d"));
+    size_t  i;
+    int     rc = 0;
+
+    p = json_object_get(j, "p");
+    lab = json_object_get(j, "l");
+    d->read = delims == NULL || strcmp(delims, l->st->delims) != 0 || !json_is_array(p)
+	|| !json_is_array(lab);
+    json_array_foreach(p, i, v)
+	if (!json_is_string(json_array_get(v, 1)) || !json_is_string(json_array_get(v, 2))
+	    || !(json_is_string(json_array_get(v, 0)) || json_is_null(json_array_get(v, 0))))
+	d->read = 1;
+    json_array_foreach(lab, i, v)
+	if (!json_is_string(v))
+	d->read = 1;
+    if (d->read) {
+	json_decref(j);
+	return 0;
+    }
+    json_array_foreach(p, i, v) {
+	json_t *o = json_object();
+
+	if (o == NULL || set(o, "name", json_incref(json_array_get(v, 0)))
+	    || set(o, "address", json_incref(json_array_get(v, 1)))
+	    || set(o, "person", json_null()) || json_array_append_new(d->parts, o) < 0
+	    || wait_person(l, json_string_value(json_array_get(v, 2)), o) < 0) {
+	    rc = -1;
+	    break;
+	}
+    }
+    if (rc == 0 && d->mine && json_array_extend(d->labels, lab) < 0)
+	rc = -1;
+    json_decref(j);
+    return rc;
+}
+
+/*
+ * cs_read_summary_write - a thread's summary from its messages, on
+ * connection w (the writer's transaction, after the copy is in): the
+ * participants and labels a list would read, by the same code. 0 or -1.
+ */
+int     cs_read_summary_write(cs_store *st, int w, const char *owner, long long thread)
+{
+    tlist   l = {.st = st, .w = w, .as = owner, .n = 1};
+    tdraft  d = {.id = thread, .mine = 1, .read = 1};
+    json_t *sum = NULL, *p = NULL;
+    char   *keys = NULL, *text = NULL;
+    size_t  i;
+    int     rc = -1;
+
+    l.d = &d;
+    if ((d.obj = json_object()) == NULL || set(d.obj, "owner", json_string(owner))
+	|| set(d.obj, "participants", d.parts = json_array())
+	|| set(d.obj, "labels", d.labels = json_array())
+	|| (l.lists = json_object()) == NULL || (l.keys = json_array()) == NULL
+	|| (l.index = json_object()) == NULL || (keys = keys_text(&l, KEYS_ALL)) == NULL
+	|| fill_addrs(&l, keys) < 0 || fill_labels(&l, KEYS_ALL) < 0
+	|| (p = json_array()) == NULL)
+	goto out;
+    /* The participants and l.v are made together, in order. */
+    for (i = 0; i < l.nv; i++) {
+	json_t *o = l.v[i].obj;
+
+	if (json_array_append_new(p, json_pack("[OOO]", json_object_get(o, "name"),
+					       json_object_get(o, "address"),
+					       json_array_get(l.keys, l.v[i].key))) < 0)
+	    goto out;
+    }
+    if ((sum = json_pack("{s:s, s:O, s:O}", "d", st->delims, "p", p, "l", d.labels)) == NULL
+	|| (text = json_dumps(sum, JSON_COMPACT)) == NULL)
+	goto out;
+    rc = cs_db_x(st, w, SQL(st)->summary_set, "sis", owner, thread, text);
+out:
+    free(text);
+    free(keys);
+    free(l.v);
+    json_decref(sum);
+    json_decref(p);
+    json_decref(d.obj);
+    cs_strlist_free(&d.seen);
+    json_decref(l.lists);
+    json_decref(l.keys);
+    json_decref(l.index);
+    return rc;
+}
+
+#define FILL_BATCH	256
+
+/*
+ * cs_read_summaries_fill - threads without a summary (an older store's,
+ * or emptied by a merge, erasure, retention) get one, FILL_BATCH to a
+ * write transaction, at most max: how many, or -1
+ */
+int     cs_read_summaries_fill(cs_store *st, int max)
+{
+    int     done = 0;
+
+    while (done < max) {
+	char   *owner[FILL_BATCH];
+	long long id[FILL_BATCH];
+	int     n = 0, i, rc, want = max - done < FILL_BATCH ? max - done : FILL_BATCH;
+	cs_rows *r;
+
+	if (cs_store_wbegin(st) != CS_OK)
+	    return -1;
+	rc = (r = cs_db_q(st, CS_DB_W, SQL(st)->summary_missing, "i", (long long) want)) ? 0 : -1;
+	while (rc == 0 && n < want && (rc = cs_db_next(r)) > 0) {
+	    if ((owner[n] = strdup(cs_db_text(r, 0))) == NULL)
+		rc = -1;
+	    else
+		id[n++] = cs_db_num(r, 1);
+	    rc = rc < 0 ? -1 : 0;
+	}
+	cs_db_close(r);
+	for (i = 0; i < n; i++) {
+	    if (rc == 0 && cs_read_summary_write(st, CS_DB_W, owner[i], id[i]) < 0)
+		rc = -1;
+	    free(owner[i]);
+	}
+	if (rc < 0)
+	    cs_error(NULL, "store: thread summaries: %s", cs_db_error(st, CS_DB_W));
+	if (cs_store_wend(st, rc < 0 ? CS_EINTERNAL : CS_OK) != CS_OK || rc < 0)
+	    return -1;
+	done += n;
+	if (n < want)
+	    break;
+    }
+    return done;
+}
+
+/*
  * cs_read_threads - the threads of q's rows (the thread columns: id,
- * subject, visibility, message_count, first_date, last_date, owner; a
- * page's key in column 7), at most limit of them, appended to out in
+ * subject, visibility, message_count, first_date, last_date, owner,
+ * summary; a page's key in column 8), at most limit of them, appended to out in
  * X1's shape as "as" may see them. q's rows passed the dialect's
  * visibility rule (or are as's own) in the snapshot or transaction w
  * still has open; q is closed here. *more is set when q had a row past
@@ -369,7 +524,7 @@ int     cs_read_threads(cs_store *st, int w, const char *as, cs_rows *q, int lim
 {
     tlist   l = {.st = st, .w = w, .as = as};
     char   *keys = NULL;
-    int     rc = 0, n = 0, any_mine = 0, i;
+    int     rc = 0, n = 0, any_read = 0, any_mine_read = 0, i;
 
     *more = 0;
     if ((l.d = calloc((size_t) (limit > 0 ? limit : 1), sizeof(*l.d))) == NULL) {
@@ -382,9 +537,19 @@ int     cs_read_threads(cs_store *st, int w, const char *as, cs_rows *q, int lim
 	    break;
 	}
 	rc = draft_new(&l.d[l.n], as, q);
-	any_mine |= l.d[l.n].mine;
+	if (rc == 0 && l.lists == NULL
+	    && ((l.lists = json_object()) == NULL || (l.keys = json_array()) == NULL
+		|| (l.index = json_object()) == NULL))
+	    rc = -1;
+	if (rc == 0) {
+	    l.d[l.n].read = cs_db_null(q, 7);
+	    if (!l.d[l.n].read)
+		rc = summary_apply(&l, &l.d[l.n], cs_db_text(q, 7));
+	}
+	any_read |= l.d[l.n].read;
+	any_mine_read |= l.d[l.n].read && l.d[l.n].mine;
 	if (key)
-	    *key = cs_db_num(q, 7);
+	    *key = cs_db_num(q, 8);
 	if (id)
 	    *id = cs_db_num(q, 0);
 	l.n++;
@@ -393,17 +558,20 @@ int     cs_read_threads(cs_store *st, int w, const char *as, cs_rows *q, int lim
     if (n < 0)
 	rc = -1;
     if (rc == 0 && l.n > 0) {
-	if ((l.lists = json_object()) == NULL || (l.keys = json_array()) == NULL
-	    || (l.index = json_object()) == NULL || (keys = keys_text(&l, 0)) == NULL)
+	if ((keys = keys_text(&l, KEYS_READ)) == NULL)
 	    rc = -1;
-	if (rc == 0)
+	if (rc == 0 && any_read)
 	    rc = fill_addrs(&l, keys);
 	if (rc == 0)
 	    rc = fill_persons(&l);
+	free(keys);
+	keys = NULL;
+	if (rc == 0 && (keys = keys_text(&l, KEYS_ALL)) == NULL)
+	    rc = -1;
 	if (rc == 0)
 	    rc = fill_links(&l, keys);
-	if (rc == 0 && any_mine)
-	    rc = fill_labels(&l);
+	if (rc == 0 && any_mine_read)
+	    rc = fill_labels(&l, KEYS_READ);
     }
     for (i = 0; i < l.n; i++) {
 	if (rc == 0 && json_array_append(out, l.d[i].obj) < 0)

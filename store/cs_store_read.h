@@ -33,5 +33,9 @@ int     cs_read_mailbox(cs_store *, const char *as, const char *label, int limit
 			        const char *cursor, json_t **out);
 int     cs_read_record_threads(cs_store *, const char *as, const char *kind, const char *id,
 			               int limit, const char *cursor, json_t **out);
+/* A thread's summary written from its messages, on connection w: 0 or -1. */
+int     cs_read_summary_write(cs_store *, int w, const char *owner, long long thread);
+/* Up to max threads without a summary get one (write transactions): how many, or -1. */
+int     cs_read_summaries_fill(cs_store *, int max);
 
 #endif

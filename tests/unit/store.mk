@@ -14,3 +14,7 @@ TESTS += unit/t_rules
 check_PROGRAMS += unit/t_answer
 unit_t_answer_SOURCES = unit/t_answer.c
 TESTS += unit/t_answer
+# A thread's summary gives the lists the bytes its messages give (cs_store_list.c)
+check_PROGRAMS += unit/t_summary
+unit_t_summary_SOURCES = unit/t_summary.c
+TESTS += unit/t_summary
