@@ -366,68 +366,144 @@ static int fill_labels(tlist *l, int mode)
 /*
  * A thread's summary (threads.summary) is what the list would read from
  * its messages, kept on its row by the writer (cs_read_summary_write):
- * {"d": the address delimiters it was made with, "p": [[name or null,
- * address, key], ...] its participants in order, "l": [labels]}. A
- * thread without one, or with one made under other delimiters, or one
- * that does not parse, has its messages read as before. Persons and
- * links are never kept: they depend on the reader (V6) and change
- * without its messages.
+ * its participants in order (name or none, address, key) and its
+ * labels, with the address delimiters the keys were made with. Strings
+ * are LEN:BYTES, so reading one needs neither a JSON parser nor
+ * unescaping (json_loads of 50 summaries cost a quarter of a page):
+ *
+ *	S DELIMS NPARTS ; (- | NAME) ADDRESS (= | KEY) ... NLABELS ; LABEL ...
+ *
+ * (no spaces; "-" no name, "=" the key is the address). A thread without one, or with one made under other
+ * delimiters, or one that does not read, has its messages read as
+ * before. Persons and links are never kept: they depend on the reader
+ * (V6) and change without its messages.
  */
 
-/* summary_apply - a thread's summary into its draft; 0 (d->read set when
- * it cannot be used), -1 without memory */
-static int summary_apply(tlist *l, tdraft *d, const char *text)
+/* A summary being read. */
+typedef struct sscan {
+    const char *p, *end;
+} sscan;
+
+/* snum - digits ended by stop */
+static int snum(sscan *s, char stop, size_t *v)
 {
-    json_t *j = json_loads(text, 0, NULL), *p, *lab, *v;
-    const char *delims = json_string_value(json_object_get(j, "d"));
-    size_t  i;
-    int     rc = 0;
+    size_t  x = 0;
+    const char *p0 = s->p;
 
-    p = json_object_get(j, "p");
-    lab = json_object_get(j, "l");
-    d->read = delims == NULL || strcmp(delims, l->st->delims) != 0 || !json_is_array(p)
-	|| !json_is_array(lab);
-    json_array_foreach(p, i, v)
-	if (!json_is_string(json_array_get(v, 1)) || !json_is_string(json_array_get(v, 2))
-	    || !(json_is_string(json_array_get(v, 0)) || json_is_null(json_array_get(v, 0))))
-	d->read = 1;
-    json_array_foreach(lab, i, v)
-	if (!json_is_string(v))
-	d->read = 1;
-    if (d->read) {
-	json_decref(j);
-	return 0;
-    }
-    json_array_foreach(p, i, v) {
-	json_t *o = json_object();
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9' && x < 100000000)
+	x = x * 10 + (size_t) (*s->p++ - '0');
+    if (s->p == p0 || s->p >= s->end || *s->p != stop)
+	return -1;
+    s->p++;
+    *v = x;
+    return 0;
+}
 
-	if (o == NULL || set(o, "name", json_incref(json_array_get(v, 0)))
-	    || set(o, "address", json_incref(json_array_get(v, 1)))
-	    || set(o, "person", json_null()) || json_array_append_new(d->parts, o) < 0
-	    || wait_person(l, json_string_value(json_array_get(v, 2)), o) < 0) {
-	    rc = -1;
-	    break;
+/* stok - LEN:BYTES */
+static int stok(sscan *s, const char **str, size_t *len)
+{
+    if (snum(s, ':', len) < 0 || (size_t) (s->end - s->p) < *len)
+	return -1;
+    *str = s->p;
+    s->p += *len;
+    return 0;
+}
+
+/* summary_read - the participants and (when mine) labels; -1 when it does not read */
+static int summary_read(tlist *l, tdraft *d, sscan *s)
+{
+    const char *str, *addr, *key;
+    size_t  n, i, len, alen, klen;
+    char    kbuf[CS_ADDR_MAX + 1];
+
+    if (s->p >= s->end || *s->p++ != 'S' || stok(s, &str, &len) < 0
+	|| len != strlen(l->st->delims) || memcmp(str, l->st->delims, len) != 0
+	|| snum(s, ';', &n) < 0)
+	return -1;
+    for (i = 0; i < n; i++) {
+	json_t *name = NULL, *o;
+
+	if (s->p < s->end && *s->p == '-') {
+	    s->p++;
+	    name = json_null();
+	} else if (stok(s, &str, &len) < 0 || (name = json_stringn(str, len)) == NULL)
+	    return -1;
+	if (stok(s, &addr, &alen) < 0) {
+	    json_decref(name);
+	    return -1;
 	}
+	if (s->p < s->end && *s->p == '=') {
+	    s->p++;
+	    key = addr;
+	    klen = alen;
+	} else if (stok(s, &key, &klen) < 0)
+	    klen = sizeof(kbuf);
+	if (klen >= sizeof(kbuf)
+	    || memchr(key, 0, klen) != NULL || (o = json_object()) == NULL) {
+	    json_decref(name);
+	    return -1;
+	}
+	memcpy(kbuf, key, klen);
+	kbuf[klen] = 0;
+	if (set(o, "name", name) || set(o, "address", json_stringn(addr, alen))
+	    || set(o, "person", json_null())) {
+	    json_decref(o);
+	    return -1;
+	}
+	if (json_array_append_new(d->parts, o) < 0 || wait_person(l, kbuf, o) < 0)
+	    return -1;
     }
-    if (rc == 0 && d->mine && json_array_extend(d->labels, lab) < 0)
-	rc = -1;
-    json_decref(j);
-    return rc;
+    if (snum(s, ';', &n) < 0)
+	return -1;
+    for (i = 0; i < n; i++)
+	if (stok(s, &str, &len) < 0
+	    || (d->mine && json_array_append_new(d->labels, json_stringn(str, len)) < 0))
+	    return -1;
+    return s->p == s->end ? 0 : -1;
+}
+
+/* summary_apply - a thread's summary into its draft, or d->read set (nothing added) */
+static void summary_apply(tlist *l, tdraft *d, const char *text)
+{
+    sscan   s = {text, text + strlen(text)};
+    size_t  nv = l->nv;
+
+    d->read = 0;
+    if (summary_read(l, d, &s) < 0) {
+	/* Its messages then; a key it added only asks for one person more. */
+	json_array_clear(d->parts);
+	json_array_clear(d->labels);
+	l->nv = nv;
+	d->read = 1;
+    }
+}
+
+/* stok_put - LEN:BYTES into b (a string without NUL: it is stored as text) */
+static int stok_put(cs_buf *b, const json_t *j)
+{
+    const char *s = json_string_value(j);
+    size_t  n = json_string_length(j);
+
+    return s == NULL || memchr(s, 0, n) != NULL || cs_buf_appendf(b, "%zu:", n) < 0
+	|| cs_buf_append(b, s, n) < 0 ? -1 : 0;
 }
 
 /*
  * cs_read_summary_write - a thread's summary from its messages, on
  * connection w (the writer's transaction, after the copy is in): the
- * participants and labels a list would read, by the same code. 0 or -1.
+ * participants and labels a list would read, by the same code. 0 or -1
+ * (none is written for a thread whose texts hold a NUL: it is read from
+ * its messages).
  */
 int     cs_read_summary_write(cs_store *st, int w, const char *owner, long long thread)
 {
     tlist   l = {.st = st, .w = w, .as = owner, .n = 1};
     tdraft  d = {.id = thread, .mine = 1, .read = 1};
-    json_t *sum = NULL, *p = NULL;
-    char   *keys = NULL, *text = NULL;
+    cs_buf  b = {0};
+    char   *keys = NULL;
     size_t  i;
-    int     rc = -1;
+    int     rc = -1, bad = 0;
+    json_t *v;
 
     l.d = &d;
     if ((d.obj = json_object()) == NULL || set(d.obj, "owner", json_string(owner))
@@ -436,27 +512,31 @@ int     cs_read_summary_write(cs_store *st, int w, const char *owner, long long 
 	|| (l.lists = json_object()) == NULL || (l.keys = json_array()) == NULL
 	|| (l.index = json_object()) == NULL || (keys = keys_text(&l, KEYS_ALL)) == NULL
 	|| fill_addrs(&l, keys) < 0 || fill_labels(&l, KEYS_ALL) < 0
-	|| (p = json_array()) == NULL)
+	|| cs_buf_appendf(&b, "S%zu:%s%zu;", strlen(st->delims), st->delims, l.nv) < 0)
 	goto out;
     /* The participants and l.v are made together, in order. */
     for (i = 0; i < l.nv; i++) {
-	json_t *o = l.v[i].obj;
+	json_t *name = json_object_get(l.v[i].obj, "name");
 
-	if (json_array_append_new(p, json_pack("[OOO]", json_object_get(o, "name"),
-					       json_object_get(o, "address"),
-					       json_array_get(l.keys, l.v[i].key))) < 0)
-	    goto out;
+	if (json_is_null(name) ? cs_buf_append(&b, "-", 1) < 0 : stok_put(&b, name) < 0)
+	    bad = 1;
+	json_t *addr = json_object_get(l.v[i].obj, "address");
+	json_t *key = json_array_get(l.keys, l.v[i].key);
+
+	if (stok_put(&b, addr) < 0 || (json_equal(addr, key) ? cs_buf_append(&b, "=", 1) < 0
+				       : stok_put(&b, key) < 0))
+	    bad = 1;
     }
-    if ((sum = json_pack("{s:s, s:O, s:O}", "d", st->delims, "p", p, "l", d.labels)) == NULL
-	|| (text = json_dumps(sum, JSON_COMPACT)) == NULL)
+    if (cs_buf_appendf(&b, "%zu;", json_array_size(d.labels)) < 0)
 	goto out;
-    rc = cs_db_x(st, w, SQL(st)->summary_set, "sis", owner, thread, text);
+    json_array_foreach(d.labels, i, v)
+	if (stok_put(&b, v) < 0)
+	bad = 1;
+    rc = cs_db_x(st, w, SQL(st)->summary_set, "sis", owner, thread, bad ? NULL : b.data);
 out:
-    free(text);
+    cs_buf_free(&b);
     free(keys);
     free(l.v);
-    json_decref(sum);
-    json_decref(p);
     json_decref(d.obj);
     cs_strlist_free(&d.seen);
     json_decref(l.lists);
@@ -544,7 +624,7 @@ int     cs_read_threads(cs_store *st, int w, const char *as, cs_rows *q, int lim
 	if (rc == 0) {
 	    l.d[l.n].read = cs_db_null(q, 7);
 	    if (!l.d[l.n].read)
-		rc = summary_apply(&l, &l.d[l.n], cs_db_text(q, 7));
+		summary_apply(&l, &l.d[l.n], cs_db_text(q, 7));
 	}
 	any_read |= l.d[l.n].read;
 	any_mine_read |= l.d[l.n].read && l.d[l.n].mine;

@@ -255,6 +255,72 @@ static void fixture(cs_store *st)
     same_read(st, "after the merge");
 }
 
+/* set_summary - thread (alice, id)'s summary: the first n bytes of text, as text */
+static void set_summary(long long id, const char *text, size_t n)
+{
+    char    sql[10000];
+    size_t  k, m;
+
+    m = (size_t) snprintf(sql, sizeof(sql), "UPDATE threads SET summary=CAST(X'");
+    for (k = 0; k < n && m + 3 < sizeof(sql) - 100; k++)
+	m += (size_t) snprintf(sql + m, sizeof(sql) - m, "%02x", (unsigned char) text[k]);
+    snprintf(sql + m, sizeof(sql) - m, "' AS TEXT) WHERE owner='alice' AND id=%lld", id);
+    tl_q_exec(sql);
+}
+
+/*
+ * corrupt - a summary that does not read (every prefix of a real one,
+ * lengths past the end, huge counts, bad UTF-8, a NUL) is not used: the
+ * thread's messages are read (SQLite: the test writes the rows itself)
+ */
+static void corrupt(cs_store *st)
+{
+    static const struct {
+	const char *s;
+	size_t  n;
+    } bad[] = {
+#define B(s) {s, sizeof(s) - 1}
+	B(""), B("S"), B("S1:"), B("S1:+"), B("S1:+1;"), B("S1:+99999999999999999999;"),
+	B("S1:+1;-9:x"), B("S1:+1;-17:alice@corp.example=0;x"), B("S1:+0;1;99:INBOX"),
+	B("S1:+0;0;trailing"), B("S1:-0;0;"), B("X1:+0;0;"), B("S1:+-1;0;"),
+	B("S1:+1;2:\xff\xfe" "17:alice@corp.example=0;"),
+	B("S1:+1;-1:\x01" "=1;5:INB\xc3"), B("S1:+1;-3:a\0b=0;"),
+	B("S1:+1;-17:alice@corp.example300:x0;"),
+#undef B
+    };
+    char    real[4096], *want;
+    long long id;
+    size_t  n, k;
+    int     same = 1, tried = 0;
+
+    want = answers(st);
+    id = tl_q_int("SELECT id FROM threads WHERE owner='alice' ORDER BY length(summary) DESC,"
+		  " id LIMIT 1 OFFSET 1");
+    tl_q_col("SELECT summary FROM threads WHERE owner='alice' ORDER BY length(summary) DESC,"
+	     " id LIMIT 1 OFFSET 1", 0, real, sizeof(real));
+    n = strlen(real);
+    ok(n > 50 && n < 1000, "a real summary of %zu bytes", n);
+    for (k = 0; k < n; k++, tried++) {
+	char   *got;
+
+	set_summary(id, real, k);
+	got = answers(st);
+	same &= strcmp(got, want) == 0;
+	free(got);
+    }
+    for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++, tried++) {
+	char   *got;
+
+	set_summary(id, bad[k].s, bad[k].n);
+	got = answers(st);
+	same &= strcmp(got, want) == 0;
+	free(got);
+    }
+    set_summary(id, real, n);
+    ok(same, "%d broken summaries: the answers read from the messages", tried);
+    free(want);
+}
+
 /* main - the fixture, then the changes that empty summaries */
 int     main(void)
 {
@@ -328,6 +394,7 @@ int     main(void)
 	    ok(cs_store_summaries_fill(st, 1000) > 0, "fill after the migration");
 	    is_int(missing(), 0, "none missing");
 	    same_read(st, "a migrated store, filled");
+	    corrupt(st);
 	    cs_store_close(st);
 	}
     }
