@@ -127,6 +127,8 @@ struct cs_sql {
     const char *list_links;		/* keys, as: place, kind, id as may access */
     const char *list_persons;		/* as, JSON array of addresses: place from 0,
 					 * the person as may access or NULL */
+    const char *summary_get;		/* owner, thread, sort date, message: the summary,
+					 * 1 if another message sorts after that one */
     const char *summary_set;		/* owner, thread, summary (write connection) */
     const char *summary_missing;	/* limit: owner, id of threads without one */
 };
@@ -137,7 +139,8 @@ struct cs_sql {
     .mbl_first = SQL_MBL_FIRST, .mbl_next = SQL_MBL_NEXT, .rt_first = SQL_RT_FIRST, \
     .rt_next = SQL_RT_NEXT, .list_addrs = SQL_LIST_ADDRS, .list_labels = SQL_LIST_LABELS, \
     .list_links = SQL_LIST_LINKS, .list_persons = SQL_LIST_PERSONS, \
-    .summary_set = SQL_SUMMARY_SET, .summary_missing = SQL_SUMMARY_MISSING
+    .summary_get = SQL_SUMMARY_GET, .summary_set = SQL_SUMMARY_SET, \
+    .summary_missing = SQL_SUMMARY_MISSING
 
 /* The write path's SQL (cs_store_thread.c), in the dialect's write file. */
 struct cs_sql_write {

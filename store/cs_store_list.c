@@ -79,6 +79,7 @@ typedef struct tlist {
     json_t *index;			/* key -> its index in keys */
     pending *v;
     size_t  nv, cap;
+    int     seen;			/* summaries fill the drafts' seen (to add more) */
 } tlist;
 
 /* set - o[key] = v (v taken); -1 when v is NULL (no memory, or not UTF-8) */
@@ -450,7 +451,8 @@ static int summary_read(tlist *l, tdraft *d, sscan *s)
 	    json_decref(o);
 	    return -1;
 	}
-	if (json_array_append_new(d->parts, o) < 0 || wait_person(l, kbuf, o) < 0)
+	if (json_array_append_new(d->parts, o) < 0 || wait_person(l, kbuf, o) < 0
+	    || (l->seen && cs_strlist_add(&d->seen, kbuf) < 0))
 	    return -1;
     }
     if (snum(s, ';', &n) < 0)
@@ -473,6 +475,7 @@ static void summary_apply(tlist *l, tdraft *d, const char *text)
 	/* Its messages then; a key it added only asks for one person more. */
 	json_array_clear(d->parts);
 	json_array_clear(d->labels);
+	cs_strlist_free(&d->seen);
 	l->nv = nv;
 	d->read = 1;
     }
@@ -488,54 +491,119 @@ static int stok_put(cs_buf *b, const json_t *j)
 	|| cs_buf_append(b, s, n) < 0 ? -1 : 0;
 }
 
-/*
- * cs_read_summary_write - a thread's summary from its messages, on
- * connection w (the writer's transaction, after the copy is in): the
- * participants and labels a list would read, by the same code. 0 or -1
- * (none is written for a thread whose texts hold a NUL: it is read from
- * its messages).
- */
-int     cs_read_summary_write(cs_store *st, int w, const char *owner, long long thread)
+/* summary_text - a draft's summary text into b; 0, 1 when it cannot be
+ * kept (a NUL in a text: stored as text, it would be cut), -1 */
+static int summary_text(const tlist *l, const tdraft *d, cs_buf *b)
 {
-    tlist   l = {.st = st, .w = w, .as = owner, .n = 1};
+    size_t  i;
+    int     bad = 0;
+    json_t *v;
+
+    if (cs_buf_appendf(b, "S%zu:%s%zu;", strlen(l->st->delims), l->st->delims, l->nv) < 0)
+	return -1;
+    /* The participants and l->v are made together, in order. */
+    for (i = 0; i < l->nv; i++) {
+	json_t *name = json_object_get(l->v[i].obj, "name");
+	json_t *addr = json_object_get(l->v[i].obj, "address");
+	json_t *key = json_array_get(l->keys, l->v[i].key);
+
+	if (json_is_null(name) ? cs_buf_append(b, "-", 1) < 0 : stok_put(b, name) < 0)
+	    bad = 1;
+	if (stok_put(b, addr) < 0 || (json_equal(addr, key) ? cs_buf_append(b, "=", 1) < 0
+				      : stok_put(b, key) < 0))
+	    bad = 1;
+    }
+    if (cs_buf_appendf(b, "%zu;", json_array_size(d->labels)) < 0)
+	return -1;
+    json_array_foreach(d->labels, i, v)
+	if (stok_put(b, v) < 0)
+	bad = 1;
+    return bad;
+}
+
+/* has_labels - are all of want among the draft's labels? */
+static int has_labels(const tdraft *d, const cs_strlist *want)
+{
+    for (size_t i = 0; want && i < want->n; i++) {
+	size_t  k;
+	json_t *v;
+	int     found = 0;
+
+	json_array_foreach(d->labels, k, v)
+	    found |= strcmp(json_string_value(v), want->v[i]) == 0;
+	if (!found)
+	    return 0;
+    }
+    return 1;
+}
+
+/*
+ * cs_read_summary_write - a thread's summary after a copy went into it
+ * (new: that copy's lists, labels, sort date and id; NULL: read every
+ * message), on connection w (the writer's transaction, after the copy
+ * and its labels are in), by the list's own code. A copy that sorts
+ * last in a thread with a summary is added to it: its participants as a
+ * list adds a message's, the labels read again only when it brings one
+ * the thread lacks; else every message is read, as a list would. The
+ * row is written only when the text changed. 0 or -1 (a thread whose
+ * texts hold a NUL gets none: it is read from its messages).
+ */
+int     cs_read_summary_write(cs_store *st, int w, const char *owner, long long thread,
+			              const cs_summary_add *new)
+{
+    tlist   l = {.st = st, .w = w, .as = owner, .n = 1, .seen = 1};
     tdraft  d = {.id = thread, .mine = 1, .read = 1};
     cs_buf  b = {0};
-    char   *keys = NULL;
-    size_t  i;
-    int     rc = -1, bad = 0;
-    json_t *v;
+    cs_rows *r = NULL;
+    char   *keys = NULL, *old = NULL, *bcc = NULL;
+    int     rc = -1, bad, later = 1;
 
     l.d = &d;
     if ((d.obj = json_object()) == NULL || set(d.obj, "owner", json_string(owner))
 	|| set(d.obj, "participants", d.parts = json_array())
 	|| set(d.obj, "labels", d.labels = json_array())
 	|| (l.lists = json_object()) == NULL || (l.keys = json_array()) == NULL
-	|| (l.index = json_object()) == NULL || (keys = keys_text(&l, KEYS_ALL)) == NULL
-	|| fill_addrs(&l, keys) < 0 || fill_labels(&l, KEYS_ALL) < 0
-	|| cs_buf_appendf(&b, "S%zu:%s%zu;", strlen(st->delims), st->delims, l.nv) < 0)
+	|| (l.index = json_object()) == NULL)
 	goto out;
-    /* The participants and l.v are made together, in order. */
-    for (i = 0; i < l.nv; i++) {
-	json_t *name = json_object_get(l.v[i].obj, "name");
-
-	if (json_is_null(name) ? cs_buf_append(&b, "-", 1) < 0 : stok_put(&b, name) < 0)
-	    bad = 1;
-	json_t *addr = json_object_get(l.v[i].obj, "address");
-	json_t *key = json_array_get(l.keys, l.v[i].key);
-
-	if (stok_put(&b, addr) < 0 || (json_equal(addr, key) ? cs_buf_append(&b, "=", 1) < 0
-				       : stok_put(&b, key) < 0))
-	    bad = 1;
+    /* The summary as it is, and does any other message sort after the new one? */
+    if ((r = cs_db_q(st, w, SQL(st)->summary_get, "siii", owner, thread,
+		     new ? (long long) new->sort_date : 0LL, new ? new->message : 0LL)) == NULL)
+	goto out;
+    if (cs_db_next(r) > 0) {
+	if (!cs_db_null(r, 0) && (old = strdup(cs_db_text(r, 0))) == NULL)
+	    goto out;
+	later = (int) cs_db_num(r, 1);
     }
-    if (cs_buf_appendf(&b, "%zu;", json_array_size(d.labels)) < 0)
+    cs_db_close(r);
+    if (new != NULL && old != NULL && !later)
+	summary_apply(&l, &d, old);
+    if (!d.read) {
+	/* C4: the sender's copy shows its envelope-only recipients. */
+	bcc = cs_store_bcc_json(new->envelope);
+	if (add_parts(&l, &d, new->from) < 0 || add_parts(&l, &d, new->to) < 0
+	    || add_parts(&l, &d, new->cc) < 0 || add_parts(&l, &d, bcc) < 0)
+	    goto out;
+	if (!has_labels(&d, new->labels)) {
+	    json_array_clear(d.labels);
+	    if (fill_labels(&l, KEYS_ALL) < 0)
+		goto out;
+	}
+    } else if ((keys = keys_text(&l, KEYS_ALL)) == NULL || fill_addrs(&l, keys) < 0
+	       || fill_labels(&l, KEYS_ALL) < 0)
 	goto out;
-    json_array_foreach(d.labels, i, v)
-	if (stok_put(&b, v) < 0)
-	bad = 1;
-    rc = cs_db_x(st, w, SQL(st)->summary_set, "sis", owner, thread, bad ? NULL : b.data);
+    if ((bad = summary_text(&l, &d, &b)) < 0)
+	goto out;
+    if (!bad && old != NULL && strcmp(old, b.data) == 0)
+	rc = 0;
+    else if (bad && old == NULL)
+	rc = 0;
+    else
+	rc = cs_db_x(st, w, SQL(st)->summary_set, "sis", owner, thread, bad ? NULL : b.data);
 out:
     cs_buf_free(&b);
     free(keys);
+    free(old);
+    free(bcc);
     free(l.v);
     json_decref(d.obj);
     cs_strlist_free(&d.seen);
@@ -574,7 +642,7 @@ int     cs_read_summaries_fill(cs_store *st, int max)
 	}
 	cs_db_close(r);
 	for (i = 0; i < n; i++) {
-	    if (rc == 0 && cs_read_summary_write(st, CS_DB_W, owner[i], id[i]) < 0)
+	    if (rc == 0 && cs_read_summary_write(st, CS_DB_W, owner[i], id[i], NULL) < 0)
 		rc = -1;
 	    free(owner[i]);
 	}

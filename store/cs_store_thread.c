@@ -371,9 +371,15 @@ int     cs_wt_joins_thread(cs_store *st, const char *user, const cs_store_job *j
  * participants and labels, cs_store_list.c), once the copy and its
  * labels are in: the one place the writer keeps it
  */
-static int summary(cs_store *st, const cs_store_jcopy *cp)
+static int summary(cs_store *st, const cs_store_job *job, const cs_store_jcopy *cp)
 {
-    return cs_read_summary_write(st, CS_DB_W, cp->user, cp->thread);
+    cs_summary_add add = {
+	.from = job->from_json, .to = job->to_json, .cc = job->cc_json,
+	.envelope = cp->envelope_json, .labels = &cp->labels,
+	.sort_date = job->sort_date, .message = cp->message,
+    };
+
+    return cs_read_summary_write(st, CS_DB_W, cp->user, cp->thread, &add);
 }
 
 /* cs_wt_job - one record: contacts (K2), then every owner's copy (C3), each thread's summary */
@@ -387,7 +393,7 @@ int     cs_wt_job(cs_store *st, cs_store_job *job, time_t now, cs_wt_copy_fn fn,
 	    return -1;
     for (i = 0; i < job->ncopies; i++)
 	if (fn(st, ctx, job, i, &raw_id, &job->results[i]) < 0
-	    || (job->results[i] == CS_COPY_STORED && summary(st, &job->copies[i]) < 0))
+	    || (job->results[i] == CS_COPY_STORED && summary(st, job, &job->copies[i]) < 0))
 	    return -1;
     return 0;
 }

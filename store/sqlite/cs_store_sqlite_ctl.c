@@ -124,6 +124,10 @@ static const char SQL_LIST_PERSONS[] =
 " AND " SQ_CAN_ACCESS("'person'", "pe.person", "?1")
 " ORDER BY pe.owner IS NOT ?1, pe.owner IS NOT NULL, pe.person LIMIT 1) FROM json_each(?2) k";
 /* A thread's summary (migration summaries), and threads without one. */
+static const char SQL_SUMMARY_GET[] =
+"SELECT t.summary, EXISTS (SELECT 1 FROM messages m WHERE m.owner=t.owner AND m.thread=t.id"
+" AND (m.sort_date>?3 OR (m.sort_date=?3 AND m.id>?4))) FROM threads t"
+" WHERE t.owner=?1 AND t.id=?2";
 static const char SQL_SUMMARY_SET[] = "UPDATE threads SET summary=?3 WHERE owner=?1 AND id=?2";
 static const char SQL_SUMMARY_MISSING[] =
 "SELECT owner, id FROM threads WHERE summary IS NULL LIMIT ?1";

@@ -544,6 +544,7 @@ static int store_copy(cs_store *cst, sq_conn *c, sq_wctx *x, cs_store_job *job, 
 	goto out;
     }
     cp->thread = thread;
+    cp->message = msg;
     *result = CS_COPY_STORED;
 out:
     free(found.v);

@@ -12,7 +12,8 @@
  *	and subaddress, the sender's envelope-only recipients (C4), more
  *	than CS_STORE_MAX_PARTICIPANTS addresses, a message dated before
  *	the thread's others, two threads merged by a reply to both,
- *	labels on some copies, a reader who does not own the thread) and
+ *	labels on some copies, a reader who does not own the thread, replies
+ *	in date order that the writer adds to a summary as it is) and
  *	checks that every answer is the same bytes with the summaries as
  *	when every thread's messages are read (summaries made under other
  *	address delimiters are not used: on either backend). Then that a
@@ -245,6 +246,16 @@ static void fixture(cs_store *st)
 	       NULL, "First", 40, "m1@x", NULL, "Work", NULL);
     rc |= mail(st, BOTH, "Gus <gus@else.example>", "alice@corp.example, bob@corp.example",
 	       NULL, "Second", 50, "m2@x", NULL, "Other", NULL);
+    /* Replies in date order: each added to the summary as it is. */
+    rc |= mail(st, BOTH, "Ida <ida@else.example>", "alice@corp.example", NULL, "Tail", 70,
+	       "t1@x", NULL, "INBOX", NULL);
+    rc |= mail(st, BOTH, "alice@corp.example", "Ida <IDA@else.example>",
+	       "Jon <jon@else.example>, ida@else.example", "Re: Tail", 80, "t2@x", "<t1@x>",
+	       "INBOX", NULL);
+    rc |= mail(st, BOTH, "Ida Q <ida@else.example>", "alice@corp.example",
+	       "Kim <kim@else.example>", "Re: Tail", 90, "t3@x", "<t2@x>", "Fresh,INBOX", NULL);
+    rc |= mail(st, ALICE, "alice@corp.example", "ida@else.example", NULL, "Re: Tail", 100,
+	       "t4@x", "<t3@x>", "Sent", "hidden2@bcc.example");
     is_int(rc, CS_OK, "the fixture recorded");
     is_int(missing(), pg ? -1 : 0, "every thread has its summary after the writer");
     same_read(st, "recorded threads");
