@@ -128,7 +128,8 @@ struct cs_sql {
     const char *list_persons;		/* as, JSON array of addresses: place from 0,
 					 * the person as may access or NULL */
     const char *summary_get;		/* owner, thread, sort date, message: the summary,
-					 * 1 if another message sorts after that one */
+					 * 1 if another message sorts after that one,
+					 * 1 if that one is the thread's only message */
     const char *summary_set;		/* owner, thread, summary (write connection) */
     const char *summary_missing;	/* limit: owner, id of threads without one */
 };

@@ -542,7 +542,8 @@ static int has_labels(const tdraft *d, const cs_strlist *want)
  * (new: that copy's lists, labels, sort date and id; NULL: read every
  * message), on connection w (the writer's transaction, after the copy
  * and its labels are in), by the list's own code. A copy that sorts
- * last in a thread with a summary is added to it: its participants as a
+ * last in a thread with a summary, or is its only message, is added to
+ * it (to nothing): its participants as a
  * list adds a message's, the labels read again only when it brings one
  * the thread lacks; else every message is read, as a list would. The
  * row is written only when the text changed. 0 or -1 (a thread whose
@@ -556,7 +557,7 @@ int     cs_read_summary_write(cs_store *st, int w, const char *owner, long long 
     cs_buf  b = {0};
     cs_rows *r = NULL;
     char   *keys = NULL, *old = NULL, *bcc = NULL;
-    int     rc = -1, bad, later = 1;
+    int     rc = -1, bad, later = 1, alone = 0;
 
     l.d = &d;
     if ((d.obj = json_object()) == NULL || set(d.obj, "owner", json_string(owner))
@@ -573,9 +574,13 @@ int     cs_read_summary_write(cs_store *st, int w, const char *owner, long long 
 	if (!cs_db_null(r, 0) && (old = strdup(cs_db_text(r, 0))) == NULL)
 	    goto out;
 	later = (int) cs_db_num(r, 1);
+	alone = (int) cs_db_num(r, 2);
     }
     cs_db_close(r);
-    if (new != NULL && old != NULL && !later)
+    /* A new thread's one message is all there is to add. */
+    if (new != NULL && alone)
+	d.read = 0;
+    else if (new != NULL && old != NULL && !later)
 	summary_apply(&l, &d, old);
     if (!d.read) {
 	/* C4: the sender's copy shows its envelope-only recipients. */

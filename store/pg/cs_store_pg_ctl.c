@@ -189,8 +189,9 @@ static const char SQL_LIST_PERSONS[] =
 /* A thread's summary (step 6), and threads without one. */
 static const char SQL_SUMMARY_GET[] =
 "SELECT t.summary, EXISTS (SELECT 1 FROM messages m WHERE m.owner=t.owner AND m.thread=t.id"
-" AND (m.sort_date>$3::bigint OR (m.sort_date=$3::bigint AND m.id>$4::bigint)))::int"
-" FROM threads t WHERE t.owner=$1::text AND t.id=$2::bigint";
+" AND (m.sort_date>$3::bigint OR (m.sort_date=$3::bigint AND m.id>$4::bigint)))::int,"
+" (NOT EXISTS (SELECT 1 FROM messages m WHERE m.owner=t.owner AND m.thread=t.id"
+" AND m.id<>$4::bigint))::int FROM threads t WHERE t.owner=$1::text AND t.id=$2::bigint";
 static const char SQL_SUMMARY_SET[] =
 "UPDATE threads SET summary=$3::text WHERE owner=$1::text AND id=$2::bigint";
 static const char SQL_SUMMARY_MISSING[] =

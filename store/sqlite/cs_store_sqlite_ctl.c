@@ -126,8 +126,9 @@ static const char SQL_LIST_PERSONS[] =
 /* A thread's summary (migration summaries), and threads without one. */
 static const char SQL_SUMMARY_GET[] =
 "SELECT t.summary, EXISTS (SELECT 1 FROM messages m WHERE m.owner=t.owner AND m.thread=t.id"
-" AND (m.sort_date>?3 OR (m.sort_date=?3 AND m.id>?4))) FROM threads t"
-" WHERE t.owner=?1 AND t.id=?2";
+" AND (m.sort_date>?3 OR (m.sort_date=?3 AND m.id>?4))),"
+" NOT EXISTS (SELECT 1 FROM messages m WHERE m.owner=t.owner AND m.thread=t.id AND m.id<>?4)"
+" FROM threads t WHERE t.owner=?1 AND t.id=?2";
 static const char SQL_SUMMARY_SET[] = "UPDATE threads SET summary=?3 WHERE owner=?1 AND id=?2";
 static const char SQL_SUMMARY_MISSING[] =
 "SELECT owner, id FROM threads WHERE summary IS NULL LIMIT ?1";
