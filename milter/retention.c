@@ -12,6 +12,11 @@
  *	run stopped at its bound, the next comes after RETENTION_BACKLOG
  *	seconds instead of the interval, until the backlog is gone.
  *
+ *	Each run also writes up to SUMMARIES_PER_RUN missing thread
+ *	summaries (cs_store_summaries_fill: an older store's threads, and
+ *	those a merge, erasure or retention emptied), with a backlog the
+ *	same way.
+ *
  *	The interval is RETENTION_INTERVAL (hourly: at least daily, as R1
  *	asks, even across restarts). CRMSYNC_RETENTION_INTERVAL (seconds,
  *	1-86400) and CRMSYNC_TEST_NOW (the clock, Unix seconds) are for
@@ -38,6 +43,7 @@
 #define RETENTION_INTERVAL	3600
 #define RETENTION_BACKLOG	60
 #define RETENTION_PER_RUN	10000
+#define SUMMARIES_PER_RUN	10000
 
 static pthread_mutex_t ret_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ret_cond;
@@ -98,6 +104,14 @@ static int run_once(void)
 			more ? "; more to do" : "");
 	}
 	json_decref(out);
+    }
+    if (st) {
+	int     n = cs_store_summaries_fill(st, SUMMARIES_PER_RUN);
+
+	if (n < 0)
+	    cs_warn(NULL, "thread summaries: run failed; trying again later");
+	else if (n == SUMMARIES_PER_RUN)
+	    more = 1;
     }
     if (pol)
 	cs_policy_unref(pol);

@@ -293,6 +293,14 @@ int     cs_store_mailbox(cs_store *st, const char *as, const char *label, int li
     return cs_read_mailbox(st, as, label, limit, cursor, out);
 }
 
+/* cs_store_summaries_fill - up to max threads without a summary get one */
+int     cs_store_summaries_fill(cs_store *st, int max)
+{
+    if (st == NULL || max <= 0 || (st->flags & CS_STORE_READONLY))
+	return 0;
+    return cs_read_summaries_fill(st, max);
+}
+
 /* cs_store_stats - counts for crmsyncctl stats */
 int     cs_store_stats(cs_store *st, json_t **out)
 {

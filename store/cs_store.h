@@ -190,6 +190,13 @@ int     cs_store_mailbox(cs_store *, const char *as, const char *label, int limi
  *  "events": {"webhook", "pending", "kept", "failed", "delivered"},
  *  "milter": {host: {...}}} (see cs_store_milter_status_put). */
 int     cs_store_stats(cs_store *, json_t **out);
+/*
+ * A list shows a thread's participants and labels from a summary on its
+ * row, which the writer keeps; a merge, erasure or retention empties it
+ * and the list reads that thread's messages instead. This writes up to
+ * max missing ones (an older store's threads too): how many, or -1.
+ */
+int     cs_store_summaries_fill(cs_store *, int max);
 
 /*
  * X3 event outbox. The writers (record path, owner actions) add events in

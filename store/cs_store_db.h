@@ -111,7 +111,7 @@ struct cs_sql {
     /*
      * Lists of threads (cs_store_list.c). Pages answer the thread
      * columns (id, subject, visibility, message_count, first_date,
-     * last_date, owner) and the page key (last_date); a cursor is a
+     * last_date, owner, summary) and the page key (last_date); a cursor is a
      * key and an id: rows before them. keys: a JSON array of [owner,
      * id] pairs; detail rows lead with their pair's place, from 1.
      */
@@ -127,6 +127,11 @@ struct cs_sql {
     const char *list_links;		/* keys, as: place, kind, id as may access */
     const char *list_persons;		/* as, JSON array of addresses: place from 0,
 					 * the person as may access or NULL */
+    const char *summary_get;		/* owner, thread, sort date, message: the summary,
+					 * 1 if another message sorts after that one,
+					 * 1 if that one is the thread's only message */
+    const char *summary_set;		/* owner, thread, summary (write connection) */
+    const char *summary_missing;	/* limit: owner, id of threads without one */
 };
 
 /* The list members of a dialect's struct cs_sql, from its statics of these names. */
@@ -134,7 +139,9 @@ struct cs_sql {
     .user_exists = SQL_USER_EXISTS, .mb_first = SQL_MB_FIRST, .mb_next = SQL_MB_NEXT, \
     .mbl_first = SQL_MBL_FIRST, .mbl_next = SQL_MBL_NEXT, .rt_first = SQL_RT_FIRST, \
     .rt_next = SQL_RT_NEXT, .list_addrs = SQL_LIST_ADDRS, .list_labels = SQL_LIST_LABELS, \
-    .list_links = SQL_LIST_LINKS, .list_persons = SQL_LIST_PERSONS
+    .list_links = SQL_LIST_LINKS, .list_persons = SQL_LIST_PERSONS, \
+    .summary_get = SQL_SUMMARY_GET, .summary_set = SQL_SUMMARY_SET, \
+    .summary_missing = SQL_SUMMARY_MISSING
 
 /* The write path's SQL (cs_store_thread.c), in the dialect's write file. */
 struct cs_sql_write {

@@ -65,6 +65,7 @@ typedef struct cs_store_jcopy {
     cs_strlist labels;
     cs_strlist env_rcpts;		/* as given */
     char   *envelope_json;		/* {"from": ..., "rcpts": [...]} (C4) */
+    long long thread, message;		/* out: where a stored copy went, its id */
 } cs_store_jcopy;
 
 typedef struct cs_store_jcontact {

@@ -58,6 +58,7 @@ typedef struct tdraft {
     size_t  napplied;
     long long id;
     int     mine;			/* the reader owns it: labels */
+    int     read;			/* no summary: read its messages */
 } tdraft;
 
 /* One participant waiting for its person (V6). */
@@ -78,6 +79,7 @@ typedef struct tlist {
     json_t *index;			/* key -> its index in keys */
     pending *v;
     size_t  nv, cap;
+    int     seen;			/* summaries fill the drafts' seen (to add more) */
 } tlist;
 
 /* set - o[key] = v (v taken); -1 when v is NULL (no memory, or not UTF-8) */
@@ -213,35 +215,26 @@ static int draft_new(tdraft *d, const char *as, cs_rows *r)
     return 0;
 }
 
-/* json_str - s as a JSON string (s valid UTF-8: it went through json_string) */
-static int json_str(cs_buf *b, const char *s)
-{
-    int     rc = cs_buf_append(b, "\"", 1);
+#define KEYS_ALL	0
+#define KEYS_READ	1		/* only threads without a summary */
+#define KEYS_MINE	2		/* only the reader's own */
 
-    for (; rc == 0 && *s; s++) {
-	unsigned char ch = (unsigned char) *s;
-
-	if (ch == '"' || ch == '\\')
-	    rc = cs_buf_appendf(b, "\\%c", ch);
-	else if (ch < 0x20)
-	    rc = cs_buf_appendf(b, "\\u%04x", ch);
-	else
-	    rc = cs_buf_append(b, s, 1);
-    }
-    return rc < 0 || cs_buf_append(b, "\"", 1) < 0 ? -1 : 0;
-}
-
-/* keys_text - the drafts' [owner, id] pairs; with only_mine, others' ids 0 (none) */
-static char *keys_text(const tlist *l, int only_mine)
+/* keys_text - the drafts' [owner, id] pairs; those a mode leaves out get id 0 (none) */
+static char *keys_text(const tlist *l, int mode)
 {
     cs_buf  b = {0};
     int     i, rc = cs_buf_append(&b, "[", 1);
 
-    for (i = 0; rc == 0 && i < l->n; i++)
+    for (i = 0; rc == 0 && i < l->n; i++) {
+	const tdraft *d = &l->d[i];
+	int     out = ((mode & KEYS_MINE) && !d->mine) || ((mode & KEYS_READ) && !d->read);
+
 	if ((i && cs_buf_append(&b, ",", 1) < 0) || cs_buf_append(&b, "[", 1) < 0
-	    || json_str(&b, json_string_value(json_object_get(l->d[i].obj, "owner"))) < 0
-	    || cs_buf_appendf(&b, ",%lld]", only_mine && !l->d[i].mine ? 0 : l->d[i].id) < 0)
+	    || cs_json_string(&b, json_string_value(json_object_get(d->obj, "owner")),
+			      json_string_length(json_object_get(d->obj, "owner")), 0) < 0
+	    || cs_buf_appendf(&b, ",%lld]", out ? 0 : d->id) < 0)
 	    rc = -1;
+    }
     if (rc < 0 || cs_buf_append(&b, "]", 1) < 0) {
 	cs_buf_free(&b);
 	return NULL;
@@ -335,10 +328,10 @@ static int fill_links(tlist *l, const char *keys)
     return rc < 0 || n < 0 ? -1 : 0;
 }
 
-/* fill_labels - the owner's labels of the reader's own threads */
-static int fill_labels(tlist *l)
+/* fill_labels - the owner's labels of the reader's own threads (those mode keeps) */
+static int fill_labels(tlist *l, int mode)
 {
-    char   *keys = keys_text(l, 1);
+    char   *keys = keys_text(l, mode | KEYS_MINE);
     cs_rows *r = keys ? cs_db_q(l->st, l->w, SQL(l->st)->list_labels, "s", keys) : NULL;
     tdraft *d;
     int     n = -1, rc = 0;
@@ -355,9 +348,307 @@ static int fill_labels(tlist *l)
 }
 
 /*
+ * A thread's summary (threads.summary) is what the list would read from
+ * its messages, kept on its row by the writer (cs_read_summary_write):
+ * its participants in order (name or none, address, key) and its
+ * labels, with the address delimiters the keys were made with. Strings
+ * are LEN:BYTES, so reading one needs neither a JSON parser nor
+ * unescaping (json_loads of 50 summaries cost a quarter of a page):
+ *
+ *	S DELIMS NPARTS ; (- | NAME) ADDRESS (= | KEY) ... NLABELS ; LABEL ...
+ *
+ * (no spaces; "-" no name, "=" the key is the address). A thread without one, or with one made under other
+ * delimiters, or one that does not read, has its messages read as
+ * before. Persons and links are never kept: they depend on the reader
+ * (V6) and change without its messages.
+ */
+
+/* A summary being read. */
+typedef struct sscan {
+    const char *p, *end;
+} sscan;
+
+/* snum - digits ended by stop */
+static int snum(sscan *s, char stop, size_t *v)
+{
+    size_t  x = 0;
+    const char *p0 = s->p;
+
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9' && x < 100000000)
+	x = x * 10 + (size_t) (*s->p++ - '0');
+    if (s->p == p0 || s->p >= s->end || *s->p != stop)
+	return -1;
+    s->p++;
+    *v = x;
+    return 0;
+}
+
+/* stok - LEN:BYTES */
+static int stok(sscan *s, const char **str, size_t *len)
+{
+    if (snum(s, ':', len) < 0 || (size_t) (s->end - s->p) < *len)
+	return -1;
+    *str = s->p;
+    s->p += *len;
+    return 0;
+}
+
+/* summary_read - the participants and (when mine) labels; -1 when it does not read */
+static int summary_read(tlist *l, tdraft *d, sscan *s)
+{
+    const char *str, *addr, *key;
+    size_t  n, i, len, alen, klen;
+    char    kbuf[CS_ADDR_MAX + 1];
+
+    if (s->p >= s->end || *s->p++ != 'S' || stok(s, &str, &len) < 0
+	|| len != strlen(l->st->delims) || memcmp(str, l->st->delims, len) != 0
+	|| snum(s, ';', &n) < 0)
+	return -1;
+    for (i = 0; i < n; i++) {
+	json_t *name = NULL, *o;
+
+	if (s->p < s->end && *s->p == '-') {
+	    s->p++;
+	    name = json_null();
+	} else if (stok(s, &str, &len) < 0 || (name = json_stringn(str, len)) == NULL)
+	    return -1;
+	if (stok(s, &addr, &alen) < 0) {
+	    json_decref(name);
+	    return -1;
+	}
+	if (s->p < s->end && *s->p == '=') {
+	    s->p++;
+	    key = addr;
+	    klen = alen;
+	} else if (stok(s, &key, &klen) < 0)
+	    klen = sizeof(kbuf);
+	if (klen >= sizeof(kbuf)
+	    || memchr(key, 0, klen) != NULL || (o = json_object()) == NULL) {
+	    json_decref(name);
+	    return -1;
+	}
+	memcpy(kbuf, key, klen);
+	kbuf[klen] = 0;
+	if (set(o, "name", name) || set(o, "address", json_stringn(addr, alen))
+	    || set(o, "person", json_null())) {
+	    json_decref(o);
+	    return -1;
+	}
+	if (json_array_append_new(d->parts, o) < 0 || wait_person(l, kbuf, o) < 0
+	    || (l->seen && cs_strlist_add(&d->seen, kbuf) < 0))
+	    return -1;
+    }
+    if (snum(s, ';', &n) < 0)
+	return -1;
+    for (i = 0; i < n; i++)
+	if (stok(s, &str, &len) < 0
+	    || (d->mine && json_array_append_new(d->labels, json_stringn(str, len)) < 0))
+	    return -1;
+    return s->p == s->end ? 0 : -1;
+}
+
+/* summary_apply - a thread's summary into its draft, or d->read set (nothing added) */
+static void summary_apply(tlist *l, tdraft *d, const char *text)
+{
+    sscan   s = {text, text + strlen(text)};
+    size_t  nv = l->nv;
+
+    d->read = 0;
+    if (summary_read(l, d, &s) < 0) {
+	/* Its messages then; a key it added only asks for one person more. */
+	json_array_clear(d->parts);
+	json_array_clear(d->labels);
+	cs_strlist_free(&d->seen);
+	l->nv = nv;
+	d->read = 1;
+    }
+}
+
+/* stok_put - LEN:BYTES into b (a string without NUL: it is stored as text) */
+static int stok_put(cs_buf *b, const json_t *j)
+{
+    const char *s = json_string_value(j);
+    size_t  n = json_string_length(j);
+
+    return s == NULL || memchr(s, 0, n) != NULL || cs_buf_appendf(b, "%zu:", n) < 0
+	|| cs_buf_append(b, s, n) < 0 ? -1 : 0;
+}
+
+/* summary_text - a draft's summary text into b; 0, 1 when it cannot be
+ * kept (a NUL in a text: stored as text, it would be cut), -1 */
+static int summary_text(const tlist *l, const tdraft *d, cs_buf *b)
+{
+    size_t  i;
+    int     bad = 0;
+    json_t *v;
+
+    if (cs_buf_appendf(b, "S%zu:%s%zu;", strlen(l->st->delims), l->st->delims, l->nv) < 0)
+	return -1;
+    /* The participants and l->v are made together, in order. */
+    for (i = 0; i < l->nv; i++) {
+	json_t *name = json_object_get(l->v[i].obj, "name");
+	json_t *addr = json_object_get(l->v[i].obj, "address");
+	json_t *key = json_array_get(l->keys, l->v[i].key);
+
+	if (json_is_null(name) ? cs_buf_append(b, "-", 1) < 0 : stok_put(b, name) < 0)
+	    bad = 1;
+	if (stok_put(b, addr) < 0 || (json_equal(addr, key) ? cs_buf_append(b, "=", 1) < 0
+				      : stok_put(b, key) < 0))
+	    bad = 1;
+    }
+    if (cs_buf_appendf(b, "%zu;", json_array_size(d->labels)) < 0)
+	return -1;
+    json_array_foreach(d->labels, i, v)
+	if (stok_put(b, v) < 0)
+	bad = 1;
+    return bad;
+}
+
+/* has_labels - are all of want among the draft's labels? */
+static int has_labels(const tdraft *d, const cs_strlist *want)
+{
+    for (size_t i = 0; want && i < want->n; i++) {
+	size_t  k;
+	json_t *v;
+	int     found = 0;
+
+	json_array_foreach(d->labels, k, v)
+	    found |= strcmp(json_string_value(v), want->v[i]) == 0;
+	if (!found)
+	    return 0;
+    }
+    return 1;
+}
+
+/*
+ * cs_read_summary_write - a thread's summary after a copy went into it
+ * (new: that copy's lists, labels, sort date and id; NULL: read every
+ * message), on connection w (the writer's transaction, after the copy
+ * and its labels are in), by the list's own code. A copy that sorts
+ * last in a thread with a summary, or is its only message, is added to
+ * it (to nothing): its participants as a
+ * list adds a message's, the labels read again only when it brings one
+ * the thread lacks; else every message is read, as a list would. The
+ * row is written only when the text changed. 0 or -1 (a thread whose
+ * texts hold a NUL gets none: it is read from its messages).
+ */
+int     cs_read_summary_write(cs_store *st, int w, const char *owner, long long thread,
+			              const cs_summary_add *new)
+{
+    tlist   l = {.st = st, .w = w, .as = owner, .n = 1, .seen = 1};
+    tdraft  d = {.id = thread, .mine = 1, .read = 1};
+    cs_buf  b = {0};
+    cs_rows *r = NULL;
+    char   *keys = NULL, *old = NULL, *bcc = NULL;
+    int     rc = -1, bad, later = 1, alone = 0;
+
+    l.d = &d;
+    if ((d.obj = json_object()) == NULL || set(d.obj, "owner", json_string(owner))
+	|| set(d.obj, "participants", d.parts = json_array())
+	|| set(d.obj, "labels", d.labels = json_array())
+	|| (l.lists = json_object()) == NULL || (l.keys = json_array()) == NULL
+	|| (l.index = json_object()) == NULL)
+	goto out;
+    /* The summary as it is, and does any other message sort after the new one? */
+    if ((r = cs_db_q(st, w, SQL(st)->summary_get, "siii", owner, thread,
+		     new ? (long long) new->sort_date : 0LL, new ? new->message : 0LL)) == NULL)
+	goto out;
+    if (cs_db_next(r) > 0) {
+	if (!cs_db_null(r, 0) && (old = strdup(cs_db_text(r, 0))) == NULL)
+	    goto out;
+	later = (int) cs_db_num(r, 1);
+	alone = (int) cs_db_num(r, 2);
+    }
+    cs_db_close(r);
+    /* A new thread's one message is all there is to add. */
+    if (new != NULL && alone)
+	d.read = 0;
+    else if (new != NULL && old != NULL && !later)
+	summary_apply(&l, &d, old);
+    if (!d.read) {
+	/* C4: the sender's copy shows its envelope-only recipients. */
+	bcc = cs_store_bcc_json(new->envelope);
+	if (add_parts(&l, &d, new->from) < 0 || add_parts(&l, &d, new->to) < 0
+	    || add_parts(&l, &d, new->cc) < 0 || add_parts(&l, &d, bcc) < 0)
+	    goto out;
+	if (!has_labels(&d, new->labels)) {
+	    json_array_clear(d.labels);
+	    if (fill_labels(&l, KEYS_ALL) < 0)
+		goto out;
+	}
+    } else if ((keys = keys_text(&l, KEYS_ALL)) == NULL || fill_addrs(&l, keys) < 0
+	       || fill_labels(&l, KEYS_ALL) < 0)
+	goto out;
+    if ((bad = summary_text(&l, &d, &b)) < 0)
+	goto out;
+    if (!bad && old != NULL && strcmp(old, b.data) == 0)
+	rc = 0;
+    else if (bad && old == NULL)
+	rc = 0;
+    else
+	rc = cs_db_x(st, w, SQL(st)->summary_set, "sis", owner, thread, bad ? NULL : b.data);
+out:
+    cs_buf_free(&b);
+    free(keys);
+    free(old);
+    free(bcc);
+    free(l.v);
+    json_decref(d.obj);
+    cs_strlist_free(&d.seen);
+    json_decref(l.lists);
+    json_decref(l.keys);
+    json_decref(l.index);
+    return rc;
+}
+
+#define FILL_BATCH	256
+
+/*
+ * cs_read_summaries_fill - threads without a summary (an older store's,
+ * or emptied by a merge, erasure, retention) get one, FILL_BATCH to a
+ * write transaction, at most max: how many, or -1
+ */
+int     cs_read_summaries_fill(cs_store *st, int max)
+{
+    int     done = 0;
+
+    while (done < max) {
+	char   *owner[FILL_BATCH];
+	long long id[FILL_BATCH];
+	int     n = 0, i, rc, want = max - done < FILL_BATCH ? max - done : FILL_BATCH;
+	cs_rows *r;
+
+	if (cs_store_wbegin(st) != CS_OK)
+	    return -1;
+	rc = (r = cs_db_q(st, CS_DB_W, SQL(st)->summary_missing, "i", (long long) want)) ? 0 : -1;
+	while (rc == 0 && n < want && (rc = cs_db_next(r)) > 0) {
+	    if ((owner[n] = strdup(cs_db_text(r, 0))) == NULL)
+		rc = -1;
+	    else
+		id[n++] = cs_db_num(r, 1);
+	    rc = rc < 0 ? -1 : 0;
+	}
+	cs_db_close(r);
+	for (i = 0; i < n; i++) {
+	    if (rc == 0 && cs_read_summary_write(st, CS_DB_W, owner[i], id[i], NULL) < 0)
+		rc = -1;
+	    free(owner[i]);
+	}
+	if (rc < 0)
+	    cs_error(NULL, "store: thread summaries: %s", cs_db_error(st, CS_DB_W));
+	if (cs_store_wend(st, rc < 0 ? CS_EINTERNAL : CS_OK) != CS_OK || rc < 0)
+	    return -1;
+	done += n;
+	if (n < want)
+	    break;
+    }
+    return done;
+}
+
+/*
  * cs_read_threads - the threads of q's rows (the thread columns: id,
- * subject, visibility, message_count, first_date, last_date, owner; a
- * page's key in column 7), at most limit of them, appended to out in
+ * subject, visibility, message_count, first_date, last_date, owner,
+ * summary; a page's key in column 8), at most limit of them, appended to out in
  * X1's shape as "as" may see them. q's rows passed the dialect's
  * visibility rule (or are as's own) in the snapshot or transaction w
  * still has open; q is closed here. *more is set when q had a row past
@@ -369,7 +660,7 @@ int     cs_read_threads(cs_store *st, int w, const char *as, cs_rows *q, int lim
 {
     tlist   l = {.st = st, .w = w, .as = as};
     char   *keys = NULL;
-    int     rc = 0, n = 0, any_mine = 0, i;
+    int     rc = 0, n = 0, any_read = 0, any_mine_read = 0, i;
 
     *more = 0;
     if ((l.d = calloc((size_t) (limit > 0 ? limit : 1), sizeof(*l.d))) == NULL) {
@@ -382,9 +673,19 @@ int     cs_read_threads(cs_store *st, int w, const char *as, cs_rows *q, int lim
 	    break;
 	}
 	rc = draft_new(&l.d[l.n], as, q);
-	any_mine |= l.d[l.n].mine;
+	if (rc == 0 && l.lists == NULL
+	    && ((l.lists = json_object()) == NULL || (l.keys = json_array()) == NULL
+		|| (l.index = json_object()) == NULL))
+	    rc = -1;
+	if (rc == 0) {
+	    l.d[l.n].read = cs_db_null(q, 7);
+	    if (!l.d[l.n].read)
+		summary_apply(&l, &l.d[l.n], cs_db_text(q, 7));
+	}
+	any_read |= l.d[l.n].read;
+	any_mine_read |= l.d[l.n].read && l.d[l.n].mine;
 	if (key)
-	    *key = cs_db_num(q, 7);
+	    *key = cs_db_num(q, 8);
 	if (id)
 	    *id = cs_db_num(q, 0);
 	l.n++;
@@ -393,17 +694,20 @@ int     cs_read_threads(cs_store *st, int w, const char *as, cs_rows *q, int lim
     if (n < 0)
 	rc = -1;
     if (rc == 0 && l.n > 0) {
-	if ((l.lists = json_object()) == NULL || (l.keys = json_array()) == NULL
-	    || (l.index = json_object()) == NULL || (keys = keys_text(&l, 0)) == NULL)
+	if ((keys = keys_text(&l, KEYS_READ)) == NULL)
 	    rc = -1;
-	if (rc == 0)
+	if (rc == 0 && any_read)
 	    rc = fill_addrs(&l, keys);
 	if (rc == 0)
 	    rc = fill_persons(&l);
+	free(keys);
+	keys = NULL;
+	if (rc == 0 && (keys = keys_text(&l, KEYS_ALL)) == NULL)
+	    rc = -1;
 	if (rc == 0)
 	    rc = fill_links(&l, keys);
-	if (rc == 0 && any_mine)
-	    rc = fill_labels(&l);
+	if (rc == 0 && any_mine_read)
+	    rc = fill_labels(&l, KEYS_READ);
     }
     for (i = 0; i < l.n; i++) {
 	if (rc == 0 && json_array_append(out, l.d[i].obj) < 0)

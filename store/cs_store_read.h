@@ -33,5 +33,19 @@ int     cs_read_mailbox(cs_store *, const char *as, const char *label, int limit
 			        const char *cursor, json_t **out);
 int     cs_read_record_threads(cs_store *, const char *as, const char *kind, const char *id,
 			               int limit, const char *cursor, json_t **out);
+/* A copy just stored into a thread (cs_read_summary_write). */
+typedef struct cs_summary_add {
+    const char *from, *to, *cc;		/* its stored address lists (JSON) */
+    const char *envelope;		/* its envelope (C4), or NULL */
+    const cs_strlist *labels;		/* its labels */
+    time_t  sort_date;
+    long long message;			/* its id */
+} cs_summary_add;
+
+/* A thread's summary after a copy (NULL: from all its messages), on connection w: 0 or -1. */
+int     cs_read_summary_write(cs_store *, int w, const char *owner, long long thread,
+			              const cs_summary_add *);
+/* Up to max threads without a summary get one (write transactions): how many, or -1. */
+int     cs_read_summaries_fill(cs_store *, int max);
 
 #endif

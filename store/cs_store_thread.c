@@ -26,6 +26,7 @@
 #include "cs_store_db.h"
 #include "cs_store_rules.h"
 #include "cs_store_thread.h"
+#include "cs_store_read.h"
 
 #define SQL(st)	((st)->ops->sql)
 #define SQLW(st)	((st)->ops->sqlw)
@@ -365,7 +366,23 @@ int     cs_wt_joins_thread(cs_store *st, const char *user, const cs_store_job *j
     return rc < 0 ? CS_EINTERNAL : how != 0;
 }
 
-/* cs_wt_job - one record: contacts (K2), then every owner's copy (C3) */
+/*
+ * summary - the thread a copy went to gets its summary again (its
+ * participants and labels, cs_store_list.c), once the copy and its
+ * labels are in: the one place the writer keeps it
+ */
+static int summary(cs_store *st, const cs_store_job *job, const cs_store_jcopy *cp)
+{
+    cs_summary_add add = {
+	.from = job->from_json, .to = job->to_json, .cc = job->cc_json,
+	.envelope = cp->envelope_json, .labels = &cp->labels,
+	.sort_date = job->sort_date, .message = cp->message,
+    };
+
+    return cs_read_summary_write(st, CS_DB_W, cp->user, cp->thread, &add);
+}
+
+/* cs_wt_job - one record: contacts (K2), then every owner's copy (C3), each thread's summary */
 int     cs_wt_job(cs_store *st, cs_store_job *job, time_t now, cs_wt_copy_fn fn, void *ctx)
 {
     long long raw_id = 0;			/* the raw message, stored once (C4) */
@@ -375,7 +392,8 @@ int     cs_wt_job(cs_store *st, cs_store_job *job, time_t now, cs_wt_copy_fn fn,
 	if (cs_k2_contact(st, &job->contacts[i], now) < 0)
 	    return -1;
     for (i = 0; i < job->ncopies; i++)
-	if (fn(st, ctx, job, i, &raw_id, &job->results[i]) < 0)
+	if (fn(st, ctx, job, i, &raw_id, &job->results[i]) < 0
+	    || (job->results[i] == CS_COPY_STORED && summary(st, job, &job->copies[i]) < 0))
 	    return -1;
     return 0;
 }

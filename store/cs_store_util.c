@@ -239,8 +239,8 @@ size_t  cs_utf8_char(const unsigned char *s, size_t n, unsigned long *cp)
     return len;
 }
 
-/* cs_json_str - s (len bytes, UTF-8) as a JSON string, ASCII only */
-int     cs_json_str(cs_buf *b, const char *s, size_t len)
+/* cs_json_string - s (len bytes, UTF-8) as a JSON string, ASCII only or not */
+int     cs_json_string(cs_buf *b, const char *s, size_t len, int ascii)
 {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *p = (const unsigned char *) s, *end = p + len, *run;
@@ -260,6 +260,12 @@ int     cs_json_str(cs_buf *b, const char *s, size_t len)
 	    break;
 	if ((n = cs_utf8_char(p, (size_t) (end - p), &cp)) == 0)
 	    return -1;
+	if (cp >= 0x80 && !ascii) {
+	    if (cs_buf_append(b, p, n) < 0)
+		return -1;
+	    p += n;
+	    continue;
+	}
 	p += n;
 	k = 2;
 	esc[0] = '\\';

@@ -63,9 +63,13 @@ int     cs_add_list(json_t *participants, const char *text);
  * JSON text as json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII) makes it,
  * appended to a buffer: cs_json_compact for a value, cs_json_str for a
  * UTF-8 string of len bytes. 0, or -1 (no memory, not UTF-8).
+ * cs_json_string is the one string writer: with ascii 0 it leaves
+ * non-ASCII characters as they are (json_dumps without ENSURE_ASCII,
+ * as the answers are printed); cs_json_str is it with ascii 1.
  */
 int     cs_json_compact(cs_buf *, const json_t *);
-int     cs_json_str(cs_buf *, const char *, size_t len);
+int     cs_json_string(cs_buf *, const char *, size_t len, int ascii);
+#define cs_json_str(b, s, len) cs_json_string((b), (s), (len), 1)
 
 /* The UTF-8 character at s (n bytes left): its length and code point; 0
  * when it is not one (overlong, surrogate, beyond U+10FFFF, cut short). */

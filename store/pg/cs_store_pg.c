@@ -345,6 +345,37 @@ static const char pg_schema_6[] =
 "DROP INDEX IF EXISTS events_pending;"
 "ALTER TABLE events DROP CONSTRAINT IF EXISTS events_uuid_key;";
 
+/*
+ * Step 7: a thread's summary, as SQLite's migration summaries: kept by
+ * the writer, emptied by these triggers when anything else changes a
+ * thread's messages or labels.
+ */
+static const char pg_schema_7[] =
+"ALTER TABLE threads ADD COLUMN summary text;"
+"CREATE FUNCTION crmsync_summary_msg() RETURNS trigger LANGUAGE plpgsql AS $$"
+"  BEGIN"
+"    UPDATE threads SET summary=NULL WHERE summary IS NOT NULL"
+"      AND ((owner=OLD.owner AND id=OLD.thread)"
+"      OR (TG_OP='UPDATE' AND owner=NEW.owner AND id=NEW.thread));"
+"    RETURN NULL;"
+"  END $$;"
+"CREATE TRIGGER messages_summary_upd AFTER UPDATE OF owner, thread, sort_date, from_json,"
+"  to_json, cc_json, envelope ON messages"
+"  FOR EACH ROW EXECUTE FUNCTION crmsync_summary_msg();"
+"CREATE TRIGGER messages_summary_del AFTER DELETE ON messages"
+"  FOR EACH ROW EXECUTE FUNCTION crmsync_summary_msg();"
+"CREATE FUNCTION crmsync_summary_label() RETURNS trigger LANGUAGE plpgsql AS $$"
+"  BEGIN"
+"    UPDATE threads t SET summary=NULL FROM messages m WHERE t.summary IS NOT NULL"
+"      AND t.owner=m.owner AND t.id=m.thread AND ((m.owner=OLD.owner AND m.id=OLD.message)"
+"      OR (TG_OP='UPDATE' AND m.owner=NEW.owner AND m.id=NEW.message));"
+"    RETURN NULL;"
+"  END $$;"
+"CREATE TRIGGER message_labels_summary_upd AFTER UPDATE ON message_labels"
+"  FOR EACH ROW EXECUTE FUNCTION crmsync_summary_label();"
+"CREATE TRIGGER message_labels_summary_del AFTER DELETE ON message_labels"
+"  FOR EACH ROW EXECUTE FUNCTION crmsync_summary_label();";
+
 /* Ordered migration steps: step i brings the version from i to i+1. */
 static const char *const pg_migrations[] = {
     pg_schema_1,
@@ -353,6 +384,7 @@ static const char *const pg_migrations[] = {
     pg_schema_4,
     pg_schema_5,
     pg_schema_6,
+    pg_schema_7,
 };
 
 #define PG_SCHEMA_VERSION ((int) (sizeof(pg_migrations) / sizeof(pg_migrations[0])))

@@ -74,7 +74,8 @@
     " AND vl.thread=" t ".id AND " PG_CAN_ACCESS("vl.kind", "vl.id", u) "))))"
 
 #define PG_THREAD_COLS \
-    "t.id, t.subject, t.visibility, t.message_count, t.first_date, t.last_date, t.owner"
+    "t.id, t.subject, t.visibility, t.message_count, t.first_date, t.last_date, t.owner," \
+    " t.summary"
 
 static const char SQL_TGET[] =
 "SELECT " PG_THREAD_COLS " FROM threads t WHERE t.id=$2::bigint AND " PG_VISIBLE("t", "$1::text");
@@ -185,6 +186,16 @@ static const char SQL_LIST_PERSONS[] =
 " AND " PG_CAN_ACCESS("'person'", "pe.person", "$1::text")
 " ORDER BY pe.owner IS DISTINCT FROM $1::text, pe.owner IS NOT NULL, pe.person LIMIT 1)"
 " FROM jsonb_array_elements_text($2::jsonb) WITH ORDINALITY k(email, ord)";
+/* A thread's summary (step 6), and threads without one. */
+static const char SQL_SUMMARY_GET[] =
+"SELECT t.summary, EXISTS (SELECT 1 FROM messages m WHERE m.owner=t.owner AND m.thread=t.id"
+" AND (m.sort_date>$3::bigint OR (m.sort_date=$3::bigint AND m.id>$4::bigint)))::int,"
+" (NOT EXISTS (SELECT 1 FROM messages m WHERE m.owner=t.owner AND m.thread=t.id"
+" AND m.id<>$4::bigint))::int FROM threads t WHERE t.owner=$1::text AND t.id=$2::bigint";
+static const char SQL_SUMMARY_SET[] =
+"UPDATE threads SET summary=$3::text WHERE owner=$1::text AND id=$2::bigint";
+static const char SQL_SUMMARY_MISSING[] =
+"SELECT owner, id FROM threads WHERE summary IS NULL LIMIT $1::bigint";
 static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id=$1";
 /* The mailbox (V2): the reader's own threads, newest first; the page key is last_date. */
 #define SQL_MB_HEAD "SELECT " PG_THREAD_COLS ", t.last_date FROM threads t WHERE t.owner=$1::text"

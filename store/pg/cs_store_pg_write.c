@@ -323,6 +323,8 @@ static int store_copy(cs_store *cst, void *ctx, cs_store_job *job, size_t ci,
     if (cs_wt_message_event(cst, job, owner, thread, msg, count, how == 0) < 0
 	|| cs_wt_link(cst, job, cp, thread) < 0)
 	goto out;
+    cp->thread = thread;
+    cp->message = msg;
     *result = CS_COPY_STORED;
     rc = 0;
 out:

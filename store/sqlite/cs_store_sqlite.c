@@ -391,6 +391,36 @@ static const char sq_schema_write_path[] =
 "CREATE INDEX messages_tindex ON messages(owner, thread_index_root, sort_date)"
 "  WHERE thread_index_root IS NOT NULL;";
 
+/*
+ * Migration: a thread's summary (cs_store_list.c): its participants and
+ * its labels as a list shows them, kept on its row so that a page reads
+ * no message. The writer sets it after every copy it stores; anything
+ * else that changes a thread's messages or labels (a merge, erasure,
+ * retention, a purge) empties it by these triggers, and a list then
+ * reads that thread's messages as before (and cs_store_summaries_fill
+ * writes it again). Threads of older stores start empty.
+ */
+static const char sq_schema_summaries[] =
+"ALTER TABLE threads ADD COLUMN summary TEXT;"
+"CREATE TRIGGER messages_summary_upd AFTER UPDATE OF owner, thread, sort_date, from_json,"
+"  to_json, cc_json, envelope ON messages BEGIN"
+"  UPDATE threads SET summary=NULL WHERE summary IS NOT NULL"
+"  AND ((owner=OLD.owner AND id=OLD.thread) OR (owner=NEW.owner AND id=NEW.thread));"
+"  END;"
+"CREATE TRIGGER messages_summary_del AFTER DELETE ON messages BEGIN"
+"  UPDATE threads SET summary=NULL WHERE owner=OLD.owner AND id=OLD.thread"
+"  AND summary IS NOT NULL;"
+"  END;"
+"CREATE TRIGGER message_labels_summary_upd AFTER UPDATE ON message_labels BEGIN"
+"  UPDATE threads SET summary=NULL WHERE summary IS NOT NULL AND (owner, id) IN"
+"  (SELECT owner, thread FROM messages WHERE (owner=OLD.owner AND id=OLD.message)"
+"  OR (owner=NEW.owner AND id=NEW.message));"
+"  END;"
+"CREATE TRIGGER message_labels_summary_del AFTER DELETE ON message_labels BEGIN"
+"  UPDATE threads SET summary=NULL WHERE summary IS NOT NULL AND (owner, id) IN"
+"  (SELECT owner, thread FROM messages WHERE owner=OLD.owner AND id=OLD.message);"
+"  END;";
+
 /* Ordered migration steps: step i brings user_version from i to i+1. */
 static const char *const sq_migrations[] = {
     sq_schema_1,
@@ -400,6 +430,7 @@ static const char *const sq_migrations[] = {
     sq_schema_link_dates,
     sq_schema_person_owner,
     sq_schema_write_path,
+    sq_schema_summaries,
 };
 
 #define SQ_SCHEMA_VERSION ((int) (sizeof(sq_migrations) / sizeof(sq_migrations[0])))

@@ -84,7 +84,8 @@
     " AND vl.thread=" t ".id AND " SQ_CAN_ACCESS("vl.kind", "vl.id", u) "))))"
 
 #define SQ_THREAD_COLS \
-    "t.id, t.subject, t.visibility, t.message_count, t.first_date, t.last_date, t.owner"
+    "t.id, t.subject, t.visibility, t.message_count, t.first_date, t.last_date, t.owner," \
+    " t.summary"
 
 static const char SQL_TGET[] =
 "SELECT " SQ_THREAD_COLS " FROM threads t WHERE t.id=?2 AND " SQ_VISIBLE("t", "?1");
@@ -122,6 +123,15 @@ static const char SQL_LIST_PERSONS[] =
 "SELECT k.key, (SELECT pe.person FROM person_emails pe WHERE pe.email=k.value"
 " AND " SQ_CAN_ACCESS("'person'", "pe.person", "?1")
 " ORDER BY pe.owner IS NOT ?1, pe.owner IS NOT NULL, pe.person LIMIT 1) FROM json_each(?2) k";
+/* A thread's summary (migration summaries), and threads without one. */
+static const char SQL_SUMMARY_GET[] =
+"SELECT t.summary, EXISTS (SELECT 1 FROM messages m WHERE m.owner=t.owner AND m.thread=t.id"
+" AND (m.sort_date>?3 OR (m.sort_date=?3 AND m.id>?4))),"
+" NOT EXISTS (SELECT 1 FROM messages m WHERE m.owner=t.owner AND m.thread=t.id AND m.id<>?4)"
+" FROM threads t WHERE t.owner=?1 AND t.id=?2";
+static const char SQL_SUMMARY_SET[] = "UPDATE threads SET summary=?3 WHERE owner=?1 AND id=?2";
+static const char SQL_SUMMARY_MISSING[] =
+"SELECT owner, id FROM threads WHERE summary IS NULL LIMIT ?1";
 static const char SQL_REC[] = "SELECT 1 WHERE " SQ_CAN_ACCESS("?2", "?3", "?1");
 /*
  * A record's page walks thread_links_page (kind, id, last_date, thread)

@@ -612,6 +612,8 @@ static int store_copy(cs_store *cst, sq_conn *c, sq_wctx *x, cs_store_job *job, 
 	rc = sq_wrc(c);
 	goto out;
     }
+    cp->thread = thread;
+    cp->message = msg;
     *result = CS_COPY_STORED;
 out:
     free(found.v);

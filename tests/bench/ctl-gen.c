@@ -37,7 +37,9 @@
  *	in seconds), shaped like the store's own rows: threads of four
  *	messages, 2000 CRM persons and 500 deals with access lists, a third
  *	of the threads shared, links to a person and half to a deal (every
- *	twentieth also to the busy deal d1), eight raw messages shared by all. It prints "user=U deal=D thread=tN" to
+ *	twentieth also to the busy deal d1), eight raw messages shared by all,
+ *	then the threads' summaries through the store (cs_store_summaries_fill,
+ *	as the writer leaves them). It prints "user=U deal=D thread=tN" to
  *	query. sql prints the first column of a query's first row (SQLite
  *	only; tests/e2e/privacy.sh asks psql on PostgreSQL). plan
  *	prints EXPLAIN QUERY PLAN of the benchmarked queries (copies of the
@@ -50,6 +52,7 @@
 #include <config.h>
 
 /* System library. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -567,6 +570,12 @@ static int bench(const char *path, long nmsg, int nbox)
     sqlite3_finalize(qtl);
     exec(db, "COMMIT; ANALYZE");
     sqlite3_close(db);
+    /* The threads' summaries, as the writer would have left them. */
+    if ((st = cs_store_open(path, 0, 10000, err, sizeof(err))) == NULL)
+	die("cannot open the store", err);
+    if (cs_store_summaries_fill(st, INT_MAX) < 0)
+	die("cannot write the thread summaries", path);
+    cs_store_close(st);
     /* u002 may access d1 (see the access loop); u001 owns thread 1. */
     printf("user=u002 deal=d1 thread=t1 thread_owner=u001\n");
     return 0;

@@ -2,7 +2,8 @@
 # retention-milter.sh - SPEC R1 in crmsync-milter: the background thread
 # deletes messages older than Retention without any mail passing, with
 # the same erasure guarantee (the store's file and WAL, while the milter
-# holds its connections open). CRMSYNC_RETENTION_INTERVAL=1 (tests only)
+# holds its connections open), and writes missing thread summaries.
+# CRMSYNC_RETENTION_INTERVAL=1 (tests only)
 # makes it run every second; no Postfix, no root.
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -38,6 +39,10 @@ hits() {
     echo "$n"
 }
 tap_like "$(hits OLDRETMARK)" '^[1-9]' "the store holds the old one"
+# Thread summaries: the same background run writes missing ones.
+nosum() { sqlite3 "$D/crmsync.db" "SELECT count(*) FROM threads WHERE summary IS NULL"; }
+sqlite3 "$D/crmsync.db" "UPDATE threads SET summary=NULL"
+tap_is "$(nosum)" 2 "two threads without a summary (as in a store made before them)"
 CRMSYNC_RETENTION_INTERVAL=1 ms_start_crmsync "$D/crmsync.conf" "unix:$D/milter.sock" "$D/milter.log" \
     || tap_bail "crmsync-milter did not start"
 cs_wait 20 eval '[ "$(ctl stats | "$J" messages)" = 1 ]'
@@ -46,6 +51,8 @@ cs_wait 5 grep -q 'retention: 1 messages, 1 threads deleted' "$D/milter.log"
 tap_ok "and logged it" grep -q 'retention: 1 messages, 1 threads deleted' "$D/milter.log"
 tap_is "$(hits OLDRETMARK)" 0 "no byte of the store or its WAL holds it (milter running)"
 tap_like "$(hits NEWRETMARK)" '^[1-9]' "the new one is kept"
+cs_wait 10 eval '[ "$(nosum)" = 0 ]'
+tap_is "$(nosum)" 0 "the background run wrote the kept thread's summary"
 tap_ok "the milter still answers" ms_probe "unix:$D/milter.sock"
 ms_stop "unix:$D/milter.sock"
 tap_done

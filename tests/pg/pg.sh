@@ -5,7 +5,9 @@
 # K3, T3: the SQLite suite run unchanged against PostgreSQL via
 # CS_TEST_DATABASE) and t_privmodel (the model-based privacy test; each
 # seed makes a fresh database beside the one it is given; CS_PRIVMODEL_*
-# pass through for long runs, tests/README). Each program gets a fresh
+# pass through for long runs, tests/README), t_summary (thread summaries
+# give the lists the bytes the messages give) and t_answer (the printer on
+# a store's real answers). Each program gets a fresh
 # database. crmsyncctl's
 # privacy matrix on PostgreSQL is tests/pg/privacy-pg.sh.
 #
@@ -43,7 +45,7 @@ run_tap() {
     [ "$_bad" = 0 ] || tail -20 "$CS_TMP/$_name.err" | sed 's/^/# /' >&2
 }
 
-for t in t_pg t_visibility t_privmodel; do
+for t in t_pg t_visibility t_privmodel t_summary t_answer; do
     tap_ok "createdb $t" sh "$CLUSTER" createdb "$PGDIR" "$PORT" "$t"
     URI="postgresql://postgres@127.0.0.1:$PORT/$t"
     case $t in

@@ -10,3 +10,11 @@ TESTS += unit/t_store_submit
 check_PROGRAMS += unit/t_rules
 unit_t_rules_SOURCES = unit/t_rules.c
 TESTS += unit/t_rules
+# cs_answer_text() prints what json_dumps printed (crmsyncctl and crmsync-api)
+check_PROGRAMS += unit/t_answer
+unit_t_answer_SOURCES = unit/t_answer.c
+TESTS += unit/t_answer
+# A thread's summary gives the lists the bytes its messages give (cs_store_list.c)
+check_PROGRAMS += unit/t_summary
+unit_t_summary_SOURCES = unit/t_summary.c
+TESTS += unit/t_summary

@@ -194,7 +194,7 @@ static void test_open(void)
     ok(cs_store_open("postgresql://db/crm", 0, 2000, err, sizeof(err)) == NULL
        && strstr(err, "not built") != NULL, "open: postgresql not built");
 #endif
-    tl_q_exec("PRAGMA user_version=8");
+    tl_q_exec("PRAGMA user_version=9");
     ok(cs_store_open(tl_db, 0, 2000, err, sizeof(err)) == NULL
        && strstr(err, "newer") != NULL, "open: newer schema refused");
 }
@@ -211,7 +211,11 @@ static void test_migrate_k5(void)
     char    err[256], buf[64];
 
     cs_store_close(st);
-    ok(tl_q_exec("DROP TABLE person_emails;"
+    /* Back to schema 5: later steps' triggers and column go too. */
+    ok(tl_q_exec("DROP TRIGGER messages_summary_upd; DROP TRIGGER messages_summary_del;"
+	      "DROP TRIGGER message_labels_summary_upd; DROP TRIGGER message_labels_summary_del;"
+	      "ALTER TABLE threads DROP COLUMN summary;"
+	      "DROP TABLE person_emails;"
 	      "CREATE TABLE person_emails(email TEXT PRIMARY KEY,"
 	      "  person TEXT NOT NULL REFERENCES persons(id) ON DELETE CASCADE) WITHOUT ROWID;"
 	      "CREATE INDEX person_emails_person ON person_emails(person);"
@@ -228,7 +232,7 @@ static void test_migrate_k5(void)
     st = cs_store_open(tl_db, 0, 2000, err, sizeof(err));
     ok(st != NULL, "K5 migration: it opens");
     cs_store_close(st);
-    is_int(tl_q_int("PRAGMA user_version"), 7, "K5 migration: schema 7 (the latest)");
+    is_int(tl_q_int("PRAGMA user_version"), 8, "K5 migration: schema 8 (the latest)");
     is_str(tl_q_col("SELECT owner FROM person_emails WHERE person='hand-1'", 0, buf, sizeof(buf)),
 	   "alice", "K5 migration: the local person's address knows its owner");
     is_int(tl_q_int("SELECT count(*) FROM person_emails WHERE person='p1' AND owner IS NULL"), 1,
@@ -329,7 +333,8 @@ static void test_write_path(void)
 
 /*
  * test_migrate_write_path - a schema 6 store (events with a CHECK ... IN
- * and events_pending, messages_tindex without sort_date) migrates to 7:
+ * and events_pending, messages_tindex without sort_date) migrates to 7
+ * (and on to 8, the summaries):
  * its events kept as they were, the index gone, the CHECK still holds
  */
 static void test_migrate_write_path(void)
@@ -338,7 +343,11 @@ static void test_migrate_write_path(void)
     char    err[256], buf[256];
 
     cs_store_close(st);
-    ok(tl_q_exec("DROP TABLE events;"
+    /* Back to schema 6: the later step's triggers and column go too. */
+    ok(tl_q_exec("DROP TRIGGER messages_summary_upd; DROP TRIGGER messages_summary_del;"
+		 "DROP TRIGGER message_labels_summary_upd; DROP TRIGGER message_labels_summary_del;"
+		 "ALTER TABLE threads DROP COLUMN summary;"
+		 "DROP TABLE events;"
 		 "CREATE TABLE events(id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE,"
 		 "  type TEXT NOT NULL, owner TEXT, thread INTEGER, at INTEGER NOT NULL,"
 		 "  payload TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending'"
@@ -361,7 +370,7 @@ static void test_migrate_write_path(void)
     st = cs_store_open(tl_db, 0, 2000, err, sizeof(err));
     ok(st != NULL, "write path migration: it opens");
     cs_store_close(st);
-    is_int(tl_q_int("PRAGMA user_version"), 7, "write path migration: schema 7");
+    is_int(tl_q_int("PRAGMA user_version"), 8, "write path migration: schema 7, then 8");
     is_str(tl_q_col("SELECT group_concat(id||','||uuid||','||type||','||owner||','||thread||','"
 		    "||at||','||payload||','||state||','||attempts||','||next_try||','"
 		    "||coalesce(last_error,'-')||','||coalesce(thread2,'-')||','"
