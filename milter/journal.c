@@ -608,6 +608,7 @@ static void *replay_main(void *arg)
     unsigned long busy_n = 0;
     cs_journal_pos refused_at = {0, 0};	/* a record failing alone, */
     int     refused_n = 0;		/* how many rounds in a row */
+    atomic_int fence = 0;		/* the round's records: see cs_store.h */
 
     (void) arg;
     memset(res, 0, sizeof(res));
@@ -635,6 +636,8 @@ static void *replay_main(void *arg)
 	t0 = cs_mono_ms();
 	groups0 = cs_store_groups(st);
 	reached = cur;
+	/* X3: none of this round is committed ahead of one that failed. */
+	atomic_store(&fence, 0);
 	while (n < JNL_WINDOW && !stop_reading) {
 	    cs_journal_rec r;
 	    jmsg    m;
@@ -705,7 +708,8 @@ static void *replay_main(void *arg)
 	    }
 	    res[n]->s = &slots[n];
 	    res[n]->ncopies = (int) m.rec.ncopies;
-	    if (cs_store_submit(st, &m.rec, JNL_WINDOW, replay_done_res, res[n]) != CS_OK) {
+	    if (cs_store_submit_fenced(st, &m.rec, JNL_WINDOW, replay_done_res, res[n],
+				       &fence) != CS_OK) {
 		atomic_store(&slots[n].rc, CS_EINTERNAL);
 		slots[n].refused = 1;
 	    }

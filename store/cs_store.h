@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <time.h>
+#include <stdatomic.h>
 #include <jansson.h>
 #include "cs_util.h"
 #include "cs_message.h"
@@ -152,6 +153,17 @@ uint64_t cs_store_groups(cs_store *);
 typedef void (*cs_store_done_fn) (void *arg, int rc, const int *results);
 int     cs_store_submit(cs_store *, const cs_record *, size_t max_pending,
 			        cs_store_done_fn done, void *arg);
+/*
+ * An ordered stream (the journal's replay, X3): the same, with a fence
+ * the caller zeroes before its first record. Once a record of the
+ * stream fails, the writer sets *fence, and every record of the stream
+ * it takes after that fails too (CS_EINTERNAL) without being written, so
+ * that none is committed ahead of one that failed. Records of the same
+ * group as the one that failed alone are committed (that one is refused
+ * for itself, not the store failing).
+ */
+int     cs_store_submit_fenced(cs_store *, const cs_record *, size_t max_pending,
+			               cs_store_done_fn done, void *arg, atomic_int *fence);
 void    cs_store_drain(cs_store *);
 
 /* Does a message with these threading headers join a thread already in

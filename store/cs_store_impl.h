@@ -108,6 +108,7 @@ typedef struct cs_store_job {
     int    *results;			/* ncopies cs_copy_result */
     cs_store_done_fn notify;		/* cs_store_submit: no waiter, a callback */
     void   *notify_arg;
+    atomic_int *fence;			/* cs_store_submit_fenced: its stream's */
 
     char   *queue_id;
     char   *source;

@@ -136,15 +136,45 @@ static void writer_report(cs_store_job **group, size_t n)
     }
 }
 
+/*
+ * write_fenced - write a group, but not the records of a stream whose
+ * fence is up (an earlier record of theirs failed: they fail unwritten,
+ * none overtakes it); a record of a stream that fails raises its fence.
+ */
+static int write_fenced(cs_store *st, cs_store_job **group, size_t n, cs_store_job **live,
+			        size_t *written)
+{
+    size_t  i, m = 0;
+    int     rc = CS_OK;
+
+    for (i = 0; i < n; i++) {
+	if (group[i]->fence != NULL && atomic_load(group[i]->fence))
+	    group[i]->rc = CS_EINTERNAL;
+	else
+	    live[m++] = group[i];
+    }
+    if (m > 0) {
+	pthread_mutex_lock(&st->wlock);
+	rc = st->ops->write_group(st, live, m);
+	pthread_mutex_unlock(&st->wlock);
+    }
+    for (i = 0; i < n; i++)
+	if (group[i]->fence != NULL && group[i]->rc != CS_OK)
+	    atomic_store(group[i]->fence, 1);
+    *written = m;
+    return rc;
+}
+
 /* writer_main - commit queued jobs in groups, one transaction each */
 static void *writer_main(void *arg)
 {
     cs_store *st = arg;
     cs_store_job *group[CS_STORE_BULK_GROUP_MAX > CS_STORE_GROUP_MAX
 			 ? CS_STORE_BULK_GROUP_MAX : CS_STORE_GROUP_MAX];
+    cs_store_job *live[sizeof(group) / sizeof(group[0])];
     struct timespec t0;
     uint64_t bytes;
-    size_t  n, i;
+    size_t  n, i, written;
     long    ms;
     int     rc;
 
@@ -161,11 +191,12 @@ static void *writer_main(void *arg)
 	pthread_mutex_unlock(&st->qlock);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	pthread_mutex_lock(&st->wlock);
-	rc = st->ops->write_group(st, group, n);
-	pthread_mutex_unlock(&st->wlock);
+	rc = write_fenced(st, group, n, live, &written);
 	ms = ms_since(&t0);
-	if (rc != CS_OK)
+	if (written == 0)
+	    cs_debug(NULL, "store: %zu record(s) behind a failed one of their stream, not written",
+		     n);
+	else if (rc != CS_OK)
 	    cs_log_limited(&store_fail_log, 60, CS_LOG_ERROR, group[0]->queue_id,
 			   "store: group of %zu record(s) not stored", n);
 	else
@@ -179,7 +210,7 @@ static void *writer_main(void *arg)
 
 	pthread_mutex_lock(&st->qlock);
 	st->group_running = 0;
-	if (rc == CS_OK)
+	if (rc == CS_OK && written > 0)
 	    st->groups_done++;
 	writer_report(group, n);
 	for (i = 0; i < n; i++) {
@@ -385,6 +416,13 @@ static int record_wait(cs_store *st, const cs_record *rec, long wait_ms, long ti
 int     cs_store_submit(cs_store *st, const cs_record *rec, size_t max_pending,
 			        cs_store_done_fn done, void *arg)
 {
+    return cs_store_submit_fenced(st, rec, max_pending, done, arg, NULL);
+}
+
+/* cs_store_submit_fenced - the same, for an ordered stream (see cs_store.h) */
+int     cs_store_submit_fenced(cs_store *st, const cs_record *rec, size_t max_pending,
+			               cs_store_done_fn done, void *arg, atomic_int *fence)
+{
     cs_store_job *job;
     char    why[128];
     uint64_t budget;
@@ -397,12 +435,14 @@ int     cs_store_submit(cs_store *st, const cs_record *rec, size_t max_pending,
 	cs_error(rec->queue_id, "store: %s", why);
 	return CS_EINTERNAL;
     }
+    job->fence = fence;
     if (!st->writer_started || (rec->ncopies == 0 && rec->ncontacts == 0)) {
 	/* Inline: the same group code, a group of one, reported at once. */
 	if (rec->ncopies || rec->ncontacts) {
-	    pthread_mutex_lock(&st->wlock);
-	    st->ops->write_group(st, &job, 1);
-	    pthread_mutex_unlock(&st->wlock);
+	    cs_store_job *live[1];
+	    size_t  written;
+
+	    (void) write_fenced(st, &job, 1, live, &written);
 	} else
 	    job->rc = CS_OK;
 	done(arg, job->rc, job->results);

@@ -261,7 +261,8 @@ order() {
 for h in 0 1; do
     order $h >"$CS_TMP/order-$h"
     tap_ok "X3: host $h's message.added events in the order its mail was answered ($(wc -l <"$CS_TMP/order-$h"))" \
-	sh -c "sort -n '$CS_TMP/order-$h' | cmp -s - '$CS_TMP/order-$h'"
+	sh -c "sort -n '$CS_TMP/order-$h' | cmp -s - '$CS_TMP/order-$h'" ||
+	tap_diag "out of order: $(awk 'NR > 1 && $1 < p { printf "%s after %s; ", $1, p } { p = $1 }' "$CS_TMP/order-$h")"
 done
 for h in a b; do
     tap_ok "C6: host $h journaled during the outage" grep -q 'journaled' "$CS_TMP/milter-$h.log"

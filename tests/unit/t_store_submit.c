@@ -22,6 +22,7 @@
 #include <config.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,8 +73,17 @@ static void done(void *arg, int rc, const int *results)
     free(t);
 }
 
+static int submit_fenced(cs_store *, counts *, int, int, size_t, atomic_int *);
+
 /* submit1 - one message i for alice; conditional copies never start a thread */
 static int submit1(cs_store *st, counts *c, int i, int conditional, size_t max_pending)
+{
+    return submit_fenced(st, c, i, conditional, max_pending, NULL);
+}
+
+/* submit_fenced - the same, in an ordered stream with fence (NULL: none) */
+static int submit_fenced(cs_store *st, counts *c, int i, int conditional, size_t max_pending,
+			         atomic_int *fence)
 {
     char    raw[512];
     tl_msg  m;
@@ -99,7 +109,7 @@ static int submit1(cs_store *st, counts *c, int i, int conditional, size_t max_p
     rec.ncopies = 1;
     t->c = c;
     t->seq = i;
-    rc = cs_store_submit(st, &rec, max_pending, done, t);
+    rc = cs_store_submit_fenced(st, &rec, max_pending, done, t, fence);
     if (rc != CS_OK)
 	free(t);
     tl_msg_free(&m);
@@ -326,6 +336,43 @@ int     main(void)
     is_int(c.dup, 1, "inline: duplicate");
     cs_store_drain(st);				/* a no-op */
     cs_store_close(st);
+
+    /*
+     * An ordered stream (the journal's replay, X3): a record the store
+     * refuses raises the stream's fence, and a later record of it fails
+     * unwritten, in a later group too, so none overtakes the one that
+     * failed; a record outside the stream is written; a fence lowered
+     * lets the stream on.
+     */
+    {
+	atomic_int fence = 0;
+
+	unlink(tl_db);
+	st = cs_store_open(tl_db, CS_STORE_CREATE | CS_STORE_WRITER, 5000, err, sizeof(err));
+	ok(st != NULL && tl_q_exec("CREATE TRIGGER poison BEFORE INSERT ON messages"
+				   " WHEN NEW.subject = 'offer 7002'"
+				   " BEGIN SELECT RAISE(ABORT, 'refused for the test'); END") == 0,
+	   "fence: a store that refuses one record (a trigger)");
+	reset(&c);
+	submit_fenced(st, &c, 7001, 0, 10, &fence);
+	submit_fenced(st, &c, 7002, 0, 10, &fence);
+	cs_store_drain(st);
+	ok(c.stored == 1 && c.failed == 1 && atomic_load(&fence) == 1,
+	   "fence: one stored, the refused one failed, the fence up");
+	submit_fenced(st, &c, 7003, 0, 10, &fence);
+	cs_store_drain(st);
+	is_int(c.failed, 2, "fence: the stream's next record fails");
+	is_int(stored_msgid(tl_db, "<s7003@t.example>") + stored_msgid(tl_db, "s7003@t.example"), 0,
+	       "fence: ... unwritten");
+	submit1(st, &c, 7004, 0, 10);
+	cs_store_drain(st);
+	is_int(c.stored, 2, "fence: a record outside the stream is written");
+	atomic_store(&fence, 0);
+	submit_fenced(st, &c, 7003, 0, 10, &fence);
+	cs_store_drain(st);
+	is_int(c.stored, 3, "fence: lowered, the stream goes on");
+	cs_store_close(st);
+    }
 
     /* Read-only: refused, no callback. */
     st = cs_store_open(tl_db, CS_STORE_READONLY, 5000, err, sizeof(err));
