@@ -15,21 +15,22 @@
 #	snapshots (MSGS messages in between), split into groups:
 #	  milter   crmsync-milter and noop-milter (utime+stime)
 #	  postfix  Postfix's daemons (smtpd, cleanup, qmgr, smtp, master,
-#	           trivial-rewrite, ...), plus the CPU of their children that
-#	           exited meanwhile (the master's cutime+cstime)
+#	           trivial-rewrite, ...)
 #	  load     smtp-source and smtp-sink, the load generator
 #	  kthread  kernel threads (children of kthreadd: jbd2, kworker
 #	           writeback, ksoftirqd, ...), with the three largest named
 #	  other    every other process (other helpers' work on a shared box)
-#	  irq      busy time the machine counted and no process did
-#	           (interrupts, softirq outside ksoftirqd, exited processes
-#	           not reaped by a Postfix master)
+#	  rest     busy time the machine counted and no process did
+#	           (interrupts, softirq outside ksoftirqd, processes that
+#	           started and ended in between and whose parent ended too)
 #	  busy     the machine's total non-idle time (/proc/stat)
 #	  idle     idle and iowait
 #	  ctxsw    context switches per message (whole machine)
-#	Processes that started after BEFORE count from zero; ones that ended
-#	before AFTER are lost to their parent's cutime (counted for Postfix's
-#	master, else in "irq").
+#	Each process counts its own time and that of the children it reaped
+#	in between (cutime+cstime: Postfix's master reaps its daemons, make
+#	its compilers); processes that started after BEFORE count from zero.
+#	A child alive at BEFORE and reaped later counts its time before
+#	BEFORE too: a slight overcount, kept in its parent's group.
 
 HZ=$(getconf CLK_TCK)
 
@@ -66,11 +67,13 @@ diff)
 	pid = $2; ppid = $3; comm = $4
 	d = $5 + $6 - (pid in u ? u[pid] : 0)
 	if (d < 0) d = 0
+	# Children reaped meanwhile (a compiler under make, a Postfix
+	# daemon that exited) count for the parent that reaped them.
+	if (pid in u) { dc = $7 + $8 - cu[pid]; if (dc > 0) d += dc }
 	if (comm == "crmsync-milter" || comm == "noop-milter") g = "milter"
 	else if (comm ~ /^(smtp-source|smtp-sink)$/) g = "load"
 	else if (comm ~ /^(master|smtpd|cleanup|qmgr|smtp|trivial-rewrite|pickup|bounce|anvil|tlsmgr|proxymap|postdrop|sendmail|local|error|discard|scache|verify|showq|postqueue|postfix|postlog|postlogd)$/) {
 	    g = "postfix"
-	    if (comm == "master") d += $7 + $8 - (pid in cu ? cu[pid] : 0)
 	} else if (ppid == 2 || pid == 2) {
 	    g = "kthread"
 	    k = comm; sub(/[\/:].*/, "", k); sub(/[0-9]+$/, "", k)
@@ -87,10 +90,10 @@ diff)
 	    if (kt[names[b]] > kt[names[a]]) { t = names[a]; names[a] = names[b]; names[b] = t }
 	top = ""
 	for (a = 1; a <= n && a <= 3; a++) top = top sprintf("%s%s %.3f", a > 1 ? ", " : "", names[a], kt[names[a]] * ms)
-	irq = busy - tot; if (irq < 0) irq = 0
-	printf "milter %.3f postfix %.3f load %.3f kthread %.3f other %.3f irq %.3f busy %.3f idle %.3f ctxsw %.1f (kthreads: %s)\n", \
+	rest = busy - tot; if (rest < 0) rest = 0
+	printf "milter %.3f postfix %.3f load %.3f kthread %.3f other %.3f rest %.3f busy %.3f idle %.3f ctxsw %.1f (kthreads: %s)\n", \
 	    sum["milter"] * ms, sum["postfix"] * ms, sum["load"] * ms, sum["kthread"] * ms, \
-	    sum["other"] * ms, irq * ms, busy * ms, idle * ms, (c1 - c0) / msgs, top
+	    sum["other"] * ms, rest * ms, busy * ms, idle * ms, (c1 - c0) / msgs, top
     }' "$2" "$3"
     ;;
 *)
