@@ -125,6 +125,7 @@ typedef struct cs_store_job {
     cs_strlist msgids;			/* own id, In-Reply-To, References */
     char   *refs_json;
     char   *from_json, *to_json, *cc_json, *reply_to_json;
+    struct json_t *from_list, *to_list, *cc_list;	/* the same parsed, or NULL */
     cs_strlist participants;		/* normalized From/To/Cc, unique */
     char    dedup_key[65];		/* T2 */
     char    raw_sha256[65];

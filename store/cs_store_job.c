@@ -67,6 +67,9 @@ void    cs_store_job_free(cs_store_job *job)
     free(job->to_json);
     free(job->cc_json);
     free(job->reply_to_json);
+    json_decref(job->from_list);
+    json_decref(job->to_list);
+    json_decref(job->cc_list);
     cs_strlist_free(&job->participants);
     if (job->raw)
 	cs_spool_unref(job->raw);
@@ -133,8 +136,12 @@ static int clean_list(cs_strlist *dst, const cs_strlist *src)
     return 0;
 }
 
-/* addrs_json - the JSON text of an address list, names kept */
-static char *addrs_json(const cs_addrlist *l)
+/*
+ * addrs_json - the JSON text of an address list, names kept; the array
+ * itself into *keep (NULL: none) for the thread summary, which would
+ * otherwise parse the text again for every copy
+ */
+static char *addrs_json(const cs_addrlist *l, json_t **keep)
 {
     json_t *a = json_array();
     char   *s;
@@ -160,7 +167,10 @@ static char *addrs_json(const cs_addrlist *l)
 	}
     }
     s = json_dumps(a, JSON_COMPACT);
-    json_decref(a);
+    if (s != NULL && keep != NULL)
+	*keep = a;
+    else
+	json_decref(a);
     return s;
 }
 
@@ -417,10 +427,10 @@ cs_store_job *cs_store_job_new(const cs_store *st, const cs_record *rec, char *w
     job->refs_json = json_dumps(refs, JSON_COMPACT);
     json_decref(refs);
     if (job->refs_json == NULL
-	|| (job->from_json = addrs_json(&mi->from)) == NULL
-	|| (job->to_json = addrs_json(&mi->to)) == NULL
-	|| (job->cc_json = addrs_json(&mi->cc)) == NULL
-	|| (job->reply_to_json = addrs_json(&mi->reply_to)) == NULL
+	|| (job->from_json = addrs_json(&mi->from, &job->from_list)) == NULL
+	|| (job->to_json = addrs_json(&mi->to, &job->to_list)) == NULL
+	|| (job->cc_json = addrs_json(&mi->cc, &job->cc_list)) == NULL
+	|| (job->reply_to_json = addrs_json(&mi->reply_to, NULL)) == NULL
 	|| add_participants(st, &job->participants, &mi->from) < 0
 	|| add_participants(st, &job->participants, &mi->to) < 0
 	|| add_participants(st, &job->participants, &mi->cc) < 0

@@ -113,6 +113,16 @@ static int parsed(tlist *l, const char *text, const json_t **arr)
     return 0;
 }
 
+/*
+ * known - a list's text and the same list already parsed (NULL: none),
+ * as parsed() would keep it; 0 when it cannot be kept
+ */
+static int known(tlist *l, const char *text, json_t *arr)
+{
+    return text == NULL || !json_is_array(arr) || json_object_get(l->lists, text) != NULL
+	|| json_object_set(l->lists, text, arr) == 0;
+}
+
 /* wait_person - the participant waits for the list's persons statement */
 static int wait_person(tlist *l, const char *key, json_t *participant)
 {
@@ -566,6 +576,10 @@ int     cs_read_summary_write(cs_store *st, int w, const char *owner, long long 
     else if (new != NULL && old != NULL && !later)
 	summary_apply(&l, &d, old);
     if (!d.read) {
+	/* The job's lists as parsed when it was made: not parsed again. */
+	if (!known(&l, new->from, new->from_list) || !known(&l, new->to, new->to_list)
+	    || !known(&l, new->cc, new->cc_list))
+	    goto out;
 	/* C4: the sender's copy shows its envelope-only recipients. */
 	bcc = cs_store_bcc_json(new->envelope);
 	if (add_parts(&l, &d, new->from) < 0 || add_parts(&l, &d, new->to) < 0

@@ -36,6 +36,7 @@ int     cs_read_record_threads(cs_store *, const char *as, const char *kind, con
 /* A copy just stored into a thread (cs_read_summary_write). */
 typedef struct cs_summary_add {
     const char *from, *to, *cc;		/* its stored address lists (JSON) */
+    json_t *from_list, *to_list, *cc_list;	/* the same parsed, or NULL */
     const char *envelope;		/* its envelope (C4), or NULL */
     const cs_strlist *labels;		/* its labels */
     time_t  sort_date;

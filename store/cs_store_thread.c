@@ -375,6 +375,7 @@ static int summary(cs_store *st, const cs_store_job *job, const cs_store_jcopy *
 {
     cs_summary_add add = {
 	.from = job->from_json, .to = job->to_json, .cc = job->cc_json,
+	.from_list = job->from_list, .to_list = job->to_list, .cc_list = job->cc_list,
 	.envelope = cp->envelope_json, .labels = &cp->labels,
 	.sort_date = job->sort_date, .message = cp->message,
     };

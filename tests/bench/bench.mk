@@ -8,7 +8,7 @@ check_PROGRAMS += bench/store-bench
 bench_store_bench_SOURCES = bench/store-bench.c
 EXTRA_DIST += bench/postfix-bench.sh bench/bench-report.sh bench/gen-policy.sh \
 	bench/policy-bench.sh
-EXTRA_DIST += bench/api-bench.sh bench/benchlib.sh
+EXTRA_DIST += bench/api-bench.sh bench/benchlib.sh bench/syscpu.sh
 EXTRA_DIST += bench/ctl-bench.sh bench/ctl-gen.c bench/ctl-pg-load.sh \
 	bench/import-bench.sh
 EXTRA_DIST += bench/erase-bench.sh

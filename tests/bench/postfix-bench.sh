@@ -32,7 +32,11 @@
 #	it is marked invalid and left out. Ratios are the median over rounds
 #	of the per-round ratios. CPU is crmsync-milter's (and the noop
 #	milter's) utime+stime from /proc/PID/stat over the run, per message;
-#	peak RSS is VmHWM, reset before each run (clear_refs 5). Store bytes
+#	peak RSS is VmHWM, reset before each run (clear_refs 5). The
+#	whole machine's CPU per message over the same span, split into the
+#	milter, Postfix, the load generator, kernel threads, other
+#	processes, interrupts and idle (tests/bench/syscpu.sh), is in
+#	sys.txt per run and summed up below the table. Store bytes
 #	are db_bytes/records and raw_bytes/raw_blobs after the workload, with
 #	the milter stopped (so the WAL is checkpointed).
 #
@@ -342,6 +346,7 @@ EOF
 	_perf=$!
 	sleep 0.5
     fi
+    "$top_srcdir/tests/bench/syscpu.sh" snap "$CS_TMP/sys0"
     _t0=$(now)
     smtp-source -s "$_s" -m "$_m" -l "$_len" -r "$_rc" -N -f bench@outside.example \
 	-t u@example.com -S "bench $_w" "127.0.0.1:$_port" >"$OUT/smtp-source.log" 2>&1
@@ -370,6 +375,9 @@ EOF
 	[ "$_left" -lt 118 ] && echo "# $_w $_cf: the journal's replay took $((120 - _left)) s more" >&2
 	[ "$((_rec1 - _rec0))" -ge "$_m" ] || _valid="invalid:records=$((_rec1 - _rec0))/$_m"
     fi
+    "$top_srcdir/tests/bench/syscpu.sh" snap "$CS_TMP/sys1"
+    echo "$_label $_cf $_r $("$top_srcdir/tests/bench/syscpu.sh" diff "$CS_TMP/sys0" "$CS_TMP/sys1" "$_m")" \
+	>>"$OUT/sys.txt"
     if [ -n "$_pid" ]; then
 	_cpu=$(( $(cpu_ticks "$_pid") - _cpu0 ))
 	_hwm=$(hwm_kb "$_pid")
@@ -485,6 +493,27 @@ done
 # ---------------------------------------------------------------- report
 
 "$top_srcdir/tests/bench/bench-report.sh" "$RUNS" "$STORE_LINES" "$HZ" | tee "$OUT/table.txt"
+# The whole machine's CPU per message (syscpu.sh), median per configuration.
+awk '
+function median(list,   n, a, i, j, t) {
+    n = split(list, a, " ")
+    for (i = 2; i <= n; i++)
+	for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+{
+    k = $1 " " $2
+    if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+    for (i = 4; i <= 21; i += 2) { v[k, i] = v[k, i] " " $(i + 1); name[i] = $i }
+}
+END {
+    if (n) print "whole machine, ms of CPU per message (median; syscpu.sh):"
+    for (o = 1; o <= n; o++) {
+	line = sprintf("  %-16s %s", order[o], "")
+	for (i = 4; i <= 21; i += 2) line = line sprintf(" %s %.3f", name[i], median(v[order[o], i]))
+	print line
+    }
+}' "$OUT/sys.txt" | tee -a "$OUT/table.txt"
 if [ "$PERF" = 1 ]; then
     for f in "$OUT"/perf-*.data; do
 	[ -f "$f" ] || continue
