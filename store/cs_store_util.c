@@ -239,6 +239,18 @@ size_t  cs_utf8_char(const unsigned char *s, size_t n, unsigned long *cp)
     return len;
 }
 
+/* cs_json_newline - a newline and depth levels of two spaces */
+int     cs_json_newline(cs_buf *b, int depth)
+{
+    static const char spaces[] = "\n                                ";
+    size_t  n = (size_t) depth * 2 + 1, k, off = 0;
+
+    for (; n > 0; n -= k, off = 1)
+	if (cs_buf_append(b, spaces + off, k = n < sizeof(spaces) - 1 - off ? n : sizeof(spaces) - 1 - off) < 0)
+	    return -1;
+    return 0;
+}
+
 /* cs_json_string - s (len bytes, UTF-8) as a JSON string, ASCII only or not */
 int     cs_json_string(cs_buf *b, const char *s, size_t len, int ascii)
 {
