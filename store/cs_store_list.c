@@ -339,11 +339,27 @@ static int tstr(cs_buf *b, const char *s)
     return s ? cs_json_string(b, s, strlen(s), 0) : tput(b, "null");
 }
 
-/* tkey - a new line, depth levels in, and "KEY": (first: no comma before) */
+/* tkey - a new line, depth levels in, and "KEY": (first: no comma
+ * before); X1's keys are constant names with nothing to escape, which
+ * cs_json_string writes as they are, so they go in whole */
 static int tkey(cs_buf *b, int depth, int first, const char *key)
 {
-    return (!first && tput(b, ",") < 0) || cs_json_newline(b, depth) < 0
-	|| cs_json_string(b, key, strlen(key), 0) < 0 || tput(b, ": ") < 0 ? -1 : 0;
+    char    line[96];
+    size_t  n = 0, k = strlen(key);
+
+    if ((size_t) depth * 2 + k + 6 > sizeof(line))
+	return (!first && tput(b, ",") < 0) || cs_json_newline(b, depth) < 0
+	    || cs_json_string(b, key, k, 0) < 0 || tput(b, ": ") < 0 ? -1 : 0;
+    if (!first)
+	line[n++] = ',';
+    line[n++] = '\n';
+    memset(line + n, ' ', (size_t) depth * 2);
+    n += (size_t) depth * 2;
+    line[n++] = '"';
+    memcpy(line + n, key, k);
+    n += k;
+    memcpy(line + n, "\": ", 3);
+    return cs_buf_append(b, line, n + 3);
 }
 
 /* tstrs - an array of strings at depth */
