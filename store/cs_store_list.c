@@ -26,6 +26,12 @@
  *	is parsed once per list (the same text recurs in every message of
  *	a conversation, the reader's own address in every thread), and a
  *	text already added to a thread adds nothing again.
+ *
+ *	A thread is gathered as plain strings (tdraft), then either made
+ *	into jansson objects (cs_store_mailbox's tree, a thread read) or
+ *	printed straight into the caller's buffer in the bytes
+ *	cs_answer_text would print for that tree (a page for crmsyncctl and
+ *	crmsync-api: no tree is built, printed and freed).
  */
 #include <config.h>
 
