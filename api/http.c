@@ -344,14 +344,13 @@ static void urlenc(cs_buf *b, const char *s)
 }
 
 /* next_link - the Link header of a page with a next cursor; "" when none */
-static void next_link(const char *url, const json_t *page, const char *label, int limit,
+static void next_link(const char *url, const char *cursor, const char *label, int limit,
 		              cs_buf *link)
 {
-    const char *cursor = json_string_value(json_object_get(page, "cursor"));
     char    safe[MAX_SEGMENTS * MAX_SEGMENT];
     cs_buf  tmp = {0};
 
-    if (cursor == NULL)
+    if (*cursor == 0)
 	return;
     /* The path as requested (segments are plain ids: re-encode them). */
     for (const char *p = url; *p; p++) {
@@ -475,6 +474,8 @@ static enum MHD_Result serve(api_state *st, struct MHD_Connection *c, api_req *r
     char    why[512] = "";
     json_t *body = NULL;
     int     limit = 0;
+    char   *text;
+    size_t  len = 0;
     enum MHD_Result ok;
 
     if (r->route == R_MAILBOX || r->route == R_DEAL || r->route == R_PERSON) {
@@ -598,6 +599,7 @@ static enum MHD_Result serve(api_state *st, struct MHD_Connection *c, api_req *r
     if (ans.code != CS_ANS_OK) {
 	cs_buf_free(&bytes);
 	json_decref(ans.body);
+	free(ans.text);
 	return send_error(st, c, r, method, url, ans.code, 0, ans.message);
     }
     if (r->route == R_ATTACHMENT) {
@@ -607,9 +609,11 @@ static enum MHD_Result serve(api_state *st, struct MHD_Connection *c, api_req *r
 		    "application/octet-stream", NULL, NULL);
     }
     if (r->route == R_MAILBOX || r->route == R_DEAL || r->route == R_PERSON)
-	next_link(url, ans.body, label, limit, &link);
-    ok = send_json(st, c, r, method, url, MHD_HTTP_OK, ans.body, link.len ? "Link" : NULL,
-		   link.data);
+	next_link(url, ans.cursor, label, limit, &link);
+    text = cs_answer_take_text(&ans, &len);
+    json_decref(ans.body);
+    ok = text == NULL ? MHD_NO : respond(st, c, r, method, url, MHD_HTTP_OK, text, len,
+					 "application/json", link.len ? "Link" : NULL, link.data);
     cs_buf_free(&link);
     return ok;
 }

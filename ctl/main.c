@@ -76,17 +76,11 @@ int     ctl_fail(int code, const char *fmt, ...)
     return code;
 }
 
-/* ctl_print - JSON on stdout as crmsync-api sends it; consumes the reference */
-int     ctl_print(json_t *j)
+/* ctl_write - printed JSON on stdout; consumes text (NULL: out of memory) */
+static int ctl_write(char *text, size_t len)
 {
-    char   *text;
-    size_t  len;
     int     bad;
 
-    if (j == NULL)
-	return ctl_fail(CTL_INTERNAL, "out of memory");
-    text = cs_answer_text(j, &len);
-    json_decref(j);
     if (text == NULL)
 	return ctl_fail(CTL_INTERNAL, "out of memory");
     bad = fwrite(text, 1, len, stdout) != len || fflush(stdout) == EOF;
@@ -96,18 +90,34 @@ int     ctl_print(json_t *j)
     return CTL_OK;
 }
 
+/* ctl_print - JSON on stdout as crmsync-api sends it; consumes the reference */
+int     ctl_print(json_t *j)
+{
+    char   *text;
+    size_t  len = 0;
+
+    if (j == NULL)
+	return ctl_fail(CTL_INTERNAL, "out of memory");
+    text = cs_answer_text(j, &len);
+    json_decref(j);
+    return ctl_write(text, len);
+}
+
 /* ctl_answer - a shared answer (cs_answer.h): its body on stdout, or its error */
 int     ctl_answer(cs_answer *a)
 {
-    json_t *body = a->body;
+    char   *text;
+    size_t  len = 0;
 
     if (a->code != CS_ANS_OK) {
 	json_decref(a->body);
 	a->body = NULL;
 	return ctl_fail(a->code, "%s", a->message);
     }
+    text = cs_answer_take_text(a, &len);
+    json_decref(a->body);
     a->body = NULL;
-    return ctl_print(body);
+    return ctl_write(text, len);
 }
 
 /* ctl_store_rc - store error to exit code */

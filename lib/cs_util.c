@@ -123,6 +123,16 @@ int     cs_buf_append(cs_buf *b, const void *p, size_t len)
     return 0;
 }
 
+/* cs_buf_reserve - room for n more bytes and the NUL */
+int     cs_buf_reserve(cs_buf *b, size_t n)
+{
+    size_t  limit = b->limit ? b->limit : SIZE_MAX / 2;
+
+    if (n > limit || b->len > limit - n)
+	return -1;
+    return grow((void **) &b->data, &b->cap, b->len, n + 1, 1);
+}
+
 /* cs_buf_appendf - append formatted text */
 int     cs_buf_appendf(cs_buf *b, const char *fmt, ...)
 {

@@ -38,6 +38,7 @@ typedef struct cs_buf {
 } cs_buf;
 
 int     cs_buf_append(cs_buf *, const void *, size_t);	/* -1 if over limit or ENOMEM */
+int     cs_buf_reserve(cs_buf *, size_t);			/* room for n more; -1 as append */
 int     cs_buf_appendf(cs_buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void    cs_buf_reset(cs_buf *);				/* len = 0, keep memory */

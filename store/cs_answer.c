@@ -60,18 +60,6 @@ static int put(cs_buf *b, const char *s, size_t n)
     return cs_buf_append(b, s, n);
 }
 
-/* newline - a newline and depth levels of two spaces */
-static int newline(cs_buf *b, int depth)
-{
-    static const char spaces[] = "\n                                ";
-    size_t  n = (size_t) depth * 2 + 1, k, off = 0;
-
-    for (; n > 0; n -= k, off = 1)
-	if (put(b, spaces + off, k = n < sizeof(spaces) - 1 - off ? n : sizeof(spaces) - 1 - off) < 0)
-	    return -1;
-    return 0;
-}
-
 /* put_string - a JSON string as json_dumps without ENSURE_ASCII writes it
  * (cs_json_string: the store's one string writer); -1 when not UTF-8 */
 static int put_string(cs_buf *b, const char *str, size_t n)
@@ -106,10 +94,10 @@ static int put_value(cs_buf *b, const json_t *j, int depth)
 	if (put(b, "[", 1) < 0)
 	    return -1;
 	for (i = 0; i < n; i++)
-	    if ((i && put(b, ",", 1) < 0) || newline(b, depth + 1) < 0
+	    if ((i && put(b, ",", 1) < 0) || cs_json_newline(b, depth + 1) < 0
 		|| put_value(b, json_array_get(j, i), depth + 1) < 0)
 		return -1;
-	return newline(b, depth) < 0 ? -1 : put(b, "]", 1);
+	return cs_json_newline(b, depth) < 0 ? -1 : put(b, "]", 1);
     case JSON_OBJECT:{
 	    void   *it = json_object_iter((json_t *) j);
 
@@ -118,12 +106,12 @@ static int put_value(cs_buf *b, const json_t *j, int depth)
 	    if (put(b, "{", 1) < 0)
 		return -1;
 	    for (i = 0; it != NULL; i++, it = json_object_iter_next((json_t *) j, it))
-		if ((i && put(b, ",", 1) < 0) || newline(b, depth + 1) < 0
+		if ((i && put(b, ",", 1) < 0) || cs_json_newline(b, depth + 1) < 0
 		    || put_string(b, json_object_iter_key(it), json_object_iter_key_len(it)) < 0
 		    || put(b, ": ", 2) < 0
 		    || put_value(b, json_object_iter_value(it), depth + 1) < 0)
 		    return -1;
-	    return newline(b, depth) < 0 ? -1 : put(b, "}", 1);
+	    return cs_json_newline(b, depth) < 0 ? -1 : put(b, "}", 1);
 	}
     default:{
 	    /* A real: jansson's text for it. */
@@ -152,6 +140,21 @@ char   *cs_answer_text(const json_t *j, size_t *len)
     if (len)
 	*len = b.len;
     return b.data;
+}
+
+/* cs_answer_take_text - the printed body, taken from the answer */
+char   *cs_answer_take_text(cs_answer *a, size_t *len)
+{
+    char   *t = a->text;
+
+    if (t != NULL) {
+	if (len)
+	    *len = a->text_len;
+	a->text = NULL;
+	a->text_len = 0;
+	return t;
+    }
+    return a->body ? cs_answer_text(a->body, len) : NULL;
 }
 
 /* dump - JSON text with a newline; NULL on ENOMEM */
@@ -216,6 +219,10 @@ void    cs_answer_reset(cs_answer *a)
 {
     json_decref(a->body);
     a->body = NULL;
+    free(a->text);
+    a->text = NULL;
+    a->text_len = 0;
+    a->cursor[0] = 0;
     a->code = CS_ANS_OK;
     a->message[0] = 0;
 }
@@ -230,6 +237,9 @@ static void fail(cs_answer *a, int code, const char *fmt, ...)
 
     json_decref(a->body);
     a->body = NULL;
+    free(a->text);
+    a->text = NULL;
+    a->text_len = 0;
     a->code = code;
     va_start(ap, fmt);
     vsnprintf(a->message, sizeof(a->message), fmt, ap);
@@ -252,39 +262,63 @@ static void store_fail(cs_answer *a, int rc, const char *err, const char *dflt)
     fail(a, cs_answer_code(rc), "%s", err && *err ? err : dflt);
 }
 
+/* page_begin - an answer about to get a page printed into it */
+static void page_begin(cs_answer *a, cs_buf *text, cs_page *p)
+{
+    a->body = NULL;
+    a->text = NULL;
+    a->text_len = 0;
+    a->cursor[0] = 0;
+    *text = (cs_buf) {0};
+    *p = (cs_page) {.text = text};
+}
+
+/* page_ok - the printed page into the answer */
+static void page_ok(cs_answer *a, cs_buf *text, const cs_page *p)
+{
+    a->code = CS_ANS_OK;
+    a->message[0] = 0;
+    a->text = text->data;
+    a->text_len = text->len;
+    snprintf(a->cursor, sizeof(a->cursor), "%s", p->cursor);
+}
+
 /* cs_answer_mailbox - mailbox --as U [--label L] [--limit N] [--cursor C] */
 void    cs_answer_mailbox(cs_store *st, const char *as, const char *label, int limit,
 			          const char *cursor, cs_answer *a)
 {
-    json_t *out = NULL;
+    cs_buf  text;
+    cs_page p;
     int     rc;
 
-    a->body = NULL;
-    rc = cs_store_mailbox(st, as, label, limit, cursor, &out);
-    if (rc == CS_OK)
-	ok(a, out);
-    else if (rc == CS_EINVAL)
+    page_begin(a, &text, &p);
+    rc = cs_store_mailbox_page(st, as, label, limit, cursor, &p);
+    if (rc == CS_OK) {
+	page_ok(a, &text, &p);
+	return;
+    }
+    cs_buf_free(&text);
+    if (rc == CS_EINVAL)
 	fail(a, CS_ANS_BADINPUT, "bad cursor");
     else
 	fail(a, cs_answer_code(rc), "cannot list the mailbox");
-    if (rc != CS_OK)
-	json_decref(out);
 }
 
 /* cs_answer_record - deal D / person P --as U [--limit N] [--cursor C] */
 void    cs_answer_record(cs_store *st, const char *as, const char *kind, const char *id,
 			         int limit, const char *cursor, cs_answer *a)
 {
-    json_t *out = NULL;
+    cs_buf  text;
+    cs_page p;
     int     rc;
 
-    a->body = NULL;
-    rc = cs_store_record_threads(st, as, kind, id, limit, cursor, &out);
+    page_begin(a, &text, &p);
+    rc = cs_store_record_page(st, as, kind, id, limit, cursor, &p);
     if (rc == CS_OK) {
-	ok(a, out);
+	page_ok(a, &text, &p);
 	return;
     }
-    json_decref(out);
+    cs_buf_free(&text);
     if (rc == CS_ENOTFOUND)
 	fail(a, CS_ANS_NOTFOUND, "%s %s not found", kind, id);
     else if (rc == CS_EINVAL)

@@ -272,14 +272,16 @@ static int acting_user(cs_store *st, const char *as)
     return r == 1 ? CS_OK : r == 0 ? CS_ENOTFOUND : CS_EINTERNAL;
 }
 
-/* cs_store_mailbox - the acting user's own threads, newest first (V2) */
-int     cs_store_mailbox(cs_store *st, const char *as, const char *label, int limit,
-			         const char *cursor, json_t **out)
+/* cs_store_mailbox_page - the acting user's own threads, newest first (V2) */
+int     cs_store_mailbox_page(cs_store *st, const char *as, const char *label, int limit,
+			              const char *cursor, cs_page *out)
 {
     int     rc;
 
-    if (out)
-	*out = NULL;
+    if (out) {
+	out->json = NULL;
+	out->cursor[0] = 0;
+    }
     if (st == NULL || as == NULL || out == NULL)
 	return CS_EINVAL;
     if ((rc = acting_user(st, as)) != CS_OK)
@@ -291,6 +293,20 @@ int     cs_store_mailbox(cs_store *st, const char *as, const char *label, int li
     if (limit > 500)
 	limit = 500;
     return cs_read_mailbox(st, as, label, limit, cursor, out);
+}
+
+/* cs_store_mailbox - the mailbox page as a tree */
+int     cs_store_mailbox(cs_store *st, const char *as, const char *label, int limit,
+			         const char *cursor, json_t **out)
+{
+    cs_page p = {0};
+    int     rc;
+
+    if (out == NULL)
+	return CS_EINVAL;
+    rc = cs_store_mailbox_page(st, as, label, limit, cursor, &p);
+    *out = p.json;
+    return rc;
 }
 
 /* cs_store_summaries_fill - up to max threads without a summary get one */
@@ -406,22 +422,40 @@ int     cs_store_attachment(cs_store *st, const char *as, const char *thread, si
     return cs_read_attachment(st, as, thread, n, out);
 }
 
-/* cs_store_record_threads - the threads on a deal's or person's page */
-int     cs_store_record_threads(cs_store *st, const char *as, const char *kind, const char *id,
-				        int limit, const char *cursor, json_t **out)
+/* cs_store_record_page - the threads on a deal's or person's page */
+int     cs_store_record_page(cs_store *st, const char *as, const char *kind, const char *id,
+			             int limit, const char *cursor, cs_page *out)
 {
     int     rc;
 
+    if (out) {
+	out->json = NULL;
+	out->cursor[0] = 0;
+    }
     if (kind == NULL || id == NULL || out == NULL
 	|| (strcmp(kind, "deal") != 0 && strcmp(kind, "person") != 0) || limit < 0)
 	return CS_EINVAL;
-    if ((rc = ctl_args(st, as, out, NULL, 0, NULL)) != CS_OK)
+    if ((rc = ctl_args(st, as, NULL, NULL, 0, NULL)) != CS_OK)
 	return rc;
     if (limit == 0)
 	limit = 50;
     if (limit > 500)
 	limit = 500;
     return cs_read_record_threads(st, as, kind, id, limit, cursor, out);
+}
+
+/* cs_store_record_threads - a record's page as a tree */
+int     cs_store_record_threads(cs_store *st, const char *as, const char *kind, const char *id,
+				        int limit, const char *cursor, json_t **out)
+{
+    cs_page p = {0};
+    int     rc;
+
+    if (out == NULL)
+	return CS_EINVAL;
+    rc = cs_store_record_page(st, as, kind, id, limit, cursor, &p);
+    *out = p.json;
+    return rc;
 }
 
 /* cs_store_threads_set - share, make private or delete threads (V4) */

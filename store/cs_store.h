@@ -195,6 +195,25 @@ void    cs_store_set_webhook(cs_store *, int configured);
  * unknown user is CS_ENOTFOUND. */
 int     cs_store_mailbox(cs_store *, const char *as, const char *label, int limit,
 			 const char *cursor, json_t **out);
+
+/*
+ * A page of threads (cs_store_mailbox_page, cs_store_record_page): with
+ * text NULL, the tree in json (as cs_store_mailbox gives it); else no
+ * tree, the page appended to text already printed as cs_answer_text
+ * prints the tree (indent 2, the same key order and escaping, its
+ * newline), which spares building and freeing one. cursor: the next
+ * page's, "" when none. On an error nothing is appended.
+ */
+typedef struct cs_page {
+    cs_buf *text;			/* in: print here, or NULL */
+    json_t *json;			/* out, when text is NULL */
+    char    cursor[128];		/* out */
+} cs_page;
+
+int     cs_store_mailbox_page(cs_store *, const char *as, const char *label, int limit,
+			              const char *cursor, cs_page *out);
+int     cs_store_record_page(cs_store *, const char *as, const char *kind, const char *id,
+			             int limit, const char *cursor, cs_page *out);
 /* {"schema_version", "users", "messages", "threads", "persons", "deals",
  *  "raw_blobs", "raw_bytes", "db_bytes", "merges", "commit_groups",
  *  "records", "events_pending", "events_kept", "events_failed",

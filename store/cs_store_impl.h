@@ -315,11 +315,6 @@ void    cs_store_writer_stop(cs_store *);
  * of an address list, names null; NULL when there is none. Free it. */
 char   *cs_store_bcc_json(const char *envelope_json);
 
-/* Read side: is key already among a thread's participants (parts and seen
- * grow together)? A display name missing at its first sight is taken from
- * a later one: names come from the headers, users' too. */
-int     cs_store_part_seen(json_t *parts, const cs_strlist *seen, const char *key,
-			           const char *name);
 /*
  * Is norm (a normalized address) in a copy's stored address list (JSON
  * [{address, name}]; *name, if name is not NULL, gets the first display

@@ -10,7 +10,7 @@
  *	the raw message's SHA-256, the JSON forms of the address lists and
  *	of each copy's envelope (C4), the participants normalized with the
  *	store's delimiters (C2). Also the helpers of stored address lists
- *	that reading shares (cs_store_bcc_json, cs_store_part_seen).
+ *	that reading shares (cs_store_bcc_json).
  */
 #include <config.h>
 
@@ -327,23 +327,6 @@ char   *cs_store_bcc_json(const char *envelope)
     json_decref(out);
     json_decref(o);
     return s;
-}
-
-/* cs_store_part_seen - a participant seen before; its name filled in late */
-int     cs_store_part_seen(json_t *parts, const cs_strlist *seen, const char *key,
-			           const char *name)
-{
-    for (size_t i = 0; i < seen->n; i++) {
-	json_t *p;
-
-	if (strcasecmp(seen->v[i], key) != 0)
-	    continue;
-	p = json_array_get(parts, i);
-	if (p && name && *name && !json_is_string(json_object_get(p, "name")))
-	    json_object_set_new(p, "name", json_string(name));
-	return 1;
-    }
-    return 0;
 }
 
 /* cs_store_job_new - deep copy of a record, with every derived field computed */

@@ -81,7 +81,7 @@ int     cs_read_thread_get(cs_store *st, int w, const char *as, long long id, js
     int     more;
 
     *t = NULL;
-    if (r == NULL || a == NULL || cs_read_threads(st, w, as, r, 1, a, &more, NULL, NULL) < 0) {
+    if (r == NULL || a == NULL || cs_read_threads(st, w, as, r, 1, a, NULL, 0, &more, NULL, NULL) < 0) {
 	if (a == NULL)
 	    cs_db_close(r);
 	json_decref(a);

@@ -27,12 +27,13 @@ int     cs_read_stats(cs_store *, json_t **out);
 
 /* Lists of threads (cs_store_list.c). */
 #define CS_STORE_MAX_PARTICIPANTS 100
+/* Appended to out, or (out NULL) printed into text as an array at depth. */
 int     cs_read_threads(cs_store *, int w, const char *as, cs_rows *q, int limit, json_t *out,
-			        int *more, long long *key, long long *id);
+			        cs_buf *text, int depth, int *more, long long *key, long long *id);
 int     cs_read_mailbox(cs_store *, const char *as, const char *label, int limit,
-			        const char *cursor, json_t **out);
+			        const char *cursor, cs_page *out);
 int     cs_read_record_threads(cs_store *, const char *as, const char *kind, const char *id,
-			               int limit, const char *cursor, json_t **out);
+			               int limit, const char *cursor, cs_page *out);
 /* A copy just stored into a thread (cs_read_summary_write). */
 typedef struct cs_summary_add {
     const char *from, *to, *cc;		/* its stored address lists (JSON) */

@@ -70,6 +70,8 @@ int     cs_add_list(json_t *participants, const char *text);
 int     cs_json_compact(cs_buf *, const json_t *);
 int     cs_json_string(cs_buf *, const char *, size_t len, int ascii);
 #define cs_json_str(b, s, len) cs_json_string((b), (s), (len), 1)
+/* A newline and depth levels of two spaces (JSON_INDENT(2)'s): 0 or -1. */
+int     cs_json_newline(cs_buf *, int depth);
 
 /* The UTF-8 character at s (n bytes left): its length and code point; 0
  * when it is not one (overlong, surrogate, beyond U+10FFFF, cut short). */

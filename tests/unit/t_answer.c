@@ -198,6 +198,72 @@ static void answer_same(cs_answer *a, const char *what)
     cs_answer_reset(a);
 }
 
+/*
+ * page_same - a page as the answers print it while building it (no
+ * tree) is, byte for byte, the tree the store builds for the same page
+ * (cs_store_mailbox, cs_store_record_threads) as json_dumps prints it,
+ * with the same next cursor; next (may be NULL) gets it
+ */
+static void page_same(cs_store *st, const char *as, const char *kind, const char *id,
+		              const char *label, int limit, const char *cursor, const char *what,
+		              char *next, size_t nextlen)
+{
+    cs_answer a = {0};
+    json_t *tree = NULL;
+    char   *want = NULL, *got;
+    const char *tc;
+    size_t  len = 0, i;
+    int     rc;
+
+    if (kind) {
+	cs_answer_record(st, as, kind, id, limit, cursor, &a);
+	rc = cs_store_record_threads(st, as, kind, id, limit, cursor, &tree);
+    } else {
+	cs_answer_mailbox(st, as, label, limit, cursor, &a);
+	rc = cs_store_mailbox(st, as, label, limit, cursor, &tree);
+    }
+    if (!ok(a.code == CS_ANS_OK && a.text != NULL && a.body == NULL && rc == CS_OK,
+	    "%s: printed as built", what)) {
+	diag("code %d (%s), tree %d", a.code, a.message, rc);
+	goto out;
+    }
+    tc = json_string_value(json_object_get(tree, "cursor"));
+    if ((want = json_dumps(tree, JSON_INDENT(2))) == NULL)
+	goto out;
+    got = cs_answer_take_text(&a, &len);
+    if (!ok(got && len == strlen(want) + 1 && memcmp(got, want, len - 1) == 0
+	    && got[len - 1] == '\n' && strlen(got) == len, "%s: the tree's bytes", what)) {
+	for (i = 0; got && i < len && got[i] == want[i]; i++)
+	     /* void */ ;
+	diag("first difference at byte %zu:\n--- printed:\n%.200s\n--- tree:\n%.200s", i,
+	     got ? got + i : "(none)", want + (i < strlen(want) ? i : strlen(want)));
+    }
+    free(got);
+    ok(strcmp(a.cursor, tc ? tc : "") == 0, "%s: the tree's cursor (%s)", what, a.cursor);
+    if (next)
+	snprintf(next, nextlen, "%s", a.cursor);
+out:
+    free(want);
+    json_decref(tree);
+    cs_answer_reset(&a);
+}
+
+/* page_error - a page's error answer: the code and message, no body */
+static void page_error(cs_store *st, const char *as, const char *kind, const char *id,
+		               const char *cursor, int code, const char *message, const char *what)
+{
+    cs_answer a = {0};
+
+    if (kind)
+	cs_answer_record(st, as, kind, id, 2, cursor, &a);
+    else
+	cs_answer_mailbox(st, as, NULL, 2, cursor, &a);
+    if (!ok(a.code == code && a.text == NULL && a.body == NULL
+	    && strcmp(a.message, message) == 0, "%s: %s", what, message))
+	diag("code %d: %s", a.code, a.message);
+    cs_answer_reset(&a);
+}
+
 /* store_answers - a store's answers with hostile text in them */
 static void store_answers(void)
 {
@@ -210,7 +276,7 @@ static void store_answers(void)
 	"=?UTF-8?B?/w==?= broken encoded word",
     };
     const char *users[] = {"alice", "bob"};
-    char    err[256], raw[2048], msgid[64], thread[32];
+    char    err[256], raw[2048], msgid[64], thread[32], next[128];
     cs_user u[2];
     const cs_user *up[2];
     cs_answer a = {0};
@@ -250,10 +316,8 @@ static void store_answers(void)
     }
     json_decref(j);
     /* Empty lists first: the mailbox and a deal without threads. */
-    cs_answer_mailbox(st, "alice", NULL, 50, NULL, &a);
-    answer_same(&a, "an empty mailbox");
-    cs_answer_record(st, "alice", "deal", "d2", 50, NULL, &a);
-    answer_same(&a, "a deal without threads");
+    page_same(st, "alice", NULL, NULL, NULL, 50, NULL, "an empty mailbox", NULL, 0);
+    page_same(st, "alice", "deal", "d2", NULL, 50, NULL, "a deal without threads", NULL, 0);
     for (size_t i = 0; i < sizeof(subjects) / sizeof(subjects[0]); i++) {
 	snprintf(msgid, sizeof(msgid), "m%zu@acme.example", i);
 	snprintf(raw, sizeof(raw),
@@ -272,18 +336,33 @@ static void store_answers(void)
 		 "Message-ID: <%s>\r\n\r\nHi.\r\n", subjects[i], i, msgid);
 	ok(record(st, raw) == CS_OK, "recorded thread %zu", i);
     }
-    cs_answer_mailbox(st, "alice", NULL, 50, NULL, &a);
-    if (a.code == CS_ANS_OK) {
-	j = json_object_get(a.body, "threads");
+    thread[0] = 0;
+    if (cs_store_mailbox(st, "alice", NULL, 50, NULL, &j) == CS_OK) {
+	json_t *l = json_object_get(j, "threads");
+
 	snprintf(thread, sizeof(thread), "%s",
-		 json_string_value(json_object_get(json_array_get(j, json_array_size(j) - 1),
+		 json_string_value(json_object_get(json_array_get(l, json_array_size(l) - 1),
 						   "id")));
+	json_decref(j);
     }
-    answer_same(&a, "the mailbox");
-    cs_answer_mailbox(st, "alice", NULL, 2, NULL, &a);
-    answer_same(&a, "a mailbox page with a cursor");
-    cs_answer_record(st, "alice", "deal", "d1", 50, NULL, &a);
-    answer_same(&a, "the deal page");
+    page_same(st, "alice", NULL, NULL, NULL, 50, NULL, "the mailbox", NULL, 0);
+    page_same(st, "bob", NULL, NULL, NULL, 50, NULL, "bob's mailbox", NULL, 0);
+    page_same(st, "alice", NULL, NULL, NULL, 2, NULL, "a mailbox page with a cursor", next,
+	      sizeof(next));
+    page_same(st, "alice", NULL, NULL, NULL, 2, next, "the mailbox's second page", NULL, 0);
+    page_same(st, "alice", NULL, NULL, "Nothing", 2, NULL, "a label with no threads", NULL, 0);
+    page_same(st, "alice", "deal", "d1", NULL, 50, NULL, "the deal page", NULL, 0);
+    page_same(st, "alice", "deal", "d1", NULL, 3, NULL, "a deal page with a cursor", next,
+	      sizeof(next));
+    page_same(st, "alice", "deal", "d1", NULL, 3, next, "the deal's second page", NULL, 0);
+    page_same(st, "alice", "person", "p1", NULL, 50, NULL, "the person page", NULL, 0);
+    /* Errors as they were: no body, X1's messages. */
+    page_error(st, "alice", NULL, NULL, "zz", CS_ANS_BADINPUT, "bad cursor", "mailbox");
+    page_error(st, "nobody", NULL, NULL, NULL, CS_ANS_NOTFOUND, "cannot list the mailbox",
+	       "mailbox of nobody");
+    page_error(st, "bob", "deal", "d1", NULL, CS_ANS_NOTFOUND, "deal d1 not found",
+	       "a deal bob may not access");
+    page_error(st, "alice", "person", "p1", "zz", CS_ANS_BADINPUT, "bad cursor", "person");
     cs_answer_thread(st, "alice", thread, 0, &a);
     answer_same(&a, "a thread");
     cs_answer_thread(st, "alice", thread, 1, &a);
