@@ -30,9 +30,10 @@ int     cs_event_body(const char *type, const char *owner, json_t *ids, json_t *
 
 /*
  * cs_event_text_form: how string S is spelt inside a stored event body
- * (ASCII JSON: a non-ASCII character as \uXXXX), lower-cased, without
- * quotes, in OUT (LEN bytes). 1 when that differs from S itself (erasure
- * must then look for both), 0 when the same, -1 when it does not fit.
+ * (ASCII JSON: a non-ASCII character as a \u escape, "\u00fc"),
+ * lower-cased, without quotes, in OUT (LEN bytes). 1 when that differs
+ * from S itself (erasure must then look for both), 0 when the same, -1
+ * when it does not fit.
  */
 int     cs_event_text_form(const char *s, char *out, size_t len);
 

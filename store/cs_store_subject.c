@@ -348,7 +348,7 @@ int     cs_store_subject_erase(cs_store *st, const char *address, int dry_run,
 	rc = cs_prim_crm_persons(st, norm, crm);
 	if (rc == CS_OK)
 	    rc = st->ops->erase_step(st, CS_ERASE_MADE, norm, 0, &persons);
-	/* Events spell a non-ASCII address as \uXXXX (R2: those too). */
+	/* Events spell a non-ASCII address with \u escapes, "\u00fc" (R2: those too). */
 	if (rc == CS_OK && cs_event_text_form(norm, escaped, sizeof(escaped)) == 1)
 	    rc = st->ops->erase_step(st, CS_ERASE_MADE, escaped, 0, &more);
 	if (rc == CS_OK) {
