@@ -81,19 +81,17 @@ static void usage(FILE *fp, int code)
 static int load(cs_config **cfgp, cs_policy **polp, int to_stderr, char *err, size_t errlen,
 		        long *ms)
 {
-    struct timespec t0, t1;
+    long long t0 = cs_mono_ms();
     cs_config *cfg;
     cs_policy *pol = NULL;
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     if ((cfg = cs_config_load(config_path, err, errlen)) != NULL
 	&& (pol = cs_policy_load(cfg, err, errlen)) == NULL) {
 	cs_config_unref(cfg);
 	cfg = NULL;
     }
     /* Policy files and Sieve scripts grow: the load time is in stats. */
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    *ms = (long) ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+    *ms = (long) (cs_mono_ms() - t0);
     if (cfg == NULL) {
 	if (to_stderr)
 	    fprintf(stderr, "crmsync-milter: %s%s\n", to_stderr > 1 ? "fatal: " : "", err);

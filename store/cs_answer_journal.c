@@ -25,6 +25,7 @@
 
 /* Application-specific. */
 #include "cs_journal.h"
+#include "cs_store_util.h"
 #include "cs_answer.h"
 
 #define STATUS_MAX	(64 * 1024)	/* a status file larger than this is not one */
@@ -37,7 +38,6 @@ static json_t *journal_file(const char *dir, char *host, size_t hostlen)
     ssize_t n;
     size_t  len = 0;
     time_t  now = time(NULL), t;
-    struct tm tm;
     int     fd;
 
     if (dir == NULL || *dir == 0)
@@ -58,9 +58,7 @@ static json_t *journal_file(const char *dir, char *host, size_t hostlen)
 	j = json_incref(json_object_get(doc, "journal"));
 	snprintf(host, hostlen, "%s", json_string_value(h));
 	t = (time_t) json_integer_value(at);
-	iso[0] = 0;
-	if (gmtime_r(&t, &tm))
-	    strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cs_iso_date((long long) t, iso, sizeof(iso));
 	json_object_set_new(j, "source", json_string("file"));
 	json_object_set_new(j, "updated_at", json_string(iso));
 	json_object_set_new(j, "age_seconds", json_integer(now > t ? (json_int_t) (now - t) : 0));
