@@ -40,9 +40,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* Application-specific. */
 #include "cs_addr.h"
+#include "cs_util.h"
 #include "cs_log.h"
 #include "cs_store.h"
 #include "cs_store_impl.h"
@@ -743,7 +745,7 @@ int     cs_read_summary_write(cs_store *st, int w, const char *owner, long long 
     cs_buf  b = {0};
     cs_rows *r = NULL;
     char   *keys = NULL, *old = NULL, *bcc = NULL;
-    int     rc = -1, later = 1, alone = 0;
+    int     rc = -1, later = 1, alone = 0, got;
 
     if ((d.owner = strdup(owner)) == NULL
 	|| (l.lists = json_object()) == NULL || (l.index = json_object()) == NULL)
@@ -752,9 +754,15 @@ int     cs_read_summary_write(cs_store *st, int w, const char *owner, long long 
     if ((r = cs_db_q(st, w, SQL(st)->summary_get, "siii", owner, thread,
 		     new ? (long long) new->sort_date : 0LL, new ? new->message : 0LL)) == NULL)
 	goto out;
-    if (cs_db_next(r) > 0) {
-	if (!cs_db_null(r, 0) && (old = strdup(cs_db_text(r, 0))) == NULL)
+    if ((got = cs_db_next(r)) < 0) {
+	cs_db_close(r);
+	goto out;
+    }
+    if (got > 0) {
+	if (!cs_db_null(r, 0) && (old = strdup(cs_db_text(r, 0))) == NULL) {
+	    cs_db_close(r);
 	    goto out;
+	}
 	later = (int) cs_db_num(r, 1);
 	alone = (int) cs_db_num(r, 2);
     }
@@ -798,24 +806,32 @@ out:
 }
 
 #define FILL_BATCH	256
+#define FILL_BATCH_MS	100		/* a transaction's time, as erasure's */
+#define FILL_YIELD_MS	100		/* and the pause after it */
 
 /*
  * cs_read_summaries_fill - threads without a summary (an older store's,
- * or emptied by a merge, erasure, retention) get one, FILL_BATCH to a
- * write transaction, at most max: how many, or -1
+ * or emptied by a merge, erasure, retention) get one, at most max: how
+ * many, or -1. A write transaction writes at most FILL_BATCH of them and
+ * stops after FILL_BATCH_MS (a thread's summary reads its messages), then
+ * the write lock is left to mail for FILL_YIELD_MS (C1), as erasure does.
  */
 int     cs_read_summaries_fill(cs_store *st, int max)
 {
+    struct timespec yield = {0, FILL_YIELD_MS * 1000L * 1000L};
     int     done = 0;
 
     while (done < max) {
 	char   *owner[FILL_BATCH];
-	long long id[FILL_BATCH];
-	int     n = 0, i, rc, want = max - done < FILL_BATCH ? max - done : FILL_BATCH;
+	long long id[FILL_BATCH], start;
+	int     n = 0, i, rc, written = 0, want = max - done < FILL_BATCH ? max - done : FILL_BATCH;
 	cs_rows *r;
 
+	if (done > 0)
+	    nanosleep(&yield, NULL);
 	if (cs_store_wbegin(st) != CS_OK)
 	    return -1;
+	start = cs_mono_ms();
 	rc = (r = cs_db_q(st, CS_DB_W, SQL(st)->summary_missing, "i", (long long) want)) ? 0 : -1;
 	while (rc == 0 && n < want && (rc = cs_db_next(r)) > 0) {
 	    if ((owner[n] = strdup(cs_db_text(r, 0))) == NULL)
@@ -826,15 +842,19 @@ int     cs_read_summaries_fill(cs_store *st, int max)
 	}
 	cs_db_close(r);
 	for (i = 0; i < n; i++) {
-	    if (rc == 0 && cs_read_summary_write(st, CS_DB_W, owner[i], id[i], NULL) < 0)
-		rc = -1;
+	    if (rc == 0 && (written == 0 || cs_mono_ms() - start < FILL_BATCH_MS)) {
+		if (cs_read_summary_write(st, CS_DB_W, owner[i], id[i], NULL) < 0)
+		    rc = -1;
+		else
+		    written++;
+	    }
 	    free(owner[i]);
 	}
 	if (rc < 0)
 	    cs_error(NULL, "store: thread summaries: %s", cs_db_error(st, CS_DB_W));
 	if (cs_store_wend(st, rc < 0 ? CS_EINTERNAL : CS_OK) != CS_OK || rc < 0)
 	    return -1;
-	done += n;
+	done += written;
 	if (n < want)
 	    break;
     }
