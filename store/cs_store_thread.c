@@ -245,8 +245,8 @@ int     cs_wt_message_event(cs_store *st, const cs_store_job *job, const char *o
     if (r > 0) {
 	if ((parts = json_array()) == NULL)
 	    return -1;
-	if (cs_add_list(parts, job->from_json) < 0 || cs_add_list(parts, job->to_json) < 0
-	    || cs_add_list(parts, job->cc_json) < 0) {
+	if (cs_add_list(parts, job->from_list) < 0 || cs_add_list(parts, job->to_list) < 0
+	    || cs_add_list(parts, job->cc_list) < 0) {
 	    json_decref(parts);
 	    return -1;
 	}

@@ -420,16 +420,10 @@ json_t *cs_addr_array(const char *text)
     return a;
 }
 
-/* cs_add_list - append a stored JSON address list to participants */
-int     cs_add_list(json_t *participants, const char *text)
+/* cs_add_list - append a job's parsed address list to participants */
+int     cs_add_list(json_t *participants, json_t *list)
 {
-    json_t *arr = text ? json_loads(text, 0, NULL) : NULL;
-    int     rc = 0;
-
-    if (json_is_array(arr))
-	rc = json_array_extend(participants, arr);
-    json_decref(arr);
-    return rc;
+    return json_is_array(list) ? json_array_extend(participants, list) : 0;
 }
 
 /* cs_jobs_fail_all - the whole group is lost: every waiter hears so */

@@ -56,8 +56,8 @@ int     cs_ids_block(cs_ids *s, long long t);
 /* A stored address list (JSON text) as JSON, [] when unreadable. */
 json_t *cs_addr_array(const char *text);
 
-/* Append a stored JSON address list to participants (NULL text: none). */
-int     cs_add_list(json_t *participants, const char *text);
+/* Append a job's parsed address list to participants (NULL: none). */
+int     cs_add_list(json_t *participants, json_t *list);
 
 /*
  * JSON text as json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII) makes it,
