@@ -13,3 +13,5 @@ EXTRA_DIST += bench/ctl-bench.sh bench/ctl-gen.c bench/ctl-pg-load.sh \
 	bench/import-bench.sh
 EXTRA_DIST += bench/erase-bench.sh
 EXTRA_DIST += bench/store-bench.sh
+# The dated log of the measurements and the decisions taken on them.
+EXTRA_DIST += bench/HISTORY.md
