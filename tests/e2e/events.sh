@@ -159,8 +159,11 @@ hang_p99=$(printf '%s' "$out" | sed 's/.*"p99_ms":\([0-9.]*\).*/\1/')
 hang_ms=$(printf '%s' "$out" | sed 's/.*"ms":\([0-9.]*\).*/\1/')
 tap_diag "200 records: ${base_ms} ms (p99 ${base_p99} ms) receiver fine," \
     "${hang_ms} ms (p99 ${hang_p99} ms) receiver hanging"
+# A recording that waited on the hanging CRM would take its 1000 ms
+# timeout; the margin (300 ms) is for a loaded machine's scheduling (the
+# ASan phase under load once gave a p99 past 3 * base + 20 ms).
 tap_ok "recording not slowed by a hanging CRM (p99 $hang_p99 ms vs $base_p99 ms)" \
-    awk -v a="$hang_p99" -v b="$base_p99" 'BEGIN { exit !(a < 3 * b + 20) }'
+    awk -v a="$hang_p99" -v b="$base_p99" 'BEGIN { exit !(a < 3 * b + 300) }'
 tap_ok "hung deliveries noted as timeouts" \
     test "$(db "SELECT count(*) FROM events WHERE last_error LIKE '%imeout%'")" -gt 0
 echo ok >"$T/control"
