@@ -17,6 +17,9 @@
 #include <sys/random.h>
 #include <time.h>
 
+/* Utility library. */
+#include "cs_digest.h"
+
 /* Application-specific. */
 #include "cs_addr.h"
 #include "cs_store.h"
@@ -164,6 +167,7 @@ time_t  cs_iso_now_ms(char *out, size_t outlen)
  */
 int     cs_uuid7(char out[37])
 {
+    static const int group[5] = {4, 2, 2, 2, 6};	/* bytes per group */
     unsigned char b[16];
     struct timespec ts;
     unsigned long long ms;
@@ -184,14 +188,14 @@ int     cs_uuid7(char out[37])
 	b[i] = (unsigned char) (ms >> (40 - 8 * i));
     b[6] = (unsigned char) ((b[6] & 0x0f) | 0x70);
     b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
-    /* 8-4-4-4-12 hex digits; one per event, so no snprintf. */
-    for (int i = 0, o = 0; i < 16; i++) {
-	if (i == 4 || i == 6 || i == 8 || i == 10)
+    /* 8-4-4-4-12 hex digits: each group's NUL becomes the next dash. */
+    for (int g = 0, i = 0, o = 0; g < 5; g++) {
+	cs_hex(b + i, (size_t) group[g], out + o);
+	i += group[g];
+	o += 2 * group[g];
+	if (g < 4)
 	    out[o++] = '-';
-	out[o++] = "0123456789abcdef"[b[i] >> 4];
-	out[o++] = "0123456789abcdef"[b[i] & 15];
     }
-    out[36] = 0;
     return 0;
 }
 
