@@ -5,8 +5,9 @@
  *	small pure helpers both store dialects use, written once
  * DESCRIPTION
  *	No database: thread ids and their text, the keyset cursor codec,
- *	dates, UUIDs, sets of ids, and the stored address lists (JSON text)
- *	read back. Thread ids are long long (sqlite3_int64 is the same type).
+ *	the time with milliseconds (a plain date is cs_util.h's
+ *	cs_iso_date), UUIDs, sets of ids, and the stored address lists
+ *	(JSON text) read back. Thread ids are long long (sqlite3_int64 is the same type).
  */
 #ifndef CS_STORE_UTIL_H
 #define CS_STORE_UTIL_H
@@ -28,9 +29,6 @@ long long cs_thread_num(const char *s);
 /* Opaque keyset cursor: hex of "last_date:id"; decode -1 if not ours. */
 void    cs_cursor_encode(long long last, long long id, char *out, size_t outlen);
 int     cs_cursor_decode(const char *c, long long *last, long long *id);
-
-/* ISO 8601 UTC text of a Unix time (seconds). */
-void    cs_iso_date(long long t, char *out, size_t outlen);
 
 /* Now as ISO 8601 UTC with milliseconds; returns the seconds. */
 time_t  cs_iso_now_ms(char *out, size_t outlen);
