@@ -354,25 +354,6 @@ bad:
 /* tput - a string literal's bytes */
 #define tput(b, s)	cs_buf_append((b), "" s, sizeof(s) - 1)
 
-/* tnum - a number's decimal digits after prefix (printf was 5 % of a page) */
-static int tnum(cs_buf *b, const char *prefix, long long v)
-{
-    char    d[48], *p = d + sizeof(d);
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long) v : (unsigned long long) v;
-    size_t  k = strlen(prefix);
-
-    do
-	*--p = (char) ('0' + u % 10);
-    while ((u /= 10) != 0);
-    if (v < 0)
-	*--p = '-';
-    if (k > (size_t) (p - d))
-	return -1;
-    p -= k;
-    memcpy(p, prefix, k);
-    return cs_buf_append(b, p, (size_t) (d + sizeof(d) - p));
-}
-
 /* tstr - a string, or null */
 static int tstr(cs_buf *b, const char *s)
 {
@@ -422,7 +403,7 @@ static int thread_text(const tlist *l, const tdraft *d, cs_buf *b, int depth)
     int     in = depth + 1;
 
     /* "t" and digits: nothing to escape. */
-    if (tput(b, "{") < 0 || tkey(b, in, 1, "id") < 0 || tnum(b, "\"t", d->id) < 0
+    if (tput(b, "{") < 0 || tkey(b, in, 1, "id") < 0 || cs_json_int(b, "\"t", d->id) < 0
 	|| tput(b, "\"") < 0
 	|| tkey(b, in, 0, "owner") < 0 || tstr(b, d->owner) < 0
 	|| tkey(b, in, 0, "subject") < 0 || tstr(b, d->subject) < 0
@@ -447,7 +428,7 @@ static int thread_text(const tlist *l, const tdraft *d, cs_buf *b, int depth)
 	|| tkey(b, in + 1, 1, "deals") < 0 || tstrs(b, &d->deals, in + 1) < 0
 	|| tkey(b, in + 1, 0, "persons") < 0 || tstrs(b, &d->persons, in + 1) < 0
 	|| cs_json_newline(b, in) < 0 || tput(b, "}") < 0
-	|| tkey(b, in, 0, "message_count") < 0 || tnum(b, "", d->count) < 0
+	|| tkey(b, in, 0, "message_count") < 0 || cs_json_int(b, "", d->count) < 0
 	|| tkey(b, in, 0, "first_date") < 0 || tstr(b, d->first) < 0
 	|| tkey(b, in, 0, "last_date") < 0 || tstr(b, d->last) < 0
 	|| cs_json_newline(b, depth) < 0 || tput(b, "}") < 0)
@@ -482,7 +463,7 @@ static const char *keys_text(tlist *l, int mode)
 		rc = -1;
 	    else {
 		d->sign = b->len;
-		rc = tnum(b, " ", d->id) < 0 || cs_buf_append(b, "]", 1) < 0 ? -1 : 0;
+		rc = cs_json_int(b, " ", d->id) < 0 || cs_buf_append(b, "]", 1) < 0 ? -1 : 0;
 	    }
 	}
 	if (rc < 0 || cs_buf_append(b, "]", 1) < 0) {

@@ -320,55 +320,92 @@ int     cs_json_string(cs_buf *b, const char *s, size_t len, int ascii)
     return cs_buf_append(b, "\"", 1);
 }
 
-/*
- * cs_json_compact - v appended as json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII)
- * writes it, byte for byte, without jansson's cost (its loop check
- * formats a key per object; an event's text was a third of its insert)
- */
-int     cs_json_compact(cs_buf *b, const json_t *v)
+/* cs_json_int - v's decimal digits after prefix (printf was 5 % of a page) */
+int     cs_json_int(cs_buf *b, const char *prefix, long long v)
 {
-    const char *key;
-    json_t *m;
-    size_t  i;
+    char    d[48], *p = d + sizeof(d);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long) v : (unsigned long long) v;
+    size_t  k = strlen(prefix);
+
+    do
+	*--p = (char) ('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+	*--p = '-';
+    if (k > (size_t) (p - d))
+	return -1;
+    p -= k;
+    memcpy(p, prefix, k);
+    return cs_buf_append(b, p, (size_t) (d + sizeof(d) - p));
+}
+
+/*
+ * json_value - v at depth, as json_dumps writes it with the flags'
+ * JSON_INDENT(2) and JSON_ENSURE_ASCII (JSON_COMPACT without the first).
+ * In place of jansson's cycle check (a hash table entry per container,
+ * a key formatted per object: a fifth of a page, a third of an event's
+ * insert) nesting deeper than CS_JSON_DEPTH is refused.
+ */
+static int json_value(cs_buf *b, const json_t *v, int flags, int depth)
+{
+    int     indent = flags & CS_JSON_INDENT, ascii = (flags & CS_JSON_ASCII) != 0;
+    size_t  i, n;
+    void   *it;
     char   *t;
     int     rc;
 
+    if (v == NULL || depth > CS_JSON_DEPTH)
+	return -1;
     switch (json_typeof(v)) {
-    case JSON_OBJECT:
-	if (cs_buf_append(b, "{", 1) < 0)
-	    return -1;
-	i = 0;
-	json_object_foreach((json_t *) v, key, m)
-	    if ((i++ && cs_buf_append(b, ",", 1) < 0)
-		|| cs_json_str(b, key, strlen(key)) < 0 || cs_buf_append(b, ":", 1) < 0
-		|| cs_json_compact(b, m) < 0)
-		return -1;
-	return cs_buf_append(b, "}", 1);
-    case JSON_ARRAY:
-	if (cs_buf_append(b, "[", 1) < 0)
-	    return -1;
-	json_array_foreach(v, i, m)
-	    if ((i && cs_buf_append(b, ",", 1) < 0) || cs_json_compact(b, m) < 0)
-		return -1;
-	return cs_buf_append(b, "]", 1);
-    case JSON_STRING:
-	return cs_json_str(b, json_string_value(v), json_string_length(v));
-    case JSON_INTEGER:
-	return cs_buf_appendf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    case JSON_NULL:
+	return cs_buf_append(b, "null", 4);
     case JSON_TRUE:
 	return cs_buf_append(b, "true", 4);
     case JSON_FALSE:
 	return cs_buf_append(b, "false", 5);
-    case JSON_NULL:
-	return cs_buf_append(b, "null", 4);
+    case JSON_INTEGER:
+	return cs_json_int(b, "", json_integer_value(v));
+    case JSON_STRING:
+	return cs_json_string(b, json_string_value(v), json_string_length(v), ascii);
+    case JSON_ARRAY:
+	if ((n = json_array_size(v)) == 0)
+	    return cs_buf_append(b, "[]", 2);
+	if (cs_buf_append(b, "[", 1) < 0)
+	    return -1;
+	for (i = 0; i < n; i++)
+	    if ((i && cs_buf_append(b, ",", 1) < 0)
+		|| (indent && cs_json_newline(b, depth + 1) < 0)
+		|| json_value(b, json_array_get(v, i), flags, depth + 1) < 0)
+		return -1;
+	return indent && cs_json_newline(b, depth) < 0 ? -1 : cs_buf_append(b, "]", 1);
+    case JSON_OBJECT:
+	if ((it = json_object_iter((json_t *) v)) == NULL)
+	    return cs_buf_append(b, "{}", 2);
+	if (cs_buf_append(b, "{", 1) < 0)
+	    return -1;
+	for (i = 0; it != NULL; i++, it = json_object_iter_next((json_t *) v, it))
+	    if ((i && cs_buf_append(b, ",", 1) < 0)
+		|| (indent && cs_json_newline(b, depth + 1) < 0)
+		|| cs_json_string(b, json_object_iter_key(it), json_object_iter_key_len(it),
+				  ascii) < 0
+		|| cs_buf_append(b, ": ", indent ? 2 : 1) < 0
+		|| json_value(b, json_object_iter_value(it), flags, depth + 1) < 0)
+		return -1;
+	return indent && cs_json_newline(b, depth) < 0 ? -1 : cs_buf_append(b, "}", 1);
     default:
 	/* Reals: jansson's own digits. */
-	if ((t = json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY)) == NULL)
+	if ((t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
 	    return -1;
 	rc = cs_buf_append(b, t, strlen(t));
 	free(t);
 	return rc;
     }
+}
+
+/* cs_json_write - v appended as json_dumps writes it (flags: CS_JSON_*) */
+int     cs_json_write(cs_buf *b, const json_t *v, int flags)
+{
+    return json_value(b, v, flags, 0);
 }
 
 /* cs_ids_cmp - qsort comparator for ids */
