@@ -255,7 +255,7 @@ int     cs_json_string(cs_buf *b, const char *s, size_t len, int ascii)
     size_t  n, k;
 
     /* Nothing to escape (most strings): quotes and bytes in one go. */
-    for (run = p; p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\'; p++)
+    for (; p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\'; p++)
 	 /* void */ ;
     if (p == end) {
 	if (cs_buf_reserve(b, len + 2) < 0)
@@ -267,8 +267,9 @@ int     cs_json_string(cs_buf *b, const char *s, size_t len, int ascii)
 	b->data[b->len] = 0;
 	return 0;
     }
-    p = run;
-    if (cs_buf_append(b, "\"", 1) < 0)
+    /* Else the plain bytes already scanned, then on from the first to escape. */
+    if (cs_buf_append(b, "\"", 1) < 0
+	|| cs_buf_append(b, s, (size_t) (p - (const unsigned char *) s)) < 0)
 	return -1;
     while (p < end) {
 	/* Runs of plain ASCII in one append. */
