@@ -90,7 +90,7 @@ static int load(cs_config **cfgp, cs_policy **polp, api_tokens **tokp, char *err
     cs_policy *pol = NULL;
     api_tokens *tok = NULL;
 
-    if ((cfg = cs_config_load(config_path, err, errlen)) == NULL)
+    if ((cfg = cs_config_load_at(config_path, cs_cli_start_dir(), err, errlen)) == NULL)
 	return -1;
     if ((pol = cs_policy_load(cfg, err, errlen)) == NULL
 	|| (tok = api_tokens_load(cfg->api_token_file, err, errlen)) == NULL) {

@@ -107,8 +107,8 @@
 #include "cs_verdict.h"
 #include "ctl.h"
 
-#define IMP_PROGRESS_TTY	0.2	/* seconds between progress bar updates */
-#define IMP_PROGRESS_JSON	10.0	/* seconds between JSON progress lines */
+#define IMP_PROGRESS_TTY	200	/* ms between progress bar updates */
+#define IMP_PROGRESS_JSON	10000	/* ms between JSON progress lines */
 #define IMP_MAX_ERRORS		50	/* consecutive store failures: give up */
 #define IMP_MAX_EXTRA		3	/* passes for conditional copies */
 #define IMP_JOBS_DEFAULT	1024	/* records in flight (--jobs): two bulk groups */
@@ -155,27 +155,8 @@ typedef struct imp {
     json_t *skipped;
     /* Progress. */
     int     tty_err, tty_out, bar_shown;
-    double  t0, last;
+    long long t0, last;			/* cs_mono_ms */
 } imp;
-
-/* now_s - monotonic seconds */
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-/* iso_time - UTC ISO 8601 */
-static const char *iso_time(time_t t, char *buf, size_t len)
-{
-    struct tm tm;
-
-    if (gmtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-	snprintf(buf, len, "%lld", (long long) t);
-    return buf;
-}
 
 /* num - parse exactly n digits */
 static int num(const char **p, int n)
@@ -309,7 +290,7 @@ static unsigned long total_skipped(const imp *im)
 static json_t *summary(imp *im, int final)
 {
     char    ws[32];
-    double  secs = now_s() - im->t0;
+    long long ms = cs_mono_ms() - im->t0;
     json_t *o = json_object(), *sk;
 
     if (o == NULL)
@@ -331,10 +312,11 @@ static json_t *summary(imp *im, int final)
     json_object_set_new(o, "errors", json_integer((json_int_t) im->errors));
     if (im->dry_run)
 	json_object_set_new(o, "conditional", json_integer((json_int_t) im->conditional));
-    json_object_set_new(o, "window_start", json_string(iso_time(im->lower, ws, sizeof(ws))));
+    cs_iso_date((long long) im->lower, ws, sizeof(ws));
+    json_object_set_new(o, "window_start", json_string(ws));
     json_object_set_new(o, "since_clamped", json_boolean(im->since_clamped));
-    json_object_set_new(o, "seconds", json_real((double) ((long long) (secs * 1000)) / 1000));
-    json_object_set_new(o, "rate", json_integer(secs > 0 ? (json_int_t) (im->seen / secs) : 0));
+    json_object_set_new(o, "seconds", json_real((double) ms / 1000));
+    json_object_set_new(o, "rate", json_integer(ms > 0 ? (json_int_t) (im->seen * 1000 / ms) : 0));
     return o;
 }
 
@@ -350,12 +332,12 @@ static int print_line(json_t *o)
     return rc;
 }
 
-static void progress_locked(imp *, double);
+static void progress_locked(imp *, long long);
 
 /* progress - the bar on a terminal, else a JSON line now and then */
 static void progress(imp *im)
 {
-    double  t = now_s();
+    long long t = cs_mono_ms();
 
     if ((im->tty_err && t - im->last < IMP_PROGRESS_TTY)
 	|| (!im->tty_err && (im->tty_out || t - im->last < IMP_PROGRESS_JSON)))
@@ -366,9 +348,9 @@ static void progress(imp *im)
 }
 
 /* progress_locked - see progress(); im->mu held */
-static void progress_locked(imp *im, double t)
+static void progress_locked(imp *im, long long t)
 {
-    double  secs = t - im->t0;
+    double  secs = (double) (t - im->t0) / 1000;
 
     if (im->tty_err) {
 	if (t - im->last < IMP_PROGRESS_TTY)
@@ -451,7 +433,8 @@ static int dry_line(imp *im, const cs_mbox_msg *m, const cs_msginfo *info, time_
     if (im->kind == CS_MBOX_MBOX)
 	json_object_set_new(o, "offset", json_integer((json_int_t) m->offset));
     json_object_set_new(o, "folder", jstr(m->folder));
-    json_object_set_new(o, "arrival", json_string(iso_time(arrival, at, sizeof(at))));
+    cs_iso_date((long long) arrival, at, sizeof(at));
+    json_object_set_new(o, "arrival", json_string(at));
     json_object_set_new(o, "message_id", jstr(info->message_id));
     json_object_set_new(o, "direction", json_string(direction == CS_DIR_OUT ? "out" : "in"));
     json_object_set_new(o, "labels", l);
@@ -860,7 +843,7 @@ int     cmd_import(ctl_ctx *ctx, int argc, char **argv)
 	? (size_t) ctx->cfg->max_message_size + 1 : (16u << 20);
     im.tty_err = isatty(STDERR_FILENO);
     im.tty_out = isatty(STDOUT_FILENO);
-    im.t0 = im.last = now_s();
+    im.t0 = im.last = cs_mono_ms();
     im.jobs = im.dry_run ? 1 : (int) jobs;
     pthread_mutex_init(&im.mu, NULL);
 

@@ -10,6 +10,8 @@
 
 /* System library. */
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,12 +41,30 @@ void    cs_cli_usage(FILE *fp, const char *prog, const char *args, const cs_cli_
 	fprintf(fp, "  %-*s  %s\n", (int) width, o->flag, o->what);
 }
 
-/* cs_cli_daemonize - detach from the terminal and the starting process */
+static char start_dir[PATH_MAX];	/* written once (pthread_once) */
+static pthread_once_t start_once = PTHREAD_ONCE_INIT;
+
+/* start_dir_read - the current directory, once; "" when it cannot be read */
+static void start_dir_read(void)
+{
+    if (getcwd(start_dir, sizeof(start_dir)) == NULL)
+	start_dir[0] = 0;
+}
+
+/* cs_cli_start_dir - the directory the program started in ("": unknown) */
+const char *cs_cli_start_dir(void)
+{
+    pthread_once(&start_once, start_dir_read);
+    return start_dir;
+}
+
+/* cs_cli_daemonize - detach from the terminal, the starting process and its directory */
 int     cs_cli_daemonize(void)
 {
     pid_t   pid;
     int     fd;
 
+    (void) cs_cli_start_dir();
     if ((pid = fork()) < 0)
 	return -1;
     if (pid > 0)
@@ -55,6 +75,9 @@ int     cs_cli_daemonize(void)
 	return -1;
     if (pid > 0)
 	_exit(0);
+    /* Hold no directory an operator may want to remove or unmount. */
+    if (chdir("/") < 0)
+	return -1;
     if ((fd = open("/dev/null", O_RDWR)) >= 0) {
 	dup2(fd, 0);
 	dup2(fd, 1);

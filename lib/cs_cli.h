@@ -42,11 +42,16 @@ void    cs_cli_usage(FILE *, const char *prog, const char *args, const cs_cli_op
 
 /*
  * A daemon's detach (unless -f): fork twice around setsid (no
- * controlling terminal, ever), standard streams to /dev/null. The
- * working directory stays: -c and the config's paths may be relative
- * and SIGUSR1 reads them again. 0 in the daemon, -1 (errno) when a
- * fork failed; the parents exit 0.
+ * controlling terminal, ever), standard streams to /dev/null, and the
+ * working directory / (none held busy). -c and the config's paths may
+ * be relative: the daemon reads its config with cs_config_load_at from
+ * cs_cli_start_dir(), at start and at each SIGUSR1. 0 in the daemon, -1
+ * (errno) when a fork or chdir failed; the parents exit 0.
  */
 int     cs_cli_daemonize(void);
+
+/* The directory the program started in (read at the first call, or by
+ * cs_cli_daemonize before it leaves it); "" when it could not be read. */
+const char *cs_cli_start_dir(void);
 
 #endif

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Application-specific. */
 #include "cs_addr.h"
@@ -31,14 +32,15 @@
 enum key_type {
     T_STRING, T_LIST, T_DOMAINS, T_ADDRS, T_BLOCK, T_DURATION, T_MSEC, T_SIZE,
     T_BOOL, T_OCTAL, T_ONERROR, T_SYNC, T_CIDRS, T_LOGLEVEL, T_FACILITY, T_SOCKET,
-    T_DIR,				/* a string: a directory the milter makes */
+    T_DIR,				/* a path: a directory the milter makes */
+    T_PATH,				/* a file or directory name */
 };
 
 static const char *const type_names[] = {
     "string", "list", "domain list", "address list", "block list", "duration",
     "duration", "size", "boolean", "octal", "accept|tempfail", "all|labels|off",
     "network list", "error|warn|info|debug", "syslog facility", "socket",
-    "directory",
+    "directory", "path",
 };
 
 /*
@@ -66,11 +68,11 @@ typedef struct key_def {
 static const key_def key_table[] = {
     {"Socket", T_SOCKET, OFF(socket), "unix:/run/crmsync/crmsync.sock", 0},
     {"UserID", T_STRING, OFF(user_id), NULL, 0},
-    {"PidFile", T_STRING, OFF(pid_file), NULL, 0},
+    {"PidFile", T_PATH, OFF(pid_file), NULL, 0},
     {"UMask", T_OCTAL, OFF(umask), "007", 0, "0", "777"},
-    {"Database", T_STRING, OFF(database), "/var/lib/crmsync/crmsync.db", 0},
+    {"Database", T_PATH, OFF(database), "/var/lib/crmsync/crmsync.db", 0},
     {"SpoolDir", T_DIR, OFF(spool_dir), "/var/lib/crmsync/spool", 0},
-    {"PolicyDir", T_STRING, OFF(policy_dir), "/etc/crmsync/policy.d", 1},
+    {"PolicyDir", T_PATH, OFF(policy_dir), "/etc/crmsync/policy.d", 1},
     {"InternalDomains", T_DOMAINS, OFF(internal_domains), NULL, 1},
     {"SubaddressDelimiter", T_STRING, OFF(subaddress_delimiter), "+", 1},
     {"MaxMessageSize", T_SIZE, OFF(max_message_size), "25M", 1, "1K", "512M"},
@@ -88,17 +90,17 @@ static const key_def key_table[] = {
     {"JournalDir", T_DIR, OFF(journal_dir), "/var/lib/crmsync/journal", 0},
     {"JournalMaxSize", T_SIZE, OFF(journal_max_size), "1G", 0, "64K", "1024G"},
     {"WebhookURL", T_STRING, OFF(webhook_url), NULL, 0},
-    {"WebhookSecret", T_STRING, OFF(webhook_secret), NULL, 0},
-    {"WebhookCAFile", T_STRING, OFF(webhook_ca_file), NULL, 0},
+    {"WebhookSecret", T_PATH, OFF(webhook_secret), NULL, 0},
+    {"WebhookCAFile", T_PATH, OFF(webhook_ca_file), NULL, 0},
     {"EventRetention", T_DURATION, OFF(event_retention), "7d", 1, "1h", "3650d"},
     {"Retention", T_DURATION, OFF(retention), NULL, 1, "1d", "36500d"},
     {"Syslog", T_BOOL, OFF(use_syslog), "yes", 0},
     {"SyslogFacility", T_FACILITY, OFF(syslog_facility), "mail", 0},
     {"LogLevel", T_LOGLEVEL, OFF(log_level), "info", 1},
     {"ApiListen", T_SOCKET, OFF(api_listen), "unix:/run/crmsync-api/api.sock", 0},
-    {"ApiTokenFile", T_STRING, OFF(api_token_file), "/etc/crmsync/api-tokens", 1},
-    {"ApiTLSCert", T_STRING, OFF(api_tls_cert), NULL, 0},
-    {"ApiTLSKey", T_STRING, OFF(api_tls_key), NULL, 0},
+    {"ApiTokenFile", T_PATH, OFF(api_token_file), "/etc/crmsync/api-tokens", 1},
+    {"ApiTLSCert", T_PATH, OFF(api_tls_cert), NULL, 0},
+    {"ApiTLSKey", T_PATH, OFF(api_tls_key), NULL, 0},
 };
 #pragma GCC diagnostic pop
 
@@ -206,6 +208,7 @@ static int set_value(cs_config *cfg, const key_def *k, const char *v, const char
     case T_STRING:
     case T_SOCKET:
     case T_DIR:
+    case T_PATH:
 	if (k->type == T_SOCKET && check_socket(v, why) < 0)
 	    return -1;
 	free(*FIELD(cfg, k, char *));
@@ -314,6 +317,7 @@ static void free_fields(cs_config *cfg)
 	case T_STRING:
 	case T_SOCKET:
 	case T_DIR:
+	case T_PATH:
 	    free(*FIELD(cfg, k, char *));
 	    break;
 	case T_LIST:
@@ -388,8 +392,90 @@ static void fail(char *err, size_t errlen, const char *path, int line, const cha
 	snprintf(err, errlen, "%s: %s", path, what);
 }
 
-/* cs_config_load - read and check a config file */
+/* store_uri - is a Database value a PostgreSQL URI, not a file? */
+static int store_uri(const char *v)
+{
+    return strncmp(v, "postgresql://", 13) == 0 || strncmp(v, "postgres://", 11) == 0;
+}
+
+/* path_of - where the file name in a key's value starts; NULL: it has none */
+static const char *path_of(const key_def *k, const char *v)
+{
+    switch (k->type) {
+    case T_DIR:
+    case T_PATH:
+	/* XXX Database is a path or a URI: the one key of two kinds. */
+	return k->off == OFF(database) && store_uri(v) ? NULL : v;
+    case T_SOCKET:
+	if (strncmp(v, "unix:", 5) == 0)
+	    return v + 5;
+	if (strncmp(v, "local:", 6) == 0)
+	    return v + 6;
+	return v[0] == '/' ? v : NULL;
+    default:
+	return NULL;
+    }
+}
+
+/* path_join - the first head bytes of v, dir, a slash, rel: a new string */
+static char *path_join(const char *v, size_t head, const char *dir, const char *rel)
+{
+    size_t  d = strlen(dir), r = strlen(rel), slash = d == 0 || dir[d - 1] != '/';
+    char   *out = malloc(head + d + slash + r + 1);
+
+    if (out != NULL) {
+	memcpy(out, v, head);
+	memcpy(out + head, dir, d);
+	if (slash)
+	    out[head + d] = '/';
+	memcpy(out + head + d + slash, rel, r + 1);
+    }
+    return out;
+}
+
+/*
+ * make_absolute - every relative path a key gives, taken from dir (NULL:
+ * no directory known, a relative path is refused): daemons work from /
+ * once detached, and a reload must read the same files. -1, *bad the
+ * key, on error.
+ */
+static int make_absolute(cs_config *cfg, const char *dir, const key_def **bad, const char **why)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+	const key_def *k = &key_table[i];
+	char  **v, *full;
+	const char *rel;
+
+	if (k->type != T_DIR && k->type != T_PATH && k->type != T_SOCKET)
+	    continue;
+	v = FIELD(cfg, k, char *);
+	if (*v == NULL || (rel = path_of(k, *v)) == NULL || *rel == '/' || *rel == 0)
+	    continue;
+	*bad = k;
+	if (dir == NULL) {
+	    *why = "a relative path, and the current directory cannot be read";
+	    return -1;
+	}
+	if ((full = path_join(*v, (size_t) (rel - *v), dir, rel)) == NULL) {
+	    *why = "out of memory";
+	    return -1;
+	}
+	free(*v);
+	*v = full;
+    }
+    return 0;
+}
+
+/* cs_config_load - read and check a config file; relative paths from the current directory */
 cs_config *cs_config_load(const char *path, char *err, size_t errlen)
+{
+    char    cwd[PATH_MAX];
+
+    return cs_config_load_at(path, getcwd(cwd, sizeof(cwd)) ? cwd : "", err, errlen);
+}
+
+/* cs_config_load_at - read and check a config file; relative paths from dir */
+cs_config *cs_config_load_at(const char *path, const char *dir, char *err, size_t errlen)
 {
     FILE   *fp;
     cs_config *cfg;
@@ -399,12 +485,16 @@ cs_config *cs_config_load(const char *path, char *err, size_t errlen)
     int     lineno = 0;
     int     seen[NKEYS] = {0};
     const char *why;
+    const key_def *bad;
 
+    if (dir != NULL && *dir == 0)
+	dir = NULL;
     if ((cfg = cs_config_default()) == NULL) {
 	fail(err, errlen, path, 0, "out of memory");
 	return NULL;
     }
-    if ((cfg->path = strdup(path)) == NULL || (fp = fopen(path, "r")) == NULL) {
+    cfg->path = path[0] == '/' || dir == NULL ? strdup(path) : path_join("", 0, dir, path);
+    if (cfg->path == NULL || (fp = fopen(cfg->path, "r")) == NULL) {
 	fail(err, errlen, path, 0, "cannot open: %s", strerror(errno));
 	cs_config_unref(cfg);
 	return NULL;
@@ -471,6 +561,10 @@ cs_config *cs_config_load(const char *path, char *err, size_t errlen)
 	    }
 	}
     }
+    if (make_absolute(cfg, dir, &bad, &why) < 0) {
+	fail(err, errlen, path, seen[bad - key_table], "%s: %s", bad->name, why);
+	goto bad;
+    }
     if (cfg->spool_threshold > cfg->max_message_size)
 	cfg->spool_threshold = cfg->max_message_size;
     free(line);
@@ -490,7 +584,8 @@ static int same_value(const key_def *k, const cs_config *a, const cs_config *b)
     switch (k->type) {
     case T_STRING:
     case T_SOCKET:
-    case T_DIR:{
+    case T_DIR:
+    case T_PATH:{
 	    const char *x = *FIELD(a, k, char *), *y = *FIELD(b, k, char *);
 
 	    return strcmp(x ? x : "", y ? y : "") == 0;
@@ -535,7 +630,8 @@ static int copy_value(const key_def *k, cs_config *dst, const cs_config *src)
     switch (k->type) {
     case T_STRING:
     case T_SOCKET:
-    case T_DIR:{
+    case T_DIR:
+    case T_PATH:{
 	    const char *v = *FIELD(src, k, char *);
 	    char   *copy = NULL;
 
@@ -649,8 +745,7 @@ size_t  cs_config_dirs(const cs_config *cfg, cs_config_dir *out, size_t max)
 	n++;
     }
     /* The store's and the socket's directories must exist. */
-    if (n < max && cfg->database && strncmp(cfg->database, "postgresql://", 13) != 0
-	&& strncmp(cfg->database, "postgres://", 11) != 0
+    if (n < max && cfg->database && !store_uri(cfg->database)
 	&& parent_dir(cfg->database, out[n].path, sizeof(out[n].path))) {
 	out[n].key = "Database";
 	out[n++].made = 0;

@@ -27,7 +27,7 @@ enum cs_sync_mode { CS_SYNC_ALL = 0, CS_SYNC_LABELS, CS_SYNC_OFF };
 
 typedef struct cs_config {
     _Atomic int refcount;		/* see cs_config_ref() */
-    char   *path;			/* the file it came from */
+    char   *path;			/* the file it came from (absolute) */
 
     /* Daemon (restart needed to change) */
     char   *socket;			/* Socket: unix:/path | local: | inet:port@host | inet6: */
@@ -75,7 +75,15 @@ typedef struct cs_config {
     char   *api_tls_key;		/* ApiTLSKey: PEM private key */
 } cs_config;
 
+/*
+ * A relative path (the file's own, a path key's, a unix: socket's) is
+ * taken from the current directory (cs_config_load) or from dir
+ * (cs_config_load_at: the directory a daemon started in, as it works
+ * from / once detached; "": none known, a relative path is refused) and
+ * made absolute: cfg->path and the keys hold absolute paths.
+ */
 cs_config *cs_config_load(const char *path, char *err, size_t errlen);
+cs_config *cs_config_load_at(const char *path, const char *dir, char *err, size_t errlen);
 cs_config *cs_config_default(void);	/* every key at its default */
 cs_config *cs_config_ref(cs_config *);
 

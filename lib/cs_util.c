@@ -278,3 +278,36 @@ long long cs_mono_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+/* cs_iso_date - ISO 8601 UTC text of a Unix time */
+void    cs_iso_date(long long t, char *out, size_t outlen)
+{
+    time_t  tt = (time_t) t;
+    struct tm tm;
+
+    if (gmtime_r(&tt, &tm) == NULL) {
+	snprintf(out, outlen, "1970-01-01T00:00:00Z");
+	return;
+    }
+    /* Digits by hand (strftime was 3 % of a list page); other years as before. */
+    if (tm.tm_year >= 1000 - 1900 && tm.tm_year <= 9999 - 1900 && outlen >= 21) {
+	static const char sep[] = "--T::";
+	static const int pow10[] = {1000, 100, 10, 1};
+	int     v[6] = {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec};
+	char   *o = out;
+
+	for (int i = 0; i < 4; i++)
+	    *o++ = (char) ('0' + v[0] / pow10[i] % 10);
+	for (int i = 1; i < 6; i++) {
+	    *o++ = sep[i - 1];
+	    *o++ = (char) ('0' + v[i] / 10);
+	    *o++ = (char) ('0' + v[i] % 10);
+	}
+	*o++ = 'Z';
+	*o = 0;
+	return;
+    }
+    if (strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	snprintf(out, outlen, "1970-01-01T00:00:00Z");
+}

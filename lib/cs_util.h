@@ -60,4 +60,7 @@ char   *cs_sanitize(const char *s, char *out, size_t outlen);
 /* Milliseconds on CLOCK_MONOTONIC (a clock step does not move it). */
 long long cs_mono_ms(void);
 
+/* ISO 8601 UTC text of a Unix time (seconds): "YYYY-MM-DDTHH:MM:SSZ". */
+void    cs_iso_date(long long t, char *out, size_t outlen);
+
 #endif

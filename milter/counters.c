@@ -171,15 +171,14 @@ void    cs_counters_policy_failed(cs_counters *c, const char *why, time_t at)
     pthread_mutex_unlock(&c->lock);
 }
 
-/* iso_time - ISO 8601 UTC text of a time, JSON null for 0 */
+/* iso_time - ISO 8601 UTC text of a time, JSON null for 0 (never) */
 static json_t *iso_time(time_t t)
 {
-    struct tm tm;
     char    buf[32];
 
-    if (t == 0 || gmtime_r(&t, &tm) == NULL
-	|| strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    if (t == 0)
 	return json_null();
+    cs_iso_date((long long) t, buf, sizeof(buf));
     return json_string(buf);
 }
 

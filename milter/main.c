@@ -85,7 +85,7 @@ static int load(cs_config **cfgp, cs_policy **polp, int to_stderr, char *err, si
     cs_config *cfg;
     cs_policy *pol = NULL;
 
-    if ((cfg = cs_config_load(config_path, err, errlen)) != NULL
+    if ((cfg = cs_config_load_at(config_path, cs_cli_start_dir(), err, errlen)) != NULL
 	&& (pol = cs_policy_load(cfg, err, errlen)) == NULL) {
 	cs_config_unref(cfg);
 	cfg = NULL;
@@ -464,7 +464,7 @@ int     main(int argc, char **argv)
 	    use_syslog = 0;
     }
     if (!foreground && cs_cli_daemonize() < 0) {
-	fprintf(stderr, "crmsync-milter: fork: %s\n", strerror(errno));
+	fprintf(stderr, "crmsync-milter: cannot detach: %s\n", strerror(errno));
 	exit(1);
     }
     cs_log_init("crmsync-milter", use_syslog, cfg->syslog_facility, cfg->log_level);

@@ -41,90 +41,12 @@ json_t *cs_answer_error(int code, const char *message)
 }
 
 /*
- * The printer. cs_answer_text() prints the bytes json_dumps(j,
- * JSON_INDENT(2)) printed, without its cost: jansson keeps a hash table
- * entry per container it is inside (to refuse a cycle) and calls a
- * callback for every piece, 2.3 million instructions for a 50-thread
- * page, a fifth of the page. It refuses what json_dumps refused: a top
- * level that is not an array or object, a string that is not UTF-8
- * (jansson's own tests: no continuation or overlong lead byte, no
- * surrogate, nothing past U+10FFFF), and, in place of its cycle check,
- * nesting deeper than PRINT_DEPTH. Reals (no answer has them) are
- * jansson's own text.
+ * cs_answer_text - an answer's printed form: indent 2, newline. The
+ * bytes json_dumps(j, JSON_INDENT(2)) printed, and what it refused: a
+ * top level that is not an array or object, a string that is not UTF-8
+ * (cs_json_write, without jansson's cost: 2.3 million instructions for
+ * a 50-thread page, a fifth of the page).
  */
-#define PRINT_DEPTH	2048
-
-/* put - n bytes */
-static int put(cs_buf *b, const char *s, size_t n)
-{
-    return cs_buf_append(b, s, n);
-}
-
-/* put_string - a JSON string as json_dumps without ENSURE_ASCII writes it
- * (cs_json_string: the store's one string writer); -1 when not UTF-8 */
-static int put_string(cs_buf *b, const char *str, size_t n)
-{
-    return cs_json_string(b, str, n, 0);
-}
-
-/* put_value - one value at depth, as json_dumps with JSON_INDENT(2) */
-static int put_value(cs_buf *b, const json_t *j, int depth)
-{
-    char    num[32];
-    size_t  i, n;
-    int     len;
-
-    if (j == NULL || depth > PRINT_DEPTH)
-	return -1;
-    switch (json_typeof(j)) {
-    case JSON_NULL:
-	return put(b, "null", 4);
-    case JSON_TRUE:
-	return put(b, "true", 4);
-    case JSON_FALSE:
-	return put(b, "false", 5);
-    case JSON_INTEGER:
-	len = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(j));
-	return len < 0 || (size_t) len >= sizeof(num) ? -1 : put(b, num, (size_t) len);
-    case JSON_STRING:
-	return put_string(b, json_string_value(j), json_string_length(j));
-    case JSON_ARRAY:
-	if ((n = json_array_size(j)) == 0)
-	    return put(b, "[]", 2);
-	if (put(b, "[", 1) < 0)
-	    return -1;
-	for (i = 0; i < n; i++)
-	    if ((i && put(b, ",", 1) < 0) || cs_json_newline(b, depth + 1) < 0
-		|| put_value(b, json_array_get(j, i), depth + 1) < 0)
-		return -1;
-	return cs_json_newline(b, depth) < 0 ? -1 : put(b, "]", 1);
-    case JSON_OBJECT:{
-	    void   *it = json_object_iter((json_t *) j);
-
-	    if (it == NULL)
-		return put(b, "{}", 2);
-	    if (put(b, "{", 1) < 0)
-		return -1;
-	    for (i = 0; it != NULL; i++, it = json_object_iter_next((json_t *) j, it))
-		if ((i && put(b, ",", 1) < 0) || cs_json_newline(b, depth + 1) < 0
-		    || put_string(b, json_object_iter_key(it), json_object_iter_key_len(it)) < 0
-		    || put(b, ": ", 2) < 0
-		    || put_value(b, json_object_iter_value(it), depth + 1) < 0)
-		    return -1;
-	    return cs_json_newline(b, depth) < 0 ? -1 : put(b, "}", 1);
-	}
-    default:{
-	    /* A real: jansson's text for it. */
-	    char   *t = json_dumps(j, JSON_ENCODE_ANY);
-	    int     rc = t ? put(b, t, strlen(t)) : -1;
-
-	    free(t);
-	    return rc;
-	}
-    }
-}
-
-/* cs_answer_text - an answer's printed form: indent 2, newline */
 char   *cs_answer_text(const json_t *j, size_t *len)
 {
     cs_buf  b = {0};
@@ -133,7 +55,7 @@ char   *cs_answer_text(const json_t *j, size_t *len)
 	errno = EINVAL;
 	return NULL;
     }
-    if (put_value(&b, j, 0) < 0 || put(&b, "\n", 1) < 0) {
+    if (cs_json_write(&b, j, CS_JSON_INDENT) < 0 || cs_buf_append(&b, "\n", 1) < 0) {
 	cs_buf_free(&b);
 	return NULL;
     }

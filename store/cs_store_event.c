@@ -34,7 +34,7 @@ static int members(cs_buf *b, json_t *obj, json_t *before)
 	if (i < n || (before && json_object_get(before, key)))
 	    continue;
 	if (cs_buf_append(b, ",", 1) < 0 || cs_json_str(b, key, strlen(key)) < 0
-	    || cs_buf_append(b, ":", 1) < 0 || cs_json_compact(b, v) < 0)
+	    || cs_buf_append(b, ":", 1) < 0 || cs_json_write(b, v, CS_JSON_ASCII) < 0)
 	    return -1;
     }
     return 0;

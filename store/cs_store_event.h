@@ -9,8 +9,8 @@
  *	when none), then the caller's ids (never overriding those), then
  *	content (subject, participants) only when the thread is shared right
  *	now (V6: events of private threads carry ids and counts only). The
- *	text is written directly (cs_json_compact), the bytes jansson's
- *	compact, ASCII-only json_dumps makes of that object. 0 with *text
+ *	text is written directly (cs_json_write, CS_JSON_ASCII), the bytes
+ *	jansson's compact, ASCII-only json_dumps makes of that object. 0 with *text
  *	(free it), uuid and *now set, or CS_EVENT_*.
  */
 #ifndef CS_STORE_EVENT_H

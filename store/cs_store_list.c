@@ -83,6 +83,7 @@ typedef struct tdraft {
     size_t  napplied;
     int     mine;			/* the reader owns it: labels */
     int     read;			/* no summary: read its messages */
+    size_t  sign;			/* its id's sign in the list's keys text */
 } tdraft;
 
 /* A list being built. */
@@ -96,6 +97,7 @@ typedef struct tlist {
     cs_strlist keys;			/* participants' distinct keys */
     json_t *index;			/* key -> its index in keys */
     char  **person;			/* per key: its person's id, or NULL */
+    cs_buf  pairs;			/* the drafts' keys text (keys_text) */
 } tlist;
 
 /* parts_clear - a draft's participants dropped */
@@ -133,6 +135,7 @@ static void list_free(tlist *l)
     json_decref(l->lists);
     json_decref(l->index);
     cs_strlist_free(&l->keys);
+    cs_buf_free(&l->pairs);
 }
 
 /*
@@ -351,25 +354,6 @@ bad:
 /* tput - a string literal's bytes */
 #define tput(b, s)	cs_buf_append((b), "" s, sizeof(s) - 1)
 
-/* tnum - a number's decimal digits after prefix (printf was 5 % of a page) */
-static int tnum(cs_buf *b, const char *prefix, long long v)
-{
-    char    d[48], *p = d + sizeof(d);
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long) v : (unsigned long long) v;
-    size_t  k = strlen(prefix);
-
-    do
-	*--p = (char) ('0' + u % 10);
-    while ((u /= 10) != 0);
-    if (v < 0)
-	*--p = '-';
-    if (k > (size_t) (p - d))
-	return -1;
-    p -= k;
-    memcpy(p, prefix, k);
-    return cs_buf_append(b, p, (size_t) (d + sizeof(d) - p));
-}
-
 /* tstr - a string, or null */
 static int tstr(cs_buf *b, const char *s)
 {
@@ -384,9 +368,9 @@ static int tkey(cs_buf *b, int depth, int first, const char *key)
     char    line[96];
     size_t  n = 0, k = strlen(key);
 
+    /* The keys are X1's (13 bytes at most), the depth 5 at most. */
     if ((size_t) depth * 2 + k + 6 > sizeof(line))
-	return (!first && tput(b, ",") < 0) || cs_json_newline(b, depth) < 0
-	    || cs_json_string(b, key, k, 0) < 0 || tput(b, ": ") < 0 ? -1 : 0;
+	return -1;
     if (!first)
 	line[n++] = ',';
     line[n++] = '\n';
@@ -419,7 +403,7 @@ static int thread_text(const tlist *l, const tdraft *d, cs_buf *b, int depth)
     int     in = depth + 1;
 
     /* "t" and digits: nothing to escape. */
-    if (tput(b, "{") < 0 || tkey(b, in, 1, "id") < 0 || tnum(b, "\"t", d->id) < 0
+    if (tput(b, "{") < 0 || tkey(b, in, 1, "id") < 0 || cs_json_int(b, "\"t", d->id) < 0
 	|| tput(b, "\"") < 0
 	|| tkey(b, in, 0, "owner") < 0 || tstr(b, d->owner) < 0
 	|| tkey(b, in, 0, "subject") < 0 || tstr(b, d->subject) < 0
@@ -444,7 +428,7 @@ static int thread_text(const tlist *l, const tdraft *d, cs_buf *b, int depth)
 	|| tkey(b, in + 1, 1, "deals") < 0 || tstrs(b, &d->deals, in + 1) < 0
 	|| tkey(b, in + 1, 0, "persons") < 0 || tstrs(b, &d->persons, in + 1) < 0
 	|| cs_json_newline(b, in) < 0 || tput(b, "}") < 0
-	|| tkey(b, in, 0, "message_count") < 0 || tnum(b, "", d->count) < 0
+	|| tkey(b, in, 0, "message_count") < 0 || cs_json_int(b, "", d->count) < 0
 	|| tkey(b, in, 0, "first_date") < 0 || tstr(b, d->first) < 0
 	|| tkey(b, in, 0, "last_date") < 0 || tstr(b, d->last) < 0
 	|| cs_json_newline(b, depth) < 0 || tput(b, "}") < 0)
@@ -456,26 +440,44 @@ static int thread_text(const tlist *l, const tdraft *d, cs_buf *b, int depth)
 #define KEYS_READ	1		/* only threads without a summary */
 #define KEYS_MINE	2		/* only the reader's own */
 
-/* keys_text - the drafts' [owner, id] pairs; those a mode leaves out get id 0 (none) */
-static char *keys_text(const tlist *l, int mode)
+/*
+ * keys_text - the drafts' [owner, id] pairs for a detail statement (the
+ * list's own text; NULL: no memory). It is written once per list, a
+ * blank before each id; a thread the mode leaves out has that blank
+ * made a minus: no thread has a negative id, so it matches nothing and
+ * keeps its place (the rows' first column).
+ */
+static const char *keys_text(tlist *l, int mode)
 {
-    cs_buf  b = {0};
-    int     i, rc = cs_buf_append(&b, "[", 1);
+    cs_buf *b = &l->pairs;
+    int     i, rc;
 
-    for (i = 0; rc == 0 && i < l->n; i++) {
+    if (b->data == NULL) {
+	rc = cs_buf_append(b, "[", 1);
+	for (i = 0; rc == 0 && i < l->n; i++) {
+	    tdraft *d = &l->d[i];
+
+	    if (d->id <= 0 || (i && cs_buf_append(b, ",", 1) < 0) || cs_buf_append(b, "[", 1) < 0
+		|| cs_json_string(b, d->owner, strlen(d->owner), 0) < 0
+		|| cs_buf_append(b, ",", 1) < 0)
+		rc = -1;
+	    else {
+		d->sign = b->len;
+		rc = cs_json_int(b, " ", d->id) < 0 || cs_buf_append(b, "]", 1) < 0 ? -1 : 0;
+	    }
+	}
+	if (rc < 0 || cs_buf_append(b, "]", 1) < 0) {
+	    cs_buf_free(b);
+	    return NULL;
+	}
+    }
+    for (i = 0; i < l->n; i++) {
 	const tdraft *d = &l->d[i];
 	int     out = ((mode & KEYS_MINE) && !d->mine) || ((mode & KEYS_READ) && !d->read);
 
-	if ((i && cs_buf_append(&b, ",", 1) < 0) || cs_buf_append(&b, "[", 1) < 0
-	    || cs_json_string(&b, d->owner, strlen(d->owner), 0) < 0
-	    || tnum(&b, ",", out ? 0 : d->id) < 0 || cs_buf_append(&b, "]", 1) < 0)
-	    rc = -1;
+	b->data[d->sign] = out ? '-' : ' ';
     }
-    if (rc < 0 || cs_buf_append(&b, "]", 1) < 0) {
-	cs_buf_free(&b);
-	return NULL;
-    }
-    return b.data;
+    return b->data;
 }
 
 /* ord_draft - the draft a detail row's first column (1-based) names; NULL if none */
@@ -486,10 +488,11 @@ static tdraft *ord_draft(const tlist *l, cs_rows *r)
     return ord >= 1 && ord <= l->n ? &l->d[ord - 1] : NULL;
 }
 
-/* fill_addrs - participants from every message's lists, in order */
-static int fill_addrs(tlist *l, const char *keys)
+/* fill_addrs - participants from every message's lists, in order (the threads mode keeps) */
+static int fill_addrs(tlist *l, int mode)
 {
-    cs_rows *r = cs_db_q(l->st, l->w, SQL(l->st)->list_addrs, "s", keys);
+    const char *keys = keys_text(l, mode);
+    cs_rows *r = keys ? cs_db_q(l->st, l->w, SQL(l->st)->list_addrs, "s", keys) : NULL;
     tdraft *d;
     int     n, rc = 0;
 
@@ -543,9 +546,10 @@ static int fill_persons(tlist *l)
 }
 
 /* fill_links - the links to records the reader may access (V6) */
-static int fill_links(tlist *l, const char *keys)
+static int fill_links(tlist *l)
 {
-    cs_rows *r = cs_db_q(l->st, l->w, SQL(l->st)->list_links, "ss", keys, l->as);
+    const char *keys = keys_text(l, KEYS_ALL);
+    cs_rows *r = keys ? cs_db_q(l->st, l->w, SQL(l->st)->list_links, "ss", keys, l->as) : NULL;
     tdraft *d;
     int     n, rc = 0;
 
@@ -563,12 +567,11 @@ static int fill_links(tlist *l, const char *keys)
 /* fill_labels - the owner's labels of the reader's own threads (those mode keeps) */
 static int fill_labels(tlist *l, int mode)
 {
-    char   *keys = keys_text(l, mode | KEYS_MINE);
+    const char *keys = keys_text(l, mode | KEYS_MINE);
     cs_rows *r = keys ? cs_db_q(l->st, l->w, SQL(l->st)->list_labels, "s", keys) : NULL;
     tdraft *d;
     int     n = -1, rc = 0;
 
-    free(keys);
     if (r == NULL)
 	return -1;
     while (rc == 0 && (n = cs_db_next(r)) > 0)
@@ -650,10 +653,8 @@ static int summary_read(tlist *l, tdraft *d, sscan *s)
 	    key = addr;
 	    klen = alen;
 	} else if (stok(s, &key, &klen) < 0)
-	    klen = sizeof(kbuf);
-	/* The writer keeps no text with a NUL (summary_text). */
-	if (klen >= sizeof(kbuf) || memchr(key, 0, klen) != NULL
-	    || memchr(addr, 0, alen) != NULL || (name && memchr(name, 0, nlen) != NULL))
+	    return -1;
+	if (klen >= sizeof(kbuf))
 	    return -1;
 	memcpy(kbuf, key, klen);
 	kbuf[klen] = 0;
@@ -663,13 +664,13 @@ static int summary_read(tlist *l, tdraft *d, sscan *s)
     if (snum(s, ';', &n) < 0)
 	return -1;
     for (i = 0; i < n; i++)
-	if (stok(s, &str, &len) < 0 || memchr(str, 0, len) != NULL
-	    || (d->mine && cs_strlist_addn(&d->labels, str, len) < 0))
+	if (stok(s, &str, &len) < 0 || (d->mine && cs_strlist_addn(&d->labels, str, len) < 0))
 	    return -1;
     return s->p == s->end ? 0 : -1;
 }
 
-/* summary_apply - a thread's summary into its draft, or d->read set (nothing added) */
+/* summary_apply - a thread's summary into its draft, or d->read set (nothing
+ * added); the text ends at its NUL, so no string read from it holds one */
 static void summary_apply(tlist *l, tdraft *d, const char *text)
 {
     sscan   s = {text, text + strlen(text)};
@@ -734,8 +735,7 @@ static int has_labels(const tdraft *d, const cs_strlist *want)
  * it (to nothing): its participants as a
  * list adds a message's, the labels read again only when it brings one
  * the thread lacks; else every message is read, as a list would. The
- * row is written only when the text changed. 0 or -1 (a thread whose
- * texts hold a NUL gets none: it is read from its messages).
+ * row is written only when the text changed. 0 or -1.
  */
 int     cs_read_summary_write(cs_store *st, int w, const char *owner, long long thread,
 			              const cs_summary_add *new)
@@ -744,7 +744,7 @@ int     cs_read_summary_write(cs_store *st, int w, const char *owner, long long 
     tlist   l = {.st = st, .w = w, .as = owner, .d = &d, .n = 1};
     cs_buf  b = {0};
     cs_rows *r = NULL;
-    char   *keys = NULL, *old = NULL, *bcc = NULL;
+    char   *old = NULL, *bcc = NULL;
     int     rc = -1, later = 1, alone = 0, got;
 
     if ((d.owner = strdup(owner)) == NULL
@@ -787,8 +787,7 @@ int     cs_read_summary_write(cs_store *st, int w, const char *owner, long long 
 	    if (fill_labels(&l, KEYS_ALL) < 0)
 		goto out;
 	}
-    } else if ((keys = keys_text(&l, KEYS_ALL)) == NULL || fill_addrs(&l, keys) < 0
-	       || fill_labels(&l, KEYS_ALL) < 0)
+    } else if (fill_addrs(&l, KEYS_ALL) < 0 || fill_labels(&l, KEYS_ALL) < 0)
 	goto out;
     if (summary_text(&l, &d, &b) < 0)
 	goto out;
@@ -798,7 +797,6 @@ int     cs_read_summary_write(cs_store *st, int w, const char *owner, long long 
 	rc = cs_db_x(st, w, SQL(st)->summary_set, "sis", owner, thread, b.data);
 out:
     cs_buf_free(&b);
-    free(keys);
     free(old);
     free(bcc);
     list_free(&l);
@@ -877,7 +875,6 @@ int     cs_read_threads(cs_store *st, int w, const char *as, cs_rows *q, int lim
 			        long long *key, long long *id)
 {
     tlist   l = {.st = st, .w = w, .as = as};
-    char   *keys = NULL;
     int     rc = 0, n = 0, any_read = 0, any_mine_read = 0, i;
     json_t *t;
 
@@ -912,18 +909,12 @@ int     cs_read_threads(cs_store *st, int w, const char *as, cs_rows *q, int lim
     if (n < 0)
 	rc = -1;
     if (rc == 0 && l.n > 0) {
-	if ((keys = keys_text(&l, KEYS_READ)) == NULL)
-	    rc = -1;
-	if (rc == 0 && any_read)
-	    rc = fill_addrs(&l, keys);
+	if (any_read)
+	    rc = fill_addrs(&l, KEYS_READ);
 	if (rc == 0)
 	    rc = fill_persons(&l);
-	free(keys);
-	keys = NULL;
-	if (rc == 0 && (keys = keys_text(&l, KEYS_ALL)) == NULL)
-	    rc = -1;
 	if (rc == 0)
-	    rc = fill_links(&l, keys);
+	    rc = fill_links(&l);
 	if (rc == 0 && any_mine_read)
 	    rc = fill_labels(&l, KEYS_READ);
     }
@@ -936,7 +927,6 @@ int     cs_read_threads(cs_store *st, int w, const char *as, cs_rows *q, int lim
 	    rc = -1;
     if (rc == 0 && out == NULL && l.n)
 	rc = cs_json_newline(text, depth) < 0 || tput(text, "]") < 0 ? -1 : 0;
-    free(keys);
     list_free(&l);
     free(l.d);
     return rc;

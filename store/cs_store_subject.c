@@ -224,15 +224,6 @@ static int mboxrd_write(FILE *fp, const cs_buf *b, time_t when)
     return fputc('\n', fp) == EOF ? -1 : 0;
 }
 
-/* iso - a date as ISO 8601 UTC */
-static void iso(time_t t, char *out, size_t len)
-{
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* cs_store_subject_export - every message concerning address, once, as mboxrd */
 int     cs_store_subject_export(cs_store *st, const char *address, FILE *mbox,
 				        const char *who, json_t **out)
@@ -264,7 +255,7 @@ int     cs_store_subject_export(cs_store *st, const char *address, FILE *mbox,
 	    json_array_append_new(threads, json_pack("{s:s,s:s}", "mailbox", v[j].owner,
 						     "thread", tid));
 	}
-	iso(when, date, sizeof(date));
+	cs_iso_date((long long) when, date, sizeof(date));
 	e = json_pack("{s:I,s:o,s:o,s:s,s:s?}", "n", (json_int_t) json_array_size(index) + 1,
 		      "mailboxes", boxes, "threads", threads, "date", date,
 		      "subject", v[i].subject);

@@ -17,6 +17,9 @@
 #include <sys/random.h>
 #include <time.h>
 
+/* Utility library. */
+#include "cs_digest.h"
+
 /* Application-specific. */
 #include "cs_addr.h"
 #include "cs_store.h"
@@ -107,39 +110,6 @@ int     cs_cursor_decode(const char *c, long long *last, long long *id)
     return 0;
 }
 
-/* cs_iso_date - ISO 8601 UTC text of a Unix time */
-void    cs_iso_date(long long t, char *out, size_t outlen)
-{
-    time_t  tt = (time_t) t;
-    struct tm tm;
-
-    if (gmtime_r(&tt, &tm) == NULL) {
-	snprintf(out, outlen, "1970-01-01T00:00:00Z");
-	return;
-    }
-    /* Digits by hand (strftime was 3 % of a list page); other years as before. */
-    if (tm.tm_year >= 1000 - 1900 && tm.tm_year <= 9999 - 1900 && outlen >= 21) {
-	static const char sep[] = "--T::";
-	static const int pow10[] = {1000, 100, 10, 1};
-	int     v[6] = {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec};
-	char   *o = out;
-
-	for (int i = 0; i < 4; i++)
-	    *o++ = (char) ('0' + v[0] / pow10[i] % 10);
-	for (int i = 1; i < 6; i++) {
-	    *o++ = sep[i - 1];
-	    *o++ = (char) ('0' + v[i] / 10);
-	    *o++ = (char) ('0' + v[i] % 10);
-	}
-	*o++ = 'Z';
-	*o = 0;
-	return;
-    }
-    if (strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-	snprintf(out, outlen, "1970-01-01T00:00:00Z");
-}
-
 /* cs_iso_now_ms - now as ISO 8601 UTC with milliseconds */
 time_t  cs_iso_now_ms(char *out, size_t outlen)
 {
@@ -164,6 +134,7 @@ time_t  cs_iso_now_ms(char *out, size_t outlen)
  */
 int     cs_uuid7(char out[37])
 {
+    static const int group[5] = {4, 2, 2, 2, 6};	/* bytes per group */
     unsigned char b[16];
     struct timespec ts;
     unsigned long long ms;
@@ -184,14 +155,14 @@ int     cs_uuid7(char out[37])
 	b[i] = (unsigned char) (ms >> (40 - 8 * i));
     b[6] = (unsigned char) ((b[6] & 0x0f) | 0x70);
     b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
-    /* 8-4-4-4-12 hex digits; one per event, so no snprintf. */
-    for (int i = 0, o = 0; i < 16; i++) {
-	if (i == 4 || i == 6 || i == 8 || i == 10)
+    /* 8-4-4-4-12 hex digits: each group's NUL becomes the next dash. */
+    for (int g = 0, i = 0, o = 0; g < 5; g++) {
+	cs_hex(b + i, (size_t) group[g], out + o);
+	i += group[g];
+	o += 2 * group[g];
+	if (g < 4)
 	    out[o++] = '-';
-	out[o++] = "0123456789abcdef"[b[i] >> 4];
-	out[o++] = "0123456789abcdef"[b[i] & 15];
     }
-    out[36] = 0;
     return 0;
 }
 
@@ -284,7 +255,7 @@ int     cs_json_string(cs_buf *b, const char *s, size_t len, int ascii)
     size_t  n, k;
 
     /* Nothing to escape (most strings): quotes and bytes in one go. */
-    for (run = p; p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\'; p++)
+    for (; p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\'; p++)
 	 /* void */ ;
     if (p == end) {
 	if (cs_buf_reserve(b, len + 2) < 0)
@@ -296,8 +267,9 @@ int     cs_json_string(cs_buf *b, const char *s, size_t len, int ascii)
 	b->data[b->len] = 0;
 	return 0;
     }
-    p = run;
-    if (cs_buf_append(b, "\"", 1) < 0)
+    /* Else the plain bytes already scanned, then on from the first to escape. */
+    if (cs_buf_append(b, "\"", 1) < 0
+	|| cs_buf_append(b, s, (size_t) (p - (const unsigned char *) s)) < 0)
 	return -1;
     while (p < end) {
 	/* Runs of plain ASCII in one append. */
@@ -349,55 +321,92 @@ int     cs_json_string(cs_buf *b, const char *s, size_t len, int ascii)
     return cs_buf_append(b, "\"", 1);
 }
 
-/*
- * cs_json_compact - v appended as json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII)
- * writes it, byte for byte, without jansson's cost (its loop check
- * formats a key per object; an event's text was a third of its insert)
- */
-int     cs_json_compact(cs_buf *b, const json_t *v)
+/* cs_json_int - v's decimal digits after prefix (printf was 5 % of a page) */
+int     cs_json_int(cs_buf *b, const char *prefix, long long v)
 {
-    const char *key;
-    json_t *m;
-    size_t  i;
+    char    d[48], *p = d + sizeof(d);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long) v : (unsigned long long) v;
+    size_t  k = strlen(prefix);
+
+    do
+	*--p = (char) ('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+	*--p = '-';
+    if (k > (size_t) (p - d))
+	return -1;
+    p -= k;
+    memcpy(p, prefix, k);
+    return cs_buf_append(b, p, (size_t) (d + sizeof(d) - p));
+}
+
+/*
+ * json_value - v at depth, as json_dumps writes it with the flags'
+ * JSON_INDENT(2) and JSON_ENSURE_ASCII (JSON_COMPACT without the first).
+ * In place of jansson's cycle check (a hash table entry per container,
+ * a key formatted per object: a fifth of a page, a third of an event's
+ * insert) nesting deeper than CS_JSON_DEPTH is refused.
+ */
+static int json_value(cs_buf *b, const json_t *v, int flags, int depth)
+{
+    int     indent = flags & CS_JSON_INDENT, ascii = (flags & CS_JSON_ASCII) != 0;
+    size_t  i, n;
+    void   *it;
     char   *t;
     int     rc;
 
+    if (v == NULL || depth > CS_JSON_DEPTH)
+	return -1;
     switch (json_typeof(v)) {
-    case JSON_OBJECT:
-	if (cs_buf_append(b, "{", 1) < 0)
-	    return -1;
-	i = 0;
-	json_object_foreach((json_t *) v, key, m)
-	    if ((i++ && cs_buf_append(b, ",", 1) < 0)
-		|| cs_json_str(b, key, strlen(key)) < 0 || cs_buf_append(b, ":", 1) < 0
-		|| cs_json_compact(b, m) < 0)
-		return -1;
-	return cs_buf_append(b, "}", 1);
-    case JSON_ARRAY:
-	if (cs_buf_append(b, "[", 1) < 0)
-	    return -1;
-	json_array_foreach(v, i, m)
-	    if ((i && cs_buf_append(b, ",", 1) < 0) || cs_json_compact(b, m) < 0)
-		return -1;
-	return cs_buf_append(b, "]", 1);
-    case JSON_STRING:
-	return cs_json_str(b, json_string_value(v), json_string_length(v));
-    case JSON_INTEGER:
-	return cs_buf_appendf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    case JSON_NULL:
+	return cs_buf_append(b, "null", 4);
     case JSON_TRUE:
 	return cs_buf_append(b, "true", 4);
     case JSON_FALSE:
 	return cs_buf_append(b, "false", 5);
-    case JSON_NULL:
-	return cs_buf_append(b, "null", 4);
+    case JSON_INTEGER:
+	return cs_json_int(b, "", json_integer_value(v));
+    case JSON_STRING:
+	return cs_json_string(b, json_string_value(v), json_string_length(v), ascii);
+    case JSON_ARRAY:
+	if ((n = json_array_size(v)) == 0)
+	    return cs_buf_append(b, "[]", 2);
+	if (cs_buf_append(b, "[", 1) < 0)
+	    return -1;
+	for (i = 0; i < n; i++)
+	    if ((i && cs_buf_append(b, ",", 1) < 0)
+		|| (indent && cs_json_newline(b, depth + 1) < 0)
+		|| json_value(b, json_array_get(v, i), flags, depth + 1) < 0)
+		return -1;
+	return indent && cs_json_newline(b, depth) < 0 ? -1 : cs_buf_append(b, "]", 1);
+    case JSON_OBJECT:
+	if ((it = json_object_iter((json_t *) v)) == NULL)
+	    return cs_buf_append(b, "{}", 2);
+	if (cs_buf_append(b, "{", 1) < 0)
+	    return -1;
+	for (i = 0; it != NULL; i++, it = json_object_iter_next((json_t *) v, it))
+	    if ((i && cs_buf_append(b, ",", 1) < 0)
+		|| (indent && cs_json_newline(b, depth + 1) < 0)
+		|| cs_json_string(b, json_object_iter_key(it), json_object_iter_key_len(it),
+				  ascii) < 0
+		|| cs_buf_append(b, ": ", indent ? 2 : 1) < 0
+		|| json_value(b, json_object_iter_value(it), flags, depth + 1) < 0)
+		return -1;
+	return indent && cs_json_newline(b, depth) < 0 ? -1 : cs_buf_append(b, "}", 1);
     default:
 	/* Reals: jansson's own digits. */
-	if ((t = json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY)) == NULL)
+	if ((t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
 	    return -1;
 	rc = cs_buf_append(b, t, strlen(t));
 	free(t);
 	return rc;
     }
+}
+
+/* cs_json_write - v appended as json_dumps writes it (flags: CS_JSON_*) */
+int     cs_json_write(cs_buf *b, const json_t *v, int flags)
+{
+    return json_value(b, v, flags, 0);
 }
 
 /* cs_ids_cmp - qsort comparator for ids */

@@ -5,8 +5,10 @@
  *	small pure helpers both store dialects use, written once
  * DESCRIPTION
  *	No database: thread ids and their text, the keyset cursor codec,
- *	dates, UUIDs, sets of ids, and the stored address lists (JSON text)
- *	read back. Thread ids are long long (sqlite3_int64 is the same type).
+ *	the time with milliseconds (a plain date is cs_util.h's
+ *	cs_iso_date), UUIDs, sets of ids, the stored address lists (JSON
+ *	text) read back, and JSON text written. Thread ids are long long
+ *	(sqlite3_int64 is the same type).
  */
 #ifndef CS_STORE_UTIL_H
 #define CS_STORE_UTIL_H
@@ -28,9 +30,6 @@ long long cs_thread_num(const char *s);
 /* Opaque keyset cursor: hex of "last_date:id"; decode -1 if not ours. */
 void    cs_cursor_encode(long long last, long long id, char *out, size_t outlen);
 int     cs_cursor_decode(const char *c, long long *last, long long *id);
-
-/* ISO 8601 UTC text of a Unix time (seconds). */
-void    cs_iso_date(long long t, char *out, size_t outlen);
 
 /* Now as ISO 8601 UTC with milliseconds; returns the seconds. */
 time_t  cs_iso_now_ms(char *out, size_t outlen);
@@ -60,16 +59,22 @@ json_t *cs_addr_array(const char *text);
 int     cs_add_list(json_t *participants, json_t *list);
 
 /*
- * JSON text as json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII) makes it,
- * appended to a buffer: cs_json_compact for a value, cs_json_str for a
- * UTF-8 string of len bytes. 0, or -1 (no memory, not UTF-8).
- * cs_json_string is the one string writer: with ascii 0 it leaves
- * non-ASCII characters as they are (json_dumps without ENSURE_ASCII,
- * as the answers are printed); cs_json_str is it with ascii 1.
+ * JSON text as json_dumps makes it, appended to a buffer, without its
+ * cost: 0, or -1 (no memory, a string or key not UTF-8, nesting deeper
+ * than CS_JSON_DEPTH). cs_json_write writes a value: flags 0 is
+ * JSON_COMPACT; CS_JSON_INDENT is JSON_INDENT(2) instead (the answers),
+ * CS_JSON_ASCII adds JSON_ENSURE_ASCII (the events). cs_json_string is
+ * the one string writer: with ascii 0 it leaves non-ASCII characters as
+ * they are; cs_json_str is it with ascii 1. cs_json_int writes an
+ * integer's digits after a prefix.
  */
-int     cs_json_compact(cs_buf *, const json_t *);
+#define CS_JSON_INDENT	1
+#define CS_JSON_ASCII	2
+#define CS_JSON_DEPTH	2048
+int     cs_json_write(cs_buf *, const json_t *, int flags);
 int     cs_json_string(cs_buf *, const char *, size_t len, int ascii);
 #define cs_json_str(b, s, len) cs_json_string((b), (s), (len), 1)
+int     cs_json_int(cs_buf *, const char *prefix, long long v);
 /* A newline and depth levels of two spaces (JSON_INDENT(2)'s): 0 or -1. */
 int     cs_json_newline(cs_buf *, int depth);
 

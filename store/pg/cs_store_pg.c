@@ -1098,20 +1098,14 @@ static int pg_milter_status_get(cs_store *st, json_t **out)
     for (int i = 0; i < PQntuples(res); i++) {
 	long long at = strtoll(PQgetvalue(res, i, 1), NULL, 10);
 	json_t *doc = json_loads(PQgetvalue(res, i, 2), 0, NULL);
+	char    iso[32];
 
 	if (!json_is_object(doc)) {
 	    json_decref(doc);
 	    continue;				/* not a document a milter wrote */
 	}
-	{
-	    char    iso[32];
-	    time_t  t = (time_t) at;
-	    struct tm tm;
-
-	    /* ISO 8601 UTC, as the SQLite backend answers. */
-	    strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-	    json_object_set_new(doc, "updated_at", json_string(iso));
-	}
+	cs_iso_date(at, iso, sizeof(iso));
+	json_object_set_new(doc, "updated_at", json_string(iso));
 	json_object_set_new(doc, "age_seconds", json_integer(now > at ? now - at : 0));
 	json_object_set_new(all, PQgetvalue(res, i, 0), doc);
     }

@@ -127,6 +127,8 @@ int     sq_act_event_add(cs_store *, const char *type, const char *owner, long l
 int     sq_merge_rows(cs_store *, const char *owner, long long old, long long target, time_t);
 int     sq_bcc_person(cs_store *, const char *owner, const char *email, const char *name,
 			           time_t now, char *id, size_t idlen);
+/* The next value of a global id sequence (counters), in the writer's transaction. */
+int     sq_counter_next(sq_conn *, const char *name, sqlite3_int64 *v);
 extern const struct cs_sql_write sq_sql_write;
 int     sq_act_dir_begin(cs_store *);
 int     sq_act_script(cs_store *, const char *sql);

@@ -201,8 +201,6 @@ static const char SQL_USER_ADDR[] = "SELECT 1 FROM user_addresses WHERE address=
 static const char SQL_PERSON_BY_EMAIL[] =
 "SELECT p.id, p.name, pe.owner, " SQ_CAN_ACCESS("'person'", "p.id", "?2")
 " FROM person_emails pe JOIN persons p ON p.id=pe.person WHERE pe.email=?1 ORDER BY p.id";
-static const char SQL_COUNTER_INC[] = "UPDATE counters SET value=value+1 WHERE name=?1";
-static const char SQL_COUNTER_GET[] = "SELECT value FROM counters WHERE name=?1";
 static const char SQL_PERSON_NEW[] =
 "INSERT INTO persons(id, name, origin, owner, created) VALUES(?1, ?2, ?3, ?4, ?5)";
 static const char SQL_PERSON_EMAIL[] =
@@ -350,17 +348,8 @@ static int person_new(sq_conn *c, const char *as, const char *norm, const char *
     sqlite3_int64 n = 0;
     int     rc;
 
-    if ((q = sq_stmt(c, SQL_COUNTER_INC)) == NULL)
-	return SQLITE_ERROR;
-    sq_bind_str(q, 1, "person");
-    if ((rc = sq_run(q)) != SQLITE_OK)
+    if ((rc = sq_counter_next(c, "person", &n)) != SQLITE_OK)
 	return rc;
-    if ((q = sq_stmt(c, SQL_COUNTER_GET)) == NULL)
-	return SQLITE_ERROR;
-    sq_bind_str(q, 1, "person");
-    if (sqlite3_step(q) == SQLITE_ROW)
-	n = sqlite3_column_int64(q, 0);
-    sqlite3_reset(q);
     if (n <= 0)
 	return SQLITE_CORRUPT;
     snprintf(pid, pidlen, "hand-%lld", (long long) n);

@@ -67,24 +67,13 @@ int     sq_milter_status_put(cs_store *cst, const char *host, time_t at, const c
     return CS_OK;
 }
 
-/* iso_time - ISO 8601 UTC text of a Unix time */
-static json_t *iso_time(sqlite3_int64 t)
-{
-    time_t  tt = (time_t) t;
-    struct tm tm;
-    char    buf[32];
-
-    if (gmtime_r(&tt, &tm) == NULL || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-	return json_null();
-    return json_string(buf);
-}
-
 /* status_row - one row's document with its time added */
 static json_t *status_row(sqlite3_stmt *st, time_t now)
 {
     const char *text = (const char *) sqlite3_column_text(st, 2);
     sqlite3_int64 at = sqlite3_column_int64(st, 1);
     json_t *doc = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    char    iso[32];
 
     /* Written by a milter of the same version or another: show what we can. */
     if (!json_is_object(doc)) {
@@ -92,7 +81,8 @@ static json_t *status_row(sqlite3_stmt *st, time_t now)
 	if ((doc = json_pack("{s:s}", "error", "unreadable status")) == NULL)
 	    return NULL;
     }
-    if (json_object_set_new(doc, "updated_at", iso_time(at)) < 0
+    cs_iso_date((long long) at, iso, sizeof(iso));
+    if (json_object_set_new(doc, "updated_at", json_string(iso)) < 0
 	|| json_object_set_new(doc, "age_seconds",
 			       json_integer((json_int_t) (now > at ? now - at : 0))) < 0) {
 	json_decref(doc);

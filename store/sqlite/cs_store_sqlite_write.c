@@ -71,10 +71,8 @@
 
 #define SQ_W_BULK	0x01		/* cs_store.wflags: bulk settings made */
 
-/* A small set of thread ids (T1 lookups). */
-static const char SQL_COUNTER_INC[] = "UPDATE counters SET value=value+?2 WHERE name=?1";
 /* No RETURNING on the write path: SQLite gathers its rows in a temporary b-tree. */
-static const char SQL_COUNTER_ADD1[] = "UPDATE counters SET value=value+1 WHERE name=?1";
+static const char SQL_COUNTER_INC[] = "UPDATE counters SET value=value+?2 WHERE name=?1";
 static const char SQL_COUNTER_GET[] = "SELECT value FROM counters WHERE name=?1";
 static const char SQL_COUNTER_SET[] = "UPDATE counters SET value=?2 WHERE name=?1";
 static const char SQL_USER_ENSURE[] = "INSERT OR IGNORE INTO users(id) VALUES(?1)";
@@ -233,15 +231,16 @@ static int counter_get(sq_conn *c, const char *name, sqlite3_int64 *v)
     return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
 }
 
-/* counter_next - the next value of a global id sequence, in the database */
-static int counter_next(sq_conn *c, const char *name, sqlite3_int64 *v)
+/* sq_counter_next - the next value of a global id sequence, in the database */
+int     sq_counter_next(sq_conn *c, const char *name, sqlite3_int64 *v)
 {
     sqlite3_stmt *st;
     int     rc;
 
-    if ((st = sq_stmt(c, SQL_COUNTER_ADD1)) == NULL)
+    if ((st = sq_stmt(c, SQL_COUNTER_INC)) == NULL)
 	return SQLITE_ERROR;
     sq_bind_str(st, 1, name);
+    sqlite3_bind_int64(st, 2, 1);
     if ((rc = sq_run(st)) != SQLITE_OK)
 	return rc;
     return counter_get(c, name, v);
@@ -633,7 +632,7 @@ int     sq_bcc_person(cs_store *cst, const char *owner, const char *email, const
     sqlite3_stmt *st;
     sqlite3_int64 n = 0;
 
-    if (counter_next(c, "person", &n) != SQLITE_OK || (st = sq_stmt(c, SQL_PERSON_NEW)) == NULL)
+    if (sq_counter_next(c, "person", &n) != SQLITE_OK || (st = sq_stmt(c, SQL_PERSON_NEW)) == NULL)
 	return -1;
     snprintf(id, idlen, "bcc-%lld", (long long) n);
     sq_bind_str(st, 1, id);

@@ -109,6 +109,8 @@ tap_is "$("$J" '[1].mailboxes' <"$D/ex.mbox.json" | tr -d ' \n')" '["alice","bob
     "the shared message names both mailboxes"
 tap_ok "index entries carry a thread, date and subject" \
     "$J" '[2].threads[0].thread' <"$D/ex.mbox.json"
+tap_like "$("$J" '[2].date' <"$D/ex.mbox.json")" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$' \
+    "an index entry's date is ISO 8601 UTC"
 ctl subject export --as alice dana@subject.example >/dev/null 2>&1
 tap_is "$?" 1 "subject export takes no --as"
 ctl subject export nobody-at-all >/dev/null 2>&1

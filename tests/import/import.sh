@@ -152,6 +152,11 @@ tap_is "$(tail -n 1 "$T/dry.out" | "$JGET" imported) $(tail -n 1 "$T/dry.out" | 
 tap_is "$(grep -c '"path"' "$T/dry.out")" 8 "one line per message to import, then the summary"
 tap_like "$(grep 'q4 forecast\|M6P1' "$T/dry.out" | head -n 1)" '"folder":"Sales/Q4".*"labels":\["Sales/Q4"\]' \
     "a dry-run line names folder and labels"
+A=$(perl -MPOSIX=strftime -e 'print strftime("%Y-%m-%dT%H:%M:%SZ", gmtime($ARGV[0]))' $((NOW - 2 * DAY)))
+tap_is "$(grep 'M1P1' "$T/dry.out" | head -n 1 | "$JGET" arrival)" "$A" \
+    "a dry-run line's arrival is its Date, ISO 8601 UTC"
+tap_like "$(tail -n 1 "$T/dry.out")" '"seconds":[0-9]+(\.[0-9]{1,3})?,"rate":[0-9]+}$' \
+    "the summary's seconds (to the ms) and rate (messages/s)"
 
 # ---------------------------------------------------------------- labels mode
 B=$T/bob/Maildir

@@ -5,6 +5,6 @@ check_PROGRAMS += ops/storefill ops/t_confdoc
 ops_storefill_SOURCES = ops/storefill.c
 ops_t_confdoc_SOURCES = ops/t_confdoc.c
 OPS_SH = ops/samples.sh ops/manpages.sh ops/cli.sh ops/spooldir.sh ops/backup.sh ops/systemd.sh \
-	ops/daemon.sh ops/pidfile.sh ops/packaging.sh
+	ops/daemon.sh ops/pidfile.sh ops/detach.sh ops/packaging.sh
 TESTS += ops/t_confdoc $(OPS_SH)
 EXTRA_DIST += $(OPS_SH)

@@ -13,8 +13,8 @@
  *	an embedded NUL; invalid UTF-8 of every kind jansson refuses
  *	(continuation or overlong lead bytes, truncated sequences,
  *	surrogates, past U+10FFFF); empty arrays and objects, integers at
- *	their limits, reals, a top level that is not a container (and a
- *	key that is not UTF-8, which json_dumps printed broken and the
+ *	their limits, reals, a top level that is not a container, a cycle
+ *	(and a key that is not UTF-8, which json_dumps printed broken and the
  *	printer refuses; the store's keys are constants); 3,000
  *	random trees of random bytes; and the real answers of a store
  *	(mailbox, deal page, thread, empty pages, stats) holding RFC 2047
@@ -36,6 +36,7 @@
 #include "cs_policy.h"
 #include "cs_store.h"
 #include "cs_answer.h"
+#include "cs_store_util.h"
 #include "tap.h"
 #include "tlib.h"
 
@@ -429,6 +430,21 @@ int     main(void)
     j = json_integer(1);
     ok(same(j), "a top-level integer refused");
     json_decref(j);
+    {
+	/* A cycle: jansson's dump refuses it; the writer, at CS_JSON_DEPTH. */
+	json_t *inner = json_array();
+	cs_buf  buf = {0};
+
+	j = json_array();
+	json_array_append(j, inner);
+	json_array_append(inner, j);
+	ok(same(j) && cs_answer_text(j, NULL) == NULL, "a cycle refused as json_dumps does");
+	ok(cs_json_write(&buf, j, CS_JSON_ASCII) < 0, "a cycle refused when compact too");
+	cs_buf_free(&buf);
+	json_array_clear(inner);
+	json_decref(inner);
+	json_decref(j);
+    }
     for (i = 0; i < 3000; i++) {
 	json_t *t = rnd() % 2 ? json_array() : json_object();
 

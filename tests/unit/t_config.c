@@ -236,6 +236,50 @@ int     main(void)
 	cs_config_unref(next);
 	cs_config_unref(run);
     }
+    /* Relative paths are made absolute from the start directory (daemons chdir to /). */
+    {
+	static const char text[] = "Socket unix:run/m.sock\nPidFile m.pid\nDatabase db/c.db\n"
+	    "SpoolDir ./spool\nJournalDir /abs/journal\nPolicyDir policy\nApiListen local:a.sock\n"
+	    "ApiTokenFile tokens\nWebhookSecret ../secret\n";
+	char    rel[64], *slash = strrchr(path, '/'), want[300];
+	FILE   *fp = fopen(path, "w");
+
+	fputs(text, fp);
+	fclose(fp);
+	snprintf(rel, sizeof(rel), "%s", slash + 1);
+	cfg = cs_config_load_at(rel, "/tmp", err, sizeof(err));
+	if (!ok(cfg != NULL, "relative paths load")) {
+	    diag("%s", err);
+	} else {
+	    is_str(cfg->path, path, "the file's own path, from the start directory");
+	    is_str(cfg->socket, "unix:/tmp/run/m.sock", "a unix: socket's path");
+	    is_str(cfg->pid_file, "/tmp/m.pid", "PidFile");
+	    is_str(cfg->database, "/tmp/db/c.db", "Database, a file");
+	    is_str(cfg->spool_dir, "/tmp/./spool", "SpoolDir, as written after the directory");
+	    is_str(cfg->journal_dir, "/abs/journal", "an absolute path as it is");
+	    is_str(cfg->policy_dir, "/tmp/policy", "PolicyDir");
+	    is_str(cfg->api_listen, "local:/tmp/a.sock", "a local: socket's path");
+	    is_str(cfg->api_token_file, "/tmp/tokens", "ApiTokenFile");
+	    is_str(cfg->webhook_secret, "/tmp/../secret", "WebhookSecret, .. kept (no lexical cleaning)");
+	    cs_config_unref(cfg);
+	}
+	cfg = load_text("Database postgresql://u@db.example/crm\nSocket inet:8891@127.0.0.1\n",
+			err, sizeof(err));
+	ok(cfg && strcmp(cfg->database, "postgresql://u@db.example/crm") == 0
+	   && strcmp(cfg->socket, "inet:8891@127.0.0.1") == 0, "a URI and an inet socket as they are");
+	cs_config_unref(cfg);
+	fp = fopen(path, "w");
+	fputs("Syslog no\nPolicyDir p\n", fp);
+	fclose(fp);
+	cfg = cs_config_load_at(path, "/", err, sizeof(err));
+	ok(cfg && strcmp(cfg->policy_dir, "/p") == 0, "from /: one slash");
+	cs_config_unref(cfg);
+	cfg = cs_config_load_at(path, "", err, sizeof(err));
+	snprintf(want, sizeof(want), "%s:2: PolicyDir: a relative path", path);
+	ok(cfg == NULL && strncmp(err, want, strlen(want)) == 0,
+	   "no start directory known: a relative path refused, with its line");
+	cs_config_unref(cfg);
+    }
     unlink(path);
     return done_testing();
 }

@@ -311,6 +311,11 @@ static void test_store_status(void)
 	json_decref(h);
 	cs_store_close(ro);
     }
+    /* The time as ISO 8601 UTC. */
+    is_int(cs_store_milter_status_put(st, "mx3", 86400, doc), CS_OK, "store: put mx3 at day 1");
+    h = status_of(st, "mx3");
+    is_str(get_str(h, "updated_at"), "1970-01-02T00:00:00Z", "store: updated_at ISO 8601 UTC");
+    json_decref(h);
     json_decref(doc);
 
     /* The flush thread: at once on a kick, "running": false at stop. */
