@@ -214,6 +214,8 @@ static void *writer_main(void *arg)
 	if (st->qhead == NULL && st->stopping)
 	    break;
 	commit_delay(st);
+	if (st->qhead == NULL)
+	    continue;				/* taken back meanwhile */
 	n = writer_take(st, group, &bytes);
 	st->group_running = 1;
 	clock_gettime(CLOCK_MONOTONIC, &st->group_t0);
