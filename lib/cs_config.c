@@ -87,6 +87,7 @@ static const key_def key_table[] = {
     {"TrustedNetworks", T_CIDRS, OFF(trusted_networks), NULL, 1},
     {"StoreTimeout", T_MSEC, OFF(store_timeout_ms), "10s", 1, "100ms", "4m"},
     {"StoreWait", T_MSEC, OFF(store_wait_ms), "200ms", 1, "10ms", "4m"},
+    {"StoreCommitDelay", T_MSEC, OFF(store_commit_delay_ms), "5ms", 1, "0ms", "100ms"},
     {"JournalDir", T_DIR, OFF(journal_dir), "/var/lib/crmsync/journal", 0},
     {"JournalMaxSize", T_SIZE, OFF(journal_max_size), "1G", 0, "64K", "1024G"},
     {"WebhookURL", T_STRING, OFF(webhook_url), NULL, 0},

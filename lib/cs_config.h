@@ -53,6 +53,7 @@ typedef struct cs_config {
     cs_cidrlist trusted_networks;	/* TrustedNetworks, default empty */
     long    store_timeout_ms;		/* StoreTimeout, default 10s */
     long    store_wait_ms;		/* StoreWait, default 200ms (C6) */
+    long    store_commit_delay_ms;	/* StoreCommitDelay, default 5ms */
     char   *journal_dir;		/* JournalDir (C6), restart to change */
     uint64_t journal_max_size;		/* JournalMaxSize, default 1G */
 

@@ -37,6 +37,9 @@ static void msg_free(cs_msg *m)
 {
     if (m == NULL)
 	return;
+    /* Expected but not recorded (no copy kept, aborted, failed). */
+    if (m->expect_store)
+	cs_store_arrived(m->expect_store, 0);
     free(m->env_from);
     free(m->auth_authen);
     cs_strlist_free(&m->rcpts);
@@ -310,6 +313,9 @@ static sfsistat mlfi_eoh(SMFICTX *ctx)
 	conn_msg_reset(c);
 	return SMFIS_ACCEPT;
     }
+    /* Its record comes at end-of-message: the writer may wait for it. */
+    if ((m->expect_store = mlfi_store()) != NULL)
+	cs_store_expect(m->expect_store);
     return SMFIS_CONTINUE;
 }
 

@@ -39,6 +39,7 @@ typedef struct cs_msg {
     time_t  arrival;
     cs_owners owners;			/* computed at end of headers */
     int     have_owners;
+    cs_store *expect_store;		/* told a record is coming (eoh) */
 } cs_msg;
 
 typedef struct cs_conn {

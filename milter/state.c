@@ -85,6 +85,7 @@ void    mlfi_sync_users(cs_store *store, const cs_config *cfg, const cs_policy *
     if (store == NULL)
 	return;
     cs_store_set_subaddress(store, cfg->subaddress_delimiter);
+    cs_store_set_commit_delay(store, cfg->store_commit_delay_ms);
     if ((users = calloc(n ? n : 1, sizeof(*users))) == NULL) {
 	cs_error(NULL, "out of memory: users not updated in the store");
 	return;

@@ -117,7 +117,15 @@ cs_store *cs_store_open(const char *database, unsigned flags, long timeout_ms,
     strcpy(st->delims, "+");
     pthread_mutex_init(&st->wlock, NULL);
     pthread_mutex_init(&st->qlock, NULL);
-    pthread_cond_init(&st->qcond, NULL);
+    {
+	pthread_condattr_t ca;
+
+	/* The writer's commit delay waits on qcond against CLOCK_MONOTONIC. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->qcond, &ca);
+	pthread_condattr_destroy(&ca);
+    }
     pthread_cond_init(&st->acond, NULL);
     if (ops->open(st, database, flags, timeout_ms, err, errlen) != CS_OK) {
 	pthread_cond_destroy(&st->acond);

@@ -137,6 +137,20 @@ int     cs_store_record_wait(cs_store *, const cs_record *, long wait_ms, long t
 uint64_t cs_store_groups(cs_store *);
 
 /*
+ * Group commit with the records on their way (StoreCommitDelay). A
+ * caller that will record a message soon (the milter, at end of
+ * headers) says so with cs_store_expect(); when that record is about to
+ * be queued, or will not come after all, cs_store_arrived() with
+ * queued 1 or 0. While records are expected, the writer waits up to the
+ * commit delay for them before it commits what is queued, so that they
+ * share one commit (one WAL write and fdatasync). A lone message waits
+ * for nothing. cs_store_set_commit_delay: 0 turns it off.
+ */
+void    cs_store_set_commit_delay(cs_store *, long ms);
+void    cs_store_expect(cs_store *);
+void    cs_store_arrived(cs_store *, int queued);
+
+/*
  * Bulk capture (crmsyncctl import). cs_store_submit() copies the record
  * and queues it for the writer without waiting for its commit, so that
  * one caller fills whole groups (one transaction and one fsync each; up

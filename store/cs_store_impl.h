@@ -31,6 +31,7 @@
 #define CS_STORE_IMPL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 #include "cs_store.h"
@@ -279,6 +280,9 @@ struct cs_store {
     pthread_cond_t qcond;		/* writer: work or stop */
     cs_store_job *qhead, *qtail;
     size_t  qlen;
+    uint64_t qbytes;			/* raw bytes queued, under qlock */
+    atomic_long expecting;		/* records on their way (cs_store_expect) */
+    atomic_long commit_delay_ms;	/* StoreCommitDelay */
     uint64_t group_bytes;		/* 0: CS_STORE_GROUP_BYTES (tests set it) */
     int     stopping;
     int     writer_started;

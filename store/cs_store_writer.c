@@ -111,8 +111,37 @@ static size_t writer_take(cs_store *st, cs_store_job **group, uint64_t *bytes)
     if (job == NULL)
 	st->qtail = kept;			/* the scan reached the end */
     st->qlen -= n;
+    st->qbytes -= sum;
     *bytes = sum;
     return n;
+}
+
+/*
+ * commit_delay - wait for the records on their way (qlock held). A
+ * group's commit (its WAL pages and one fdatasync) costs about as much
+ * CPU as the records in it, and a busy MTA's messages arrive one at a
+ * time: the writer woke for each and committed groups of one or two.
+ * While other records are expected (messages past their end of headers
+ * that will be recorded), wait for them up to StoreCommitDelay; stop as
+ * soon as none is expected, the group is full (CS_STORE_GROUP_MAX, its
+ * bytes) or the store stops. Nothing expected: no wait. Bulk loads
+ * (import, replay) fill their groups themselves.
+ */
+static void deadline(struct timespec *, long);
+
+static void commit_delay(cs_store *st)
+{
+    long    ms = atomic_load(&st->commit_delay_ms);
+    uint64_t budget = st->group_bytes ? st->group_bytes : CS_STORE_GROUP_BYTES;
+    struct timespec ts;
+
+    if (ms <= 0 || (st->flags & CS_STORE_BULK) || atomic_load(&st->expecting) <= 0)
+	return;
+    deadline(&ts, ms);
+    while (!st->stopping && atomic_load(&st->expecting) > 0
+	   && st->qlen < CS_STORE_GROUP_MAX && st->qbytes < budget)
+	if (pthread_cond_timedwait(&st->qcond, &st->qlock, &ts) == ETIMEDOUT)
+	    break;
 }
 
 /* writer_report - what became of jobs whose waiter gave up; qlock held */
@@ -184,6 +213,9 @@ static void *writer_main(void *arg)
 	    pthread_cond_wait(&st->qcond, &st->qlock);
 	if (st->qhead == NULL && st->stopping)
 	    break;
+	commit_delay(st);
+	if (st->qhead == NULL)
+	    continue;				/* taken back meanwhile */
 	n = writer_take(st, group, &bytes);
 	st->group_running = 1;
 	clock_gettime(CLOCK_MONOTONIC, &st->group_t0);
@@ -250,6 +282,7 @@ static void queue_push(cs_store *st, cs_store_job *job)
 	st->qhead = job;
     st->qtail = job;
     st->qlen++;
+    st->qbytes += job->raw_size;
     pthread_cond_signal(&st->qcond);
 }
 
@@ -268,6 +301,7 @@ static int queue_withdraw(cs_store *st, cs_store_job *job)
 		st->qtail = prev;
 	    job->next = NULL;
 	    st->qlen--;
+	    st->qbytes -= job->raw_size;
 	    job_unref(job);			/* the queue's reference */
 	    return 1;
 	}
@@ -289,6 +323,36 @@ int     cs_store_record_wait(cs_store *st, const cs_record *rec, long wait_ms,
     memset(w, 0, sizeof(*w));
     w->keep_queued = keep;
     return record_wait(st, rec, wait_ms, timeout_ms, results, w);
+}
+
+/* cs_store_set_commit_delay - StoreCommitDelay; 0: commit at once */
+void    cs_store_set_commit_delay(cs_store *st, long ms)
+{
+    if (st)
+	atomic_store(&st->commit_delay_ms, ms > 0 ? ms : 0);
+}
+
+/* cs_store_expect - a record is on its way */
+void    cs_store_expect(cs_store *st)
+{
+    if (st)
+	atomic_fetch_add(&st->expecting, 1);
+}
+
+/*
+ * cs_store_arrived - an expected record is about to be queued (its push
+ * wakes the writer), or will not come: then the writer, if it waits for
+ * nothing else, is woken to commit now.
+ */
+void    cs_store_arrived(cs_store *st, int queued)
+{
+    if (st == NULL)
+	return;
+    if (atomic_fetch_sub(&st->expecting, 1) == 1 && !queued && st->writer_started) {
+	pthread_mutex_lock(&st->qlock);
+	pthread_cond_signal(&st->qcond);
+	pthread_mutex_unlock(&st->qlock);
+    }
 }
 
 /* cs_store_groups - groups the writer has committed so far */

@@ -153,6 +153,34 @@ static int wait1(cs_store *st, int j, int keep, long wait_ms, long timeout_ms, c
     return rc;
 }
 
+/* A record waited on in a thread of its own, timed (the commit delay). */
+typedef struct waiter {
+    cs_store *st;
+    int     j, rc;
+    long long ms;
+    pthread_t tid;
+} waiter;
+
+static void *waiter_main(void *arg)
+{
+    waiter *w = arg;
+    cs_store_wait sw;
+    long long t0 = cs_mono_ms();
+
+    w->rc = wait1(w->st, w->j, 0, 10000, 10000, &sw);
+    w->ms = cs_mono_ms() - t0;
+    return NULL;
+}
+
+static void waiter_start(waiter *w, cs_store *st, int j)
+{
+    memset(w, 0, sizeof(*w));
+    w->st = st;
+    w->j = j;
+    w->rc = -1;
+    pthread_create(&w->tid, NULL, waiter_main, w);
+}
+
 /* stored_msgid - is the message with this Message-ID in the store? */
 static int stored_msgid(const char *db, const char *msgid)
 {
@@ -371,6 +399,69 @@ int     main(void)
 	submit_fenced(st, &c, 7003, 0, 10, &fence);
 	cs_store_drain(st);
 	is_int(c.stored, 3, "fence: lowered, the stream goes on");
+	cs_store_close(st);
+    }
+
+    /*
+     * The commit delay (StoreCommitDelay): the writer waits for records
+     * announced with cs_store_expect, so that they share a commit; a
+     * lone record waits for nothing; one that will not come wakes the
+     * writer; the delay bounds the wait; 0 turns it off.
+     */
+    {
+	waiter  a, b;
+	cs_store_wait sw;
+	uint64_t g0;
+	long long t0, ms;
+
+	unlink(tl_db);
+	st = cs_store_open(tl_db, CS_STORE_CREATE | CS_STORE_WRITER, 10000, err, sizeof(err));
+	ok(st != NULL, "delay: writer store opens");
+	cs_store_set_commit_delay(st, 5000);
+	g0 = cs_store_groups(st);
+	t0 = cs_mono_ms();
+	is_int(wait1(st, 9001, 0, 10000, 10000, &sw), CS_OK, "delay: a lone record is stored");
+	ms = cs_mono_ms() - t0;
+	ok(ms < 2500, "delay: ... without waiting for the delay (%lld ms)", ms);
+
+	/* Expected: the writer holds the group until it comes. */
+	cs_store_expect(st);
+	g0 = cs_store_groups(st);
+	waiter_start(&a, st, 9002);
+	usleep(300 * 1000);
+	is_int((int) (cs_store_groups(st) - g0), 0,
+	       "delay: with a record on its way, the queued one waits");
+	cs_store_arrived(st, 1);
+	is_int(wait1(st, 9003, 0, 10000, 10000, &sw), CS_OK, "delay: the expected record is stored");
+	pthread_join(a.tid, NULL);
+	is_int(a.rc, CS_OK, "delay: ... and the waiting one");
+	is_int((int) (cs_store_groups(st) - g0), 1, "delay: ... both in one commit");
+
+	/* Expected but not coming: the writer is woken to commit now. */
+	cs_store_expect(st);
+	waiter_start(&a, st, 9004);
+	usleep(300 * 1000);
+	cs_store_arrived(st, 0);
+	pthread_join(a.tid, NULL);
+	ok(a.rc == CS_OK && a.ms >= 250 && a.ms < 2500,
+	   "delay: a record given up wakes the writer (%lld ms)", a.ms);
+
+	/* The delay bounds the wait: it never comes, nobody says so. */
+	cs_store_set_commit_delay(st, 400);
+	cs_store_expect(st);
+	waiter_start(&a, st, 9005);
+	pthread_join(a.tid, NULL);
+	ok(a.rc == CS_OK && a.ms >= 350 && a.ms < 3000,
+	   "delay: the wait ends at StoreCommitDelay (%lld ms)", a.ms);
+
+	/* 0: no wait, expected or not. */
+	cs_store_set_commit_delay(st, 0);
+	waiter_start(&b, st, 9006);
+	pthread_join(b.tid, NULL);
+	ok(b.rc == CS_OK && b.ms < 350, "delay: 0 commits at once (%lld ms)", b.ms);
+	cs_store_arrived(st, 0);
+	ok(atomic_load(&st->expecting) == 0, "delay: nothing expected left");
+	ok(st->qbytes == 0 && st->qlen == 0, "delay: queue bytes back to 0");
 	cs_store_close(st);
     }
 
