@@ -417,6 +417,28 @@ int     cs_ids_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* cs_status_doc - a stored milter status as stats shows it (both dialects) */
+json_t *cs_status_doc(const char *text, long long at, time_t now)
+{
+    json_t *doc = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    char    iso[32];
+
+    /* Written by a milter of the same version or another: show what we can. */
+    if (!json_is_object(doc)) {
+	json_decref(doc);
+	if ((doc = json_pack("{s:s}", "error", "unreadable status")) == NULL)
+	    return NULL;
+    }
+    cs_iso_date(at, iso, sizeof(iso));
+    if (json_object_set_new(doc, "updated_at", json_string(iso)) < 0
+	|| json_object_set_new(doc, "age_seconds",
+			       json_integer((json_int_t) (now > at ? now - at : 0))) < 0) {
+	json_decref(doc);
+	return NULL;
+    }
+    return doc;
+}
+
 /* cs_addr_array - a stored address list as JSON, [] when unreadable */
 json_t *cs_addr_array(const char *text)
 {

@@ -52,6 +52,14 @@ int     cs_ids_cmp(const void *a, const void *b);	/* qsort: long long */
 int     cs_ids_blocked(const cs_ids *s, long long t);
 int     cs_ids_block(cs_ids *s, long long t);
 
+/*
+ * One host's stored milter status (its JSON text, written at time at)
+ * as stats shows it: the document with updated_at and age_seconds
+ * added; {"error": "unreadable status"} with them for a text that is not
+ * a JSON object (another version's, damaged). NULL only without memory.
+ */
+json_t *cs_status_doc(const char *text, long long at, time_t now);
+
 /* A stored address list (JSON text) as JSON, [] when unreadable. */
 json_t *cs_addr_array(const char *text);
 

@@ -1082,7 +1082,7 @@ static int pg_milter_status_get(cs_store *st, json_t **out)
     pg_conn *c = &s->r;
     PGresult *res = NULL;
     json_t *all;
-    long long now = (long long) time(NULL);
+    time_t  now = time(NULL);
 
     *out = NULL;
     if ((all = json_object()) == NULL)
@@ -1096,18 +1096,16 @@ static int pg_milter_status_get(cs_store *st, json_t **out)
 	return CS_EINTERNAL;
     }
     for (int i = 0; i < PQntuples(res); i++) {
-	long long at = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-	json_t *doc = json_loads(PQgetvalue(res, i, 2), 0, NULL);
-	char    iso[32];
+	json_t *doc = cs_status_doc(PQgetvalue(res, i, 2),
+				    strtoll(PQgetvalue(res, i, 1), NULL, 10), now);
 
-	if (!json_is_object(doc)) {
-	    json_decref(doc);
-	    continue;				/* not a document a milter wrote */
+	if (doc == NULL) {
+	    PQclear(res);
+	    json_decref(all);
+	    return CS_EINTERNAL;
 	}
-	cs_iso_date(at, iso, sizeof(iso));
-	json_object_set_new(doc, "updated_at", json_string(iso));
-	json_object_set_new(doc, "age_seconds", json_integer(now > at ? now - at : 0));
-	json_object_set_new(all, PQgetvalue(res, i, 0), doc);
+	/* A host name that is not UTF-8 (not one a milter writes): left out. */
+	(void) json_object_set_new(all, PQgetvalue(res, i, 0), doc);
     }
     PQclear(res);
     *out = all;

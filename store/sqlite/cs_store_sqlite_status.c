@@ -26,6 +26,7 @@
 /* Application-specific. */
 #include "cs_store.h"
 #include "cs_store_impl.h"
+#include "cs_store_util.h"
 #include "cs_store_sqlite.h"
 
 /* Longest wait for the database lock for one status write. */
@@ -67,30 +68,6 @@ int     sq_milter_status_put(cs_store *cst, const char *host, time_t at, const c
     return CS_OK;
 }
 
-/* status_row - one row's document with its time added */
-static json_t *status_row(sqlite3_stmt *st, time_t now)
-{
-    const char *text = (const char *) sqlite3_column_text(st, 2);
-    sqlite3_int64 at = sqlite3_column_int64(st, 1);
-    json_t *doc = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
-    char    iso[32];
-
-    /* Written by a milter of the same version or another: show what we can. */
-    if (!json_is_object(doc)) {
-	json_decref(doc);
-	if ((doc = json_pack("{s:s}", "error", "unreadable status")) == NULL)
-	    return NULL;
-    }
-    cs_iso_date((long long) at, iso, sizeof(iso));
-    if (json_object_set_new(doc, "updated_at", json_string(iso)) < 0
-	|| json_object_set_new(doc, "age_seconds",
-			       json_integer((json_int_t) (now > at ? now - at : 0))) < 0) {
-	json_decref(doc);
-	return NULL;
-    }
-    return doc;
-}
-
 /* sq_milter_status_get - {host: document} for every host */
 int     sq_milter_status_get(cs_store *cst, json_t **out)
 {
@@ -113,7 +90,8 @@ int     sq_milter_status_get(cs_store *cst, json_t **out)
 	    rc = SQLITE_OK;
 	    continue;
 	}
-	if ((doc = status_row(st, now)) == NULL) {
+	if ((doc = cs_status_doc((const char *) sqlite3_column_text(st, 2),
+				 (long long) sqlite3_column_int64(st, 1), now)) == NULL) {
 	    rc = SQLITE_NOMEM;
 	    break;
 	}

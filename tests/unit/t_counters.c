@@ -16,11 +16,13 @@
 #include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <sqlite3.h>
 
 /* Application-specific. */
 #include "counters.h"
 #include "cs_log.h"
 #include "cs_store_impl.h"
+#include "cs_store_util.h"
 #include "tap.h"
 #include "tlib.h"
 
@@ -225,6 +227,22 @@ static cs_store *get_test_store(void)
     return test_store;
 }
 
+/* sq_exec - one statement on the store's file from a connection of its own */
+static int sq_exec(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    int     rc;
+
+    if (sqlite3_open(path, &db) != SQLITE_OK) {
+	sqlite3_close(db);
+	return -1;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
 /* status_of - the status of host as stats shows it (new reference) */
 static json_t *status_of(cs_store *st, const char *host)
 {
@@ -283,6 +301,34 @@ static void test_store_status(void)
     is_int(cs_store_milter_status(st, &all), CS_OK, "store: status of all hosts");
     is_int(json_object_size(all), 2, "store: one entry per host");
     json_decref(all);
+
+    /* A row no milter of this version wrote: shown as unreadable, dated
+     * (the one reader both dialects use, cs_status_doc). */
+    {
+	json_t *u = cs_status_doc("{\"a\": 1, \"a\": 2}", 1000, 1060);
+
+	ok(u && get_str(u, "error") && strcmp(get_str(u, "error"), "unreadable status") == 0,
+	   "status: duplicate keys: unreadable");
+	ok(u && get_int(u, "age_seconds") == 60 && get_str(u, "updated_at")
+	   && strcmp(get_str(u, "updated_at"), "1970-01-01T00:16:40Z") == 0,
+	   "status: ... dated, with its age");
+	json_decref(u);
+	u = cs_status_doc("[1]", 1000, 900);
+	ok(u && get_str(u, "error") && get_int(u, "age_seconds") == 0,
+	   "status: not an object: unreadable; a future time is age 0");
+	json_decref(u);
+	u = cs_status_doc("{\"seen\": 7}", 1000, 1001);
+	ok(u && get_int(u, "seen") == 7 && get_str(u, "error") == NULL,
+	   "status: a document is shown as written");
+	json_decref(u);
+	ok(sq_exec(path, "INSERT INTO milter_status(host, updated_at, status_json)"
+		   " VALUES('mx3', 1000, 'not json')") == 0, "store: a damaged row for mx3");
+	h = status_of(st, "mx3");
+	ok(h && get_str(h, "error") && strcmp(get_str(h, "error"), "unreadable status") == 0,
+	   "store: stats shows mx3 as unreadable, not left out");
+	json_decref(h);
+	ok(sq_exec(path, "DELETE FROM milter_status WHERE host = 'mx3'") == 0, "store: mx3 gone");
+    }
 
     /* Mail first: while the writer holds its connection, skip. */
     pthread_mutex_lock(&st->wlock);
