@@ -105,7 +105,6 @@ int     sq_scrub(cs_store *);
 const char *sq_col_text(sqlite3_stmt *, int);		/* "" for NULL */
 void    sq_bind_str(sqlite3_stmt *, int, const char *);	/* NULL binds NULL */
 int     sq_run(sqlite3_stmt *);			/* step to the end */
-/* Opaque keyset cursors: hex of "last_date:id"; decode is strict. */
 /* The SQL of the benchmarked reads, for EXPLAIN QUERY PLAN (ctl-bench). */
 extern const char sq_sql_mailbox_first[];
 extern const char sq_sql_record_page_first[];

@@ -619,11 +619,6 @@ out:
     return rc;
 }
 
-/*
- * store_contact - K2, K5: a person of the owner's own for an address,
- * unless the owner may already access one; one with that address that
- * the owner may not access is neither shown nor shared (K5)
- */
 /* sq_bcc_person - K2: a "bcc-N" person and its address, the owner's */
 int     sq_bcc_person(cs_store *cst, const char *owner, const char *email, const char *name,
 		              time_t now, char *id, size_t idlen)
