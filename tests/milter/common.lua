@@ -99,6 +99,17 @@ function t.nthreads(user)
     return tonumber(t.jget(t.ctl("mailbox --as " .. user), "threads", true) or "-1")
 end
 
+-- SIGUSR1 to the milter; true once its log has count lines matching pattern
+function t.reload_and_wait(pattern, count)
+    os.execute("kill -USR1 " .. pid)
+    for _ = 1, 50 do
+        local n = tonumber(t.sh("grep -c '" .. pattern .. "' " .. tmp .. "/milter.log")) or 0
+        if n >= count then return true end
+        mt.sleep(0.1)
+    end
+    return false
+end
+
 function t.run(f)
     local okay, err = pcall(f)
     if not okay then

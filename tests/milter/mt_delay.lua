@@ -8,16 +8,6 @@ local function now_ms()
     return tonumber(t.sh("date +%s%3N")) or 0
 end
 
-local function reload_and_wait(pattern, count)
-    os.execute("kill -USR1 " .. pid)
-    for _ = 1, 50 do
-        local n = tonumber(t.sh("grep -c '" .. pattern .. "' " .. tmp .. "/milter.log")) or 0
-        if n >= count then return true end
-        mt.sleep(0.1)
-    end
-    return false
-end
-
 local seq = 0
 local function hdrs(to, subject)
     seq = seq + 1
@@ -52,7 +42,7 @@ t.run(function()
     local f = io.open(conf, "a")
     f:write("StoreCommitDelay 100ms\n")
     f:close()
-    t.ok(reload_and_wait("reloaded:", 1), "StoreCommitDelay 100ms, reloaded")
+    t.ok(t.reload_and_wait("reloaded:", 1), "StoreCommitDelay 100ms, reloaded")
 
     local base = ten_lone("B")
     t.ok(base >= 0, "ten lone messages: " .. base .. " ms")

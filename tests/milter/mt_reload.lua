@@ -16,27 +16,17 @@ local function write_policy(text)
     f:close()
 end
 
-local function reload_and_wait(pattern, count)
-    os.execute("kill -USR1 " .. pid)
-    for _ = 1, 50 do
-        local n = tonumber(t.sh("grep -c '" .. pattern .. "' " .. tmp .. "/milter.log")) or 0
-        if n >= count then return true end
-        mt.sleep(0.1)
-    end
-    return false
-end
-
 t.run(function()
     t.is(to_carol("R1", "Before reload"), SMFIR_ACCEPT, "mail to carol (Sync off) accepted")
     t.is(t.nthreads("carol"), 0, "not recorded under the first policy")
 
     write_policy("User alice\nAddress alice@example.com\n\nUser carol\nAddress carol@example.com\nSync all\n")
-    t.ok(reload_and_wait("reloaded:", 1), "SIGUSR1: policy reloaded")
+    t.ok(t.reload_and_wait("reloaded:", 1), "SIGUSR1: policy reloaded")
     t.is(to_carol("R2", "After reload"), SMFIR_ACCEPT, "mail to carol accepted")
     t.is(t.nthreads("carol"), 1, "recorded under the new policy (carol now Sync all)")
 
     write_policy("User carol\nAddress carol@example.com\nSync sometimes\n")
-    t.ok(reload_and_wait("reload failed", 1), "a broken policy is refused on reload")
+    t.ok(t.reload_and_wait("reload failed", 1), "a broken policy is refused on reload")
     t.ok(t.sh("grep -c 'users.policy:3: ' " .. tmp .. "/milter.log"):match("^[1-9]") ~= nil,
          "the error names file:line")
     t.is(to_carol("R3", "After bad reload"), SMFIR_ACCEPT, "mail still accepted")
@@ -48,7 +38,7 @@ t.run(function()
     local f = io.open(tmp .. "/bad.sieve", "w")
     f:write('require "fileinto";\nif header :contains "Subject" "x" { fileinto "X" \n')
     f:close()
-    t.ok(reload_and_wait("reloaded:", 2), "a broken Sieve script does not block the reload")
+    t.ok(t.reload_and_wait("reloaded:", 2), "a broken Sieve script does not block the reload")
     t.is(to_carol("R4", "After sieve reload"), SMFIR_ACCEPT, "mail to carol accepted")
     t.is(t.nthreads("carol"), 3, "carol unaffected by alice's broken script")
     local conn = t.connect("192.0.2.61")
@@ -62,7 +52,7 @@ t.run(function()
     -- labels mode, no label, no thread: the pending copy's outcome is
     -- logged once the store decided, and it is not counted as recorded
     write_policy("User dave\nAddress dave@example.com\nSync labels\nLabels Customers\n")
-    t.ok(reload_and_wait("reloaded:", 3), "reload: dave syncs labels")
+    t.ok(t.reload_and_wait("reloaded:", 3), "reload: dave syncs labels")
     conn = t.connect("192.0.2.62")
     t.send(conn, {qid = "R6", from = "<x@outside.example>", rcpts = {"<dave@example.com>"},
                   headers = t.headers("x@outside.example", "dave@example.com", "No label", "r6@outside.example")})
@@ -79,7 +69,7 @@ t.run(function()
     write_policy("User carol\nAddress carol@example.com\nSync all\n")
     t.sh("sed -i -e 's|^SpoolDir .*|SpoolDir " .. tmp .. "/not-there|' " .. conf ..
          " && printf 'UMask 077\\nSyslogFacility local3\\n' >> " .. conf)
-    t.ok(reload_and_wait("reloaded:", 4), "SIGUSR1 with restart-only keys changed")
+    t.ok(t.reload_and_wait("reloaded:", 4), "SIGUSR1 with restart-only keys changed")
     for _, key in ipairs({"SpoolDir", "UMask", "SyslogFacility"}) do
         t.ok(t.sh("grep -c 'reload: " .. key .. " changed; it takes effect at the next restart' " ..
                   tmp .. "/milter.log"):match("^[1-9]") ~= nil, "reload warns that " .. key .. " needs a restart")
