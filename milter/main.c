@@ -540,6 +540,9 @@ int     main(int argc, char **argv)
     cs_info(NULL, "starting: socket %s, %zu users", cfg->socket, cs_policy_nusers(pol));
     rc = smfi_main();
     cs_info(NULL, "stopping");
+    /* A callback may still run (an end of message waiting for its commit). */
+    if (mlfi_store_quiesce(cfg->store_timeout_ms + 1000) > 0)
+	cs_warn(NULL, "stopping: a message still waits for the store; closing it all the same");
     cs_retention_stop();
     cs_counters_flush_stop();
     jnl_stop();

@@ -20,6 +20,7 @@
 /* System library. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -32,14 +33,55 @@
 #include "mlfi.h"
 #include "state.h"
 
+/*
+ * The store at shutdown. libmilter lets a session's callback run on
+ * after smfi_main returns; the store is closed after it, so a callback
+ * uses the store only between store_enter and store_leave, and
+ * mlfi_store_quiesce (before the close) refuses new entries and waits
+ * for those inside (an end of message waits for its commit).
+ */
+static atomic_int store_users, store_closing;
+
+/* store_enter - may the store be used now? Then store_leave after. */
+static int store_enter(void)
+{
+    atomic_fetch_add(&store_users, 1);
+    if (atomic_load(&store_closing)) {
+	atomic_fetch_sub(&store_users, 1);
+	return 0;
+    }
+    return 1;
+}
+
+static void store_leave(void)
+{
+    atomic_fetch_sub(&store_users, 1);
+}
+
+/* mlfi_store_quiesce - no new use of the store; wait for the users, at
+ * most timeout_ms; how many are still inside */
+int     mlfi_store_quiesce(long timeout_ms)
+{
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    long long until = cs_mono_ms() + timeout_ms;
+    int     n;
+
+    atomic_store(&store_closing, 1);
+    while ((n = atomic_load(&store_users)) > 0 && cs_mono_ms() < until)
+	nanosleep(&pause, NULL);
+    return n;
+}
+
 /* msg_free - release a message context */
 static void msg_free(cs_msg *m)
 {
     if (m == NULL)
 	return;
     /* Expected but not recorded (no copy kept, aborted, failed). */
-    if (m->expect_store)
+    if (m->expect_store && store_enter()) {
 	cs_store_arrived(m->expect_store, 0);
+	store_leave();
+    }
     free(m->env_from);
     free(m->auth_authen);
     cs_strlist_free(&m->rcpts);
@@ -314,8 +356,11 @@ static sfsistat mlfi_eoh(SMFICTX *ctx)
 	return SMFIS_ACCEPT;
     }
     /* Its record comes at end-of-message: the writer may wait for it. */
-    if ((m->expect_store = mlfi_store()) != NULL)
-	cs_store_expect(m->expect_store);
+    if (store_enter()) {
+	if ((m->expect_store = mlfi_store()) != NULL)
+	    cs_store_expect(m->expect_store);
+	store_leave();
+    }
     return SMFIS_CONTINUE;
 }
 
@@ -350,7 +395,15 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	return SMFIS_ACCEPT;
     }
     copy_qid(ctx, c->msg);
+    if (!store_enter()) {
+	/* Shutting down (C1): accepted, logged, not recorded. */
+	cs_warn(c->msg->qid, "stopping: message accepted without recording it");
+	c->msg->expect_store = NULL;		/* the store is being closed */
+	conn_msg_reset(c);
+	return SMFIS_ACCEPT;
+    }
     rc = capture_eom(mlfi_store(), c, c->msg, &del);
+    store_leave();
     for (size_t i = 0; i < del.n; i++)
 	if (smfi_delrcpt(ctx, del.v[i]) != MI_SUCCESS)
 	    cs_warn(c->msg->qid, "could not remove dropbox recipient %s",

@@ -52,4 +52,7 @@ typedef struct cs_conn {
 
 extern struct smfiDesc mlfi_desc;
 
+/* After smfi_main, before the store is closed: see mlfi.c. */
+int     mlfi_store_quiesce(long timeout_ms);
+
 #endif

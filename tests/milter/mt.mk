@@ -6,7 +6,7 @@ milter_sockpoke_LDADD =
 jget_SOURCES = jget.c
 MILTERTEST_LUA = milter/mt_multi.lua milter/mt_close.lua milter/mt_big.lua milter/mt_auth.lua \
 	milter/mt_dropbox.lua milter/mt_reload.lua milter/mt_stats.lua \
-	milter/mt_sendercopy.lua milter/mt_delay.lua
+	milter/mt_sendercopy.lua milter/mt_delay.lua milter/mt_stop.lua
 TESTS += $(MILTERTEST_LUA)
 TEST_EXTENSIONS += .lua
 LUA_LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh

@@ -83,7 +83,12 @@ n=$(grep -cE '^(not )?ok ' "$tmp/tap.out")
 grep -E '^(not )?ok |^#' "$tmp/tap.out"
 n=$((n + 1)); echo "$( [ $mt_rc = 0 ] && echo ok || echo not ok ) $n - miltertest script ran to its end"
 [ $mt_rc = 0 ] || sed 's/^/# /' "$tmp/mt.err" "$tmp/tap.out" | tail -20
-n=$((n + 1)); echo "$( [ $alive = 1 ] && echo ok || echo not ok ) $n - milter alive after the script"
+# A scenario that stops the milter itself says so on a line of its own.
+if grep -q '^-- run-mt: stops the milter' "$script"; then
+    n=$((n + 1)); echo "$( [ $alive = 0 ] && echo ok || echo not ok ) $n - milter stopped by the script"
+else
+    n=$((n + 1)); echo "$( [ $alive = 1 ] && echo ok || echo not ok ) $n - milter alive after the script"
+fi
 n=$((n + 1))
 if [ $rc -le 1 ] && ! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error|==[0-9]+== ' "$tmp/milter.log"; then
     echo "ok $n - milter exited cleanly, no sanitizer or valgrind report"
