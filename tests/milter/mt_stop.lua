@@ -13,8 +13,8 @@ t.run(function()
     f:close()
     t.ok(t.reload_and_wait("reloaded:", 1), "StoreWait and StoreTimeout 8s, reloaded")
 
-    -- another process holds the store's write lock for 12 s
-    os.execute("(echo 'BEGIN IMMEDIATE;'; sleep 12; echo 'COMMIT;') | sqlite3 " .. db ..
+    -- another process holds the store's write lock for 10 s
+    os.execute("(echo 'BEGIN IMMEDIATE;'; sleep 10; echo 'COMMIT;') | sqlite3 " .. db ..
                " >/dev/null 2>&1 &")
     mt.sleep(0.5)
     local b = t.connect("192.0.2.82")
