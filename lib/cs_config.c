@@ -34,13 +34,14 @@ enum key_type {
     T_BOOL, T_OCTAL, T_ONERROR, T_SYNC, T_CIDRS, T_LOGLEVEL, T_FACILITY, T_SOCKET,
     T_DIR,				/* a path: a directory the milter makes */
     T_PATH,				/* a file or directory name */
+    T_STORE,				/* a file name or a postgresql:// URI */
 };
 
 static const char *const type_names[] = {
     "string", "list", "domain list", "address list", "block list", "duration",
     "duration", "size", "boolean", "octal", "accept|tempfail", "all|labels|off",
     "network list", "error|warn|info|debug", "syslog facility", "socket",
-    "directory", "path",
+    "directory", "path", "path or URI",
 };
 
 /*
@@ -70,7 +71,7 @@ static const key_def key_table[] = {
     {"UserID", T_STRING, OFF(user_id), NULL, 0},
     {"PidFile", T_PATH, OFF(pid_file), NULL, 0},
     {"UMask", T_OCTAL, OFF(umask), "007", 0, "0", "777"},
-    {"Database", T_PATH, OFF(database), "/var/lib/crmsync/crmsync.db", 0},
+    {"Database", T_STORE, OFF(database), "/var/lib/crmsync/crmsync.db", 0},
     {"SpoolDir", T_DIR, OFF(spool_dir), "/var/lib/crmsync/spool", 0},
     {"PolicyDir", T_PATH, OFF(policy_dir), "/etc/crmsync/policy.d", 1},
     {"InternalDomains", T_DOMAINS, OFF(internal_domains), NULL, 1},
@@ -210,6 +211,7 @@ static int set_value(cs_config *cfg, const key_def *k, const char *v, const char
     case T_SOCKET:
     case T_DIR:
     case T_PATH:
+    case T_STORE:
 	if (k->type == T_SOCKET && check_socket(v, why) < 0)
 	    return -1;
 	free(*FIELD(cfg, k, char *));
@@ -319,6 +321,7 @@ static void free_fields(cs_config *cfg)
 	case T_SOCKET:
 	case T_DIR:
 	case T_PATH:
+	case T_STORE:
 	    free(*FIELD(cfg, k, char *));
 	    break;
 	case T_LIST:
@@ -393,8 +396,8 @@ static void fail(char *err, size_t errlen, const char *path, int line, const cha
 	snprintf(err, errlen, "%s: %s", path, what);
 }
 
-/* store_uri - is a Database value a PostgreSQL URI, not a file? */
-static int store_uri(const char *v)
+/* cs_database_uri - is a Database value a PostgreSQL URI, not a file? */
+int     cs_database_uri(const char *v)
 {
     return strncmp(v, "postgresql://", 13) == 0 || strncmp(v, "postgres://", 11) == 0;
 }
@@ -403,10 +406,11 @@ static int store_uri(const char *v)
 static const char *path_of(const key_def *k, const char *v)
 {
     switch (k->type) {
+    case T_STORE:
+	return cs_database_uri(v) ? NULL : v;
     case T_DIR:
     case T_PATH:
-	/* XXX Database is a path or a URI: the one key of two kinds. */
-	return k->off == OFF(database) && store_uri(v) ? NULL : v;
+	return v;
     case T_SOCKET:
 	if (strncmp(v, "unix:", 5) == 0)
 	    return v + 5;
@@ -447,7 +451,7 @@ static int make_absolute(cs_config *cfg, const char *dir, const key_def **bad, c
 	char  **v, *full;
 	const char *rel;
 
-	if (k->type != T_DIR && k->type != T_PATH && k->type != T_SOCKET)
+	if (k->type != T_DIR && k->type != T_PATH && k->type != T_STORE && k->type != T_SOCKET)
 	    continue;
 	v = FIELD(cfg, k, char *);
 	if (*v == NULL || (rel = path_of(k, *v)) == NULL || *rel == '/' || *rel == 0)
@@ -586,7 +590,8 @@ static int same_value(const key_def *k, const cs_config *a, const cs_config *b)
     case T_STRING:
     case T_SOCKET:
     case T_DIR:
-    case T_PATH:{
+    case T_PATH:
+    case T_STORE:{
 	    const char *x = *FIELD(a, k, char *), *y = *FIELD(b, k, char *);
 
 	    return strcmp(x ? x : "", y ? y : "") == 0;
@@ -632,7 +637,8 @@ static int copy_value(const key_def *k, cs_config *dst, const cs_config *src)
     case T_STRING:
     case T_SOCKET:
     case T_DIR:
-    case T_PATH:{
+    case T_PATH:
+    case T_STORE:{
 	    const char *v = *FIELD(src, k, char *);
 	    char   *copy = NULL;
 
@@ -746,7 +752,7 @@ size_t  cs_config_dirs(const cs_config *cfg, cs_config_dir *out, size_t max)
 	n++;
     }
     /* The store's and the socket's directories must exist. */
-    if (n < max && cfg->database && !store_uri(cfg->database)
+    if (n < max && cfg->database && !cs_database_uri(cfg->database)
 	&& parent_dir(cfg->database, out[n].path, sizeof(out[n].path))) {
 	out[n].key = "Database";
 	out[n++].made = 0;

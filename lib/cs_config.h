@@ -127,4 +127,7 @@ typedef struct cs_config_keyinfo {
 
 const cs_config_keyinfo *cs_config_keys(size_t *n);
 
+/* Is a Database value a PostgreSQL URI (postgresql://, postgres://), not a file? */
+int     cs_database_uri(const char *);
+
 #endif

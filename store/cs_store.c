@@ -27,6 +27,7 @@
 
 /* Utility library. */
 #include "cs_util.h"
+#include "cs_config.h"
 #include "cs_addr.h"
 #include "cs_log.h"
 #include "cs_message.h"
@@ -95,8 +96,7 @@ cs_store *cs_store_open(const char *database, unsigned flags, long timeout_ms,
 	snprintf(err, errlen, "no Database given");
 	return NULL;
     }
-    if (strncmp(database, "postgresql://", 13) == 0
-	|| strncmp(database, "postgres://", 11) == 0) {
+    if (cs_database_uri(database)) {
 #ifdef HAVE_LIBPQ
 	ops = &cs_store_pg_ops;
 #else
