@@ -212,9 +212,7 @@ static void test_migrate_k5(void)
 
     cs_store_close(st);
     /* Back to schema 5: later steps' triggers and column go too. */
-    ok(tl_q_exec("DROP TRIGGER messages_summary_upd; DROP TRIGGER messages_summary_del;"
-	      "DROP TRIGGER message_labels_summary_upd; DROP TRIGGER message_labels_summary_del;"
-	      "ALTER TABLE threads DROP COLUMN summary;"
+    ok(tl_q_exec(TL_SQ_UNDO_8
 	      "DROP TABLE person_emails;"
 	      "CREATE TABLE person_emails(email TEXT PRIMARY KEY,"
 	      "  person TEXT NOT NULL REFERENCES persons(id) ON DELETE CASCADE) WITHOUT ROWID;"
@@ -344,9 +342,7 @@ static void test_migrate_write_path(void)
 
     cs_store_close(st);
     /* Back to schema 6: the later step's triggers and column go too. */
-    ok(tl_q_exec("DROP TRIGGER messages_summary_upd; DROP TRIGGER messages_summary_del;"
-		 "DROP TRIGGER message_labels_summary_upd; DROP TRIGGER message_labels_summary_del;"
-		 "ALTER TABLE threads DROP COLUMN summary;"
+    ok(tl_q_exec(TL_SQ_UNDO_8
 		 "DROP TABLE events;"
 		 "CREATE TABLE events(id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE,"
 		 "  type TEXT NOT NULL, owner TEXT, thread INTEGER, at INTEGER NOT NULL,"

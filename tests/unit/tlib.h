@@ -66,6 +66,13 @@ extern long long tl_q_intf(const char *,...) __attribute__((format(printf, 1, 2)
 extern char *tl_q_col(const char *, int, char *, size_t);
 extern int tl_q_exec(const char *);
 
+/* SQL that takes a SQLite store back from schema 8 to 7 (the thread
+ * summaries: their column and triggers), for the migration tests. */
+#define TL_SQ_UNDO_8 \
+    "DROP TRIGGER messages_summary_upd; DROP TRIGGER messages_summary_del;" \
+    "DROP TRIGGER message_labels_summary_upd; DROP TRIGGER message_labels_summary_del;" \
+    "ALTER TABLE threads DROP COLUMN summary;"
+
 extern char *tl_mk(const char *, const char *, const char *, time_t, const char *,
 		           const char *, const char *);
 
