@@ -116,6 +116,18 @@ static size_t writer_take(cs_store *st, cs_store_job **group, uint64_t *bytes)
     return n;
 }
 
+/* deadline - now + ms on CLOCK_MONOTONIC */
+static void deadline(struct timespec *ts, long ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+	ts->tv_sec++;
+	ts->tv_nsec -= 1000000000L;
+    }
+}
+
 /*
  * commit_delay - wait for the records on their way (qlock held). A
  * group's commit (its WAL pages and one fdatasync) costs about as much
@@ -127,8 +139,6 @@ static size_t writer_take(cs_store *st, cs_store_job **group, uint64_t *bytes)
  * bytes) or the store stops. Nothing expected: no wait. Bulk loads
  * (import, replay) fill their groups themselves.
  */
-static void deadline(struct timespec *, long);
-
 static void commit_delay(cs_store *st)
 {
     long    ms = atomic_load(&st->commit_delay_ms);
@@ -258,18 +268,6 @@ static void *writer_main(void *arg)
     }
     pthread_mutex_unlock(&st->qlock);
     return NULL;
-}
-
-/* deadline - now + ms on CLOCK_MONOTONIC */
-static void deadline(struct timespec *ts, long ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-	ts->tv_sec++;
-	ts->tv_nsec -= 1000000000L;
-    }
 }
 
 /* queue_push - append a job to the writer's queue and wake it (qlock held) */
