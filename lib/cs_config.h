@@ -42,7 +42,8 @@ typedef struct cs_config {
     cs_strlist internal_domains;	/* InternalDomains */
     char   *subaddress_delimiter;	/* SubaddressDelimiter, default "+" */
     uint64_t max_message_size;		/* MaxMessageSize, default 25M */
-    uint64_t spool_threshold;		/* SpoolThreshold, default 256K */
+    uint64_t spool_threshold;		/* SpoolThreshold, default 2M */
+    uint64_t spool_memory;		/* SpoolMemory, default 32M */
     int     on_error;			/* On-Error */
     int     default_sync;		/* DefaultSync: enum cs_sync_mode */
     long    default_window;		/* DefaultWindow seconds, default 30d */

@@ -14,12 +14,14 @@
 /* System library. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
 /* Application-specific. */
 #include "events.h"
 #include "cs_log.h"
+#include "cs_spool.h"
 #include "state.h"
 
 /* The config and policy in force; replaced whole on reload. */
@@ -65,6 +67,8 @@ void    mlfi_install(cs_config *cfg, cs_policy *pol)
     cs_config *old_cfg;
     cs_policy *old_pol;
 
+    /* Bodies beyond SpoolThreshold share this much memory (cs_spool). */
+    cs_spool_set_memory(cfg->spool_memory > SIZE_MAX ? SIZE_MAX : (size_t) cfg->spool_memory);
     pthread_mutex_lock(&state_lock);
     old_cfg = state_cfg;
     old_pol = state_pol;

@@ -308,6 +308,9 @@ extern const struct cs_store_ops cs_store_sqlite_ops;
 /* Records to jobs (cs_store_job.c): NULL with why set on failure. */
 cs_store_job *cs_store_job_new(const cs_store *, const cs_record *, char *why, size_t whylen);
 void    cs_store_job_free(cs_store_job *);
+/* The job's raw bytes in one piece: the spool's memory when it holds them
+ * all, else a copy read from it (*copy set, to free); NULL on failure. */
+const void *cs_store_job_raw(const cs_store_job *, void **copy);
 /* Is a record one the backends can store? */
 int     cs_store_record_valid(const cs_record *);
 

@@ -227,6 +227,35 @@ static int dedup_key(const cs_record *rec, char hex[CS_DIGEST_HEX])
     return 0;
 }
 
+/* cs_store_job_raw - the raw bytes in one piece, without a copy if it can */
+const void *cs_store_job_raw(const cs_store_job *job, void **copy)
+{
+    const void *mem;
+    uint64_t len = 0, off = 0;
+    ssize_t got;
+    char   *buf;
+
+    *copy = NULL;
+    if (job->raw == NULL || job->raw_size == 0)
+	return "";
+    /* The size was fixed when the job was made; never read past it. */
+    if ((mem = cs_spool_contiguous(job->raw, &len)) != NULL && len >= job->raw_size)
+	return mem;
+    if (job->raw_size > SIZE_MAX || (buf = malloc((size_t) job->raw_size)) == NULL)
+	return NULL;
+    while (off < job->raw_size) {
+	size_t  want = job->raw_size - off < CS_STORE_CHUNK ? (size_t) (job->raw_size - off)
+	: CS_STORE_CHUNK;
+
+	if ((got = cs_spool_pread(job->raw, buf + off, want, off)) <= 0) {
+	    free(buf);
+	    return NULL;			/* spool shrank or failed */
+	}
+	off += (uint64_t) got;
+    }
+    return *copy = buf;
+}
+
 /* raw_digest - SHA-256 of the kept raw bytes, streamed from the spool */
 static int raw_digest(cs_spool *sp, char hex[65], uint64_t *size)
 {

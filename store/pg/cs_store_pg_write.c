@@ -171,9 +171,8 @@ static int local_err(pg_conn *c, const char *what)
 /* raw_store - the raw message once per SHA-256 */
 static int raw_store(cs_store *cst, pg_conn *c, cs_store_job *job, long long *raw_id)
 {
-    char   *buf = NULL;
-    uint64_t off = 0;
-    ssize_t got;
+    const void *data;
+    void   *copy;
     cs_rows *res;
     int     r;
 
@@ -181,22 +180,11 @@ static int raw_store(cs_store *cst, pg_conn *c, cs_store_job *job, long long *ra
 	return r < 0 ? -1 : 0;
     if (job->raw_size > 0x7fffffffULL)
 	return local_err(c, "message too large for one bytea");
-    if (job->raw_size && (buf = malloc((size_t) job->raw_size)) == NULL)
-	return local_err(c, "out of memory");
-    /* The size was fixed when the job was made; never read past it. */
-    while (off < job->raw_size) {
-	size_t  want = job->raw_size - off < CS_STORE_CHUNK ? (size_t) (job->raw_size - off)
-	: CS_STORE_CHUNK;
-
-	if ((got = cs_spool_pread(job->raw, buf + off, want, off)) <= 0) {
-	    free(buf);
-	    return local_err(c, "spool shrank or failed");
-	}
-	off += (uint64_t) got;
-    }
+    if ((data = cs_store_job_raw(job, &copy)) == NULL)
+	return local_err(c, "spool shrank or failed, or out of memory");
     res = cs_db_q(cst, CS_DB_W, SQL_RAW_NEW, "sib", job->raw_sha256, (long long) job->raw_size,
-		  (const void *) buf, (size_t) job->raw_size);
-    free(buf);
+		  data, (size_t) job->raw_size);
+    free(copy);
     if ((r = cs_db_int(res, raw_id)) != 0)
 	return r < 0 ? -1 : 0;
     /* Another writer stored the same bytes first. */

@@ -331,35 +331,26 @@ static int own_addrs(cs_store *cst, sq_conn *c, sq_wctx *x, const char *owner,
     return SQLITE_OK;
 }
 
-/* raw_small - a raw message of one chunk at most, bound in one INSERT */
-static int raw_small(sq_conn *c, cs_store_job *job, sqlite3_int64 *raw_id)
+/* raw_whole - a raw message bound in one INSERT */
+static int raw_whole(sq_conn *c, cs_store_job *job, sqlite3_int64 *raw_id)
 {
     sqlite3_stmt *st;
-    char   *buf;
-    size_t  len = (size_t) job->raw_size, off = 0;
-    ssize_t got;
+    const void *data;
+    void   *copy;
     int     rc;
 
-    if ((buf = malloc(len)) == NULL)
-	return SQLITE_NOMEM;
-    /* The size was fixed when the job was made; never read past it. */
-    while (off < len) {
-	if ((got = cs_spool_pread(job->raw, buf + off, len - off, (uint64_t) off)) <= 0) {
-	    free(buf);
-	    return SQLITE_MISMATCH;		/* spool shrank or failed: this job only */
-	}
-	off += (size_t) got;
-    }
+    if ((data = cs_store_job_raw(job, &copy)) == NULL)
+	return SQLITE_MISMATCH;			/* spool shrank or failed: this job only */
     if ((st = sq_stmt(c, SQL_RAW_NEW_DATA)) == NULL) {
-	free(buf);
+	free(copy);
 	return SQLITE_ERROR;
     }
     sq_bind_str(st, 1, job->raw_sha256);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64) len);
-    sqlite3_bind_blob(st, 3, buf, (int) len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) job->raw_size);
+    sqlite3_bind_blob(st, 3, data, (int) job->raw_size, SQLITE_STATIC);
     rc = sq_run(st);
     sqlite3_clear_bindings(st);
-    free(buf);
+    free(copy);
     if (rc == SQLITE_OK)
 	*raw_id = sqlite3_last_insert_rowid(c->db);
     return rc;
@@ -368,6 +359,7 @@ static int raw_small(sq_conn *c, cs_store_job *job, sqlite3_int64 *raw_id)
 /* raw_store - the raw message once per SHA-256, streamed in 64 KB chunks */
 static int raw_store(sq_conn *c, cs_store_job *job, sqlite3_int64 *raw_id)
 {
+    uint64_t inmem;
     sqlite3_stmt *st;
     sqlite3_blob *blob = NULL;
     char   *buf;
@@ -382,9 +374,14 @@ static int raw_store(sq_conn *c, cs_store_job *job, sqlite3_int64 *raw_id)
 	return rc;
     if (job->raw_size > 0x7fffffffULL)
 	return SQLITE_TOOBIG;
-    /* Most mail fits one chunk: no incremental blob handle for it. */
-    if (job->raw_size > 0 && job->raw_size <= CS_STORE_CHUNK)
-	return raw_small(c, job, raw_id);
+    /*
+     * Mail of one chunk, and mail the spool holds in memory, go in one
+     * INSERT (no zeroblob written and then overwritten); a spooled file
+     * goes in 64 KB chunks, so that no copy of it is made in memory.
+     */
+    if (job->raw_size > 0 && (job->raw_size <= CS_STORE_CHUNK
+	|| cs_spool_contiguous(job->raw, &inmem) != NULL))
+	return raw_whole(c, job, raw_id);
     if ((st = sq_stmt(c, SQL_RAW_NEW)) == NULL)
 	return SQLITE_ERROR;
     sq_bind_str(st, 1, job->raw_sha256);

@@ -82,8 +82,12 @@
 #
 # ENVIRONMENT
 #	top_srcdir, top_builddir (default: this source tree), NOOP_MILTER,
-#	CRMSYNC_MILTER, CRMSYNCCTL as in tests/lib.sh. Needs root, Postfix,
-#	smtp-source and smtp-sink (CRMSYNC_E2E=1 is not required).
+#	CRMSYNC_MILTER, CRMSYNCCTL as in tests/lib.sh. CS_CONF_EXTRA and
+#	CS_CONF_EXTRA_D: config lines added to c's and d's crmsync.conf
+#	(a config change measured against the default: the same binary as
+#	--compare BIN, e.g. CS_CONF_EXTRA_D="SpoolThreshold 2M"). Needs
+#	root, Postfix, smtp-source and smtp-sink (CRMSYNC_E2E=1 is not
+#	required).
 #
 # EXIT STATUS
 #	0 when every run completed and every crmsync run was valid; 1
@@ -258,7 +262,8 @@ msgs_for() {
     fi
 }
 
-# cs_conf SOCKET STOREDIR CONFNAME - a crmsync config with a fresh store
+# cs_conf SOCKET STOREDIR CONFNAME [EXTRA] - a crmsync config with a
+# fresh store; EXTRA, config lines added at the end
 cs_conf() {
     rm -rf "${CS_TMP:?}/$2"
     mkdir -p "$CS_TMP/$2"
@@ -274,6 +279,7 @@ PolicyDir $CS_TMP/policy
 InternalDomains example.com
 Syslog no
 LogLevel info
+${4:-}
 CONF
 }
 
@@ -285,9 +291,9 @@ milters_start() {
     tcp*) NOOP_SOCK=inet:$(cs_free_port)@127.0.0.1; CS_SOCK=inet:$(cs_free_port)@127.0.0.1
 	D_SOCK=inet:$(cs_free_port)@127.0.0.1 ;;
     esac
-    cs_conf "$CS_SOCK" store crmsync.conf || return 1
+    cs_conf "$CS_SOCK" store crmsync.conf "${CS_CONF_EXTRA:-}" || return 1
     case " $CONFIGS " in *" d "*)
-	cs_conf "$D_SOCK" store-d crmsync-d.conf || return 1
+	cs_conf "$D_SOCK" store-d crmsync-d.conf "${CS_CONF_EXTRA_D:-}" || return 1
 	ms_start "$D_SOCK" "$OUT/crmsync-milter-d.log" "$CRMSYNC_MILTER_D" \
 	    -c "$CS_TMP/crmsync-d.conf" -f || return 1
 	pf_set_milter "$CS_TMP/pf-d" "$D_SOCK" || return 1 ;;

@@ -13,3 +13,6 @@ TESTS += unit/t_realcorpus
 check_PROGRAMS += unit/t_journal
 unit_t_journal_SOURCES = unit/t_journal.c
 TESTS += unit/t_journal
+check_PROGRAMS += unit/t_spool
+unit_t_spool_SOURCES = unit/t_spool.c
+TESTS += unit/t_spool
