@@ -68,7 +68,9 @@ void    mlfi_install(cs_config *cfg, cs_policy *pol)
     cs_policy *old_pol;
 
     /* Bodies beyond SpoolThreshold share this much memory (cs_spool). */
-    cs_spool_set_memory(cfg->spool_memory > SIZE_MAX ? SIZE_MAX : (size_t) cfg->spool_memory);
+    if (cfg != NULL)
+	cs_spool_set_memory(cfg->spool_memory > SIZE_MAX ? SIZE_MAX
+			    : (size_t) cfg->spool_memory);
     pthread_mutex_lock(&state_lock);
     old_cfg = state_cfg;
     old_pol = state_pol;
