@@ -8,10 +8,24 @@
  *	it starts a CRLF, and runs of line ends are held back until something
  *	else follows, so trailing empty lines never reach the hash whatever
  *	the chunking.
+ *
+ *	The content address (cs_bodyhash_final_addr) is a digest of the raw
+ *	bytes, head then body, made without a second pass over the body:
+ *	SHA-256 over a tag, the head's length and SHA-256, the body's length,
+ *	the T2 digest of the normalized body, and a digest of the body's line
+ *	ends in order (CRLF, LF or CR, run-length coded, the trailing ones the
+ *	T2 digest leaves out included). The normalized body and its line ends
+ *	give back the raw body byte for byte (each LF of the normalized body
+ *	is the next line end; the line ends left over are the trailing ones),
+ *	so two different raw messages share an address only if SHA-256
+ *	collides. An address made this way differs from the plain SHA-256
+ *	of the same bytes (cs_spool_sha256): both name the bytes uniquely, and
+ *	a store keeps a raw message once per address.
  */
 #include <config.h>
 
 /* System library. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +68,22 @@ void    cs_hex(const unsigned char *b, size_t n, char *hex)
     hex[2 * n] = 0;
 }
 
+#define ENDS_BUF	4096			/* line-end runs before a digest update */
+#define END_CRLF	0
+#define END_LF		1
+#define END_CR		2
+#define ADDR_TAG	"crmsync raw address 2"	/* cs_bodyhash_final_addr's */
+
 struct cs_bodyhash {
     EVP_MD_CTX *md;
+    EVP_MD_CTX *head_md;		/* the head, when one was fed */
+    EVP_MD_CTX *ends_md;		/* line-end runs past ends[] */
+    uint64_t head_len;
+    uint64_t body_len;			/* raw body bytes fed */
+    int     run_kind;			/* the current run of line ends */
+    uint64_t run_n;
+    size_t  ends_len;
+    unsigned char ends[ENDS_BUF];	/* runs: kind byte, 8-byte count */
     int     pending_cr;			/* a CR seen, LF not yet */
     size_t  pending_lf;			/* line ends not yet hashed */
     size_t  blen;			/* normalized bytes in buf */
@@ -106,6 +134,56 @@ static void flush_lf(cs_bodyhash *h)
     }
 }
 
+/* put_u64 - big-endian */
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+	p[i] = (unsigned char) (v & 0xff);
+}
+
+/* ends_flush - the buffered runs into the line-end digest; -1 on failure */
+static int ends_flush(cs_bodyhash *h)
+{
+    if (h->ends_len == 0)
+	return 0;
+    if (h->ends_md == NULL
+	&& ((h->ends_md = EVP_MD_CTX_new()) == NULL
+	    || EVP_DigestInit_ex(h->ends_md, cs_sha256_md(), NULL) != 1))
+	return -1;
+    if (EVP_DigestUpdate(h->ends_md, h->ends, h->ends_len) != 1)
+	return -1;
+    h->ends_len = 0;
+    return 0;
+}
+
+/* run_close - the current run of line ends into the buffer */
+static void run_close(cs_bodyhash *h)
+{
+    if (h->run_n == 0)
+	return;
+    if (h->ends_len + 9 > sizeof(h->ends) && ends_flush(h) < 0) {
+	h->run_kind = -1;			/* no address: final says so */
+	return;
+    }
+    h->ends[h->ends_len] = (unsigned char) h->run_kind;
+    put_u64(h->ends + h->ends_len + 1, h->run_n);
+    h->ends_len += 9;
+    h->run_n = 0;
+}
+
+/* line_end - one more line end of this kind */
+static void line_end(cs_bodyhash *h, int kind)
+{
+    if (h->run_kind < 0)
+	return;
+    if (h->run_n > 0 && h->run_kind != kind)
+	run_close(h);
+    if (h->run_kind < 0)
+	return;
+    h->run_kind = kind;
+    h->run_n++;
+}
+
 /*
  * cs_bodyhash_update - feed a chunk. Line ends are handled a byte at a
  * time; the text between them is found with memchr and hashed as a run.
@@ -115,20 +193,25 @@ int     cs_bodyhash_update(cs_bodyhash *h, const void *data, size_t len)
     const unsigned char *p = data, *lf, *cr;
     size_t  i = 0, end;
 
+    h->body_len += len;
     while (i < len) {
 	if (h->pending_cr) {
 	    h->pending_cr = 0;
 	    h->pending_lf++;			/* CR or CRLF: one line end */
 	    if (p[i] == '\n') {
+		line_end(h, END_CRLF);
 		i++;
 		continue;
 	    }
+	    line_end(h, END_CR);
 	}
 	if (p[i] == '\r' || p[i] == '\n') {
-	    if (p[i] == '\r')
+	    if (p[i] == '\r') {
 		h->pending_cr = 1;
-	    else
+	    } else {
 		h->pending_lf++;
+		line_end(h, END_LF);
+	    }
 	    i++;
 	    continue;
 	}
@@ -164,7 +247,71 @@ void    cs_bodyhash_free(cs_bodyhash *h)
     if (h == NULL)
 	return;
     EVP_MD_CTX_free(h->md);
+    EVP_MD_CTX_free(h->head_md);
+    EVP_MD_CTX_free(h->ends_md);
     free(h);
+}
+
+/* cs_bodyhash_head - the bytes before the body, for the content address */
+int     cs_bodyhash_head(cs_bodyhash *h, const void *data, size_t len)
+{
+    if (h->head_md == NULL
+	&& ((h->head_md = EVP_MD_CTX_new()) == NULL
+	    || EVP_DigestInit_ex(h->head_md, cs_sha256_md(), NULL) != 1))
+	return -1;
+    if (EVP_DigestUpdate(h->head_md, data, len) != 1)
+	return -1;
+    h->head_len += len;
+    return 0;
+}
+
+/*
+ * cs_bodyhash_final_addr - the T2 digest and the content address of the
+ * head and body fed (see above); frees the state. -1 when the address
+ * could not be made (t2 is set all the same): address the bytes another way.
+ */
+int     cs_bodyhash_final_addr(cs_bodyhash *h, char t2[CS_DIGEST_HEX], char addr[CS_DIGEST_HEX])
+{
+    unsigned char head[32], ends[32], body[32], out[EVP_MAX_MD_SIZE], len[8];
+    unsigned int n = 0;
+    EVP_MD_CTX *c = NULL;
+    int     ok = 0;
+
+    if (h->pending_cr) {
+	h->pending_cr = 0;
+	line_end(h, END_CR);
+    }
+    run_close(h);
+    if (h->blen > 0)
+	EVP_DigestUpdate(h->md, h->buf, h->blen);
+    h->blen = 0;
+    memset(body, 0, sizeof(body));
+    if (EVP_DigestFinal_ex(h->md, body, &n) == 1 && n == 32 && h->run_kind >= 0
+	&& ends_flush(h) == 0 && (c = EVP_MD_CTX_new()) != NULL) {
+	memset(head, 0, sizeof(head));
+	if (h->head_md == NULL)
+	    EVP_Digest("", 0, head, &n, cs_sha256_md(), NULL);
+	else
+	    EVP_DigestFinal_ex(h->head_md, head, &n);
+	if (h->ends_md == NULL)
+	    EVP_Digest("", 0, ends, &n, cs_sha256_md(), NULL);
+	else
+	    EVP_DigestFinal_ex(h->ends_md, ends, &n);
+	ok = EVP_DigestInit_ex(c, cs_sha256_md(), NULL) == 1
+	    && EVP_DigestUpdate(c, ADDR_TAG, sizeof(ADDR_TAG)) == 1
+	    && (put_u64(len, h->head_len), EVP_DigestUpdate(c, len, 8) == 1)
+	    && EVP_DigestUpdate(c, head, 32) == 1
+	    && (put_u64(len, h->body_len), EVP_DigestUpdate(c, len, 8) == 1)
+	    && EVP_DigestUpdate(c, body, 32) == 1
+	    && EVP_DigestUpdate(c, ends, 32) == 1
+	    && EVP_DigestFinal_ex(c, out, &n) == 1 && n == 32;
+    }
+    EVP_MD_CTX_free(c);
+    cs_hex(body, 32, t2);
+    if (ok)
+	cs_hex(out, 32, addr);
+    cs_bodyhash_free(h);
+    return ok ? 0 : -1;
 }
 
 /* cs_body_digest_hex - normalized digest of a whole body */

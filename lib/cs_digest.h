@@ -21,6 +21,11 @@ cs_bodyhash *cs_bodyhash_new(void);
 int     cs_bodyhash_update(cs_bodyhash *, const void *, size_t);
 void    cs_bodyhash_final(cs_bodyhash *, char hex[CS_DIGEST_HEX]);	/* frees */
 void    cs_bodyhash_free(cs_bodyhash *);
+/* The bytes before the body (the header block), for the content address. */
+int     cs_bodyhash_head(cs_bodyhash *, const void *, size_t);
+/* The T2 digest and a content address of head + body without a second
+ * pass over the body (cs_digest.c says how); frees. -1: no address. */
+int     cs_bodyhash_final_addr(cs_bodyhash *, char t2[CS_DIGEST_HEX], char addr[CS_DIGEST_HEX]);
 /* Normalized body digest of a whole string (importer, tests). */
 void    cs_body_digest_hex(const void *, size_t, char hex[CS_DIGEST_HEX]);
 /* Plain SHA-256 of bytes, nothing normalized (content addressing). */

@@ -320,6 +320,13 @@ ssize_t cs_spool_pread(const cs_spool *s, void *buf, size_t len, uint64_t off)
     return (ssize_t) done;
 }
 
+/* cs_spool_no_digest - the caller addresses the bytes itself: no running digest */
+void    cs_spool_no_digest(cs_spool *s)
+{
+    EVP_MD_CTX_free(s->md);
+    s->md = NULL;
+}
+
 /* cs_spool_contiguous - the kept bytes when all are in memory, else NULL */
 const void *cs_spool_contiguous(const cs_spool *s, uint64_t *len)
 {

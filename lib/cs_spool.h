@@ -32,6 +32,8 @@ ssize_t cs_spool_pread(const cs_spool *, void *, size_t, uint64_t off);
  * so that a large message need not be read back; -1 when it is not
  * available (read the spool instead). */
 int     cs_spool_sha256(const cs_spool *, char hex[65]);
+/* No running digest: the caller addresses the bytes (cs_bodyhash_final_addr). */
+void    cs_spool_no_digest(cs_spool *);
 /* The kept bytes when they are all in memory (len set), else NULL. */
 const void *cs_spool_contiguous(const cs_spool *, uint64_t *len);
 /* Bytes all spools may hold in memory beyond their thresholds (0: none). */

@@ -183,6 +183,7 @@ typedef struct capture {
     cs_strlist env_only;		/* C4: what the sender's copy shows */
     cs_record rec;
     char    digest[CS_DIGEST_HEX];
+    char    raw_addr[CS_DIGEST_HEX];	/* "" when not made */
     int     truncated;
 } capture;
 
@@ -366,6 +367,9 @@ static int capture_record(cs_store *store, cs_msg *m, capture *cap)
     if ((rec->raw = raw_to_keep(m, &cap->truncated)) == NULL)
 	return CAPTURE_FAILED;
     rec->truncated = cap->truncated;
+    /* The whole message kept: addressed without a second pass over it. */
+    if (!cap->truncated && cap->raw_addr[0] != 0)
+	rec->raw_address = cap->raw_addr;
     /* Expected since end of headers: queued next (a journaled record
      * leaves the writer's commit delay to run out, a few ms). */
     if (m->expect_store) {
@@ -417,7 +421,8 @@ int     capture_eom(cs_store *store, const cs_conn *c, cs_msg *m, cs_strlist *de
     int     failed = 0, journaled = 0;
 
     memset(&cap, 0, sizeof(cap));
-    cs_bodyhash_final(m->bh, cap.digest);
+    if (cs_bodyhash_final_addr(m->bh, cap.digest, cap.raw_addr) < 0)
+	cap.raw_addr[0] = 0;
     m->bh = NULL;
     if (find_owners(c, m) < 0 || cs_msginfo_parse(m->hdr.data ? m->hdr.data : "",
 						  m->hdr.len, &cap.info) < 0) {

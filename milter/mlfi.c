@@ -347,9 +347,15 @@ static sfsistat mlfi_eoh(SMFICTX *ctx)
     m->raw = cs_spool_new(m->cfg->spool_dir, (size_t) m->cfg->spool_threshold,
 			  m->cfg->max_message_size);
     m->bh = cs_bodyhash_new();
+    /* The body digest addresses the raw bytes too (cs_bodyhash_final_addr):
+     * one SHA-256 pass over the body, not two. */
+    if (m->raw != NULL)
+	cs_spool_no_digest(m->raw);
     if (m->raw == NULL || m->bh == NULL
 	|| cs_spool_write(m->raw, m->hdr.data ? m->hdr.data : "", m->hdr.len) < 0
-	|| cs_spool_write(m->raw, "\r\n", 2) < 0) {
+	|| cs_spool_write(m->raw, "\r\n", 2) < 0
+	|| cs_bodyhash_head(m->bh, m->hdr.data ? m->hdr.data : "", m->hdr.len) < 0
+	|| cs_bodyhash_head(m->bh, "\r\n", 2) < 0) {
 	cs_error(m->qid, "eoh: cannot spool message: %m; not recording it");
 	cs_count(CS_CNT_FAILURES);
 	conn_msg_reset(c);

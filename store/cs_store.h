@@ -90,6 +90,9 @@ typedef struct cs_record {
     cs_spool *raw;			/* whole raw message as kept */
     int     truncated;			/* over MaxMessageSize: headers only */
     const char *body_digest;		/* cs_bodyhash hex */
+    const char *raw_address;		/* raw's content address when the
+					 * caller made it (cs_bodyhash_final_addr),
+					 * else NULL: its SHA-256 */
     const cs_copy *copies;
     size_t  ncopies;
     const cs_contact *contacts;

@@ -448,8 +448,11 @@ cs_store_job *cs_store_job_new(const cs_store *st, const cs_record *rec, char *w
 	|| add_participants(st, &job->participants, &mi->cc) < 0
 	|| dedup_key(rec, job->dedup_key) < 0)
 	goto fail;
-    /* The spool digested the bytes as they came: no second pass over them. */
-    if (rec->raw != NULL && cs_spool_sha256(rec->raw, job->raw_sha256) == 0)
+    /* Addressed as the bytes came (the caller, or the spool): no second pass. */
+    if (rec->raw != NULL && rec->raw_address != NULL && strlen(rec->raw_address) == 64) {
+	memcpy(job->raw_sha256, rec->raw_address, 65);
+	job->raw_size = cs_spool_kept(rec->raw);
+    } else if (rec->raw != NULL && cs_spool_sha256(rec->raw, job->raw_sha256) == 0)
 	job->raw_size = cs_spool_kept(rec->raw);
     else if (raw_digest(rec->raw, job->raw_sha256, &job->raw_size) < 0) {
 	snprintf(why, whylen, "cannot read the spooled message");

@@ -16,3 +16,6 @@ TESTS += unit/t_journal
 check_PROGRAMS += unit/t_spool
 unit_t_spool_SOURCES = unit/t_spool.c
 TESTS += unit/t_spool
+check_PROGRAMS += unit/t_digest
+unit_t_digest_SOURCES = unit/t_digest.c
+TESTS += unit/t_digest
