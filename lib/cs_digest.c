@@ -267,12 +267,16 @@ int     cs_bodyhash_head(cs_bodyhash *h, const void *data, size_t len)
 
 /*
  * cs_bodyhash_final_addr - the T2 digest and the content address of the
- * head and body fed (see above); frees the state. -1 when the address
- * could not be made (t2 is set all the same): address the bytes another way.
+ * head and body fed (see above), and how many bytes it names; frees the
+ * state. -1 when no head was fed or the address could not be made (t2
+ * is set all the same): address the bytes another way. The caller
+ * checks *len against the bytes it keeps: an address of other bytes
+ * would make the store keep one message's raw bytes for another's.
  */
-int     cs_bodyhash_final_addr(cs_bodyhash *h, char t2[CS_DIGEST_HEX], char addr[CS_DIGEST_HEX])
+int     cs_bodyhash_final_addr(cs_bodyhash *h, char t2[CS_DIGEST_HEX], char addr[CS_DIGEST_HEX],
+			               uint64_t *len)
 {
-    unsigned char head[32], ends[32], body[32], out[EVP_MAX_MD_SIZE], len[8];
+    unsigned char head[32], ends[32], body[32], out[EVP_MAX_MD_SIZE], u64[8];
     unsigned int n = 0;
     EVP_MD_CTX *c = NULL;
     int     ok = 0;
@@ -286,22 +290,20 @@ int     cs_bodyhash_final_addr(cs_bodyhash *h, char t2[CS_DIGEST_HEX], char addr
 	EVP_DigestUpdate(h->md, h->buf, h->blen);
     h->blen = 0;
     memset(body, 0, sizeof(body));
+    *len = h->head_len + h->body_len;
     if (EVP_DigestFinal_ex(h->md, body, &n) == 1 && n == 32 && h->run_kind >= 0
-	&& ends_flush(h) == 0 && (c = EVP_MD_CTX_new()) != NULL) {
+	&& h->head_md != NULL && ends_flush(h) == 0 && (c = EVP_MD_CTX_new()) != NULL) {
 	memset(head, 0, sizeof(head));
-	if (h->head_md == NULL)
-	    EVP_Digest("", 0, head, &n, cs_sha256_md(), NULL);
-	else
-	    EVP_DigestFinal_ex(h->head_md, head, &n);
+	EVP_DigestFinal_ex(h->head_md, head, &n);
 	if (h->ends_md == NULL)
 	    EVP_Digest("", 0, ends, &n, cs_sha256_md(), NULL);
 	else
 	    EVP_DigestFinal_ex(h->ends_md, ends, &n);
 	ok = EVP_DigestInit_ex(c, cs_sha256_md(), NULL) == 1
 	    && EVP_DigestUpdate(c, ADDR_TAG, sizeof(ADDR_TAG)) == 1
-	    && (put_u64(len, h->head_len), EVP_DigestUpdate(c, len, 8) == 1)
+	    && (put_u64(u64, h->head_len), EVP_DigestUpdate(c, u64, 8) == 1)
 	    && EVP_DigestUpdate(c, head, 32) == 1
-	    && (put_u64(len, h->body_len), EVP_DigestUpdate(c, len, 8) == 1)
+	    && (put_u64(u64, h->body_len), EVP_DigestUpdate(c, u64, 8) == 1)
 	    && EVP_DigestUpdate(c, body, 32) == 1
 	    && EVP_DigestUpdate(c, ends, 32) == 1
 	    && EVP_DigestFinal_ex(c, out, &n) == 1 && n == 32;

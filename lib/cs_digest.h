@@ -12,6 +12,7 @@
 #define CS_DIGEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct cs_bodyhash cs_bodyhash;
 
@@ -24,8 +25,10 @@ void    cs_bodyhash_free(cs_bodyhash *);
 /* The bytes before the body (the header block), for the content address. */
 int     cs_bodyhash_head(cs_bodyhash *, const void *, size_t);
 /* The T2 digest and a content address of head + body without a second
- * pass over the body (cs_digest.c says how); frees. -1: no address. */
-int     cs_bodyhash_final_addr(cs_bodyhash *, char t2[CS_DIGEST_HEX], char addr[CS_DIGEST_HEX]);
+ * pass over the body (cs_digest.c says how), and the bytes it names (the
+ * caller checks them against what it keeps); frees. -1: no address. */
+int     cs_bodyhash_final_addr(cs_bodyhash *, char t2[CS_DIGEST_HEX], char addr[CS_DIGEST_HEX],
+			               uint64_t *len);
 /* Normalized body digest of a whole string (importer, tests). */
 void    cs_body_digest_hex(const void *, size_t, char hex[CS_DIGEST_HEX]);
 /* Plain SHA-256 of bytes, nothing normalized (content addressing). */

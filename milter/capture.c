@@ -184,6 +184,7 @@ typedef struct capture {
     cs_record rec;
     char    digest[CS_DIGEST_HEX];
     char    raw_addr[CS_DIGEST_HEX];	/* "" when not made */
+    uint64_t raw_addr_len;		/* the bytes it names */
     int     truncated;
 } capture;
 
@@ -367,8 +368,9 @@ static int capture_record(cs_store *store, cs_msg *m, capture *cap)
     if ((rec->raw = raw_to_keep(m, &cap->truncated)) == NULL)
 	return CAPTURE_FAILED;
     rec->truncated = cap->truncated;
-    /* The whole message kept: addressed without a second pass over it. */
-    if (!cap->truncated && cap->raw_addr[0] != 0)
+    /* The whole message kept, and the address names all of it (mlfi.c fed
+     * the digest what it spooled): no second pass over the bytes. */
+    if (!cap->truncated && cap->raw_addr[0] != 0 && cap->raw_addr_len == cs_spool_kept(rec->raw))
 	rec->raw_address = cap->raw_addr;
     /* Expected since end of headers: queued next (a journaled record
      * leaves the writer's commit delay to run out, a few ms). */
@@ -421,7 +423,7 @@ int     capture_eom(cs_store *store, const cs_conn *c, cs_msg *m, cs_strlist *de
     int     failed = 0, journaled = 0;
 
     memset(&cap, 0, sizeof(cap));
-    if (cs_bodyhash_final_addr(m->bh, cap.digest, cap.raw_addr) < 0)
+    if (cs_bodyhash_final_addr(m->bh, cap.digest, cap.raw_addr, &cap.raw_addr_len) < 0)
 	cap.raw_addr[0] = 0;
     m->bh = NULL;
     if (find_owners(c, m) < 0 || cs_msginfo_parse(m->hdr.data ? m->hdr.data : "",

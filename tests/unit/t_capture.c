@@ -73,8 +73,10 @@ static cs_msg *msg_new(cs_config *cfg, cs_policy *pol, const char *auth, const c
     m->hdr.limit = 1 << 20;
     cs_buf_append(&m->hdr, raw, (size_t) (body - raw) + 2);
     m->raw = cs_spool_new(cfg->spool_dir, 1 << 20, cfg->max_message_size);
+    cs_spool_no_digest(m->raw);
     cs_spool_write(m->raw, raw, strlen(raw));
     m->bh = cs_bodyhash_new();
+    cs_bodyhash_head(m->bh, raw, (size_t) (body - raw) + 4);
     cs_bodyhash_update(m->bh, body + 4, strlen(body + 4));
     m->arrival = time(NULL);
     return m;
@@ -94,6 +96,21 @@ static void msg_free(cs_msg *m)
     cs_policy_unref(m->pol);
     cs_config_unref(m->cfg);
     free(m);
+}
+
+/* raw_addr - what the milter's address of raw should be: its head's and
+ * body's composite (cs_bodyhash_final_addr), made here independently */
+static void raw_addr(const char *raw, char hex[CS_DIGEST_HEX])
+{
+    const char *body = strstr(raw, "\r\n\r\n") + 4;
+    cs_bodyhash *h = cs_bodyhash_new();
+    char    t2[CS_DIGEST_HEX];
+    uint64_t len;
+
+    cs_bodyhash_head(h, raw, (size_t) (body - raw));
+    cs_bodyhash_update(h, body, strlen(body));
+    if (cs_bodyhash_final_addr(h, t2, hex, &len) < 0 || len != strlen(raw))
+	snprintf(hex, CS_DIGEST_HEX, "none");
 }
 
 /* eom - run capture_eom on one message; its answer, and delrcpts joined by " " */
@@ -301,13 +318,46 @@ int     main(void)
     is_int(tl_q_int("SELECT count(*) FROM messages WHERE owner='bob'"), 1, "C2: bob's copy");
     is_int(tl_q_int("SELECT count(*) FROM persons WHERE origin='bcc'"), 1, "K4: no Smart BCC person");
 
+    /*
+     * The raw message: one row for both copies, its bytes as sent, named
+     * by the address made beside T2 (one pass), not by a second SHA-256.
+     * A message with the same body and other headers: a row of its own.
+     */
+    {
+	const char *raw1 = MSG("x@outside.example", "alice@example.com, bob@example.com", "raw1");
+	const char *raw2 = MSG("x@outside.example", "alice@example.com, bob@example.com", "raw2");
+	char    want[CS_DIGEST_HEX], plain[CS_DIGEST_HEX], got[CS_DIGEST_HEX];
+	char    bytes[1024];
+
+	eom(st, cfg, pol, NULL, "x@outside.example",
+	    (const char *[]) {"alice@example.com", "bob@example.com", NULL}, raw1, del, sizeof(del));
+	eom(st, cfg, pol, NULL, "x@outside.example",
+	    (const char *[]) {"alice@example.com", "bob@example.com", NULL}, raw2, del, sizeof(del));
+	is_int(tl_q_int("SELECT count(DISTINCT raw) FROM messages WHERE message_id='raw1@example.com'"),
+	       1, "raw: both copies share one raw row");
+	is_int(tl_q_int("SELECT count(*) FROM messages WHERE message_id='raw1@example.com'"),
+	       2, "raw: two copies");
+	raw_addr(raw1, want);
+	cs_sha256_hex(raw1, strlen(raw1), plain);
+	is_str(tl_q_col("SELECT r.sha256 FROM messages m JOIN raw r ON r.id=m.raw"
+			" WHERE m.message_id='raw1@example.com' LIMIT 1", 0, got, sizeof(got)),
+	       want, "raw: addressed beside T2 (one pass over the body)");
+	ok(strcmp(want, plain) != 0, "raw: that address is not the plain SHA-256");
+	is_str(tl_q_col("SELECT CAST(r.data AS TEXT) FROM messages m JOIN raw r ON r.id=m.raw"
+			" WHERE m.message_id='raw1@example.com' LIMIT 1", 0, bytes, sizeof(bytes)),
+	       raw1, "raw: the bytes as sent");
+	is_str(tl_q_col("SELECT CAST(r.data AS TEXT) FROM messages m JOIN raw r ON r.id=m.raw"
+			" WHERE m.message_id='raw2@example.com' LIMIT 1", 0, bytes, sizeof(bytes)),
+	       raw2, "raw: same body, other headers: its own bytes");
+    }
+
     /* No owner, no dropbox: nothing recorded, nothing deleted. */
     rc = eom(st, cfg, pol, NULL, "x@outside.example",
 	     (const char *[]) {"y@outside.example", NULL},
 	     MSG("x@outside.example", "y@outside.example", "none"), del, sizeof(del));
     is_int(rc, CAPTURE_ACCEPT, "no owner: accepted");
     is_str(del, "", "no owner: nothing to delete");
-    is_int(tl_q_int("SELECT count(*) FROM messages"), 2, "no owner: nothing recorded");
+    is_int(tl_q_int("SELECT count(*) FROM messages"), 6, "no owner: nothing recorded");
 
     /* DropboxRemove no: nothing to delete. */
     rc = eom(st, nodel, pol2, NULL, "x@outside.example",

@@ -13,6 +13,7 @@
  */
 #include <config.h>
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,14 +26,17 @@ static int addr(const char *head, size_t hlen, const char *body, size_t blen, si
 		        char t2[CS_DIGEST_HEX], char out[CS_DIGEST_HEX])
 {
     cs_bodyhash *h = cs_bodyhash_new();
+    uint64_t len = 0;
 
     if (h == NULL)
 	return -1;
-    if (hlen > 0 && cs_bodyhash_head(h, head, hlen) < 0)
+    if (head != NULL && cs_bodyhash_head(h, head, hlen) < 0)
 	return -1;
     for (size_t off = 0; off < blen; off += step ? step : blen)
 	cs_bodyhash_update(h, body + off, step && blen - off > step ? step : blen - off);
-    return cs_bodyhash_final_addr(h, t2, out);
+    if (cs_bodyhash_final_addr(h, t2, out, &len) < 0)
+	return -1;
+    return len == hlen + blen ? 0 : -2;
 }
 
 /* same_t2 - the T2 digest of body as cs_body_digest_hex has it */
@@ -84,9 +88,12 @@ int     main(void)
     addr("AB", 2, "C", 1, 0, t2a, a1);
     addr("A", 1, "BC", 2, 0, t2b, a2);
     ok(strcmp(a1, a2) != 0, "where the head ends counts");
-    addr(NULL, 0, "x", 1, 0, t2a, a1);
+    addr("", 0, "x", 1, 0, t2a, a1);
     addr("x", 1, "", 0, 0, t2b, a2);
-    ok(strcmp(a1, a2) != 0, "no head against an empty body");
+    ok(strcmp(a1, a2) != 0, "an empty head against an empty body");
+    ok(addr(NULL, 0, "x", 1, 0, t2a, a1) == -1 && same_t2("x", 1, t2a),
+       "no head fed: no address (the caller addresses the bytes itself), T2 made");
+    ok(addr(head, hl, "abc\r\n", 5, 2, t2a, a1) == 0, "the bytes named: head and body");
 
     /*
      * Every body of 0 to 8 bytes over {a, CR, LF} (9,841 of them), each
