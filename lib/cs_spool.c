@@ -223,9 +223,10 @@ int     cs_spool_write(cs_spool *s, const void *data, size_t len)
     if (s->fd < 0 && keep > 0) {
 	size_t  n;
 
-	/* Not all of it: as much as the threshold and the budget allow. */
-	if (keep > s->threshold - s->memlen || grow(s, s->memlen + keep) < 0)
-	    (void) grow(s, s->threshold);
+	/* Not all of it: the threshold if the budget allows, else the floor. */
+	if ((keep > s->threshold - s->memlen || grow(s, s->memlen + keep) < 0)
+	    && grow(s, s->threshold) < 0)
+	    (void) grow(s, floor_of(s));
 	if ((n = keep < s->cap - s->memlen ? keep : s->cap - s->memlen) > 0)
 	    memcpy(s->mem + s->memlen, p, n);
 	digest(s, p, n);
