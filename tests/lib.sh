@@ -244,10 +244,16 @@ cs_port_free() {
     ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
 }
 
-# cs_free_port - a random unused port; random so parallel runs rarely collide
+# cs_free_port - a random unused port; random so parallel runs rarely
+# collide. Below the kernel's ephemeral range (ip_local_port_range, from
+# 32768 by default): there every outgoing connection takes a local port, and
+# one taken between this check and the bind (a busy machine's clients: a
+# benchmark's thousands) made Postfix fail "Address already in use".
 cs_free_port() {
+    _cs_lo=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+    [ "${_cs_lo:-0}" -gt 22000 ] 2>/dev/null || _cs_lo=50000
     for _cs_i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-	_cs_p=$(( ( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 30000 ) + 20000 ))
+	_cs_p=$(( ( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % (_cs_lo - 20000) ) + 20000 ))
 	if cs_port_free "$_cs_p"; then
 	    echo "$_cs_p"
 	    return 0
