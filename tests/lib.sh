@@ -106,6 +106,10 @@
 #	  ms_pid SOCKET			print the pid ms_start recorded
 #	  ms_stop SOCKET		SIGTERM, wait for exit (15 s; then SIGKILL),
 #					remove a unix socket
+#	  ms_stop_pid PID SOCKET [TIMEOUT]
+#					SIGTERM a libmilter milter listening on
+#					SOCKET, wake its listener, wait (15 s;
+#					then SIGKILL)
 #	  ms_kill SOCKET		SIGKILL at once (a crashed milter); keeps
 #					the stale socket file
 #
@@ -240,10 +244,16 @@ cs_port_free() {
     ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
 }
 
-# cs_free_port - a random unused port; random so parallel runs rarely collide
+# cs_free_port - a random unused port; random so parallel runs rarely
+# collide. Below the kernel's ephemeral range (ip_local_port_range, from
+# 32768 by default): there every outgoing connection takes a local port, and
+# one taken between this check and the bind (a busy machine's clients: a
+# benchmark's thousands) made Postfix fail "Address already in use".
 cs_free_port() {
+    _cs_lo=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+    [ "${_cs_lo:-0}" -gt 22000 ] 2>/dev/null || _cs_lo=50000
     for _cs_i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-	_cs_p=$(( ( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 30000 ) + 20000 ))
+	_cs_p=$(( ( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % (_cs_lo - 20000) ) + 20000 ))
 	if cs_port_free "$_cs_p"; then
 	    echo "$_cs_p"
 	    return 0
@@ -739,13 +749,40 @@ ms_pid() {
     [ -n "${CS_STATE:-}" ] && cat "$CS_STATE/ms/$(cs_key "$1").pid" 2>/dev/null
 }
 
+# ms_stop_pid PID SOCKET [TIMEOUT] - SIGTERM a libmilter milter and wait
+# for it. libmilter's listener looks at the stop flag only after a
+# connection or when its poll times out (every 5 s, MI_CHK_TIME), so an
+# idle milter takes up to 5 s to leave smfi_main; a connection to SOCKET
+# after the signal (as the MTA's next one would) wakes it at once. The
+# connections are closed without a command: no callback but close runs.
+ms_stop_pid() {
+    _mp_pid=$1 _mp_sock=$2 _mp_to=${3:-15}
+    cs_pid_alive "$_mp_pid" || { wait "$_mp_pid" 2>/dev/null; return 0; }
+    kill -TERM "$_mp_pid" 2>/dev/null
+    # Poke every 0.2 s: one before the signal is handled only starts an
+    # idle session, and the listener polls again.
+    _mp_left=$((_mp_to * 10))
+    while cs_pid_alive "$_mp_pid"; do
+	if [ "$_mp_left" -le 0 ]; then
+	    echo "pid $_mp_pid ignored SIGTERM for ${_mp_to}s: SIGKILL" >&2
+	    kill -KILL "$_mp_pid" 2>/dev/null
+	    cs_wait 5 eval "! cs_pid_alive $_mp_pid" || return 1
+	    break
+	fi
+	[ $((_mp_left % 2)) = 0 ] && ms_probe "$_mp_sock"
+	sleep 0.1
+	_mp_left=$((_mp_left - 1))
+    done
+    wait "$_mp_pid" 2>/dev/null
+    return 0
+}
+
 # ms_stop - stop the milter on SOCKET and wait until it is gone
 ms_stop() {
     _ms_f=${CS_STATE:-/nonexistent}/ms/$(cs_key "$1").pid
     _ms_rc=0
     if [ -f "$_ms_f" ]; then
-	# libmilter needs about 5 s to leave smfi_main after SIGTERM.
-	cs_pid_stop "$(cat "$_ms_f")" 15 || _ms_rc=1
+	ms_stop_pid "$(cat "$_ms_f")" "$1" 15 || _ms_rc=1
 	rm -f "$_ms_f" "$_ms_f.sock"
     fi
     _ms_path=$(cs_sock_path "$1")

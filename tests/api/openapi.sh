@@ -67,9 +67,15 @@ ids=$("$GEN" fixture "$DB" 2>"$CS_TMP/gen.err") || tap_bail "fixture: $(cat "$CS
 eval "$ids"
 api_start "$CONF" "$CS_TMP/api.log" || tap_bail "crmsync-api did not start"
 
-# resp WANT METHOD TEMPLATE PATH AS BODY - request PATH, then check the
-# status and the body against TEMPLATE's schema for that status
+# resp WANT METHOD TEMPLATE PATH AS BODY - request PATH and check the
+# status; the body's check against TEMPLATE's schema for that status is
+# queued in $LIST (its description in $DESCS) for check_bodies, which
+# starts node once for them all (once per body took about 0.7 s each)
 n=0
+LIST=$CS_TMP/bodies.list
+DESCS=$CS_TMP/bodies.descs
+: >"$LIST"
+: >"$DESCS"
 resp() {
     _w=$1 _m=$2 _t=$3 _p=$4 _as=$5 _b=$6
     n=$((n + 1))
@@ -80,8 +86,13 @@ resp() {
     [ -n "$_b" ] && set -- "$@" -H 'Content-Type: application/json' --data-binary "$_b"
     _st=$(curl "$@" "http://api$_p")
     tap_is "$_st" "$_w" "$_m $_p as $_as: $_w"
-    tap_ok "$_m $_p as $_as: the body matches the document's schema for $_w" \
-	check body "$DOC" "$_m" "$_t" "$_st" "$_f"
+    printf '%s\t%s\t%s\t%s\n' "$_m" "$_t" "$_st" "$_f" >>"$LIST"
+    printf '%s\n' "$_m $_p as $_as: the body matches the document's schema for $_w" >>"$DESCS"
+}
+# verdict FILE - the line check_bodies printed for FILE: ok, or the reasons
+verdict() {
+    awk -F '\t' -v f="$1" '$1 == f { print $2; found = 1 } END { if (!found) print "no verdict" }' \
+	"$CS_TMP/verdicts"
 }
 resp 200 GET /v1/health /v1/health notoken ""
 resp 200 GET /v1/stats /v1/stats - ""
@@ -110,14 +121,30 @@ resp 200 POST /v1/contacts /v1/contacts olivia "{\"thread\": \"$su\", \"address\
 resp 400 POST /v1/contacts /v1/contacts olivia '{"thread": "t1", "bogus": 1}'
 resp 200 POST /v1/threads/delete /v1/threads/delete olivia "{\"threads\": [\"$su\"]}"
 
-# The check can fail: bodies that break the contract.
+# The check can fail: bodies that break the contract, checked with the rest.
 printf '{"threads": [], "cursor": 5}\n' >"$CS_TMP/wrong1"
-tap_ok "a page whose cursor is a number fails the schema" \
-    sh -c "! node '$NPMDIR/check.mjs' body '$DOC' GET /v1/mailbox 200 '$CS_TMP/wrong1'"
 sed 's/"visibility": "private"/"visibility": "public"/' "$CS_TMP/body.9" >"$CS_TMP/wrong2"
-tap_ok "a thread with visibility public fails the schema" \
-    sh -c "! node '$NPMDIR/check.mjs' body '$DOC' GET '/v1/threads/{thread}' 200 '$CS_TMP/wrong2'"
 printf '{"error": "nope", "message": "x"}\n' >"$CS_TMP/wrong3"
+printf 'GET\t%s\t200\t%s\n' /v1/mailbox "$CS_TMP/wrong1" '/v1/threads/{thread}' "$CS_TMP/wrong2" >>"$LIST"
+printf 'GET\t/v1/mailbox\t404\t%s\n' "$CS_TMP/wrong3" >>"$LIST"
+
+# refused FILE - the check gave reasons for FILE (not ok, not missing)
+refused() {
+    _v=$(verdict "$1")
+    [ "$_v" != ok ] && [ "$_v" != "no verdict" ]
+}
+
+# check_bodies: every queued body, one node
+check bodies "$DOC" "$LIST" >"$CS_TMP/verdicts"
+i=0
+while IFS= read -r desc; do
+    i=$((i + 1))
+    tap_is "$(verdict "$CS_TMP/body.$i")" ok "$desc"
+done <"$DESCS"
+tap_ok "a page whose cursor is a number fails the schema" \
+    refused "$CS_TMP/wrong1"
+tap_ok "a thread with visibility public fails the schema" \
+    refused "$CS_TMP/wrong2"
 tap_ok "an error object with an unknown error name fails the schema" \
-    sh -c "! node '$NPMDIR/check.mjs' body '$DOC' GET /v1/mailbox 404 '$CS_TMP/wrong3'"
+    refused "$CS_TMP/wrong3"
 tap_done

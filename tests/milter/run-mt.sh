@@ -13,6 +13,7 @@ builddir=${top_builddir:-$srcdir}
 milter=$builddir/milter/crmsync-milter
 ctl=$builddir/ctl/crmsyncctl
 jget=$builddir/tests/jget
+. "$srcdir/tests/lib.sh"	# ms_stop_pid
 if ! command -v miltertest >/dev/null; then
     echo "1..0 # SKIP miltertest not installed"
     exit 0
@@ -20,11 +21,7 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/crmsync-mt.XXXXXX")
 pid=
 cleanup() {
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid"
-        for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null
-    fi
+    [ -n "$pid" ] && ms_stop_pid "$pid" "unix:$tmp/sock" 15 2>/dev/null
     [ "${CS_KEEP:-0}" = 1 ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -74,9 +71,13 @@ miltertest -s "$script" -D sock="unix:$tmp/sock" -D conf="$tmp/crmsync.conf" \
 mt_rc=$?
 alive=1
 kill -0 "$pid" 2>/dev/null || alive=0
+# SIGTERM, and a connection that wakes libmilter's listener (ms_stop_pid)
 kill -TERM "$pid" 2>/dev/null
-rc=0
-for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 150); do
+    cs_pid_alive "$pid" || break
+    ms_probe "unix:$tmp/sock"
+    sleep 0.1
+done
 wait "$pid"; rc=$?
 pid=
 n=$(grep -cE '^(not )?ok ' "$tmp/tap.out")

@@ -72,7 +72,7 @@ tap_like "$(printf '%s\n' "$after" | grep 'team.sieve')" \
 tap_like "$(printf '%s\n' "$after" | grep 'reloaded:')" 'reloaded: 3 users, 2 of them sync nothing \(rules-error\)$' \
     "  the reload line says so too"
 
-cs_pid_stop "$PID" 30
+ms_stop_pid "$PID" "unix:$D/m.sock" 30
 tap_ok "stopped" sh -c "! kill -0 $PID 2>/dev/null"
 tap_ok "  the socket was removed at stop" test ! -e "$D/m.sock"
 
@@ -85,6 +85,6 @@ else
     tap_like "$(head -1 "$D/log")" '^crmsync-milter: warning: syslog cannot be reached \(/dev/log: .*\): logging to standard error instead$' \
 	"  says so on stderr"
     tap_like "$(cat "$D/log")" '\[info\]: starting:' "  and logs to stderr"
-    cs_pid_stop "$PID" 30
+    ms_stop_pid "$PID" "unix:$D/m.sock" 30
 fi
 tap_done

@@ -30,7 +30,7 @@ command -v curl >/dev/null 2>&1 || tap_skip_all "needs curl"
 cs_init || tap_bail "cs_init failed"
 MPID= APID=
 stop_all() {
-    [ -n "$MPID" ] && cs_pid_stop "$MPID" 30 >/dev/null 2>&1
+    [ -n "$MPID" ] && ms_stop_pid "$MPID" "unix:$S/m.sock" 30 >/dev/null 2>&1
     [ -n "$APID" ] && cs_pid_stop "$APID" 10 >/dev/null 2>&1
     cs_cleanup
 }

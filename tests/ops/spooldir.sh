@@ -68,10 +68,7 @@ for _ in $(seq 1 100); do [ -S "$D/run/sock" ] && break; sleep 0.1; done
 tap_ok "started with a missing SpoolDir" test -S "$D/run/sock"
 tap_ok "SpoolDir made at start" test -d "$D/home/new/spool"
 tap_is "$(stat -c %U "$D/home/new/spool")" "$user" "SpoolDir belongs to $user"
-kill -TERM "$pid" 2>/dev/null
-for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-kill -KILL "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
+ms_stop_pid "$pid" "unix:$D/run/sock" 15
 
 # Start where it cannot be made: refused, naming it.
 rm -f "$D/run/sock"

@@ -4,9 +4,9 @@
 # and pg/privacy-pg.sh the crmsyncctl privacy matrix;
 # e2e/fleet.sh runs two Postfix+crmsync hosts on one database.
 EXTRA_DIST += pg/pg.sh pg/pgcluster.sh e2e/fleet.sh bench/fleet-bench.sh
-TESTS += pg/pg.sh e2e/fleet.sh
+# fleet.sh first: the longest test (tests/Makefile.am)
+TESTS += e2e/fleet.sh pg/privacy-pg.sh pg/pg.sh
 EXTRA_DIST += pg/privacy-pg.sh
-TESTS += pg/privacy-pg.sh
 if HAVE_LIBPQ
 check_PROGRAMS += pg/t_pg
 pg_t_pg_SOURCES = pg/t_pg.c
