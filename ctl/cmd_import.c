@@ -839,8 +839,7 @@ int     cmd_import(ctl_ctx *ctx, int argc, char **argv)
 	? ctx->cfg->spool_dir : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     im.mopts.spool_threshold = (size_t) ctx->cfg->spool_threshold;
     /* Messages beyond their first 64K share SpoolMemory, as in the milter. */
-    cs_spool_set_memory(ctx->cfg->spool_memory > SIZE_MAX ? SIZE_MAX
-			: (size_t) ctx->cfg->spool_memory);
+    cs_spool_set_memory(ctx->cfg->spool_memory);
     im.mopts.max_size = ctx->cfg->max_message_size;
     im.mopts.header_max = ctx->cfg->max_message_size < (16u << 20)
 	? (size_t) ctx->cfg->max_message_size + 1 : (16u << 20);

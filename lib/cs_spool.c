@@ -59,9 +59,9 @@ static atomic_size_t budget_max;	/* SpoolMemory: bytes all spools may
 static atomic_size_t budget_used;	/* of it, reserved now */
 
 /* cs_spool_set_memory - the process-wide budget beyond the floors */
-void    cs_spool_set_memory(size_t bytes)
+void    cs_spool_set_memory(uint64_t bytes)
 {
-    atomic_store(&budget_max, bytes);
+    atomic_store(&budget_max, bytes > SIZE_MAX ? SIZE_MAX : (size_t) bytes);
 }
 
 /* cs_spool_memory_used - bytes reserved from the budget now */

@@ -4,13 +4,14 @@
  * SUMMARY
  *	message bytes in memory up to a threshold, then in an unlinked file
  * DESCRIPTION
- *	The milter may hold a hundred large messages at once; each keeps
- *	threshold bytes in memory, and more while the process-wide budget
- *	(SpoolMemory) can spare it, and spills the rest to an anonymous file
- *	in dir. Writes past limit are counted in total but not kept (truncated).
- *	A spool is reference-counted so that the store's writer thread can
- *	finish with it after the milter callback has moved on. It digests
- *	the kept bytes as they are written (the store's content address).
+ *	The milter may hold a hundred large messages at once; each keeps at
+ *	most threshold bytes in memory (its first 64 KB its own, the rest
+ *	while the process-wide budget, SpoolMemory, can spare it) and spills
+ *	the rest to an anonymous file in dir. Writes past limit are counted
+ *	in total but not kept (truncated). A spool is reference-counted so
+ *	that the store's writer thread can finish with it after the milter
+ *	callback has moved on. It digests the kept bytes as they are written
+ *	(the store's content address) unless told not to (cs_spool_no_digest).
  */
 #ifndef CS_SPOOL_H
 #define CS_SPOOL_H
@@ -36,8 +37,9 @@ int     cs_spool_sha256(const cs_spool *, char hex[65]);
 void    cs_spool_no_digest(cs_spool *);
 /* The kept bytes when they are all in memory (len set), else NULL. */
 const void *cs_spool_contiguous(const cs_spool *, uint64_t *len);
-/* Bytes all spools may hold in memory beyond their thresholds (0: none). */
-void    cs_spool_set_memory(size_t);
+/* Bytes all spools may hold in memory beyond their first 64 KB (0: none;
+ * more than the address space: all of it). */
+void    cs_spool_set_memory(uint64_t);
 size_t  cs_spool_memory_used(void);	/* of it, reserved now */
 cs_spool *cs_spool_ref(cs_spool *);
 void    cs_spool_unref(cs_spool *);

@@ -14,7 +14,6 @@
 /* System library. */
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -67,10 +66,9 @@ void    mlfi_install(cs_config *cfg, cs_policy *pol)
     cs_config *old_cfg;
     cs_policy *old_pol;
 
-    /* Bodies beyond SpoolThreshold share this much memory (cs_spool). */
+    /* Messages past their first 64 KB share this much memory (cs_spool). */
     if (cfg != NULL)
-	cs_spool_set_memory(cfg->spool_memory > SIZE_MAX ? SIZE_MAX
-			    : (size_t) cfg->spool_memory);
+	cs_spool_set_memory(cfg->spool_memory);
     pthread_mutex_lock(&state_lock);
     old_cfg = state_cfg;
     old_pol = state_pol;

@@ -168,7 +168,7 @@ static int local_err(pg_conn *c, const char *what)
     return -1;
 }
 
-/* raw_store - the raw message once per SHA-256 */
+/* raw_store - the raw message once per content address (cs_store_job) */
 static int raw_store(cs_store *cst, pg_conn *c, cs_store_job *job, long long *raw_id)
 {
     const void *data;

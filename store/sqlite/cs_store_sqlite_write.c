@@ -356,7 +356,7 @@ static int raw_whole(sq_conn *c, cs_store_job *job, sqlite3_int64 *raw_id)
     return rc;
 }
 
-/* raw_store - the raw message once per SHA-256, streamed in 64 KB chunks */
+/* raw_store - the raw message once per content address (cs_store_job) */
 static int raw_store(sq_conn *c, cs_store_job *job, sqlite3_int64 *raw_id)
 {
     uint64_t inmem;
