@@ -68,7 +68,6 @@ void    cs_hex(const unsigned char *b, size_t n, char *hex)
     hex[2 * n] = 0;
 }
 
-#define ENDS_BUF	4096			/* line-end runs before a digest update */
 #define END_CRLF	0
 #define END_LF		1
 #define END_CR		2
@@ -77,13 +76,12 @@ void    cs_hex(const unsigned char *b, size_t n, char *hex)
 struct cs_bodyhash {
     EVP_MD_CTX *md;
     EVP_MD_CTX *head_md;		/* the head, when one was fed */
-    EVP_MD_CTX *ends_md;		/* line-end runs past ends[] */
+    EVP_MD_CTX *ends_md;		/* the closed runs of line ends */
     uint64_t head_len;
     uint64_t body_len;			/* raw body bytes fed */
-    int     run_kind;			/* the current run of line ends */
+    int     run_kind;			/* the current run of line ends; -1:
+					 * its digest failed, no address */
     uint64_t run_n;
-    size_t  ends_len;
-    unsigned char ends[ENDS_BUF];	/* runs: kind byte, 8-byte count */
     int     pending_cr;			/* a CR seen, LF not yet */
     size_t  pending_lf;			/* line ends not yet hashed */
     size_t  blen;			/* normalized bytes in buf */
@@ -141,34 +139,22 @@ static void put_u64(unsigned char *p, uint64_t v)
 	p[i] = (unsigned char) (v & 0xff);
 }
 
-/* ends_flush - the buffered runs into the line-end digest; -1 on failure */
-static int ends_flush(cs_bodyhash *h)
-{
-    if (h->ends_len == 0)
-	return 0;
-    if (h->ends_md == NULL
-	&& ((h->ends_md = EVP_MD_CTX_new()) == NULL
-	    || EVP_DigestInit_ex(h->ends_md, cs_sha256_md(), NULL) != 1))
-	return -1;
-    if (EVP_DigestUpdate(h->ends_md, h->ends, h->ends_len) != 1)
-	return -1;
-    h->ends_len = 0;
-    return 0;
-}
-
-/* run_close - the current run of line ends into the buffer */
+/* run_close - the current run of line ends (kind byte, 8-byte count) into
+ * the line-end digest; most bodies have one run, a few have many */
 static void run_close(cs_bodyhash *h)
 {
-    if (h->run_n == 0)
+    unsigned char run[9];
+
+    if (h->run_n == 0 || h->run_kind < 0)
 	return;
-    if (h->ends_len + 9 > sizeof(h->ends) && ends_flush(h) < 0) {
-	h->run_kind = -1;			/* no address: final says so */
-	return;
-    }
-    h->ends[h->ends_len] = (unsigned char) h->run_kind;
-    put_u64(h->ends + h->ends_len + 1, h->run_n);
-    h->ends_len += 9;
+    run[0] = (unsigned char) h->run_kind;
+    put_u64(run + 1, h->run_n);
     h->run_n = 0;
+    if ((h->ends_md == NULL
+	 && ((h->ends_md = EVP_MD_CTX_new()) == NULL
+	     || EVP_DigestInit_ex(h->ends_md, cs_sha256_md(), NULL) != 1))
+	|| EVP_DigestUpdate(h->ends_md, run, sizeof(run)) != 1)
+	h->run_kind = -1;
 }
 
 /* line_end - one more line end of this kind */
@@ -230,15 +216,10 @@ int     cs_bodyhash_update(cs_bodyhash *h, const void *data, size_t len)
 /* cs_bodyhash_final - hex digest; frees the state */
 void    cs_bodyhash_final(cs_bodyhash *h, char hex[CS_DIGEST_HEX])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
+    char    addr[CS_DIGEST_HEX];
+    uint64_t len;
 
-    if (h->blen > 0)
-	EVP_DigestUpdate(h->md, h->buf, h->blen);
-    memset(md, 0, 32);
-    EVP_DigestFinal_ex(h->md, md, &n);
-    cs_hex(md, 32, hex);
-    cs_bodyhash_free(h);
+    (void) cs_bodyhash_final_addr(h, hex, addr, &len);	/* no head: T2 only */
 }
 
 /* cs_bodyhash_free - abandon a digest */
@@ -276,9 +257,11 @@ int     cs_bodyhash_head(cs_bodyhash *h, const void *data, size_t len)
 int     cs_bodyhash_final_addr(cs_bodyhash *h, char t2[CS_DIGEST_HEX], char addr[CS_DIGEST_HEX],
 			               uint64_t *len)
 {
-    unsigned char head[32], ends[32], body[32], out[EVP_MAX_MD_SIZE], u64[8];
+    /* The tag (its NUL too), head length, head digest, body length, T2
+     * digest, line-end digest: fixed fields, so the input decodes one way. */
+    unsigned char in[sizeof(ADDR_TAG) + 8 + 32 + 8 + 32 + 32], out[EVP_MAX_MD_SIZE];
+    unsigned char *head = in + sizeof(ADDR_TAG) + 8, *body = head + 32 + 8, *ends = body + 32;
     unsigned int n = 0;
-    EVP_MD_CTX *c = NULL;
     int     ok = 0;
 
     if (h->pending_cr) {
@@ -289,26 +272,18 @@ int     cs_bodyhash_final_addr(cs_bodyhash *h, char t2[CS_DIGEST_HEX], char addr
     if (h->blen > 0)
 	EVP_DigestUpdate(h->md, h->buf, h->blen);
     h->blen = 0;
-    memset(body, 0, sizeof(body));
+    memset(body, 0, 32);
     *len = h->head_len + h->body_len;
     if (EVP_DigestFinal_ex(h->md, body, &n) == 1 && n == 32 && h->run_kind >= 0
-	&& h->head_md != NULL && ends_flush(h) == 0 && (c = EVP_MD_CTX_new()) != NULL) {
-	memset(head, 0, sizeof(head));
-	EVP_DigestFinal_ex(h->head_md, head, &n);
-	if (h->ends_md == NULL)
-	    EVP_Digest("", 0, ends, &n, cs_sha256_md(), NULL);
-	else
-	    EVP_DigestFinal_ex(h->ends_md, ends, &n);
-	ok = EVP_DigestInit_ex(c, cs_sha256_md(), NULL) == 1
-	    && EVP_DigestUpdate(c, ADDR_TAG, sizeof(ADDR_TAG)) == 1
-	    && (put_u64(u64, h->head_len), EVP_DigestUpdate(c, u64, 8) == 1)
-	    && EVP_DigestUpdate(c, head, 32) == 1
-	    && (put_u64(u64, h->body_len), EVP_DigestUpdate(c, u64, 8) == 1)
-	    && EVP_DigestUpdate(c, body, 32) == 1
-	    && EVP_DigestUpdate(c, ends, 32) == 1
-	    && EVP_DigestFinal_ex(c, out, &n) == 1 && n == 32;
+	&& h->head_md != NULL) {
+	memcpy(in, ADDR_TAG, sizeof(ADDR_TAG));
+	put_u64(in + sizeof(ADDR_TAG), h->head_len);
+	put_u64(head + 32, h->body_len);
+	ok = EVP_DigestFinal_ex(h->head_md, head, &n) == 1
+	    && (h->ends_md != NULL ? EVP_DigestFinal_ex(h->ends_md, ends, &n)
+		: EVP_Digest("", 0, ends, &n, cs_sha256_md(), NULL)) == 1
+	    && EVP_Digest(in, sizeof(in), out, &n, cs_sha256_md(), NULL) == 1 && n == 32;
     }
-    EVP_MD_CTX_free(c);
     cs_hex(body, 32, t2);
     if (ok)
 	cs_hex(out, 32, addr);
