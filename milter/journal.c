@@ -8,9 +8,9 @@
  *	record's fields are a cs_record without its parsed header fields
  *	(the header block is kept and parsed again at replay, by the same
  *	parser) and without the raw message, which is the record's body,
- *	streamed from the message's spool and back into a new one (SpoolDir
- *	past SpoolThreshold), so a large message costs no more memory
- *	journaled than stored.
+ *	streamed from the message's spool and back into a new one (in memory
+ *	as SpoolThreshold and SpoolMemory allow, the rest in SpoolDir), so a
+ *	large message costs no more memory journaled than stored.
  *
  *	Fields, in order: u32 version, str queue id, i64 arrival, str
  *	source, str envelope sender, str body digest, u8 truncated, str
