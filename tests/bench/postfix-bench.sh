@@ -83,9 +83,10 @@
 # ENVIRONMENT
 #	top_srcdir, top_builddir (default: this source tree), NOOP_MILTER,
 #	CRMSYNC_MILTER, CRMSYNCCTL as in tests/lib.sh. CS_CONF_EXTRA and
-#	CS_CONF_EXTRA_D: config lines added to c's and d's crmsync.conf
-#	(a config change measured against the default: the same binary as
-#	--compare BIN, e.g. CS_CONF_EXTRA_D="SpoolThreshold 2M"). Needs
+#	CS_CONF_EXTRA_D: config lines added to c's and d's crmsync.conf,
+#	each replacing the base line of its key (a config change measured
+#	against the default: the same binary as --compare BIN, e.g.
+#	CS_CONF_EXTRA_D="LogLevel warn"). Needs
 #	root, Postfix, smtp-source and smtp-sink (CRMSYNC_E2E=1 is not
 #	required).
 #
@@ -268,7 +269,11 @@ cs_conf() {
     rm -rf "${CS_TMP:?}/$2"
     mkdir -p "$CS_TMP/$2"
     chown crmsync:crmsync "$CS_TMP/$2" && chmod 2770 "$CS_TMP/$2"
-    cat >"$CS_TMP/$3" <<CONF
+    # An extra line replaces the base line of the same key (a config
+    # names each key once).
+    awk -v extra="${4:-}" 'BEGIN { n = split(extra, l, "\n")
+	for (i = 1; i <= n; i++) { split(l[i], f, " "); if (f[1] != "") k[f[1]] = 1 } }
+	!($1 in k)' >"$CS_TMP/$3" <<CONF
 Socket $1
 UserID crmsync
 UMask 007
@@ -279,8 +284,8 @@ PolicyDir $CS_TMP/policy
 InternalDomains example.com
 Syslog no
 LogLevel info
-${4:-}
 CONF
+    [ -z "${4:-}" ] || printf '%s\n' "$4" >>"$CS_TMP/$3"
 }
 
 # milters_start SOCKTYPE - noop and crmsync milters, fresh store; attach
