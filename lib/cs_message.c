@@ -18,7 +18,10 @@
  *	Choices the SPEC leaves open (SPEC C4, T1):
  * .IP \(bu
  *	From/To/Cc/Reply-To: the addresses of every occurrence of the header
- *	are concatenated (at most CS_MAX_ADDRS per list).
+ *	are concatenated (at most CS_MAX_ADDRS per list). Groups are walked
+ *	CS_MAX_GROUP_DEPTH deep; a value's colons past the first
+ *	CS_MAX_COLONS become spaces before GMime parses it (it nests groups
+ *	by recursion: stack).
  * .IP \(bu
  *	Subject, Date, Message-ID, In-Reply-To, References, Thread-Index,
  *	List-Id, Auto-Submitted, Precedence: the first occurrence counts.
@@ -54,6 +57,7 @@
 #define CS_MAX_MSGID		998	/* RFC 5322 line length */
 #define CS_MAX_HEADER_VALUE	(1024 * 1024)	/* per header, raw bytes */
 #define CS_MAX_GROUP_DEPTH	8	/* GMime allows nested groups */
+#define CS_MAX_COLONS		128	/* per address header: GMime's depth */
 
 static pthread_once_t cs_message_once = PTHREAD_ONCE_INIT;
 
@@ -459,6 +463,28 @@ static int cs_addrlist_walk(cs_addrlist *al, size_t *cap, InternetAddressList *l
     return (0);
 }
 
+/*
+ * cs_group_bound - GMime parses a group inside a group by recursion,
+ * about 200 bytes of stack a level, with no limit: a 64 KB To of "g:"
+ * nests 32,000 deep (6 MB) and ends the milter (a connection thread has
+ * 1 MB, see cs_thread.c). Each level takes a ':', and GMime finds groups
+ * where a reader of the syntax sees none (after an unclosed quote, say),
+ * so the colons are counted whatever surrounds them: those past the
+ * first CS_MAX_COLONS become spaces. Real mail has a few (RFC 5322 nests
+ * no group; a display name may hold one); past the limit a group's name
+ * and members run together, which loses no address.
+ */
+static void cs_group_bound(char *v)
+{
+    size_t  n = 0;
+
+    while ((v = strchr(v, ':')) != NULL)
+	if (++n > CS_MAX_COLONS)
+	    *v++ = ' ';
+	else
+	    v++;
+}
+
 /* cs_addrlist_append - parse value and append its addresses to al */
 static int cs_addrlist_append(const char *value, cs_addrlist *al, size_t *cap)
 {
@@ -474,6 +500,7 @@ static int cs_addrlist_append(const char *value, cs_addrlist *al, size_t *cap)
     len = strnlen(value, CS_MAX_HEADER_VALUE);
     if ((fixed = cs_utf8_from_raw(value, len)) == NULL)
 	return (-1);
+    cs_group_bound(fixed);
     opts = cs_parser_options();
     list = internet_address_list_parse(opts, fixed);
     g_mime_parser_options_free(opts);

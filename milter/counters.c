@@ -21,6 +21,7 @@
 
 /* Utility library. */
 #include "cs_log.h"
+#include "cs_thread.h"
 #include "cs_util.h"
 
 /* Application-specific. */
@@ -431,7 +432,7 @@ int     cs_counters_flush_start(cs_store *(*get_store) (void))
     pthread_cond_init(&flush_cond, &ca);
     pthread_condattr_destroy(&ca);
     flush_stopping = flush_kicked = 0;
-    if (pthread_create(&flush_tid, NULL, flush_main, NULL) != 0) {
+    if (cs_thread_create(&flush_tid, flush_main, NULL) != 0) {
 	pthread_cond_destroy(&flush_cond);
 	cs_warn(NULL, "no status thread: crmsyncctl stats shows no milter figures");
 	return -1;

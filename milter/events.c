@@ -50,6 +50,7 @@
 /* Utility library. */
 #include "cs_util.h"
 #include "cs_log.h"
+#include "cs_thread.h"
 
 /* Application-specific. */
 #include "events.h"
@@ -535,7 +536,7 @@ cs_events *cs_events_start(cs_store *store, const cs_events_conf *conf, char *er
     snprintf(holder, sizeof(holder), "%s:%ld:%.8s", host, (long) getpid(), rnd);
     if ((ev->ob = cs_store_outbox_open(store, holder, err, errlen)) == NULL)
 	goto fail;
-    if (pthread_create(&ev->tid, NULL, sender_main, ev) != 0) {
+    if (cs_thread_create(&ev->tid, sender_main, ev) != 0) {
 	snprintf(err, errlen, "events: cannot start the sender thread");
 	goto fail;
     }

@@ -36,6 +36,7 @@
 /* Utility library. */
 #include "cs_journal.h"
 #include "cs_log.h"
+#include "cs_thread.h"
 #include "cs_message.h"
 #include "cs_spool.h"
 #include "cs_util.h"
@@ -889,13 +890,13 @@ int     jnl_start(const cs_config *cfg, cs_store *(*get_store) (void))
     jnl_spool_threshold = (size_t) cfg->spool_threshold;
     jnl_get_store = get_store;
     atomic_store(&jnl_stopping, 0);
-    if (pthread_create(&jnl_thread, NULL, replay_main, NULL) != 0) {
+    if (cs_thread_create(&jnl_thread, replay_main, NULL) != 0) {
 	cs_error(NULL, "journal: cannot start the replay thread; running without a journal");
 	cs_journal_close(jnl);
 	jnl = NULL;
 	return -1;
     }
-    jnl_status_started = pthread_create(&jnl_status_thread, NULL, status_main, NULL) == 0;
+    jnl_status_started = cs_thread_create(&jnl_status_thread, status_main, NULL) == 0;
     if (!jnl_status_started)
 	cs_warn(NULL, "journal: no status thread: crmsyncctl stats shows the status the"
 		" store keeps");

@@ -20,6 +20,10 @@
  *	libmilter's own signal thread ends the process on SIGHUP, SIGINT and
  *	SIGTERM.
  *
+ *	libmilter's threads (one per connection) get a stack of
+ *	CS_CONN_STACK, whatever "ulimit -s" says; crmsync's own threads
+ *	get CS_THREAD_STACK (lib/cs_thread.c).
+ *
  *	A status thread (counters.h) writes what this milter saw and decided,
  *	and the policy's load time and problems, into the store every 10
  *	seconds, after each reload and at stop, for crmsyncctl stats.
@@ -49,6 +53,7 @@
 #include "cs_config.h"
 #include "cs_dir.h"
 #include "cs_log.h"
+#include "cs_thread.h"
 #include "cs_message.h"
 #include "cs_policy.h"
 #include "cs_store.h"
@@ -531,10 +536,16 @@ int     main(int argc, char **argv)
     /* R1: retention in the background, never on the mail path. */
     (void) cs_retention_start();
 
-    if (pthread_create(&tid, NULL, reload_thread, &usr1) != 0)
+    if (cs_thread_create(&tid, reload_thread, &usr1) != 0)
 	cs_warn(NULL, "no reload thread: SIGUSR1 will be ignored");
     else
 	pthread_detach(tid);
+
+    /* libmilter's connection threads: CS_CONN_STACK, not "ulimit -s"
+     * (lib/cs_thread.c says why and what was measured). */
+    if ((rc = cs_thread_default_stack(CS_CONN_STACK)) != 0)
+	cs_warn(NULL, "cannot set the connection threads' stack to %d KB: %s",
+		CS_CONN_STACK / 1024, strerror(rc));
 
     pid_file = cs_strdup(cfg->pid_file);
     cs_info(NULL, "starting: socket %s, %zu users", cfg->socket, cs_policy_nusers(pol));

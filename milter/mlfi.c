@@ -30,6 +30,7 @@
 #include "capture.h"
 #include "counters.h"
 #include "cs_log.h"
+#include "cs_thread.h"
 #include "mlfi.h"
 #include "state.h"
 
@@ -159,6 +160,9 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 
     (void) f2;
     (void) f3;
+#ifdef CS_STACK_PROBE
+    cs_stack_paint();				/* tests/milter/stack.sh */
+#endif
     if ((c = conn_get(ctx)) == NULL)
 	return SMFIS_ALL_OPTS;			/* no memory: take the defaults */
     *pf0 = f0 & SMFIF_DELRCPT;
@@ -436,6 +440,15 @@ static sfsistat mlfi_close(SMFICTX *ctx)
 	free(c);
 	smfi_setpriv(ctx, NULL);
     }
+#ifdef CS_STACK_PROBE
+    {
+	size_t  size, peak = cs_stack_peak(&size);
+
+	/* Test builds only (tests/milter/stack.sh): nothing per connection
+	 * is logged otherwise. */
+	cs_warn(NULL, "stack probe: size %zu want %d peak %zu", size, CS_CONN_STACK, peak);
+    }
+#endif
     return SMFIS_CONTINUE;
 }
 

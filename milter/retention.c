@@ -32,6 +32,7 @@
 
 /* Utility library. */
 #include "cs_log.h"
+#include "cs_thread.h"
 
 /* Application-specific. */
 #include "cs_config.h"
@@ -156,7 +157,7 @@ int     cs_retention_start(void)
     pthread_cond_init(&ret_cond, &ca);
     pthread_condattr_destroy(&ca);
     ret_stopping = 0;
-    if (pthread_create(&ret_tid, NULL, ret_main, NULL) != 0) {
+    if (cs_thread_create(&ret_tid, ret_main, NULL) != 0) {
 	pthread_cond_destroy(&ret_cond);
 	cs_warn(NULL, "no retention thread: run crmsyncctl retention run from cron");
 	return -1;

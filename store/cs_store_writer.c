@@ -46,6 +46,7 @@
 #include "cs_util.h"
 #include "cs_addr.h"
 #include "cs_log.h"
+#include "cs_thread.h"
 #include "cs_message.h"
 #include "cs_spool.h"
 #include "cs_digest.h"
@@ -554,7 +555,7 @@ void    cs_store_drain(cs_store *st)
 /* cs_store_writer_start - the writer thread of a store opened with CS_STORE_WRITER */
 int     cs_store_writer_start(cs_store *st)
 {
-    if (pthread_create(&st->writer, NULL, writer_main, st) != 0)
+    if (cs_thread_create(&st->writer, writer_main, st) != 0)
 	return -1;
     st->writer_started = 1;
     return 0;

@@ -44,6 +44,7 @@
 #include "cs_util.h"
 #include "cs_addr.h"
 #include "cs_log.h"
+#include "cs_thread.h"
 #include "cs_policy.h"
 
 /* Application-specific. */
@@ -731,7 +732,7 @@ static void ckpt_start(sq_store *s, const char *path, long timeout_ms)
 	cs_warn(NULL, "store: checkpoint connection: %s; checkpoints inline", err);
 	return;
     }
-    if (pthread_create(&s->ck_tid, NULL, ckpt_main, s) != 0) {
+    if (cs_thread_create(&s->ck_tid, ckpt_main, s) != 0) {
 	cs_warn(NULL, "store: cannot start the checkpoint thread; checkpoints inline");
 	conn_close(&s->ck);
 	return;
