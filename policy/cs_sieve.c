@@ -81,6 +81,7 @@ typedef struct sv_parser {
     size_t  nodes;
     unsigned ext;
     cs_strlist varnames;		/* distinct variables, for the limit */
+    int     matchrefs;			/* a string names ${0}..${9} */
     char   *err;
     size_t  errlen;
     int     failed;
@@ -691,13 +692,34 @@ void    cs_sieve_block_free(sv_block *b)
     b->n = 0;
 }
 
-/* sv_mark_vars - flag strings that need expansion at run time */
+/*
+ * sv_mark_var - flag a string that needs expansion at run time, and note
+ * when it names a match variable (${0}..${9}): a script that names none
+ * never reads what :matches and :regex capture, so its runs skip the
+ * capturing (sv_try).
+ */
+static void sv_mark_var(sv_parser *ps, sv_string *str)
+{
+    const char *d = str->s;
+
+    str->var = 0;
+    if (!(ps->ext & SV_EXT_VARIABLES))
+	return;
+    while ((d = strstr(d, "${")) != NULL) {
+	str->var = 1;
+	d += 2;
+	if (isdigit((unsigned char) *d))
+	    ps->matchrefs = 1;
+    }
+}
+
+/* sv_mark_vars - sv_mark_var for each string of a list */
 static void sv_mark_vars(sv_parser *ps, sv_strlist *l)
 {
     size_t  i;
 
     for (i = 0; i < l->n; i++)
-	l->v[i].var = (ps->ext & SV_EXT_VARIABLES) && strstr(l->v[i].s, "${") != NULL;
+	sv_mark_var(ps, &l->v[i]);
 }
 
 /* sv_steal - move a string list out of an argument */
@@ -720,7 +742,7 @@ static int sv_steal_one(sv_parser *ps, sv_arg *a, sv_string *to, const char *wha
     free(a->sl.v);
     a->sl.v = NULL;
     a->sl.n = 0;
-    to->var = (ps->ext & SV_EXT_VARIABLES) && strstr(to->s, "${") != NULL;
+    sv_mark_var(ps, to);
     return (0);
 }
 
@@ -1487,6 +1509,7 @@ cs_sieve *cs_sieve_compile(const char *text, size_t len, char *err, size_t errle
 	    sv->ext = ps.ext;
 	    if (ntop > nreq)
 		sv_conv_block(&ps, top + nreq, ntop - nreq, &sv->top);
+	    sv->matchrefs = ps.matchrefs;
 	}
     }
     for (i = 0; i < ntop; i++)

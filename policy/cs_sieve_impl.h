@@ -125,6 +125,7 @@ typedef struct sv_cmd {
 
 struct cs_sieve {
     unsigned ext;
+    int     matchrefs;			/* some string names ${0}..${9} */
     sv_block top;
 };
 

@@ -87,7 +87,12 @@ typedef struct sv_keys {
     regex_t *re;			/* run-time compiled regexes */
     unsigned char *re_ok;
     size_t  n;
+    const sv_strlist *direct;		/* no variables: the test's own keys */
 } sv_keys;
+
+/* SV_KEY, SV_KEYLEN - key i of an expanded list */
+#define SV_KEY(k, i)	((k)->direct ? (k)->direct->v[i].s : (k)->s[i])
+#define SV_KEYLEN(k, i)	((k)->direct ? (k)->direct->v[i].len : (k)->len[i])
 
 /* sv_utf8_cut - largest length <= n that does not split a UTF-8 char */
 static size_t sv_utf8_cut(const char *s, size_t len, size_t n)
@@ -393,7 +398,9 @@ int     cs_sieve_match(int mtype, int cmp, const char *val, size_t vlen,
 		return (0);
 	    pm[0].rm_so = 0;
 	    pm[0].rm_eo = (regoff_t) (vlen < CS_SIEVE_RE_INPUT ? vlen : CS_SIEVE_RE_INPUT);
-	    if (regexec(re, val, CS_SIEVE_MAX_MATCH, pm, REG_STARTEND) != 0)
+	    /* Without caps, no subexpressions: glibc then stops at the
+	     * first match instead of working out every group's bounds. */
+	    if (regexec(re, val, caps ? CS_SIEVE_MAX_MATCH : 0, pm, REG_STARTEND) != 0)
 		return (0);
 	    if (caps) {
 		for (i = 0; i < CS_SIEVE_MAX_MATCH; i++) {
@@ -539,6 +546,10 @@ static void sv_keys_free(sv_keys *k)
 {
     size_t  i;
 
+    if (k->direct) {
+	memset(k, 0, sizeof(*k));
+	return;
+    }
     for (i = 0; i < k->n; i++) {
 	if (k->own[i])
 	    free(k->s[i]);
@@ -559,6 +570,13 @@ static int sv_keys_get(sv_run *r, const sv_test *t, sv_keys *k)
     size_t  i, n = t->keys.n ? t->keys.n : 1;
 
     memset(k, 0, sizeof(*k));
+    for (i = 0; i < t->keys.n && !t->keys.v[i].var; i++)
+	 /* void */ ;
+    if (i == t->keys.n) {			/* nothing to expand or compile */
+	k->direct = &t->keys;
+	k->n = t->keys.n;
+	return (0);
+    }
     k->s = calloc(n, sizeof(*k->s));
     k->len = calloc(n, sizeof(*k->len));
     k->own = calloc(n, 1);
@@ -596,6 +614,8 @@ static int sv_try(sv_run *r, const sv_test *t, const sv_keys *k,
 		          const char *val, size_t vlen)
 {
     size_t  caps[CS_SIEVE_MAX_MATCH][2], ncaps = 0, i, j;
+    int     capture = (r->sv->ext & SV_EXT_VARIABLES) && r->sv->matchrefs
+		&& (t->mtype == SV_M_MATCHES || t->mtype == SV_M_REGEX);
 
     for (i = 0; i < k->n; i++) {
 	const regex_t *re = NULL;
@@ -608,11 +628,10 @@ static int sv_try(sv_run *r, const sv_test *t, const sv_keys *k,
 	    if (re == NULL)
 		continue;
 	}
-	if (!cs_sieve_match(t->mtype, t->cmp, val, vlen, k->s[i], k->len[i], re,
-			    caps, &ncaps))
+	if (!cs_sieve_match(t->mtype, t->cmp, val, vlen, SV_KEY(k, i), SV_KEYLEN(k, i), re,
+			    capture ? caps : NULL, &ncaps))
 	    continue;
-	if ((r->sv->ext & SV_EXT_VARIABLES)
-	    && (t->mtype == SV_M_MATCHES || t->mtype == SV_M_REGEX)) {
+	if (capture) {
 	    for (j = 0; j < CS_SIEVE_MAX_MATCH; j++) {
 		free(r->match[j]);
 		r->match[j] = NULL;
@@ -629,10 +648,12 @@ static int sv_try(sv_run *r, const sv_test *t, const sv_keys *k,
 static int sv_try_part(sv_run *r, const sv_test *t, const sv_keys *k,
 		               const char *s, size_t len)
 {
-    char   *copy = cs_strndup(s, len);
+    char   *copy;
     int     rc;
 
-    if (copy == NULL) {
+    if (t->mtype != SV_M_REGEX)			/* only regexec needs the NUL */
+	return (sv_try(r, t, k, s, len));
+    if ((copy = cs_strndup(s, len)) == NULL) {
 	r->oom = 1;
 	return (0);
     }
@@ -799,9 +820,14 @@ static int sv_names_eval(sv_run *r, const sv_test *t)
 	cs_strlist_free(&fl);
     }
     for (i = 0; i < t->names.n && !hit && !r->oom; i++) {
-	char   *name = sv_expand(r, &t->names.v[i], &nlen);
+	/* A name without variables is used as it is; hasflag lowercases. */
+	int     own = t->names.v[i].var || t->kind == SV_T_HASFLAG;
+	char   *name;
 
-	if (name == NULL)
+	if (!own) {
+	    name = t->names.v[i].s;
+	    nlen = t->names.v[i].len;
+	} else if ((name = sv_expand(r, &t->names.v[i], &nlen)) == NULL)
 	    break;
 	switch (t->kind) {
 	case SV_T_STRING:
@@ -871,7 +897,8 @@ static int sv_names_eval(sv_run *r, const sv_test *t)
 	    }
 	    break;
 	}
-	free(name);
+	if (own)
+	    free(name);
     }
     sv_keys_free(&k);
     return (hit);

@@ -523,6 +523,21 @@ static const sv_case cases[] = {
      "if string :matches \"axb\" \"a\\\\*b\" { fileinto \"B\"; }"
      "if string :matches \"a?b\" \"a\\\\?b\" { fileinto \"C\"; }",
      .want = "A,C"},
+    /* A script captures only if some string names ${0}..${9}: each place
+     * a string can name one. */
+    {.name = "a match variable named only in a set value is captured",
+     .script = R "if header :regex \"subject\" \"^CAF(.+) (m[a-z]+)\" {} set \"x\" \"${2}\"; fileinto \"${x}\";",
+     .want = "meeting"},
+    {.name = "a match variable named only in a later test's key is captured",
+     .script = R "if string :matches \"abc\" \"a*\" {} if string :is \"bc\" \"${1}\" { fileinto \"A\"; }",
+     .want = "A"},
+    {.name = "a match variable named only in a later test's name is captured",
+     .script = R "if string :matches \"abc\" \"a*\" {} if string :is \"${1}\" \"bc\" { fileinto \"A\"; }",
+     .want = "A"},
+    {.name = "without match variables a :regex still matches",
+     .script = R "if header :regex \"subject\" \"^CAF(.+) (m[a-z]+)\" { fileinto \"A\"; }"
+     "if header :regex \"subject\" \"^x(y)\" { fileinto \"B\"; }",
+     .want = "A"},
     {.name = "a failing match keeps match variables",
      .script = R "if string :matches \"abc\" \"a*\" {} if string :matches \"x\" \"y*\" {} fileinto \"${1}\";",
      .want = "bc"},
