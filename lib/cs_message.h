@@ -138,5 +138,10 @@ void    cs_mimeinfo_free(cs_mimeinfo *);
  * appended to out. -1 with errno ENOENT if there is no attachment n,
  * E2BIG if out's limit is reached, ENOMEM. */
 int     cs_mime_attachment(const char *raw, size_t len, size_t n, cs_buf *out);
+/* The multipart boundaries GMime may see (cs_mime.c): NULL when raw has at
+ * most CS_MIME_MAX_BOUNDARIES "boundary" parameters, else a copy in which
+ * those past it are disarmed, and their count in *n. */
+#define CS_MIME_MAX_BOUNDARIES	64
+char   *cs_mime_bound(const char *raw, size_t len, size_t *n);
 
 #endif

@@ -13,6 +13,16 @@
  * DESCRIPTION
  *	GMime parses the message; a bounded walk (CS_MIME_MAX_DEPTH levels,
  *	CS_MIME_MAX_PARTS parts) visits the leaves in document order.
+ *	GMime's own parse is not bounded: each nested multipart adds a
+ *	boundary that later "--" lines are checked against, so a 24 MB
+ *	message of 5,000 nested multiparts and "--z" lines took 36.6 s of CPU
+ *	on every read (2.0 s now; 0.28 s for 24 MB without multiparts). It
+ *	parses a copy in which the "boundary" parameters past the first
+ *	CS_MIME_MAX_BOUNDARIES (64) are disarmed (cs_mime_bound():
+ *	"xoundary"): those multiparts have no boundary and their content is
+ *	one part. Real mail has a few (at most 2 in each of the 4,150
+ *	messages of the SpamAssassin ham); past the limit an embedded
+ *	message's bytes, as GMime writes them, carry "xoundary".
  *
  *	The text is the first text/plain leaf that is not an attachment,
  *	decoded and converted to UTF-8; failing that, the first such
@@ -67,6 +77,43 @@ static GMimeParserOptions *cs_mime_options(void)
     return (opts);
 }
 
+/*
+ * cs_mime_bound - disarm the "boundary" parameters past the first
+ * CS_MIME_MAX_BOUNDARIES. Counted wherever the word stands before an
+ * '=' (spaces, folding, and RFC 2231's "*" and section digits allowed
+ * between), whatever surrounds it: in a body it is only text. NULL and
+ * *n 0 when none is past the limit, or when out of memory (then GMime
+ * parses raw as it is).
+ */
+char   *cs_mime_bound(const char *raw, size_t len, size_t *n)
+{
+    static const char word[] = "boundary";
+    const size_t wlen = sizeof(word) - 1;
+    size_t  i, j, seen = 0;
+    char   *copy = NULL;
+
+    *n = 0;
+    for (i = 0; i + wlen < len; i++) {
+	if ((raw[i] | 0x20) != 'b' || strncasecmp(raw + i, word, wlen) != 0)
+	    continue;
+	for (j = i + wlen; j < len && (raw[j] == ' ' || raw[j] == '\t' || raw[j] == '\r'
+				       || raw[j] == '\n' || raw[j] == '*'
+				       || (raw[j] >= '0' && raw[j] <= '9')); j++)
+	     /* void */ ;
+	if (j >= len || raw[j] != '=')
+	    continue;
+	if (++seen <= CS_MIME_MAX_BOUNDARIES)
+	    continue;
+	if (copy == NULL && (copy = malloc(len ? len : 1)) == NULL)
+	    return (NULL);
+	if (*n == 0)
+	    memcpy(copy, raw, len);
+	copy[i] = 'x';
+	++*n;
+    }
+    return (copy);
+}
+
 /* cs_mime_load - GMime message of raw, or NULL */
 static GMimeMessage *cs_mime_load(const char *raw, size_t len)
 {
@@ -74,8 +121,12 @@ static GMimeMessage *cs_mime_load(const char *raw, size_t len)
     GMimeParser *parser;
     GMimeStream *stream;
     GMimeMessage *msg;
+    size_t  disarmed;
+    char   *bounded;
 
     cs_message_init();
+    if ((bounded = cs_mime_bound(raw, len, &disarmed)) != NULL)
+	raw = bounded;
     stream = g_mime_stream_mem_new_with_buffer(raw, len);
     parser = g_mime_parser_new_with_stream(stream);
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
@@ -84,6 +135,7 @@ static GMimeMessage *cs_mime_load(const char *raw, size_t len)
     g_mime_parser_options_free(opts);
     g_object_unref(parser);
     g_object_unref(stream);
+    free(bounded);
     return (msg);
 }
 

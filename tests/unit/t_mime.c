@@ -304,6 +304,55 @@ static void test_deep(void)
     cs_buf_free(&m);
 }
 
+/* test_bound - GMime sees at most CS_MIME_MAX_BOUNDARIES boundaries */
+static void test_bound(void)
+{
+    cs_buf  m = {0};
+    cs_mimeinfo mi;
+    size_t  n, i, left;
+    char   *copy;
+    const char *p;
+    int     k;
+
+    /* Every spelling a parameter may have counts. */
+    cs_buf_appendf(&m, "Content-Type: multipart/mixed; boundary=a\n");
+    for (k = 0; k < CS_MIME_MAX_BOUNDARIES - 1; k++)
+	cs_buf_appendf(&m, "Content-Type: multipart/mixed; BOUNDARY = \"b%d\"\n", k);
+    copy = cs_mime_bound(m.data, m.len, &n);
+    ok(copy == NULL && n == 0, "%d boundaries: parsed as they are", CS_MIME_MAX_BOUNDARIES);
+    cs_buf_appendf(&m, "Content-Type: multipart/mixed; boundary*0=\"c\"\n");
+    cs_buf_appendf(&m, "Content-Type: multipart/mixed; Boundary*=utf-8''d\n");
+    cs_buf_appendf(&m, "Content-Type: multipart/mixed;\n boundary\n =e\n");
+    cs_buf_appendf(&m, "a boundary of the text, not a parameter\n");
+    copy = cs_mime_bound(m.data, m.len, &n);
+    ok(copy != NULL && n == 3, "the 3 past the limit disarmed (RFC 2231, folded): %zu", n);
+    left = 0;
+    for (p = copy; p != NULL && (p = memmem(p, m.len - (size_t) (p - copy), "xoundary", 8)) != NULL; p++)
+	left++;
+    is_int((int) left, 3, "as \"xoundary\"");
+    for (i = 0; copy != NULL && i < m.len && (copy[i] == m.data[i] || copy[i] == 'x'); i++)
+	 /* void */ ;
+    ok(copy != NULL && i == m.len, "nothing else changed");
+    ok(copy != NULL && memmem(copy, m.len, "a boundary of", 13) != NULL, "the word in text stays");
+    free(copy);
+    cs_buf_free(&m);
+
+    /* 100,000 nested multiparts: parsed (GMime saw 1,000 of them). */
+    memset(&m, 0, sizeof(m));
+    cs_buf_appendf(&m, "From: a@example.com\nSubject: deep\n");
+    for (k = 0; k < 100000; k++)
+	cs_buf_appendf(&m, "Content-Type: multipart/mixed; boundary=\"b%d\"\n\n--b%d\n", k, k);
+    cs_buf_appendf(&m, "Content-Type: text/plain\n\nhi\n");
+    for (k = 100000; k-- > 0;)
+	cs_buf_appendf(&m, "--b%d--\n", k);
+    copy = cs_mime_bound(m.data, m.len, &n);
+    ok(n == 100000 - CS_MIME_MAX_BOUNDARIES, "100,000 nested: %zu disarmed", n);
+    free(copy);
+    ok(cs_mime_parse(m.data, m.len, &mi) == 0 && mi.natt == 0, "100,000 nested: parsed, no attachment");
+    cs_mimeinfo_free(&mi);
+    cs_buf_free(&m);
+}
+
 int     main(void)
 {
     cs_message_init();
@@ -314,5 +363,6 @@ int     main(void)
     test_charsets();
     test_broken();
     test_deep();
+    test_bound();
     return (done_testing());
 }
