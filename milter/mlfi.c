@@ -434,6 +434,9 @@ static sfsistat mlfi_abort(SMFICTX *ctx)
 static sfsistat mlfi_close(SMFICTX *ctx)
 {
     cs_conn *c = smfi_getpriv(ctx);
+#ifdef CS_STACK_PROBE
+    int     painted = c != NULL;		/* negotiated: cs_stack_paint ran */
+#endif
 
     if (c != NULL) {
 	conn_msg_reset(c);
@@ -441,11 +444,12 @@ static sfsistat mlfi_close(SMFICTX *ctx)
 	smfi_setpriv(ctx, NULL);
     }
 #ifdef CS_STACK_PROBE
-    {
+    if (painted) {
 	size_t  size, peak = cs_stack_peak(&size);
 
 	/* Test builds only (tests/milter/stack.sh): nothing per connection
-	 * is logged otherwise. */
+	 * is logged otherwise; a connection closed before negotiating (a
+	 * readiness probe) painted nothing and logs nothing. */
 	cs_warn(NULL, "stack probe: size %zu want %d peak %zu", size, CS_CONN_STACK, peak);
     }
 #endif

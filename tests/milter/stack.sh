@@ -21,26 +21,11 @@ milter=$builddir/tests/milter/crmsync-milter-probe
 feed=$builddir/tests/milter/stackfeed
 corpus=${CRMSYNC_CORPUS:-/usr/local/share/crmsync/corpus/spam-assassin/data}
 quarter=${CS_STACK_QUARTER:-4}
-. "$srcdir/tests/lib.sh"	# ms_probe, cs_pid_alive
+. "$srcdir/tests/lib.sh"	# cs_init, ms_start (stopped by cs_cleanup), tap_*
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/crmsync-stack.XXXXXX")
-pid=
-cleanup() {
-    if [ -n "$pid" ]; then
-        kill -TERM "$pid" 2>/dev/null
-        for _ in $(seq 1 100); do
-            cs_pid_alive "$pid" || break
-            ms_probe "unix:$tmp/sock"
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null
-    fi
-    [ "${CS_KEEP:-0}" = 1 ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
+cs_init || exit 1
+tmp=$CS_TMP
 mkdir -p "$tmp/policy" "$tmp/db" "$tmp/spool" "$tmp/in"
-n=0
-ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 
 # sieve_deep BLOCKS TESTS - a script of BLOCKS nested ifs, the innermost
 # testing TESTS nested allof/anyof/not deep; variables from the headers,
@@ -164,47 +149,46 @@ seq -f 'u%g@example.com' 0 199 >"$tmp/rcpts"
 seq -f 'x%g@outside.example' 1 800 >>"$tmp/rcpts"
 echo log@crm.example.com >>"$tmp/rcpts"
 
-"$milter" -c "$tmp/crmsync.conf" -f 2>"$tmp/milter.log" &
-pid=$!
-for _ in $(seq 1 100); do [ -S "$tmp/sock" ] && break; sleep 0.1; done
-[ -S "$tmp/sock" ]; ok $? "crmsync-milter (stack probe build) started"
+ms_start "unix:$tmp/sock" "$tmp/milter.log" "$milter" -c "$tmp/crmsync.conf" -f
+tap_result $? "crmsync-milter (stack probe build) started"
+pid=$(ms_pid "unix:$tmp/sock")
 
 # Inbound to owners; outbound from a user to a thousand recipients (Smart
 # BCC); the same worst inputs to the thousand; the real mail inbound.
 inputs=$(ls "$tmp"/in/*)
 "$feed" -r u0@example.com -r u1@example.com -r u2@example.com -r team@example.com \
     -r log@crm.example.com "$tmp/sock" $inputs >"$tmp/feed.out" 2>&1
-ok $? "fed the worst inputs and the fuzz corpora: $(cat "$tmp/feed.out")"
+tap_result $? "fed the worst inputs and the fuzz corpora: $(cat "$tmp/feed.out")"
 "$feed" -a u3 -f u3@example.com -R "$tmp/rcpts" "$tmp/sock" \
     "$tmp/in/folded" "$tmp/in/rfc2047" "$tmp/in/groups" "$tmp/in/many-headers" >"$tmp/feed2.out" 2>&1
-ok $? "fed them from a user to 1,000 recipients: $(cat "$tmp/feed2.out")"
+tap_result $? "fed them from a user to 1,000 recipients: $(cat "$tmp/feed2.out")"
 if [ -d "$corpus" ]; then
     # Every third message keeps the run to seconds (the ASan build too).
     real=$(find "$corpus" -type f | sort | awk 'NR % 3 == 0')
     "$feed" -r u4@example.com -r u5@example.com "$tmp/sock" $real >"$tmp/feed3.out" 2>&1
-    ok $? "fed a third of the SpamAssassin ham: $(cat "$tmp/feed3.out")"
+    tap_result $? "fed a third of the SpamAssassin ham: $(cat "$tmp/feed3.out")"
 else
     echo "# SpamAssassin corpus not installed at $corpus: real mail not fed"
 fi
 files="$inputs $(ls "$tmp"/in/folded "$tmp"/in/rfc2047 "$tmp"/in/groups "$tmp"/in/many-headers) ${real:-}"
 
-cs_pid_alive "$pid"; ok $? "milter alive after the feed"
+cs_pid_alive "$pid"; tap_result $? "milter alive after the feed"
 # The probe line of each connection, in the order of the files.
 grep -o 'stack probe: size [0-9]* want [0-9]* peak [0-9]*' "$tmp/milter.log" \
     | awk '{ print $4, $6, $8 }' >"$tmp/probes"
 nfiles=$(echo $files | wc -w)
 nprobes=$(wc -l <"$tmp/probes")
-[ "$nprobes" -ge "$nfiles" ]; ok $? "a probe line for each of the $nfiles connections ($nprobes)"
+[ "$nprobes" -ge "$nfiles" ]; tap_result $? "a probe line for each of the $nfiles connections ($nprobes)"
 want=$(awk 'NR == 1 { print $2 }' "$tmp/probes")
 bad=$(awk '$1 != $2' "$tmp/probes" | head -3)
 [ -n "$want" ] && [ -z "$bad" ]
-ok $? "every connection thread's stack is CS_CONN_STACK ($want bytes)${bad:+: not so: $bad}"
+tap_result $? "every connection thread's stack is CS_CONN_STACK ($want bytes)${bad:+: not so: $bad}"
 paste -d ' ' "$tmp/probes" <(for f in $files; do basename "$f"; done) | sort -k3,3n | tail -5 \
     | awk '{ printf "# peak %d bytes (%.1f KB): %s\n", $3, $3 / 1024, $4 }'
 max=$(awk 'BEGIN { m = 0 } $3 > m { m = $3 } END { print m }' "$tmp/probes")
 [ -n "$want" ] && [ "$max" -gt 0 ] && [ "$max" -lt $((want / quarter)) ]
-ok $? "the deepest connection used $max bytes, under 1/$quarter of the stack ($((${want:-0} / quarter)))"
+tap_result $? "the deepest connection used $max bytes, under 1/$quarter of the stack ($((${want:-0} / quarter)))"
 if grep -qE 'AddressSanitizer|runtime error' "$tmp/milter.log"; then
-    ok 1 "no sanitizer report"; grep -E -A12 'AddressSanitizer|runtime error' "$tmp/milter.log" | head -40 | sed 's/^/# /'
+    tap_result 1 "no sanitizer report"; grep -E -A12 'AddressSanitizer|runtime error' "$tmp/milter.log" | head -40 | sed 's/^/# /'
 fi
-echo "1..$n"
+tap_done
