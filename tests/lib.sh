@@ -277,12 +277,16 @@ cs_key() {
     printf '%s' "$1" | tr -c 'A-Za-z0-9._-' '_'
 }
 
-# cs_pid_alive - 0 while PID runs (a zombie counts as gone)
+# cs_pid_alive - 0 while PID runs (a zombie counts as gone); builtins
+# only, so a tight poll forks nothing
 cs_pid_alive() {
-    kill -0 "$1" 2>/dev/null || return 1
+    case $1 in '' | *[!0-9]*) return 1 ;; esac
+    _cs_st=
+    { read -r _cs_st <"/proc/$1/stat"; } 2>/dev/null || return 1
     # A child this shell has not reaped yet is a zombie: it still "exists".
-    _cs_st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)
-    [ "$_cs_st" != Z ]
+    # The state follows the command name's closing ") ".
+    _cs_st=${_cs_st##*) }
+    [ -n "$_cs_st" ] && [ "${_cs_st%% *}" != Z ]
 }
 
 # cs_pid_stop - SIGTERM, wait up to TIMEOUT s, then SIGKILL; 0 once gone

@@ -27,18 +27,12 @@ CRMSYNCCTL=$top_srcdir/tests/api/ctl-via-api
 CS_KILL_TARGET="$CRMSYNCCTL --serving"
 export CRMSYNC_API CRMSYNCCTL_REAL CS_API_SHIM_DIR CRMSYNCCTL CS_KILL_TARGET
 
-# alive PID - 0 while PID runs (zombies count as gone); builtins only
-alive() {
-    _st=
-    { read -r _st <"/proc/$1/stat"; } 2>/dev/null || return 1
-    _st=${_st##*) }
-    [ "${_st%% *}" != Z ]
-}
+. "$top_srcdir/tests/lib.sh"	# cs_pid_alive
 
 # ours PID - 0 while PID runs a crmsync-api started by the shim (a pid
 # reused by another program is not ours)
 ours() {
-    alive "$1" && tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "$CS_API_SHIM_DIR/"
+    cs_pid_alive "$1" && tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "$CS_API_SHIM_DIR/"
 }
 
 # stop - SIGTERM each running crmsync-api the shim knows (*.pid); fail if
@@ -62,7 +56,7 @@ stop() {
 	i=$((i + 1))
 	pids=$left left=
 	for pid in $pids; do
-	    alive "$pid" && left="$left $pid"
+	    cs_pid_alive "$pid" && left="$left $pid"
 	done
     done
     if [ -n "$left" ]; then
