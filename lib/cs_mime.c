@@ -104,10 +104,11 @@ char   *cs_mime_bound(const char *raw, size_t len, size_t *n)
 	    continue;
 	if (++seen <= CS_MIME_MAX_BOUNDARIES)
 	    continue;
-	if (copy == NULL && (copy = malloc(len ? len : 1)) == NULL)
-	    return (NULL);
-	if (*n == 0)
+	if (copy == NULL) {
+	    if ((copy = malloc(len)) == NULL)
+		return (NULL);
 	    memcpy(copy, raw, len);
+	}
 	copy[i] = 'x';
 	++*n;
     }
