@@ -18,6 +18,14 @@
  *	costs an open, a write, a read back and a close that frees its
  *	blocks: at 1 MB about 1 ms of CPU per message more than memory
  *	(README, Performance).
+ *
+ *	Freed memory beyond the floor is kept for the next spool that
+ *	grows, up to SPOOL_CACHE buffers, all their bytes still reserved
+ *	from the budget: a large message then writes into pages already
+ *	mapped instead of paying a page fault per 4 KB, the reallocations
+ *	on the way and the munmap at the end. A spool that cannot reserve
+ *	what it needs drops kept buffers first, so keeping never makes a
+ *	message spill; cs_spool_set_memory() drops them all.
  */
 #include <config.h>
 
@@ -29,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <pthread.h>
 #include <openssl/evp.h>
 
 /* Application-specific. */
@@ -58,16 +67,58 @@ static atomic_size_t budget_max;	/* SpoolMemory: bytes all spools may
 					 * hold beyond their floors */
 static atomic_size_t budget_used;	/* of it, reserved now */
 
+#define SPOOL_CACHE	8		/* freed buffers kept for reuse */
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    char   *mem;
+    size_t  cap;			/* all of it reserved from the budget */
+} cache[SPOOL_CACHE];
+static size_t cache_n;			/* under cache_lock */
+static atomic_size_t cache_bytes;	/* the kept buffers' caps */
+
+/* cache_drop_one - free the largest kept buffer; 0 when none is kept */
+static int cache_drop_one(void)
+{
+    char   *mem = NULL;
+    size_t  i, big = 0, cap = 0;
+
+    pthread_mutex_lock(&cache_lock);
+    if (cache_n > 0) {
+	for (i = 1; i < cache_n; i++)
+	    if (cache[i].cap > cache[big].cap)
+		big = i;
+	mem = cache[big].mem;
+	cap = cache[big].cap;
+	cache[big] = cache[--cache_n];
+    }
+    pthread_mutex_unlock(&cache_lock);
+    if (mem == NULL)
+	return 0;
+    free(mem);
+    atomic_fetch_sub(&cache_bytes, cap);
+    atomic_fetch_sub(&budget_used, cap);
+    return 1;
+}
+
 /* cs_spool_set_memory - the process-wide budget beyond the floors */
 void    cs_spool_set_memory(uint64_t bytes)
 {
     atomic_store(&budget_max, bytes > SIZE_MAX ? SIZE_MAX : (size_t) bytes);
+    while (cache_drop_one())
+	 /* void */ ;
 }
 
-/* cs_spool_memory_used - bytes reserved from the budget now */
+/* cs_spool_memory_used - bytes reserved from the budget now, kept buffers too */
 size_t  cs_spool_memory_used(void)
 {
     return atomic_load(&budget_used);
+}
+
+/* cs_spool_memory_kept - of them, in freed buffers kept for reuse */
+size_t  cs_spool_memory_kept(void)
+{
+    return atomic_load(&cache_bytes);
 }
 
 /* budget_take - reserve n bytes; 0 when the budget cannot spare them */
@@ -94,8 +145,9 @@ static int reserve(cs_spool *s, size_t cap)
     size_t  extra = cap > floor_of(s) ? cap - floor_of(s) : 0;
 
     if (extra > s->extra) {
-	if (!budget_take(extra - s->extra))
-	    return 0;
+	while (!budget_take(extra - s->extra))
+	    if (!cache_drop_one())
+		return 0;
     } else if (extra < s->extra) {
 	atomic_fetch_sub(&budget_used, s->extra - extra);
     }
@@ -115,6 +167,66 @@ static size_t room(const cs_spool *s, size_t need)
 }
 
 /*
+ * take_kept - a kept buffer of at least need bytes (the smallest), the
+ * spool's bytes moved into it; 0 when none fits. Only for need beyond
+ * the floor: a small message never takes a large buffer.
+ */
+static int take_kept(cs_spool *s, size_t need)
+{
+    char   *mem = NULL;
+    size_t  i, cap = 0, fit = SPOOL_CACHE;
+
+    pthread_mutex_lock(&cache_lock);
+    for (i = 0; i < cache_n; i++)
+	if (cache[i].cap >= need && cache[i].cap <= s->threshold
+	    && (fit == SPOOL_CACHE || cache[i].cap < cache[fit].cap))
+	    fit = i;
+    if (fit < SPOOL_CACHE) {
+	mem = cache[fit].mem;
+	cap = cache[fit].cap;
+	cache[fit] = cache[--cache_n];
+    }
+    pthread_mutex_unlock(&cache_lock);
+    if (mem == NULL)
+	return 0;
+    atomic_fetch_sub(&cache_bytes, cap);
+    if (s->memlen > 0)
+	memcpy(mem, s->mem, s->memlen);
+    free(s->mem);
+    /* All cap was reserved; the spool keeps cap - floor of it. */
+    atomic_fetch_sub(&budget_used, floor_of(s) + s->extra);
+    s->extra = cap - floor_of(s);
+    s->mem = mem;
+    s->cap = cap;
+    return 1;
+}
+
+/* keep - offer a freed spool's memory for reuse; 1 when kept */
+static int keep(cs_spool *s)
+{
+    size_t  more;
+
+    if (s->mem == NULL || s->cap <= floor_of(s))
+	return 0;
+    more = s->cap - s->extra;			/* the floor: not reserved yet */
+    if (!budget_take(more))
+	return 0;
+    pthread_mutex_lock(&cache_lock);
+    if (cache_n == SPOOL_CACHE) {
+	pthread_mutex_unlock(&cache_lock);
+	atomic_fetch_sub(&budget_used, more);
+	return 0;
+    }
+    cache[cache_n].mem = s->mem;
+    cache[cache_n++].cap = s->cap;
+    atomic_fetch_add(&cache_bytes, s->cap);
+    pthread_mutex_unlock(&cache_lock);
+    s->mem = NULL;
+    s->extra = 0;
+    return 1;
+}
+
+/*
  * grow - room in memory for need bytes (at most the threshold): by half
  * again, or just need when the budget cannot spare that. Returns 0 when
  * need fits, -1 when it does not (the caller spills).
@@ -128,6 +240,8 @@ static int grow(cs_spool *s, size_t need)
 	return 0;
     if (need > s->threshold)
 	return -1;
+    if (need > floor_of(s) && take_kept(s, need))
+	return 0;
     want = room(s, s->cap + s->cap / 2 > need ? s->cap + s->cap / 2 : need);
     if (!reserve(s, want) && !reserve(s, want = room(s, need)))
 	return -1;
@@ -351,7 +465,8 @@ void    cs_spool_unref(cs_spool *s)
 	return;
     if (s->fd >= 0)
 	close(s->fd);
-    reserve(s, 0);
+    if (!keep(s))
+	reserve(s, 0);
     EVP_MD_CTX_free(s->md);
     free(s->mem);
     free(s->dir);

@@ -41,6 +41,7 @@ const void *cs_spool_contiguous(const cs_spool *, uint64_t *len);
  * more than the address space: all of it). */
 void    cs_spool_set_memory(uint64_t);
 size_t  cs_spool_memory_used(void);	/* of it, reserved now */
+size_t  cs_spool_memory_kept(void);	/* of that, freed buffers kept for reuse */
 cs_spool *cs_spool_ref(cs_spool *);
 void    cs_spool_unref(cs_spool *);
 

@@ -8,7 +8,10 @@
  *	the process-wide budget can spare it, and the rest in a file; its
  *	bytes and digest are the same whichever way they were kept. The
  *	budget is never overdrawn, even by threads racing for it, and comes
- *	back whole when the spools are freed.
+ *	back whole when the spools are freed, but for the freed buffers kept
+ *	for reuse: they stay reserved, a larger message takes one (its
+ *	bytes moved over), a small one never does, and they are dropped
+ *	when a spool needs their budget or the budget is set again.
  */
 #include <config.h>
 
@@ -35,6 +38,24 @@ static cs_spool *fill(size_t threshold, size_t n, size_t step)
 	    return NULL;
 	}
     return s;
+}
+
+/* junk - a spool of n bytes of 'Z' (to be freed: its buffer may be kept) */
+static cs_spool *junk(size_t threshold, size_t n)
+{
+    static char z[64 * K];
+    cs_spool *s = cs_spool_new("/tmp", threshold, 64 * K * K);
+
+    memset(z, 'Z', sizeof(z));
+    for (size_t off = 0; s && off < n; off += sizeof(z))
+	(void) cs_spool_write(s, z, n - off < sizeof(z) ? n - off : sizeof(z));
+    return s;
+}
+
+/* live - bytes reserved by spools not yet freed */
+static size_t live(void)
+{
+    return cs_spool_memory_used() - cs_spool_memory_kept();
 }
 
 /* same_bytes - the spool reads back as the pattern, in odd-sized pieces,
@@ -114,7 +135,44 @@ int     main(void)
     ok(cs_spool_memory_used() <= 1 * K * K, "budget never overdrawn");
     cs_spool_unref(a);
     cs_spool_unref(b);
-    is_int(cs_spool_memory_used(), 0, "budget given back when freed");
+    is_int(live(), 0, "budget given back when freed");
+    ok(cs_spool_memory_kept() > 0 && cs_spool_memory_used() <= 1 * K * K,
+       "freed buffers kept, within the budget (%zu)", cs_spool_memory_kept());
+
+    /* Kept buffers: reused by large messages only, bytes moved over. */
+    cs_spool_set_memory(16 * K * K);
+    is_int(cs_spool_memory_used(), 0, "setting the budget drops kept buffers");
+    a = junk(2 * K * K, 1000 * K);
+    cs_spool_unref(a);
+    {
+	size_t  k = cs_spool_memory_kept();
+
+	ok(k >= 1000 * K, "a freed 1000K spool's buffer is kept (%zu)", k);
+	a = fill(2 * K * K, 4 * K, 4 * K);
+	is_int(cs_spool_memory_kept(), k, "a 4K message does not take it");
+	cs_spool_unref(a);
+	a = fill(2 * K * K, 900 * K, 8 * K);
+	is_int(cs_spool_memory_kept(), 0, "a 900K message takes it");
+	ok(a && in_memory(a) && same_bytes(a, 900 * K),
+	   "in a kept buffer: bytes (the first 64K moved over) and digest");
+	cs_spool_unref(a);
+	is_int(live(), 0, "kept buffer given back to the cache");
+	is_int(cs_spool_memory_kept(), k, "and kept again");
+    }
+    /* Two kept buffers take most of a 1M budget: a 1000K message drops
+     * what it needs instead of spilling. */
+    cs_spool_set_memory(1 * K * K);
+    a = junk(2 * K * K, 400 * K);
+    b = junk(2 * K * K, 400 * K);
+    cs_spool_unref(a);
+    cs_spool_unref(b);
+    ok(cs_spool_memory_kept() >= 800 * K, "two 400K buffers kept (%zu)", cs_spool_memory_kept());
+    a = fill(2 * K * K, 1000 * K, 64 * K);
+    ok(a && in_memory(a) && same_bytes(a, 1000 * K),
+       "kept buffers dropped for a message that needs the budget");
+    ok(cs_spool_memory_used() <= 1 * K * K, "budget never overdrawn with kept buffers");
+    cs_spool_unref(a);
+    is_int(live(), 0, "given back");
 
     /* The threshold caps memory whatever the budget. */
     cs_spool_set_memory(16 * K * K);
@@ -134,7 +192,7 @@ int     main(void)
     a = fill(4 * K * K, 3 * K * K, 1000);
     ok(a && in_memory(a) && same_bytes(a, 3 * K * K), "3M in 1000-byte writes in memory");
     cs_spool_unref(a);
-    is_int(cs_spool_memory_used(), 0, "all given back");
+    is_int(live(), 0, "all given back");
 
     /* Threads racing for a budget smaller than their sum. */
     cs_spool_set_memory(1 * K * K);
@@ -147,6 +205,9 @@ int     main(void)
 	bad += (long) r;
     }
     is_int(bad, 0, "8 threads: bytes right, budget never overdrawn");
-    is_int(cs_spool_memory_used(), 0, "8 threads: budget given back");
+    is_int(live(), 0, "8 threads: budget given back");
+    ok(cs_spool_memory_used() <= 1 * K * K, "8 threads: kept buffers within the budget");
+    cs_spool_set_memory(0);
+    is_int(cs_spool_memory_used(), 0, "no budget: nothing kept");
     return done_testing();
 }
