@@ -359,6 +359,7 @@ static int raw_whole(sq_conn *c, cs_store_job *job, sqlite3_int64 *raw_id)
 /* raw_store - the raw message once per content address (cs_store_job) */
 static int raw_store(sq_conn *c, cs_store_job *job, sqlite3_int64 *raw_id)
 {
+    const void *mem;
     uint64_t inmem;
     sqlite3_stmt *st;
     sqlite3_blob *blob = NULL;
@@ -375,13 +376,16 @@ static int raw_store(sq_conn *c, cs_store_job *job, sqlite3_int64 *raw_id)
     if (job->raw_size > 0x7fffffffULL)
 	return SQLITE_TOOBIG;
     /*
-     * Mail of one chunk, and mail the spool holds in memory, go in one
-     * INSERT (no zeroblob written and then overwritten); a spooled file
-     * goes in 64 KB chunks, so that no copy of it is made in memory.
+     * Mail of one chunk goes in one INSERT. Larger mail is inserted as a
+     * zeroblob and written into its pages: from the spool's memory in one
+     * write, from a spooled file in 64 KB chunks. A bound blob would be
+     * copied into a record the size of the message first (an allocation
+     * of its size, its page faults and one more pass over its bytes).
      */
-    if (job->raw_size > 0 && (job->raw_size <= CS_STORE_CHUNK
-	|| cs_spool_contiguous(job->raw, &inmem) != NULL))
+    if (job->raw_size > 0 && job->raw_size <= CS_STORE_CHUNK)
 	return raw_whole(c, job, raw_id);
+    if ((mem = cs_spool_contiguous(job->raw, &inmem)) != NULL && inmem < job->raw_size)
+	mem = NULL;
     if ((st = sq_stmt(c, SQL_RAW_NEW)) == NULL)
 	return SQLITE_ERROR;
     sq_bind_str(st, 1, job->raw_sha256);
@@ -393,6 +397,12 @@ static int raw_store(sq_conn *c, cs_store_job *job, sqlite3_int64 *raw_id)
 	return SQLITE_OK;
     if ((rc = sqlite3_blob_open(c->db, "main", "raw", "data", *raw_id, 1, &blob)) != SQLITE_OK)
 	return rc;
+    if (mem != NULL) {
+	rc = sqlite3_blob_write(blob, mem, (int) job->raw_size, 0);
+	if (sqlite3_blob_close(blob) != SQLITE_OK && rc == SQLITE_OK)
+	    rc = sqlite3_errcode(c->db);
+	return rc;
+    }
     if ((buf = malloc(CS_STORE_CHUNK)) == NULL) {
 	sqlite3_blob_close(blob);
 	return SQLITE_NOMEM;

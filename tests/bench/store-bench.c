@@ -4,12 +4,14 @@
  * SUMMARY
  *	the SQLite store's write path alone, as the milter drives it
  * SYNOPSIS
- *	store-bench DIR [MESSAGES [COPIES [THREADS [USERS]]]]
+ *	store-bench DIR [MESSAGES [COPIES [THREADS [USERS [BODY]]]]]
  * DESCRIPTION
  *	Opens a fresh store DIR/crmsync.db with the writer thread (the
  *	milter's settings: WAL, synchronous=FULL, group commit), syncs USERS
- *	users (default 1000) and records MESSAGES 4 KB messages (default
- *	2000) from THREADS threads at once (default 20, like 20 SMTP
+ *	users (default 1000) and records MESSAGES messages (default 2000)
+ *	with a body of BODY bytes (default 4096; a large body is held in
+ *	memory, as the milter's SpoolMemory holds it) from THREADS threads
+ *	at once (default 20, like 20 SMTP
  *	sessions), each message with COPIES owner copies (default 5): the
  *	copies of postfix-bench's "N:4k:COPIES" workloads (one subject, one
  *	outside sender; odd users file it into a label or keep it only when
@@ -41,7 +43,7 @@
 
 static cs_store *store;
 static tl_msg *msgs;
-static int nmsgs = 2000, ncopies = 5, nthreads = 20, nusers = 1000;
+static int nmsgs = 2000, ncopies = 5, nthreads = 20, nusers = 1000, bodylen = 4096;
 static int next_msg, failed;
 static pthread_mutex_t next_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -125,7 +127,7 @@ static double cpu_s(void)
 
 int     main(int argc, char **argv)
 {
-    char    err[256], db[512], body[4097], id[64];
+    char    err[256], db[512], *body, id[64];
     cs_user *users;
     const cs_user **up;
     pthread_t th[256];
@@ -135,7 +137,7 @@ int     main(int argc, char **argv)
     int     i, k;
 
     if (argc < 2) {
-	fprintf(stderr, "usage: store-bench DIR [MESSAGES [COPIES [THREADS [USERS]]]]\n");
+	fprintf(stderr, "usage: store-bench DIR [MESSAGES [COPIES [THREADS [USERS [BODY]]]]]\n");
 	return (1);
     }
     if (argc > 2)
@@ -146,7 +148,9 @@ int     main(int argc, char **argv)
 	nthreads = atoi(argv[4]);
     if (argc > 5)
 	nusers = atoi(argv[5]);
-    if (nmsgs < 1 || ncopies < 1 || ncopies > MAXCOPIES || nthreads < 1 || nthreads > 256
+    if (argc > 6)
+	bodylen = atoi(argv[6]);
+    if (bodylen < 1 || bodylen > 64 * 1024 * 1024 || nmsgs < 1 || ncopies < 1 || ncopies > MAXCOPIES || nthreads < 1 || nthreads > 256
 	|| nusers < 1) {
 	fprintf(stderr, "store-bench: bad numbers\n");
 	return (1);
@@ -177,9 +181,12 @@ int     main(int argc, char **argv)
 	fprintf(stderr, "store-bench: users sync failed\n");
 	return (1);
     }
-    for (i = 0; i < 4096; i++)
+    if ((body = malloc((size_t) bodylen + 1)) == NULL)
+	return (1);
+    for (i = 0; i < bodylen; i++)
 	body[i] = (i % 72 == 71) ? '\n' : (char) ('a' + i % 26);
-    body[4096] = 0;
+    body[bodylen] = 0;
+    cs_spool_set_memory((uint64_t) nmsgs * ((uint64_t) bodylen + 65536));
     msgs = calloc((size_t) nmsgs, sizeof(*msgs));
     for (i = 0; i < nmsgs; i++) {
 	char   *raw;
@@ -187,7 +194,7 @@ int     main(int argc, char **argv)
 	snprintf(id, sizeof(id), "%d.%ld@bench.example", i, (long) getpid());
 	raw = tl_mk("bench@outside.example", "u@example.com", "bench", time(NULL), id,
 		    NULL, body);
-	tl_msg_init(&msgs[i], raw, argv[1], 65536);
+	tl_msg_init(&msgs[i], raw, argv[1], (size_t) bodylen + 65536);
 	free(raw);
     }
     w0 = wchar();
