@@ -122,7 +122,9 @@ while [ $# -gt 0 ]; do
     --quickack) QUICKACK=1 ;;
     --perf) PERF=1 ;;
     --api-load) API_LOAD=$2; shift ;;
-    --compare) CRMSYNC_MILTER_D=$2; CONFIGS="$CONFIGS d"; shift ;;
+    --compare) CRMSYNC_MILTER_D=$2
+	case " $CONFIGS " in *" d "*) ;; *) CONFIGS="$CONFIGS d" ;; esac
+	shift ;;
     --out) OUT=$2; shift ;;
     --keep) CS_KEEP=1; export CS_KEEP ;;
     -h|--help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
