@@ -53,6 +53,7 @@
 #include "cs_store_db.h"
 #include "cs_store_util.h"
 #include "cs_store_sqlite.h"
+#include "cs_sqlite_vfs.h"
 
 /*
  * Migration 1: the whole first schema. Dates are Unix seconds (UTC).
@@ -510,7 +511,7 @@ static int conn_open(sq_conn *c, const char *path, int readonly, long timeout_ms
     char   *msg = NULL;
 
     /* The file exists by now: never let SQLite create one with its modes. */
-    if (sqlite3_open_v2(path, &c->db, oflags, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &c->db, oflags, cs_sqlite_vfs_name()) != SQLITE_OK) {
 	snprintf(err, errlen, "%s: %s", path, c->db ? sqlite3_errmsg(c->db) : "cannot open");
 	conn_close(c);
 	return -1;

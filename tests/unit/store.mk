@@ -18,3 +18,7 @@ TESTS += unit/t_answer
 check_PROGRAMS += unit/t_summary
 unit_t_summary_SOURCES = unit/t_summary.c
 TESTS += unit/t_summary
+# The SQLite VFS shim gathering WAL writes keeps commits visible and durable
+check_PROGRAMS += unit/t_sqlite_vfs
+unit_t_sqlite_vfs_SOURCES = unit/t_sqlite_vfs.c
+TESTS += unit/t_sqlite_vfs
