@@ -339,7 +339,9 @@ static void killed(void)
 	sqlite3 *w = db_open(cs_sqlite_vfs_name(), "FULL");
 
 	close(fds[0]);
-	for (long long i = 1; w != NULL; i++) {
+	if (w == NULL)
+	    _exit(1);
+	for (long long i = 1;; i++) {
 	    if (put(w, i, 20000) != SQLITE_OK)
 		_exit(1);
 	    if (write(fds[1], &i, sizeof(i)) != sizeof(i))
@@ -347,7 +349,6 @@ static void killed(void)
 	    if (i == 60)
 		pause();			/* killed here, or sooner */
 	}
-	_exit(1);
     }
     close(fds[1]);
     while (told < 60 && read(fds[0], &got, sizeof(got)) == sizeof(got))
