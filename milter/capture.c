@@ -341,8 +341,13 @@ static int record(cs_store *store, cs_msg *m, const cs_record *rec, int *results
     if (cs_store_record_wait(store, rec, m->cfg->store_wait_ms, m->cfg->store_timeout_ms,
 			     results, &w) == CS_OK)
 	return CAPTURE_STORED;
-    /* Stuck (not merely slow) or failing: later messages to the journal. */
-    if (!w.timed_out || !w.progress)
+    /*
+     * Stuck (not merely slow) or failing: later messages to the journal.
+     * A record refused alone (its group committed) says nothing of the
+     * store: journaled, so that the replay tries it again and sets it
+     * aside, but the breaker stays closed.
+     */
+    if (!w.refused && (!w.timed_out || !w.progress))
 	jnl_trip();
     return jnl_put(rec, hdr, m->hdr.len) == 0 ? CAPTURE_JOURNALED
 	: journal_refused(store, m, rec, results);

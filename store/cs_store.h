@@ -126,13 +126,16 @@ int     cs_store_record(cs_store *, const cs_record *, long timeout_ms, int *res
  * commits it late) and queued says so. With keep_queued the writer is
  * "stuck" only when it finished no group during the whole timeout_ms and
  * the one it writes has run longer than its size explains; only then is
- * the record taken back.
+ * the record taken back. refused: the record failed alone, while the
+ * group it was written in committed (a constraint, a record the store
+ * cannot take): the store itself is fine.
  */
 typedef struct cs_store_wait {
     int     keep_queued;		/* in */
     int     timed_out;
     int     progress;
     int     queued;
+    int     refused;
 } cs_store_wait;
 int     cs_store_record_wait(cs_store *, const cs_record *, long wait_ms, long timeout_ms,
 			             int *results, cs_store_wait *);

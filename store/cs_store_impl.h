@@ -104,6 +104,7 @@ typedef struct cs_store_job {
     int     done;
     int     detached;			/* the waiter timed out (qlock) */
     int     rc;
+    int     alone;			/* failed alone: its group committed */
     struct timespec queued;		/* CLOCK_MONOTONIC, for the logs */
     pthread_cond_t cond;
     int    *results;			/* ncopies cs_copy_result */

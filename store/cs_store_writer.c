@@ -255,6 +255,9 @@ static void *writer_main(void *arg)
 	st->group_running = 0;
 	if (rc == CS_OK && written > 0)
 	    st->groups_done++;
+	/* A record written in a group that committed without it. */
+	for (i = 0; i < written; i++)
+	    live[i]->alone = rc == CS_OK && live[i]->rc != CS_OK;
 	writer_report(group, n);
 	for (i = 0; i < n; i++) {
 	    if (group[i]->notify) {
@@ -407,8 +410,10 @@ static int record_wait(cs_store *st, const cs_record *rec, long wait_ms, long ti
     if (!st->writer_started) {
 	/* Inline (crmsyncctl): the same group code, a group of one. */
 	pthread_mutex_lock(&st->wlock);
-	st->ops->write_group(st, &job, 1);
+	rc = st->ops->write_group(st, &job, 1);
 	pthread_mutex_unlock(&st->wlock);
+	if (w != NULL)
+	    w->refused = rc == CS_OK && job->rc != CS_OK;
 	rc = job->rc;
 	if (results)
 	    memcpy(results, job->results, rec->ncopies * sizeof(int));
@@ -449,6 +454,8 @@ static int record_wait(cs_store *st, const cs_record *rec, long wait_ms, long ti
     }
     if (job->done) {
 	rc = job->rc;
+	if (w != NULL)
+	    w->refused = job->alone;
 	if (results)
 	    memcpy(results, job->results, rec->ncopies * sizeof(int));
     } else if (w != NULL) {

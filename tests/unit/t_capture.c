@@ -267,6 +267,67 @@ static void refused_for_good(cs_store *st)
     cs_config_unref(jc);
 }
 
+/*
+ * C6: a record refused alone on the direct path (the breaker closed, the
+ * store committing the group it was written in) says nothing of the
+ * store: journaled, tried again by the replay and set aside, but the
+ * breaker stays closed and its warning is not logged. Before, it was
+ * taken for a stuck store and opened the breaker.
+ */
+static void refused_direct(cs_store *st)
+{
+    cs_config *jc;
+    cs_policy *jp;
+    char    extra[512], jdir[400], del[512], raw[512];
+    long long rejected0;
+    json_t *o;
+    time_t  t0;
+    int     rc;
+
+    snprintf(jdir, sizeof(jdir), "%s/journal2", tmpdir);
+    snprintf(extra, sizeof(extra), "JournalDir %s\nStoreWait 200ms\n", jdir);
+    if ((jc = load(extra, &jp)) == NULL) {
+	ok(0, "C6 direct: config with a journal");
+	return;
+    }
+    jstore = st;
+    tl_q_exec("CREATE TRIGGER poison2 BEFORE INSERT ON messages"
+	      " WHEN NEW.subject = 'offer refused direct'"
+	      " BEGIN SELECT RAISE(ABORT, 'refused for the test'); END");
+    ok(jnl_start(jc, get_jstore) == 0 && jnl_breaker_open() == 0,
+       "C6 direct: journal started, breaker closed");
+    o = jnl_status();
+    rejected0 = jfig(o, "rejected");
+    json_decref(o);
+    snprintf(raw, sizeof(raw), "From: x@outside.example\r\nTo: bob@example.com\r\n"
+	     "Subject: offer refused direct\r\nDate: Mon, 01 Jan 2024 10:00:00 +0000\r\n"
+	     "Message-ID: <refused-direct@example.com>\r\n\r\nHello.\r\n");
+    rc = eom(st, jc, jp, NULL, "x@outside.example", (const char *[]) {"bob@example.com", NULL},
+	     raw, del, sizeof(del));
+    is_int(rc, CAPTURE_ACCEPT, "C6 direct: the refused record's mail accepted");
+    is_int(jnl_breaker_open(), 0, "C6 direct: a record refused alone leaves the breaker closed");
+    t0 = time(NULL);
+    do {
+	struct timespec ts = {0, 100 * 1000 * 1000};
+
+	nanosleep(&ts, NULL);
+	o = jnl_status();
+	if (jfig(o, "records") == 0 && jfig(o, "rejected") == rejected0 + 1)
+	    break;
+	json_decref(o);
+	o = NULL;
+    } while (time(NULL) - t0 < 30);
+    if (o == NULL)
+	o = jnl_status();
+    is_int(jfig(o, "rejected") - rejected0, 1, "C6 direct: journaled, then set aside as rejected");
+    json_decref(o);
+    is_int(jnl_breaker_open(), 0, "C6 direct: the breaker closed all along");
+    jnl_stop();
+    tl_q_exec("DROP TRIGGER poison2");
+    cs_policy_unref(jp);
+    cs_config_unref(jc);
+}
+
 int     main(void)
 {
     cs_config *cfg, *nodel, *tempfail;
@@ -378,6 +439,7 @@ int     main(void)
     is_str(del, "", "... and the envelope left alone");
 
     refused_for_good(st);
+    refused_direct(st);
 
     cs_store_close(st);
     cs_policy_unref(pol);
