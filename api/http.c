@@ -42,6 +42,9 @@ typedef struct api_req {
     cs_buf  body;
     int     too_large;
     int     answered;
+    unsigned status;			/* answered: for the access log */
+    char    method[8];
+    char    path[160];			/* sanitized, without the query */
 } api_req;
 
 enum route {
@@ -155,17 +158,24 @@ static const struct route_def *match(const api_req *r, const char *method, char 
     return NULL;
 }
 
-/* log_request - the access-log line */
-static void log_request(api_req *r, const char *method, const char *url, unsigned status)
+/*
+ * log_request - the access-log line, once the answer was sent (or could
+ * not be: the client went away, a timeout), with the time until then
+ */
+static void log_request(const api_req *r, enum MHD_RequestTerminationCode why)
 {
     struct timespec t1;
-    char    path[160], as[80];
+    char    as[80];
     double  ms;
 
     clock_gettime(CLOCK_MONOTONIC, &t1);
     ms = (double) (t1.tv_sec - r->t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - r->t0.tv_nsec) / 1e6;
-    cs_info(NULL, "api: %s %s %u %.2fms as=%s", method, cs_sanitize(url, path, sizeof(path)),
-	    status, ms, r->as[0] ? cs_sanitize(r->as, as, sizeof(as)) : "-");
+    cs_info(NULL, "api: %s %s %u %.2fms as=%s%s", r->method, r->path, r->status, ms,
+	    r->as[0] ? cs_sanitize(r->as, as, sizeof(as)) : "-",
+	    why == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
+	    : why == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? " not-sent=timeout"
+	    : why == MHD_REQUEST_TERMINATED_CLIENT_ABORT ? " not-sent=client-gone"
+	    : " not-sent=error");
 }
 
 /* count - the counters of one answered request */
@@ -214,8 +224,10 @@ static enum MHD_Result respond(api_state *st, struct MHD_Connection *c, api_req 
     ok = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     r->answered = 1;
+    r->status = status;
+    snprintf(r->method, sizeof(r->method), "%s", method);
+    cs_sanitize(url, r->path, sizeof(r->path));
     count(st, r, status);
-    log_request(r, method, url, status);
     return ok;
 }
 
@@ -695,7 +707,7 @@ enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const char *url
     return serve(st, c, r, method, url);
 }
 
-/* api_completed - free a request's state */
+/* api_completed - log an answered request, free its state */
 void    api_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		              enum MHD_RequestTerminationCode why)
 {
@@ -703,8 +715,9 @@ void    api_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
     (void) cls;
     (void) c;
-    (void) why;
     if (r) {
+	if (r->answered)
+	    log_request(r, why);
 	cs_buf_free(&r->body);
 	free(r);
 	*con_cls = NULL;
