@@ -147,6 +147,9 @@ static const char SQL_PERSON_NEW[] =
 static const char SQL_PERSON_EMAIL[] =
 "INSERT INTO person_emails(email, person, owner) VALUES(?1, ?2, ?3)";
 static const char SQL_SAVEPOINT[] = "SAVEPOINT job";
+/* The group's transaction: prepared once too (sqlite3_exec parses each time). */
+static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
+static const char SQL_COMMIT[] = "COMMIT";
 static const char SQL_RELEASE[] = "RELEASE job";
 
 #define SQ_OWNERS_MAX	64		/* owners a group remembers */
@@ -691,7 +694,7 @@ int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
 	s->ckpt_pages = 16384;		/* not the pragma: it replaces the WAL hook */
 	cst->wflags |= SQ_W_BULK;
     }
-    if ((rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {
+    if ((rc = sq_run(sq_stmt(c, SQL_BEGIN))) != SQLITE_OK) {
 	cs_log_limited(&group_fail_log, 60, CS_LOG_ERROR, jobs[0]->queue_id,
 		       "store: begin: %s", sqlite3_errmsg(c->db));
 	cs_jobs_fail_all(jobs, n);
@@ -737,7 +740,7 @@ int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
     if ((rc = sq_run(st)) != SQLITE_OK)
 	goto group_fail;
     sq_reset_all(c);
-    if ((rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+    if ((rc = sq_run(sq_stmt(c, SQL_COMMIT))) != SQLITE_OK)
 	goto group_fail;
     wctx_free(&x);
     return CS_OK;
