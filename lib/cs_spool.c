@@ -77,26 +77,40 @@ static struct {
 static size_t cache_n;			/* under cache_lock */
 static atomic_size_t cache_bytes;	/* the kept buffers' caps */
 
+/*
+ * cache_take - take a kept buffer out: the largest, or the smallest of
+ * min to max bytes; NULL when none. Its bytes stay reserved: the caller's.
+ */
+static char *cache_take(size_t min, size_t max, int largest, size_t *cap)
+{
+    char   *mem = NULL;
+    size_t  i, pick = SPOOL_CACHE;
+
+    pthread_mutex_lock(&cache_lock);
+    for (i = 0; i < cache_n; i++)
+	if (cache[i].cap >= min && cache[i].cap <= max
+	    && (pick == SPOOL_CACHE || (largest ? cache[i].cap > cache[pick].cap
+					: cache[i].cap < cache[pick].cap)))
+	    pick = i;
+    if (pick < SPOOL_CACHE) {
+	mem = cache[pick].mem;
+	*cap = cache[pick].cap;
+	cache[pick] = cache[--cache_n];
+	atomic_fetch_sub(&cache_bytes, *cap);
+    }
+    pthread_mutex_unlock(&cache_lock);
+    return mem;
+}
+
 /* cache_drop_one - free the largest kept buffer; 0 when none is kept */
 static int cache_drop_one(void)
 {
-    char   *mem = NULL;
-    size_t  i, big = 0, cap = 0;
+    size_t  cap;
+    char   *mem = cache_take(0, SIZE_MAX, 1, &cap);
 
-    pthread_mutex_lock(&cache_lock);
-    if (cache_n > 0) {
-	for (i = 1; i < cache_n; i++)
-	    if (cache[i].cap > cache[big].cap)
-		big = i;
-	mem = cache[big].mem;
-	cap = cache[big].cap;
-	cache[big] = cache[--cache_n];
-    }
-    pthread_mutex_unlock(&cache_lock);
     if (mem == NULL)
 	return 0;
     free(mem);
-    atomic_fetch_sub(&cache_bytes, cap);
     atomic_fetch_sub(&budget_used, cap);
     return 1;
 }
@@ -173,23 +187,11 @@ static size_t room(const cs_spool *s, size_t need)
  */
 static int take_kept(cs_spool *s, size_t need)
 {
-    char   *mem = NULL;
-    size_t  i, cap = 0, fit = SPOOL_CACHE;
+    size_t  cap;
+    char   *mem = cache_take(need, s->threshold, 0, &cap);
 
-    pthread_mutex_lock(&cache_lock);
-    for (i = 0; i < cache_n; i++)
-	if (cache[i].cap >= need && cache[i].cap <= s->threshold
-	    && (fit == SPOOL_CACHE || cache[i].cap < cache[fit].cap))
-	    fit = i;
-    if (fit < SPOOL_CACHE) {
-	mem = cache[fit].mem;
-	cap = cache[fit].cap;
-	cache[fit] = cache[--cache_n];
-    }
-    pthread_mutex_unlock(&cache_lock);
     if (mem == NULL)
 	return 0;
-    atomic_fetch_sub(&cache_bytes, cap);
     if (s->memlen > 0)
 	memcpy(mem, s->mem, s->memlen);
     free(s->mem);

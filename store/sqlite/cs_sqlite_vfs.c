@@ -97,6 +97,14 @@ static int wal_flush(cs_vfile *f)
     return rc;
 }
 
+/* ready - a WAL's gathered bytes written (anything else: nothing to do) */
+static int ready(sqlite3_file *file)
+{
+    cs_vfile *f = (cs_vfile *) file;
+
+    return f->is_wal ? wal_flush(f) : SQLITE_OK;
+}
+
 /* db_flush - a database's WAL, before its wal-index changes */
 static int db_flush(sqlite3_file *file)
 {
@@ -127,12 +135,9 @@ static int vf_close(sqlite3_file *file)
 /* vf_read - a WAL's gathered bytes first */
 static int vf_read(sqlite3_file *file, void *p, int n, sqlite3_int64 off)
 {
-    cs_vfile *f = (cs_vfile *) file;
-    int     rc;
+    int     rc = ready(file);
 
-    if (f->is_wal && (rc = wal_flush(f)) != SQLITE_OK)
-	return rc;
-    return RM(f)->xRead(f->real, p, n, off);
+    return rc != SQLITE_OK ? rc : RM(file)->xRead(REAL(file), p, n, off);
 }
 
 /* vf_write - a WAL write that continues the gathered ones is gathered */
@@ -164,43 +169,33 @@ static int vf_write(sqlite3_file *file, const void *p, int n, sqlite3_int64 off)
 
 static int vf_truncate(sqlite3_file *file, sqlite3_int64 size)
 {
-    cs_vfile *f = (cs_vfile *) file;
-    int     rc;
+    int     rc = ready(file);
 
-    if (f->is_wal && (rc = wal_flush(f)) != SQLITE_OK)
-	return rc;
-    return RM(f)->xTruncate(f->real, size);
+    return rc != SQLITE_OK ? rc : RM(file)->xTruncate(REAL(file), size);
 }
 
 static int vf_sync(sqlite3_file *file, int flags)
 {
-    cs_vfile *f = (cs_vfile *) file;
-    int     rc;
+    int     rc = ready(file);
 
-    if (f->is_wal && (rc = wal_flush(f)) != SQLITE_OK)
-	return rc;
-    return RM(f)->xSync(f->real, flags);
+    return rc != SQLITE_OK ? rc : RM(file)->xSync(REAL(file), flags);
 }
 
 static int vf_file_size(sqlite3_file *file, sqlite3_int64 *size)
 {
-    cs_vfile *f = (cs_vfile *) file;
-    int     rc;
+    int     rc = ready(file);
 
-    if (f->is_wal && (rc = wal_flush(f)) != SQLITE_OK)
-	return rc;
-    return RM(f)->xFileSize(f->real, size);
+    return rc != SQLITE_OK ? rc : RM(file)->xFileSize(REAL(file), size);
 }
 
 static int vf_file_control(sqlite3_file *file, int op, void *arg)
 {
-    cs_vfile *f = (cs_vfile *) file;
     int     rc;
 
-    if (f->is_wal && (rc = wal_flush(f)) != SQLITE_OK)
+    if ((rc = ready(file)) != SQLITE_OK)
 	return rc;
     if (op == SQLITE_FCNTL_VFSNAME) {
-	rc = RM(f)->xFileControl(f->real, op, arg);
+	rc = RM(file)->xFileControl(REAL(file), op, arg);
 	if (rc == SQLITE_OK) {
 	    char   *name = sqlite3_mprintf(CS_VFS_NAME "/%z", *(char **) arg);
 
@@ -208,7 +203,7 @@ static int vf_file_control(sqlite3_file *file, int op, void *arg)
 	}
 	return rc;
     }
-    return RM(f)->xFileControl(f->real, op, arg);
+    return RM(file)->xFileControl(REAL(file), op, arg);
 }
 
 /* Passed on as they are. */

@@ -183,6 +183,35 @@ static int rejected_file(const char *jdir, int *nfiles)
     return found;
 }
 
+/* jconfig - the config with a journal in tmpdir/SUB, StoreWait 200ms */
+static cs_config *jconfig(const char *sub, cs_policy **jp, char *jdir, size_t jdirlen)
+{
+    char    extra[512];
+
+    snprintf(jdir, jdirlen, "%s/%s", tmpdir, sub);
+    snprintf(extra, sizeof(extra), "JournalDir %s\nStoreWait 200ms\n", jdir);
+    return load(extra, jp);
+}
+
+/* wait_rejected - the journal's status once it is empty with REJECTED set
+ * aside (or after 30 s); *t0 the time waiting began */
+static json_t *wait_rejected(long long rejected, time_t *t0)
+{
+    json_t *o;
+
+    *t0 = time(NULL);
+    do {
+	struct timespec ts = {0, 100 * 1000 * 1000};
+
+	nanosleep(&ts, NULL);
+	o = jnl_status();
+	if (jfig(o, "records") == 0 && jfig(o, "rejected") == rejected)
+	    return o;
+	json_decref(o);
+    } while (time(NULL) - *t0 < 30);
+    return jnl_status();
+}
+
 /*
  * C6: a record the store refuses for good (not a lock, not an outage: a
  * trigger refuses its subject while every other record commits) does not
@@ -196,15 +225,13 @@ static void refused_for_good(cs_store *st)
 {
     cs_config *jc;
     cs_policy *jp;
-    char    extra[512], jdir[400], path[500], del[512];
+    char    jdir[400], path[500], del[512];
     const char *ids[] = {"poison", "after1", "after2", "after3"};
     json_t *o, *doc;
     time_t  t0;
     int     nfiles;
 
-    snprintf(jdir, sizeof(jdir), "%s/journal", tmpdir);
-    snprintf(extra, sizeof(extra), "JournalDir %s\nStoreWait 200ms\n", jdir);
-    if ((jc = load(extra, &jp)) == NULL) {
+    if ((jc = jconfig("journal", &jp, jdir, sizeof(jdir))) == NULL) {
 	ok(0, "C6: config with a journal");
 	return;
     }
@@ -225,19 +252,7 @@ static void refused_for_good(cs_store *st)
 		   (const char *[]) {"bob@example.com", NULL}, raw, del, sizeof(del)),
 	       CAPTURE_ACCEPT, "C6: accepted, journaled");
     }
-    t0 = time(NULL);
-    do {
-	struct timespec ts = {0, 100 * 1000 * 1000};
-
-	nanosleep(&ts, NULL);
-	o = jnl_status();
-	if (jfig(o, "records") == 0 && jfig(o, "rejected") == 1)
-	    break;
-	json_decref(o);
-	o = NULL;
-    } while (time(NULL) - t0 < 30);
-    if (o == NULL)
-	o = jnl_status();
+    o = wait_rejected(1, &t0);
     is_int(jfig(o, "rejected"), 1, "C6: the refused record counted as rejected");
     is_int(jfig(o, "records"), 0, "C6: the journal drained behind it");
     diag("set aside after %ld s; replay_failures %lld", (long) (time(NULL) - t0),
@@ -278,15 +293,13 @@ static void refused_direct(cs_store *st)
 {
     cs_config *jc;
     cs_policy *jp;
-    char    extra[512], jdir[400], del[512], raw[512];
+    char    jdir[400], del[512], raw[512];
     long long rejected0;
     json_t *o;
     time_t  t0;
     int     rc;
 
-    snprintf(jdir, sizeof(jdir), "%s/journal2", tmpdir);
-    snprintf(extra, sizeof(extra), "JournalDir %s\nStoreWait 200ms\n", jdir);
-    if ((jc = load(extra, &jp)) == NULL) {
+    if ((jc = jconfig("journal2", &jp, jdir, sizeof(jdir))) == NULL) {
 	ok(0, "C6 direct: config with a journal");
 	return;
     }
@@ -306,19 +319,7 @@ static void refused_direct(cs_store *st)
 	     raw, del, sizeof(del));
     is_int(rc, CAPTURE_ACCEPT, "C6 direct: the refused record's mail accepted");
     is_int(jnl_breaker_open(), 0, "C6 direct: a record refused alone leaves the breaker closed");
-    t0 = time(NULL);
-    do {
-	struct timespec ts = {0, 100 * 1000 * 1000};
-
-	nanosleep(&ts, NULL);
-	o = jnl_status();
-	if (jfig(o, "records") == 0 && jfig(o, "rejected") == rejected0 + 1)
-	    break;
-	json_decref(o);
-	o = NULL;
-    } while (time(NULL) - t0 < 30);
-    if (o == NULL)
-	o = jnl_status();
+    o = wait_rejected(rejected0 + 1, &t0);
     is_int(jfig(o, "rejected") - rejected0, 1, "C6 direct: journaled, then set aside as rejected");
     json_decref(o);
     is_int(jnl_breaker_open(), 0, "C6 direct: the breaker closed all along");
