@@ -662,6 +662,15 @@ static int copy(cs_store *cst, void *ctx, cs_store_job *job, size_t i, long long
     return x->rc == SQLITE_OK ? 0 : -1;
 }
 
+/* tx - BEGIN IMMEDIATE or COMMIT, prepared once (parsed again only
+ * if the statement cache is full: a group never fails for that) */
+static int tx(sq_conn *c, const char *sql)
+{
+    sqlite3_stmt *st = sq_stmt(c, sql);
+
+    return st != NULL ? sq_run(st) : sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+}
+
 /* A store that is down fails every group: log that once a minute (C1). */
 static cs_ratelimit group_fail_log;
 
@@ -694,7 +703,7 @@ int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
 	s->ckpt_pages = 16384;		/* not the pragma: it replaces the WAL hook */
 	cst->wflags |= SQ_W_BULK;
     }
-    if ((rc = sq_run(sq_stmt(c, SQL_BEGIN))) != SQLITE_OK) {
+    if ((rc = tx(c, SQL_BEGIN)) != SQLITE_OK) {
 	cs_log_limited(&group_fail_log, 60, CS_LOG_ERROR, jobs[0]->queue_id,
 		       "store: begin: %s", sqlite3_errmsg(c->db));
 	cs_jobs_fail_all(jobs, n);
@@ -740,7 +749,7 @@ int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
     if ((rc = sq_run(st)) != SQLITE_OK)
 	goto group_fail;
     sq_reset_all(c);
-    if ((rc = sq_run(sq_stmt(c, SQL_COMMIT))) != SQLITE_OK)
+    if ((rc = tx(c, SQL_COMMIT)) != SQLITE_OK)
 	goto group_fail;
     wctx_free(&x);
     return CS_OK;
