@@ -241,6 +241,35 @@ tap_like "$(grep ' api: ' "$LOG" | tail -n 1)" "api: GET /v1/threads/$priv 404 [
 grep -qF -e "$T1" -e "$T2" "$LOG"
 tap_is "$?" 1 "no token in the log"
 
+# --- an answer the client leaves before it is sent: logged as not sent.
+# An 8 MB message imported into olivia's mailbox; a client asks for its
+# raw bytes, reads the first ones and closes: the rest cannot be sent.
+mkdir -p "$CS_TMP/bigmail/cur" "$CS_TMP/bigmail/new" "$CS_TMP/bigmail/tmp"
+{
+    printf 'From: client@outside.example\r\nTo: olivia@corp.example\r\n'
+    printf 'Subject: big attachment\r\nDate: %s\r\n' "$(date -R)"
+    printf 'Message-ID: <big-raw@outside.example>\r\n\r\n'
+    perl -e 'print "x" x 76, "\r\n" for 1 .. 100000'
+} >"$CS_TMP/bigmail/cur/1.big:2,S"
+ctl import --user olivia "$CS_TMP/bigmail" >"$OUT" 2>&1 || tap_diag "import: $(cat "$OUT")"
+big=$(ctl mailbox --as olivia --limit 100 | perl -MJSON::PP -0777 -ne '
+    for (@{decode_json($_)->{threads}}) { print $_->{id} if $_->{subject} eq "big attachment" }')
+n_before=$(grep -c ' api: ' "$LOG")
+perl -MIO::Socket::UNIX -e '
+    my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!";
+    print $s "GET /v1/threads/$ARGV[1]/raw HTTP/1.1\r\nHost: api\r\n",
+	"Authorization: Bearer $ARGV[2]\r\nCrmsync-As: olivia\r\n\r\n";
+    sysread($s, my $buf, 4096);
+    close $s;' "$SOCK" "$big" "$T1"
+i=0
+while [ "$(grep -c ' api: ' "$LOG")" -eq "$n_before" ] && [ "$i" -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+tap_like "$(grep ' api: ' "$LOG" | tail -n 1)" \
+    "api: GET /v1/threads/$big/raw 200 [0-9.]+ms as=olivia not-sent=[a-z-]+\$" \
+    "a client gone before the answer was sent: logged as not sent (thread ${big:-none})"
+
 # --- SIGUSR1: tokens and policy reloaded; R3 through the API.
 tap_is "$(req GET /v1/persons/p1/threads pete)" 200 "pete, in the policy, reads p1's page"
 printf 'User olivia\nAddress olivia@corp.example\nUser dave\nAddress dave@corp.example\n' \
