@@ -377,6 +377,11 @@ static const char pg_schema_7[] =
 "  FOR EACH ROW EXECUTE FUNCTION crmsync_summary_label();";
 
 /* Ordered migration steps: step i brings the version from i to i+1. */
+/* Schema 8: threads without a summary found by a partial index (see the
+ * SQLite schema 9: the fill's query scanned every thread). */
+static const char pg_schema_8[] =
+"CREATE INDEX threads_summary_missing ON threads(owner, id) WHERE summary IS NULL;";
+
 static const char *const pg_migrations[] = {
     pg_schema_1,
     pg_schema_2,
@@ -385,6 +390,7 @@ static const char *const pg_migrations[] = {
     pg_schema_5,
     pg_schema_6,
     pg_schema_7,
+    pg_schema_8,
 };
 
 #define PG_SCHEMA_VERSION ((int) (sizeof(pg_migrations) / sizeof(pg_migrations[0])))

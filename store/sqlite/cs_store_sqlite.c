@@ -423,6 +423,16 @@ static const char sq_schema_summaries[] =
 "  (SELECT owner, thread FROM messages WHERE owner=OLD.owner AND id=OLD.message);"
 "  END;";
 
+/*
+ * Schema 9: the background fill (cs_store_summaries_fill) finds threads
+ * without a summary through a partial index, not a scan of every thread
+ * under the write lock (0.45 s at a million messages from a cold cache:
+ * longer than StoreWait, so mail went to the journal once an hour). The
+ * index holds only threads waiting for a summary: it stays small.
+ */
+static const char sq_schema_summary_missing[] =
+"CREATE INDEX threads_summary_missing ON threads(owner, id) WHERE summary IS NULL;";
+
 /* Ordered migration steps: step i brings user_version from i to i+1. */
 static const char *const sq_migrations[] = {
     sq_schema_1,
@@ -433,6 +443,7 @@ static const char *const sq_migrations[] = {
     sq_schema_person_owner,
     sq_schema_write_path,
     sq_schema_summaries,
+    sq_schema_summary_missing,
 };
 
 #define SQ_SCHEMA_VERSION ((int) (sizeof(sq_migrations) / sizeof(sq_migrations[0])))

@@ -237,8 +237,8 @@ static void test_migrate_k5(void)
 	diag("open: %s", err);
     ok(st != NULL, "K5 migration: it opens");
     cs_store_close(st);
-    is_int(q_int("SELECT max(version) FROM schema_version"), 7,
-	   "K5 migration: then steps 6 and 7, schema 7 (the latest)");
+    is_int(q_int("SELECT max(version) FROM schema_version"), 8,
+	   "K5 migration: then steps 6 to 8, schema 8 (the latest)");
     is_int(q_int("SELECT count(*) FROM person_emails WHERE person='hand-1' AND owner='alice'"),
 	   1, "K5 migration: the local person's address knows its owner");
     is_int(q_int("SELECT count(*) FROM person_emails WHERE person='p1' AND owner IS NULL"), 1,

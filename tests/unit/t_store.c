@@ -194,7 +194,7 @@ static void test_open(void)
     ok(cs_store_open("postgresql://db/crm", 0, 2000, err, sizeof(err)) == NULL
        && strstr(err, "not built") != NULL, "open: postgresql not built");
 #endif
-    tl_q_exec("PRAGMA user_version=9");
+    tl_q_exec("PRAGMA user_version=10");
     ok(cs_store_open(tl_db, 0, 2000, err, sizeof(err)) == NULL
        && strstr(err, "newer") != NULL, "open: newer schema refused");
 }
@@ -230,7 +230,7 @@ static void test_migrate_k5(void)
     st = cs_store_open(tl_db, 0, 2000, err, sizeof(err));
     ok(st != NULL, "K5 migration: it opens");
     cs_store_close(st);
-    is_int(tl_q_int("PRAGMA user_version"), 8, "K5 migration: schema 8 (the latest)");
+    is_int(tl_q_int("PRAGMA user_version"), 9, "K5 migration: schema 9 (the latest)");
     is_str(tl_q_col("SELECT owner FROM person_emails WHERE person='hand-1'", 0, buf, sizeof(buf)),
 	   "alice", "K5 migration: the local person's address knows its owner");
     is_int(tl_q_int("SELECT count(*) FROM person_emails WHERE person='p1' AND owner IS NULL"), 1,
@@ -366,7 +366,7 @@ static void test_migrate_write_path(void)
     st = cs_store_open(tl_db, 0, 2000, err, sizeof(err));
     ok(st != NULL, "write path migration: it opens");
     cs_store_close(st);
-    is_int(tl_q_int("PRAGMA user_version"), 8, "write path migration: schema 7, then 8");
+    is_int(tl_q_int("PRAGMA user_version"), 9, "write path migration: schema 7, then 8 and 9");
     is_str(tl_q_col("SELECT group_concat(id||','||uuid||','||type||','||owner||','||thread||','"
 		    "||at||','||payload||','||state||','||attempts||','||next_try||','"
 		    "||coalesce(last_error,'-')||','||coalesce(thread2,'-')||','"

@@ -445,12 +445,25 @@ int     main(void)
 	   "back to schema 7");
 	st = cs_store_open(tl_db, 0, 5000, err, sizeof(err));
 	ok(st != NULL, "schema 7 opens (migrates)");
-	is_int(tl_q_int("PRAGMA user_version"), 8, "schema 8");
+	is_int(tl_q_int("PRAGMA user_version"), 9, "schema 9");
 	ok(missing(st) > 0, "no summaries yet");
 	if (st != NULL) {
 	    same_read(st, "a migrated store");
 	    ok(cs_store_summaries_fill(st, 1000) > 0, "fill after the migration");
 	    is_int(missing(st), 0, "none missing");
+	    /* Schema 9: the fill's query reads the partial index, not every
+	     * thread (it runs under the write lock). */
+	    {
+		char    plan[256];
+
+		tl_q_col("EXPLAIN QUERY PLAN SELECT owner, id FROM threads"
+			 " WHERE summary IS NULL LIMIT 256", 3, plan, sizeof(plan));
+		ok(strstr(plan, "INDEX threads_summary_missing") != NULL ? 1
+		   : (diag("plan: %s", plan), 0),
+		   "the fill finds threads without a summary by the partial index");
+		is_int(tl_q_int("SELECT count(*) FROM threads INDEXED BY threads_summary_missing"
+				" WHERE summary IS NULL"), 0, "the index holds none once filled");
+	    }
 	    same_read(st, "a migrated store, filled");
 	    corrupt(st);
 	    cs_store_close(st);

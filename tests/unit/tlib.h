@@ -68,7 +68,9 @@ extern int tl_q_exec(const char *);
 
 /* SQL that takes a SQLite store back from schema 8 to 7 (the thread
  * summaries: their column and triggers), for the migration tests. */
-#define TL_SQ_UNDO_8 \
+/* SQLite schema 9 undone (its index names the column schema 8 added). */
+#define TL_SQ_UNDO_9 "DROP INDEX threads_summary_missing;"
+#define TL_SQ_UNDO_8 TL_SQ_UNDO_9 \
     "DROP TRIGGER messages_summary_upd; DROP TRIGGER messages_summary_del;" \
     "DROP TRIGGER message_labels_summary_upd; DROP TRIGGER message_labels_summary_del;" \
     "ALTER TABLE threads DROP COLUMN summary;"
