@@ -8,8 +8,8 @@ check_PROGRAMS += api/t_api
 api_t_api_SOURCES = api/t_api.c ../api/listen.c ../api/tokens.c
 api_t_api_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/api
 TESTS += api/t_api
-TESTS += api/api.sh api/privacy-api.sh api/privacy-api-pg.sh api/openapi.sh
-EXTRA_DIST += api/api.sh api/apilib.sh api/ctl-via-api api/privacy-api.sh \
+TESTS += api/api.sh api/ctl-via-api.sh api/privacy-api.sh api/privacy-api-pg.sh api/openapi.sh
+EXTRA_DIST += api/api.sh api/apilib.sh api/ctl-via-api api/ctl-via-api.sh api/privacy-api.sh \
 	api/privacy-api-pg.sh api/openapi.sh api/openapi-check.mjs api/package.json
 # The model-based privacy test (tests/unit/t_privmodel.c) through HTTP: the
 # same model and checks with pm_http.c as its adapter, which starts

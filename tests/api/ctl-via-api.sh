@@ -1,0 +1,82 @@
+#!/bin/sh
+# ctl-via-api.sh - tests/api/ctl-via-api, the shim privacy-api.sh runs
+# crmsyncctl's CRM-facing commands through: calls at once for one config
+# start one crmsync-api and share it (the start is locked per config),
+# and a daemon killed meanwhile is replaced by the next call.
+#
+# No Postfix and no root: the fixture is tests/bench/ctl-gen's.
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+export top_srcdir top_builddir
+. "$top_srcdir/tests/lib.sh"
+
+cs_find_bins
+: "${CRMSYNC_API:=$top_builddir/api/crmsync-api}"
+GEN=$top_builddir/tests/bench/ctl-gen
+for b in "$CRMSYNCCTL" "$CRMSYNC_API" "$GEN"; do
+    [ -x "$b" ] || tap_bail "$b not built"
+done
+command -v curl >/dev/null 2>&1 || tap_skip_all "curl not installed"
+command -v flock >/dev/null 2>&1 || tap_skip_all "flock not installed"
+cs_init || tap_bail "cs_init failed"
+CS_API_SHIM_DIR=$CS_TMP/shim
+CRMSYNCCTL_REAL=$CRMSYNCCTL
+SHIM=$top_srcdir/tests/api/ctl-via-api
+export CS_API_SHIM_DIR CRMSYNCCTL_REAL CRMSYNC_API
+mkdir -p "$CS_API_SHIM_DIR" "$CS_TMP/store"
+
+# stop - SIGTERM every daemon the shim started, then the usual cleanup
+stop() {
+    for pid in $(cat "$CS_API_SHIM_DIR/started" 2>/dev/null); do
+	cs_pid_alive "$pid" && kill "$pid" 2>/dev/null
+    done
+    cs_cleanup
+}
+trap stop EXIT
+
+DB=$CS_TMP/store/crmsync.db
+CONF=$CS_TMP/crmsync.conf
+printf 'Database %s\nPolicyDir %s\nSyslog no\n' "$DB" "$CS_TMP/policy" >"$CONF"
+mkdir -p "$CS_TMP/policy"
+"$GEN" fixture "$DB" >/dev/null 2>"$CS_TMP/gen.err" || tap_bail "fixture: $(cat "$CS_TMP/gen.err")"
+
+# Eight first calls at once: one daemon, every call answered.
+i=0
+while [ $i -lt 8 ]; do
+    "$SHIM" -c "$CONF" mailbox --as olivia >"$CS_TMP/out.$i" 2>"$CS_TMP/err.$i" &
+    i=$((i + 1))
+done
+wait
+tap_is "$(wc -l <"$CS_API_SHIM_DIR/started")" 1 "eight first calls at once started one crmsync-api"
+ok=0
+i=0
+while [ $i -lt 8 ]; do
+    grep -q '"threads"' "$CS_TMP/out.$i" && ok=$((ok + 1))
+    i=$((i + 1))
+done
+tap_is "$ok" 8 "all eight were answered by it"
+
+# Killed: the next calls (again at once) start one successor.
+first=$(head -n 1 "$CS_API_SHIM_DIR/started")
+kill -9 "$first"
+i=0
+while cs_pid_alive "$first" && [ $i -lt 100 ]; do
+    sleep 0.05
+    i=$((i + 1))
+done
+i=0
+while [ $i -lt 4 ]; do
+    "$SHIM" -c "$CONF" mailbox --as olivia >"$CS_TMP/out.$i" 2>"$CS_TMP/err.$i" &
+    i=$((i + 1))
+done
+wait
+tap_is "$(wc -l <"$CS_API_SHIM_DIR/started")" 2 "after a SIGKILL, four calls at once started one successor"
+ok=0
+i=0
+while [ $i -lt 4 ]; do
+    grep -q '"threads"' "$CS_TMP/out.$i" && ok=$((ok + 1))
+    i=$((i + 1))
+done
+tap_is "$ok" 4 "all four were answered"
+tap_done
