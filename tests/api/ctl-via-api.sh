@@ -41,21 +41,26 @@ printf 'Database %s\nPolicyDir %s\nSyslog no\n' "$DB" "$CS_TMP/policy" >"$CONF"
 mkdir -p "$CS_TMP/policy"
 "$GEN" fixture "$DB" >/dev/null 2>"$CS_TMP/gen.err" || tap_bail "fixture: $(cat "$CS_TMP/gen.err")"
 
+# at_once N - N mailbox calls through the shim at once; prints how many
+# were answered
+at_once() {
+    _i=0
+    while [ $_i -lt "$1" ]; do
+	"$SHIM" -c "$CONF" mailbox --as olivia >"$CS_TMP/out.$_i" 2>"$CS_TMP/err.$_i" &
+	_i=$((_i + 1))
+    done
+    wait
+    _ok=0 _i=0
+    while [ $_i -lt "$1" ]; do
+	grep -q '"threads"' "$CS_TMP/out.$_i" && _ok=$((_ok + 1))
+	_i=$((_i + 1))
+    done
+    echo "$_ok"
+}
+
 # Eight first calls at once: one daemon, every call answered.
-i=0
-while [ $i -lt 8 ]; do
-    "$SHIM" -c "$CONF" mailbox --as olivia >"$CS_TMP/out.$i" 2>"$CS_TMP/err.$i" &
-    i=$((i + 1))
-done
-wait
-tap_is "$(wc -l <"$CS_API_SHIM_DIR/started")" 1 "eight first calls at once started one crmsync-api"
-ok=0
-i=0
-while [ $i -lt 8 ]; do
-    grep -q '"threads"' "$CS_TMP/out.$i" && ok=$((ok + 1))
-    i=$((i + 1))
-done
-tap_is "$ok" 8 "all eight were answered by it"
+tap_is "$(at_once 8)" 8 "eight first calls at once were all answered"
+tap_is "$(wc -l <"$CS_API_SHIM_DIR/started")" 1 "by one crmsync-api, started once"
 
 # Killed: the next calls (again at once) start one successor.
 first=$(head -n 1 "$CS_API_SHIM_DIR/started")
@@ -65,18 +70,6 @@ while cs_pid_alive "$first" && [ $i -lt 100 ]; do
     sleep 0.05
     i=$((i + 1))
 done
-i=0
-while [ $i -lt 4 ]; do
-    "$SHIM" -c "$CONF" mailbox --as olivia >"$CS_TMP/out.$i" 2>"$CS_TMP/err.$i" &
-    i=$((i + 1))
-done
-wait
-tap_is "$(wc -l <"$CS_API_SHIM_DIR/started")" 2 "after a SIGKILL, four calls at once started one successor"
-ok=0
-i=0
-while [ $i -lt 4 ]; do
-    grep -q '"threads"' "$CS_TMP/out.$i" && ok=$((ok + 1))
-    i=$((i + 1))
-done
-tap_is "$ok" 4 "all four were answered"
+tap_is "$(at_once 4)" 4 "after a SIGKILL, four calls at once were all answered"
+tap_is "$(wc -l <"$CS_API_SHIM_DIR/started")" 2 "by one successor"
 tap_done
