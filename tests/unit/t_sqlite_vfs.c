@@ -39,8 +39,9 @@
 
 #include "cs_sqlite_vfs.h"
 #include "tap.h"
+#include "tlib.h"
 
-static char dir[] = "/tmp/t_sqlite_vfs.XXXXXX";
+static char dir[200];
 static char path[256];
 
 /* db_open - a connection through the shim (vfs) or SQLite's default VFS */
@@ -171,32 +172,12 @@ static int spy_install(void)
     return sqlite3_vfs_register(&spy_vfs, 1) == SQLITE_OK ? 0 : -1;
 }
 
-/* one - the first column of the first row, as an integer; -1 on error */
-static long long one(sqlite3 *db, const char *sql)
+/* sound - PRAGMA integrity_check says ok (a connection of its own) */
+static int sound(void)
 {
-    sqlite3_stmt *st;
-    long long v = -1;
+    char    res[64];
 
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-	return -1;
-    if (sqlite3_step(st) == SQLITE_ROW)
-	v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
-/* sound - PRAGMA integrity_check says ok */
-static int sound(sqlite3 *db)
-{
-    sqlite3_stmt *st;
-    int     good = 0;
-
-    if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
-	return 0;
-    if (sqlite3_step(st) == SQLITE_ROW)
-	good = strcmp((const char *) sqlite3_column_text(st, 0), "ok") == 0;
-    sqlite3_finalize(st);
-    return good;
+    return strcmp(tl_q_col("PRAGMA integrity_check", 0, res, sizeof(res)), "ok") == 0;
 }
 
 /* fresh - an empty database file and table t(i, b) */
@@ -317,7 +298,7 @@ static void seen_at_once(const char *sync)
 	ok(spy_syncs >= 200 && spy_bad == 0,
 	   "FULL: at each of %d WAL syncs the file ended in a commit frame (%d did not)",
 	   spy_syncs, spy_bad);
-    ok(sound(r), "%s: integrity_check", sync);
+    ok(sound(), "%s: integrity_check", sync);
     sqlite3_close(w);
     sqlite3_close(r);
 }
@@ -359,7 +340,7 @@ static void killed(void)
     db = db_open(NULL, "FULL");
     got = db ? right(db) : -1;
     ok(told == 60 && got == told, "killed after 60 commits: %lld rows, right bytes", got);
-    ok(db && sound(db), "killed: integrity_check");
+    ok(db && sound(), "killed: integrity_check");
     sqlite3_close(db);
 }
 
@@ -387,9 +368,9 @@ static void big(void)
     if (rc == SQLITE_OK)
 	rc = sqlite3_exec(w, "COMMIT", NULL, NULL, NULL);
     r = db_open(NULL, "FULL");
-    ok(rc == SQLITE_OK && r != NULL && right(r) == 1500 && one(r, "SELECT max(i) FROM t") == 1500,
+    ok(rc == SQLITE_OK && r != NULL && right(r) == 1500 && tl_q_int("SELECT max(i) FROM t") == 1500,
        "a transaction of 1,500 rows over a 16-page cache, a third rewritten");
-    ok(r && sound(r), "big: integrity_check");
+    ok(r && sound(), "big: integrity_check");
     /* The WAL started again from its header after each checkpoint. */
     for (i = 1501; i <= 1600 && rc == SQLITE_OK; i++) {
 	rc = put(w, i, 5000);
@@ -397,7 +378,7 @@ static void big(void)
 	    rc = sqlite3_exec(w, "PRAGMA wal_checkpoint(RESTART)", NULL, NULL, NULL);
     }
     ok(rc == SQLITE_OK && r && right(r) == 1600, "100 commits with a WAL restart every 10");
-    ok(r && sound(r), "restarts: integrity_check");
+    ok(r && sound(), "restarts: integrity_check");
     ok(spy_bad == 0, "big, restarts: every WAL sync after the whole transaction (%d not)", spy_bad);
     sqlite3_close(w);
     sqlite3_close(r);
@@ -436,7 +417,7 @@ static void too_big(void)
     ok(WIFEXITED(status) && WEXITSTATUS(status) == 1,
        "a commit whose WAL write fails fails (exit %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     db = db_open(NULL, "FULL");
-    ok(db && right(db) == 1 && sound(db), "the row committed before is there, the database sound");
+    ok(db && right(db) == 1 && sound(), "the row committed before is there, the database sound");
     sqlite3_close(db);
 }
 
@@ -446,9 +427,9 @@ int     main(void)
     sqlite3 *db;
     char   *name = NULL;
 
-    if (mkdtemp(dir) == NULL)
-	return 1;
+    tl_tmpdir(dir, sizeof(dir), "t_sqlite_vfs");
     snprintf(path, sizeof(path), "%s/t.db", dir);
+    snprintf(tl_db, sizeof(tl_db), "%s", path);
     ok(spy_install() == 0, "the spy VFS under the shim");
     vfs = cs_sqlite_vfs_name();
     is_str(vfs ? vfs : "(null)", "crmsync", "the shim is registered");
@@ -466,12 +447,6 @@ int     main(void)
     big();
     too_big();
 
-    {
-	char    cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-	    ok(0, "cleanup");
-    }
+    tl_rmtree(dir);
     return done_testing();
 }
