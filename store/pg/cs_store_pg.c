@@ -376,12 +376,12 @@ static const char pg_schema_7[] =
 "CREATE TRIGGER message_labels_summary_del AFTER DELETE ON message_labels"
 "  FOR EACH ROW EXECUTE FUNCTION crmsync_summary_label();";
 
-/* Ordered migration steps: step i brings the version from i to i+1. */
 /* Schema 8: threads without a summary found by a partial index (see the
  * SQLite schema 9: the fill's query scanned every thread). */
 static const char pg_schema_8[] =
 "CREATE INDEX threads_summary_missing ON threads(owner, id) WHERE summary IS NULL;";
 
+/* Ordered migration steps: step i brings the version from i to i+1. */
 static const char *const pg_migrations[] = {
     pg_schema_1,
     pg_schema_2,

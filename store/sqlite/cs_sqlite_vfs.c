@@ -256,13 +256,10 @@ static int vf_shm_lock(sqlite3_file *file, int offset, int n, int flags)
 static void vf_shm_barrier(sqlite3_file *file)
 {
     cs_vfile *f = (cs_vfile *) file;
+    int     rc = db_flush(file);
 
-    if (f->wal != NULL && f->wal->len > 0) {
-	int     rc = wal_flush(f->wal);
-
-	if (rc != SQLITE_OK)
-	    f->wal->err = rc;			/* the next call on the WAL says so */
-    }
+    if (rc != SQLITE_OK)
+	f->wal->err = rc;			/* the next call on the WAL says so */
     if (RM(file)->iVersion >= 2)
 	RM(file)->xShmBarrier(REAL(file));
 }
