@@ -10,9 +10,9 @@
 : "${top_builddir:=$top_srcdir}"
 export top_srcdir top_builddir
 . "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/api/apilib.sh"	# CRMSYNC_API
 
 cs_find_bins
-: "${CRMSYNC_API:=$top_builddir/api/crmsync-api}"
 GEN=$top_builddir/tests/bench/ctl-gen
 for b in "$CRMSYNCCTL" "$CRMSYNC_API" "$GEN"; do
     [ -x "$b" ] || tap_bail "$b not built"
