@@ -13,10 +13,15 @@
  *	void	cs_stack_paint(void)
  *
  *	size_t	cs_stack_peak(size_t *size)
+ *
+ *	int	cs_stack_painted(void)
  * DESCRIPTION
- *	libmilter starts one thread per SMTP connection with default
- *	attributes, so each got the stack "ulimit -s" gives (8 MB): glibc
- *	keeps only 40 MB of stacks for reuse, so with more than five
+ *	libmilter runs SMTP connections on threads it starts with default
+ *	attributes (Debian's build: a pool of workers, one started whenever
+ *	none is idle, one ending when more than two exist and another is
+ *	idle; one connection's commands may run on several of them), so
+ *	each got the stack "ulimit -s" gives (8 MB): glibc keeps only 40 MB
+ *	of stacks for reuse, so with more than five
  *	sessions at a time most connection threads mapped, guarded and
  *	unmapped their stack (tests/bench/HISTORY.md: 1 MB stacks took about
  *	6 % off the milter's CPU at 20 sessions). crmsync-milter sets the
@@ -62,11 +67,15 @@
  *	the first fills the unused part of the calling thread's stack with a
  *	pattern, the second says how many bytes from the top of the stack
  *	were used at most since (the deepest word no longer holding the
- *	pattern), and the stack's size in *size. Not for the main thread.
+ *	pattern), and the stack's size in *size; cs_stack_painted() says
+ *	whether this thread has painted its stack. A thread that has not
+ *	(or whose paint failed) measures nothing: its stack holds no
+ *	pattern, and its lowest word would read as "all of it used". Not
+ *	for the main thread.
  * DIAGNOSTICS
  *	cs_thread_create() and cs_thread_default_stack() return 0 or an
  *	errno value, as pthread_create() does. cs_stack_peak() returns 0
- *	when the stack cannot be found.
+ *	when the stack cannot be found or this thread has not painted it.
  */
 #include <config.h>
 
@@ -119,6 +128,8 @@ int     cs_thread_default_stack(size_t size)
 #define CS_STACK_PATTERN	((uintptr_t) 0xa5c3a5c3a5c3a5c3ULL)
 #define CS_STACK_MARGIN		1024	/* below this frame: left alone */
 
+static _Thread_local uintptr_t painted_lo;	/* this thread's paint: its stack */
+
 /* stack_range - this thread's stack: lowest address and size; -1 if unknown */
 static int stack_range(uintptr_t *lo, size_t *size)
 {
@@ -148,6 +159,13 @@ CS_NO_ASAN void cs_stack_paint(void)
     lo = (lo + sizeof(*w) - 1) & ~(uintptr_t) (sizeof(*w) - 1);
     for (w = (volatile uintptr_t *) lo; (uintptr_t) (w + 1) <= here - CS_STACK_MARGIN; w++)
 	*w = CS_STACK_PATTERN;
+    painted_lo = lo;
+}
+
+/* cs_stack_painted - has this thread painted its stack? */
+int     cs_stack_painted(void)
+{
+    return painted_lo != 0;
 }
 
 /* cs_stack_peak - the most of this thread's stack used since the paint */
@@ -161,6 +179,8 @@ CS_NO_ASAN size_t cs_stack_peak(size_t *size)
 	return 0;
     top = lo + *size;
     lo = (lo + sizeof(*w) - 1) & ~(uintptr_t) (sizeof(*w) - 1);
+    if (lo != painted_lo)
+	return 0;				/* not painted by this thread */
     for (w = (volatile uintptr_t *) lo; (uintptr_t) (w + 1) <= top; w++)
 	if (*w != CS_STACK_PATTERN)
 	    break;

@@ -42,5 +42,6 @@ extern int cs_thread_default_stack(size_t);
 /* Test and debug builds: how deep this thread's stack has gone. */
 extern void cs_stack_paint(void);
 extern size_t cs_stack_peak(size_t *);
+extern int cs_stack_painted(void);
 
 #endif

@@ -123,6 +123,42 @@ static cs_conn *conn_get(SMFICTX *ctx)
     return c;
 }
 
+#ifdef CS_STACK_PROBE
+
+/*
+ * The stack probe (tests/milter/stack.sh). Debian's libmilter runs
+ * sessions on a pool of worker threads (_FFR_WORKERS_POOL): each command
+ * may run on another worker, and a worker runs many connections, so a
+ * connection's close may run on a thread that never painted its stack.
+ * So a thread paints its stack the first time it runs negotiate, end of
+ * headers or end of message, and measures and paints it again after each
+ * end of headers and end of message; a connection keeps the deepest use
+ * measured there and at its close: what the thread ran since it last
+ * painted, mostly this connection's callbacks (a header or body callback
+ * of another one in between adds little), never less than they used.
+ */
+static void probe_in(void)
+{
+    if (!cs_stack_painted())
+	cs_stack_paint();
+}
+
+static void probe_out(cs_conn *c)
+{
+    size_t  size, peak = cs_stack_peak(&size);
+
+    if (c != NULL && size > 0)
+	c->stack_size = size;		/* known even where nothing was painted */
+    if (c != NULL && peak > c->stack_peak)
+	c->stack_peak = peak;
+    cs_stack_paint();
+}
+
+#else
+#define probe_in()	((void) 0)
+#define probe_out(c)	((void) 0)
+#endif
+
 /* copy_qid - the queue id macro, when set */
 static void copy_qid(SMFICTX *ctx, cs_msg *m)
 {
@@ -160,9 +196,7 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 
     (void) f2;
     (void) f3;
-#ifdef CS_STACK_PROBE
-    cs_stack_paint();				/* tests/milter/stack.sh */
-#endif
+    probe_in();
     if ((c = conn_get(ctx)) == NULL)
 	return SMFIS_ALL_OPTS;			/* no memory: take the defaults */
     *pf0 = f0 & SMFIF_DELRCPT;
@@ -329,10 +363,9 @@ static sfsistat mlfi_data(SMFICTX *ctx)
     return SMFIS_CONTINUE;
 }
 
-/* mlfi_eoh - headers done: skip the body if nothing is to be recorded */
-static sfsistat mlfi_eoh(SMFICTX *ctx)
+/* eoh - headers done: skip the body if nothing is to be recorded */
+static sfsistat eoh(SMFICTX *ctx, cs_conn *c)
 {
-    cs_conn *c = smfi_getpriv(ctx);
     cs_msg *m;
 
     cs_count(CS_CNT_SEEN);
@@ -374,6 +407,18 @@ static sfsistat mlfi_eoh(SMFICTX *ctx)
     return SMFIS_CONTINUE;
 }
 
+/* mlfi_eoh - eoh, with the stack probe in test builds */
+static sfsistat mlfi_eoh(SMFICTX *ctx)
+{
+    cs_conn *c = smfi_getpriv(ctx);
+    sfsistat rc;
+
+    probe_in();
+    rc = eoh(ctx, c);
+    probe_out(c);
+    return rc;
+}
+
 /* mlfi_body - spool a body chunk and digest it */
 static sfsistat mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
@@ -392,10 +437,9 @@ static sfsistat mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
     return reply(c, SMFIP_NR_BODY);
 }
 
-/* mlfi_eom - record the message, delete what capture says; reset afterwards */
-static sfsistat mlfi_eom(SMFICTX *ctx)
+/* eom - record the message, delete what capture says; reset afterwards */
+static sfsistat eom(SMFICTX *ctx, cs_conn *c)
 {
-    cs_conn *c = smfi_getpriv(ctx);
     cs_strlist del = {0};
     char    safe[128];
     int     rc;
@@ -423,6 +467,18 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
     return rc == CAPTURE_TEMPFAIL ? SMFIS_TEMPFAIL : SMFIS_ACCEPT;
 }
 
+/* mlfi_eom - eom, with the stack probe in test builds */
+static sfsistat mlfi_eom(SMFICTX *ctx)
+{
+    cs_conn *c = smfi_getpriv(ctx);
+    sfsistat rc;
+
+    probe_in();
+    rc = eom(ctx, c);
+    probe_out(c);
+    return rc;
+}
+
 /* mlfi_abort - the message is gone; the connection may go on */
 static sfsistat mlfi_abort(SMFICTX *ctx)
 {
@@ -434,25 +490,22 @@ static sfsistat mlfi_abort(SMFICTX *ctx)
 static sfsistat mlfi_close(SMFICTX *ctx)
 {
     cs_conn *c = smfi_getpriv(ctx);
-#ifdef CS_STACK_PROBE
-    int     painted = c != NULL;		/* negotiated: cs_stack_paint ran */
-#endif
 
+#ifdef CS_STACK_PROBE
+    /* Test builds only (tests/milter/stack.sh): nothing per connection is
+     * logged otherwise; a connection closed before negotiating (a
+     * readiness probe) has no context and logs nothing. */
+    if (c != NULL) {
+	probe_out(c);
+	cs_warn(NULL, "stack probe: size %zu want %d peak %zu", c->stack_size, CS_CONN_STACK,
+		c->stack_peak);
+    }
+#endif
     if (c != NULL) {
 	conn_msg_reset(c);
 	free(c);
 	smfi_setpriv(ctx, NULL);
     }
-#ifdef CS_STACK_PROBE
-    if (painted) {
-	size_t  size, peak = cs_stack_peak(&size);
-
-	/* Test builds only (tests/milter/stack.sh): nothing per connection
-	 * is logged otherwise; a connection closed before negotiating (a
-	 * readiness probe) painted nothing and logs nothing. */
-	cs_warn(NULL, "stack probe: size %zu want %d peak %zu", size, CS_CONN_STACK, peak);
-    }
-#endif
     return SMFIS_CONTINUE;
 }
 

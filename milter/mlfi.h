@@ -4,9 +4,13 @@
  * SUMMARY
  *	libmilter callbacks and the per-connection and per-message contexts
  * DESCRIPTION
- *	libmilter runs one thread per SMTP connection. A connection context
- *	(cs_conn) is made at connect and freed at close; a message context
- *	(cs_msg) is reset at envfrom, eom and abort. Everything in them is
+ *	libmilter runs each SMTP connection's callbacks one at a time, on
+ *	its threads (Debian's build: a pool of workers, so one connection's
+ *	callbacks may run on different threads, and mlfi_close on the pool's
+ *	controller for a session that timed out): nothing here is kept per
+ *	thread. A connection context (cs_conn) is made at connect and freed
+ *	at close; a message context (cs_msg) is reset at envfrom, eom and
+ *	abort. Everything in them is
  *	copied from libmilter's arguments: macro values are not kept as
  *	pointers. The config and policy in force are held by reference from
  *	envfrom to the end of the message, so a reload never changes the
@@ -48,6 +52,9 @@ typedef struct cs_conn {
     int     client_port;
     int     local_submission;		/* Postfix non_smtpd_milters */
     cs_msg *msg;			/* NULL between messages */
+#ifdef CS_STACK_PROBE
+    size_t  stack_peak, stack_size;	/* tests/milter/stack.sh (mlfi.c) */
+#endif
 } cs_conn;
 
 extern struct smfiDesc mlfi_desc;

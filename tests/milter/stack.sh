@@ -2,8 +2,10 @@
 # stack.sh - how deep libmilter's connection threads go (lib/cs_thread.c)
 #
 # Starts crmsync-milter built with its stack probe (CS_STACK_PROBE: each
-# connection paints its thread's stack at negotiation and logs, at close,
-# the stack's size and the deepest byte used) and feeds it, one
+# of libmilter's threads paints its stack once; each connection logs, at
+# close, the stack's size and the deepest byte used on the threads its
+# end of headers, end of message and close ran on: milter/mlfi.c,
+# probe_in) and feeds it, one
 # connection a message (stackfeed): the worst inputs made here (nested
 # address groups and comments, long folded headers, RFC 2047 words in
 # many charsets, thousands of headers and recipients, owners whose Rules

@@ -9,7 +9,8 @@
  *	default attributes (as libmilter starts its connection threads) has
  *	a stack of CS_CONN_STACK, and one started by cs_thread_create() has
  *	CS_THREAD_STACK. The probe (cs_stack_paint, cs_stack_peak) finds a
- *	recursion of a known depth. A store that failed to open at start is
+ *	recursion of a known depth, and measures nothing on a thread that
+ *	has not painted its stack. A store that failed to open at start is
  *	opened by the mail that needs it, on a connection thread
  *	(milter/state.c): SQLite creating the schema and the users' update
  *	there stay under a quarter of CS_CONN_STACK, as tests/milter/stack.sh
@@ -40,6 +41,8 @@ typedef struct probe {
     size_t  peak;			/* its deepest use */
     int     depth;			/* recurse: frames of 1 KB */
     int     store_ok;			/* store: opened and users set */
+    int     painted[2];			/* unpainted: before and after the paint */
+    size_t  unpainted;			/* unpainted: the peak before it */
 } probe;
 
 /* recurse - n frames of 1 KB each, touched */
@@ -100,6 +103,20 @@ static void *run_store(void *arg)
     return NULL;
 }
 
+/* run_unpainted - recurse and measure without painting; then paint, measure */
+static void *run_unpainted(void *arg)
+{
+    probe  *p = arg;
+
+    p->painted[0] = cs_stack_painted();
+    (void) recurse(8);
+    p->unpainted = cs_stack_peak(&p->size);
+    cs_stack_paint();
+    p->painted[1] = cs_stack_painted();
+    p->peak = cs_stack_peak(&p->size);
+    return NULL;
+}
+
 /* on_thread - run fn on a thread of default attributes, or with cs_thread_create */
 static int on_thread(void *(*fn) (void *), probe *p, int own)
 {
@@ -146,6 +163,17 @@ int     main(void)
 	ok(p.peak >= (size_t) c->depth * 1024 && p.peak < (size_t) (c->depth + 64) * 1024,
 	   "%s: the probe finds a %d KB recursion: %zu bytes", c->name, c->depth, p.peak);
     }
+
+    /*
+     * A thread that has not painted measures nothing: libmilter's worker
+     * pool runs a connection's close on whatever thread is free, and a
+     * fresh one's stack (no pattern) used to read as wholly used.
+     */
+    memset(&p, 0, sizeof(p));
+    ok(on_thread(run_unpainted, &p, 0) == 0, "unpainted: started");
+    ok(!p.painted[0] && p.painted[1], "unpainted: cs_stack_painted says no, then yes");
+    is_int((long) p.unpainted, 0, "unpainted: the probe measures nothing (not the whole stack)");
+    ok(p.peak > 0 && p.peak < 64 * 1024, "painted afterwards: %zu bytes", p.peak);
 
     memset(&p, 0, sizeof(p));
     ok(on_thread(run_store, &p, 0) == 0 && p.store_ok,
