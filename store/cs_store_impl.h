@@ -15,10 +15,14 @@
  *	cs_store_contact.c, cs_store_dir.c, cs_store_thread.c,
  *	cs_store_read.c, cs_store_users.c).
  *
- *	write_group() runs a group of jobs in one transaction (one fsync):
- *	each job in its own savepoint, so one bad job fails alone and the
- *	others commit; it sets job->rc and job->results. It returns CS_OK,
- *	or CS_EINTERNAL when the whole group failed (busy, disk full, I/O,
+ *	write_group() runs a group of jobs in one transaction (one fsync);
+ *	it sets job->rc and job->results. With careful set, each job runs in
+ *	its own savepoint, so one bad job fails alone and the others commit.
+ *	Without, no savepoint is taken, and when one job fails alone the
+ *	whole transaction is rolled back and CS_STORE_AGAIN returned (every
+ *	job's rc CS_EINTERNAL): the writer (cs_store_writer.c, write_group)
+ *	then runs the group again, careful. It returns CS_OK, or
+ *	CS_EINTERNAL when the whole group failed (busy, disk full, I/O,
  *	read-only): every job's rc is then CS_EINTERNAL and nothing of the
  *	group is kept. The caller never retries a failed group (C1: the
  *	milter accepts the mail and logs).
@@ -38,6 +42,7 @@
 #include "cs_store_db.h"
 
 #define CS_STORE_GROUP_MAX	256	/* jobs per transaction */
+#define CS_STORE_AGAIN		1	/* write_group: one job failed; again, careful */
 /*
  * Jobs per transaction with CS_STORE_BULK: an import's records do not
  * wait for a reply, and each commit rewrites the index pages its
@@ -189,7 +194,7 @@ struct cs_store_ops {
     int     (*open) (cs_store *, const char *database, unsigned flags,
 		             long timeout_ms, char *err, size_t errlen);
     void    (*close) (cs_store *);
-    int     (*write_group) (cs_store *, cs_store_job **, size_t);
+    int     (*write_group) (cs_store *, cs_store_job **, size_t, int careful);
     /* R3: 1 when as is a user of the policy in force (users.active, set
      * by the last users sync), 0 when not, CS_EINTERNAL on error. */
     int     (*user_active) (cs_store *, const char *as);

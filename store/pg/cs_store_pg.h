@@ -96,7 +96,7 @@ int     pg_bucket(const char *prefix, const char *key);
 int     pg_lock_buckets(pg_conn *c, int *v, size_t n);
 
 /* Writing and T1 (cs_store_pg_write.c). */
-int     pg_write_group(cs_store *, cs_store_job **, size_t);
+int     pg_write_group(cs_store *, cs_store_job **, size_t, int);
 
 /* X3 events in the caller's transaction; thread/thread2 0 for none. */
 int     pg_event_add(pg_conn *c, const char *type, const char *owner, long long thread,

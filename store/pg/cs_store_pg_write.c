@@ -5,8 +5,10 @@
  *	PostgreSQL store backend: group commit, dedup (T2), threads (T1), links (T3)
  * DESCRIPTION
  *	pg_write_group() runs a group of jobs in one transaction (one
- *	durable commit, synchronous_commit on), each job in a SAVEPOINT so
- *	that a job that fails alone is rolled back alone. An error of the
+ *	durable commit, synchronous_commit on), first without savepoints
+ *	(two round trips per job saved); when a job fails alone the group is
+ *	rolled back and written again, each job in a SAVEPOINT, so that job
+ *	is rolled back alone (cs_store_writer.c). An error of the
  *	database or the connection (pg_fatal: connection lost, statement or
  *	lock timeout, deadlock, disk full, read-only, shutdown) rolls the
  *	whole group back; it is reported, never retried (C1).
@@ -378,8 +380,8 @@ static int group_locks(pg_conn *c, cs_store_job **jobs, size_t n)
 /* A store that is down fails every group: log that once a minute (C1). */
 static cs_ratelimit group_fail_log;
 
-/* pg_write_group - one transaction, a savepoint per job */
-int     pg_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
+/* pg_write_group - one transaction; careful: a savepoint per job (cs_store_impl.h) */
+int     pg_write_group(cs_store *cst, cs_store_job **jobs, size_t n, int careful)
 {
     pg_store *s = cst->be;
     pg_conn *c = &s->w;
@@ -395,10 +397,10 @@ int     pg_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
     if (group_locks(c, jobs, n) < 0)
 	goto group_fail;
     for (i = 0; i < n; i++) {
-	if (pg_cmd(c, "SAVEPOINT job") < 0)
+	if (careful && pg_cmd(c, "SAVEPOINT job") < 0)
 	    goto group_fail;
 	if (cs_wt_job(cst, jobs[i], now, store_copy, &now) == 0) {
-	    if (pg_cmd(c, "RELEASE SAVEPOINT job") < 0)
+	    if (careful && pg_cmd(c, "RELEASE SAVEPOINT job") < 0)
 		goto group_fail;
 	    jobs[i]->rc = CS_OK;
 	    ok++;
@@ -406,6 +408,13 @@ int     pg_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
 	}
 	if (pg_fatal(c))
 	    goto group_fail;
+	if (!careful) {
+	    /* This record alone is bad: the group again, careful (logged there). */
+	    cs_jobs_fail_all(jobs, n);
+	    if (pg_cmd(c, "ROLLBACK") < 0)
+		goto group_fail;
+	    return CS_STORE_AGAIN;
+	}
 	/* This record alone is bad: drop it, keep the others. */
 	cs_error(jobs[i]->queue_id, "store: record not stored: %s%s%s", c->msg,
 		 c->state[0] ? " SQLSTATE " : "", c->state);

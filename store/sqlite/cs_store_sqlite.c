@@ -531,9 +531,10 @@ static int conn_open(sq_conn *c, const char *path, int readonly, long timeout_ms
     sqlite3_busy_timeout(c->db, timeout_ms > 0x7fffffffL ? 0x7fffffff : (int) timeout_ms);
     /*
      * synchronous=FULL: a commit is on disk before end-of-message is
-     * answered (SPEC Operations). temp_store=MEMORY keeps the statement
-     * journals of the per-record savepoints off the disk (they are only
-     * needed to roll a savepoint back, never for durability); an 8 MB
+     * answered (SPEC Operations). temp_store=MEMORY keeps statement
+     * journals, and those of the per-record savepoints of a group written
+     * again after a failed record, off the disk (they are only needed to
+     * roll a statement or savepoint back, never for durability); an 8 MB
      * page cache per connection saves re-reading index pages, and stays
      * small because large blobs pass through it too. secure_delete: a
      * deleted row's bytes are overwritten and freed pages zeroed (R2).

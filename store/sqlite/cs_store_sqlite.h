@@ -56,7 +56,7 @@ int     sq_read_begin(sq_store *);
 void    sq_read_end(sq_store *);
 
 /* Writing and T1 (cs_store_sqlite_write.c). */
-int     sq_write_group(cs_store *, cs_store_job **, size_t);
+int     sq_write_group(cs_store *, cs_store_job **, size_t, int);
 
 /*
  * Event outbox (X3, cs_store_sqlite_events.c). sq_event_add() inserts one

@@ -5,9 +5,11 @@
  *	SQLite store backend: group commit, dedup (T2), threads (T1), links (T3)
  * DESCRIPTION
  *	sq_write_group() runs a group of jobs in one BEGIN IMMEDIATE ...
- *	COMMIT (one fsync). Each job has a SAVEPOINT: a job that fails on its
- *	own (a constraint, junk input) is rolled back alone and reported
- *	CS_EINTERNAL while the others commit. A failure of the database
+ *	COMMIT (one fsync), first without savepoints; when a job fails on
+ *	its own (a constraint, junk input) the group is rolled back and
+ *	written again with a SAVEPOINT per job (cs_store_writer.c), so that
+ *	job is rolled back alone and reported CS_EINTERNAL while the others
+ *	commit. A failure of the database
  *	itself (busy past the timeout, disk full, read-only, I/O, corrupt)
  *	rolls the whole group back; it is reported, never retried, so a
  *	broken store cannot hold mail (C1).
@@ -38,8 +40,8 @@
  *	bigger page cache and checkpoints less often; commits stay
  *	synchronous=FULL.
  *
- *	X3 events are added in the job's savepoint, so they commit exactly
- *	with the change: thread.created, message.added (subject and
+ *	X3 events are added in the job's transaction (its savepoint, when
+ *	careful), so they commit exactly with the change: thread.created, message.added (subject and
  *	participants only when the thread is shared, V6), thread.linked for
  *	each new automatic link, thread.merged per folded thread (and
  *	thread.visibility_changed when a merge makes a shared thread
@@ -674,8 +676,8 @@ static int tx(sq_conn *c, const char *sql)
 /* A store that is down fails every group: log that once a minute (C1). */
 static cs_ratelimit group_fail_log;
 
-/* sq_write_group - one transaction, a savepoint per job */
-int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
+/* sq_write_group - one transaction; careful: a savepoint per job (cs_store_impl.h) */
+int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n, int careful)
 {
     sq_store *s = cst->be;
     sq_conn *c = &s->w;
@@ -711,14 +713,14 @@ int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
     }
     for (i = 0; i < n; i++) {
 	/* Prepared once: two statements per record, parsed once. */
-	if ((rc = sq_run(sq_stmt(c, SQL_SAVEPOINT))) != SQLITE_OK)
+	if (careful && (rc = sq_run(sq_stmt(c, SQL_SAVEPOINT))) != SQLITE_OK)
 	    goto group_fail;
 	x.rc = SQLITE_OK;
 	if ((rc = cs_wt_job(cst, jobs[i], x.now, copy, &x)) < 0)
 	    rc = x.rc != SQLITE_OK ? x.rc : sq_wrc(c);
 	sq_reset_all(c);
 	if (rc == SQLITE_OK) {
-	    if ((rc = sq_run(sq_stmt(c, SQL_RELEASE))) != SQLITE_OK)
+	    if (careful && (rc = sq_run(sq_stmt(c, SQL_RELEASE))) != SQLITE_OK)
 		goto group_fail;
 	    jobs[i]->rc = CS_OK;
 	    ok++;
@@ -726,6 +728,14 @@ int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n)
 	}
 	if (sq_fatal(rc))
 	    goto group_fail;
+	if (!careful) {
+	    /* This record alone is bad: the group again, careful (logged there). */
+	    wctx_free(&x);
+	    cs_jobs_fail_all(jobs, n);
+	    if (sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+		goto group_fail;
+	    return CS_STORE_AGAIN;
+	}
 	/* This record alone is bad: drop it, keep the others. */
 	cs_error(jobs[i]->queue_id, "store: record not stored: %s (%d)",
 		 sqlite3_errstr(rc), rc);

@@ -369,6 +369,57 @@ static void test_threads(cs_store *a, cs_store *b)
     }
 }
 
+/*
+ * test_alone - a record the database refuses fails alone: its group is
+ * written without savepoints, rolled back and written again with one per
+ * record (cs_store_writer.c); the others are stored once, events once
+ */
+static void test_alone(cs_store *a)
+{
+    enum { N = 5, BAD = 2 };
+    job     jobs[N];
+    pthread_t t[N];
+    PGconn *lock = PQconnectdb(uri);
+    long long events0 = q_int("SELECT count(*) FROM events WHERE type='message.added'");
+    char    subject[32], msgid[64];
+    int     i, stored = 0;
+
+    q_exec("CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	   " IF NEW.subject = 'POISON' THEN RAISE EXCEPTION 'poisoned'; END IF;"
+	   " RETURN NEW; END $$");
+    q_exec("CREATE TRIGGER poison BEFORE INSERT ON messages FOR EACH ROW"
+	   " EXECUTE FUNCTION poison()");
+    /* The first record's group waits for the lock; the others queue into one group. */
+    PQclear(PQexec(lock, "BEGIN; LOCK TABLE messages IN EXCLUSIVE MODE"));
+    for (i = 0; i < N; i++) {
+	snprintf(subject, sizeof(subject), i == BAD ? "POISON" : "Alone %d", i);
+	snprintf(msgid, sizeof(msgid), "alone-%d@acme.example", i);
+	jobs[i] = (job) {.st = a, .user = "alice"};
+	jobs[i].raw = mk("client@acme.example", "alice@corp.example", NULL, subject, msgid,
+			 NULL, NULL, BASE + 900 + i, "body");
+	pthread_create(&t[i], NULL, run_job, &jobs[i]);
+	usleep(100 * 1000);
+    }
+    usleep(200 * 1000);
+    PQclear(PQexec(lock, "COMMIT"));
+    PQfinish(lock);
+    for (i = 0; i < N; i++) {
+	pthread_join(t[i], NULL);
+	if (i != BAD)
+	    stored += jobs[i].rc == CS_OK && jobs[i].result == CS_COPY_STORED;
+	free(jobs[i].raw);
+    }
+    is_int(stored, N - 1, "alone: every good record stored, those in the bad one's group too");
+    is_int(jobs[BAD].rc, CS_EINTERNAL, "alone: the refused record fails");
+    is_int(q_int("SELECT count(*) FROM messages WHERE message_id LIKE 'alone-%%'"), N - 1,
+	   "alone: one row each, none twice");
+    is_int(q_int("SELECT count(*) FROM threads WHERE subject='POISON'"), 0,
+	   "alone: no thread left by the bad one");
+    is_int(q_int("SELECT count(*) FROM events WHERE type='message.added'") - events0, N - 1,
+	   "alone: one message.added per stored record");
+    q_exec("DROP TRIGGER poison ON messages; DROP FUNCTION poison()");
+}
+
 /* test_dedup - T2 across hosts: the same message relayed through both */
 static void test_dedup(cs_store *a, cs_store *b)
 {
@@ -677,6 +728,7 @@ int     main(void)
     if (a && b) {
 	test_threads(a, b);
 	test_dedup(a, b);
+	test_alone(a);
 	test_contacts(a, b);
 	test_outbox(a, b);
 	test_down(a);

@@ -292,6 +292,8 @@ static void test_write_path(void)
     store1(st, raw, "alice", CS_DIR_IN, 0, "customers", &res);
     free(raw);
     sqlite3_trace_v2(db, 0, NULL, NULL);
+    ok(!cs_strlist_contains(&seen, "SAVEPOINT job"),
+       "write path: records that store run without a savepoint");
     ok(thread_of("alice", "p3@ext") > 0 && thread_of("alice", "p3@ext")
        == thread_of("alice", "p4@ext"), "write path: the Thread-Index pair joined");
     ok(seen.n >= 10, "write path: %zu statements seen", seen.n);
@@ -982,43 +984,64 @@ static void *qjob_main(void *arg)
     return NULL;
 }
 
-/* test_savepoint - a bad record fails alone; its group still commits */
+/*
+ * test_savepoint - a bad record fails alone; its group still commits. A
+ * group is written without savepoints; one record failing rolls it back
+ * and it is written again with one per record (cs_store_writer.c): the
+ * good record before the bad one is stored once, its ids and events once.
+ */
 static void test_savepoint(void)
 {
     cs_store *st = fresh("savepoint", CS_STORE_WRITER, 5000);
     sqlite3 *db;
-    pthread_t th[3];
-    qjob    q[3] = {{0}};
+    cs_strlist seen = {0};
+    pthread_t th[4];
+    qjob    q[4] = {{0}};
+    char    ids[64];
     int     i;
 
     /* A trigger stands in for a record the database refuses. */
     tl_q_exec("CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.subject='POISON'"
 	   " BEGIN SELECT RAISE(ABORT, 'poisoned'); END;");
     q[0].raw = tl_mk("x@ext.com", "alice@example.com", "Good 1", BASE, "g1@ext", NULL, NULL);
-    q[1].raw = tl_mk("x@ext.com", "alice@example.com", "POISON", BASE, "bad@ext", NULL, NULL);
-    q[2].raw = tl_mk("x@ext.com", "alice@example.com", "Good 2", BASE, "g2@ext", NULL, NULL);
+    q[1].raw = tl_mk("x@ext.com", "alice@example.com", "Good 2", BASE, "g2@ext", NULL, NULL);
+    q[2].raw = tl_mk("x@ext.com", "alice@example.com", "POISON", BASE, "bad@ext", NULL, NULL);
+    q[3].raw = tl_mk("x@ext.com", "alice@example.com", "Good 3", BASE, "g3@ext", NULL, NULL);
+    sqlite3_trace_v2(((sq_store *) st->be)->w.db, SQLITE_TRACE_STMT, trace_sql, &seen);
     sqlite3_open(tl_db, &db);
     sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    /* The writer takes the first alone and waits; the next two queue up. */
-    for (i = 0; i < 3; i++) {
+    /* The writer takes the first alone and waits; the next three queue up. */
+    for (i = 0; i < 4; i++) {
 	q[i].st = st;
 	pthread_create(&th[i], NULL, qjob_main, &q[i]);
 	usleep(150 * 1000);
     }
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(db);
-    for (i = 0; i < 3; i++)
+    for (i = 0; i < 4; i++)
 	pthread_join(th[i], NULL);
+    sqlite3_trace_v2(((sq_store *) st->be)->w.db, 0, NULL, NULL);
     ok(q[0].rc == CS_OK && q[0].res == CS_COPY_STORED, "savepoint: first record stored");
-    is_int(q[1].rc, CS_EINTERNAL, "savepoint: the refused record fails");
-    ok(q[2].rc == CS_OK && q[2].res == CS_COPY_STORED,
-       "savepoint: its group companion is stored");
+    ok(q[1].rc == CS_OK && q[1].res == CS_COPY_STORED,
+       "savepoint: the record before the bad one in its group is stored");
+    is_int(q[2].rc, CS_EINTERNAL, "savepoint: the refused record fails");
+    ok(q[3].rc == CS_OK && q[3].res == CS_COPY_STORED,
+       "savepoint: the one after it is stored");
     is_int(tl_q_int("SELECT value FROM counters WHERE name='commit_groups'"), 2,
-	   "savepoint: two groups (first alone, then the two queued)");
-    is_int(tl_q_int("SELECT count(*) FROM messages"), 2, "savepoint: two rows");
-    is_int(tl_q_int("SELECT count(*) FROM threads"), 2, "savepoint: no thread left by the bad one");
-    for (i = 0; i < 3; i++)
+	   "savepoint: two groups (first alone, then the three queued)");
+    is_int(tl_q_int("SELECT count(*) FROM messages"), 3, "savepoint: three rows, none twice");
+    is_int(tl_q_int("SELECT count(*) FROM threads"), 3, "savepoint: no thread left by the bad one");
+    is_int(tl_q_int("SELECT count(*) FROM events WHERE type='message.added'"), 3,
+	   "savepoint: one message.added per stored record");
+    tl_q_col("SELECT group_concat(id, ',') FROM (SELECT id FROM messages ORDER BY id)", 0,
+	     ids, sizeof(ids));
+    is_str(ids, "1,2,4", "savepoint: message ids as if written careful from the start"
+	   " (the bad record's a gap)");
+    ok(cs_strlist_contains(&seen, "SAVEPOINT job"),
+       "savepoint: the group with the bad record was written again, a savepoint per record");
+    for (i = 0; i < 4; i++)
 	free(q[i].raw);
+    cs_strlist_free(&seen);
     cs_store_close(st);
 }
 
