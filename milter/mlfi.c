@@ -159,6 +159,18 @@ static void probe_out(cs_conn *c)
 #define probe_out(c)	((void) 0)
 #endif
 
+/* probed - a callback's work between probe_in and probe_out */
+static sfsistat probed(SMFICTX *ctx, sfsistat (*work) (SMFICTX *, cs_conn *))
+{
+    cs_conn *c = smfi_getpriv(ctx);
+    sfsistat rc;
+
+    probe_in();
+    rc = work(ctx, c);
+    probe_out(c);
+    return rc;
+}
+
 /* copy_qid - the queue id macro, when set */
 static void copy_qid(SMFICTX *ctx, cs_msg *m)
 {
@@ -410,13 +422,7 @@ static sfsistat eoh(SMFICTX *ctx, cs_conn *c)
 /* mlfi_eoh - eoh, with the stack probe in test builds */
 static sfsistat mlfi_eoh(SMFICTX *ctx)
 {
-    cs_conn *c = smfi_getpriv(ctx);
-    sfsistat rc;
-
-    probe_in();
-    rc = eoh(ctx, c);
-    probe_out(c);
-    return rc;
+    return probed(ctx, eoh);
 }
 
 /* mlfi_body - spool a body chunk and digest it */
@@ -470,13 +476,7 @@ static sfsistat eom(SMFICTX *ctx, cs_conn *c)
 /* mlfi_eom - eom, with the stack probe in test builds */
 static sfsistat mlfi_eom(SMFICTX *ctx)
 {
-    cs_conn *c = smfi_getpriv(ctx);
-    sfsistat rc;
-
-    probe_in();
-    rc = eom(ctx, c);
-    probe_out(c);
-    return rc;
+    return probed(ctx, eom);
 }
 
 /* mlfi_abort - the message is gone; the connection may go on */
