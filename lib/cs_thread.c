@@ -18,13 +18,13 @@
  * DESCRIPTION
  *	libmilter runs SMTP connections on threads it starts with default
  *	attributes (Debian's build: a pool of workers, one started whenever
- *	none is idle, one ending when more than two exist and another is
- *	idle; one connection's commands may run on several of them), so
+ *	none is idle, one ending when more than two exist and more than one
+ *	is idle; one connection's commands may run on several of them), so
  *	each got the stack "ulimit -s" gives (8 MB): glibc keeps only 40 MB
- *	of stacks for reuse, so with more than five
- *	sessions at a time most connection threads mapped, guarded and
- *	unmapped their stack (tests/bench/HISTORY.md: 1 MB stacks took about
- *	6 % off the milter's CPU at 20 sessions). crmsync-milter sets the
+ *	of stacks for reuse, so with more than five sessions at a time most
+ *	connection threads mapped, guarded and unmapped their stack
+ *	(tests/bench/HISTORY.md: 1 MB stacks took about 6 % off the
+ *	milter's CPU at 20 sessions). crmsync-milter sets the
  *	default before smfi_main (cs_thread_default_stack(CS_CONN_STACK)),
  *	so every thread started with default attributes after that gets
  *	CS_CONN_STACK whatever "ulimit -s" says: libmilter's connection and

@@ -10,12 +10,11 @@
  *	controller for a session that timed out): nothing here is kept per
  *	thread. A connection context (cs_conn) is made at connect and freed
  *	at close; a message context (cs_msg) is reset at envfrom, eom and
- *	abort. Everything in them is
- *	copied from libmilter's arguments: macro values are not kept as
- *	pointers. The config and policy in force are held by reference from
- *	envfrom to the end of the message, so a reload never changes the
- *	rules under a message in flight; the daemon's state they come from
- *	is state.h's.
+ *	abort. Everything in them is copied from libmilter's arguments:
+ *	macro values are not kept as pointers. The config and policy in
+ *	force are held by reference from envfrom to the end of the message,
+ *	so a reload never changes the rules under a message in flight; the
+ *	daemon's state they come from is state.h's.
  */
 #ifndef MLFI_H
 #define MLFI_H
