@@ -9,10 +9,9 @@
  *	its own (a constraint, junk input) the group is rolled back and
  *	written again with a SAVEPOINT per job (cs_store_writer.c), so that
  *	job is rolled back alone and reported CS_EINTERNAL while the others
- *	commit. A failure of the database
- *	itself (busy past the timeout, disk full, read-only, I/O, corrupt)
- *	rolls the whole group back; it is reported, never retried, so a
- *	broken store cannot hold mail (C1).
+ *	commit. A failure of the database itself (busy past the timeout,
+ *	disk full, read-only, I/O, corrupt) rolls the whole group back; it
+ *	is reported, never retried, so a broken store cannot hold mail (C1).
  *
  *	Per copy: T2 duplicate check on (owner, dedup_key); T1 thread
  *	choice (references, both ways, merging every thread found into the
@@ -41,11 +40,12 @@
  *	synchronous=FULL.
  *
  *	X3 events are added in the job's transaction (its savepoint, when
- *	careful), so they commit exactly with the change: thread.created, message.added (subject and
- *	participants only when the thread is shared, V6), thread.linked for
- *	each new automatic link, thread.merged per folded thread (and
- *	thread.visibility_changed when a merge makes a shared thread
- *	private), person.created for Smart BCC persons.
+ *	careful), so they commit exactly with the change: thread.created,
+ *	message.added (subject and participants only when the thread is
+ *	shared, V6), thread.linked for each new automatic link,
+ *	thread.merged per folded thread (and thread.visibility_changed when
+ *	a merge makes a shared thread private), person.created for Smart BCC
+ *	persons.
  */
 #include <config.h>
 
@@ -712,7 +712,7 @@ int     sq_write_group(cs_store *cst, cs_store_job **jobs, size_t n, int careful
 	return CS_EINTERNAL;
     }
     for (i = 0; i < n; i++) {
-	/* Prepared once: two statements per record, parsed once. */
+	/* Careful: two statements per record, prepared once. */
 	if (careful && (rc = sq_run(sq_stmt(c, SQL_SAVEPOINT))) != SQLITE_OK)
 	    goto group_fail;
 	x.rc = SQLITE_OK;
