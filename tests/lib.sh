@@ -39,6 +39,9 @@
 #					1 after TIMEOUT seconds
 #	  cs_find_bins			set NOOP_MILTER, CRMSYNC_MILTER, CRMSYNCCTL
 #					from $top_builddir (env overrides kept)
+#	  cs_require_built FILE...	"Bail out!" unless every FILE is executable
+#	  cs_require_cmds CMD...	print "1..0 # SKIP ..." and exit 0 unless
+#					every CMD is on PATH
 #	  cs_port_free PORT		0 when nothing listens on 127.0.0.1:PORT
 #	  cs_pid_alive PID		0 while PID runs (zombies count as gone)
 #	  cs_pid_stop PID [TIMEOUT]	SIGTERM, wait, SIGKILL after TIMEOUT (15)
@@ -144,6 +147,20 @@ cs_require_e2e() {
 	    echo "1..0 # SKIP needs root and postfix ($_cs_b missing)"
 	    exit 0
 	fi
+    done
+}
+
+# cs_require_built FILE... - give up unless every program was built
+cs_require_built() {
+    for _cs_b in "$@"; do
+	[ -x "$_cs_b" ] || tap_bail "$_cs_b not built"
+    done
+}
+
+# cs_require_cmds CMD... - skip the whole test unless every command is installed
+cs_require_cmds() {
+    for _cs_b in "$@"; do
+	command -v "$_cs_b" >/dev/null 2>&1 || tap_skip_all "$_cs_b not installed"
     done
 }
 

@@ -18,11 +18,8 @@ export top_srcdir top_builddir
 cs_find_bins
 GEN=$top_builddir/tests/bench/ctl-gen
 JGET=$top_builddir/tests/jget
-for b in "$CRMSYNCCTL" "$CRMSYNC_API" "$GEN" "$JGET"; do
-    [ -x "$b" ] || tap_bail "$b not built"
-done
-command -v curl >/dev/null 2>&1 || tap_skip_all "curl not installed"
-command -v perl >/dev/null 2>&1 || tap_skip_all "perl not installed"
+cs_require_built "$CRMSYNCCTL" "$CRMSYNC_API" "$GEN" "$JGET"
+cs_require_cmds curl perl
 cs_init || tap_bail "cs_init failed"
 API_STATE=$CS_STATE/api
 trap 'api_stop_all; cs_cleanup' EXIT

@@ -14,11 +14,8 @@ export top_srcdir top_builddir
 
 cs_find_bins
 GEN=$top_builddir/tests/bench/ctl-gen
-for b in "$CRMSYNCCTL" "$CRMSYNC_API" "$GEN"; do
-    [ -x "$b" ] || tap_bail "$b not built"
-done
-command -v curl >/dev/null 2>&1 || tap_skip_all "curl not installed"
-command -v flock >/dev/null 2>&1 || tap_skip_all "flock not installed"
+cs_require_built "$CRMSYNCCTL" "$CRMSYNC_API" "$GEN"
+cs_require_cmds curl flock
 cs_init || tap_bail "cs_init failed"
 CS_API_SHIM_DIR=$CS_TMP/shim
 CRMSYNCCTL_REAL=$CRMSYNCCTL

@@ -38,9 +38,7 @@ check() {
 
 cs_find_bins
 GEN=$top_builddir/tests/bench/ctl-gen
-for b in "$CRMSYNCCTL" "$CRMSYNC_API" "$GEN"; do
-    [ -x "$b" ] || tap_bail "$b not built"
-done
+cs_require_built "$CRMSYNCCTL" "$CRMSYNC_API" "$GEN"
 cs_init || tap_bail "cs_init failed"
 API_STATE=$CS_STATE/api
 trap 'api_stop_all; cs_cleanup' EXIT

@@ -53,9 +53,7 @@ export top_srcdir top_builddir
 cs_find_bins
 GEN=$top_builddir/tests/bench/ctl-gen
 JGET=$top_builddir/tests/jget
-for b in "$CRMSYNCCTL" "$GEN" "$JGET"; do
-    [ -x "$b" ] || tap_bail "$b not built"
-done
+cs_require_built "$CRMSYNCCTL" "$GEN" "$JGET"
 cs_init || tap_bail "cs_init failed"
 
 DB=${CS_TEST_DATABASE:-$CS_TMP/store/crmsync.db}
