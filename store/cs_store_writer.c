@@ -191,7 +191,12 @@ static int write_group(cs_store *st, cs_store_job **jobs, size_t n)
 
     if (rc == CS_STORE_AGAIN)
 	rc = st->ops->write_group(st, jobs, n, 1);
-    return rc == CS_STORE_AGAIN ? CS_EINTERNAL : rc;
+    if (rc == CS_STORE_AGAIN)
+	rc = CS_EINTERNAL;
+    /* A record that failed in a group that committed without it. */
+    for (size_t i = 0; i < n; i++)
+	jobs[i]->alone = rc == CS_OK && jobs[i]->rc != CS_OK;
+    return rc;
 }
 
 /*
@@ -273,9 +278,6 @@ static void *writer_main(void *arg)
 	st->group_running = 0;
 	if (rc == CS_OK && written > 0)
 	    st->groups_done++;
-	/* A record written in a group that committed without it. */
-	for (i = 0; i < written; i++)
-	    live[i]->alone = rc == CS_OK && live[i]->rc != CS_OK;
 	writer_report(group, n);
 	for (i = 0; i < n; i++) {
 	    if (group[i]->notify) {
@@ -431,7 +433,7 @@ static int record_wait(cs_store *st, const cs_record *rec, long wait_ms, long ti
 	rc = write_group(st, &job, 1);
 	pthread_mutex_unlock(&st->wlock);
 	if (w != NULL)
-	    w->refused = rc == CS_OK && job->rc != CS_OK;
+	    w->refused = job->alone;
 	rc = job->rc;
 	if (results)
 	    memcpy(results, job->results, rec->ncopies * sizeof(int));
